@@ -1,0 +1,61 @@
+"""Tenants and the users who belong to them."""
+
+import secrets
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils.text import slugify
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"'{value}' is not an IANA time zone name.")
+
+
+class Tenant(models.Model):
+    """A workspace (a store, a website, an app team); owns every event row."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    is_active = models.BooleanField(
+        default=True, help_text="Blocked tenants get 403 on every API request."
+    )
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    auto_create_events = models.BooleanField(
+        default=True,
+        help_text="Create an Event when a log names an unknown one; off means 400 instead.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def unique_slug(name: str) -> str:
+        # A random suffix keeps slugs unique without a read-then-write race.
+        return f"{slugify(name)[:40] or 'tenant'}-{secrets.token_hex(4)}"
+
+
+class TenantUserManager(UserManager):
+    """Every user belongs to a tenant; one is created for users who sign up alone."""
+
+    def _create_user(self, username, email, password, **extra_fields):
+        with transaction.atomic():
+            if extra_fields.get("tenant") is None and extra_fields.get("tenant_id") is None:
+                extra_fields["tenant"] = Tenant.objects.create(
+                    name=username, slug=Tenant.unique_slug(username)
+                )
+            return super()._create_user(username, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A person who logs in; full rights inside their tenant (staff: platform admin)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="users")
+
+    objects = TenantUserManager()

@@ -1,0 +1,57 @@
+"""The one place that scopes data to the caller's tenant.
+
+Views over tenant-owned models inherit `TenantScopedMixin`; it filters in
+`get_queryset()` and refuses subclasses that override it, so a view cannot
+forget the filter. Customise through `scope_queryset(qs)`. The tenant always
+comes from the credential, never from the body, URL or query string.
+"""
+
+from django.db import models
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from accounts.models import Tenant
+
+
+def request_tenant(request: Request) -> Tenant:
+    """The tenant of an authenticated request (its user's workspace)."""
+    return request.user.tenant
+
+
+class TenantScopedMixin:
+    """For GenericAPIView subclasses: every query and every create is tenant-scoped.
+
+    Another tenant's object is simply absent from the queryset, so retrieve,
+    update and delete answer 404 exactly like a missing object.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__:
+            raise TypeError(
+                f"{cls.__name__} overrides get_queryset(); override scope_queryset() "
+                "instead so the tenant filter cannot be bypassed."
+            )
+
+    @property
+    def tenant(self) -> Tenant:
+        return request_tenant(self.request)
+
+    def get_queryset(self) -> models.QuerySet:
+        queryset = super().get_queryset().filter(tenant=self.tenant)
+        return self.scope_queryset(queryset)
+
+    def scope_queryset(self, queryset: models.QuerySet) -> models.QuerySet:
+        """Hook for select_related, annotations and extra filters."""
+        return queryset
+
+    def perform_create(self, serializer) -> None:
+        serializer.save(tenant=self.tenant)
+
+
+class TenantScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A related field that can only point at rows of the caller's tenant
+    (another tenant's id is reported as not existing)."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(tenant=request_tenant(self.context["request"]))

@@ -1,0 +1,51 @@
+"""Fixtures shared by every app's tests: two tenants, each with a logged-in client."""
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from accounts.tests.factories import UserFactory
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def tenant(user):
+    return user.tenant
+
+
+@pytest.fixture
+def api_client(user) -> APIClient:
+    """Authenticated as `user`, a member of `tenant`."""
+    return _client_for(user)
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_tenant(other_user):
+    return other_user.tenant
+
+
+@pytest.fixture
+def other_client(other_user) -> APIClient:
+    """Authenticated as a member of `other_tenant`."""
+    return _client_for(other_user)
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()

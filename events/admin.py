@@ -1,0 +1,22 @@
+from django.contrib import admin
+
+from events.models import Event, EventLog
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["name", "tenant", "created_at", "modified_at"]
+    list_filter = ["tenant"]
+    list_select_related = ["tenant"]
+    search_fields = ["name", "description"]
+
+
+@admin.register(EventLog)
+class EventLogAdmin(admin.ModelAdmin):
+    list_display = ["id", "event", "tenant", "timestamp", "count", "distinct_id"]
+    list_filter = ["tenant"]
+    list_select_related = ["event", "tenant"]
+    search_fields = ["event__name", "distinct_id", "=uuid"]
+    raw_id_fields = ["event", "created_by"]
+    date_hierarchy = "timestamp"
+    readonly_fields = ["uuid", "received_at"]

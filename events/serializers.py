@@ -1,0 +1,61 @@
+from rest_framework import serializers
+
+from events.models import Event, EventLog, event_name_problem
+from eventtracker.rest import StrictFieldsMixin
+
+
+class EventSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """An event definition. Names are unique per tenant (checked by the database)."""
+
+    class Meta:
+        model = Event
+        fields = ["id", "name", "description", "created_at", "modified_at"]
+        read_only_fields = ["id", "created_at", "modified_at"]
+        # Uniqueness is (tenant, name); the view turns the database's refusal into a 400.
+        validators = []
+
+    def validate_name(self, value: str) -> str:
+        if (problem := event_name_problem(value)) is not None:
+            raise serializers.ValidationError(problem)
+        return value
+
+
+class EventLogSerializer(serializers.ModelSerializer):
+    """A stored event log, as every read route returns it."""
+
+    event_name = serializers.CharField(source="event.name", read_only=True)
+
+    class Meta:
+        model = EventLog
+        fields = [
+            "id",
+            "uuid",
+            "event",
+            "event_name",
+            "timestamp",
+            "received_at",
+            "count",
+            "distinct_id",
+            "data",
+        ]
+        read_only_fields = fields
+
+
+class EventLogCreateSerializer(serializers.Serializer):
+    """The body of `POST /api/eventlogs/` (documentation and the browsable form only:
+    validation is done by `events.validation.validate_event`)."""
+
+    event_name = serializers.CharField(max_length=200)
+    data = serializers.JSONField(
+        required=False, help_text="A JSON object, or a string holding one. Default {}."
+    )
+    timestamp = serializers.DateTimeField(
+        required=False, help_text="When it happened (ISO 8601 or Unix seconds); default now."
+    )
+    distinct_id = serializers.CharField(
+        required=False, max_length=200, help_text="Your end user's id."
+    )
+    uuid = serializers.UUIDField(
+        required=False, help_text="Idempotency key: a repeat stores nothing and answers 200."
+    )
+    count = serializers.IntegerField(required=False, min_value=1, default=1)

@@ -1,0 +1,156 @@
+"""Writes with several steps: ingesting event logs.
+
+`event_logs_ingest` is the single path every ingestion route uses: resolve the
+events of the whole batch in one query (creating missing ones when the tenant
+allows it), insert all logs in one statement per chunk with
+`ON CONFLICT (tenant_id, uuid) DO NOTHING RETURNING`, and report per item
+whether it was stored now (`accepted`) or was already there (`duplicate`).
+The caller answers only after the surrounding transaction commits.
+"""
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+from uuid import UUID
+
+from django.db import connection, transaction
+
+from accounts.models import Tenant, User
+from events.models import Event, EventLog
+from events.uuid7 import uuid7
+from events.validation import EventInput, FieldErrors
+
+INSERT_CHUNK = 500
+_INSERT_FIELDS = [
+    EventLog._meta.get_field(name)
+    for name in (
+        "tenant",
+        "event",
+        "uuid",
+        "timestamp",
+        "received_at",
+        "count",
+        "distinct_id",
+        "data",
+        "created_by",
+    )
+]
+
+Status = Literal["accepted", "duplicate", "rejected"]
+
+
+@dataclass(slots=True)
+class Receipt:
+    """What happened to one submitted item, in submission order."""
+
+    index: int
+    status: Status
+    uuid: UUID | None
+    errors: FieldErrors | None = None
+    log_id: int | None = None
+
+
+def event_logs_ingest(
+    *,
+    tenant: Tenant,
+    items: Sequence[EventInput],
+    created_by: User | None,
+    now: dt.datetime,
+) -> list[Receipt]:
+    """Store valid items exactly once each (by uuid) and return one receipt per item."""
+    with transaction.atomic():
+        event_ids = _resolve_events(tenant=tenant, names={item.event_name for item in items})
+        receipts: list[Receipt] = []
+        rows: list[EventLog] = []
+        for index, item in enumerate(items):
+            if item.event_name not in event_ids:
+                receipts.append(_unknown_event(index, item))
+                continue
+            row = _build_row(tenant, event_ids[item.event_name], item, created_by, now)
+            rows.append(row)
+            receipts.append(Receipt(index=index, status="accepted", uuid=row.uuid))
+        inserted = _insert_logs(rows)
+    _mark_duplicates(receipts, inserted)
+    return receipts
+
+
+def _resolve_events(*, tenant: Tenant, names: set[str]) -> dict[str, int]:
+    found = dict(Event.objects.filter(tenant=tenant, name__in=names).values_list("name", "id"))
+    missing = names - found.keys()
+    if missing and tenant.auto_create_events:
+        # ignore_conflicts: a concurrent request may create the same event first.
+        Event.objects.bulk_create(
+            [Event(tenant=tenant, name=name) for name in sorted(missing)], ignore_conflicts=True
+        )
+        found.update(
+            Event.objects.filter(tenant=tenant, name__in=missing).values_list("name", "id")
+        )
+    return found
+
+
+def _unknown_event(index: int, item: EventInput) -> Receipt:
+    message = (
+        f"Unknown event '{item.event_name}'. Create it at /api/events/ first, "
+        "or turn on auto_create_events for this tenant."
+    )
+    return Receipt(index=index, status="rejected", uuid=item.uuid, errors={"event_name": [message]})
+
+
+def _build_row(
+    tenant: Tenant, event_id: int, item: EventInput, created_by: User | None, now: dt.datetime
+) -> EventLog:
+    return EventLog(
+        tenant=tenant,
+        event_id=event_id,
+        uuid=item.uuid or uuid7(),
+        timestamp=item.timestamp or now,
+        received_at=now,
+        count=item.count,
+        distinct_id=item.distinct_id,
+        data=item.data,
+        created_by=created_by,
+    )
+
+
+def _insert_logs(rows: list[EventLog]) -> dict[UUID, int]:
+    """Insert rows, skipping uuids the tenant already has; returns {uuid: id} of new rows."""
+    inserted: dict[UUID, int] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[start : start + INSERT_CHUNK]
+            params = [
+                field.get_db_prep_save(getattr(row, field.attname), connection)
+                for row in chunk
+                for field in _INSERT_FIELDS
+            ]
+            cursor.execute(_insert_sql(len(chunk)), params)
+            inserted.update((UUID(str(value)), pk) for pk, value in cursor.fetchall())
+    return inserted
+
+
+def _insert_sql(row_count: int) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in _INSERT_FIELDS)
+    placeholders = "(" + ", ".join(["%s"] * len(_INSERT_FIELDS)) + ")"
+    values = ", ".join([placeholders] * row_count)
+    # Only identifiers from model metadata are interpolated; every value is bound.
+    return (
+        f"INSERT INTO {quote(EventLog._meta.db_table)} ({columns}) VALUES {values} "  # noqa: S608
+        f"ON CONFLICT ({quote('tenant_id')}, {quote('uuid')}) DO NOTHING "
+        f"RETURNING {quote('id')}, {quote('uuid')}"
+    )
+
+
+def _mark_duplicates(receipts: list[Receipt], inserted: dict[UUID, int]) -> None:
+    """An item is accepted if its row was inserted now, by the first item carrying that
+    uuid; later items with the same uuid, and uuids already stored, are duplicates."""
+    claimed: set[UUID] = set()
+    for receipt in receipts:
+        if receipt.status != "accepted":
+            continue
+        if receipt.uuid in inserted and receipt.uuid not in claimed:
+            receipt.log_id = inserted[receipt.uuid]
+            claimed.add(receipt.uuid)
+        else:
+            receipt.status = "duplicate"

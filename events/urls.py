@@ -1,0 +1,8 @@
+from events.views import EventLogViewSet, EventViewSet
+from eventtracker.routers import OptionalSlashRouter
+
+router = OptionalSlashRouter()
+router.register("events", EventViewSet, basename="event")
+router.register("eventlogs", EventLogViewSet, basename="eventlog")
+
+urlpatterns = router.urls

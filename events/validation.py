@@ -1,0 +1,140 @@
+"""The one validator for incoming event logs, shared by every ingestion route.
+
+Plain Python on already-decoded JSON (no DRF serializer per event): it turns a
+raw dict into an `EventInput` or a DRF-style `{"field": ["message"]}` dict.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from events.models import DISTINCT_ID_MAX_LENGTH, event_name_problem
+from eventtracker import jsonbody
+
+EVENT_FIELDS = frozenset({"event_name", "data", "timestamp", "distinct_id", "uuid", "count"})
+MAX_COUNT = 2**31 - 1
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# Optional fields where JSON null means "not given" (browser clients send nulls).
+NULLABLE_FIELDS = frozenset({"timestamp", "distinct_id", "uuid"})
+
+FieldErrors = dict[str, list[str]]
+
+
+@dataclass(slots=True)
+class EventInput:
+    """A validated event log, not yet stored. `timestamp` None means "now"."""
+
+    event_name: str
+    data: dict[str, Any] = field(default_factory=dict)
+    timestamp: dt.datetime | None = None
+    distinct_id: str = ""
+    uuid: UUID | None = None
+    count: int = 1
+
+
+def validate_event(raw: Any, *, now: dt.datetime) -> tuple[EventInput | None, FieldErrors]:
+    """Validate one decoded JSON item; exactly one of the pair is meaningful."""
+    if not isinstance(raw, dict):
+        return None, {"non_field_errors": ["Each event must be a JSON object."]}
+    errors: FieldErrors = {name: ["Unknown field."] for name in sorted(raw.keys() - EVENT_FIELDS)}
+    values: dict[str, Any] = {}
+    parsers = {**_PARSERS, "timestamp": partial(_timestamp, now=now)}
+    for name, parse in parsers.items():
+        if name not in raw or (raw[name] is None and name in NULLABLE_FIELDS):
+            continue
+        try:
+            values[name] = parse(raw[name])
+        except ValueError as exc:
+            errors[name] = [str(exc)]
+    if "event_name" not in raw:
+        errors["event_name"] = ["This field is required."]
+    if errors:
+        return None, errors
+    return EventInput(**values), {}
+
+
+def _event_name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("Must be a string.")
+    if (problem := event_name_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _data(value: Any) -> dict[str, Any]:
+    # Seed 001's Python example sends data as a JSON string holding an object.
+    if isinstance(value, str):
+        try:
+            value = jsonbody.loads(value.encode())
+        except jsonbody.JSONBodyError as exc:
+            raise ValueError(f"A string here must hold a JSON object: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError("Must be a JSON object (use {} for no data).")
+    return value
+
+
+def _timestamp(value: Any, *, now: dt.datetime) -> dt.datetime:
+    parsed = _parse_timestamp(value)
+    if parsed < EPOCH:
+        raise ValueError("Timestamp is before 1970-01-01.")
+    max_skew = dt.timedelta(seconds=settings.EVENTTRACKER["MAX_FUTURE_SKEW_SECONDS"])
+    if parsed > now + max_skew:
+        raise ValueError(f"Timestamp is more than {max_skew} in the future.")
+    return parsed
+
+
+def _parse_timestamp(value: Any) -> dt.datetime:
+    """ISO 8601 (or seed 000's `YYYY-MM-DD HH:MM:SS`), or Unix seconds; naive means UTC."""
+    if isinstance(value, bool):
+        raise ValueError("Must be an ISO 8601 datetime string or Unix seconds.")
+    try:
+        if isinstance(value, int | float):
+            return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except (ValueError, OverflowError, OSError):
+        parsed = None
+    if parsed is None:
+        raise ValueError("Must be an ISO 8601 datetime string or Unix seconds.")
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed
+
+
+def _distinct_id(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValueError("Must be a string.")
+    if len(value) > DISTINCT_ID_MAX_LENGTH:
+        raise ValueError(f"May have at most {DISTINCT_ID_MAX_LENGTH} characters.")
+    return value
+
+
+def _uuid(value: Any) -> UUID:
+    try:
+        return UUID(value)
+    except (TypeError, ValueError, AttributeError):
+        raise ValueError("Must be a UUID string.") from None
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("Must be a whole number.")
+    if not 1 <= value <= MAX_COUNT:
+        raise ValueError(f"Must be between 1 and {MAX_COUNT}.")
+    return value
+
+
+_PARSERS = {
+    "event_name": _event_name,
+    "data": _data,
+    "distinct_id": _distinct_id,
+    "uuid": _uuid,
+    "count": _count,
+}

@@ -1,0 +1,78 @@
+"""Strict JSON decoding for request bodies: one parse, never a 500.
+
+orjson is fast but turns integers beyond 64 bits into floats silently, so a body
+with a run of 19+ digits is decoded again by the standard library, which keeps
+integers exact and lets us refuse them. Every string and key is checked for NUL
+(PostgreSQL cannot store it), and nesting is capped.
+"""
+
+import json
+import math
+import re
+from typing import Any
+
+import orjson
+
+MAX_DEPTH = 32
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_LONG_DIGIT_RUN = re.compile(rb"\d{19,}")
+
+
+class JSONBodyError(ValueError):
+    """The body is not acceptable JSON; the message names the problem."""
+
+
+def loads(body: bytes) -> Any:
+    """Decode a request body, or raise JSONBodyError with a readable reason."""
+    if _LONG_DIGIT_RUN.search(body):
+        value = _loads_exact(body)
+    else:
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise JSONBodyError(f"Malformed JSON: {exc}") from None
+    check_value(value)
+    return value
+
+
+def _loads_exact(body: bytes) -> Any:
+    def reject_constant(name: str) -> None:
+        raise JSONBodyError(f"Malformed JSON: {name} is not valid JSON.")
+
+    try:
+        return json.loads(body, parse_constant=reject_constant)
+    except RecursionError:
+        raise JSONBodyError(f"JSON nesting is deeper than {MAX_DEPTH} levels.") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        if isinstance(exc, JSONBodyError):
+            raise
+        raise JSONBodyError(f"Malformed JSON: {exc}") from None
+
+
+def check_value(value: Any, depth: int = 0) -> None:
+    """Refuse NUL characters, non-finite numbers, integers outside 64 bits and
+    nesting deeper than MAX_DEPTH."""
+    if depth > MAX_DEPTH:
+        raise JSONBodyError(f"JSON nesting is deeper than {MAX_DEPTH} levels.")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_scalar(key)
+            check_value(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_value(item, depth + 1)
+    else:
+        _check_scalar(value)
+
+
+def _check_scalar(value: Any) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise JSONBodyError("Strings may not contain NUL (\\u0000) characters.")
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise JSONBodyError("Integers must fit in 64 bits.")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise JSONBodyError("Numbers must be finite.")

@@ -1,0 +1,26 @@
+"""Root URL configuration: every route of the service, in one place."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from eventtracker import health, rest
+
+urlpatterns = [
+    path("health/ping", health.ping, name="health-ping"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("auth/", include("djoser.urls")),
+    path("auth/", include("djoser.urls.authtoken")),
+    path("api-auth/", include("rest_framework.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/stats/", include("stats.urls")),
+    path("api/", include("events.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = rest.bad_request
+handler403 = rest.permission_denied
+handler404 = rest.not_found
+handler500 = rest.server_error
