@@ -15,7 +15,6 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from eventtracker import jsonbody
 
@@ -118,6 +117,9 @@ class HeaderLimitOffsetPagination(LimitOffsetPagination):
 
 def exception_handler(exc, context) -> Response | None:
     """DRF's handler, plus: oversize bodies read lazily by Django become a JSON 413."""
+    # Imported here: rest_framework.views loads the renderers named in settings, this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     return drf_exception_handler(exc, context)

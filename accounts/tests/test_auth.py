@@ -1,0 +1,126 @@
+"""Sign-up, token login and the 401/403 rules of DESIGN.md §2."""
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from accounts.models import Tenant, User
+from accounts.tests.factories import UserFactory
+
+
+@pytest.mark.django_db
+def test_signup_creates_user_with_own_tenant(anon_client):
+    response = anon_client.post(
+        "/auth/users/", {"username": "djoser", "password": "alpine12"}, format="multipart"
+    )
+
+    assert response.status_code == 201
+    assert response.json() == {"email": "", "username": "djoser", "id": response.json()["id"]}
+    user = User.objects.get(username="djoser")
+    assert user.tenant.name == "djoser"
+    assert user.tenant.is_active
+    assert Tenant.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_two_signups_get_two_tenants(anon_client):
+    for name in ("alice", "bob"):
+        anon_client.post("/auth/users/", {"username": name, "password": "alpine12"})
+
+    alice, bob = User.objects.get(username="alice"), User.objects.get(username="bob")
+    assert alice.tenant_id != bob.tenant_id
+    assert alice.tenant.slug != bob.tenant.slug
+
+
+@pytest.mark.django_db
+def test_token_login_me_and_logout(anon_client):
+    UserFactory(username="djoser")
+
+    login = anon_client.post("/auth/token/login/", {"username": "djoser", "password": "alpine12"})
+    token = login.json()["auth_token"]
+    anon_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    me = anon_client.get("/auth/users/me/")
+    logout = anon_client.post("/auth/token/logout/")
+
+    assert login.status_code == 200
+    assert me.status_code == 200
+    assert me.json()["username"] == "djoser"
+    assert set(me.json()) == {"email", "username", "id"}
+    assert logout.status_code == 204
+    assert not Token.objects.filter(key=token).exists()
+    assert anon_client.get("/auth/users/me/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_wrong_password_is_400_json(anon_client):
+    UserFactory(username="djoser")
+
+    response = anon_client.post("/auth/token/login/", {"username": "djoser", "password": "nope"})
+
+    assert response.status_code == 400
+    assert "non_field_errors" in response.json()
+
+
+@pytest.mark.parametrize("header", [None, "Token nosuchtoken", "Token", "Bearer abc"])
+@pytest.mark.django_db
+def test_missing_or_bad_credential_is_401_with_challenge(anon_client, header):
+    if header:
+        anon_client.credentials(HTTP_AUTHORIZATION=header)
+
+    response = anon_client.get("/api/events/")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert response["Content-Type"].startswith("application/json")
+    assert "detail" in response.json()
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/events/", "/api/eventlogs/", "/api/stats/event_trend", "/auth/users/me/"]
+)
+@pytest.mark.django_db
+def test_blocked_tenant_gets_403_everywhere(api_client, tenant, url):
+    Tenant.objects.filter(pk=tenant.pk).update(is_active=False)
+
+    response = api_client.get(url)
+
+    assert response.status_code == 403
+    assert "blocked" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_blocked_tenant_cannot_ingest(api_client, tenant):
+    Tenant.objects.filter(pk=tenant.pk).update(is_active=False)
+
+    response = api_client.post("/api/eventlogs/", {"event_name": "x"}, format="json")
+
+    assert response.status_code == 403
+    assert not tenant.events.exists()
+
+
+@pytest.mark.django_db
+def test_blocked_tenant_can_still_log_in(anon_client, user):
+    Tenant.objects.filter(pk=user.tenant_id).update(is_active=False)
+
+    response = anon_client.post(
+        "/auth/token/login/", {"username": user.username, "password": "alpine12"}
+    )
+
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_session_login_serves_browsable_api(client, user):
+    assert client.login(username=user.username, password="alpine12")
+
+    response = client.get("/api/events/", HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 200
+    assert b"Event List" in response.content
+
+
+@pytest.mark.django_db
+def test_create_superuser_gets_a_tenant():
+    admin = User.objects.create_superuser("root", "root@example.com", "pw-123456")
+
+    assert admin.is_staff
+    assert admin.tenant.name == "root"

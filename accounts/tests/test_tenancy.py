@@ -1,0 +1,84 @@
+"""The tenancy choke point: every view over a tenant-owned model goes through it."""
+
+import pytest
+from django.db import models
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework import generics, serializers
+from rest_framework.test import APIRequestFactory
+
+from djoser.views import UserViewSet
+
+from accounts.tenancy import TenantScopedMixin, TenantScopedPrimaryKeyRelatedField
+from events.models import Event
+from events.tests.factories import EventFactory
+
+
+def _iter_views(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _iter_views(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            view_class = getattr(pattern.callback, "cls", None)
+            if view_class is not None:
+                yield prefix + str(pattern.pattern), view_class
+
+
+# Views over tenant-owned models that are scoped some other, tested way.
+SCOPED_ELSEWHERE = {
+    UserViewSet: "djoser with HIDE_USERS: a user only ever sees their own account",
+}
+
+
+def _is_tenant_owned(model: type[models.Model]) -> bool:
+    return any(field.name == "tenant" for field in model._meta.get_fields())
+
+
+def test_every_view_over_a_tenant_owned_model_uses_the_mixin():
+    checked = []
+    for route, view_class in _iter_views(get_resolver().url_patterns):
+        queryset = getattr(view_class, "queryset", None)
+        if queryset is None or not _is_tenant_owned(queryset.model):
+            continue
+        if view_class in SCOPED_ELSEWHERE:
+            continue
+        checked.append(route)
+        assert issubclass(view_class, TenantScopedMixin), route
+
+    # The walk really found the tenant-owned API (events, eventlogs, stats).
+    assert any("events" in route for route in checked)
+    assert any("eventlogs" in route for route in checked)
+    assert any("event_trend" in route for route in checked)
+
+
+def test_overriding_get_queryset_is_refused():
+    with pytest.raises(TypeError, match="scope_queryset"):
+
+        class Leaky(TenantScopedMixin, generics.ListAPIView):
+            queryset = Event.objects.all()
+
+            def get_queryset(self):
+                return Event.objects.all()
+
+
+@pytest.mark.django_db
+def test_scoped_related_field_hides_other_tenants_rows(user, other_tenant):
+    mine = EventFactory(tenant=user.tenant)
+    theirs = EventFactory(tenant=other_tenant)
+    request = APIRequestFactory().get("/")
+    request.user = user
+    field = TenantScopedPrimaryKeyRelatedField(queryset=Event.objects.all())
+    field.bind("event", parent=None)
+    field._context = {"request": request}
+
+    assert field.to_internal_value(mine.pk) == mine
+    with pytest.raises(serializers.ValidationError, match="does not exist"):
+        field.to_internal_value(theirs.pk)
+
+
+@pytest.mark.django_db
+def test_user_list_shows_only_the_caller(api_client, user, other_user):
+    response = api_client.get("/auth/users/")
+
+    assert response.status_code == 200
+    assert [row["username"] for row in response.json()] == [user.username]
+    assert api_client.get(f"/auth/users/{other_user.pk}/").status_code == 404

@@ -1,0 +1,110 @@
+"""Project wiring: health, OpenAPI and its local assets, admin, error shapes, settings."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from accounts.models import User
+from events.tests.factories import EventLogFactory
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+def test_ping_needs_no_credential(client):
+    response = client.get("/health/ping")
+
+    assert response.status_code == 200
+    assert response.json() == "ping ok"
+
+
+@pytest.mark.django_db
+def test_ready_checks_the_database(client):
+    response = client.get("/health/ready")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_unknown_url_is_json_404(client):
+    response = client.get("/no/such/route")
+
+    assert response.status_code == 404
+    assert response.json()["detail"] == "Not found."
+
+
+@pytest.mark.django_db
+def test_schema_documents_every_api_route(api_client):
+    response = api_client.get("/api/schema/?format=json")
+
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for route in (
+        "/api/events/",
+        "/api/events/{id}/",
+        "/api/eventlogs/",
+        "/api/eventlogs/{id}/",
+        "/api/stats/event_trend",
+        "/api/stats/event_frequency",
+    ):
+        assert any(path.rstrip("/") == route.rstrip("/") for path in paths), route
+    create = paths[next(p for p in paths if p.rstrip("/") == "/api/eventlogs")]["post"]
+    assert {"200", "201", "400"} <= set(create["responses"])
+
+
+@pytest.mark.parametrize("url", ["/api/docs/", "/api/redoc/"])
+def test_docs_load_assets_locally(client, url):
+    response = client.get(url)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    asset_urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert asset_urls, "the page should reference its script/style assets"
+    assert all(not re.match(r"^(https?:)?//", asset) for asset in asset_urls), asset_urls
+    script = next(asset for asset in asset_urls if asset.endswith(".js"))
+    assert client.get(script).status_code == 200
+
+
+@pytest.mark.django_db
+def test_admin_lists_every_model(client):
+    admin = User.objects.create_superuser("root", "root@example.com", "pw-123456")
+    EventLogFactory(tenant=admin.tenant, event__tenant=admin.tenant)
+    client.force_login(admin)
+
+    for url in (
+        "/admin/accounts/tenant/",
+        "/admin/accounts/user/",
+        "/admin/events/event/",
+        "/admin/events/eventlog/",
+        "/admin/authtoken/tokenproxy/",
+        f"/admin/accounts/tenant/?id={admin.tenant_id}",
+        "/admin/events/event/?q=event",
+    ):
+        assert client.get(url).status_code == 200, url
+
+
+def _settings_import(env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    return subprocess.run(
+        [sys.executable, "-c", "import eventtracker.settings"],
+        cwd=BASE_DIR,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = _settings_import({"DJANGO_DEBUG": "0"})
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_debug_mode_starts_without_a_secret_key():
+    assert _settings_import({"DJANGO_DEBUG": "1"}).returncode == 0
