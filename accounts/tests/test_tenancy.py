@@ -3,10 +3,9 @@
 import pytest
 from django.db import models
 from django.urls import URLPattern, URLResolver, get_resolver
+from djoser.views import UserViewSet
 from rest_framework import generics, serializers
 from rest_framework.test import APIRequestFactory
-
-from djoser.views import UserViewSet
 
 from accounts.tenancy import TenantScopedMixin, TenantScopedPrimaryKeyRelatedField
 from events.models import Event
