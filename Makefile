@@ -46,7 +46,7 @@ createsuperuser: migrate
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py createsuperuser
 
 gunicorn: $(VENV)/.runtime-installed
-	$(BIN)/gunicorn eventtracker.wsgi -c gunicorn.conf.py
+	$(BIN)/gunicorn -c gunicorn.conf.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,258 @@
+"""Deployment files agree with each other and with the code: compose, Dockerfile,
+.env.example, gunicorn.conf.py, the entrypoint; and gunicorn really serves the app."""
+
+import json
+import os
+import re
+import runpy
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+# env.str("NAME", ...), env.list(\n "NAME", ...), env("NAME") in the settings source.
+SETTINGS_ENV_RE = re.compile(r"""\benv(?:\.\w+)?\(\s*["']([A-Z][A-Z0-9_]*)["']""")
+GUNICORN_ENV_RE = re.compile(r"""(?:environ\.get|_env_int)\(\s*["']([A-Z][A-Z0-9_]*)["']""")
+COMPOSE_VAR_RE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)")
+
+
+def _read(name: str) -> str:
+    return (BASE_DIR / name).read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(_read("docker-compose.yml"))
+
+
+@pytest.fixture(scope="module")
+def env_example_names() -> set[str]:
+    """Variables assigned in .env.example, commented-out optional ones included."""
+    return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", _read(".env.example"), re.MULTILINE))
+
+
+def _env_file_names(service: dict) -> list[str]:
+    env_file = service.get("env_file", [])
+    entries = [env_file] if isinstance(env_file, str | dict) else env_file
+    return [entry["path"] if isinstance(entry, dict) else entry for entry in entries]
+
+
+def _environment_names(service: dict) -> set[str]:
+    environment = service.get("environment", {})
+    if isinstance(environment, dict):
+        return set(environment)
+    return {item.split("=", 1)[0] for item in environment}
+
+
+def _dockerfile_exec_form(instruction: str) -> list[str]:
+    """The JSON (exec form) argument list of the last CMD or ENTRYPOINT line."""
+    lines = [
+        line for line in _read("Dockerfile").splitlines() if line.startswith(f"{instruction} ")
+    ]
+    assert lines, f"Dockerfile has no {instruction}"
+    return json.loads(lines[-1].removeprefix(f"{instruction} "))
+
+
+def test_compose_has_web_and_postgres(compose):
+    assert {"web", "postgres"} <= set(compose["services"])
+
+
+def test_web_waits_for_a_healthy_postgres(compose):
+    depends_on = compose["services"]["web"]["depends_on"]
+
+    assert depends_on["postgres"]["condition"] == "service_healthy"
+
+
+def test_postgres_has_a_healthcheck_and_a_named_volume(compose):
+    postgres = compose["services"]["postgres"]
+
+    assert "pg_isready" in postgres["healthcheck"]["test"]
+    volume_names = {mount.split(":", 1)[0] for mount in postgres["volumes"]}
+    assert volume_names & set(compose["volumes"]), "postgres data must live in a named volume"
+
+
+def test_web_healthcheck_pings_without_curl(compose):
+    test = compose["services"]["web"]["healthcheck"]["test"]
+
+    assert test[:2] == ["CMD", "python"]
+    assert "http://127.0.0.1:8000/health/ping" in test[-1]
+
+
+def test_web_gets_database_url_and_secret_key(compose, env_example_names):
+    web = compose["services"]["web"]
+    environment = _environment_names(web)
+
+    assert "DATABASE_URL" in environment
+    assert "@postgres:5432/" in web["environment"]["DATABASE_URL"]
+    assert "GUNICORN_BIND" in environment
+    # The secret key comes from .env, whose template must offer it.
+    assert ".env" in _env_file_names(web)
+    assert "DJANGO_SECRET_KEY" in environment | env_example_names
+
+
+def _strings(node: object) -> list[str]:
+    """Every string (keys and values) in parsed YAML, so comments are not mistaken for use."""
+    if isinstance(node, dict):
+        return [s for key, value in node.items() for s in _strings(key) + _strings(value)]
+    if isinstance(node, list):
+        return [s for item in node for s in _strings(item)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_compose_variables_are_in_env_example(compose, env_example_names):
+    referenced = {name for text in _strings(compose) for name in COMPOSE_VAR_RE.findall(text)}
+
+    assert referenced, "the compose file is expected to interpolate ${VAR:-default}"
+    assert referenced - env_example_names == set()
+
+
+def test_settings_variables_are_in_env_example(env_example_names):
+    read_by_settings = set(SETTINGS_ENV_RE.findall(_read("eventtracker/settings.py")))
+
+    assert {"DJANGO_SECRET_KEY", "DATABASE_URL", "DJANGO_ALLOWED_HOSTS"} <= read_by_settings
+    assert read_by_settings - env_example_names == set()
+
+
+def test_gunicorn_variables_are_in_env_example(env_example_names):
+    read_by_gunicorn = set(GUNICORN_ENV_RE.findall(_read("gunicorn.conf.py")))
+
+    assert {"GUNICORN_BIND", "GUNICORN_WORKERS"} <= read_by_gunicorn
+    assert read_by_gunicorn - env_example_names == set()
+
+
+def test_env_example_holds_no_secret():
+    values = dict(
+        line.split("=", 1) for line in _read(".env.example").splitlines() if line[:1].isalpha()
+    )
+
+    assert values["DJANGO_SECRET_KEY"] == ""
+
+
+def test_dockerfile_runs_gunicorn_through_the_entrypoint():
+    entrypoint = _dockerfile_exec_form("ENTRYPOINT")
+    cmd = _dockerfile_exec_form("CMD")
+
+    assert entrypoint == ["/app/docker/entrypoint.sh"]
+    assert cmd[0] == "gunicorn"
+    assert "gunicorn.conf.py" in cmd
+
+
+def test_dockerfile_collects_static_with_a_build_only_key():
+    dockerfile = _read("Dockerfile")
+
+    assert "collectstatic --noinput" in dockerfile
+    assert re.search(r"^USER (?!root)\w+", dockerfile, re.MULTILINE)
+    # The throwaway key is set on the RUN line, never baked in with ENV.
+    assert not re.search(r"^ENV\b[^\n]*DJANGO_SECRET_KEY", dockerfile, re.MULTILINE)
+
+
+def test_entrypoint_migrates_then_execs():
+    script = BASE_DIR / "docker" / "entrypoint.sh"
+    text = script.read_text(encoding="utf-8")
+
+    assert os.access(script, os.X_OK)
+    assert text.startswith("#!/bin/sh")
+    assert text.index("manage.py migrate --noinput") < text.index('exec "$@"')
+
+
+def test_gunicorn_conf_names_the_app_and_workers(monkeypatch):
+    monkeypatch.delenv("GUNICORN_WORKERS", raising=False)
+    monkeypatch.delenv("GUNICORN_BIND", raising=False)
+
+    conf = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
+
+    assert conf["wsgi_app"] == "eventtracker.wsgi"
+    assert isinstance(conf["workers"], int)
+    assert 1 <= conf["workers"] <= 8
+    assert conf["bind"] == ["127.0.0.1:8000"]
+    assert conf["accesslog"] == "-"
+
+
+def test_gunicorn_conf_reads_the_environment(monkeypatch):
+    monkeypatch.setenv("GUNICORN_WORKERS", "3")
+    monkeypatch.setenv("GUNICORN_BIND", "0.0.0.0:9000")
+
+    conf = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
+
+    assert conf["workers"] == 3
+    assert conf["bind"] == ["0.0.0.0:9000"]
+
+
+def test_gunicorn_conf_refuses_a_bad_worker_count(monkeypatch):
+    monkeypatch.setenv("GUNICORN_WORKERS", "many")
+
+    with pytest.raises(ValueError, match="GUNICORN_WORKERS"):
+        runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get_until_up(
+    url: str, *, process: subprocess.Popen, log_path: Path, deadline_seconds: float
+) -> bytes:
+    """GET url once the server answers; fail with the server's output if it never does."""
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - fixed http URL
+                return response.read()
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    output = log_path.read_text(encoding="utf-8", errors="replace")
+    pytest.fail(f"gunicorn (exit code {process.poll()}) never answered {url}:\n{output}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()  # SIGTERM: gunicorn's graceful shutdown
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def test_gunicorn_serves_the_app(tmp_path):
+    port = _free_port()
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    env = {
+        **os.environ,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+        "DJANGO_SECRET_KEY": "test",
+        "DJANGO_DEBUG": "0",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            [str(gunicorn), "-c", "gunicorn.conf.py"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            body = _get_until_up(
+                f"http://127.0.0.1:{port}/health/ping",
+                process=process,
+                log_path=log_path,
+                deadline_seconds=20,
+            )
+        finally:
+            _stop(process)
+
+    assert json.loads(body) == "ping ok"
+    output = log_path.read_text(encoding="utf-8", errors="replace")
+    assert "GET /health/ping" in output, "the access log goes to the process output"

@@ -1,0 +1,55 @@
+"""Gunicorn settings for eventtracker, read from the environment.
+
+`gunicorn -c gunicorn.conf.py` is enough: the app is named here. Local default binds
+to loopback only; the container sets GUNICORN_BIND=0.0.0.0:8000 (docker-compose.yml).
+"""
+
+import os
+
+
+def _env_int(name: str, default: int, *, minimum: int = 1) -> int:
+    """An integer from the environment, refusing junk with a message naming the variable."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _available_cpus() -> int:
+    # sched_getaffinity honours cpusets (docker --cpuset-cpus); cpu_count sees the host.
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+# Each worker thread may hold its own database connection (CONN_MAX_AGE), so
+# workers * threads must stay well under PostgreSQL's max_connections (100 by default).
+_MAX_DEFAULT_WORKERS = 8
+
+wsgi_app: str = "eventtracker.wsgi"
+bind: list[str] = [os.environ.get("GUNICORN_BIND", "").strip() or "127.0.0.1:8000"]
+workers: int = _env_int("GUNICORN_WORKERS", min(2 * _available_cpus() + 1, _MAX_DEFAULT_WORKERS))
+# threads > 1 selects the gthread worker: a slow client or query no longer blocks a process.
+threads: int = _env_int("GUNICORN_THREADS", 4)
+timeout: int = _env_int("GUNICORN_TIMEOUT", 30)
+graceful_timeout: int = 30
+keepalive: int = 5
+
+# Logs go to the process streams; the container runtime collects them.
+accesslog: str = "-"
+errorlog: str = "-"
+loglevel: str = os.environ.get("LOG_LEVEL", "info").strip().lower() or "info"
+
+# Heartbeat files on tmpfs: a disk-backed /tmp can stall workers into timeouts.
+if os.path.isdir("/dev/shm"):  # noqa: S108 - a fixed system path, not a temp file name
+    worker_tmp_dir: str = "/dev/shm"  # noqa: S108
+
+# gunicornc's control socket would live in $HOME, which the container user has not got
+# and which two local servers would share; nothing here uses it.
+control_socket_disable: bool = True
