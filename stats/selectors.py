@@ -23,6 +23,12 @@ def day_range_bounds(
     *, start: dt.date | None, end: dt.date | None, tz: ZoneInfo
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
     """Inclusive [start, end] days in `tz` → half-open [start 00:00, end+1 00:00) instants."""
+    # The calendar's first and last days bound nothing; shifting them by a day or by
+    # the zone's UTC offset would overflow datetime (a 500 on ?end_date=9999-12-31).
+    if start == dt.date.min:
+        start = None
+    if end == dt.date.max:
+        end = None
     lower = dt.datetime.combine(start, dt.time.min, tzinfo=tz) if start else None
     upper = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz) if end else None
     return lower, upper

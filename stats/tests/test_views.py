@@ -1,0 +1,356 @@
+"""The stats routes end to end: seed 001 shapes, parameter errors, auth, tenancy,
+time zones and pinned query counts."""
+
+import datetime as dt
+
+import pytest
+
+from events.tests.factories import EventFactory, EventLogFactory
+
+TREND = "/api/stats/event_trend"
+FREQUENCY = "/api/stats/event_frequency"
+ROUTES = [TREND, FREQUENCY]
+BOTH_SLASHES = [TREND, f"{TREND}/", FREQUENCY, f"{FREQUENCY}/"]
+
+# Token lookup (with user and tenant) + one aggregate. Independent of how many
+# events and logs there are: a per-event or per-day query would break it.
+STATS_QUERIES = 2
+
+
+def at(year: int, month: int, day: int, hour: int = 12, minute: int = 0, second: int = 0):
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
+
+
+def log_counts(event, counts_by_day: dict[dt.date, int]) -> None:
+    """One log of count 1 per occurrence, so totals are row counts and sums alike."""
+    for day, count in counts_by_day.items():
+        for _ in range(count):
+            EventLogFactory(event=event, timestamp=at(day.year, day.month, day.day))
+
+
+def assert_json(response, status: int) -> None:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+
+
+@pytest.fixture
+def seed_trend(tenant):
+    """The example from seed 001 section 7."""
+    event1 = EventFactory(tenant=tenant, name="event1")
+    event2 = EventFactory(tenant=tenant, name="event2")
+    log_counts(event1, {dt.date(2023, 1, 1): 1, dt.date(2023, 1, 2): 1})
+    log_counts(event2, {dt.date(2023, 1, 1): 1})
+
+
+@pytest.fixture
+def seed_frequency(tenant):
+    """The example from seed 001 section 8: submit 5, click 3, purchase 2."""
+    for name, total in {"click": 3, "purchase": 2, "submit": 5}.items():
+        event = EventFactory(tenant=tenant, name=name)
+        log_counts(event, {dt.date(2023, 6, 1): total})
+
+
+# --- shapes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [TREND, f"{TREND}/"])
+@pytest.mark.usefixtures("seed_trend")
+def test_trend_returns_the_seed_shape(api_client, url):
+    response = api_client.get(url)
+
+    assert_json(response, 200)
+    assert response.json() == {
+        "2023-01-01": {"event1": 1, "event2": 1},
+        "2023-01-02": {"event1": 1},
+    }
+
+
+@pytest.mark.parametrize("url", [FREQUENCY, f"{FREQUENCY}/"])
+@pytest.mark.usefixtures("seed_frequency")
+def test_frequency_returns_the_seed_list(api_client, url):
+    response = api_client.get(url)
+
+    assert_json(response, 200)
+    assert response.json() == [
+        {"event_name": "submit", "total": 5},
+        {"event_name": "click", "total": 3},
+        {"event_name": "purchase", "total": 2},
+    ]
+
+
+@pytest.mark.parametrize("url", [FREQUENCY, f"{FREQUENCY}/"])
+@pytest.mark.usefixtures("seed_frequency")
+def test_frequency_with_event_name_returns_one_object(api_client, url):
+    params = {"event_name": "submit", "start_date": "2021-01-01", "end_date": "2024-01-01"}
+
+    response = api_client.get(url, params)
+
+    assert_json(response, 200)
+    assert response.json() == {"event_name": "submit", "total": 5}
+
+
+def test_frequency_of_an_event_without_logs_is_zero(api_client, tenant):
+    EventFactory(tenant=tenant, name="quiet")
+
+    response = api_client.get(FREQUENCY, {"event_name": "quiet"})
+
+    assert_json(response, 200)
+    assert response.json() == {"event_name": "quiet", "total": 0}
+
+
+def test_frequency_sums_counts(api_client, tenant):
+    event = EventFactory(tenant=tenant, name="batch")
+    counts = [4, 6]
+    for count in counts:
+        EventLogFactory(event=event, timestamp=at(2024, 1, 15), count=count)
+
+    response = api_client.get(FREQUENCY)
+
+    assert response.json() == [{"event_name": "batch", "total": sum(counts)}]
+
+
+@pytest.mark.parametrize("url", [FREQUENCY, f"{FREQUENCY}/"])
+@pytest.mark.usefixtures("seed_frequency")
+def test_frequency_unknown_event_name_is_404(api_client, url):
+    response = api_client.get(url, {"event_name": "nope"})
+
+    assert_json(response, 404)
+    assert "detail" in response.json()
+
+
+@pytest.mark.usefixtures("seed_trend")
+def test_trend_event_name_narrows_to_one_event(api_client):
+    response = api_client.get(TREND, {"event_name": "event1"})
+
+    assert_json(response, 200)
+    assert response.json() == {"2023-01-01": {"event1": 1}, "2023-01-02": {"event1": 1}}
+
+
+@pytest.mark.usefixtures("seed_trend")
+def test_trend_date_range_includes_both_days(api_client, tenant):
+    event1 = tenant.events.get(name="event1")
+    log_counts(event1, {dt.date(2022, 12, 31): 4, dt.date(2023, 1, 3): 4})
+
+    response = api_client.get(TREND, {"start_date": "2023-01-01", "end_date": "2023-01-02"})
+
+    assert_json(response, 200)
+    assert response.json() == {
+        "2023-01-01": {"event1": 1, "event2": 1},
+        "2023-01-02": {"event1": 1},
+    }
+
+
+def test_frequency_date_range_includes_boundary_instants_only(api_client, tenant):
+    event = EventFactory(tenant=tenant, name="edge")
+    inside = [at(2024, 1, 10, 0, 0, 0), at(2024, 1, 12, 23, 59, 59)]
+    outside = [at(2024, 1, 9, 23, 59, 59), at(2024, 1, 13, 0, 0, 0)]
+    for instant in inside + outside:
+        EventLogFactory(event=event, timestamp=instant)
+
+    response = api_client.get(FREQUENCY, {"start_date": "2024-01-10", "end_date": "2024-01-12"})
+
+    assert response.json() == [{"event_name": "edge", "total": len(inside)}]
+
+
+@pytest.mark.parametrize("url", ROUTES)
+@pytest.mark.parametrize(
+    "params", [{"end_date": "9999-12-31"}, {"start_date": "0001-01-01", "end_date": "9999-12-31"}]
+)
+def test_ranges_reaching_the_ends_of_the_calendar_answer(api_client, tenant, url, params):
+    # Regression: these overflowed datetime and answered 500.
+    tenant.timezone = "Asia/Kolkata"
+    tenant.save()
+    EventLogFactory(event=EventFactory(tenant=tenant, name="old"), timestamp=at(2024, 1, 15))
+
+    response = api_client.get(url, params)
+
+    assert_json(response, 200)
+    assert response.json() in ({"2024-01-15": {"old": 1}}, [{"event_name": "old", "total": 1}])
+
+
+# --- bad parameters ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ROUTES)
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("start_date", "2024-13-01"),
+        ("end_date", "yesterday"),
+        ("start_date", "2024-01-01T00:00"),
+        ("end_date", "2024-02-30"),
+    ],
+)
+def test_bad_date_is_400_naming_the_parameter(api_client, url, name, value):
+    response = api_client.get(url, {name: value})
+
+    assert_json(response, 400)
+    assert list(response.json()) == [name]
+
+
+@pytest.mark.parametrize("url", ROUTES)
+def test_reversed_range_is_400_on_end_date(api_client, url):
+    response = api_client.get(url, {"start_date": "2024-01-02", "end_date": "2024-01-01"})
+
+    assert_json(response, 400)
+    assert list(response.json()) == ["end_date"]
+
+
+@pytest.mark.parametrize("url", ROUTES)
+def test_too_long_event_name_is_400(api_client, url):
+    response = api_client.get(url, {"event_name": "x" * 201})
+
+    assert_json(response, 400)
+    assert list(response.json()) == ["event_name"]
+
+
+# --- time zone ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ROUTES)
+def test_responses_name_the_time_zone_used(api_client, tenant, url):
+    assert api_client.get(url)["X-Timezone"] == "UTC"
+
+    tenant.timezone = "Asia/Kolkata"
+    tenant.save()
+
+    assert api_client.get(url)["X-Timezone"] == "Asia/Kolkata"
+
+
+@pytest.mark.parametrize(
+    ("zone", "local_day"), [("America/New_York", "2024-01-15"), ("Asia/Kolkata", "2024-01-16")]
+)
+def test_days_are_the_tenants_local_days(api_client, tenant, zone, local_day):
+    tenant.timezone = zone
+    tenant.save()
+    event = EventFactory(tenant=tenant, name="late")
+    EventLogFactory(event=event, timestamp=at(2024, 1, 16, 2), count=3)
+
+    trend = api_client.get(TREND).json()
+    on_that_day = api_client.get(
+        FREQUENCY, {"event_name": "late", "start_date": local_day, "end_date": local_day}
+    ).json()
+
+    assert trend == {local_day: {"late": 3}}
+    assert on_that_day == {"event_name": "late", "total": 3}
+
+
+# --- authentication ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", BOTH_SLASHES)
+def test_anonymous_is_401_with_www_authenticate(anon_client, url):
+    response = anon_client.get(url)
+
+    assert_json(response, 401)
+    assert response["WWW-Authenticate"] == "Token"
+    assert "detail" in response.json()
+
+
+@pytest.mark.parametrize("url", ROUTES)
+@pytest.mark.django_db
+def test_invalid_token_is_401(anon_client, url):
+    anon_client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+
+    response = anon_client.get(url)
+
+    assert_json(response, 401)
+    assert response["WWW-Authenticate"] == "Token"
+
+
+@pytest.mark.parametrize("url", ROUTES)
+def test_blocked_tenant_is_403(api_client, tenant, url):
+    tenant.is_active = False
+    tenant.save()
+
+    assert_json(api_client.get(url), 403)
+
+
+# --- tenancy -----------------------------------------------------------------
+
+
+@pytest.fixture
+def two_tenants_logs(tenant, other_tenant):
+    """Both tenants have a "click"; only the other tenant has "secret"."""
+    log_counts(EventFactory(tenant=tenant, name="click"), {dt.date(2024, 1, 15): 2})
+    foreign_click = EventFactory(tenant=other_tenant, name="click")
+    log_counts(foreign_click, {dt.date(2024, 1, 15): 7, dt.date(2024, 1, 16): 1})
+    log_counts(EventFactory(tenant=other_tenant, name="secret"), {dt.date(2024, 1, 15): 9})
+
+
+@pytest.mark.usefixtures("two_tenants_logs")
+def test_trend_never_shows_another_tenants_logs(api_client, other_client):
+    assert api_client.get(TREND).json() == {"2024-01-15": {"click": 2}}
+    assert other_client.get(TREND).json() == {
+        "2024-01-15": {"click": 7, "secret": 9},
+        "2024-01-16": {"click": 1},
+    }
+
+
+@pytest.mark.usefixtures("two_tenants_logs")
+def test_frequency_never_shows_another_tenants_logs(api_client, other_client):
+    assert api_client.get(FREQUENCY).json() == [{"event_name": "click", "total": 2}]
+    assert api_client.get(FREQUENCY, {"event_name": "click"}).json() == {
+        "event_name": "click",
+        "total": 2,
+    }
+    assert other_client.get(FREQUENCY).json() == [
+        {"event_name": "secret", "total": 9},
+        {"event_name": "click", "total": 7 + 1},
+    ]
+
+
+@pytest.mark.usefixtures("two_tenants_logs")
+def test_another_tenants_event_name_is_404_on_frequency(api_client, other_client):
+    response = api_client.get(FREQUENCY, {"event_name": "secret"})
+
+    assert_json(response, 404)
+    assert other_client.get(FREQUENCY, {"event_name": "secret"}).status_code == 200
+
+
+@pytest.mark.usefixtures("two_tenants_logs")
+def test_another_tenants_event_name_is_empty_on_trend(api_client):
+    # The trend reads logs, not events: an unknown name simply has no days.
+    response = api_client.get(TREND, {"event_name": "secret"})
+
+    assert_json(response, 200)
+    assert response.json() == {}
+
+
+# --- query counts ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [1, 6])
+@pytest.mark.parametrize(
+    ("url", "params"),
+    [
+        (TREND, {}),
+        (TREND, {"event_name": "e0"}),
+        (FREQUENCY, {}),
+        (FREQUENCY, {"event_name": "e0"}),
+    ],
+    ids=["trend", "trend-one-event", "frequency", "frequency-one-event"],
+)
+def test_query_count_does_not_grow_with_data(
+    api_client, tenant, other_tenant, django_assert_max_num_queries, url, params, size
+):
+    # `size` events, each logged on `size` days, in both tenants.
+    for owner in (tenant, other_tenant):
+        for index in range(size):
+            event = EventFactory(tenant=owner, name=f"e{index}")
+            log_counts(event, {dt.date(2024, 1, day + 1): 1 for day in range(size)})
+
+    with django_assert_max_num_queries(STATS_QUERIES):
+        response = api_client.get(url, {**params, "start_date": "2024-01-01"})
+
+    assert response.status_code == 200
+    body = response.json()
+    if url == TREND:
+        assert len(body) == size  # days
+        assert sum(len(per_event) for per_event in body.values()) == size * len(
+            {"e0"} if params else range(size)
+        )
+    elif params:
+        assert body == {"event_name": "e0", "total": size}
+    else:
+        assert [row["total"] for row in body] == [size] * size
