@@ -103,3 +103,29 @@ class EventLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id}@{self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+
+class HourlyCount(models.Model):
+    """Sum of `EventLog.count` per tenant, event and UTC hour.
+
+    Kept exact in the same transaction as every insert and delete of logs
+    (see events.rollups); `manage.py rebuild_hourly_counts` recomputes it from
+    raw rows and reports drift. Stats read it whenever the range allows.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="hourly_counts")
+    hour = models.DateTimeField(help_text="Start of the UTC hour.")
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["hour"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "event", "hour"], name="hourlycount_unique_bucket"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "hour"], name="hourlycount_tenant_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}@{self.hour:%Y-%m-%d %H}:00 = {self.count}"

@@ -1,3 +1,5 @@
+from collections import Counter
+
 from rest_framework import serializers
 
 from events.models import Event, EventLog, event_name_problem
@@ -59,3 +61,59 @@ class EventLogCreateSerializer(serializers.Serializer):
         required=False, help_text="Idempotency key: a repeat stores nothing and answers 200."
     )
     count = serializers.IntegerField(required=False, min_value=1, default=1)
+
+
+class BatchQuerySerializer(serializers.Serializer):
+    atomic = serializers.BooleanField(
+        default=False, help_text="Store nothing unless every item is valid."
+    )
+
+
+class BatchRequestSerializer(serializers.Serializer):
+    """`POST /api/eventlogs/batch/` body (documentation; validated by events.validation)."""
+
+    events = EventLogCreateSerializer(many=True, help_text="1 to 1000 events.")
+    sent_at = serializers.DateTimeField(
+        required=False,
+        help_text="Client clock when sending; timestamps are shifted by (received - sent_at).",
+    )
+
+
+class ReceiptSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
+    uuid = serializers.UUIDField(allow_null=True)
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+class BatchResponseSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicate = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    clock_skew_seconds = serializers.FloatField()
+    receipts = ReceiptSerializer(many=True)
+
+
+def batch_response(receipts, *, skew) -> dict:
+    """The batch answer: totals, the clock-skew correction applied, and the receipts."""
+    totals = Counter(receipt.status for receipt in receipts)
+    return {
+        "accepted": totals["accepted"],
+        "duplicate": totals["duplicate"],
+        "rejected": totals["rejected"],
+        "clock_skew_seconds": skew.total_seconds(),
+        "receipts": [_receipt(receipt) for receipt in receipts],
+    }
+
+
+def _receipt(receipt) -> dict:
+    body = {
+        "index": receipt.index,
+        "status": receipt.status,
+        "uuid": str(receipt.uuid) if receipt.uuid else None,
+    }
+    if receipt.errors:
+        body["errors"] = receipt.errors
+    return body

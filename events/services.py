@@ -1,4 +1,4 @@
-"""Writes with several steps: ingesting event logs.
+"""Writes with several steps: ingesting and deleting event logs.
 
 `event_logs_ingest` is the single path every ingestion route uses: resolve the
 events of the whole batch in one query (creating missing ones when the tenant
@@ -15,13 +15,17 @@ from typing import Literal
 from uuid import UUID
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 
 from accounts.models import Tenant, User
 from events.models import Event, EventLog
+from events.rollups import deltas_of_queryset, deltas_of_rows, hourly_counts_apply
 from events.uuid7 import uuid7
-from events.validation import EventInput, FieldErrors
+from events.validation import EventInput, FieldErrors, validate_event
 
 INSERT_CHUNK = 500
+DELETE_CHUNK = 1000
+NOT_STORED_ATOMIC = "Not stored: another item of this atomic batch was rejected."
 _INSERT_FIELDS = [
     EventLog._meta.get_field(name)
     for name in (
@@ -57,22 +61,87 @@ def event_logs_ingest(
     items: Sequence[EventInput],
     created_by: User | None,
     now: dt.datetime,
+    atomic: bool = False,
 ) -> list[Receipt]:
-    """Store valid items exactly once each (by uuid) and return one receipt per item."""
+    """Store valid items exactly once each (by uuid) and return one receipt per item.
+
+    With `atomic`, nothing is stored if any item is rejected. The HourlyCount
+    rollup is updated in the same transaction as the insert."""
     with transaction.atomic():
         event_ids = _resolve_events(tenant=tenant, names={item.event_name for item in items})
         receipts: list[Receipt] = []
-        rows: list[EventLog] = []
+        pending: list[tuple[Receipt, EventLog]] = []
         for index, item in enumerate(items):
             if item.event_name not in event_ids:
                 receipts.append(_unknown_event(index, item))
                 continue
             row = _build_row(tenant, event_ids[item.event_name], item, created_by, now)
-            rows.append(row)
-            receipts.append(Receipt(index=index, status="accepted", uuid=row.uuid))
-        inserted = _insert_logs(rows)
-    _mark_duplicates(receipts, inserted)
+            receipt = Receipt(index=index, status="accepted", uuid=row.uuid)
+            receipts.append(receipt)
+            pending.append((receipt, row))
+        if atomic and len(pending) < len(items):
+            _abandon(receipt for receipt, _ in pending)
+            return receipts
+        inserted = _insert_logs([row for _, row in pending])
+        _mark_duplicates([receipt for receipt, _ in pending], inserted)
+        hourly_counts_apply(
+            deltas_of_rows(row for receipt, row in pending if receipt.status == "accepted")
+        )
     return receipts
+
+
+def event_logs_ingest_batch(
+    *,
+    tenant: Tenant,
+    raw_items: Sequence[object],
+    created_by: User | None,
+    now: dt.datetime,
+    skew: dt.timedelta = dt.timedelta(0),
+    atomic: bool = False,
+) -> list[Receipt]:
+    """Validate decoded JSON items and store the valid ones; one receipt per raw item,
+    in order. With `atomic`, any rejected item means nothing is stored."""
+    receipts: list[Receipt] = []
+    valid: list[tuple[int, EventInput]] = []
+    for index, raw in enumerate(raw_items):
+        item, errors = validate_event(raw, now=now, skew=skew)
+        if item is None:
+            receipts.append(Receipt(index, "rejected", _raw_uuid(raw), errors=errors))
+        else:
+            valid.append((index, item))
+    if atomic and receipts:
+        stored = [Receipt(index, "accepted", item.uuid) for index, item in valid]
+        _abandon(stored)
+    else:
+        stored = event_logs_ingest(
+            tenant=tenant,
+            items=[item for _, item in valid],
+            created_by=created_by,
+            now=now,
+            atomic=atomic,
+        )
+        for (index, _), receipt in zip(valid, stored, strict=True):
+            receipt.index = index
+    return sorted(receipts + stored, key=lambda receipt: receipt.index)
+
+
+def event_logs_delete(*, logs: QuerySet[EventLog], chunk: int = DELETE_CHUNK) -> int:
+    """Delete `logs` (an already tenant-scoped queryset) and their share of the rollup.
+
+    Works in chunks, each its own (nested) transaction, so a large delete never
+    holds its locks for long; wrap the call in `transaction.atomic()` to make the
+    whole delete all-or-nothing. Returns the number of logs deleted."""
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            # FOR UPDATE: a concurrent delete of the same rows waits, then skips them,
+            # so no row's count is subtracted from the rollup twice.
+            ids = list(logs.order_by().select_for_update().values_list("id", flat=True)[:chunk])
+            if not ids:
+                return deleted
+            batch = EventLog.objects.filter(id__in=ids)
+            hourly_counts_apply(deltas_of_queryset(batch, sign=-1))
+            deleted += batch.delete()[0]
 
 
 def _resolve_events(*, tenant: Tenant, names: set[str]) -> dict[str, int]:
@@ -87,6 +156,20 @@ def _resolve_events(*, tenant: Tenant, names: set[str]) -> dict[str, int]:
             Event.objects.filter(tenant=tenant, name__in=missing).values_list("name", "id")
         )
     return found
+
+
+def _abandon(receipts) -> None:
+    for receipt in receipts:
+        receipt.status = "rejected"
+        receipt.errors = {"non_field_errors": [NOT_STORED_ATOMIC]}
+
+
+def _raw_uuid(raw: object) -> UUID | None:
+    """The uuid a rejected item carried, if it is a valid one (for the client's receipt)."""
+    try:
+        return UUID(raw["uuid"]) if isinstance(raw, dict) else None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def _unknown_event(index: int, item: EventInput) -> Receipt:
@@ -116,6 +199,8 @@ def _build_row(
 def _insert_logs(rows: list[EventLog]) -> dict[UUID, int]:
     """Insert rows, skipping uuids the tenant already has; returns {uuid: id} of new rows."""
     inserted: dict[UUID, int] = {}
+    if not rows:
+        return inserted
     with connection.cursor() as cursor:
         for start in range(0, len(rows), INSERT_CHUNK):
             chunk = rows[start : start + INSERT_CHUNK]
@@ -147,8 +232,6 @@ def _mark_duplicates(receipts: list[Receipt], inserted: dict[UUID, int]) -> None
     uuid; later items with the same uuid, and uuids already stored, are duplicates."""
     claimed: set[UUID] = set()
     for receipt in receipts:
-        if receipt.status != "accepted":
-            continue
         if receipt.uuid in inserted and receipt.uuid not in claimed:
             receipt.log_id = inserted[receipt.uuid]
             claimed.add(receipt.uuid)

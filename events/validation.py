@@ -38,13 +38,18 @@ class EventInput:
     count: int = 1
 
 
-def validate_event(raw: Any, *, now: dt.datetime) -> tuple[EventInput | None, FieldErrors]:
-    """Validate one decoded JSON item; exactly one of the pair is meaningful."""
+def validate_event(
+    raw: Any, *, now: dt.datetime, skew: dt.timedelta = dt.timedelta(0)
+) -> tuple[EventInput | None, FieldErrors]:
+    """Validate one decoded JSON item; exactly one of the pair is meaningful.
+
+    `skew` (server clock - client clock, from a batch's `sent_at`) is added to a
+    client timestamp before the range check, so the stored time is in server time."""
     if not isinstance(raw, dict):
         return None, {"non_field_errors": ["Each event must be a JSON object."]}
     errors: FieldErrors = {name: ["Unknown field."] for name in sorted(raw.keys() - EVENT_FIELDS)}
     values: dict[str, Any] = {}
-    parsers = {**_PARSERS, "timestamp": partial(_timestamp, now=now)}
+    parsers = {**_PARSERS, "timestamp": partial(_timestamp, now=now, skew=skew)}
     for name, parse in parsers.items():
         if name not in raw or (raw[name] is None and name in NULLABLE_FIELDS):
             continue
@@ -79,13 +84,21 @@ def _data(value: Any) -> dict[str, Any]:
     return value
 
 
-def _timestamp(value: Any, *, now: dt.datetime) -> dt.datetime:
-    parsed = _parse_timestamp(value)
+def _timestamp(value: Any, *, now: dt.datetime, skew: dt.timedelta) -> dt.datetime:
+    try:
+        parsed = _parse_timestamp(value) + skew
+    except OverflowError:
+        raise ValueError("Timestamp is out of range.") from None
     if parsed < EPOCH:
-        raise ValueError("Timestamp is before 1970-01-01.")
+        raise ValueError(
+            "Timestamp is before 1970-01-01" + (" after clock-skew correction." if skew else ".")
+        )
     max_skew = dt.timedelta(seconds=settings.EVENTTRACKER["MAX_FUTURE_SKEW_SECONDS"])
     if parsed > now + max_skew:
-        raise ValueError(f"Timestamp is more than {max_skew} in the future.")
+        raise ValueError(
+            f"Timestamp is more than {max_skew} in the future"
+            + (" after clock-skew correction." if skew else ".")
+        )
     return parsed
 
 
@@ -138,3 +151,37 @@ _PARSERS = {
     "uuid": _uuid,
     "count": _count,
 }
+
+
+MAX_BATCH_EVENTS = 1000
+BATCH_FIELDS = frozenset({"events", "sent_at"})
+
+
+@dataclass(slots=True)
+class BatchEnvelope:
+    """A batch body's outer object: the raw items, and the clock skew from `sent_at`."""
+
+    events: list[Any]
+    skew: dt.timedelta = dt.timedelta(0)
+
+
+def validate_batch(raw: Any, *, now: dt.datetime) -> tuple[BatchEnvelope | None, FieldErrors]:
+    """Validate `{"events": [...], "sent_at"?}`; the items themselves are checked one by one
+    later. Skew = now - sent_at (PostHog's rule): it corrects each item's timestamp."""
+    if not isinstance(raw, dict):
+        return None, {"non_field_errors": ['The body must be an object: {"events": [...]}.']}
+    errors: FieldErrors = {name: ["Unknown field."] for name in sorted(raw.keys() - BATCH_FIELDS)}
+    events = raw.get("events")
+    if not isinstance(events, list):
+        errors["events"] = ["Required: a list of event objects."]
+    elif not events:
+        errors["events"] = ["The batch is empty."]
+    skew = dt.timedelta(0)
+    if raw.get("sent_at") is not None:
+        try:
+            skew = now - _parse_timestamp(raw["sent_at"])
+        except (ValueError, OverflowError):
+            errors["sent_at"] = ["Must be an ISO 8601 datetime string or Unix seconds."]
+    if errors:
+        return None, errors
+    return BatchEnvelope(events=events, skew=skew), {}

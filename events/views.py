@@ -2,15 +2,24 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.tenancy import TenantScopedMixin
 from events.filters import EventLogFilter
 from events.models import Event, EventLog
-from events.serializers import EventLogCreateSerializer, EventLogSerializer, EventSerializer
-from events.services import event_logs_ingest
-from events.validation import validate_event
-from eventtracker.rest import StrictJSONParser
+from events.serializers import (
+    BatchQuerySerializer,
+    BatchRequestSerializer,
+    BatchResponseSerializer,
+    EventLogCreateSerializer,
+    EventLogSerializer,
+    EventSerializer,
+    batch_response,
+)
+from events.services import event_logs_ingest, event_logs_ingest_batch
+from events.validation import MAX_BATCH_EVENTS, validate_batch, validate_event
+from eventtracker.rest import PayloadTooLarge, StrictJSONParser
 
 DUPLICATE_NAME = "An event with this name already exists."
 
@@ -94,3 +103,42 @@ class EventLogViewSet(
         log = self.get_queryset().get(uuid=receipt.uuid)
         code = status.HTTP_201_CREATED if receipt.status == "accepted" else status.HTTP_200_OK
         return Response(EventLogSerializer(log).data, status=code)
+
+    @extend_schema(
+        request=BatchRequestSerializer,
+        parameters=[BatchQuerySerializer],
+        responses={
+            200: BatchResponseSerializer,
+            400: OpenApiResponse(
+                BatchResponseSerializer,
+                description="Malformed batch, every item rejected, or an atomic batch with a "
+                "rejected item (nothing stored)",
+            ),
+            413: OpenApiResponse(description="More than 1000 events or more than 1 MiB"),
+        },
+    )
+    @action(detail=False, methods=["post"], url_path="batch")
+    def batch(self, request, *args, **kwargs):
+        """Up to 1000 events in one request; one receipt per item, in order. A 2xx is
+        sent only after the commit; items with a stored uuid are reported `duplicate`."""
+        query = BatchQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        now = timezone.now()
+        envelope, errors = validate_batch(request.data, now=now)
+        if errors:
+            raise serializers.ValidationError(errors)
+        if len(envelope.events) > MAX_BATCH_EVENTS:
+            raise PayloadTooLarge(f"A batch may hold at most {MAX_BATCH_EVENTS} events.")
+        receipts = event_logs_ingest_batch(
+            tenant=self.tenant,
+            raw_items=envelope.events,
+            created_by=request.user,
+            now=now,
+            skew=envelope.skew,
+            atomic=query.validated_data["atomic"],
+        )
+        body = batch_response(receipts, skew=envelope.skew)
+        stored_any = body["accepted"] or body["duplicate"]
+        return Response(
+            body, status=status.HTTP_200_OK if stored_any else status.HTTP_400_BAD_REQUEST
+        )

@@ -1,0 +1,85 @@
+"""The HourlyCount rollup: increments applied with one upsert, never read-modify-write.
+
+`INSERT … ON CONFLICT (tenant_id, event_id, hour) DO UPDATE SET count = count + excluded.count`
+is atomic per row on PostgreSQL and SQLite alike, so concurrent requests that
+touch the same bucket both land. Callers run it inside the transaction that
+inserts or deletes the logs, so the rollup and the raw rows commit together.
+"""
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+
+from django.db import connection
+from django.db.models import DateTimeField, Sum
+from django.db.models.functions import Trunc
+
+from events.models import EventLog, HourlyCount
+
+UPSERT_CHUNK = 500
+# (tenant_id, event_id, UTC hour) → change in count
+Deltas = Counter[tuple[int, int, dt.datetime]]
+
+
+def utc_hour(instant: dt.datetime) -> dt.datetime:
+    return instant.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def deltas_of_rows(rows: Iterable[EventLog], *, sign: int = 1) -> Deltas:
+    """Rollup changes for log instances held in memory (ingestion)."""
+    deltas: Deltas = Counter()
+    for row in rows:
+        deltas[(row.tenant_id, row.event_id, utc_hour(row.timestamp))] += sign * row.count
+    return deltas
+
+
+def deltas_of_queryset(logs, *, sign: int = 1) -> Deltas:
+    """Rollup changes for stored logs, aggregated in SQL (deletion)."""
+    rows = (
+        logs.order_by()
+        .annotate(hour=Trunc("timestamp", "hour", output_field=DateTimeField(), tzinfo=dt.UTC))
+        .values_list("tenant_id", "event_id", "hour")
+        .annotate(total=Sum("count"))
+    )
+    return Counter({(tenant, event, hour): sign * total for tenant, event, hour, total in rows})
+
+
+def hourly_counts_apply(deltas: Deltas) -> None:
+    """Add `deltas` to HourlyCount (upsert), then drop buckets that fell to zero."""
+    items = [(key, value) for key, value in deltas.items() if value]
+    if not items:
+        return
+    with connection.cursor() as cursor:
+        for start in range(0, len(items), UPSERT_CHUNK):
+            chunk = items[start : start + UPSERT_CHUNK]
+            params: list = []
+            for (tenant_id, event_id, hour), value in chunk:
+                params += [tenant_id, event_id, _hour_param(hour), value]
+            cursor.execute(_upsert_sql(len(chunk)), params)
+    emptied = [key for key, value in items if value < 0]
+    if emptied:
+        # A bucket at zero means "no logs": drop it so both read paths agree on which
+        # buckets exist. The filter is a superset of `emptied`, but only zero rows match.
+        HourlyCount.objects.filter(
+            tenant_id__in={tenant for tenant, _, _ in emptied},
+            event_id__in={event for _, event, _ in emptied},
+            hour__in={hour for _, _, hour in emptied},
+            count__lte=0,
+        ).delete()
+
+
+def _hour_param(hour: dt.datetime):
+    return HourlyCount._meta.get_field("hour").get_db_prep_save(hour, connection)
+
+
+def _upsert_sql(row_count: int) -> str:
+    quote = connection.ops.quote_name
+    table = quote(HourlyCount._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, %s)"] * row_count)
+    # Only identifiers from model metadata are interpolated; every value is bound.
+    return (
+        f"INSERT INTO {table} ({quote('tenant_id')}, {quote('event_id')}, {quote('hour')}, "  # noqa: S608
+        f"{quote('count')}) VALUES {values} "
+        f"ON CONFLICT ({quote('tenant_id')}, {quote('event_id')}, {quote('hour')}) "
+        f"DO UPDATE SET {quote('count')} = {table}.{quote('count')} + excluded.{quote('count')}"
+    )
