@@ -38,8 +38,11 @@ class TenantScopedMixin:
         return request_tenant(self.request)
 
     def get_queryset(self) -> models.QuerySet:
-        queryset = super().get_queryset().filter(tenant=self.tenant)
-        return self.scope_queryset(queryset)
+        return self.scope_queryset(self.scoped(super().get_queryset()))
+
+    def scoped(self, queryset: models.QuerySet) -> models.QuerySet:
+        """Any other tenant-owned queryset a view needs, filtered the same way."""
+        return queryset.filter(tenant=self.tenant)
 
     def scope_queryset(self, queryset: models.QuerySet) -> models.QuerySet:
         """Hook for select_related, annotations and extra filters."""

@@ -2,21 +2,55 @@
 
 Each selector aggregates in SQL and returns plain data. Day boundaries are
 taken in the given time zone; date ranges are inclusive of both days.
+
+Two sources give the same numbers: the HourlyCount rollup (one row per event
+and UTC hour) and the raw EventLog rows. The rollup answers whenever every
+bucket boundary falls on a whole UTC hour, i.e. when the zone's offsets are
+whole hours; otherwise (India's +05:30, Nepal's +05:45, …) raw rows answer.
 """
 
 import datetime as dt
-from typing import TypedDict
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Literal, TypedDict
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import DateField, DateTimeField, Func, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, Trunc, TruncDate
 
-from events.models import Event, EventLog
+from events.models import Event, EventLog, HourlyCount
+
+Interval = Literal["hour", "day", "week", "month"]
+Source = Literal["auto", "rollup", "raw"]
+INTERVALS: tuple[Interval, ...] = ("hour", "day", "week", "month")
+MAX_BUCKETS = 10_000
 
 
 class Frequency(TypedDict):
     event_name: str
     total: int
+
+
+class TooManyBuckets(ValueError):
+    """The range split by the interval gives more than MAX_BUCKETS buckets."""
+
+
+@lru_cache(maxsize=512)
+def whole_hour_zone(key: str) -> bool:
+    """True if every UTC offset `key` used from 1970 to 2037 is a whole number of hours
+    (sampled twice a month, enough to see every standard and daylight-saving offset)."""
+    tz = ZoneInfo(key)
+    for year in range(1970, 2038):
+        for month in range(1, 13):
+            for day in (1, 15):
+                offset = dt.datetime(year, month, day, 12, tzinfo=tz).utcoffset()
+                if offset is None or offset.total_seconds() % 3600:
+                    return False
+    return True
+
+
+def use_rollup(*, tz: ZoneInfo, source: Source) -> bool:
+    return source == "rollup" or (source == "auto" and whole_hour_zone(tz.key))
 
 
 def day_range_bounds(
@@ -37,26 +71,40 @@ def day_range_bounds(
 def event_trend(
     *,
     logs: QuerySet[EventLog],
+    rollup: QuerySet[HourlyCount],
     start: dt.date | None,
     end: dt.date | None,
     tz: ZoneInfo,
+    interval: Interval = "day",
     event_name: str | None = None,
+    source: Source = "auto",
 ) -> dict[str, dict[str, int]]:
-    """Sum of counts per local day and event: `{"YYYY-MM-DD": {"event": n}}`, days ascending."""
+    """Sum of counts per bucket and event, `{bucket: {event_name: n}}`, buckets ascending
+    and filled across the range (or across the data when the range is open).
+
+    Bucket keys: `YYYY-MM-DD` for day, the Monday for week, the 1st for month, and
+    the local ISO datetime with offset for hour. Raises TooManyBuckets."""
     lower, upper = day_range_bounds(start=start, end=end, tz=tz)
-    logs = logs.between(lower, upper)
+    if use_rollup(tz=tz, source=source):
+        rows, field = rollup.filter(_range_q("hour", lower, upper)), "hour"
+    else:
+        rows, field = logs.filter(_range_q("timestamp", lower, upper)), "timestamp"
     if event_name is not None:
-        logs = logs.filter(event__name=event_name)
-    rows = (
-        logs.annotate(day=TruncDate("timestamp", tzinfo=tz))
-        .values("day", "event__name")
+        rows = rows.filter(event__name=event_name)
+    totals = (
+        rows.order_by()
+        .annotate(bucket=_bucket(field, interval, tz))
+        .values_list("bucket", "event__name")
         .annotate(total=Sum("count"))
-        .order_by("day", "event__name")
     )
-    trend: dict[str, dict[str, int]] = {}
-    for row in rows:
-        trend.setdefault(row["day"].isoformat(), {})[row["event__name"]] = row["total"]
-    return trend
+    found: dict[str, dict[str, int]] = {}
+    for bucket, name, total in totals:
+        found.setdefault(_bucket_key(bucket, interval, tz), {})[name] = total
+    # Seed 001's shape lists only the events that occurred in a bucket; an empty bucket
+    # is {} ({event_name: 0} when the query names one event).
+    empty = {event_name: 0} if event_name is not None else {}
+    keys = _bucket_keys(lower, upper, interval, tz, list(found))
+    return {key: dict(sorted(found.get(key, empty).items())) for key in keys}
 
 
 def event_frequency(
@@ -65,18 +113,107 @@ def event_frequency(
     start: dt.date | None,
     end: dt.date | None,
     tz: ZoneInfo,
+    source: Source = "auto",
 ) -> list[Frequency]:
     """Total count per event in the range, most frequent first (ties by name).
     Events with no logs in the range are listed with total 0."""
     lower, upper = day_range_bounds(start=start, end=end, tz=tz)
-    in_range = Q()
-    if lower is not None:
-        in_range &= Q(logs__timestamp__gte=lower)
-    if upper is not None:
-        in_range &= Q(logs__timestamp__lt=upper)
-    rows = (
-        events.annotate(total=Coalesce(Sum("logs__count", filter=in_range), 0))
-        .order_by("-total", "name")
-        .values("name", "total")
+    relation, field = (
+        ("hourly_counts", "hour") if use_rollup(tz=tz, source=source) else ("logs", "timestamp")
     )
-    return [Frequency(event_name=row["name"], total=row["total"]) for row in rows]
+    in_range = _range_q(f"{relation}__{field}", lower, upper)
+    rows = (
+        events.annotate(total=Coalesce(Sum(f"{relation}__count", filter=in_range), 0))
+        .order_by("-total", "name")
+        .values_list("name", "total")
+    )
+    return [Frequency(event_name=name, total=total) for name, total in rows]
+
+
+def _range_q(field: str, lower: dt.datetime | None, upper: dt.datetime | None) -> Q:
+    condition = Q()
+    if lower is not None:
+        condition &= Q(**{f"{field}__gte": lower})
+    if upper is not None:
+        condition &= Q(**{f"{field}__lt": upper})
+    return condition
+
+
+def _bucket(field: str, interval: Interval, tz: ZoneInfo) -> Func:
+    if interval == "hour":
+        # In a whole-hour zone a local hour is a UTC hour; truncating in UTC also keeps
+        # the repeated hour of a DST fall-back as two buckets instead of merging them.
+        hour_tz = ZoneInfo("UTC") if whole_hour_zone(tz.key) else tz
+        return Trunc(field, "hour", output_field=DateTimeField(), tzinfo=hour_tz)
+    if interval == "day":
+        return TruncDate(field, tzinfo=tz)
+    return Trunc(field, interval, output_field=DateField(), tzinfo=tz)
+
+
+def _bucket_key(bucket: dt.date | dt.datetime, interval: Interval, tz: ZoneInfo) -> str:
+    if interval == "hour":
+        return bucket.astimezone(tz).isoformat()
+    return bucket.isoformat()
+
+
+def _bucket_keys(
+    lower: dt.datetime | None,
+    upper: dt.datetime | None,
+    interval: Interval,
+    tz: ZoneInfo,
+    found: list[str],
+) -> list[str]:
+    """Every bucket key from the range's first to its last (the data's when open)."""
+    if not found and (lower is None or upper is None):
+        return []
+    keys = list(_iter_keys(lower, upper, interval, tz, found))
+    return sorted(set(keys) | set(found), key=lambda key: _sort_instant(key, tz))
+
+
+def _iter_keys(lower, upper, interval, tz, found) -> Iterator[str]:
+    first = lower or min(_sort_instant(key, tz) for key in found)
+    last = upper or max(_sort_instant(key, tz) for key in found) + dt.timedelta(seconds=1)
+    step_hours = interval == "hour"
+    cursor = _bucket_start(first, interval, tz)
+    for _ in range(MAX_BUCKETS):
+        if cursor >= last:
+            return
+        yield _bucket_key(cursor if step_hours else cursor.date(), interval, tz)
+        cursor = _next_bucket(cursor, interval, tz)
+    if cursor < last:
+        raise TooManyBuckets(
+            f"More than {MAX_BUCKETS} {interval} buckets: narrow the range or use a larger "
+            "interval."
+        )
+
+
+def _bucket_start(instant: dt.datetime, interval: Interval, tz: ZoneInfo) -> dt.datetime:
+    local = instant.astimezone(tz)
+    if interval == "hour":
+        return local.replace(minute=0, second=0, microsecond=0)
+    day = local.date()
+    if interval == "week":
+        day -= dt.timedelta(days=day.weekday())
+    elif interval == "month":
+        day = day.replace(day=1)
+    return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+
+
+def _next_bucket(cursor: dt.datetime, interval: Interval, tz: ZoneInfo) -> dt.datetime:
+    if interval == "hour":
+        # Step in UTC: local wall-clock arithmetic would skip or repeat hours at DST.
+        return (cursor.astimezone(dt.UTC) + dt.timedelta(hours=1)).astimezone(tz)
+    day = cursor.date()
+    if interval == "day":
+        day += dt.timedelta(days=1)
+    elif interval == "week":
+        day += dt.timedelta(days=7)
+    else:
+        day = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+
+
+def _sort_instant(key: str, tz: ZoneInfo) -> dt.datetime:
+    if "T" in key:
+        return dt.datetime.fromisoformat(key)
+    return dt.datetime.combine(dt.date.fromisoformat(key), dt.time.min, tzinfo=tz)

@@ -3,13 +3,13 @@ from zoneinfo import ZoneInfo
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from accounts.tenancy import TenantScopedMixin
-from events.models import Event, EventLog
+from events.models import Event, EventLog, HourlyCount
 from stats import selectors
-from stats.serializers import FrequencySerializer, StatsQuerySerializer
+from stats.serializers import FrequencySerializer, StatsQuerySerializer, TrendQuerySerializer
 
 BAD_QUERY = OpenApiResponse(description="A query parameter is invalid (named in the body)")
 
@@ -26,20 +26,24 @@ class StatsView(TenantScopedMixin, generics.GenericAPIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    def time_zone(self) -> ZoneInfo:
-        return ZoneInfo(self.tenant.timezone)
+    def time_zone(self, query: dict) -> ZoneInfo:
+        return query.get("tz") or ZoneInfo(self.tenant.timezone)
 
     def respond(self, data, tz: ZoneInfo) -> Response:
-        return Response(data, headers={"X-Timezone": tz.key})
+        """The body keeps seed 001's shape; the zone used and the source read go in headers."""
+        source = "rollup" if selectors.use_rollup(tz=tz, source="auto") else "raw"
+        return Response(data, headers={"X-Timezone": tz.key, "X-Stats-Source": source})
 
 
 class TrendView(StatsView):
-    """Sum of event counts per day: `{"YYYY-MM-DD": {"event_name": n}}` (seed 001)."""
+    """Sum of event counts per bucket: `{"YYYY-MM-DD": {"event_name": n}}` (seed 001),
+    zero-filled; `interval` = hour, day (default), week or month."""
 
     queryset = EventLog.objects.all()
+    query_serializer_class = TrendQuerySerializer
 
     @extend_schema(
-        parameters=[StatsQuerySerializer],
+        parameters=[TrendQuerySerializer],
         responses={
             200: OpenApiResponse(
                 OpenApiTypes.OBJECT,
@@ -57,14 +61,20 @@ class TrendView(StatsView):
         },
     )
     def get(self, request, *args, **kwargs):
-        query, tz = self.query(), self.time_zone()
-        data = selectors.event_trend(
-            logs=self.get_queryset(),
-            start=query.get("start_date"),
-            end=query.get("end_date"),
-            event_name=query.get("event_name"),
-            tz=tz,
-        )
+        query = self.query()
+        tz = self.time_zone(query)
+        try:
+            data = selectors.event_trend(
+                logs=self.get_queryset(),
+                rollup=self.scoped(HourlyCount.objects.all()),
+                start=query.get("start_date"),
+                end=query.get("end_date"),
+                event_name=query.get("event_name"),
+                interval=query["interval"],
+                tz=tz,
+            )
+        except selectors.TooManyBuckets as exc:
+            raise ValidationError({"interval": [str(exc)]}) from None
         return self.respond(data, tz)
 
 
@@ -85,7 +95,8 @@ class FrequencyView(StatsView):
         },
     )
     def get(self, request, *args, **kwargs):
-        query, tz = self.query(), self.time_zone()
+        query = self.query()
+        tz = self.time_zone(query)
         events = self.get_queryset()
         event_name = query.get("event_name")
         if event_name is not None:

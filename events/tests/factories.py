@@ -4,6 +4,7 @@ import factory
 
 from accounts.tests.factories import TenantFactory
 from events.models import Event, EventLog
+from events.rollups import deltas_of_rows, hourly_counts_apply
 
 
 class EventFactory(factory.django.DjangoModelFactory):
@@ -27,3 +28,10 @@ class EventLogFactory(factory.django.DjangoModelFactory):
     received_at = factory.LazyFunction(lambda: dt.datetime.now(dt.UTC))
     count = 1
     data = factory.LazyFunction(dict)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # Stored logs always come with their rollup share, as through ingestion.
+        log = super()._create(model_class, *args, **kwargs)
+        hourly_counts_apply(deltas_of_rows([log]))
+        return log

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from events.models import Event, EventLog
+from events.models import Event, EventLog, HourlyCount
 from events.tests.factories import EventFactory, EventLogFactory
 from stats.selectors import event_frequency, event_trend
 
@@ -21,7 +21,8 @@ def at(day: int, hour: int = 12, minute: int = 0, second: int = 0, microsecond: 
 
 def trend(tenant, *, start=None, end=None, tz=UTC, event_name=None):
     logs = EventLog.objects.filter(tenant=tenant)
-    return event_trend(logs=logs, start=start, end=end, tz=tz, event_name=event_name)
+    rollup = HourlyCount.objects.filter(tenant=tenant)
+    return event_trend(logs=logs, rollup=rollup, start=start, end=end, tz=tz, event_name=event_name)
 
 
 def frequency(tenant, *, start=None, end=None, tz=UTC):
@@ -75,14 +76,22 @@ def test_trend_end_day_includes_its_last_second_and_excludes_next_midnight(tenan
     EventLogFactory(event=click, timestamp=at(12, 23, 59, 59, 999_999), count=2)
     EventLogFactory(event=click, timestamp=at(13, 0, 0, 0), count=100)
 
-    assert trend(tenant, start=JAN_10, end=JAN_12) == {"2024-01-12": {"click": 1 + 2}}
+    assert trend(tenant, start=JAN_10, end=JAN_12) == {
+        "2024-01-10": {},
+        "2024-01-11": {},
+        "2024-01-12": {"click": 1 + 2},
+    }
 
 
 def test_trend_start_day_includes_midnight_and_excludes_last_second_before(tenant, click):
     EventLogFactory(event=click, timestamp=at(10, 0, 0, 0), count=1)
     EventLogFactory(event=click, timestamp=at(9, 23, 59, 59), count=100)
 
-    assert trend(tenant, start=JAN_10, end=JAN_12) == {"2024-01-10": {"click": 1}}
+    assert trend(tenant, start=JAN_10, end=JAN_12) == {
+        "2024-01-10": {"click": 1},
+        "2024-01-11": {},
+        "2024-01-12": {},
+    }
 
 
 def test_trend_single_day_range(tenant, click):
@@ -97,11 +106,17 @@ def test_trend_open_ended_ranges(tenant, click):
     for day in (1, 15, 31):
         EventLogFactory(event=click, timestamp=at(day), count=day)
 
-    assert trend(tenant, start=dt.date(2024, 1, 15)) == {
+    # An open side of the range is filled up to the data's first or last day.
+    from_15th = trend(tenant, start=dt.date(2024, 1, 15))
+    until_15th = trend(tenant, end=dt.date(2024, 1, 15))
+
+    assert list(from_15th) == [f"2024-01-{day:02d}" for day in range(15, 32)]
+    assert {day: n for day, n in from_15th.items() if n} == {
         "2024-01-15": {"click": 15},
         "2024-01-31": {"click": 31},
     }
-    assert trend(tenant, end=dt.date(2024, 1, 15)) == {
+    assert list(until_15th) == [f"2024-01-{day:02d}" for day in range(1, 16)]
+    assert {day: n for day, n in until_15th.items() if n} == {
         "2024-01-01": {"click": 1},
         "2024-01-15": {"click": 15},
     }
@@ -115,7 +130,8 @@ def test_trend_days_are_ascending(tenant, click):
 
     result = trend(tenant)
 
-    assert list(result) == [f"2024-01-{day:02d}" for day in sorted(days)]
+    assert list(result) == [f"2024-01-{day:02d}" for day in range(3, 21)]
+    assert [day for day, n in result.items() if n] == [f"2024-01-{d:02d}" for d in sorted(days)]
 
 
 def test_trend_event_name_narrows_to_one_event(tenant, click, submit):
@@ -131,8 +147,16 @@ def test_trend_event_name_narrows_to_one_event(tenant, click, submit):
     assert trend(tenant, event_name="missing") == {}
 
 
-def test_trend_is_empty_without_logs(tenant, click):
-    assert trend(tenant, start=JAN_10, end=JAN_12) == {}
+def test_trend_without_logs_fills_the_range_with_empty_days(tenant, click):
+    assert trend(tenant, start=JAN_10, end=JAN_12) == {
+        "2024-01-10": {},
+        "2024-01-11": {},
+        "2024-01-12": {},
+    }
+    assert trend(tenant, start=JAN_10, end=JAN_10, event_name="click") == {
+        "2024-01-10": {"click": 0}
+    }
+    assert trend(tenant) == {}
 
 
 def test_trend_only_reads_the_queryset_it_is_given(tenant, other_tenant, click):
