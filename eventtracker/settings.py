@@ -4,6 +4,8 @@ Secure by default: DEBUG is off unless DJANGO_DEBUG says otherwise, and without
 DEBUG the service refuses to start unless DJANGO_SECRET_KEY is set.
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -90,6 +92,11 @@ def _database(url: str) -> dict:
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
+        # Tests use a file too: an in-memory shared-cache database fails concurrent
+        # writers with "table is locked" instead of letting them wait like a file does.
+        # One file per test process, so parallel runs in one checkout never share it.
+        test_file = Path(tempfile.gettempdir()) / f"eventtracker-test-{os.getpid()}.sqlite3"
+        config["TEST"] = {"NAME": str(test_file)}
     else:
         config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
         config["CONN_HEALTH_CHECKS"] = True
