@@ -1,0 +1,191 @@
+"""event_trend's `interval` and `tz`, filled buckets, DST days, and which source answers."""
+
+import datetime as dt
+
+import pytest
+
+from events.tests.factories import EventFactory, EventLogFactory
+from stats.selectors import MAX_BUCKETS
+
+TREND = "/api/stats/event_trend"
+FREQUENCY = "/api/stats/event_frequency"
+
+
+@pytest.fixture
+def click(tenant):
+    return EventFactory(tenant=tenant, name="click")
+
+
+def utc(*args) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.UTC)
+
+
+def test_hour_interval_keys_are_local_iso_datetimes(api_client, click):
+    EventLogFactory(event=click, timestamp=utc(2024, 1, 15, 14, 30), count=2)
+
+    response = api_client.get(
+        TREND,
+        {
+            "interval": "hour",
+            "start_date": "2024-01-15",
+            "end_date": "2024-01-15",
+            "tz": "America/New_York",
+        },
+    )
+
+    body = response.json()
+    assert response.status_code == 200
+    assert len(body) == 24
+    assert next(iter(body)) == "2024-01-15T00:00:00-05:00"
+    assert body["2024-01-15T09:00:00-05:00"] == {"click": 2}
+    assert sum(sum(row.values()) for row in body.values()) == 2
+
+
+@pytest.mark.parametrize(
+    ("day", "hours"),
+    [("2024-03-10", 23), ("2024-11-03", 25), ("2024-07-01", 24)],
+)
+def test_dst_days_have_23_or_25_hour_buckets(api_client, click, day, hours):
+    response = api_client.get(
+        TREND, {"interval": "hour", "start_date": day, "end_date": day, "tz": "America/New_York"}
+    )
+
+    assert len(response.json()) == hours
+
+
+def test_fall_back_keeps_the_repeated_hour_apart(api_client, click):
+    # 05:30 and 06:30 UTC on 2024-11-03 are both 01:30 local in New York (EDT, then EST).
+    EventLogFactory(event=click, timestamp=utc(2024, 11, 3, 5, 30), count=1)
+    EventLogFactory(event=click, timestamp=utc(2024, 11, 3, 6, 30), count=10)
+
+    body = api_client.get(
+        TREND,
+        {
+            "interval": "hour",
+            "start_date": "2024-11-03",
+            "end_date": "2024-11-03",
+            "tz": "America/New_York",
+        },
+    ).json()
+
+    assert body["2024-11-03T01:00:00-04:00"] == {"click": 1}
+    assert body["2024-11-03T01:00:00-05:00"] == {"click": 10}
+
+
+def test_dst_day_sums_its_23_hours(api_client, click):
+    # Local midnight-to-midnight on 2024-03-10 in New York is 05:00 UTC to 04:00 UTC next day.
+    EventLogFactory(event=click, timestamp=utc(2024, 3, 10, 5, 0), count=1)
+    EventLogFactory(event=click, timestamp=utc(2024, 3, 11, 3, 59), count=2)
+    EventLogFactory(event=click, timestamp=utc(2024, 3, 11, 4, 0), count=100)
+
+    body = api_client.get(
+        TREND, {"start_date": "2024-03-10", "end_date": "2024-03-10", "tz": "America/New_York"}
+    ).json()
+
+    assert body == {"2024-03-10": {"click": 3}}
+
+
+def test_week_and_month_buckets_start_on_monday_and_the_first(api_client, click):
+    EventLogFactory(event=click, timestamp=utc(2024, 1, 3, 12), count=1)  # Wednesday
+    EventLogFactory(event=click, timestamp=utc(2024, 1, 8, 12), count=2)  # Monday
+    EventLogFactory(event=click, timestamp=utc(2024, 2, 29, 12), count=4)
+
+    weeks = api_client.get(
+        TREND, {"interval": "week", "start_date": "2024-01-01", "end_date": "2024-01-14"}
+    )
+    months = api_client.get(
+        TREND, {"interval": "month", "start_date": "2024-01-01", "end_date": "2024-03-31"}
+    )
+
+    assert weeks.json() == {"2024-01-01": {"click": 1}, "2024-01-08": {"click": 2}}
+    assert months.json() == {
+        "2024-01-01": {"click": 3},
+        "2024-02-01": {"click": 4},
+        "2024-03-01": {},
+    }
+
+
+def test_empty_buckets_name_the_requested_event(api_client, click):
+    EventLogFactory(event=click, timestamp=utc(2024, 1, 2, 12), count=5)
+
+    body = api_client.get(
+        TREND, {"event_name": "click", "start_date": "2024-01-01", "end_date": "2024-01-03"}
+    ).json()
+
+    assert body == {
+        "2024-01-01": {"click": 0},
+        "2024-01-02": {"click": 5},
+        "2024-01-03": {"click": 0},
+    }
+
+
+def test_tz_defaults_to_the_tenant_zone(api_client, tenant, click):
+    tenant.timezone = "Asia/Tokyo"
+    tenant.save()
+    EventLogFactory(event=click, timestamp=utc(2024, 1, 15, 20), count=1)  # 05:00 on the 16th
+
+    response = api_client.get(TREND)
+
+    assert response["X-Timezone"] == "Asia/Tokyo"
+    assert response.json() == {"2024-01-16": {"click": 1}}
+    assert api_client.get(TREND, {"tz": "UTC"}).json() == {"2024-01-15": {"click": 1}}
+
+
+@pytest.mark.parametrize(
+    ("zone", "source"),
+    [("UTC", "rollup"), ("America/New_York", "rollup"), ("Asia/Kolkata", "raw")],
+)
+@pytest.mark.parametrize("url", [TREND, FREQUENCY])
+def test_source_header_says_which_table_answered(api_client, click, url, zone, source):
+    response = api_client.get(url, {"tz": zone})
+
+    assert response.status_code == 200
+    assert response["X-Stats-Source"] == source
+    assert response["X-Timezone"] == zone
+
+
+def test_half_hour_zone_counts_from_raw_rows(api_client, click):
+    # 18:29 and 18:30 UTC fall on different days in Kolkata (+05:30): the rollup's
+    # UTC hours cannot split them, the raw rows can.
+    EventLogFactory(event=click, timestamp=utc(2024, 1, 16, 18, 29), count=1)
+    EventLogFactory(event=click, timestamp=utc(2024, 1, 16, 18, 30), count=2)
+
+    body = api_client.get(TREND, {"tz": "Asia/Kolkata"}).json()
+
+    assert body == {"2024-01-16": {"click": 1}, "2024-01-17": {"click": 2}}
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"tz": "Mars/Olympus"}, "tz"),
+        ({"tz": "utc+1"}, "tz"),
+        ({"interval": "fortnight"}, "interval"),
+        ({"interval": "hour", "start_date": "2000-01-01", "end_date": "2024-01-01"}, "interval"),
+    ],
+)
+def test_bad_trend_options_are_400_naming_the_parameter(api_client, params, field):
+    response = api_client.get(TREND, params)
+
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_bucket_cap_is_documented_in_the_error(api_client):
+    response = api_client.get(
+        TREND, {"interval": "hour", "start_date": "2020-01-01", "end_date": "2024-01-01"}
+    )
+
+    assert str(MAX_BUCKETS) in response.json()["interval"][0]
+
+
+def test_frequency_accepts_tz(api_client, click):
+    EventLogFactory(event=click, timestamp=utc(2024, 1, 16, 2), count=3)  # 21:00 on the 15th in NY
+
+    in_ny = api_client.get(
+        FREQUENCY, {"start_date": "2024-01-15", "end_date": "2024-01-15", "tz": "America/New_York"}
+    )
+    in_utc = api_client.get(FREQUENCY, {"start_date": "2024-01-15", "end_date": "2024-01-15"})
+
+    assert in_ny.json() == [{"event_name": "click", "total": 3}]
+    assert in_utc.json() == [{"event_name": "click", "total": 0}]
