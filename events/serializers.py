@@ -13,6 +13,8 @@ class EventSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         model = Event
         fields = ["id", "name", "description", "created_at", "modified_at"]
         read_only_fields = ["id", "created_at", "modified_at"]
+        # Names are matched exactly everywhere (ingestion too): spaces are not trimmed.
+        extra_kwargs = {"name": {"trim_whitespace": False}}
         # Uniqueness is (tenant, name); the view turns the database's refusal into a 400.
         validators = []
 

@@ -3,7 +3,9 @@
 orjson is fast but turns integers beyond 64 bits into floats silently, so a body
 with a run of 19+ digits is decoded again by the standard library, which keeps
 integers exact and lets us refuse them. Every string and key is checked for NUL
-(PostgreSQL cannot store it), and nesting is capped.
+(PostgreSQL cannot store it), and so is every string for lone UTF-16 surrogates
+(the standard library decodes "\\ud800" into one, which no database can store),
+and nesting is capped.
 """
 
 import json
@@ -50,7 +52,7 @@ def _loads_exact(body: bytes) -> Any:
 
 
 def check_value(value: Any, depth: int = 0) -> None:
-    """Refuse NUL characters, non-finite numbers, integers outside 64 bits and
+    """Refuse NUL characters, lone surrogates, non-finite numbers, integers outside 64 bits and
     nesting deeper than MAX_DEPTH."""
     if depth > MAX_DEPTH:
         raise JSONBodyError(f"JSON nesting is deeper than {MAX_DEPTH} levels.")
@@ -65,10 +67,20 @@ def check_value(value: Any, depth: int = 0) -> None:
         _check_scalar(value)
 
 
+def _is_utf8_encodable(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_scalar(value: Any) -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise JSONBodyError("Strings may not contain NUL (\\u0000) characters.")
+        if not value.isascii() and not _is_utf8_encodable(value):
+            raise JSONBodyError("Strings may not contain lone surrogates (\\ud800-\\udfff).")
     elif isinstance(value, bool):
         return
     elif isinstance(value, int):

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from rest_framework import exceptions, serializers
+from rest_framework.filters import SearchFilter
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
@@ -19,6 +20,7 @@ from rest_framework.response import Response
 from eventtracker import jsonbody
 
 MAX_PAGE_SIZE = 1000
+MAX_SEARCH_TERMS = 20
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -73,6 +75,18 @@ class StrictFieldsMixin:
                     {name: ["Unknown field."] for name in sorted(unknown)}
                 )
         return super().to_internal_value(data)
+
+
+class BoundedSearchFilter(SearchFilter):
+    """DRF's `?search=` with at most MAX_SEARCH_TERMS terms. Each term adds a nested AND
+    to the WHERE clause; past ~900 SQLite refuses the expression tree (a 500)."""
+
+    def get_search_terms(self, request):
+        terms = super().get_search_terms(request)
+        if len(terms) > MAX_SEARCH_TERMS:
+            message = f"At most {MAX_SEARCH_TERMS} search terms."
+            raise exceptions.ValidationError({self.search_param: [message]})
+        return terms
 
 
 class HeaderLimitOffsetPagination(LimitOffsetPagination):

@@ -155,7 +155,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
+        "eventtracker.rest.BoundedSearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
     "EXCEPTION_HANDLER": "eventtracker.rest.exception_handler",

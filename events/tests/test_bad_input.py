@@ -1,0 +1,310 @@
+"""Hostile and malformed input: exact status codes, JSON errors, nothing stored."""
+
+import datetime as dt
+
+import pytest
+
+from events.models import Event, EventLog
+from events.tests.factories import EventFactory, EventLogFactory
+
+URL = "/api/eventlogs/"
+MIB = 1024 * 1024
+INT64_MAX = 2**63 - 1
+JSON_BODY = '{"event_name": "a"}'
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def post_raw(client, url: str, body: bytes | str, content_type: str = "application/json"):
+    return client.generic("POST", url, data=body, content_type=content_type)
+
+
+def assert_json_error(response, status: int, field: str | None = None) -> None:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    if field is not None:
+        assert field in response.json()
+
+
+def assert_nothing_stored() -> None:
+    assert not EventLog.objects.exists()
+    assert not Event.objects.exists()
+
+
+# (id, raw body, field the 400 must name or None when the parser refuses the whole body)
+EVENTLOG_BAD_BODIES = [
+    ("malformed", '{"event_name": "a",', None),
+    ("empty-body", "", None),
+    ("raw-nul-byte", b'{"event_name": "a\x00b"}', None),
+    ("raw-nul-outside-string", b'{"event_name": "a"}\x00', None),
+    ("invalid-utf8", b'{"event_name": "\xff"}', None),
+    ("utf8-bom", b'\xef\xbb\xbf{"event_name": "a"}', None),
+    ("nul-escape-in-event-name", '{"event_name": "a\\u0000b"}', None),
+    ("nul-escape-in-data-value", '{"event_name": "a", "data": {"k": "v\\u0000"}}', None),
+    ("nul-escape-in-data-key", '{"event_name": "a", "data": {"k\\u0000": 1}}', None),
+    ("nul-escape-in-nested-list", '{"event_name": "a", "data": {"k": [["\\u0000"]]}}', None),
+    ("lone-surrogate", '{"event_name": "\\ud800"}', None),
+    (
+        # A run of 19+ digits sends the body through the exact (stdlib) decoder.
+        "lone-surrogate-exact-path",
+        '{"event_name": "\\ud800", "distinct_id": "12345678901234567890"}',
+        None,
+    ),
+    (
+        "lone-surrogate-data-key",
+        '{"event_name": "a", "data": {"\\udc00": "1234567890123456789"}}',
+        None,
+    ),
+    ("data-array", '{"event_name": "a", "data": [1, 2]}', "data"),
+    ("data-number", '{"event_name": "a", "data": 5}', "data"),
+    ("data-null", '{"event_name": "a", "data": null}', "data"),
+    ("data-bool", '{"event_name": "a", "data": true}', "data"),
+    ("data-string-not-json", '{"event_name": "a", "data": "hello"}', "data"),
+    ("data-string-array", '{"event_name": "a", "data": "[1, 2]"}', "data"),
+    ("data-string-nul", '{"event_name": "a", "data": "{\\"k\\": \\"\\\\u0000\\"}"}', "data"),
+    ("data-int-2**64", f'{{"event_name": "a", "data": {{"n": {2**64}}}}}', None),
+    ("data-int-below-int64", f'{{"event_name": "a", "data": {{"n": {-(2**63) - 1}}}}}', None),
+    ("data-huge-int", '{"event_name": "a", "data": {"n": ' + "9" * 5000 + "}}", None),
+    ("data-float-overflow", '{"event_name": "a", "data": {"n": 1e400}}', None),
+    ("count-2**64", f'{{"event_name": "a", "count": {2**64}}}', None),
+    ("count-int64-max", f'{{"event_name": "a", "count": {INT64_MAX}}}', "count"),
+    ("count-2**31", f'{{"event_name": "a", "count": {2**31}}}', "count"),
+    ("count-0", '{"event_name": "a", "count": 0}', "count"),
+    ("count-negative", '{"event_name": "a", "count": -1}', "count"),
+    ("count-fraction", '{"event_name": "a", "count": 1.5}', "count"),
+    ("count-whole-float", '{"event_name": "a", "count": 2.0}', "count"),
+    ("count-true", '{"event_name": "a", "count": true}', "count"),
+    ("count-string", '{"event_name": "a", "count": "3"}', "count"),
+    ("count-null", '{"event_name": "a", "count": null}', "count"),
+    ("depth-40", '{"event_name": "a", "data": {"k": ' + nested(40) + "}}", None),
+    ("depth-2000", '{"event_name": "a", "data": {"k": ' + nested(2000) + "}}", None),
+    ("depth-2000-exact-path", '{"n": 12345678901234567890, "d": ' + nested(2000) + "}", None),
+    ("nan", '{"event_name": "a", "data": {"n": NaN}}', None),
+    ("infinity", '{"event_name": "a", "data": {"n": Infinity}}', None),
+    ("minus-infinity", '{"event_name": "a", "data": {"n": -Infinity}}', None),
+    (
+        "nan-exact-path",
+        '{"event_name": "a", "data": {"n": NaN, "m": "12345678901234567890"}}',
+        None,
+    ),
+    ("unknown-field", '{"event_name": "a", "colour": "red"}', "colour"),
+    ("body-array", '[{"event_name": "a"}]', "non_field_errors"),
+    ("body-string", '"event_name"', "non_field_errors"),
+    ("body-number", "42", "non_field_errors"),
+    ("body-null", "null", "non_field_errors"),
+    ("event-name-missing", '{"data": {}}', "event_name"),
+    ("event-name-null", '{"event_name": null}', "event_name"),
+    ("event-name-number", '{"event_name": 5}', "event_name"),
+    ("event-name-empty", '{"event_name": ""}', "event_name"),
+    ("event-name-201-chars", '{"event_name": "' + "x" * 201 + '"}', "event_name"),
+    ("event-name-control-char", '{"event_name": "a\\u0007"}', "event_name"),
+    ("timestamp-not-a-date", '{"event_name": "a", "timestamp": "not-a-date"}', "timestamp"),
+    ("timestamp-feb-30", '{"event_name": "a", "timestamp": "2024-02-30T00:00:00"}', "timestamp"),
+    ("timestamp-1969", '{"event_name": "a", "timestamp": "1969-12-31T23:59:59Z"}', "timestamp"),
+    (
+        "timestamp-year-1",
+        '{"event_name": "a", "timestamp": "0001-01-01T00:30:00+01:00"}',
+        "timestamp",
+    ),
+    ("timestamp-negative-unix", '{"event_name": "a", "timestamp": -1}', "timestamp"),
+    ("timestamp-huge-unix", '{"event_name": "a", "timestamp": 1e300}', "timestamp"),
+    ("timestamp-bool", '{"event_name": "a", "timestamp": true}', "timestamp"),
+    (
+        "timestamp-bad-offset",
+        '{"event_name": "a", "timestamp": "2024-01-01T00:00+25:00"}',
+        "timestamp",
+    ),
+    (
+        "timestamp-year-9999",
+        '{"event_name": "a", "timestamp": "9999-12-31T23:59:59-01:00"}',
+        "timestamp",
+    ),
+    ("uuid-abc", '{"event_name": "a", "uuid": "abc"}', "uuid"),
+    ("uuid-number", '{"event_name": "a", "uuid": 12}', "uuid"),
+    (
+        "distinct-id-201-chars",
+        '{"event_name": "a", "distinct_id": "' + "d" * 201 + '"}',
+        "distinct_id",
+    ),
+    ("distinct-id-object", '{"event_name": "a", "distinct_id": {}}', "distinct_id"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [pytest.param(body, field, id=name) for name, body, field in EVENTLOG_BAD_BODIES],
+)
+def test_eventlog_bad_body_is_400_and_stores_nothing(api_client, body, field):
+    response = post_raw(api_client, URL, body)
+
+    assert_json_error(response, 400, field)
+    assert_nothing_stored()
+
+
+@pytest.mark.parametrize("days", [2, 365])
+def test_eventlog_timestamp_in_the_future_is_400(api_client, days):
+    future = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
+
+    response = api_client.post(URL, {"event_name": "a", "timestamp": future.isoformat()})
+
+    assert_json_error(response, 400, "timestamp")
+    assert_nothing_stored()
+
+
+def test_eventlog_bad_fields_are_reported_together(api_client):
+    body = {"event_name": "", "count": 0, "uuid": "abc", "timestamp": "x", "extra": 1}
+
+    response = api_client.post(URL, body)
+
+    assert_json_error(response, 400)
+    assert_nothing_stored()
+    assert set(response.json()) == {"event_name", "count", "uuid", "timestamp", "extra"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        pytest.param('{"name": "a",', None, id="malformed"),
+        pytest.param('{"name": "a\\u0000"}', None, id="nul-escape"),
+        pytest.param(b'{"name": "a\x00"}', None, id="raw-nul"),
+        pytest.param(
+            '{"name": "\\ud800", "description": "12345678901234567890"}', None, id="surrogate"
+        ),
+        pytest.param('[{"name": "a"}]', "non_field_errors", id="array"),
+        pytest.param('{"name": null}', "name", id="name-null"),
+        pytest.param('{"description": "no name"}', "name", id="name-missing"),
+    ],
+)
+def test_event_bad_body_is_400_and_stores_nothing(api_client, body, field):
+    response = post_raw(api_client, "/api/events/", body)
+
+    assert_json_error(response, 400, field)
+    assert not Event.objects.exists()
+
+
+def test_event_patch_with_malformed_json_changes_nothing(api_client, tenant):
+    event = EventFactory(tenant=tenant, name="keep")
+
+    response = api_client.generic(
+        "PATCH", f"/api/events/{event.pk}", data='{"name": ', content_type="application/json"
+    )
+
+    assert_json_error(response, 400)
+    event.refresh_from_db()
+    assert event.name == "keep"
+
+
+@pytest.mark.parametrize("name", ["event_name", "distinct_id", "start"])
+def test_eventlog_filter_with_nul_character_is_400(api_client, name):
+    response = api_client.get(URL, {name: "a\x00b"})
+
+    assert_json_error(response, 400, name)
+
+
+# --- body size, content type, methods ------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [URL, "/api/events/"])
+def test_body_over_one_mib_is_413_json(api_client, url):
+    body = '{"event_name": "a", "data": {"k": "' + "x" * MIB + '"}}'
+
+    response = post_raw(api_client, url, body)
+
+    assert_json_error(response, 413)
+    assert_nothing_stored()
+
+
+@pytest.mark.parametrize("length", ["abc", "1e3"])
+def test_non_numeric_content_length_is_400_json(api_client, length):
+    response = api_client.generic(
+        "POST", URL, data=JSON_BODY, content_type="application/json", CONTENT_LENGTH=length
+    )
+
+    assert_json_error(response, 400)
+    assert_nothing_stored()
+
+
+def test_body_of_exactly_one_mib_is_accepted(api_client):
+    head, tail = '{"event_name": "a", "data": {"k": "', '"}}'
+    body = head + "x" * (MIB - len(head) - len(tail)) + tail
+    assert len(body.encode()) == MIB
+
+    response = post_raw(api_client, URL, body)
+
+    assert response.status_code == 201
+    assert EventLog.objects.count() == 1
+
+
+@pytest.mark.parametrize("url", [URL, "/api/events/"])
+@pytest.mark.parametrize("content_type", ["text/xml", "text/plain"])
+def test_unsupported_content_type_is_415(api_client, url, content_type):
+    response = post_raw(api_client, url, "<event name='a'/>", content_type=content_type)
+
+    assert_json_error(response, 415)
+    assert_nothing_stored()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", "/api/eventlogs/{log}"),
+        ("PATCH", "/api/eventlogs/{log}/"),
+        ("DELETE", "/api/eventlogs/{log}"),
+        ("PUT", "/api/eventlogs/"),
+        ("DELETE", "/api/eventlogs"),
+        ("DELETE", "/api/events/"),
+        ("POST", "/api/events/{event}"),
+        ("GET", "/api/eventlogs/batch/"),
+        ("GET", "/api/eventlogs/batch"),
+        ("GET", "/auth/token/login/"),
+    ],
+)
+def test_wrong_method_is_405(api_client, tenant, method, path):
+    log = EventLogFactory(event__tenant=tenant)
+    url = path.format(log=log.pk, event=log.event_id)
+
+    response = api_client.generic(method, url, data="{}", content_type="application/json")
+
+    assert_json_error(response, 405)
+    assert EventLog.objects.filter(pk=log.pk).exists()
+
+
+# --- authentication ------------------------------------------------------------------
+
+PROTECTED = [
+    ("GET", "/api/events/"),
+    ("POST", "/api/events/"),
+    ("GET", "/api/events/1"),
+    ("PATCH", "/api/events/1/"),
+    ("DELETE", "/api/events/1"),
+    ("GET", "/api/eventlogs/"),
+    ("POST", "/api/eventlogs/"),
+    ("POST", "/api/eventlogs"),
+    ("GET", "/api/eventlogs/1"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), PROTECTED)
+def test_no_token_is_401_with_www_authenticate(anon_client, db, method, url):
+    response = anon_client.generic(
+        method, url, data='{"event_name": "a"}', content_type="application/json"
+    )
+
+    assert_json_error(response, 401)
+    assert response["WWW-Authenticate"] == "Token"
+    assert_nothing_stored()
+
+
+@pytest.mark.parametrize(("method", "url"), PROTECTED)
+@pytest.mark.parametrize("header", ["Token not-a-real-token", "Token ", "Bearer abc", "Token a b"])
+def test_bad_token_is_401(anon_client, db, method, url, header):
+    anon_client.credentials(HTTP_AUTHORIZATION=header)
+
+    response = anon_client.generic(
+        method, url, data='{"event_name": "a"}', content_type="application/json"
+    )
+
+    assert_json_error(response, 401)
+    assert_nothing_stored()
