@@ -108,3 +108,15 @@ def test_production_refuses_to_start_without_a_secret_key():
 
 def test_debug_mode_starts_without_a_secret_key():
     assert _settings_import({"DJANGO_DEBUG": "1"}).returncode == 0
+
+
+@pytest.mark.django_db
+def test_schema_documents_global_error_answers(api_client):
+    paths = api_client.get("/api/schema/?format=json").json()["paths"]
+
+    detail = paths["/api/events/{id}/"]
+    assert {"401", "403", "404"} <= set(detail["get"]["responses"])
+    assert "400" not in detail["get"]["responses"]
+    assert {"400", "413", "415"} <= set(detail["patch"]["responses"])
+    assert "400" in paths["/api/stats/event_trend/"]["get"]["responses"]
+    assert "401" not in paths["/auth/token/login/"]["post"]["responses"]
