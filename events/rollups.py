@@ -46,7 +46,8 @@ def deltas_of_queryset(logs, *, sign: int = 1) -> Deltas:
 
 def hourly_counts_apply(deltas: Deltas) -> None:
     """Add `deltas` to HourlyCount (upsert), then drop buckets that fell to zero."""
-    items = [(key, value) for key, value in deltas.items() if value]
+    # Sorted: concurrent writers lock buckets in the same order (no deadlock).
+    items = sorted((key, value) for key, value in deltas.items() if value)
     if not items:
         return
     with connection.cursor() as cursor:
