@@ -1,7 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from accounts.models import Tenant, User
+from accounts.models import ApiKey, Tenant, User
+from accounts.services import api_key_create, api_key_revoke
 
 
 @admin.register(Tenant)
@@ -28,3 +29,36 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["username", "email", "tenant__name"]
     fieldsets = (*DjangoUserAdmin.fieldsets, ("Tenant", {"fields": ["tenant"]}))
     add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Tenant", {"fields": ["tenant"]}))
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are created here like through the API: the secret is shown once, in a message."""
+
+    list_display = ["name", "tenant", "role", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["tenant", "role"]
+    list_select_related = ["tenant"]
+    search_fields = ["name", "prefix", "tenant__name"]
+    fields = ["tenant", "name", "role", "allowed_origins", "expires_at", "revoked_at"]
+    readonly_fields = ["revoked_at"]
+    actions = ["revoke"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key, secret = api_key_create(
+            tenant=obj.tenant,
+            name=obj.name,
+            role=obj.role,
+            created_by=request.user,
+            expires_at=obj.expires_at,
+            allowed_origins=obj.allowed_origins,
+        )
+        obj.pk = key.pk
+        messages.warning(request, f"API key created. Copy it now, it is not shown again: {secret}")
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        for key in queryset:
+            api_key_revoke(key=key)

@@ -1,20 +1,31 @@
-"""Credentials → (user, auth), with the tenant loaded and checked once per request.
+"""Credentials → (principal, auth), with the tenant loaded and checked once per request.
 
 A blocked (inactive) tenant is refused here with 403, so every authenticated
 route — ours and djoser's — refuses it the same way; only logging in stays open.
 """
 
+import datetime as dt
+
+from django.utils import timezone
 from rest_framework import exceptions
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import (
+    BaseAuthentication,
+    SessionAuthentication,
+    TokenAuthentication,
+    get_authorization_header,
+)
 from rest_framework.authtoken.models import Token
 
-from accounts.models import User
+from accounts import keys
+from accounts.models import ApiKey, Tenant
 
 TENANT_BLOCKED = "This tenant is blocked; contact the platform administrator."
+LAST_USED_PRECISION = dt.timedelta(minutes=1)
+KEY_NOT_ACCEPTED = "API keys cannot be used on this route; log in as a user."
 
 
-def ensure_tenant_active(user: User) -> None:
-    if not user.tenant.is_active:
+def ensure_tenant_active(tenant: Tenant) -> None:
+    if not tenant.is_active:
         raise exceptions.PermissionDenied(TENANT_BLOCKED)
 
 
@@ -28,7 +39,7 @@ class TenantTokenAuthentication(TokenAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token.") from None
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        ensure_tenant_active(token.user)
+        ensure_tenant_active(token.user.tenant)
         return token.user, token
 
 
@@ -38,5 +49,80 @@ class TenantSessionAuthentication(SessionAuthentication):
     def authenticate(self, request):
         result = super().authenticate(request)
         if result is not None:
-            ensure_tenant_active(result[0])
+            ensure_tenant_active(result[0].tenant)
         return result
+
+
+class ApiKeyPrincipal:
+    """`request.user` for API-key requests: authenticated, never staff, in the key's tenant."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+    is_superuser = False
+    is_active = True
+    pk = id = None
+
+    def __init__(self, key: ApiKey) -> None:
+        self.api_key = key
+        self.tenant = key.tenant
+        self.username = f"api-key:{key.prefix}"
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """`X-Api-Key: <key>` or `Authorization: Api-Key <key>`: one indexed lookup by the
+    public prefix, then a constant-time compare of the hash."""
+
+    keyword = "Api-Key"
+
+    def authenticate(self, request):
+        raw = self._raw_key(request)
+        if raw is None:
+            return None
+        key = self._verify(raw)
+        ensure_tenant_active(key.tenant)
+        view = (request.parser_context or {}).get("view")
+        if not getattr(view, "api_key_roles", None):
+            # Key management, djoser's account routes, …: a user login only.
+            raise exceptions.PermissionDenied(KEY_NOT_ACCEPTED)
+        _touch(key)
+        return ApiKeyPrincipal(key), key
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+    def _raw_key(self, request) -> str | None:
+        header = request.META.get("HTTP_X_API_KEY")
+        if header is not None:
+            return header.strip()
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Invalid Api-Key header: one key expected.")
+        return parts[1].decode("latin-1")
+
+    @staticmethod
+    def _verify(raw: str) -> ApiKey:
+        prefix = keys.prefix_of(raw)
+        key = None
+        if prefix is not None:
+            key = ApiKey.objects.select_related("tenant").filter(prefix=prefix).first()
+        if key is None or not keys.matches(raw, key.hashed_secret):
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        if key.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This API key has been revoked.")
+        if not key.is_usable(now=timezone.now()):
+            raise exceptions.AuthenticationFailed("This API key has expired.")
+        return key
+
+
+def _touch(key: ApiKey) -> None:
+    """Record use at most once a minute: one conditional UPDATE, no read-modify-write."""
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now

@@ -59,3 +59,61 @@ class User(AbstractUser):
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="users")
 
     objects = TenantUserManager()
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def usable(self, *, now) -> "ApiKeyQuerySet":
+        """Neither revoked nor expired at `now`."""
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiKey(models.Model):
+    """A credential for machines: `et_<prefix>_<secret>`, shown once at creation.
+
+    Only the SHA-256 of the whole key is stored; the public prefix finds the row
+    with one indexed lookup. Roles: `ingest` (send events only — safe in a web
+    page), `read` (lists and stats), `admin` (everything in the tenant).
+    """
+
+    class Role(models.TextChoices):
+        INGEST = "ingest", "ingest: send events only"
+        READ = "read", "read: lists and stats"
+        ADMIN = "admin", "admin: everything in the tenant"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    hashed_secret = models.CharField(max_length=64, editable=False)
+    role = models.CharField(max_length=10, choices=Role.choices)
+    allowed_origins = models.JSONField(
+        default=list, blank=True, help_text="Origins a browser may send with (ingest keys)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        "User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    replaced_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The key this one was rotated into.",
+    )
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["tenant", "created_at"], name="apikey_tenant_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.role}, et_{self.prefix}_…)"
+
+    def is_usable(self, *, now) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -10,12 +10,19 @@ from django.db import models
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from accounts.models import Tenant
+from accounts.models import ApiKey, Tenant, User
 
 
 def request_tenant(request: Request) -> Tenant:
-    """The tenant of an authenticated request (its user's workspace)."""
+    """The tenant of an authenticated request: its user's, or its API key's."""
     return request.user.tenant
+
+
+def request_actor(request: Request) -> tuple[User | None, ApiKey | None]:
+    """Who acts: (the logged-in user, None) or (None, the API key)."""
+    if isinstance(request.auth, ApiKey):
+        return None, request.auth
+    return request.user, None
 
 
 class TenantScopedMixin:

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from accounts.models import Tenant
+from accounts.models import ApiKey, Tenant
 from events.uuid7 import uuid7
 
 EVENT_NAME_MAX_LENGTH = 200
@@ -78,6 +78,9 @@ class EventLog(models.Model):
     data = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     objects = EventLogQuerySet.as_manager()

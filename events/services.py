@@ -17,7 +17,7 @@ from uuid import UUID
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
-from accounts.models import Tenant, User
+from accounts.models import ApiKey, Tenant, User
 from events.models import Event, EventLog
 from events.rollups import deltas_of_queryset, deltas_of_rows, hourly_counts_apply
 from events.uuid7 import uuid7
@@ -38,6 +38,7 @@ _INSERT_FIELDS = [
         "distinct_id",
         "data",
         "created_by",
+        "api_key",
     )
 ]
 
@@ -61,6 +62,7 @@ def event_logs_ingest(
     items: Sequence[EventInput],
     created_by: User | None,
     now: dt.datetime,
+    api_key: ApiKey | None = None,
     atomic: bool = False,
 ) -> list[Receipt]:
     """Store valid items exactly once each (by uuid) and return one receipt per item.
@@ -75,14 +77,18 @@ def event_logs_ingest(
             if item.event_name not in event_ids:
                 receipts.append(_unknown_event(index, item))
                 continue
-            row = _build_row(tenant, event_ids[item.event_name], item, created_by, now)
+            row = _build_row(tenant, event_ids[item.event_name], item, now)
+            row.created_by, row.api_key = created_by, api_key
             receipt = Receipt(index=index, status="accepted", uuid=row.uuid)
             receipts.append(receipt)
             pending.append((receipt, row))
         if atomic and len(pending) < len(items):
             _abandon(receipt for receipt, _ in pending)
             return receipts
-        inserted = _insert_logs([row for _, row in pending])
+        # Insert in uuid order: concurrent batches then take the unique-index locks in
+        # the same order, so overlapping retries wait for each other instead of
+        # deadlocking. The sort is stable, so the first of equal uuids is the one stored.
+        inserted = _insert_logs(sorted((row for _, row in pending), key=lambda row: row.uuid))
         _mark_duplicates([receipt for receipt, _ in pending], inserted)
         hourly_counts_apply(
             deltas_of_rows(row for receipt, row in pending if receipt.status == "accepted")
@@ -96,6 +102,7 @@ def event_logs_ingest_batch(
     raw_items: Sequence[object],
     created_by: User | None,
     now: dt.datetime,
+    api_key: ApiKey | None = None,
     skew: dt.timedelta = dt.timedelta(0),
     atomic: bool = False,
 ) -> list[Receipt]:
@@ -117,6 +124,7 @@ def event_logs_ingest_batch(
             tenant=tenant,
             items=[item for _, item in valid],
             created_by=created_by,
+            api_key=api_key,
             now=now,
             atomic=atomic,
         )
@@ -180,9 +188,7 @@ def _unknown_event(index: int, item: EventInput) -> Receipt:
     return Receipt(index=index, status="rejected", uuid=item.uuid, errors={"event_name": [message]})
 
 
-def _build_row(
-    tenant: Tenant, event_id: int, item: EventInput, created_by: User | None, now: dt.datetime
-) -> EventLog:
+def _build_row(tenant: Tenant, event_id: int, item: EventInput, now: dt.datetime) -> EventLog:
     return EventLog(
         tenant=tenant,
         event_id=event_id,
@@ -192,7 +198,6 @@ def _build_row(
         count=item.count,
         distinct_id=item.distinct_id,
         data=item.data,
-        created_by=created_by,
     )
 
 

@@ -1,8 +1,8 @@
+"""The events app's API routes; mounted under /api/ by eventtracker.urls."""
+
 from events.views import EventLogViewSet, EventViewSet
 from eventtracker.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("events", EventViewSet, basename="event")
 router.register("eventlogs", EventLogViewSet, basename="eventlog")
-
-urlpatterns = router.urls

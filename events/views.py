@@ -5,7 +5,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.tenancy import TenantScopedMixin
+from accounts.permissions import INGEST, READ_OR_ADMIN_WRITES
+from accounts.tenancy import TenantScopedMixin, request_actor
 from events.filters import EventLogFilter
 from events.models import Event, EventLog
 from events.serializers import (
@@ -37,6 +38,7 @@ class EventViewSet(TenantScopedMixin, viewsets.ModelViewSet):
 
     queryset = Event.objects.all()
     serializer_class = EventSerializer
+    api_key_roles = READ_OR_ADMIN_WRITES
     search_fields = ["name", "description"]
     ordering_fields = ["id", "name", "created_at", "modified_at"]
     ordering = ["id"]
@@ -68,6 +70,7 @@ class EventLogViewSet(
 
     queryset = EventLog.objects.all()
     serializer_class = EventLogSerializer
+    api_key_roles = {**READ_OR_ADMIN_WRITES, "create": INGEST, "batch": INGEST}
     filterset_class = EventLogFilter
     parser_classes = [StrictJSONParser]
     search_fields: list[str] = []
@@ -95,8 +98,9 @@ class EventLogViewSet(
         item, errors = validate_event(request.data, now=now)
         if errors:
             raise serializers.ValidationError(errors)
+        user, key = request_actor(request)
         (receipt,) = event_logs_ingest(
-            tenant=self.tenant, items=[item], created_by=request.user, now=now
+            tenant=self.tenant, items=[item], created_by=user, api_key=key, now=now
         )
         if receipt.status == "rejected":
             raise serializers.ValidationError(receipt.errors)
@@ -129,10 +133,12 @@ class EventLogViewSet(
             raise serializers.ValidationError(errors)
         if len(envelope.events) > MAX_BATCH_EVENTS:
             raise PayloadTooLarge(f"A batch may hold at most {MAX_BATCH_EVENTS} events.")
+        user, key = request_actor(request)
         receipts = event_logs_ingest_batch(
             tenant=self.tenant,
             raw_items=envelope.events,
-            created_by=request.user,
+            created_by=user,
+            api_key=key,
             now=now,
             skew=envelope.skew,
             atomic=query.validated_data["atomic"],

@@ -139,9 +139,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.TenantTokenAuthentication",
+        "accounts.authentication.ApiKeyAuthentication",
         "accounts.authentication.TenantSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.permissions.ApiKeyRolePermission",
+    ],
     "DEFAULT_PARSER_CLASSES": [
         "eventtracker.rest.StrictJSONParser",
         "rest_framework.parsers.FormParser",

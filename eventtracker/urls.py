@@ -4,7 +4,15 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from accounts.urls import router as accounts_router
+from events.urls import router as events_router
 from eventtracker import health, rest
+from eventtracker.routers import OptionalSlashRouter
+
+# One router for /api/ so its browsable root lists every app's resources.
+api_router = OptionalSlashRouter()
+for app_router in (events_router, accounts_router):
+    api_router.registry.extend(app_router.registry)
 
 urlpatterns = [
     path("health/ping", health.ping, name="health-ping"),
@@ -16,7 +24,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/stats/", include("stats.urls")),
-    path("api/", include("events.urls")),
+    path("api/", include(api_router.urls)),
     path("admin/", admin.site.urls),
 ]
 

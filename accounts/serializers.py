@@ -1,0 +1,80 @@
+from django.utils import timezone
+from rest_framework import serializers
+
+from accounts.models import ApiKey
+from accounts.services import MAX_ROTATION_GRACE
+from eventtracker.rest import StrictFieldsMixin
+
+MAX_ORIGINS = 50
+
+
+class ApiKeySerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """An API key as listed: never its secret, which only creation and rotation return."""
+
+    display = serializers.SerializerMethodField(help_text="How the key begins, for recognition.")
+    is_usable = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "name",
+            "role",
+            "prefix",
+            "display",
+            "allowed_origins",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
+            "replaced_by",
+            "is_usable",
+        ]
+        read_only_fields = [
+            "id",
+            "prefix",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+            "replaced_by",
+        ]
+
+    def get_display(self, key: ApiKey) -> str:
+        return f"et_{key.prefix}_…"
+
+    def get_is_usable(self, key: ApiKey) -> bool:
+        return key.is_usable(now=timezone.now())
+
+    def validate_expires_at(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("Must be in the future.")
+        return value
+
+    def validate_allowed_origins(self, value):
+        if not isinstance(value, list) or not all(isinstance(o, str) for o in value):
+            raise serializers.ValidationError("Must be a list of origins (strings).")
+        if len(value) > MAX_ORIGINS:
+            raise serializers.ValidationError(f"At most {MAX_ORIGINS} origins.")
+        return value
+
+    def update(self, instance, validated_data):
+        validated_data.pop("role", None)  # a key's role is fixed; create another key instead
+        return super().update(instance, validated_data)
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    """Creation and rotation answer: the listing fields plus `key`, shown this once."""
+
+    key = serializers.CharField(read_only=True, help_text="The secret. It is shown only once.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+
+
+class RotateSerializer(StrictFieldsMixin, serializers.Serializer):
+    grace_seconds = serializers.IntegerField(
+        min_value=0,
+        max_value=int(MAX_ROTATION_GRACE.total_seconds()),
+        default=0,
+        help_text="How long the old key keeps working (0: revoked at once; at most 7 days).",
+    )

@@ -1,0 +1,66 @@
+"""Writes with several steps on accounts: creating, rotating and revoking API keys."""
+
+import datetime as dt
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import keys
+from accounts.models import ApiKey, Tenant, User
+
+MAX_ROTATION_GRACE = dt.timedelta(days=7)
+
+
+def api_key_create(
+    *,
+    tenant: Tenant,
+    name: str,
+    role: str,
+    created_by: User | None = None,
+    expires_at: dt.datetime | None = None,
+    allowed_origins: Sequence[str] = (),
+) -> tuple[ApiKey, str]:
+    """Create a key; returns it with its secret, which is never retrievable again."""
+    prefix, secret, hashed = keys.generate()
+    key = ApiKey.objects.create(
+        tenant=tenant,
+        name=name,
+        role=role,
+        prefix=prefix,
+        hashed_secret=hashed,
+        created_by=created_by,
+        expires_at=expires_at,
+        allowed_origins=list(allowed_origins),
+    )
+    return key, secret
+
+
+def api_key_rotate(
+    *, key: ApiKey, grace: dt.timedelta, created_by: User | None = None
+) -> tuple[ApiKey, str]:
+    """Replace `key` by a new one with the same name, role and origins. The old key
+    stays valid for `grace` (0 revokes it now), never beyond its own expiry."""
+    now = timezone.now()
+    with transaction.atomic():
+        new_key, secret = api_key_create(
+            tenant=key.tenant,
+            name=key.name,
+            role=key.role,
+            created_by=created_by,
+            expires_at=key.expires_at,
+            allowed_origins=key.allowed_origins,
+        )
+        key.replaced_by = new_key
+        if grace:
+            key.expires_at = min(filter(None, [key.expires_at, now + grace]))
+        else:
+            key.revoked_at = now
+        key.save(update_fields=["replaced_by", "expires_at", "revoked_at"])
+    return new_key, secret
+
+
+def api_key_revoke(*, key: ApiKey) -> None:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
