@@ -16,7 +16,7 @@ from typing import Literal, TypedDict
 from zoneinfo import ZoneInfo
 
 from django.db.models import DateField, DateTimeField, Func, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, Trunc, TruncDate
+from django.db.models.functions import Coalesce, ExtractHour, Trunc, TruncDate
 
 from events.models import Event, EventLog, HourlyCount
 
@@ -29,6 +29,13 @@ MAX_BUCKETS = 10_000
 class Frequency(TypedDict):
     event_name: str
     total: int
+
+
+class HourlyDistribution(TypedDict):
+    event: str
+    count: int
+    hour_count: list[int]  # 24 sums of counts, index = hour of day in the zone
+    percent: list[float]  # 24 shares of `count`, rounded to 2 decimals; all 0.0 if none
 
 
 class TooManyBuckets(ValueError):
@@ -78,17 +85,18 @@ def event_trend(
     interval: Interval = "day",
     event_name: str | None = None,
     source: Source = "auto",
+    fill: bool = True,
 ) -> dict[str, dict[str, int]]:
     """Sum of counts per bucket and event, `{bucket: {event_name: n}}`, buckets ascending
     and filled across the range (or across the data when the range is open).
 
     Bucket keys: `YYYY-MM-DD` for day, the Monday for week, the 1st for month, and
-    the local ISO datetime with offset for hour. Raises TooManyBuckets."""
+    the local ISO datetime with offset for hour. Raises TooManyBuckets. With
+    `fill=False` only buckets with data are returned (and no bucket limit applies)."""
     lower, upper = day_range_bounds(start=start, end=end, tz=tz)
-    if use_rollup(tz=tz, source=source):
-        rows, field = rollup.filter(_range_q("hour", lower, upper)), "hour"
-    else:
-        rows, field = logs.filter(_range_q("timestamp", lower, upper)), "timestamp"
+    rows, field = _source_rows(
+        logs=logs, rollup=rollup, lower=lower, upper=upper, tz=tz, source=source
+    )
     if event_name is not None:
         rows = rows.filter(event__name=event_name)
     totals = (
@@ -103,6 +111,8 @@ def event_trend(
     # Seed 001's shape lists only the events that occurred in a bucket; an empty bucket
     # is {} ({event_name: 0} when the query names one event).
     empty = {event_name: 0} if event_name is not None else {}
+    if not fill:
+        return {key: dict(sorted(found[key].items())) for key in sorted(found, key=_sorter(tz))}
     keys = _bucket_keys(lower, upper, interval, tz, list(found))
     return {key: dict(sorted(found.get(key, empty).items())) for key in keys}
 
@@ -128,6 +138,76 @@ def event_frequency(
         .values_list("name", "total")
     )
     return [Frequency(event_name=name, total=total) for name, total in rows]
+
+
+def hourly_distribution(
+    *,
+    logs: QuerySet[EventLog],
+    rollup: QuerySet[HourlyCount],
+    events: QuerySet[Event],
+    start: dt.date | None,
+    end: dt.date | None,
+    tz: ZoneInfo,
+    event_name: str | None = None,
+    source: Source = "auto",
+) -> HourlyDistribution | list[HourlyDistribution]:
+    """Sum of counts per hour of the day (0-23, on the clock of `tz`) in the range: one
+    object for `event_name`, else one per event of `events` (zeros included), most
+    frequent first, ties by name. Raises Event.DoesNotExist for an unknown `event_name`."""
+    names = dict(_named(events, event_name).values_list("id", "name"))
+    if event_name is not None and not names:
+        raise Event.DoesNotExist(f"No event named {event_name!r}.")
+    lower, upper = day_range_bounds(start=start, end=end, tz=tz)
+    rows, field = _source_rows(
+        logs=logs, rollup=rollup, lower=lower, upper=upper, tz=tz, source=source
+    )
+    if event_name is not None:
+        rows = rows.filter(event_id__in=list(names))
+    hours = {event_id: [0] * 24 for event_id in names}
+    for event_id, hour, total in _hour_of_day_totals(rows, field, tz):
+        if event_id in hours:  # `logs` may be wider than `events`: only these are asked for
+            hours[event_id][hour] += total
+    found = [_distribution(names[event_id], counts) for event_id, counts in hours.items()]
+    if event_name is not None:
+        return found[0]
+    return sorted(found, key=lambda row: (-row["count"], row["event"]))
+
+
+def _hour_of_day_totals(rows: QuerySet, field: str, tz: ZoneInfo) -> QuerySet:
+    """(event_id, hour of day in `tz`, sum of counts), one row per pair that occurred."""
+    # In a whole-hour zone a UTC hour of the rollup lies within one local hour, so its
+    # hour of day is exact; other zones read raw rows (see use_rollup).
+    return (
+        rows.order_by()
+        .annotate(hour_of_day=ExtractHour(field, tzinfo=tz))
+        .values_list("event_id", "hour_of_day")
+        .annotate(total=Sum("count"))
+    )
+
+
+def _named(events: QuerySet[Event], event_name: str | None) -> QuerySet[Event]:
+    return events if event_name is None else events.filter(name=event_name)
+
+
+def _distribution(name: str, hour_count: list[int]) -> HourlyDistribution:
+    count = sum(hour_count)
+    percent = [round(100 * n / count, 2) if count else 0.0 for n in hour_count]
+    return HourlyDistribution(event=name, count=count, hour_count=hour_count, percent=percent)
+
+
+def _source_rows(
+    *,
+    logs: QuerySet[EventLog],
+    rollup: QuerySet[HourlyCount],
+    lower: dt.datetime | None,
+    upper: dt.datetime | None,
+    tz: ZoneInfo,
+    source: Source,
+) -> tuple[QuerySet, str]:
+    """Rows in [lower, upper) from the rollup or the raw logs, and their instant field."""
+    if use_rollup(tz=tz, source=source):
+        return rollup.filter(_range_q("hour", lower, upper)), "hour"
+    return logs.filter(_range_q("timestamp", lower, upper)), "timestamp"
 
 
 def _range_q(field: str, lower: dt.datetime | None, upper: dt.datetime | None) -> Q:
@@ -167,7 +247,7 @@ def _bucket_keys(
     if not found and (lower is None or upper is None):
         return []
     keys = list(_iter_keys(lower, upper, interval, tz, found))
-    return sorted(set(keys) | set(found), key=lambda key: _sort_instant(key, tz))
+    return sorted(set(keys) | set(found), key=_sorter(tz))
 
 
 def _iter_keys(lower, upper, interval, tz, found) -> Iterator[str]:
@@ -211,6 +291,10 @@ def _next_bucket(cursor: dt.datetime, interval: Interval, tz: ZoneInfo) -> dt.da
     else:
         day = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+
+
+def _sorter(tz: ZoneInfo):
+    return lambda key: _sort_instant(key, tz)
 
 
 def _sort_instant(key: str, tz: ZoneInfo) -> dt.datetime:

@@ -1,8 +1,22 @@
 from django.urls import re_path
 
-from stats.views import FrequencyView, TrendView
+from stats.views import FrequencyView, HourlyDistributionView, TrendView
+
+
+def stats_routes(route: str, view, name: str) -> list:
+    """`<route>` with or without a trailing slash, and `<route>.png` for its chart.
+    DRF picks the renderer from the `format` keyword; OpenAPI skips `.{format}` paths
+    (the PNG answer is documented on the plain route)."""
+    return [
+        re_path(rf"^{route}/?$", view, name=name),
+        re_path(rf"^{route}\.(?P<format>png)$", view, name=f"{name}-png"),
+    ]
+
 
 urlpatterns = [
-    re_path(r"^event_trend/?$", TrendView.as_view(), name="stats-event-trend"),
-    re_path(r"^event_frequency/?$", FrequencyView.as_view(), name="stats-event-frequency"),
+    *stats_routes("event_trend", TrendView.as_view(), "stats-event-trend"),
+    *stats_routes("event_frequency", FrequencyView.as_view(), "stats-event-frequency"),
+    *stats_routes(
+        "hourly_distribution", HourlyDistributionView.as_view(), "stats-hourly-distribution"
+    ),
 ]

@@ -1,25 +1,71 @@
 from zoneinfo import ZoneInfo
 
+from django.utils.cache import patch_vary_headers
+from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
+from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
 from events.models import Event, EventLog, HourlyCount
 from stats import selectors
-from stats.serializers import FrequencySerializer, StatsQuerySerializer, TrendQuerySerializer
+from stats.charts import ChartJob, ChartKind, ChartSpec, PNGRenderer, chart_etag
+from stats.serializers import (
+    FrequencySerializer,
+    HourlyDistributionSerializer,
+    StatsQuerySerializer,
+    TrendQuerySerializer,
+)
 
 BAD_QUERY = OpenApiResponse(description="A query parameter is invalid (named in the body)")
+CHART_CACHE_CONTROL = "private, max-age=60"
+
+
+def stats_schema(*, query: type, json: OpenApiResponse, not_found: bool = False):
+    """The OpenAPI of a stats GET: JSON or the same data as a PNG chart, with its ETag."""
+    png_note = (
+        "As `image/png` (`?format=png`, a `.png` suffix, or `Accept: image/png`): the same "
+        "data as a chart of `width` x `height` pixels, with an `ETag`."
+    )
+    json = OpenApiResponse(
+        json.response, description=f"{json.description} {png_note}".strip(), examples=json.examples
+    )
+    responses = {
+        (200, "application/json"): json,
+        (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY),
+        304: OpenApiResponse(description="PNG only: `If-None-Match` matched the chart's ETag"),
+        400: BAD_QUERY,
+    }
+    if not_found:
+        responses[404] = OpenApiResponse(description="event_name is not an event of this tenant")
+    parameters = [
+        query,
+        OpenApiParameter("format", str, enum=["json", "png"], description="Answer's format"),
+        OpenApiParameter(
+            "If-None-Match", str, OpenApiParameter.HEADER, description="A chart's ETag"
+        ),
+        OpenApiParameter(
+            "ETag", str, OpenApiParameter.HEADER, response=[200, 304], description="PNG only"
+        ),
+    ]
+    return extend_schema(parameters=parameters, responses=responses)
 
 
 class StatsView(TenantScopedMixin, generics.GenericAPIView):
-    """Base for stats routes: validated query, the tenant's time zone, no paging."""
+    """Base for stats routes: validated query, the tenant's time zone, no paging; every
+    answer also as a PNG chart of the same data (`chart_kind`)."""
 
     pagination_class = None
     filter_backends: list = []
+    api_key_roles = READ_OR_ADMIN_WRITES
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, PNGRenderer]
     query_serializer_class = StatsQuerySerializer
+    chart_kind: ChartKind
+    chart: ChartJob | None = None
 
     def query(self) -> dict:
         serializer = self.query_serializer_class(data=self.request.query_params)
@@ -29,10 +75,68 @@ class StatsView(TenantScopedMixin, generics.GenericAPIView):
     def time_zone(self, query: dict) -> ZoneInfo:
         return query.get("tz") or ZoneInfo(self.tenant.timezone)
 
-    def respond(self, data, tz: ZoneInfo) -> Response:
+    def respond(self, data, tz: ZoneInfo, query: dict) -> Response:
         """The body keeps seed 001's shape; the zone used and the source read go in headers."""
         source = "rollup" if selectors.use_rollup(tz=tz, source="auto") else "raw"
-        return Response(data, headers={"X-Timezone": tz.key, "X-Stats-Source": source})
+        headers = {"X-Timezone": tz.key, "X-Stats-Source": source}
+        if not isinstance(self.request.accepted_renderer, PNGRenderer):
+            return Response(data, headers=headers)
+        spec = self.chart_spec(tz, query)
+        etag = chart_etag(spec, data)
+        headers |= {"ETag": etag, "Cache-Control": CHART_CACHE_CONTROL}
+        if _matches(etag, self.request.headers.get("If-None-Match", "")):
+            return Response(status=304, headers=headers)
+        self.chart = ChartJob(spec=spec, cache_key=(self.tenant.pk, _query_key(query), etag))
+        return Response(data, headers=headers)
+
+    def chart_spec(self, tz: ZoneInfo, query: dict) -> ChartSpec:
+        return ChartSpec(
+            kind=self.chart_kind,
+            width=query["width"],
+            height=query["height"],
+            interval=query.get("interval", "day"),
+            tz=tz.key,
+            caption=_caption(query, tz),
+        )
+
+    def get_renderer_context(self):
+        return {**super().get_renderer_context(), "chart": self.chart}
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Only a chart (or its 304) is a PNG. DRF renders every other answer with the
+        # renderer negotiated for the request, before authentication even ran: a 401,
+        # a 400 or an OPTIONS answer asked as PNG would be drawn. They are JSON, always.
+        asked_png = isinstance(getattr(request, "accepted_renderer", None), PNGRenderer)
+        if asked_png and self.chart is None and response.status_code != 304:
+            json_renderer = self.renderer_classes[0]()
+            request.accepted_renderer = json_renderer
+            request.accepted_media_type = json_renderer.media_type
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # One URL answers JSON or PNG by its Accept header: caches must keep them apart.
+        patch_vary_headers(response, ["Accept"])
+        return response
+
+
+def _matches(etag: str, if_none_match: str) -> bool:
+    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+    tags = {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
+    return etag in tags or "*" in tags
+
+
+def _query_key(query: dict) -> tuple:
+    return tuple(sorted((name, str(value)) for name, value in query.items()))
+
+
+def _caption(query: dict, tz: ZoneInfo) -> str:
+    """The range and zone a chart covers, e.g. "2024-01-01 to 2024-01-31, Europe/Berlin"."""
+    start, end = query.get("start_date"), query.get("end_date")
+    if start and end:
+        period = f"{start:%Y-%m-%d} to {end:%Y-%m-%d}"
+    elif start or end:
+        period = f"from {start:%Y-%m-%d}" if start else f"until {end:%Y-%m-%d}"
+    else:
+        period = "all time"
+    return f"{period}, {tz.key}"
 
 
 class TrendView(StatsView):
@@ -41,24 +145,22 @@ class TrendView(StatsView):
 
     queryset = EventLog.objects.all()
     query_serializer_class = TrendQuerySerializer
+    chart_kind = "event_trend"
 
-    @extend_schema(
-        parameters=[TrendQuerySerializer],
-        responses={
-            200: OpenApiResponse(
-                OpenApiTypes.OBJECT,
-                examples=[
-                    OpenApiExample(
-                        "trend",
-                        value={
-                            "2023-01-01": {"event1": 1, "event2": 1},
-                            "2023-01-02": {"event1": 1},
-                        },
-                    )
-                ],
-            ),
-            400: BAD_QUERY,
-        },
+    @stats_schema(
+        query=TrendQuerySerializer,
+        json=OpenApiResponse(
+            OpenApiTypes.OBJECT,
+            examples=[
+                OpenApiExample(
+                    "trend",
+                    value={
+                        "2023-01-01": {"event1": 1, "event2": 1},
+                        "2023-01-02": {"event1": 1},
+                    },
+                )
+            ],
+        ),
     )
     def get(self, request, *args, **kwargs):
         query = self.query()
@@ -75,24 +177,22 @@ class TrendView(StatsView):
             )
         except selectors.TooManyBuckets as exc:
             raise ValidationError({"interval": [str(exc)]}) from None
-        return self.respond(data, tz)
+        return self.respond(data, tz, query)
 
 
 class FrequencyView(StatsView):
     """Total count per event, most frequent first; one object when `event_name` is given."""
 
     queryset = Event.objects.all()
+    chart_kind = "event_frequency"
 
-    @extend_schema(
-        parameters=[StatsQuerySerializer],
-        responses={
-            200: OpenApiResponse(
-                FrequencySerializer(many=True),
-                description="A list; a single object when event_name is given.",
-            ),
-            400: BAD_QUERY,
-            404: OpenApiResponse(description="event_name is not an event of this tenant"),
-        },
+    @stats_schema(
+        query=StatsQuerySerializer,
+        json=OpenApiResponse(
+            FrequencySerializer(many=True),
+            description="A list; a single object when event_name is given.",
+        ),
+        not_found=True,
     )
     def get(self, request, *args, **kwargs):
         query = self.query()
@@ -105,7 +205,42 @@ class FrequencyView(StatsView):
             events=events, start=query.get("start_date"), end=query.get("end_date"), tz=tz
         )
         if event_name is None:
-            return self.respond(data, tz)
+            return self.respond(data, tz, query)
         if not data:
             raise NotFound(f"No event named '{event_name}'.")
-        return self.respond(data[0], tz)
+        return self.respond(data[0], tz, query)
+
+
+class HourlyDistributionView(StatsView):
+    """Occurrences per hour of the day (0-23) on the clock of the zone used:
+    `{event, count, hour_count[24], percent[24]}` for `event_name`, else a list of
+    those for every event, most frequent first."""
+
+    queryset = EventLog.objects.all()
+    chart_kind = "hourly_distribution"
+
+    @stats_schema(
+        query=StatsQuerySerializer,
+        json=OpenApiResponse(
+            HourlyDistributionSerializer(many=True),
+            description="A list; a single object when event_name is given.",
+        ),
+        not_found=True,
+    )
+    def get(self, request, *args, **kwargs):
+        query = self.query()
+        tz = self.time_zone(query)
+        event_name = query.get("event_name")
+        try:
+            data = selectors.hourly_distribution(
+                logs=self.get_queryset(),
+                rollup=self.scoped(HourlyCount.objects.all()),
+                events=self.scoped(Event.objects.all()),
+                start=query.get("start_date"),
+                end=query.get("end_date"),
+                event_name=event_name,
+                tz=tz,
+            )
+        except Event.DoesNotExist:
+            raise NotFound(f"No event named '{event_name}'.") from None
+        return self.respond(data, tz, query)
