@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "accounts",
     "events",
     "stats",
+    "v1",
 ]
 
 MIDDLEWARE = [

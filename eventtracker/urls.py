@@ -8,6 +8,7 @@ from accounts.urls import router as accounts_router
 from events.urls import router as events_router
 from eventtracker import health, rest
 from eventtracker.routers import OptionalSlashRouter
+from v1 import urls as v1_urls
 
 # One router for /api/ so its browsable root lists every app's resources.
 api_router = OptionalSlashRouter()
@@ -24,7 +25,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/stats/", include("stats.urls")),
+    path("api/v1/", include(v1_urls.api_urlpatterns)),
     path("api/", include(api_router.urls)),
+    # Seed 000's admin API must route before Django's admin, which owns the rest of /admin/.
+    path("admin/v1/", include(v1_urls.admin_urlpatterns)),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,0 +1,67 @@
+"""Seed 000's request and response shapes."""
+
+import datetime as dt
+
+from rest_framework import serializers
+
+from eventtracker.rest import StrictFieldsMixin
+
+SEED_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+DATE_FORMAT = "%Y-%m-%d"
+
+
+class OccurrenceSerializer(StrictFieldsMixin, serializers.Serializer):
+    """`POST /api/v1/events/{name}` body; both fields optional (an empty body is fine)."""
+
+    count = serializers.IntegerField(
+        required=False, min_value=0, max_value=2**31 - 1, help_text="0 or missing means 1."
+    )
+    date = serializers.DateTimeField(
+        required=False,
+        input_formats=[SEED_DATETIME_FORMAT, "iso-8601"],
+        default_timezone=dt.UTC,
+        help_text="YYYY-MM-DD HH:mm:ss, UTC; missing means now.",
+    )
+
+
+class DateRangeSerializer(serializers.Serializer):
+    """`start_date` and `end_date` (YYYY-MM-DD, inclusive): both or neither."""
+
+    start_date = serializers.DateField(required=False, input_formats=[DATE_FORMAT])
+    end_date = serializers.DateField(required=False, input_formats=[DATE_FORMAT])
+
+    def validate(self, attrs):
+        given = {name for name in ("start_date", "end_date") if name in attrs}
+        if len(given) == 1:
+            missing = ({"start_date", "end_date"} - given).pop()
+            raise serializers.ValidationError({missing: ["Give both start_date and end_date."]})
+        if given and attrs["end_date"] < attrs["start_date"]:
+            raise serializers.ValidationError({"end_date": ["end_date is before start_date."]})
+        return attrs
+
+
+class DailyCountSerializer(serializers.Serializer):
+    event = serializers.CharField()
+    count = serializers.IntegerField()
+    date = serializers.DateField()
+
+
+class EventTotalSerializer(serializers.Serializer):
+    event = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class HourCountSerializer(EventTotalSerializer):
+    hour_count = serializers.ListField(child=serializers.IntegerField(), min_length=24)
+
+
+class OccurrenceCreatedSerializer(serializers.Serializer):
+    event = serializers.CharField()
+    count = serializers.IntegerField()
+    date = serializers.DateTimeField(format=SEED_DATETIME_FORMAT)
+    uuid = serializers.UUIDField()
+
+
+class DeletedSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    deleted = serializers.IntegerField()

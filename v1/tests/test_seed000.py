@@ -1,0 +1,294 @@
+"""Seed 000's API at its own paths: the README walk-through with user and admin keys,
+401/403/404 on every route, tenant isolation, and names matched exactly."""
+
+import io
+from urllib.parse import quote
+
+import matplotlib.colors
+import matplotlib.image
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.services import api_key_create
+from events.models import Event, EventLog
+from stats import charts
+
+V1, ADMIN = "/api/v1", "/admin/v1"
+
+
+def client_with(secret: str | None) -> APIClient:
+    client = APIClient()
+    if secret:
+        client.credentials(HTTP_X_API_KEY=secret)
+    return client
+
+
+@pytest.fixture
+def keys(tenant):
+    return {
+        role: client_with(api_key_create(tenant=tenant, name=role, role=role)[1])
+        for role in ("ingest", "read", "admin")
+    }
+
+
+@pytest.fixture
+def other_admin(other_tenant):
+    return client_with(api_key_create(tenant=other_tenant, name="x", role="admin")[1])
+
+
+def test_seed_000_walkthrough(keys, tenant):
+    # POST with an empty body: one occurrence, now
+    empty = keys["ingest"].post(f"{V1}/events/login1")
+    assert empty.status_code == 201
+    assert (empty.json()["event"], empty.json()["count"]) == ("login1", 1)
+    # with count and date (UTC)
+    dated = keys["ingest"].post(
+        f"{V1}/events/login1", {"count": 3, "date": "2024-05-01 10:30:00"}, format="json"
+    )
+    assert dated.status_code == 201
+    assert dated.json()["date"] == "2024-05-01 10:30:00"
+    keys["ingest"].post(
+        f"{V1}/events/logout", {"count": 0, "date": "2024-05-02 23:59:59"}, format="json"
+    )
+    today = empty.json()["date"][:10]
+
+    listed = keys["read"].get(f"{V1}/events").json()
+    assert listed == [
+        {"event": "login1", "count": 3, "date": "2024-05-01"},
+        {"event": "logout", "count": 1, "date": "2024-05-02"},
+        {"event": "login1", "count": 1, "date": today},
+    ]
+    ranged = keys["read"].get(
+        f"{V1}/events", {"start_date": "2024-05-01", "end_date": "2024-05-01"}
+    )
+    assert ranged.json() == [{"event": "login1", "count": 3, "date": "2024-05-01"}]
+    assert (
+        keys["read"]
+        .get(f"{V1}/events", {"start_date": "2030-01-01", "end_date": "2030-01-02"})
+        .json()
+        == []
+    )
+
+    assert keys["read"].get(f"{V1}/event_history").json() == [
+        {"event": "login1", "count": 4},
+        {"event": "logout", "count": 1},
+    ]
+
+    hist = keys["read"].get(f"{V1}/event_frequencies/login1/hist")
+    assert hist.status_code == 200
+    assert hist["Content-Type"] == "image/png"
+
+    assert keys["admin"].get(f"{ADMIN}/events/login1").json() == [
+        {"event": "login1", "count": 3, "date": "2024-05-01"},
+        {"event": "login1", "count": 1, "date": today},
+    ]
+    one = keys["admin"].get(f"{ADMIN}/event_frequencies/login1").json()
+    assert one["event"] == "login1"
+    assert one["count"] == 4
+    assert one["hour_count"][10] == 3
+    assert sum(one["hour_count"]) == 4
+    everything = keys["admin"].get(f"{ADMIN}/event_frequencies").json()
+    assert [(row["event"], row["count"], len(row["hour_count"])) for row in everything] == [
+        ("login1", 4, 24),
+        ("logout", 1, 24),
+    ]
+    assert everything[1]["hour_count"][23] == 1
+
+    deleted = keys["admin"].delete(f"{ADMIN}/events/login1")
+    assert deleted.status_code == 200
+    assert deleted.json()["deleted"] == 2
+    assert "login1" in deleted.json()["message"]
+    assert keys["admin"].get(f"{ADMIN}/events/login1").status_code == 404
+    assert keys["read"].get(f"{V1}/event_history").json() == [{"event": "logout", "count": 1}]
+    assert EventLog.objects.filter(tenant=tenant).count() == 1
+
+
+def test_user_tokens_work_on_both_apis(api_client):
+    assert api_client.post(f"{V1}/events/signup").status_code == 201
+    assert api_client.get(f"{V1}/events").status_code == 200
+    assert api_client.get(f"{ADMIN}/events/signup").status_code == 200
+    assert api_client.delete(f"{ADMIN}/events/signup").status_code == 200
+
+
+def test_health_ping_needs_no_key(anon_client):
+    response = anon_client.get("/health/ping")
+
+    assert response.json() == "ping ok"
+
+
+def test_admin_v1_routes_before_django_admin(keys):
+    response = keys["admin"].get(f"{ADMIN}/event_frequencies")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/json")
+
+
+ROUTES = [
+    ("post", f"{V1}/events/x"),
+    ("get", f"{V1}/events"),
+    ("get", f"{V1}/event_history"),
+    ("get", f"{V1}/event_frequencies/x/hist"),
+    ("get", f"{ADMIN}/events/x"),
+    ("delete", f"{ADMIN}/events/x"),
+    ("get", f"{ADMIN}/event_frequencies"),
+    ("get", f"{ADMIN}/event_frequencies/x"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), ROUTES)
+@pytest.mark.parametrize("secret", [None, "et_abcdefghijkl_wrong", "garbage"])
+def test_every_route_is_401_without_a_valid_key(db, method, url, secret):
+    response = getattr(client_with(secret), method)(url)
+
+    assert response.status_code == 401
+    assert response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize(
+    ("role", "method", "url"),
+    [
+        ("read", "post", f"{V1}/events/x"),
+        ("ingest", "get", f"{V1}/events"),
+        ("ingest", "get", f"{V1}/event_history"),
+        ("ingest", "get", f"{V1}/event_frequencies/x/hist"),
+        *[(role, m, u) for role in ("read", "ingest") for m, u in ROUTES if u.startswith(ADMIN)],
+    ],
+)
+def test_wrong_role_is_403(keys, tenant, role, method, url):
+    Event.objects.create(tenant=tenant, name="x")
+
+    response = getattr(keys[role], method)(url)
+
+    assert response.status_code == 403
+    assert Event.objects.filter(tenant=tenant, name="x").exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "url"), [(m, u) for m, u in ROUTES if "/x" in u and m != "post"]
+)
+def test_unknown_event_is_404(keys, method, url):
+    response = getattr(keys["admin"], method)(url)
+
+    assert response.status_code == 404
+    assert response.json()["detail"] == "No event named 'x'."
+
+
+def test_another_tenants_key_never_sees_or_deletes_our_events(keys, other_admin, tenant):
+    keys["ingest"].post(f"{V1}/events/secret", {"count": 5}, format="json")
+
+    assert other_admin.get(f"{V1}/events").json() == []
+    assert other_admin.get(f"{V1}/event_history").json() == []
+    assert other_admin.get(f"{ADMIN}/events/secret").status_code == 404
+    assert other_admin.delete(f"{ADMIN}/events/secret").status_code == 404
+    assert other_admin.get(f"{ADMIN}/event_frequencies/secret").status_code == 404
+    assert other_admin.get(f"{V1}/event_frequencies/secret/hist").status_code == 404
+    assert EventLog.objects.get(tenant=tenant).count == 5
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"count": -1}, "count"),
+        ({"count": "many"}, "count"),
+        ({"date": "2024-13-01 00:00:00"}, "date"),
+        ({"date": "yesterday"}, "date"),
+        ({"when": "now"}, "when"),
+    ],
+)
+def test_bad_post_body_is_400(keys, tenant, body, field):
+    response = keys["ingest"].post(f"{V1}/events/x", body, format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not EventLog.objects.filter(tenant=tenant).exists()
+
+
+def test_malformed_json_is_400(keys, tenant):
+    response = keys["ingest"].generic(
+        "POST", f"{V1}/events/x", "{not json", content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert "Malformed JSON" in response.json()["detail"]
+    assert not EventLog.objects.filter(tenant=tenant).exists()
+
+
+@pytest.mark.parametrize(("start", "end"), [("2024-01-01", None), (None, "2024-01-01")])
+def test_one_date_alone_is_400(keys, start, end):
+    params = {k: v for k, v in {"start_date": start, "end_date": end}.items() if v}
+
+    response = keys["read"].get(f"{V1}/events", params)
+
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "name", ["%", "_", "log_n", "it's", 'say "hi"', "two words", "café ☕", "🎉"]
+)
+def test_names_are_ordinary_characters(keys, tenant, name):
+    keys["ingest"].post(f"{V1}/events/login", {"count": 7}, format="json")
+    keys["ingest"].post(f"{V1}/events/{quote(name)}", {"count": 2}, format="json")
+
+    assert Event.objects.filter(tenant=tenant, name=name).exists()
+    assert keys["admin"].get(f"{ADMIN}/events/{quote(name)}").json()[0]["count"] == 2
+    assert keys["admin"].delete(f"{ADMIN}/events/{quote(name)}").json()["deleted"] == 1
+    assert keys["read"].get(f"{V1}/event_history").json() == [{"event": "login", "count": 7}]
+
+
+def test_posting_log_n_never_touches_login(keys, tenant):
+    keys["ingest"].post(f"{V1}/events/login", {"count": 7}, format="json")
+
+    keys["ingest"].post(f"{V1}/events/log_n")
+    keys["admin"].delete(f"{ADMIN}/events/log%25")
+
+    assert sorted(Event.objects.filter(tenant=tenant).values_list("name", flat=True)) == [
+        "log_n",
+        "login",
+    ]
+    assert keys["admin"].get(f"{ADMIN}/events/login").json()[0]["count"] == 7
+
+
+def test_deleting_percent_deletes_only_percent(keys, tenant):
+    for name in ("%", "100%", "a%b"):
+        keys["ingest"].post(f"{V1}/events/{quote(name)}")
+
+    response = keys["admin"].delete(f"{ADMIN}/events/%25")
+
+    assert response.json()["deleted"] == 1
+    assert sorted(Event.objects.filter(tenant=tenant).values_list("name", flat=True)) == [
+        "100%",
+        "a%b",
+    ]
+
+
+def test_histogram_bars_follow_the_hours(keys):
+    keys["ingest"].post(
+        f"{V1}/events/x", {"count": 9, "date": "2024-01-01 03:10:00"}, format="json"
+    )
+    keys["ingest"].post(
+        f"{V1}/events/x", {"count": 1, "date": "2024-01-01 20:10:00"}, format="json"
+    )
+
+    image = matplotlib.image.imread(
+        io.BytesIO(keys["read"].get(f"{V1}/event_frequencies/x/hist").content), format="png"
+    )
+
+    assert image.shape[:2] == (400, 800)
+    # Columns holding bar colour: the bar for 03:00 is far taller than the one for 20:00.
+    heights = _bar_heights(image)
+    assert len(heights) == 2
+    assert heights[0] > 5 * heights[1]
+
+
+def _bar_heights(image) -> list[int]:
+    """Height in pixels of each run of columns painted in the bar colour, left to right."""
+    target = matplotlib.colors.to_rgb(charts.BAR_COLOR)
+    painted = (abs(image[:, :, :3] - target) < 0.02).all(axis=2)
+    runs, current = [], 0
+    for height in painted.sum(axis=0):
+        if height:
+            current = max(current, int(height))
+        elif current:
+            runs.append(current)
+            current = 0
+    return runs

@@ -1,0 +1,196 @@
+"""Seed 000's API at its own paths, as a thin adapter over events and stats.
+
+`/api/v1/…` is the "user" API (read keys read, ingest keys post, admin keys and
+user logins do both); `/admin/v1/…` needs an admin key or a user login. Event
+names are matched exactly: `%`, `_`, quotes, spaces and emoji are ordinary.
+"""
+
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from accounts.permissions import ADMIN, INGEST, READ
+from accounts.tenancy import TenantScopedMixin, request_actor
+from events.models import Event, EventLog, HourlyCount
+from events.services import event_logs_delete, event_logs_ingest
+from events.validation import EventInput, event_name_problem
+from stats import charts, selectors
+from v1.serializers import (
+    DailyCountSerializer,
+    DateRangeSerializer,
+    DeletedSerializer,
+    EventTotalSerializer,
+    HourCountSerializer,
+    OccurrenceCreatedSerializer,
+    OccurrenceSerializer,
+)
+
+UTC = ZoneInfo("UTC")  # seed 000's dates are UTC
+PNG = OpenApiResponse(OpenApiTypes.BINARY, description="image/png")
+
+
+class V1View(TenantScopedMixin, generics.GenericAPIView):
+    """Shared plumbing: the tenant's events, no paging, seed 000's plain lists."""
+
+    queryset = Event.objects.all()
+    pagination_class = None
+    filter_backends: list = []
+    api_key_roles = {"GET": READ, "HEAD": READ, "OPTIONS": READ, "POST": INGEST}
+
+    def event_named(self, name: str) -> Event:
+        event = self.get_queryset().filter(name=name).first()
+        if event is None:
+            raise NotFound(f"No event named '{name}'.")
+        return event
+
+    def daily_counts(self, *, start=None, end=None, event_name=None) -> list[dict]:
+        """`[{"event", "count", "date"}]`: counts summed per event and UTC day."""
+        trend = selectors.event_trend(
+            logs=self.scoped(EventLog.objects.all()),
+            rollup=self.scoped(HourlyCount.objects.all()),
+            start=start,
+            end=end,
+            tz=UTC,
+            event_name=event_name,
+            fill=False,
+        )
+        return [
+            {"event": name, "count": count, "date": day}
+            for day, row in trend.items()
+            for name, count in row.items()
+        ]
+
+    def hour_counts(self, *, event_name: str | None = None):
+        """Hourly distribution (UTC hours) of one event, or a list for every event."""
+        return selectors.hourly_distribution(
+            logs=self.scoped(EventLog.objects.all()),
+            rollup=self.scoped(HourlyCount.objects.all()),
+            events=self.get_queryset(),
+            start=None,
+            end=None,
+            tz=UTC,
+            event_name=event_name,
+        )
+
+
+class AdminV1View(V1View):
+    api_key_roles = {"default": ADMIN}
+
+
+class EventOccurrenceView(V1View):
+    """`POST /api/v1/events/{name}`: record occurrences (count 0 or missing → 1, date
+    missing → now)."""
+
+    @extend_schema(
+        request=OccurrenceSerializer,
+        responses={201: OccurrenceCreatedSerializer},
+        summary="Record occurrences of an event",
+    )
+    def post(self, request, name: str):
+        if (problem := event_name_problem(name)) is not None:
+            raise serializers.ValidationError({"name": [problem]})
+        body = OccurrenceSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        now = timezone.now()
+        item = EventInput(
+            name,
+            timestamp=body.validated_data.get("date"),
+            count=body.validated_data.get("count") or 1,
+        )
+        user, key = request_actor(request)
+        (receipt,) = event_logs_ingest(
+            tenant=self.tenant, items=[item], created_by=user, api_key=key, now=now
+        )
+        if receipt.status == "rejected":
+            raise serializers.ValidationError(receipt.errors)
+        answer = {"event": name, "count": item.count, "date": item.timestamp or now}
+        answer["uuid"] = receipt.uuid
+        return Response(OccurrenceCreatedSerializer(answer).data, status=status.HTTP_201_CREATED)
+
+
+class EventListView(V1View):
+    """`GET /api/v1/events[?start_date&end_date]`: counts per event and day."""
+
+    @extend_schema(
+        parameters=[DateRangeSerializer], responses={200: DailyCountSerializer(many=True)}
+    )
+    def get(self, request):
+        query = DateRangeSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = self.daily_counts(
+            start=query.validated_data.get("start_date"), end=query.validated_data.get("end_date")
+        )
+        return Response(DailyCountSerializer(rows, many=True).data)
+
+
+class EventHistoryView(V1View):
+    """`GET /api/v1/event_history`: the total count of every registered event."""
+
+    @extend_schema(responses={200: EventTotalSerializer(many=True)})
+    def get(self, request):
+        totals = selectors.event_frequency(events=self.get_queryset(), start=None, end=None, tz=UTC)
+        rows = [{"event": row["event_name"], "count": row["total"]} for row in totals]
+        return Response(EventTotalSerializer(rows, many=True).data)
+
+
+class EventHistogramView(V1View):
+    """`GET /api/v1/event_frequencies/{name}/hist`: 24 bars, % of occurrences per UTC hour."""
+
+    @extend_schema(
+        responses={(200, "image/png"): PNG, 404: OpenApiResponse(description="Unknown event")}
+    )
+    def get(self, request, name: str):
+        self.event_named(name)
+        distribution = self.hour_counts(event_name=name)
+        png = charts.draw_hourly_histogram(name, distribution["percent"])
+        return HttpResponse(png, content_type="image/png")
+
+
+class AdminEventView(AdminV1View):
+    """`GET` an event's counts per day; `DELETE` all its occurrences (and the event)."""
+
+    @extend_schema(responses={200: DailyCountSerializer(many=True)})
+    def get(self, request, name: str):
+        self.event_named(name)
+        return Response(DailyCountSerializer(self.daily_counts(event_name=name), many=True).data)
+
+    @extend_schema(responses={200: DeletedSerializer})
+    def delete(self, request, name: str):
+        event = self.event_named(name)
+        with transaction.atomic():
+            deleted = event_logs_delete(logs=self.scoped(EventLog.objects.filter(event=event)))
+            event.delete()
+        message = f"Deleted {deleted} occurrence(s) of event '{name}'."
+        return Response({"message": message, "deleted": deleted})
+
+
+class AdminFrequenciesView(AdminV1View):
+    """`GET /admin/v1/event_frequencies`: every event's total and 24 hourly counts (UTC)."""
+
+    @extend_schema(responses={200: HourCountSerializer(many=True)})
+    def get(self, request):
+        return Response([_hour_count(row) for row in self.hour_counts()])
+
+
+class AdminFrequencyView(AdminV1View):
+    """`GET /admin/v1/event_frequencies/{name}`: one event's total and 24 hourly counts."""
+
+    @extend_schema(responses={200: HourCountSerializer})
+    def get(self, request, name: str):
+        self.event_named(name)
+        return Response(_hour_count(self.hour_counts(event_name=name)))
+
+
+def _hour_count(distribution) -> dict:
+    return {
+        "event": distribution["event"],
+        "count": distribution["count"],
+        "hour_count": distribution["hour_count"],
+    }
