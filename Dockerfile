@@ -34,6 +34,9 @@ ENV DATABASE_URL=sqlite:////app/data/db.sqlite3 \
 
 USER app
 
+# matplotlib builds its font cache on first use (about a second); do it at build time.
+RUN python -c "import matplotlib.font_manager"
+
 EXPOSE 8000
 
 ENTRYPOINT ["/app/docker/entrypoint.sh"]

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import orjson
+from django.utils.http import parse_etags
 from rest_framework.renderers import BaseRenderer
 
 ChartKind = Literal["event_trend", "event_frequency", "hourly_distribution"]
@@ -55,6 +56,15 @@ class ChartJob:
 
     spec: ChartSpec
     cache_key: Hashable
+
+
+CHART_CACHE_CONTROL = "private, max-age=60"
+
+
+def etag_matches(etag: str, if_none_match: str) -> bool:
+    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+    tags = {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
+    return etag in tags or "*" in tags
 
 
 def chart_etag(spec: ChartSpec, data: Any) -> str:

@@ -1,7 +1,6 @@
 from zoneinfo import ZoneInfo
 
 from django.utils.cache import patch_vary_headers
-from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
@@ -13,7 +12,15 @@ from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
 from events.models import Event, EventLog, HourlyCount
 from stats import selectors
-from stats.charts import ChartJob, ChartKind, ChartSpec, PNGRenderer, chart_etag
+from stats.charts import (
+    CHART_CACHE_CONTROL,
+    ChartJob,
+    ChartKind,
+    ChartSpec,
+    PNGRenderer,
+    chart_etag,
+    etag_matches,
+)
 from stats.serializers import (
     FrequencySerializer,
     HourlyDistributionSerializer,
@@ -22,7 +29,6 @@ from stats.serializers import (
 )
 
 BAD_QUERY = OpenApiResponse(description="A query parameter is invalid (named in the body)")
-CHART_CACHE_CONTROL = "private, max-age=60"
 
 
 def stats_schema(*, query: type, json: OpenApiResponse, not_found: bool = False):
@@ -84,7 +90,7 @@ class StatsView(TenantScopedMixin, generics.GenericAPIView):
         spec = self.chart_spec(tz, query)
         etag = chart_etag(spec, data)
         headers |= {"ETag": etag, "Cache-Control": CHART_CACHE_CONTROL}
-        if _matches(etag, self.request.headers.get("If-None-Match", "")):
+        if etag_matches(etag, self.request.headers.get("If-None-Match", "")):
             return Response(status=304, headers=headers)
         self.chart = ChartJob(spec=spec, cache_key=(self.tenant.pk, _query_key(query), etag))
         return Response(data, headers=headers)
@@ -115,12 +121,6 @@ class StatsView(TenantScopedMixin, generics.GenericAPIView):
         # One URL answers JSON or PNG by its Accept header: caches must keep them apart.
         patch_vary_headers(response, ["Accept"])
         return response
-
-
-def _matches(etag: str, if_none_match: str) -> bool:
-    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
-    tags = {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
-    return etag in tags or "*" in tags
 
 
 def _query_key(query: dict) -> tuple:

@@ -149,8 +149,15 @@ class EventHistogramView(V1View):
     def get(self, request, name: str):
         self.event_named(name)
         distribution = self.hour_counts(event_name=name)
-        png = charts.draw_hourly_histogram(name, distribution["percent"])
-        return HttpResponse(png, content_type="image/png")
+        etag = charts.chart_etag(charts.ChartSpec(kind="hourly_distribution"), distribution)
+        headers = {"ETag": etag, "Cache-Control": charts.CHART_CACHE_CONTROL}
+        if charts.etag_matches(etag, request.headers.get("If-None-Match", "")):
+            return HttpResponse(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        png = charts.cached_png(
+            (self.tenant.pk, "v1-hist", etag),
+            lambda: charts.draw_hourly_histogram(name, distribution["percent"]),
+        )
+        return HttpResponse(png, content_type="image/png", headers=headers)
 
 
 class AdminEventView(AdminV1View):

@@ -292,3 +292,18 @@ def _bar_heights(image) -> list[int]:
             runs.append(current)
             current = 0
     return runs
+
+
+def test_histogram_repeat_with_its_etag_is_304(keys):
+    keys["ingest"].post(f"{V1}/events/x")
+    url = f"{V1}/event_frequencies/x/hist"
+
+    first = keys["read"].get(url)
+    repeat = keys["read"].get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    keys["ingest"].post(f"{V1}/events/x")
+    changed = keys["read"].get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+
+    assert first.status_code == 200
+    assert repeat.status_code == 304
+    assert changed.status_code == 200
+    assert changed["ETag"] != first["ETag"]
