@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from events.models import Event, EventLog
+from events.models import Event, EventLog, HourlyCount
 
 
 @admin.register(Event)
@@ -20,3 +20,23 @@ class EventLogAdmin(admin.ModelAdmin):
     raw_id_fields = ["event", "created_by"]
     date_hierarchy = "timestamp"
     readonly_fields = ["uuid", "received_at"]
+
+
+@admin.register(HourlyCount)
+class HourlyCountAdmin(admin.ModelAdmin):
+    """Read-only: the rollup is written only with its raw rows (rebuild_hourly_counts fixes it)."""
+
+    list_display = ["event", "tenant", "hour", "count"]
+    list_filter = ["tenant"]
+    list_select_related = ["event", "tenant"]
+    search_fields = ["event__name"]
+    date_hierarchy = "hour"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -79,6 +79,8 @@ def test_admin_lists_every_model(client):
         "/admin/accounts/user/",
         "/admin/events/event/",
         "/admin/events/eventlog/",
+        "/admin/events/hourlycount/",
+        "/admin/accounts/apikey/",
         "/admin/authtoken/tokenproxy/",
         f"/admin/accounts/tenant/?id={admin.tenant_id}",
         "/admin/events/event/?q=event",
