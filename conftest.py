@@ -4,6 +4,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.services import api_key_create
 from accounts.tests.factories import UserFactory
 
 
@@ -49,6 +50,19 @@ def other_client(other_user) -> APIClient:
 @pytest.fixture
 def anon_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def key_client(tenant):
+    """`key_client("read")`: a client sending a new API key of `tenant` with that role."""
+
+    def make(role: str) -> APIClient:
+        _, secret = api_key_create(tenant=tenant, name=f"{role} key", role=role)
+        client = APIClient()
+        client.credentials(HTTP_X_API_KEY=secret)
+        return client
+
+    return make
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,16 @@ import orjson
 from django.utils.http import parse_etags
 from rest_framework.renderers import BaseRenderer
 
-ChartKind = Literal["event_trend", "event_frequency", "hourly_distribution"]
+ChartKind = Literal[
+    "event_trend",
+    "event_frequency",
+    "hourly_distribution",
+    # Seed 002's one-series-per-day stats, drawn by stats.daily_charts.
+    "event_amount",
+    "event_avg_per_user",
+    "store_events_amount",
+    "unique_users",
+]
 
 DEFAULT_WIDTH, MIN_WIDTH, MAX_WIDTH = 800, 200, 2000
 DEFAULT_HEIGHT, MIN_HEIGHT, MAX_HEIGHT = 400, 150, 1500
@@ -127,6 +136,10 @@ class PNGRenderer(BaseRenderer):
 
 def draw_chart(spec: ChartSpec, data: Any) -> bytes:
     """The PNG of a stats view's JSON data (its exact shape, as the selector returned it)."""
+    from stats.daily_charts import DAILY_CHARTS, draw_daily  # it imports this module
+
+    if spec.kind in DAILY_CHARTS:
+        return draw_daily(data, spec=spec)
     if spec.kind == "event_trend":
         return draw_trend(data, spec=spec)
     if spec.kind == "event_frequency":

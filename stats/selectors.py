@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Literal, TypedDict
 from zoneinfo import ZoneInfo
 
-from django.db.models import DateField, DateTimeField, Func, Q, QuerySet, Sum
+from django.db.models import Count, DateField, DateTimeField, Func, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, ExtractHour, Trunc, TruncDate
 
 from events.models import Event, EventLog, HourlyCount
@@ -36,6 +36,21 @@ class HourlyDistribution(TypedDict):
     count: int
     hour_count: list[int]  # 24 sums of counts, index = hour of day in the zone
     percent: list[float]  # 24 shares of `count`, rounded to 2 decimals; all 0.0 if none
+
+
+class DailyAmount(TypedDict):
+    date: str  # YYYY-MM-DD in the zone
+    event_amount: int
+
+
+class DailyAveragePerUser(TypedDict):
+    date: str
+    event_avg_per_user: float
+
+
+class DailyUniqueUsers(TypedDict):
+    date: str
+    unique_users: int
 
 
 class TooManyBuckets(ValueError):
@@ -171,6 +186,82 @@ def hourly_distribution(
     if event_name is not None:
         return found[0]
     return sorted(found, key=lambda row: (-row["count"], row["event"]))
+
+
+def event_amount(
+    *,
+    logs: QuerySet[EventLog],
+    rollup: QuerySet[HourlyCount],
+    start: dt.date | None,
+    end: dt.date | None,
+    tz: ZoneInfo,
+    event_name: str | None = None,
+    source: Source = "auto",
+) -> list[DailyAmount]:
+    """Sum of counts per day of `event_name`, or of all events (seed 002's store events
+    amount): `event_trend` per day, one row per day of the range, zeros included."""
+    trend = event_trend(
+        logs=logs, rollup=rollup, start=start, end=end, tz=tz, event_name=event_name, source=source
+    )
+    return [DailyAmount(date=day, event_amount=sum(row.values())) for day, row in trend.items()]
+
+
+def event_avg_per_user(
+    *,
+    logs: QuerySet[EventLog],
+    start: dt.date | None,
+    end: dt.date | None,
+    tz: ZoneInfo,
+    event_name: str | None = None,
+) -> list[DailyAveragePerUser]:
+    """Per day: sum of counts / number of distinct users, over events with a distinct_id
+    (anonymous ones are left out of both), rounded to 2 decimals; 0.0 on days without
+    any. Raw rows only: the rollup does not know users."""
+    rows = _per_user_days(logs=logs, start=start, end=end, tz=tz, event_name=event_name)
+    return [
+        DailyAveragePerUser(date=day, event_avg_per_user=round(total / users, 2) if users else 0.0)
+        for day, users, total in rows
+    ]
+
+
+def unique_users(
+    *,
+    logs: QuerySet[EventLog],
+    start: dt.date | None,
+    end: dt.date | None,
+    tz: ZoneInfo,
+    event_name: str | None = None,
+) -> list[DailyUniqueUsers]:
+    """Distinct non-empty distinct_ids per day that sent any event (or `event_name`);
+    0 on days without any. Raw rows only."""
+    rows = _per_user_days(logs=logs, start=start, end=end, tz=tz, event_name=event_name)
+    return [DailyUniqueUsers(date=day, unique_users=users) for day, users, _ in rows]
+
+
+def _per_user_days(
+    *,
+    logs: QuerySet[EventLog],
+    start: dt.date | None,
+    end: dt.date | None,
+    tz: ZoneInfo,
+    event_name: str | None,
+) -> list[tuple[str, int, int]]:
+    """(YYYY-MM-DD, distinct users, sum of counts of their events) for every day of the
+    range (of the data, where the range is open), ascending; (day, 0, 0) when none."""
+    lower, upper = day_range_bounds(start=start, end=end, tz=tz)
+    rows = logs.filter(_range_q("timestamp", lower, upper)).exclude(distinct_id="")
+    if event_name is not None:
+        rows = rows.filter(event__name=event_name)
+    totals = (
+        rows.order_by()
+        .annotate(day=TruncDate("timestamp", tzinfo=tz))
+        .values_list("day")
+        .annotate(users=Count("distinct_id", distinct=True), total=Sum("count"))
+    )
+    found = {day.isoformat(): (users, total) for day, users, total in totals}
+    return [
+        (day, *found.get(day, (0, 0))) for day in _bucket_keys(lower, upper, "day", tz, list(found))
+    ]
 
 
 def _hour_of_day_totals(rows: QuerySet, field: str, tz: ZoneInfo) -> QuerySet:

@@ -59,3 +59,30 @@ class HourlyDistributionSerializer(serializers.Serializer):
         child=serializers.IntegerField(), min_length=24, max_length=24
     )
     percent = serializers.ListField(child=serializers.FloatField(), min_length=24, max_length=24)
+
+
+class EventAmountQuerySerializer(StatsQuerySerializer):
+    """Seed 002's per-type stats: `event_name` is required."""
+
+    event_name = serializers.CharField(max_length=200)
+
+
+class StoreEventsAmountQuerySerializer(StatsQuerySerializer):
+    """Every event of the tenant: no `event_name`."""
+
+    event_name = None
+
+
+class DailyAmountSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    event_amount = serializers.IntegerField()
+
+
+class DailyAveragePerUserSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    event_avg_per_user = serializers.FloatField()
+
+
+class DailyUniqueUsersSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    unique_users = serializers.IntegerField()

@@ -1,6 +1,14 @@
 from django.urls import re_path
 
-from stats.views import FrequencyView, HourlyDistributionView, TrendView
+from stats.views import (
+    EventAmountView,
+    EventAvgPerUserView,
+    FrequencyView,
+    HourlyDistributionView,
+    StoreEventsAmountView,
+    TrendView,
+    UniqueUsersView,
+)
 
 
 def stats_routes(route: str, view, name: str) -> list:
@@ -19,4 +27,11 @@ urlpatterns = [
     *stats_routes(
         "hourly_distribution", HourlyDistributionView.as_view(), "stats-hourly-distribution"
     ),
+    # Seed 002's per-day statistics.
+    *stats_routes("event_amount", EventAmountView.as_view(), "stats-event-amount"),
+    *stats_routes("event_avg_per_user", EventAvgPerUserView.as_view(), "stats-event-avg-per-user"),
+    *stats_routes(
+        "store_events_amount", StoreEventsAmountView.as_view(), "stats-store-events-amount"
+    ),
+    *stats_routes("unique_users", UniqueUsersView.as_view(), "stats-unique-users"),
 ]

@@ -1,8 +1,15 @@
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from django.utils.cache import patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -22,9 +29,14 @@ from stats.charts import (
     etag_matches,
 )
 from stats.serializers import (
+    DailyAmountSerializer,
+    DailyAveragePerUserSerializer,
+    DailyUniqueUsersSerializer,
+    EventAmountQuerySerializer,
     FrequencySerializer,
     HourlyDistributionSerializer,
     StatsQuerySerializer,
+    StoreEventsAmountQuerySerializer,
     TrendQuerySerializer,
 )
 
@@ -72,6 +84,7 @@ class StatsView(TenantScopedMixin, generics.GenericAPIView):
     query_serializer_class = StatsQuerySerializer
     chart_kind: ChartKind
     chart: ChartJob | None = None
+    raw_only = False  # True: answered from raw rows whatever the zone (X-Stats-Source)
 
     def query(self) -> dict:
         serializer = self.query_serializer_class(data=self.request.query_params)
@@ -83,7 +96,8 @@ class StatsView(TenantScopedMixin, generics.GenericAPIView):
 
     def respond(self, data, tz: ZoneInfo, query: dict) -> Response:
         """The body keeps seed 001's shape; the zone used and the source read go in headers."""
-        source = "rollup" if selectors.use_rollup(tz=tz, source="auto") else "raw"
+        rollup = not self.raw_only and selectors.use_rollup(tz=tz, source="auto")
+        source = "rollup" if rollup else "raw"
         headers = {"X-Timezone": tz.key, "X-Stats-Source": source}
         if not isinstance(self.request.accepted_renderer, PNGRenderer):
             return Response(data, headers=headers)
@@ -244,3 +258,100 @@ class HourlyDistributionView(StatsView):
         except Event.DoesNotExist:
             raise NotFound(f"No event named '{event_name}'.") from None
         return self.respond(data, tz, query)
+
+
+class DailyStatsView(StatsView):
+    """Base of seed 002's per-day stats: `[{"date": "YYYY-MM-DD", <value>: n}]`, one row
+    for every day of the range (zeros included), or of the data when the range is open.
+    An `event_name` that is not an event of the tenant answers 404."""
+
+    queryset = EventLog.objects.all()
+
+    def select(self, query: dict, tz: ZoneInfo) -> list:
+        raise NotImplementedError
+
+    def get(self, request, *args, **kwargs):
+        query = self.query()
+        tz = self.time_zone(query)
+        event_name = query.get("event_name")
+        if (
+            event_name is not None
+            and not self.scoped(Event.objects.filter(name=event_name)).exists()
+        ):
+            raise NotFound(f"No event named '{event_name}'.")
+        try:
+            data = self.select(query, tz)
+        except selectors.TooManyBuckets:
+            days = f"More than {selectors.MAX_BUCKETS} days: narrow the range."
+            raise ValidationError({"start_date": [days]}) from None
+        return self.respond(data, tz, query)
+
+    def chart_spec(self, tz: ZoneInfo, query: dict) -> ChartSpec:
+        spec = super().chart_spec(tz, query)
+        name = query.get("event_name")
+        return replace(spec, caption=f"{name} · {spec.caption}") if name else spec
+
+
+def daily_schema(serializer: type, query: type, *, not_found: bool = True):
+    """The OpenAPI of a daily stats view's GET (a class decorator)."""
+    json = OpenApiResponse(serializer(many=True))
+    return extend_schema_view(get=stats_schema(query=query, json=json, not_found=not_found))
+
+
+@daily_schema(DailyAmountSerializer, EventAmountQuerySerializer)
+class EventAmountView(DailyStatsView):
+    """Seed 002's amount of one event type per day: `[{"date", "event_amount"}]` (the sum
+    of counts, like event_trend)."""
+
+    query_serializer_class = EventAmountQuerySerializer
+    chart_kind = "event_amount"
+
+    def select(self, query: dict, tz: ZoneInfo) -> list:
+        return selectors.event_amount(**self.sources(), **_days(query), tz=tz)
+
+    def sources(self) -> dict:
+        return {"logs": self.get_queryset(), "rollup": self.scoped(HourlyCount.objects.all())}
+
+
+@daily_schema(DailyAmountSerializer, StoreEventsAmountQuerySerializer, not_found=False)
+class StoreEventsAmountView(EventAmountView):
+    """Seed 002's store events amount: every event of the tenant per day,
+    `[{"date", "event_amount"}]`."""
+
+    query_serializer_class = StoreEventsAmountQuerySerializer
+    chart_kind = "store_events_amount"
+
+
+@daily_schema(DailyAveragePerUserSerializer, EventAmountQuerySerializer)
+class EventAvgPerUserView(DailyStatsView):
+    """Average occurrences per distinct user per day of one event type,
+    `[{"date", "event_avg_per_user"}]` (seed 002's avg-time): events without a
+    distinct_id are left out; 0.0 on days without any."""
+
+    query_serializer_class = EventAmountQuerySerializer
+    chart_kind = "event_avg_per_user"
+    raw_only = True
+
+    def select(self, query: dict, tz: ZoneInfo) -> list:
+        return selectors.event_avg_per_user(logs=self.get_queryset(), **_days(query), tz=tz)
+
+
+@daily_schema(DailyUniqueUsersSerializer, StatsQuerySerializer)
+class UniqueUsersView(DailyStatsView):
+    """Distinct users (non-empty distinct_ids) per day, of any event or of `event_name`:
+    `[{"date", "unique_users"}]`."""
+
+    chart_kind = "unique_users"
+    raw_only = True
+
+    def select(self, query: dict, tz: ZoneInfo) -> list:
+        return selectors.unique_users(logs=self.get_queryset(), **_days(query), tz=tz)
+
+
+def _days(query: dict) -> dict:
+    """The range and event of a daily stats query, as the selectors' keywords."""
+    return {
+        "start": query.get("start_date"),
+        "end": query.get("end_date"),
+        "event_name": query.get("event_name"),
+    }
