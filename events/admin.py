@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from events.models import Event, EventLog, HourlyCount
+from events.models import DeletionReceipt, Event, EventLog, HourlyCount
 
 
 @admin.register(Event)
@@ -39,4 +39,20 @@ class HourlyCountAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DeletionReceipt)
+class DeletionReceiptAdmin(admin.ModelAdmin):
+    """Receipts are the audit trail of deletions: listed, never edited."""
+
+    list_display = ["id", "tenant", "reason", "events_deleted", "actor", "created_at"]
+    list_filter = ["reason", "tenant"]
+    list_select_related = ["tenant"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

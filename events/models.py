@@ -132,3 +132,46 @@ class HourlyCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id}@{self.hour:%Y-%m-%d %H}:00 = {self.count}"
+
+
+class DeletionReceipt(models.Model):
+    """The record of one deletion of event logs: who, which filter, how many, when.
+
+    Written in the same transaction as the deleted rows (per chunk for the
+    retention purge), so `events_deleted` never counts rows that still exist.
+    Holds no personal data: the filter names a person by `distinct_id` only.
+    """
+
+    class Reason(models.TextChoices):
+        FILTER = "filter", "deletion by filter (POST /api/deletions/)"
+        USER_EVENTS = "user_events", "all events of one distinct_id"
+        ERASE = "erase", "erasure of a person (profile and events)"
+        RETENTION = "retention", "retention purge (manage.py purge_expired)"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    filter = models.JSONField(default=dict, blank=True, help_text="What was matched.")
+    events_deleted = models.BigIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["tenant", "created_at"], name="deletionreceipt_tenant_created")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.events_deleted} log(s) at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def actor(self) -> str:
+        """ "user", "api_key" or "system" (a management command)."""
+        if self.created_by_id is not None:
+            return "user"
+        return "api_key" if self.api_key_id is not None else "system"

@@ -2,7 +2,14 @@ from collections import Counter
 
 from rest_framework import serializers
 
-from events.models import Event, EventLog, event_name_problem
+from events.models import (
+    DISTINCT_ID_MAX_LENGTH,
+    EVENT_NAME_MAX_LENGTH,
+    DeletionReceipt,
+    Event,
+    EventLog,
+    event_name_problem,
+)
 from eventtracker.rest import StrictFieldsMixin
 
 
@@ -119,3 +126,50 @@ def _receipt(receipt) -> dict:
     if receipt.errors:
         body["errors"] = receipt.errors
     return body
+
+
+class DeletionRequestSerializer(StrictFieldsMixin, serializers.Serializer):
+    """`POST /api/deletions/`: which logs to delete; at least one filter, all combined."""
+
+    event_name = serializers.CharField(
+        required=False, max_length=EVENT_NAME_MAX_LENGTH, trim_whitespace=False
+    )
+    distinct_id = serializers.CharField(
+        required=False, max_length=DISTINCT_ID_MAX_LENGTH, trim_whitespace=False
+    )
+    start = serializers.DateTimeField(
+        required=False, help_text="Logs whose event time is at or after this (naive = UTC)."
+    )
+    end = serializers.DateTimeField(
+        required=False, help_text="Logs whose event time is before this (naive = UTC)."
+    )
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Give at least one of event_name, distinct_id, start, end."]}
+            )
+        start, end = attrs.get("start"), attrs.get("end")
+        if start is not None and end is not None and end <= start:
+            raise serializers.ValidationError({"end": ["Must be after start."]})
+        return attrs
+
+
+class DeletionReceiptSerializer(serializers.ModelSerializer):
+    """What a deletion did: which filter matched how many logs, who asked, when."""
+
+    actor = serializers.CharField(read_only=True, help_text='"user", "api_key" or "system".')
+
+    class Meta:
+        model = DeletionReceipt
+        fields = [
+            "id",
+            "reason",
+            "filter",
+            "events_deleted",
+            "actor",
+            "created_by",
+            "api_key",
+            "created_at",
+        ]
+        read_only_fields = fields

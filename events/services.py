@@ -1,4 +1,4 @@
-"""Writes with several steps: ingesting and deleting event logs.
+"""Writes with several steps: ingesting and deleting event logs (with receipts).
 
 `event_logs_ingest` is the single path every ingestion route uses: resolve the
 events of the whole batch in one query (creating missing ones when the tenant
@@ -9,16 +9,17 @@ The caller answers only after the surrounding transaction commits.
 """
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from accounts.models import ApiKey, Tenant, User
-from events.models import Event, EventLog
+from events.models import DeletionReceipt, Event, EventLog
 from events.rollups import deltas_of_queryset, deltas_of_rows, hourly_counts_apply
 from events.uuid7 import uuid7
 from events.validation import EventInput, FieldErrors, validate_event
@@ -133,12 +134,18 @@ def event_logs_ingest_batch(
     return sorted(receipts + stored, key=lambda receipt: receipt.index)
 
 
-def event_logs_delete(*, logs: QuerySet[EventLog], chunk: int = DELETE_CHUNK) -> int:
+def event_logs_delete(
+    *,
+    logs: QuerySet[EventLog],
+    chunk: int = DELETE_CHUNK,
+    on_chunk: Callable[[int], None] | None = None,
+) -> int:
     """Delete `logs` (an already tenant-scoped queryset) and their share of the rollup.
 
     Works in chunks, each its own (nested) transaction, so a large delete never
     holds its locks for long; wrap the call in `transaction.atomic()` to make the
-    whole delete all-or-nothing. Returns the number of logs deleted."""
+    whole delete all-or-nothing. `on_chunk(n)` runs inside each chunk's transaction
+    once its n logs are gone. Returns the number of logs deleted."""
     deleted = 0
     while True:
         with transaction.atomic():
@@ -149,7 +156,44 @@ def event_logs_delete(*, logs: QuerySet[EventLog], chunk: int = DELETE_CHUNK) ->
                 return deleted
             batch = EventLog.objects.filter(id__in=ids)
             hourly_counts_apply(deltas_of_queryset(batch, sign=-1))
-            deleted += batch.delete()[0]
+            removed = batch.delete()[0]
+            if on_chunk is not None:
+                on_chunk(removed)
+            deleted += removed
+
+
+def deletion_create(
+    *,
+    tenant: Tenant,
+    logs: QuerySet[EventLog],
+    reason: str,
+    filters: dict[str, Any],
+    created_by: User | None = None,
+    api_key: ApiKey | None = None,
+    chunk: int = DELETE_CHUNK,
+    atomic: bool = True,
+    on_chunk: Callable[[int], None] | None = None,
+) -> DeletionReceipt:
+    """Delete `logs` (already scoped to `tenant`) with their rollup share, and record a
+    DeletionReceipt that counts them. `filters` (JSON-ready) says what was matched.
+
+    `atomic`: all or nothing (API deletions). Otherwise each chunk commits together
+    with its share of the receipt's count, so an interrupted run leaves a receipt that
+    counts exactly the logs that are gone, and a rerun deletes the rest (retention).
+    `on_chunk(n)` reports progress after each chunk."""
+    with transaction.atomic() if atomic else nullcontext():
+        receipt = DeletionReceipt.objects.create(
+            tenant=tenant, reason=reason, filter=filters, created_by=created_by, api_key=api_key
+        )
+        receipt_row = DeletionReceipt.objects.filter(pk=receipt.pk)
+
+        def count(removed: int) -> None:
+            receipt_row.update(events_deleted=F("events_deleted") + removed)
+            if on_chunk is not None:
+                on_chunk(removed)
+
+        receipt.events_deleted = event_logs_delete(logs=logs, chunk=chunk, on_chunk=count)
+    return receipt
 
 
 def _resolve_events(*, tenant: Tenant, names: set[str]) -> dict[str, int]:

@@ -8,17 +8,19 @@ from rest_framework.response import Response
 from accounts.permissions import INGEST, READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin, request_actor
 from events.filters import EventLogFilter
-from events.models import Event, EventLog
+from events.models import DeletionReceipt, Event, EventLog
 from events.serializers import (
     BatchQuerySerializer,
     BatchRequestSerializer,
     BatchResponseSerializer,
+    DeletionReceiptSerializer,
+    DeletionRequestSerializer,
     EventLogCreateSerializer,
     EventLogSerializer,
     EventSerializer,
     batch_response,
 )
-from events.services import event_logs_ingest, event_logs_ingest_batch
+from events.services import deletion_create, event_logs_ingest, event_logs_ingest_batch
 from events.validation import MAX_BATCH_EVENTS, validate_batch, validate_event
 from eventtracker.rest import PayloadTooLarge, StrictJSONParser
 
@@ -148,3 +150,57 @@ class EventLogViewSet(
         return Response(
             body, status=status.HTTP_200_OK if stored_any else status.HTTP_400_BAD_REQUEST
         )
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=DeletionRequestSerializer,
+        responses={
+            201: DeletionReceiptSerializer,
+            400: OpenApiResponse(description="No filter, or a bad one"),
+        },
+    ),
+)
+class DeletionViewSet(
+    TenantScopedMixin,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Deletions of event logs by filter. POST deletes the matching logs (and their share
+    of the rollup) in one transaction and answers its receipt; GET lists the receipts of
+    every deletion in the tenant (by filter, person erasures, retention purges)."""
+
+    queryset = DeletionReceipt.objects.all()
+    serializer_class = DeletionReceiptSerializer
+    api_key_roles = READ_OR_ADMIN_WRITES
+    filterset_fields = ["reason"]
+    search_fields: list[str] = []
+    ordering_fields = ["id", "created_at", "events_deleted"]
+    ordering = ["id"]
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return DeletionRequestSerializer
+        return DeletionReceiptSerializer
+
+    def create(self, request, *args, **kwargs):
+        body = DeletionRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        query = body.validated_data
+        logs = self.scoped(EventLog.objects.all()).between(query.get("start"), query.get("end"))
+        if "event_name" in query:
+            logs = logs.filter(event__name=query["event_name"])
+        if "distinct_id" in query:
+            logs = logs.filter(distinct_id=query["distinct_id"])
+        user, key = request_actor(request)
+        receipt = deletion_create(
+            tenant=self.tenant,
+            logs=logs,
+            reason=DeletionReceipt.Reason.FILTER,
+            filters=dict(body.data),
+            created_by=user,
+            api_key=key,
+        )
+        return Response(DeletionReceiptSerializer(receipt).data, status=status.HTTP_201_CREATED)
