@@ -7,7 +7,15 @@ from accounts.services import api_key_create, api_key_revoke
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "is_active", "timezone", "auto_create_events", "created_at"]
+    list_display = [
+        "name",
+        "slug",
+        "is_active",
+        "timezone",
+        "auto_create_events",
+        "retention_days",
+        "created_at",
+    ]
     list_filter = ["is_active", "auto_create_events"]
     search_fields = ["name", "slug"]
     actions = ["block", "unblock"]

@@ -5,6 +5,7 @@ import zoneinfo
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models, transaction
 from django.utils.text import slugify
 
@@ -26,6 +27,13 @@ class Tenant(models.Model):
     auto_create_events = models.BooleanField(
         default=True,
         help_text="Create an Event when a log names an unknown one; off means 400 instead.",
+    )
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Event logs older than this many days are deleted by "
+        "`manage.py purge_expired`; empty keeps them forever.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

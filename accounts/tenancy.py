@@ -4,7 +4,13 @@ Views over tenant-owned models inherit `TenantScopedMixin`; it filters in
 `get_queryset()` and refuses subclasses that override it, so a view cannot
 forget the filter. Customise through `scope_queryset(qs)`. The tenant always
 comes from the credential, never from the body, URL or query string.
+
+A tenant-owned model has either a `tenant` foreign key or, when it lives in
+another database than the tenants (people.Person), a plain `tenant_id` column;
+both are scoped here, the same way.
 """
+
+from functools import cache
 
 from django.db import models
 from rest_framework import serializers
@@ -16,6 +22,27 @@ from accounts.models import ApiKey, Tenant, User
 def request_tenant(request: Request) -> Tenant:
     """The tenant of an authenticated request: its user's, or its API key's."""
     return request.user.tenant
+
+
+@cache
+def tenant_field(model: type[models.Model]) -> str | None:
+    """ "tenant" (a foreign key), "tenant_id" (a plain column), or None: not tenant-owned."""
+    names = {field.name for field in model._meta.concrete_fields}
+    return next((name for name in ("tenant", "tenant_id") if name in names), None)
+
+
+def tenant_stamp(model: type[models.Model], tenant: Tenant) -> dict[str, object]:
+    """The keyword that ties a row of `model` to `tenant`, for filters and for saves."""
+    field = tenant_field(model)
+    if field is None:
+        raise TypeError(f"{model.__name__} is not tenant-owned (no tenant or tenant_id field).")
+    return {field: tenant if field == "tenant" else tenant.pk}
+
+
+def scope_to_tenant(queryset: models.QuerySet, tenant: Tenant) -> models.QuerySet:
+    """`queryset` narrowed to `tenant`'s rows: for management commands, which have
+    no request. Views get the same filter from TenantScopedMixin."""
+    return queryset.filter(**tenant_stamp(queryset.model, tenant))
 
 
 def request_actor(request: Request) -> tuple[User | None, ApiKey | None]:
@@ -49,14 +76,14 @@ class TenantScopedMixin:
 
     def scoped(self, queryset: models.QuerySet) -> models.QuerySet:
         """Any other tenant-owned queryset a view needs, filtered the same way."""
-        return queryset.filter(tenant=self.tenant)
+        return scope_to_tenant(queryset, self.tenant)
 
     def scope_queryset(self, queryset: models.QuerySet) -> models.QuerySet:
         """Hook for select_related, annotations and extra filters."""
         return queryset
 
     def perform_create(self, serializer) -> None:
-        serializer.save(tenant=self.tenant)
+        serializer.save(**tenant_stamp(self.queryset.model, self.tenant))
 
 
 class TenantScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):

@@ -1,0 +1,77 @@
+"""Delete event logs older than each tenant's retention period (Tenant.retention_days)."""
+
+import datetime as dt
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from accounts.models import Tenant
+from accounts.tenancy import scope_to_tenant
+from events.models import DeletionReceipt, EventLog
+from events.services import DELETE_CHUNK, deletion_create
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete event logs whose event time is older than their tenant's retention_days, "
+        "in batches (each its own short transaction, rollup adjusted), with one deletion "
+        "receipt per tenant. Idempotent: run it as often as you like (e.g. hourly)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=DELETE_CHUNK,
+            help=f"Logs deleted per transaction (default {DELETE_CHUNK}).",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Only count what would be deleted."
+        )
+        parser.add_argument("--tenant", help="Only this tenant (slug).")
+
+    def handle(self, *args, batch_size: int, dry_run: bool, tenant: str | None, **options):
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        tenants = Tenant.objects.filter(retention_days__isnull=False).order_by("id")
+        if tenant is not None:
+            tenants = tenants.filter(slug=tenant)
+            if not tenants.exists():
+                raise CommandError(f"No tenant with slug '{tenant}' and a retention period.")
+        now = timezone.now()
+        total = sum(
+            self._purge(t, now=now, batch_size=batch_size, dry_run=dry_run) for t in tenants
+        )
+        verb = "would be deleted" if dry_run else "deleted"
+        self.stdout.write(f"{total} expired log(s) {verb}.")
+
+    def _purge(self, tenant: Tenant, *, now: dt.datetime, batch_size: int, dry_run: bool) -> int:
+        cutoff = now - dt.timedelta(days=tenant.retention_days)
+        expired = scope_to_tenant(EventLog.objects.all(), tenant).between(end=cutoff)
+        found = expired.count()
+        label = f"{tenant.slug}: logs before {cutoff:%Y-%m-%d %H:%M:%S} UTC"
+        if dry_run or not found:
+            self.stdout.write(f"{label}: {found} {'would be deleted' if found else 'none'}")
+            return found
+        done = 0
+
+        def progress(removed: int) -> None:
+            nonlocal done
+            done += removed
+            self.stdout.write(f"{label}: {done}/{found} deleted")
+
+        receipt = deletion_create(
+            tenant=tenant,
+            logs=expired,
+            reason=DeletionReceipt.Reason.RETENTION,
+            filters={"end": _iso(cutoff), "retention_days": tenant.retention_days},
+            chunk=batch_size,
+            atomic=False,
+            on_chunk=progress,
+        )
+        self.stdout.write(f"{label}: {receipt.events_deleted} deleted (receipt {receipt.pk})")
+        return receipt.events_deleted
+
+
+def _iso(instant: dt.datetime) -> str:
+    return instant.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

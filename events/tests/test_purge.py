@@ -1,0 +1,135 @@
+"""Retention: `manage.py purge_expired` deletes old logs in batches, exactly, with receipts."""
+
+import datetime as dt
+from io import StringIO
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from accounts.tests.factories import TenantFactory
+from events.models import DeletionReceipt, EventLog
+from events.tests.factories import EventFactory, EventLogFactory
+from events.tests.test_rollups import recount, rollup
+
+
+def _purge(*args: str) -> str:
+    out = StringIO()
+    call_command("purge_expired", *args, stdout=out)
+    return out.getvalue()
+
+
+def _logs_aged(tenant, *days: float) -> None:
+    """One log per age (in days), two events, spread over the hour so buckets are shared."""
+    now = timezone.now()
+    events = [EventFactory(tenant=tenant, name="a"), EventFactory(tenant=tenant, name="b")]
+    for index, age in enumerate(days):
+        when = now - dt.timedelta(days=age)
+        EventLogFactory(event=events[index % 2], timestamp=when, count=index + 1)
+
+
+@pytest.fixture
+def kept_30_days(tenant):
+    tenant.retention_days = 30
+    tenant.save()
+    _logs_aged(tenant, 400, 90, 31, 30.5, 29, 1, 0)
+    return tenant
+
+
+def test_purge_deletes_logs_older_than_the_retention_and_keeps_the_rollup_exact(
+    kept_30_days, other_tenant
+):
+    _logs_aged(other_tenant, 400, 90)  # no retention period: kept forever
+    theirs = rollup(other_tenant)
+
+    output = _purge("--batch-size", "2")
+
+    ages = EventLog.objects.filter(tenant=kept_30_days).values_list("timestamp", flat=True)
+    assert all(timezone.now() - when < dt.timedelta(days=30) for when in ages)
+    assert len(ages) == 3
+    assert rollup(kept_30_days) == recount(kept_30_days)
+    assert EventLog.objects.filter(tenant=other_tenant).count() == 2
+    assert rollup(other_tenant) == theirs
+    receipt = DeletionReceipt.objects.get()
+    assert receipt.tenant == kept_30_days
+    assert receipt.reason == "retention"
+    assert receipt.actor == "system"
+    assert receipt.events_deleted == 4
+    assert receipt.filter["retention_days"] == 30
+    # Batches of 2: progress after each, then the total.
+    assert f"{kept_30_days.slug}: logs before" in output
+    assert "2/4 deleted" in output
+    assert "4/4 deleted" in output
+    assert "4 expired log(s) deleted." in output
+
+
+def test_purge_is_idempotent(kept_30_days):
+    _purge()
+
+    output = _purge()
+
+    assert "none" in output
+    assert "0 expired log(s) deleted." in output
+    assert DeletionReceipt.objects.count() == 1
+    assert EventLog.objects.filter(tenant=kept_30_days).count() == 3
+
+
+def test_dry_run_counts_and_deletes_nothing(kept_30_days):
+    output = _purge("--dry-run")
+
+    assert "4 would be deleted" in output
+    assert "4 expired log(s) would be deleted." in output
+    assert EventLog.objects.filter(tenant=kept_30_days).count() == 7
+    assert not DeletionReceipt.objects.exists()
+
+
+@pytest.mark.django_db
+def test_one_receipt_per_tenant_with_deletions():
+    tenants = [TenantFactory(retention_days=days) for days in (7, 7, 7)]
+    _logs_aged(tenants[0], 10, 20)
+    _logs_aged(tenants[1], 1)
+    _logs_aged(tenants[2], 8)
+
+    _purge()
+
+    receipts = DeletionReceipt.objects.order_by("tenant_id")
+    assert [(r.tenant_id, r.events_deleted) for r in receipts] == [
+        (tenants[0].pk, 2),
+        (tenants[2].pk, 1),
+    ]
+    assert all(rollup(tenant) == recount(tenant) for tenant in tenants)
+
+
+def test_a_blocked_tenants_logs_expire_too(kept_30_days):
+    kept_30_days.is_active = False
+    kept_30_days.save()
+
+    _purge()
+
+    assert EventLog.objects.filter(tenant=kept_30_days).count() == 3
+
+
+def test_only_one_tenant_with_tenant_option(kept_30_days):
+    elsewhere = TenantFactory(retention_days=1)
+    _logs_aged(elsewhere, 5)
+
+    _purge("--tenant", kept_30_days.slug)
+
+    assert EventLog.objects.filter(tenant=kept_30_days).count() == 3
+    assert EventLog.objects.filter(tenant=elsewhere).count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("args", [["--batch-size", "0"], ["--tenant", "nope"]])
+def test_bad_options_are_errors(args):
+    with pytest.raises(CommandError):
+        _purge(*args)
+
+
+@pytest.mark.django_db
+def test_retention_days_must_be_positive_when_set():
+    tenant = TenantFactory(retention_days=0)
+
+    with pytest.raises(ValidationError, match="retention_days"):
+        tenant.full_clean()
