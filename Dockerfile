@@ -27,9 +27,10 @@ RUN DJANGO_SECRET_KEY=collectstatic-build-only-not-a-secret \
     && chown app:app /app/data
 
 # Code stays root-owned and read-only for the app user; only /app/data is writable.
-# Without a DATABASE_URL the embedded SQLite file lives there (mount a volume on it);
-# docker-compose.yml points DATABASE_URL at PostgreSQL instead.
+# Without a DATABASE_URL the embedded SQLite files live there (mount a volume on it), the
+# personal data in a file of its own; docker-compose.yml points both at PostgreSQL instead.
 ENV DATABASE_URL=sqlite:////app/data/db.sqlite3 \
+    PII_DATABASE_URL=sqlite:////app/data/pii.sqlite3 \
     GUNICORN_BIND=0.0.0.0:8000
 
 USER app

@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine with Python 3.11+:
-#   make run    - virtualenv, dependencies, migrations, server on http://127.0.0.1:8000 (SQLite)
+#   make run    - virtualenv, dependencies, migrations (both databases), server on
+#                 http://127.0.0.1:8000 (SQLite)
 #   make test   - virtualenv, dev dependencies, ruff, the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -22,8 +23,7 @@ $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: $(VENV)/.runtime-installed
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+run: migrate
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: $(VENV)/.dev-installed
@@ -39,8 +39,10 @@ format: $(VENV)/.dev-installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Both databases: events in "default", personal data (people) in "pii".
 migrate: $(VENV)/.runtime-installed
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --database pii --noinput
 
 createsuperuser: migrate
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py createsuperuser

@@ -1,4 +1,5 @@
-"""Fixtures shared by every app's tests: two tenants, each with a logged-in client."""
+"""Fixtures shared by every app's tests: two tenants, each with a logged-in client;
+and the `pii` marker for tests that also use the people app's database."""
 
 import pytest
 from rest_framework.authtoken.models import Token
@@ -69,3 +70,20 @@ def key_client(tenant):
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness buys nothing in tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+BOTH_DATABASES = ["default", "pii"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """`@pytest.mark.pii` (or `pytestmark = pytest.mark.pii`): the test may use the "pii"
+    database as well as the default one. Django refuses queries to a database a test did
+    not declare, so a test without the marker cannot touch personal data by accident."""
+    for item in items:
+        if item.get_closest_marker("pii") is None:
+            continue
+        declared = item.get_closest_marker("django_db")
+        options = dict(declared.kwargs) if declared is not None else {}
+        options["databases"] = BOTH_DATABASES
+        item.add_marker(pytest.mark.django_db(**options), append=False)

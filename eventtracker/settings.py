@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "accounts",
     "events",
     "stats",
+    "people",
     "v1",
 ]
 
@@ -83,8 +84,8 @@ TEMPLATES = [
 ]
 
 
-def _database(url: str) -> dict:
-    """Parse DATABASE_URL; SQLite gets WAL, a busy timeout and IMMEDIATE transactions
+def _database(url: str, *, test_file_prefix: str = "eventtracker-test") -> dict:
+    """Parse a database URL; SQLite gets WAL, a busy timeout and IMMEDIATE transactions
     so that concurrent writers queue instead of failing with "database is locked"."""
     config = environ.Env.db_url_config(url)
     if config["ENGINE"] == "django.db.backends.sqlite3":
@@ -96,7 +97,7 @@ def _database(url: str) -> dict:
         # Tests use a file too: an in-memory shared-cache database fails concurrent
         # writers with "table is locked" instead of letting them wait like a file does.
         # One file per test process, so parallel runs in one checkout never share it.
-        test_file = Path(tempfile.gettempdir()) / f"eventtracker-test-{os.getpid()}.sqlite3"
+        test_file = Path(tempfile.gettempdir()) / f"{test_file_prefix}-{os.getpid()}.sqlite3"
         config["TEST"] = {"NAME": str(test_file)}
     else:
         config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
@@ -106,7 +107,15 @@ def _database(url: str) -> dict:
 
 DATABASES = {
     "default": _database(env.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")),
+    # Personal data (the people app) lives apart from the events: its own database, which
+    # may be another server. Unset = a second SQLite file, even when the default database
+    # is PostgreSQL. No foreign key crosses the two; events name people by distinct_id.
+    "pii": _database(
+        env.str("PII_DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'pii.sqlite3'}"),
+        test_file_prefix="eventtracker-pii-test",
+    ),
 }
+DATABASE_ROUTERS = ["eventtracker.dbrouters.PiiRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

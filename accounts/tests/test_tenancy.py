@@ -7,9 +7,16 @@ from djoser.views import UserViewSet
 from rest_framework import generics, serializers
 from rest_framework.test import APIRequestFactory
 
-from accounts.tenancy import TenantScopedMixin, TenantScopedPrimaryKeyRelatedField
+from accounts.models import Tenant
+from accounts.tenancy import (
+    TenantScopedMixin,
+    TenantScopedPrimaryKeyRelatedField,
+    scope_to_tenant,
+    tenant_field,
+)
 from events.models import Event
 from events.tests.factories import EventFactory
+from people.models import Person
 
 
 def _iter_views(patterns, prefix=""):
@@ -29,7 +36,9 @@ SCOPED_ELSEWHERE = {
 
 
 def _is_tenant_owned(model: type[models.Model]) -> bool:
-    return any(field.name == "tenant" for field in model._meta.get_fields())
+    """A `tenant` foreign key, or a plain `tenant_id` (a model in another database, like
+    people.Person)."""
+    return tenant_field(model) is not None
 
 
 def test_every_view_over_a_tenant_owned_model_uses_the_mixin():
@@ -43,10 +52,28 @@ def test_every_view_over_a_tenant_owned_model_uses_the_mixin():
         checked.append(route)
         assert issubclass(view_class, TenantScopedMixin), route
 
-    # The walk really found the tenant-owned API (events, eventlogs, stats).
-    assert any("events" in route for route in checked)
-    assert any("eventlogs" in route for route in checked)
-    assert any("event_trend" in route for route in checked)
+    # The walk really found the tenant-owned API (events, eventlogs, stats, people, …).
+    for expected in (
+        "events",
+        "eventlogs",
+        "event_trend",
+        "unique_users",
+        "people",
+        "deletions",
+    ):
+        assert any(expected in route for route in checked), expected
+
+
+@pytest.mark.pii
+def test_models_with_a_plain_tenant_id_are_scoped_by_it(tenant, other_tenant):
+    mine = Person.objects.create(tenant_id=tenant.pk, distinct_id="same")
+    Person.objects.create(tenant_id=other_tenant.pk, distinct_id="same")
+
+    assert tenant_field(Person) == "tenant_id"
+    assert tenant_field(Event) == "tenant"
+    assert list(scope_to_tenant(Person.objects.all(), tenant)) == [mine]
+    with pytest.raises(TypeError, match="not tenant-owned"):
+        scope_to_tenant(Tenant.objects.all(), tenant)
 
 
 def test_overriding_get_queryset_is_refused():

@@ -1,4 +1,4 @@
-"""Deletions by filter with receipts (/api/deletions/)."""
+"""Deletions by filter with receipts (/api/deletions/) and seed 002's delete-a-user's-events."""
 
 import datetime as dt
 
@@ -7,6 +7,8 @@ import pytest
 from events.models import DeletionReceipt, EventLog
 from events.tests.factories import EventFactory, EventLogFactory
 from events.tests.test_rollups import recount, rollup
+from people.models import Person
+from people.tests.factories import PersonFactory
 
 DELETIONS = "/api/deletions/"
 T0 = dt.datetime(2024, 2, 1, 10, 0, tzinfo=dt.UTC)
@@ -146,3 +148,43 @@ def test_admin_keys_delete_read_keys_list_ingest_keys_nothing(key_client, logs):
 def test_anonymous_is_401(anon_client):
     assert anon_client.post(DELETIONS, {"event_name": "x"}, format="json").status_code == 401
     assert anon_client.get(DELETIONS).status_code == 401
+
+
+# --- seed 002: DELETE /api/event/<user_id> → DELETE /api/people/<distinct_id>/events ---
+
+
+@pytest.mark.pii
+def test_deleting_a_users_events_answers_seed_002s_message(api_client, logs):
+    PersonFactory(tenant_id=logs.pk, distinct_id="u1")
+
+    response = api_client.delete("/api/people/u1/events")
+
+    body = response.json()
+    assert response.status_code == 200
+    assert body["message"] == "6 events were deleted"
+    assert body["events_deleted"] == 6
+    assert body["reason"] == "user_events"
+    assert body["filter"] == {"distinct_id": "u1"}
+    assert not EventLog.objects.filter(tenant=logs, distinct_id="u1").exists()
+    assert Person.objects.filter(distinct_id="u1").exists()  # the profile stays
+    assert rollup(logs) == recount(logs)
+
+
+@pytest.mark.pii
+def test_a_users_events_go_even_without_a_profile_and_unknown_ids_are_404(api_client, logs):
+    assert api_client.delete("/api/people/u2/events").json()["events_deleted"] == 3
+    assert api_client.delete("/api/people/u2/events").status_code == 404
+    assert api_client.delete("/api/people/nobody/events").status_code == 404
+    PersonFactory(tenant_id=logs.pk, distinct_id="quiet")
+    assert api_client.delete("/api/people/quiet/events").json()["message"] == (
+        "0 events were deleted"
+    )
+
+
+@pytest.mark.pii
+def test_a_users_events_in_another_tenant_are_404(api_client, other_tenant):
+    EventLogFactory(event__tenant=other_tenant, distinct_id="theirs")
+    PersonFactory(tenant_id=other_tenant.pk, distinct_id="theirs")
+
+    assert api_client.delete("/api/people/theirs/events").status_code == 404
+    assert EventLog.objects.filter(tenant=other_tenant).count() == 1

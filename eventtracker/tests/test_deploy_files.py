@@ -256,3 +256,72 @@ def test_gunicorn_serves_the_app(tmp_path):
     assert json.loads(body) == "ping ok"
     output = log_path.read_text(encoding="utf-8", errors="replace")
     assert "GET /health/ping" in output, "the access log goes to the process output"
+
+
+# --- the pii database (people) ------------------------------------------------------
+
+
+def test_entrypoint_migrates_the_pii_database_too():
+    text = _read("docker/entrypoint.sh")
+
+    assert text.index("manage.py migrate --database pii --noinput") < text.index('exec "$@"')
+
+
+def _make_rule(target: str) -> tuple[list[str], str]:
+    """(prerequisites, recipe) of a Makefile target."""
+    rule = _read("Makefile").split(f"\n{target}:", 1)[1].split("\n\n", 1)[0]
+    first_line, _, recipe = rule.partition("\n")
+    return first_line.split(), recipe
+
+
+def test_make_migrates_both_databases_and_run_migrates_first():
+    _, recipe = _make_rule("migrate")
+
+    assert "manage.py migrate --noinput" in recipe
+    assert "manage.py migrate --database pii --noinput" in recipe
+    assert "migrate" in _make_rule("run")[0]
+
+
+def test_compose_keeps_personal_data_on_its_own_server(compose):
+    web = compose["services"]["web"]
+    pii = compose["services"]["postgres-pii"]
+
+    assert "@postgres-pii:5432/" in web["environment"]["PII_DATABASE_URL"]
+    assert web["depends_on"]["postgres-pii"]["condition"] == "service_healthy"
+    assert "pg_isready" in pii["healthcheck"]["test"]
+    volume_names = {mount.split(":", 1)[0] for mount in pii["volumes"]}
+    assert volume_names & set(compose["volumes"]), "pii data must live in a named volume"
+    assert set(pii["volumes"]).isdisjoint(compose["services"]["postgres"]["volumes"])
+
+
+def test_image_keeps_the_pii_sqlite_file_in_the_writable_data_dir():
+    assert "PII_DATABASE_URL=sqlite:////app/data/pii.sqlite3" in _read("Dockerfile")
+
+
+def test_pii_database_defaults_to_its_own_sqlite_file():
+    script = (
+        "from django.conf import settings as s; d = s.DATABASES; "
+        "print(d['pii']['ENGINE'], d['pii']['NAME'], d['default']['NAME'], "
+        "d['pii']['TEST']['NAME'] != d['default']['TEST']['NAME'])"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "eventtracker.settings",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/anything",
+    }
+    env.pop("PII_DATABASE_URL", None)
+    result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        [sys.executable, "-c", f"import django; django.setup(); {script}"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    engine, pii_name, default_name, separate_test_files = result.stdout.split()
+    assert engine == "django.db.backends.sqlite3"
+    assert pii_name == str(BASE_DIR / "pii.sqlite3")
+    assert default_name == "anything"
+    assert separate_test_files == "True"

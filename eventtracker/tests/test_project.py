@@ -5,11 +5,14 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from django.db import DatabaseError, connections
 
 from accounts.models import User
 from events.tests.factories import EventLogFactory
+from people.tests.factories import PersonFactory
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -21,12 +24,23 @@ def test_ping_needs_no_credential(client):
     assert response.json() == "ping ok"
 
 
-@pytest.mark.django_db
-def test_ready_checks_the_database(client):
+@pytest.mark.pii
+def test_ready_checks_both_databases(client):
     response = client.get("/health/ready")
 
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+    assert set(response.json()) == {"status", "database", "pii_database"}
+
+
+@pytest.mark.pii
+def test_ready_is_503_when_a_database_is_down(client):
+    with mock.patch.object(connections["pii"], "cursor", side_effect=DatabaseError("down")):
+        response = client.get("/health/ready")
+
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+    assert "pii_database" in response.json()
 
 
 def test_unknown_url_is_json_404(client):
@@ -68,10 +82,11 @@ def test_docs_load_assets_locally(client, url):
     assert client.get(script).status_code == 200
 
 
-@pytest.mark.django_db
+@pytest.mark.pii
 def test_admin_lists_every_model(client):
     admin = User.objects.create_superuser("root", "root@example.com", "pw-123456")
     EventLogFactory(tenant=admin.tenant, event__tenant=admin.tenant)
+    person = PersonFactory(tenant_id=admin.tenant_id)
     client.force_login(admin)
 
     for url in (
@@ -84,6 +99,10 @@ def test_admin_lists_every_model(client):
         "/admin/authtoken/tokenproxy/",
         f"/admin/accounts/tenant/?id={admin.tenant_id}",
         "/admin/events/event/?q=event",
+        "/admin/events/deletionreceipt/",
+        "/admin/people/person/",
+        "/admin/people/person/?q=ada",
+        f"/admin/people/person/{person.pk}/change/",
     ):
         assert client.get(url).status_code == 200, url
 

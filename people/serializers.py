@@ -1,0 +1,94 @@
+import re
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from eventtracker.rest import StrictFieldsMixin
+from people.models import Person, validate_phone
+
+# Separators people type in phone numbers; dropped before validation ("+1 (555) 010-9999").
+PHONE_SEPARATORS = re.compile(r"[\s().-]")
+
+
+class PhoneField(serializers.CharField):
+    """A phone number as a string of digits with an optional leading "+". Accepts a JSON
+    number too (seed 002 sends one) and drops spaces, dots, dashes and parentheses."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, float):
+            self.fail("invalid")
+        value = PHONE_SEPARATORS.sub("", super().to_internal_value(data))
+        if value:
+            try:
+                validate_phone(value)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from None
+        return value
+
+
+class PersonSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A person's profile. `distinct_id` is generated when not given and cannot change
+    afterwards (events name the person by it). Uniqueness of distinct_id and email per
+    tenant is checked by the database; the view turns a refusal into a 400."""
+
+    phone = PhoneField(required=False, allow_blank=True, max_length=32)
+
+    class Meta:
+        model = Person
+        fields = [
+            "distinct_id",
+            "email",
+            "username",
+            "first_name",
+            "last_name",
+            "phone",
+            "properties",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+        extra_kwargs = {"distinct_id": {"required": False, "trim_whitespace": False}}
+        validators = []
+
+    def validate_distinct_id(self, value: str) -> str:
+        if self.instance is not None and value != self.instance.distinct_id:
+            raise serializers.ValidationError("Cannot be changed; create another person instead.")
+        if not value or "/" in value or any(not char.isprintable() for char in value):
+            raise serializers.ValidationError(
+                "Must be non-empty, printable, and without '/' (it is part of the URL)."
+            )
+        return value
+
+    def validate_properties(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return value
+
+
+class PersonDeleteQuerySerializer(serializers.Serializer):
+    erase_events = serializers.BooleanField(
+        default=False,
+        help_text="Also delete every event of this distinct_id (GDPR erasure); answers "
+        "a receipt instead of 204.",
+    )
+
+
+class ErasureSerializer(serializers.Serializer):
+    """The answer to an erasure: whose, how many events went, when, and the receipt."""
+
+    person = serializers.CharField(help_text="The distinct_id erased.")
+    events_deleted = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    receipt = serializers.IntegerField(help_text="The DeletionReceipt's id (/api/deletions/).")
+
+
+class UserEventsDeletedSerializer(serializers.Serializer):
+    """Seed 002's answer to deleting one user's events, with the receipt's fields."""
+
+    message = serializers.CharField(help_text='"<n> events were deleted"')
+    id = serializers.IntegerField()
+    reason = serializers.CharField()
+    filter = serializers.DictField()
+    events_deleted = serializers.IntegerField()
+    actor = serializers.CharField()
+    created_at = serializers.DateTimeField()

@@ -1,0 +1,171 @@
+"""Erasure (profile + events, rollup kept exact, receipt) and export (profile + events)."""
+
+import datetime as dt
+import json
+from unittest import mock
+
+import pytest
+from django.db import DatabaseError
+from django.utils import timezone
+
+from events.models import DeletionReceipt, EventLog
+from events.tests.factories import EventFactory, EventLogFactory
+from events.tests.test_rollups import recount, rollup
+from people.models import Person
+from people.selectors import EXPORT_CHUNK
+from people.tests.factories import PersonFactory
+
+pytestmark = pytest.mark.pii
+
+T0 = dt.datetime(2024, 5, 6, 9, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def shop(tenant, other_tenant):
+    """Two people of `tenant` with events in shared hours, and a namesake elsewhere."""
+    click, buy = EventFactory(tenant=tenant, name="click"), EventFactory(tenant=tenant, name="buy")
+    for person in ("ada", "bob"):
+        PersonFactory(tenant_id=tenant.pk, distinct_id=person)
+        for hours, event, count in ((0, click, 2), (1, click, 1), (1, buy, 3), (30, buy, 1)):
+            when = T0 + dt.timedelta(hours=hours)
+            EventLogFactory(event=event, distinct_id=person, timestamp=when, count=count)
+    EventLogFactory(event=click, distinct_id="", timestamp=T0)
+    PersonFactory(tenant_id=other_tenant.pk, distinct_id="ada")
+    EventLogFactory(event=EventFactory(tenant=other_tenant, name="click"), distinct_id="ada")
+    return tenant
+
+
+def test_erase_deletes_profile_and_events_and_keeps_rollup_exact(api_client, shop, other_tenant):
+    before_other = rollup(other_tenant)
+
+    response = api_client.delete("/api/people/ada?erase_events=true")
+
+    body = response.json()
+    assert response.status_code == 200
+    assert body["person"] == "ada"
+    assert body["events_deleted"] == 4
+    assert dt.datetime.fromisoformat(body["at"]) <= timezone.now()
+    assert not Person.objects.filter(tenant_id=shop.pk, distinct_id="ada").exists()
+    assert not EventLog.objects.filter(tenant=shop, distinct_id="ada").exists()
+    assert EventLog.objects.filter(tenant=shop, distinct_id="bob").count() == 4
+    assert EventLog.objects.filter(tenant=shop, distinct_id="").count() == 1
+    assert rollup(shop) == recount(shop)
+    assert rollup(shop).total() == 2 + 1 + 3 + 1 + 1  # bob's 7 and the anonymous click
+    # Other people and tenants are untouched.
+    assert Person.objects.filter(tenant_id=shop.pk, distinct_id="bob").exists()
+    assert Person.objects.filter(tenant_id=other_tenant.pk, distinct_id="ada").exists()
+    assert EventLog.objects.filter(tenant=other_tenant, distinct_id="ada").count() == 1
+    assert rollup(other_tenant) == before_other
+
+
+def test_erase_leaves_a_receipt_without_personal_data(api_client, shop, user):
+    PersonFactory(tenant_id=shop.pk, distinct_id="eve", email="eve@shop.example")
+
+    erased = api_client.delete("/api/people/ada?erase_events=true").json()
+    api_client.delete("/api/people/eve?erase_events=true")
+
+    receipt = DeletionReceipt.objects.get(pk=erased["receipt"])
+    assert receipt.reason == "erase"
+    assert receipt.tenant == shop
+    assert receipt.filter == {"distinct_id": "ada"}
+    assert receipt.events_deleted == 4
+    assert receipt.created_by == user
+    assert receipt.actor == "user"
+    assert "eve@shop.example" not in str(list(DeletionReceipt.objects.values()))
+    listed = api_client.get("/api/deletions/", {"reason": "erase"}).json()
+    assert [(row["filter"], row["events_deleted"]) for row in listed] == [
+        ({"distinct_id": "ada"}, 4),
+        ({"distinct_id": "eve"}, 0),
+    ]
+
+
+def test_erase_of_an_unknown_person_is_404(api_client, shop):
+    response = api_client.delete("/api/people/nobody?erase_events=true")
+
+    assert response.status_code == 404
+    assert not DeletionReceipt.objects.exists()
+
+
+def test_admin_key_may_erase_read_key_may_not(key_client, shop):
+    denied = key_client("read").delete("/api/people/ada?erase_events=true")
+    erased = key_client("admin").delete("/api/people/bob?erase_events=true")
+
+    assert denied.status_code == 403
+    assert erased.status_code == 200
+    receipt = DeletionReceipt.objects.get()
+    assert receipt.actor == "api_key"
+    assert receipt.api_key.role == "admin"
+
+
+def test_a_failed_profile_delete_is_finished_by_a_retry(api_client, shop):
+    down = mock.patch.object(Person, "delete", side_effect=DatabaseError("pii is down"))
+    with down, pytest.raises(DatabaseError):
+        api_client.delete("/api/people/ada?erase_events=true")
+
+    # The events went first (with their receipt); the profile is still there to retry on.
+    assert not EventLog.objects.filter(tenant=shop, distinct_id="ada").exists()
+    assert Person.objects.filter(tenant_id=shop.pk, distinct_id="ada").exists()
+    retry = api_client.delete("/api/people/ada?erase_events=true")
+    assert retry.status_code == 200
+    assert retry.json()["events_deleted"] == 0
+    assert not Person.objects.filter(tenant_id=shop.pk, distinct_id="ada").exists()
+    assert rollup(shop) == recount(shop)
+
+
+def _export(client, distinct_id: str):
+    response = client.get(f"/api/people/{distinct_id}/export")
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"] == "application/json"
+    return json.loads(b"".join(response.streaming_content))
+
+
+def test_export_holds_the_profile_and_every_event_oldest_first(api_client, shop):
+    PersonFactory(tenant_id=shop.pk, distinct_id="cy", email="cy@shop.example", phone="+4412345")
+    click = EventFactory(tenant=shop, name="visit")
+    later = EventLogFactory(event=click, distinct_id="cy", timestamp=T0, data={"page": "/"})
+    EventLogFactory(event=click, distinct_id="cy", timestamp=T0 - dt.timedelta(days=1), count=2)
+
+    body = _export(api_client, "cy")
+
+    assert body["person"]["email"] == "cy@shop.example"
+    assert body["person"]["phone"] == "+4412345"
+    assert dt.datetime.fromisoformat(body["exported_at"]) <= timezone.now()
+    assert [(row["event_name"], row["count"]) for row in body["events"]] == [
+        ("visit", 2),
+        ("visit", 1),
+    ]
+    assert body["events"][1] == {
+        "uuid": str(later.uuid),
+        "event_name": "visit",
+        "timestamp": "2024-05-06T09:30:00Z",
+        "received_at": later.received_at.isoformat().replace("+00:00", "Z"),
+        "count": 1,
+        "data": {"page": "/"},
+    }
+
+
+def test_export_streams_long_histories_in_pieces(api_client, shop):
+    event = EventFactory(tenant=shop, name="tick")
+    EventLog.objects.bulk_create(
+        EventLog(
+            tenant=shop,
+            event=event,
+            distinct_id="bob",
+            timestamp=T0 + dt.timedelta(seconds=i),
+            received_at=T0,
+        )
+        for i in range(EXPORT_CHUNK + 5)
+    )
+
+    response = api_client.get("/api/people/bob/export")
+    pieces = list(response.streaming_content)
+
+    assert len(pieces) >= 3  # the head, at least one full chunk, the rest
+    assert len(json.loads(b"".join(pieces))["events"]) == EXPORT_CHUNK + 5 + 4
+
+
+def test_export_of_a_person_without_events_is_an_empty_list(api_client, tenant):
+    PersonFactory(tenant_id=tenant.pk, distinct_id="quiet")
+
+    assert _export(api_client, "quiet")["events"] == []

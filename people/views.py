@@ -1,0 +1,163 @@
+from contextlib import contextmanager
+
+from django.db import IntegrityError, router, transaction
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from accounts.permissions import READ_OR_ADMIN_WRITES
+from accounts.tenancy import TenantScopedMixin, request_actor
+from events.models import DeletionReceipt, EventLog
+from events.serializers import DeletionReceiptSerializer
+from events.services import deletion_create
+from people.filters import PersonFilter
+from people.models import Person
+from people.selectors import person_export
+from people.serializers import (
+    ErasureSerializer,
+    PersonDeleteQuerySerializer,
+    PersonSerializer,
+    UserEventsDeletedSerializer,
+)
+from people.services import person_erase
+
+DUPLICATE = "A person with this {field} already exists."
+DUPLICATE_400 = OpenApiResponse(description="Bad input, or a duplicate distinct_id or email")
+
+
+@extend_schema_view(
+    create=extend_schema(responses={201: PersonSerializer, 400: DUPLICATE_400}),
+    partial_update=extend_schema(responses={200: PersonSerializer, 400: DUPLICATE_400}),
+    update=extend_schema(responses={200: PersonSerializer, 400: DUPLICATE_400}),
+)
+class PersonViewSet(TenantScopedMixin, viewsets.ModelViewSet):
+    """The tenant's people (personal data, kept in the pii database), addressed by
+    `distinct_id`, the id their events carry. `?search=` looks in every text field;
+    `?email=` finds one by email, ignoring case."""
+
+    queryset = Person.objects.all()
+    serializer_class = PersonSerializer
+    api_key_roles = READ_OR_ADMIN_WRITES
+    lookup_field = "distinct_id"
+    lookup_value_regex = "[^/]+"
+    filterset_class = PersonFilter
+    search_fields = ["distinct_id", "email", "username", "first_name", "last_name", "phone"]
+    ordering_fields = ["id", "created_at", "updated_at", "email", "username"]
+    ordering = ["id"]
+
+    def perform_create(self, serializer):
+        with self._unique_or_400(serializer):
+            super().perform_create(serializer)
+
+    def perform_update(self, serializer):
+        with self._unique_or_400(serializer):
+            serializer.save()
+
+    @extend_schema(
+        parameters=[PersonDeleteQuerySerializer],
+        responses={
+            204: OpenApiResponse(description="Profile deleted (its events kept)"),
+            200: OpenApiResponse(ErasureSerializer, description="erase_events=true: erased"),
+        },
+    )
+    def destroy(self, request, *args, **kwargs):
+        """Delete the profile; with `?erase_events=true` also every event of its
+        distinct_id (erasure), answered with the deletion's receipt."""
+        person = self.get_object()
+        query = PersonDeleteQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        if not query.validated_data["erase_events"]:
+            person.delete()
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        user, key = request_actor(request)
+        receipt = person_erase(
+            person=person,
+            tenant=self.tenant,
+            logs=self.scoped(EventLog.objects.all()),
+            created_by=user,
+            api_key=key,
+        )
+        erasure = {
+            "person": person.distinct_id,
+            "events_deleted": receipt.events_deleted,
+            "at": receipt.created_at,
+            "receipt": receipt.pk,
+        }
+        return Response(ErasureSerializer(erasure).data)
+
+    @extend_schema(responses={200: PersonSerializer})
+    @action(detail=False, methods=["get"], url_path=r"by-email/(?P<email>[^/]+)")
+    def by_email(self, request, email: str, *args, **kwargs):
+        """Seed 002's lookup by email (ignoring case); 404 when no person has it."""
+        person = self.get_queryset().with_email(email).first()
+        if person is None:
+            raise NotFound("No person with this email.")
+        return Response(self.get_serializer(person).data)
+
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description='`{"exported_at", "person": {…}, "events": [{"uuid", "event_name", '
+                '"timestamp", "received_at", "count", "data"}, …]}`, streamed, oldest event first',
+            )
+        }
+    )
+    @action(detail=True, methods=["get"])
+    def export(self, request, *args, **kwargs):
+        """Everything stored about this person (GDPR access request): the profile and
+        every event of their distinct_id, streamed as one JSON document."""
+        person = self.get_object()
+        chunks = person_export(
+            profile=PersonSerializer(person).data,
+            logs=self.scoped(EventLog.objects.all()).filter(distinct_id=person.distinct_id),
+            now=timezone.now(),
+        )
+        return StreamingHttpResponse(chunks, content_type="application/json")
+
+    @extend_schema(request=None, responses={200: UserEventsDeletedSerializer})
+    @action(detail=True, methods=["delete"], url_path="events")
+    def delete_events(self, request, distinct_id: str, *args, **kwargs):
+        """Seed 002's `DELETE /api/event/<user_id>`: every event of this distinct_id,
+        whether or not it has a profile (which stays). 404 if it has neither."""
+        logs = self.scoped(EventLog.objects.all()).filter(distinct_id=distinct_id)
+        if not logs.exists() and not self.get_queryset().filter(distinct_id=distinct_id).exists():
+            raise NotFound("No person and no events with this distinct_id.")
+        user, key = request_actor(request)
+        receipt = deletion_create(
+            tenant=self.tenant,
+            logs=logs,
+            reason=DeletionReceipt.Reason.USER_EVENTS,
+            filters={"distinct_id": distinct_id},
+            created_by=user,
+            api_key=key,
+        )
+        message = f"{receipt.events_deleted} events were deleted"
+        return Response({"message": message, **DeletionReceiptSerializer(receipt).data})
+
+    @contextmanager
+    def _unique_or_400(self, serializer):
+        # The unique constraints decide, so two concurrent creates cannot both win.
+        try:
+            with transaction.atomic(using=router.db_for_write(Person)):
+                yield
+        except IntegrityError:
+            raise serializers.ValidationError(self._duplicates(serializer)) from None
+
+    def _duplicates(self, serializer) -> dict[str, list[str]]:
+        """Which unique value is taken (asked only after the database refused the write)."""
+        data = serializer.validated_data
+        others = self.get_queryset()
+        if serializer.instance is not None:
+            others = others.exclude(pk=serializer.instance.pk)
+        errors = {}
+        if "distinct_id" in data and others.filter(distinct_id=data["distinct_id"]).exists():
+            errors["distinct_id"] = [DUPLICATE.format(field="distinct_id")]
+        if data.get("email") and others.with_email(data["email"]).exists():
+            errors["email"] = [DUPLICATE.format(field="email")]
+        return errors or {"non_field_errors": ["Conflicts with another person."]}
