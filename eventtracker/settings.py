@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "events",
     "stats",
     "people",
+    "platform_admin",
     "v1",
 ]
 

@@ -9,11 +9,12 @@ from events.urls import router as events_router
 from eventtracker import health, rest
 from eventtracker.routers import OptionalSlashRouter
 from people.urls import router as people_router
+from platform_admin.urls import router as platform_admin_router
 from v1 import urls as v1_urls
 
 # One router for /api/ so its browsable root lists every app's resources.
 api_router = OptionalSlashRouter()
-for app_router in (events_router, accounts_router, people_router):
+for app_router in (events_router, accounts_router, people_router, platform_admin_router):
     api_router.registry.extend(app_router.registry)
 
 urlpatterns = [

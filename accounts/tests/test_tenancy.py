@@ -5,6 +5,7 @@ from django.db import models
 from django.urls import URLPattern, URLResolver, get_resolver
 from djoser.views import UserViewSet
 from rest_framework import generics, serializers
+from rest_framework.permissions import IsAdminUser
 from rest_framework.test import APIRequestFactory
 
 from accounts.models import Tenant
@@ -17,6 +18,7 @@ from accounts.tenancy import (
 from events.models import Event
 from events.tests.factories import EventFactory
 from people.models import Person
+from platform_admin.views import TenantAdminViewSet
 
 
 def _iter_views(patterns, prefix=""):
@@ -33,12 +35,17 @@ def _iter_views(patterns, prefix=""):
 SCOPED_ELSEWHERE = {
     UserViewSet: "djoser with HIDE_USERS: a user only ever sees their own account",
 }
+# Views that see across tenants on purpose. Each must be staff-only and refuse API keys
+# (checked below), and has its own tests (platform_admin/tests).
+PLATFORM_WIDE = {
+    TenantAdminViewSet: "platform admin: staff list, block and unblock every tenant",
+}
 
 
 def _is_tenant_owned(model: type[models.Model]) -> bool:
-    """A `tenant` foreign key, or a plain `tenant_id` (a model in another database, like
-    people.Person)."""
-    return tenant_field(model) is not None
+    """A `tenant` foreign key, a plain `tenant_id` (a model in another database, like
+    people.Person), or a tenant itself."""
+    return model is Tenant or tenant_field(model) is not None
 
 
 def test_every_view_over_a_tenant_owned_model_uses_the_mixin():
@@ -50,6 +57,10 @@ def test_every_view_over_a_tenant_owned_model_uses_the_mixin():
         if view_class in SCOPED_ELSEWHERE:
             continue
         checked.append(route)
+        if view_class in PLATFORM_WIDE:
+            assert IsAdminUser in view_class.permission_classes, route
+            assert not getattr(view_class, "api_key_roles", None), route
+            continue
         assert issubclass(view_class, TenantScopedMixin), route
 
     # The walk really found the tenant-owned API (events, eventlogs, stats, people, …).
@@ -60,6 +71,7 @@ def test_every_view_over_a_tenant_owned_model_uses_the_mixin():
         "unique_users",
         "people",
         "deletions",
+        "admin/tenants",
     ):
         assert any(expected in route for route in checked), expected
 

@@ -1,0 +1,151 @@
+"""/api/admin/tenants/: staff only, every tenant with its activity, block and unblock."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from accounts.models import Tenant
+from accounts.tests.factories import TenantFactory, UserFactory
+from events.tests.factories import EventFactory, EventLogFactory
+
+TENANTS = "/api/admin/tenants/"
+
+
+def _client(user) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(is_staff=True)
+
+
+@pytest.fixture
+def staff_client(staff) -> APIClient:
+    return _client(staff)
+
+
+def _logs(tenant, *counts: int) -> None:
+    event = EventFactory(tenant=tenant)
+    for index, count in enumerate(counts):
+        received = dt.datetime(2024, 6, 1, tzinfo=dt.UTC) + dt.timedelta(hours=index)
+        EventLogFactory(event=event, count=count, received_at=received)
+
+
+def test_staff_see_every_tenant_with_totals_and_last_event(
+    staff_client, staff, tenant, other_tenant
+):
+    _logs(tenant, 2, 3)
+    _logs(other_tenant, 1)
+
+    response = staff_client.get(TENANTS)
+
+    rows = {row["id"]: row for row in response.json()}
+    assert response.status_code == 200
+    assert set(rows) == {staff.tenant_id, tenant.pk, other_tenant.pk}
+    assert rows[tenant.pk]["events_total"] == 5
+    assert rows[tenant.pk]["last_event_at"] == "2024-06-01T01:00:00Z"
+    assert rows[other_tenant.pk]["events_total"] == 1
+    assert rows[staff.tenant_id]["events_total"] == 0
+    assert rows[staff.tenant_id]["last_event_at"] is None
+    assert {"id", "name", "is_active", "events_total", "last_event_at"} <= set(rows[tenant.pk])
+
+
+def test_the_list_is_one_query_however_many_tenants(staff_client):
+    for _ in range(5):
+        _logs(TenantFactory(), 1, 1)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.get(TENANTS)
+
+    assert len(response.json()) == 6
+    # The token lookup, the count for X-Total-Count, the page: none per tenant.
+    assert len(queries) <= 3
+
+
+def test_list_filters_and_searches(staff_client, tenant, other_tenant):
+    other_tenant.is_active = False
+    other_tenant.save()
+
+    blocked = staff_client.get(TENANTS, {"is_active": "false"}).json()
+    found = staff_client.get(TENANTS, {"search": tenant.slug}).json()
+
+    assert [row["id"] for row in blocked] == [other_tenant.pk]
+    assert [row["id"] for row in found] == [tenant.pk]
+
+
+def test_block_and_unblock(staff_client, tenant, api_client):
+    blocked = staff_client.post(f"{TENANTS}{tenant.pk}/block")
+
+    assert blocked.status_code == 200
+    assert blocked.json()["is_active"] is False
+    assert api_client.get("/api/events/").status_code == 403
+    refused = api_client.post("/api/eventlogs/", {"event_name": "x"}, format="json")
+    assert refused.status_code == 403
+    assert "blocked" in refused.json()["detail"]
+
+    unblocked = staff_client.post(f"{TENANTS}{tenant.pk}/unblock")
+
+    assert unblocked.json()["is_active"] is True
+    assert api_client.get("/api/events/").status_code == 200
+
+
+def test_a_blocked_tenants_api_keys_cannot_ingest(staff_client, tenant, key_client):
+    ingest = key_client("ingest")
+    staff_client.post(f"{TENANTS}{tenant.pk}/block")
+
+    refused = ingest.post("/api/eventlogs/", {"event_name": "x"}, format="json")
+    batch = ingest.post("/api/eventlogs/batch/", {"events": [{"event_name": "x"}]}, format="json")
+
+    assert refused.status_code == 403
+    assert batch.status_code == 403
+    assert not tenant.events.exists()
+
+
+def test_staff_cannot_block_their_own_tenant(staff_client, staff):
+    response = staff_client.post(f"{TENANTS}{staff.tenant_id}/block")
+
+    assert response.status_code == 400
+    assert Tenant.objects.get(pk=staff.tenant_id).is_active
+
+
+def test_unknown_tenant_is_404(staff_client):
+    assert staff_client.get(f"{TENANTS}999999").status_code == 404
+    assert staff_client.post(f"{TENANTS}999999/block").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [("get", TENANTS), ("get", f"{TENANTS}1"), ("post", f"{TENANTS}1/block")],
+)
+def test_non_staff_users_are_403(api_client, other_tenant, method, url):
+    response = getattr(api_client, method)(url.replace("/1", f"/{other_tenant.pk}"))
+
+    assert response.status_code == 403
+    assert Tenant.objects.get(pk=other_tenant.pk).is_active
+
+
+@pytest.mark.parametrize("role", ["ingest", "read", "admin"])
+def test_api_keys_are_403_whatever_their_role(key_client, other_tenant, role):
+    client = key_client(role)
+
+    assert client.get(TENANTS).status_code == 403
+    assert client.post(f"{TENANTS}{other_tenant.pk}/block").status_code == 403
+    assert Tenant.objects.get(pk=other_tenant.pk).is_active
+
+
+def test_anonymous_is_401(anon_client):
+    assert anon_client.get(TENANTS).status_code == 401
+
+
+def test_a_staff_user_of_a_blocked_tenant_is_refused_too(staff, staff_client):
+    Tenant.objects.filter(pk=staff.tenant_id).update(is_active=False)
+
+    assert staff_client.get(TENANTS).status_code == 403

@@ -1,0 +1,53 @@
+"""Platform administration over every tenant: staff users only.
+
+These views are deliberately NOT tenant-scoped (they exist to see across
+tenants), so they refuse API keys (no `api_key_roles`: a key is a tenant's
+credential) and any user without `is_staff`.
+"""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.response import Response
+
+from accounts.models import Tenant
+from platform_admin.selectors import tenants_overview
+from platform_admin.serializers import TenantOverviewSerializer
+
+OWN_TENANT = "You cannot block your own tenant: you would lock yourself out."
+
+
+class TenantAdminViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Every tenant with its activity; `block` / `unblock` switch its API off and on
+    (a blocked tenant's requests, ingestion included, answer 403)."""
+
+    queryset = Tenant.objects.all()
+    serializer_class = TenantOverviewSerializer
+    permission_classes = [IsAuthenticated, IsAdminUser]
+    filterset_fields = ["is_active"]
+    search_fields = ["name", "slug"]
+    ordering_fields = ["id", "name", "created_at", "events_total", "last_event_at"]
+    ordering = ["id"]
+
+    def get_queryset(self):
+        return tenants_overview(tenants=super().get_queryset())
+
+    @extend_schema(request=None, responses={200: TenantOverviewSerializer, 400: OpenApiResponse()})
+    @action(detail=True, methods=["post"])
+    def block(self, request, *args, **kwargs):
+        """Block the tenant: every API request of its users and keys answers 403."""
+        tenant = self.get_object()
+        if tenant.pk == request.user.tenant_id:
+            raise serializers.ValidationError({"non_field_errors": [OWN_TENANT]})
+        return self._set_active(tenant, active=False)
+
+    @extend_schema(request=None, responses={200: TenantOverviewSerializer})
+    @action(detail=True, methods=["post"])
+    def unblock(self, request, *args, **kwargs):
+        return self._set_active(self.get_object(), active=True)
+
+    def _set_active(self, tenant: Tenant, *, active: bool) -> Response:
+        tenant.is_active = active
+        tenant.save(update_fields=["is_active"])
+        return Response(self.get_serializer(tenant).data)
