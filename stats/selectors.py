@@ -15,7 +15,17 @@ from functools import lru_cache
 from typing import Literal, TypedDict
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, DateField, DateTimeField, Func, Q, QuerySet, Sum
+from django.db.models import (
+    Count,
+    DateField,
+    DateTimeField,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import Coalesce, ExtractHour, Trunc, TruncDate
 
 from events.models import Event, EventLog, HourlyCount
@@ -143,12 +153,21 @@ def event_frequency(
     """Total count per event in the range, most frequent first (ties by name).
     Events with no logs in the range are listed with total 0."""
     lower, upper = day_range_bounds(start=start, end=end, tz=tz)
-    relation, field = (
-        ("hourly_counts", "hour") if use_rollup(tz=tz, source=source) else ("logs", "timestamp")
+    model, field = (
+        (HourlyCount, "hour") if use_rollup(tz=tz, source=source) else (EventLog, "timestamp")
     )
-    in_range = _range_q(f"{relation}__{field}", lower, upper)
+    # One correlated sum per event: it walks the (tenant, event, time) index over the
+    # range only. (A LEFT JOIN with a FILTERed Sum would join every row of the tenant.)
+    per_event = (
+        model.objects.filter(tenant_id=OuterRef("tenant_id"), event_id=OuterRef("pk"))
+        .filter(_range_q(field, lower, upper))
+        .order_by()
+        .values("event_id")
+        .annotate(total=Sum("count"))
+        .values("total")
+    )
     rows = (
-        events.annotate(total=Coalesce(Sum(f"{relation}__count", filter=in_range), 0))
+        events.annotate(total=Coalesce(Subquery(per_event), 0))
         .order_by("-total", "name")
         .values_list("name", "total")
     )
