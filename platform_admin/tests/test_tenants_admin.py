@@ -81,6 +81,15 @@ def test_list_filters_and_searches(staff_client, tenant, other_tenant):
     assert [row["id"] for row in found] == [tenant.pk]
 
 
+def test_list_orders_by_activity(staff_client, tenant, other_tenant):
+    _logs(tenant, 1)
+    _logs(other_tenant, 5)
+
+    rows = staff_client.get(TENANTS, {"ordering": "-events_total"}).json()
+
+    assert [row["events_total"] for row in rows][:2] == [5, 1]
+
+
 def test_block_and_unblock(staff_client, tenant, api_client):
     blocked = staff_client.post(f"{TENANTS}{tenant.pk}/block")
 
