@@ -208,7 +208,9 @@ def _get_until_up(
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - fixed http URL
                 return response.read()
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            # TimeoutError: the master already accepts connections while the worker
+            # is still importing Django (slow on a loaded machine); try again.
             time.sleep(0.2)
     output = log_path.read_text(encoding="utf-8", errors="replace")
     pytest.fail(f"gunicorn (exit code {process.poll()}) never answered {url}:\n{output}")
@@ -233,6 +235,7 @@ def test_gunicorn_serves_the_app(tmp_path):
         "DJANGO_SECRET_KEY": "test",
         "DJANGO_DEBUG": "0",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "PII_DATABASE_URL": f"sqlite:///{tmp_path / 'pii.sqlite3'}",
     }
     log_path = tmp_path / "gunicorn.log"
     with log_path.open("wb") as log:
