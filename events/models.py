@@ -68,7 +68,10 @@ class EventLog(models.Model):
     distributed by tenant later).
     """
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    # No single-column index on tenant (every composite index leads with it), created_by
+    # or api_key (users and keys are deactivated/revoked, not deleted): fewer indexes to
+    # maintain on the hottest insert path. event keeps its own, for cascading deletes.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="logs")
     uuid = models.UUIDField(default=uuid7, editable=False)
     timestamp = models.DateTimeField(help_text="When it happened (client time, UTC).")
@@ -77,10 +80,15 @@ class EventLog(models.Model):
     distinct_id = models.CharField(max_length=DISTINCT_ID_MAX_LENGTH, blank=True, default="")
     data = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     api_key = models.ForeignKey(
-        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
 
     objects = EventLogQuerySet.as_manager()
@@ -116,7 +124,7 @@ class HourlyCount(models.Model):
     raw rows and reports drift. Stats read it whenever the range allows.
     """
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="hourly_counts")
     hour = models.DateTimeField(help_text="Start of the UTC hour.")
     count = models.BigIntegerField(default=0)

@@ -2,7 +2,7 @@
 
 `event_logs_ingest` is the single path every ingestion route uses: resolve the
 events of the whole batch in one query (creating missing ones when the tenant
-allows it), insert all logs in one statement per chunk with
+allows it), insert all logs in one statement (events.bulk) with
 `ON CONFLICT (tenant_id, uuid) DO NOTHING RETURNING`, and report per item
 whether it was stored now (`accepted`) or was already there (`duplicate`).
 The caller answers only after the surrounding transaction commits.
@@ -15,34 +15,18 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, QuerySet
 
 from accounts.models import ApiKey, Tenant, User
+from events.bulk import LogRow, insert_logs
 from events.models import DeletionReceipt, Event, EventLog
 from events.rollups import deltas_of_queryset, deltas_of_rows, hourly_counts_apply
 from events.uuid7 import uuid7
 from events.validation import EventInput, FieldErrors, validate_event
 
-INSERT_CHUNK = 500
 DELETE_CHUNK = 1000
 NOT_STORED_ATOMIC = "Not stored: another item of this atomic batch was rejected."
-_INSERT_FIELDS = [
-    EventLog._meta.get_field(name)
-    for name in (
-        "tenant",
-        "event",
-        "uuid",
-        "timestamp",
-        "received_at",
-        "count",
-        "distinct_id",
-        "data",
-        "created_by",
-        "api_key",
-    )
-]
-
 Status = Literal["accepted", "duplicate", "rejected"]
 
 
@@ -73,13 +57,12 @@ def event_logs_ingest(
     with transaction.atomic():
         event_ids = _resolve_events(tenant=tenant, names={item.event_name for item in items})
         receipts: list[Receipt] = []
-        pending: list[tuple[Receipt, EventLog]] = []
+        pending: list[tuple[Receipt, LogRow]] = []
         for index, item in enumerate(items):
             if item.event_name not in event_ids:
                 receipts.append(_unknown_event(index, item))
                 continue
-            row = _build_row(tenant, event_ids[item.event_name], item, now)
-            row.created_by, row.api_key = created_by, api_key
+            row = _build_row(tenant, event_ids[item.event_name], item, now, created_by, api_key)
             receipt = Receipt(index=index, status="accepted", uuid=row.uuid)
             receipts.append(receipt)
             pending.append((receipt, row))
@@ -89,7 +72,7 @@ def event_logs_ingest(
         # Insert in uuid order: concurrent batches then take the unique-index locks in
         # the same order, so overlapping retries wait for each other instead of
         # deadlocking. The sort is stable, so the first of equal uuids is the one stored.
-        inserted = _insert_logs(sorted((row for _, row in pending), key=lambda row: row.uuid))
+        inserted = insert_logs(sorted((row for _, row in pending), key=lambda row: row.uuid))
         _mark_duplicates([receipt for receipt, _ in pending], inserted)
         hourly_counts_apply(
             deltas_of_rows(row for receipt, row in pending if receipt.status == "accepted")
@@ -232,9 +215,16 @@ def _unknown_event(index: int, item: EventInput) -> Receipt:
     return Receipt(index=index, status="rejected", uuid=item.uuid, errors={"event_name": [message]})
 
 
-def _build_row(tenant: Tenant, event_id: int, item: EventInput, now: dt.datetime) -> EventLog:
-    return EventLog(
-        tenant=tenant,
+def _build_row(
+    tenant: Tenant,
+    event_id: int,
+    item: EventInput,
+    now: dt.datetime,
+    created_by: User | None,
+    api_key: ApiKey | None,
+) -> LogRow:
+    return LogRow(
+        tenant_id=tenant.pk,
         event_id=event_id,
         uuid=item.uuid or uuid7(),
         timestamp=item.timestamp or now,
@@ -242,37 +232,8 @@ def _build_row(tenant: Tenant, event_id: int, item: EventInput, now: dt.datetime
         count=item.count,
         distinct_id=item.distinct_id,
         data=item.data,
-    )
-
-
-def _insert_logs(rows: list[EventLog]) -> dict[UUID, int]:
-    """Insert rows, skipping uuids the tenant already has; returns {uuid: id} of new rows."""
-    inserted: dict[UUID, int] = {}
-    if not rows:
-        return inserted
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), INSERT_CHUNK):
-            chunk = rows[start : start + INSERT_CHUNK]
-            params = [
-                field.get_db_prep_save(getattr(row, field.attname), connection)
-                for row in chunk
-                for field in _INSERT_FIELDS
-            ]
-            cursor.execute(_insert_sql(len(chunk)), params)
-            inserted.update((UUID(str(value)), pk) for pk, value in cursor.fetchall())
-    return inserted
-
-
-def _insert_sql(row_count: int) -> str:
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in _INSERT_FIELDS)
-    placeholders = "(" + ", ".join(["%s"] * len(_INSERT_FIELDS)) + ")"
-    values = ", ".join([placeholders] * row_count)
-    # Only identifiers from model metadata are interpolated; every value is bound.
-    return (
-        f"INSERT INTO {quote(EventLog._meta.db_table)} ({columns}) VALUES {values} "  # noqa: S608
-        f"ON CONFLICT ({quote('tenant_id')}, {quote('uuid')}) DO NOTHING "
-        f"RETURNING {quote('id')}, {quote('uuid')}"
+        created_by_id=created_by.pk if created_by else None,
+        api_key_id=api_key.pk if api_key else None,
     )
 
 
