@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format migrate createsuperuser gunicorn clean
+.PHONY: run test lint format migrate createsuperuser gunicorn bench bench-quick bench-charts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,22 @@ createsuperuser: migrate
 
 gunicorn: $(VENV)/.runtime-installed
 	$(BIN)/gunicorn -c gunicorn.conf.py
+
+# Benchmark on the local PostgreSQL (127.0.0.1:5432, user postgres): drops and recreates
+# the database eventtracker_bench, loads events, drives gunicorn on 127.0.0.1, prints one
+# table and writes bench/results/<timestamp>.md and .json. See bench/README.md.
+BENCH_EVENTS ?= 10000000
+BENCH_ARGS ?=
+
+bench: $(VENV)/.runtime-installed
+	$(BIN)/python -m bench --events $(BENCH_EVENTS) $(BENCH_ARGS)
+
+bench-quick: $(VENV)/.runtime-installed
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)
+
+# API key verification and chart drawing, timed in-process on a scratch SQLite database.
+bench-charts: $(VENV)/.runtime-installed
+	$(BIN)/python -m bench.keys_charts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The benchmark harness (`make bench`, `make bench-quick`); not part of the service."""

@@ -1,0 +1,472 @@
+"""`make bench` / `make bench-quick`: load PostgreSQL, drive the real server, print one table.
+
+Steps: (re)create the `eventtracker_bench` database and migrate it; load N events
+with COPY; serve a plain WSGI hello with the project's gunicorn settings and drive
+it; serve the app the same way and drive single-event and batch ingestion, replay
+some accepted uuids, and time each stats endpoint alternately with its own SQL run
+directly; COPY the same kind of rows straight into a scratch table; EXPLAIN each
+stats statement and time the same answer from raw rows; check that every
+acknowledged event is stored once and that the rollup has no drift; write
+bench/results/<timestamp>.md/.json.
+
+Every load is bounded by a duration and a request budget, and talks to 127.0.0.1 only.
+"""
+
+import argparse
+import datetime as dt
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import psycopg
+from psycopg import sql
+
+from bench import dataset, report, stats_sql, verify
+from bench.copy_baseline import create_scratch
+from bench.loadgen import Connection, Phase, PhaseResult, make_event, run_phase
+from bench.server import Gunicorn, free_port
+
+STATS_ENDPOINTS = ("event_trend", "event_frequency")
+STATS_DAYS = (7, 30, 365)
+# bench-quick's size: on the 2-core reference machine 1 M events take 30-40 s to load
+# and ~110 s end to end; 500 k keeps the whole run near one minute (~70 s).
+QUICK_EVENTS = 500_000
+PG_SETTINGS = (
+    "shared_buffers",
+    "work_mem",
+    "max_parallel_workers_per_gather",
+    "synchronous_commit",
+)
+
+
+@dataclass(slots=True)
+class Settings:
+    events: int
+    quick: bool
+    workers: int
+    threads: int
+    concurrency: int
+    hello_s: float
+    single_s: float
+    batch_s: float
+    stats_runs: tuple[int, int]  # (min, max) timed requests/statements per stats case
+    stats_budget_s: float  # time budget per stats case, for HTTP + its SQL, then raw SQL
+    drop_after: bool
+
+    @property
+    def mode(self) -> str:
+        return "quick" if self.quick else "full"
+
+
+def parse_args(argv: list[str] | None) -> Settings:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK_EVENTS:,} events, short phases (~1 min)"
+    )
+    parser.add_argument(
+        "--events", type=int, help=f"events to load (default 10 M; quick {QUICK_EVENTS:,})"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--concurrency", type=int, default=4, help="load clients (default 4)")
+    parser.add_argument("--seconds", type=float, help="length of each load phase")
+    parser.add_argument("--drop-after", action="store_true", help="drop the bench database")
+    args = parser.parse_args(argv)
+    events = args.events or (QUICK_EVENTS if args.quick else 10_000_000)
+    seconds = args.seconds or (4.0 if args.quick else 15.0)
+    return Settings(
+        events=events,
+        quick=args.quick,
+        workers=args.workers,
+        threads=int(os.environ.get("GUNICORN_THREADS") or 4),
+        concurrency=args.concurrency,
+        hello_s=seconds,
+        single_s=seconds,
+        batch_s=seconds,
+        stats_runs=(5, 10) if args.quick else (10, 30),
+        stats_budget_s=1.0 if args.quick else 10.0,
+        drop_after=args.drop_after,
+    )
+
+
+class Bench:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        self.clock = time.perf_counter()
+        self.env = dataset.django_env(workers=settings.workers)
+        self.logs = Path(tempfile.mkdtemp(prefix="eventtracker-bench-"))
+        self.phases: dict[str, PhaseResult] = {}
+        self.loadavg: dict[str, float] = {}  # 1-minute load average after each phase
+        self.receipts: list[tuple[str, str]] = []
+        self.result: dict = {
+            "started_at": self.started.isoformat().replace("+00:00", "Z"),
+            "mode": settings.mode,
+            "command": "make bench-quick" if settings.quick else "make bench",
+            "events_loaded": settings.events,
+        }
+
+    def run(self) -> int:
+        say(f"bench ({self.settings.mode}): {self.settings.events:,} events; logs in {self.logs}")
+        self.result["machine"] = machine()
+        self.prepare()
+        self.drive_hello()
+        self.drive_app()
+        self.copy_baselines()
+        self.stats_sql()
+        self.verify()
+        return self.finish()
+
+    # -- data --------------------------------------------------------------------------
+    def prepare(self) -> None:
+        begin = time.perf_counter()
+        say("creating and migrating the bench database")
+        dataset.recreate_database()
+        dataset.migrate(self.env)
+        os.environ.update(self.env)
+        os.environ["DJANGO_SETTINGS_MODULE"] = "eventtracker.settings"
+        import django
+
+        django.setup()
+        self.tenants = dataset.create_tenants()
+        self.now = dt.datetime.now(dt.UTC)
+        with psycopg.connect(dataset.DATABASE_URL) as conn:
+            steps, rollup_rows = dataset.load_events(
+                conn, self.tenants, self.settings.events, now=self.now
+            )
+        self.result["load"] = {
+            "seconds": time.perf_counter() - begin,
+            "steps": steps,
+            "rollup_rows": rollup_rows,
+        }
+        say(f"loaded in {self.result['load']['seconds']:.1f} s: {steps}")
+
+    # -- HTTP --------------------------------------------------------------------------
+    def phase(self, name: str, kind: str, port: int, path: str, **options) -> PhaseResult:
+        s = self.settings
+        options.setdefault("concurrency", s.concurrency)
+        options.setdefault("event_names", dataset.EVENT_NAMES)
+        options.setdefault("tokens", tuple(tenant.token for tenant in self.tenants))
+        say(f"phase {name}: {options.get('duration')} s max, {options['concurrency']} clients")
+        result = run_phase(name, Phase(kind=kind, port=port, path=path, **options))
+        self.phases[name] = result
+        self.loadavg[name] = os.getloadavg()[0]
+        self.receipts += result.receipts
+        say(
+            f"  {result.requests:,} requests, {result.rps:,.0f} req/s, {result.eps:,.0f} "
+            f"events/s, statuses {result.statuses}"
+        )
+        return result
+
+    def drive_hello(self) -> None:
+        port = free_port()
+        env = {**self.env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+        with Gunicorn("bench.hello_wsgi:application", env=env, port=port, log=self.log("hello")):
+            self.phase(
+                "hello", "hello", port, "/", duration=self.settings.hello_s, max_requests=200_000
+            )
+
+    def drive_app(self) -> None:
+        s = self.settings
+        port = free_port()
+        env = {**self.env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+        # No app argument: gunicorn.conf.py names the app (eventtracker.wsgi).
+        with Gunicorn(None, env=env, port=port, log=self.log("app")):
+            # Capture the stats SQL now, from the code the server has just loaded.
+            statements = {
+                (endpoint, days): {
+                    source: stats_sql.captured_sql(
+                        endpoint, self.tenants[0].id, days, self.now.date(), source
+                    )
+                    for source in ("rollup", "raw")
+                }
+                for endpoint in STATS_ENDPOINTS
+                for days in STATS_DAYS
+            }
+            self.phase(
+                "single",
+                "single",
+                port,
+                "/api/eventlogs/",
+                duration=s.single_s,
+                max_requests=50_000,
+            )
+            for size in (100, 1000):
+                self.phase(
+                    f"batch{size}",
+                    "batch",
+                    port,
+                    "/api/eventlogs/batch/",
+                    duration=s.batch_s,
+                    max_requests=200_000 // size,
+                    batch_size=size,
+                )
+            self.replay(port)
+            self.result["stats"] = [
+                self.stats_http(port, endpoint, days, statements[endpoint, days])
+                for endpoint, days in statements
+            ]
+
+    def replay(self, port: int) -> None:
+        """Send already-accepted uuids again, as a client retrying after a lost answer
+        would: each must come back `duplicate` (200 for the single-event route)."""
+        say("replaying accepted uuids")
+        rng = random.Random(7)  # noqa: S311 - test payloads, not secrets
+        stub = Phase(
+            kind="single",
+            port=port,
+            path="",
+            duration=0,
+            max_requests=0,
+            concurrency=1,
+            event_names=dataset.EVENT_NAMES,
+        )
+        before = len(self.receipts)
+        for slot, tenant in enumerate(self.tenants):
+            conn = Connection(port)
+            for uuid_ in self.phases["single"].accepted_sample.get(slot, [])[:20]:
+                event = {**make_event(rng, stub, self.now), "uuid": uuid_}
+                status, _ = conn.request(
+                    "POST", "/api/eventlogs/", orjson.dumps(event), tenant.token
+                )
+                self.receipts.append((uuid_, "duplicate" if status == 200 else f"http {status}"))
+            uuids = self.phases["batch100"].accepted_sample.get(slot, [])[:100]
+            events = [{**make_event(rng, stub, self.now), "uuid": uuid_} for uuid_ in uuids]
+            if events:
+                body = orjson.dumps({"events": events})
+                status, answer = conn.request("POST", "/api/eventlogs/batch/", body, tenant.token)
+                receipts = orjson.loads(answer)["receipts"] if status == 200 else []
+                statuses = [r["status"] for r in receipts] or [f"http {status}"] * len(uuids)
+                self.receipts += list(zip(uuids, statuses, strict=True))
+            conn.close()
+        replayed = [status for _, status in self.receipts[before:]]
+        duplicate = replayed.count("duplicate")
+        self.result["replay"] = {
+            "sent": len(replayed),
+            "duplicate": duplicate,
+            "other": len(replayed) - duplicate,
+        }
+        say(f"  {len(replayed)} replayed, {duplicate} answered duplicate")
+
+    def stats_http(self, port: int, endpoint: str, days: int, statements: dict) -> dict:
+        """The endpoint over HTTP and its own SQL statement straight through psycopg,
+        timed alternately so both see the same conditions."""
+        start, end = stats_sql.date_range(days, self.now.date())
+        path = f"/api/stats/{endpoint}?start_date={start}&end_date={end}"
+        token = self.tenants[0].token
+        conn = Connection(port)
+
+        def get() -> None:
+            status, body = conn.request("GET", path, None, token)
+            if status != 200:
+                raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")
+
+        with psycopg.connect(dataset.DATABASE_URL, autocommit=True) as sql_conn:
+            sql_conn.execute("SET TIME ZONE 'UTC'")  # as Django's connection does
+
+            def query() -> None:
+                stats_sql.run_sql(sql_conn, statements["rollup"])
+
+            get()  # warm-up, both
+            query()
+            low, high = self.settings.stats_runs
+            http, direct = stats_sql.sample_pair(
+                get, query, min_runs=low, max_runs=high, budget_s=2 * self.settings.stats_budget_s
+            )
+        source = conn.headers.get(b"x-stats-source", b"?").decode()
+        conn.close()
+        say(
+            f"  GET {path}: p50 {http.p50_ms:.1f} ms, p95 {http.p95_ms:.1f} ms ({source}); "
+            f"its SQL p50 {direct.p50_ms:.1f} ms"
+        )
+        return {
+            "endpoint": endpoint,
+            "days": days,
+            "path": path,
+            "http": http.as_dict(),
+            "sql_rollup": direct.as_dict(),
+            "x_stats_source": source,
+            "statements": statements,
+        }
+
+    # -- baselines without HTTP --------------------------------------------------------
+    def copy_baselines(self) -> None:
+        with psycopg.connect(dataset.DATABASE_URL) as conn:
+            table = create_scratch(conn)
+        copy_tenants = tuple(
+            (tenant.id, tenant.user_id, tenant.event_ids) for tenant in self.tenants
+        )
+        for size in (100, 1000):
+            http = self.phases[f"batch{size}"]
+            self.phase(
+                f"copy{size}",
+                "copy",
+                0,
+                "",
+                duration=self.settings.batch_s,
+                max_requests=max(http.requests, self.settings.concurrency),
+                batch_size=size,
+                dsn=dataset.DATABASE_URL,
+                copy_table=table,
+                copy_tenants=copy_tenants,
+                tokens=(),
+            )
+        with psycopg.connect(dataset.DATABASE_URL) as conn:
+            conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(table)))
+
+    def stats_sql(self) -> None:
+        """EXPLAIN both statements of each case; time the raw one (the rollup one was
+        timed beside its endpoint)."""
+        say("explaining the stats statements, timing the raw ones")
+        with psycopg.connect(dataset.DATABASE_URL, autocommit=True) as conn:
+            conn.execute("SET TIME ZONE 'UTC'")
+            for stat in self.result["stats"]:
+                stat["plans"] = {}
+                for source, statement in stat["statements"].items():
+                    # EXPLAIN ANALYZE runs the statement once: it doubles as the warm-up.
+                    plan, scans = stats_sql.explain(conn, statement)
+                    stat["plans"][source] = {"sql": statement, "text": plan, "scans": scans}
+                high = self.settings.stats_runs[1]
+                timing = stats_sql.time_sql(
+                    conn,
+                    stat["statements"]["raw"],
+                    min_runs=1 if self.settings.quick else 3,
+                    max_runs=high,
+                    budget_s=self.settings.stats_budget_s,
+                )
+                stat["sql_raw"] = timing.as_dict()
+                say(
+                    f"  {stat['endpoint']} {stat['days']} d: rollup p50 "
+                    f"{stat['sql_rollup']['p50_ms']:.1f} ms, raw p50 "
+                    f"{stat['sql_raw']['p50_ms']:.1f} ms"
+                )
+
+    # -- checks and results ------------------------------------------------------------
+    def verify(self) -> None:
+        say("verifying exactly-once storage and the rollup")
+        with psycopg.connect(dataset.DATABASE_URL) as conn:
+            self.result["verify"] = verify.exactly_once(conn, self.receipts)
+        self.result["rollup_check"] = verify.rollup_check()
+
+    def finish(self) -> int:
+        self.result["phases"] = {
+            name: {**phase_dict(p), "loadavg_after": self.loadavg[name]}
+            for name, p in self.phases.items()
+        }
+        self.result["settings"] = {
+            "workers": self.settings.workers,
+            "threads": self.settings.threads,
+            "concurrency": self.settings.concurrency,
+            "durations": max(self.settings.hello_s, self.settings.single_s, self.settings.batch_s),
+            "stats_runs": self.settings.stats_runs,
+            "stats_budget_s": self.settings.stats_budget_s,
+        }
+        self.result["machine"]["loadavg_end"] = loadavg()
+        self.result["elapsed_seconds"] = time.perf_counter() - self.clock
+        self.result["finished_at"] = dt.datetime.now(dt.UTC).isoformat()
+        table = report.rows(self.result)
+        self.result["table"] = table
+        text = report.markdown(self.result, table)
+        md_path, json_path = report.save(self.result, text)
+        if self.settings.drop_after:
+            dataset.drop_database()
+        print(report.table_markdown(table))
+        say(
+            f"wrote {md_path.relative_to(dataset.ROOT)} and {json_path.name} "
+            f"in {self.result['elapsed_seconds']:.0f} s"
+        )
+        ok = self.result["verify"]["ok"] and self.result["rollup_check"]["ok"]
+        if ok:
+            shutil.rmtree(self.logs, ignore_errors=True)
+        else:
+            say(f"verification failed; gunicorn logs kept in {self.logs}")
+        return 0 if ok else 1
+
+    def log(self, name: str) -> Path:
+        return self.logs / f"gunicorn-{name}.log"
+
+
+def phase_dict(phase: PhaseResult) -> dict:
+    lat = [value * 1000 for value in phase.latencies]
+    return {
+        "requests": phase.requests,
+        "events": phase.events,
+        "wall_seconds": phase.wall_seconds,
+        "rps": phase.rps,
+        "eps": phase.eps,
+        "p50_ms": stats_sql.percentile(lat, 50),
+        "p95_ms": stats_sql.percentile(lat, 95),
+        "p99_ms": stats_sql.percentile(lat, 99),
+        "max_ms": lat[-1] if lat else float("nan"),
+        "statuses": phase.statuses,
+        "errors": phase.errors,
+        "client_cpu_seconds": phase.client_cpu_seconds,
+    }
+
+
+def machine() -> dict:
+    with psycopg.connect(f"{dataset.SERVER_URL}/postgres") as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+        pg_settings = {
+            name: conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()[0]
+            for name in PG_SETTINGS
+        }
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return {
+        "cpus": len(os.sched_getaffinity(0)),
+        "memory_gib": pages / 2**30,
+        "postgres": f"PostgreSQL {version}",
+        "python": platform.python_version(),
+        "loadavg_start": loadavg(),
+        "pg_settings": pg_settings,
+        "git": git_revision(),
+    }
+
+
+def git_revision() -> str:
+    """The commit measured, marked dirty when the working tree has changes
+    (BENCH_REVISION overrides, for a run from an exported tree without .git)."""
+    if revision := os.environ.get("BENCH_REVISION"):
+        return revision
+    try:
+        # Fixed argv, no shell; git is looked up on PATH like any developer tool.
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH
+            cwd=dataset.ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
+            cwd=dataset.ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head} (with uncommitted changes)" if dirty else head
+
+
+def loadavg() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+_T0 = time.perf_counter()
+
+
+def say(message: str) -> None:
+    sys.stderr.write(f"[bench {time.perf_counter() - _T0:5.1f}s] {message}\n")
+    sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    return Bench(parse_args(argv)).run()
