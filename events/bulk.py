@@ -14,7 +14,7 @@ import orjson
 import psycopg
 from django.db import connection
 
-from events.models import EventLog
+from events.models import Event, EventLog
 
 SQLITE_CHUNK = 500  # rows per statement: 10 columns, under SQLite's variable limit
 
@@ -32,6 +32,11 @@ class LogRow(NamedTuple):
     data: dict
     created_by_id: int | None
     api_key_id: int | None
+
+    def to_log(self, *, pk: int, event_name: str) -> EventLog:
+        """The stored log as an (unsaved) instance, to answer without reading it back."""
+        event = Event(id=self.event_id, tenant_id=self.tenant_id, name=event_name)
+        return EventLog(pk=pk, event=event, **self._asdict() | {"event_id": self.event_id})
 
 
 _FIELDS = [EventLog._meta.get_field(attname) for attname in LogRow._fields]

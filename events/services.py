@@ -39,6 +39,7 @@ class Receipt:
     uuid: UUID | None
     errors: FieldErrors | None = None
     log_id: int | None = None
+    row: LogRow | None = None  # what was stored, for accepted items
 
 
 def event_logs_ingest(
@@ -63,7 +64,7 @@ def event_logs_ingest(
                 receipts.append(_unknown_event(index, item))
                 continue
             row = _build_row(tenant, event_ids[item.event_name], item, now, created_by, api_key)
-            receipt = Receipt(index=index, status="accepted", uuid=row.uuid)
+            receipt = Receipt(index=index, status="accepted", uuid=row.uuid, row=row)
             receipts.append(receipt)
             pending.append((receipt, row))
         if atomic and len(pending) < len(items):
@@ -195,7 +196,7 @@ def _resolve_events(*, tenant: Tenant, names: set[str]) -> dict[str, int]:
 
 def _abandon(receipts) -> None:
     for receipt in receipts:
-        receipt.status = "rejected"
+        receipt.status, receipt.row = "rejected", None
         receipt.errors = {"non_field_errors": [NOT_STORED_ATOMIC]}
 
 
@@ -246,4 +247,4 @@ def _mark_duplicates(receipts: list[Receipt], inserted: dict[UUID, int]) -> None
             receipt.log_id = inserted[receipt.uuid]
             claimed.add(receipt.uuid)
         else:
-            receipt.status = "duplicate"
+            receipt.status, receipt.row = "duplicate", None

@@ -106,9 +106,11 @@ class EventLogViewSet(
         )
         if receipt.status == "rejected":
             raise serializers.ValidationError(receipt.errors)
-        log = self.get_queryset().get(uuid=receipt.uuid)
-        code = status.HTTP_201_CREATED if receipt.status == "accepted" else status.HTTP_200_OK
-        return Response(EventLogSerializer(log).data, status=code)
+        if receipt.status == "accepted":
+            log = receipt.row.to_log(pk=receipt.log_id, event_name=item.event_name)
+            return Response(EventLogSerializer(log).data, status=status.HTTP_201_CREATED)
+        log = self.get_queryset().get(uuid=receipt.uuid)  # a retry: answer what is stored
+        return Response(EventLogSerializer(log).data, status=status.HTTP_200_OK)
 
     @extend_schema(
         request=BatchRequestSerializer,
