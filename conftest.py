@@ -9,11 +9,18 @@ from accounts.services import api_key_create
 from accounts.tests.factories import UserFactory
 
 
-def _client_for(user) -> APIClient:
+def client_for(user) -> APIClient:
+    """An API client logged in as `user` with a token (for fixtures of other apps too)."""
     client = APIClient()
     token, _ = Token.objects.get_or_create(user=user)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
+
+
+@pytest.fixture
+def token_client():
+    """A factory: `token_client(user)` is an API client logged in as that user."""
+    return client_for
 
 
 @pytest.fixture
@@ -29,7 +36,7 @@ def tenant(user):
 @pytest.fixture
 def api_client(user) -> APIClient:
     """Authenticated as `user`, a member of `tenant`."""
-    return _client_for(user)
+    return client_for(user)
 
 
 @pytest.fixture
@@ -45,7 +52,7 @@ def other_tenant(other_user):
 @pytest.fixture
 def other_client(other_user) -> APIClient:
     """Authenticated as a member of `other_tenant`."""
-    return _client_for(other_user)
+    return client_for(other_user)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import datetime as dt
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import Tenant
@@ -15,21 +14,14 @@ from events.tests.factories import EventFactory, EventLogFactory
 TENANTS = "/api/admin/tenants/"
 
 
-def _client(user) -> APIClient:
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
 @pytest.fixture
 def staff(db):
     return UserFactory(is_staff=True)
 
 
 @pytest.fixture
-def staff_client(staff) -> APIClient:
-    return _client(staff)
+def staff_client(staff, token_client) -> APIClient:
+    return token_client(staff)
 
 
 def _logs(tenant, *counts: int) -> None:
