@@ -10,7 +10,6 @@ whole hours; otherwise (India's +05:30, Nepal's +05:45, …) raw rows answer.
 """
 
 import datetime as dt
-from collections.abc import Iterator
 from functools import lru_cache
 from typing import Literal, TypedDict
 from zoneinfo import ZoneInfo
@@ -29,11 +28,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, ExtractHour, Trunc, TruncDate
 
 from events.models import Event, EventLog, HourlyCount
+from stats.buckets import Interval, bucket_key, bucket_keys, key_sorter
 
-Interval = Literal["hour", "day", "week", "month"]
 Source = Literal["auto", "rollup", "raw"]
-INTERVALS: tuple[Interval, ...] = ("hour", "day", "week", "month")
-MAX_BUCKETS = 10_000
 
 
 class Frequency(TypedDict):
@@ -61,10 +58,6 @@ class DailyAveragePerUser(TypedDict):
 class DailyUniqueUsers(TypedDict):
     date: str
     unique_users: int
-
-
-class TooManyBuckets(ValueError):
-    """The range split by the interval gives more than MAX_BUCKETS buckets."""
 
 
 @lru_cache(maxsize=512)
@@ -132,13 +125,13 @@ def event_trend(
     )
     found: dict[str, dict[str, int]] = {}
     for bucket, name, total in totals:
-        found.setdefault(_bucket_key(bucket, interval, tz), {})[name] = total
+        found.setdefault(bucket_key(bucket, interval, tz), {})[name] = total
     # Seed 001's shape lists only the events that occurred in a bucket; an empty bucket
     # is {} ({event_name: 0} when the query names one event).
     empty = {event_name: 0} if event_name is not None else {}
     if not fill:
-        return {key: dict(sorted(found[key].items())) for key in sorted(found, key=_sorter(tz))}
-    keys = _bucket_keys(lower, upper, interval, tz, list(found))
+        return {key: dict(sorted(found[key].items())) for key in sorted(found, key=key_sorter(tz))}
+    keys = bucket_keys(lower, upper, interval, tz, list(found))
     return {key: dict(sorted(found.get(key, empty).items())) for key in keys}
 
 
@@ -279,7 +272,7 @@ def _per_user_days(
     )
     found = {day.isoformat(): (users, total) for day, users, total in totals}
     return [
-        (day, *found.get(day, (0, 0))) for day in _bucket_keys(lower, upper, "day", tz, list(found))
+        (day, *found.get(day, (0, 0))) for day in bucket_keys(lower, upper, "day", tz, list(found))
     ]
 
 
@@ -338,76 +331,3 @@ def _bucket(field: str, interval: Interval, tz: ZoneInfo) -> Func:
     if interval == "day":
         return TruncDate(field, tzinfo=tz)
     return Trunc(field, interval, output_field=DateField(), tzinfo=tz)
-
-
-def _bucket_key(bucket: dt.date | dt.datetime, interval: Interval, tz: ZoneInfo) -> str:
-    if interval == "hour":
-        return bucket.astimezone(tz).isoformat()
-    return bucket.isoformat()
-
-
-def _bucket_keys(
-    lower: dt.datetime | None,
-    upper: dt.datetime | None,
-    interval: Interval,
-    tz: ZoneInfo,
-    found: list[str],
-) -> list[str]:
-    """Every bucket key from the range's first to its last (the data's when open)."""
-    if not found and (lower is None or upper is None):
-        return []
-    keys = list(_iter_keys(lower, upper, interval, tz, found))
-    return sorted(set(keys) | set(found), key=_sorter(tz))
-
-
-def _iter_keys(lower, upper, interval, tz, found) -> Iterator[str]:
-    first = lower or min(_sort_instant(key, tz) for key in found)
-    last = upper or max(_sort_instant(key, tz) for key in found) + dt.timedelta(seconds=1)
-    step_hours = interval == "hour"
-    cursor = _bucket_start(first, interval, tz)
-    for _ in range(MAX_BUCKETS):
-        if cursor >= last:
-            return
-        yield _bucket_key(cursor if step_hours else cursor.date(), interval, tz)
-        cursor = _next_bucket(cursor, interval, tz)
-    if cursor < last:
-        raise TooManyBuckets(
-            f"More than {MAX_BUCKETS} {interval} buckets: narrow the range or use a larger "
-            "interval."
-        )
-
-
-def _bucket_start(instant: dt.datetime, interval: Interval, tz: ZoneInfo) -> dt.datetime:
-    local = instant.astimezone(tz)
-    if interval == "hour":
-        return local.replace(minute=0, second=0, microsecond=0)
-    day = local.date()
-    if interval == "week":
-        day -= dt.timedelta(days=day.weekday())
-    elif interval == "month":
-        day = day.replace(day=1)
-    return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
-
-
-def _next_bucket(cursor: dt.datetime, interval: Interval, tz: ZoneInfo) -> dt.datetime:
-    if interval == "hour":
-        # Step in UTC: local wall-clock arithmetic would skip or repeat hours at DST.
-        return (cursor.astimezone(dt.UTC) + dt.timedelta(hours=1)).astimezone(tz)
-    day = cursor.date()
-    if interval == "day":
-        day += dt.timedelta(days=1)
-    elif interval == "week":
-        day += dt.timedelta(days=7)
-    else:
-        day = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
-
-
-def _sorter(tz: ZoneInfo):
-    return lambda key: _sort_instant(key, tz)
-
-
-def _sort_instant(key: str, tz: ZoneInfo) -> dt.datetime:
-    if "T" in key:
-        return dt.datetime.fromisoformat(key)
-    return dt.datetime.combine(dt.date.fromisoformat(key), dt.time.min, tzinfo=tz)

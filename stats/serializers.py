@@ -3,7 +3,7 @@ import zoneinfo
 from rest_framework import serializers
 
 from stats import charts
-from stats.selectors import INTERVALS
+from stats.buckets import INTERVALS
 
 DATE_FORMAT = "%Y-%m-%d"
 

@@ -19,6 +19,7 @@ from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
 from events.models import Event, EventLog, HourlyCount
 from stats import selectors
+from stats.buckets import MAX_BUCKETS, TooManyBuckets
 from stats.charts import (
     CHART_CACHE_CONTROL,
     ChartJob,
@@ -189,7 +190,7 @@ class TrendView(StatsView):
                 interval=query["interval"],
                 tz=tz,
             )
-        except selectors.TooManyBuckets as exc:
+        except TooManyBuckets as exc:
             raise ValidationError({"interval": [str(exc)]}) from None
         return self.respond(data, tz, query)
 
@@ -281,8 +282,8 @@ class DailyStatsView(StatsView):
             raise NotFound(f"No event named '{event_name}'.")
         try:
             data = self.select(query, tz)
-        except selectors.TooManyBuckets:
-            days = f"More than {selectors.MAX_BUCKETS} days: narrow the range."
+        except TooManyBuckets:
+            days = f"More than {MAX_BUCKETS} days: narrow the range."
             raise ValidationError({"start_date": [days]}) from None
         return self.respond(data, tz, query)
 

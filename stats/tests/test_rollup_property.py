@@ -14,7 +14,8 @@ from accounts.models import Tenant
 from events.models import Event, EventLog, HourlyCount
 from events.services import event_logs_delete, event_logs_ingest
 from events.validation import EventInput
-from stats.selectors import INTERVALS, event_frequency, event_trend, whole_hour_zone
+from stats.buckets import INTERVALS
+from stats.selectors import event_frequency, event_trend, whole_hour_zone
 
 ZONES = [
     "UTC",

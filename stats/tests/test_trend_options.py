@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from events.tests.factories import EventFactory, EventLogFactory
-from stats.selectors import MAX_BUCKETS
+from stats.buckets import MAX_BUCKETS
 
 TREND = "/api/stats/event_trend"
 FREQUENCY = "/api/stats/event_frequency"

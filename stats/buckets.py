@@ -1,0 +1,92 @@
+"""Calendar arithmetic for stats buckets: their keys, and every key of a range.
+
+Pure Python (no database): the selectors aggregate in SQL, then fill the range
+with the keys computed here. Keys: `YYYY-MM-DD` for day, week (the Monday) and
+month (the 1st); the local ISO datetime with its offset for hour.
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+Interval = Literal["hour", "day", "week", "month"]
+INTERVALS: tuple[Interval, ...] = ("hour", "day", "week", "month")
+MAX_BUCKETS = 10_000
+
+
+class TooManyBuckets(ValueError):
+    """The range split by the interval gives more than MAX_BUCKETS buckets."""
+
+
+def bucket_key(bucket: dt.date | dt.datetime, interval: Interval, tz: ZoneInfo) -> str:
+    if interval == "hour":
+        return bucket.astimezone(tz).isoformat()
+    return bucket.isoformat()
+
+
+def bucket_keys(
+    lower: dt.datetime | None,
+    upper: dt.datetime | None,
+    interval: Interval,
+    tz: ZoneInfo,
+    found: list[str],
+) -> list[str]:
+    """Every bucket key from the range's first to its last (the data's when open)."""
+    if not found and (lower is None or upper is None):
+        return []
+    keys = list(_iter_keys(lower, upper, interval, tz, found))
+    return sorted(set(keys) | set(found), key=key_sorter(tz))
+
+
+def _iter_keys(lower, upper, interval, tz, found) -> Iterator[str]:
+    first = lower or min(_sort_instant(key, tz) for key in found)
+    last = upper or max(_sort_instant(key, tz) for key in found) + dt.timedelta(seconds=1)
+    step_hours = interval == "hour"
+    cursor = _bucket_start(first, interval, tz)
+    for _ in range(MAX_BUCKETS):
+        if cursor >= last:
+            return
+        yield bucket_key(cursor if step_hours else cursor.date(), interval, tz)
+        cursor = _next_bucket(cursor, interval, tz)
+    if cursor < last:
+        raise TooManyBuckets(
+            f"More than {MAX_BUCKETS} {interval} buckets: narrow the range or use a larger "
+            "interval."
+        )
+
+
+def _bucket_start(instant: dt.datetime, interval: Interval, tz: ZoneInfo) -> dt.datetime:
+    local = instant.astimezone(tz)
+    if interval == "hour":
+        return local.replace(minute=0, second=0, microsecond=0)
+    day = local.date()
+    if interval == "week":
+        day -= dt.timedelta(days=day.weekday())
+    elif interval == "month":
+        day = day.replace(day=1)
+    return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+
+
+def _next_bucket(cursor: dt.datetime, interval: Interval, tz: ZoneInfo) -> dt.datetime:
+    if interval == "hour":
+        # Step in UTC: local wall-clock arithmetic would skip or repeat hours at DST.
+        return (cursor.astimezone(dt.UTC) + dt.timedelta(hours=1)).astimezone(tz)
+    day = cursor.date()
+    if interval == "day":
+        day += dt.timedelta(days=1)
+    elif interval == "week":
+        day += dt.timedelta(days=7)
+    else:
+        day = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+
+
+def key_sorter(tz: ZoneInfo):
+    return lambda key: _sort_instant(key, tz)
+
+
+def _sort_instant(key: str, tz: ZoneInfo) -> dt.datetime:
+    if "T" in key:
+        return dt.datetime.fromisoformat(key)
+    return dt.datetime.combine(dt.date.fromisoformat(key), dt.time.min, tzinfo=tz)
