@@ -19,6 +19,7 @@ from django.db.models import (
     DateField,
     DateTimeField,
     Func,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -120,11 +121,13 @@ def event_trend(
     totals = (
         rows.order_by()
         .annotate(bucket=_bucket(field, interval, tz))
-        .values_list("bucket", "event__name")
-        .annotate(total=Sum("count"))
+        # Grouped by the integer event id, the name carried along by Min(): grouping a
+        # year of hourly rows by the text name spilled the sort to disk at 10 M events.
+        .values_list("bucket", "event_id")
+        .annotate(total=Sum("count"), name=Min("event__name"))
     )
     found: dict[str, dict[str, int]] = {}
-    for bucket, name, total in totals:
+    for bucket, _, total, name in totals:
         found.setdefault(bucket_key(bucket, interval, tz), {})[name] = total
     # Seed 001's shape lists only the events that occurred in a bucket; an empty bucket
     # is {} ({event_name: 0} when the query names one event).
