@@ -5,6 +5,7 @@ to loopback only; the container sets GUNICORN_BIND=0.0.0.0:8000 (docker-compose.
 """
 
 import os
+import tempfile
 
 
 def _env_int(name: str, default: int, *, minimum: int = 1) -> int:
@@ -53,3 +54,18 @@ if os.path.isdir("/dev/shm"):  # noqa: S108 - a fixed system path, not a temp fi
 # gunicornc's control socket would live in $HOME, which the container user has not got
 # and which two local servers would share; nothing here uses it.
 control_socket_disable: bool = True
+
+
+# Prometheus multiprocess mode: every worker writes its metrics to files in one folder,
+# and /metrics merges them. Set in the master before workers fork (so they inherit it),
+# a fresh folder per server start (stale files would count twice).
+def on_starting(server) -> None:
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="eventtracker-metrics-")
+
+
+def child_exit(server, worker) -> None:
+    """A dead worker's live gauges must stop counting (prometheus-client multiprocess)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

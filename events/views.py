@@ -22,6 +22,7 @@ from events.serializers import (
 )
 from events.services import deletion_create, event_logs_ingest, event_logs_ingest_batch
 from events.validation import MAX_BATCH_EVENTS, validate_batch, validate_event
+from eventtracker.metrics import count_ingested
 from eventtracker.rest import PayloadTooLarge, StrictJSONParser
 
 DUPLICATE_NAME = "An event with this name already exists."
@@ -99,11 +100,13 @@ class EventLogViewSet(
         now = timezone.now()
         item, errors = validate_event(request.data, now=now)
         if errors:
+            count_ingested({"rejected": 1})
             raise serializers.ValidationError(errors)
         user, key = request_actor(request)
         (receipt,) = event_logs_ingest(
             tenant=self.tenant, items=[item], created_by=user, api_key=key, now=now
         )
+        count_ingested({receipt.status: 1})
         if receipt.status == "rejected":
             raise serializers.ValidationError(receipt.errors)
         if receipt.status == "accepted":
@@ -148,6 +151,7 @@ class EventLogViewSet(
             atomic=query.validated_data["atomic"],
         )
         body = batch_response(receipts, skew=envelope.skew)
+        count_ingested({status: body[status] for status in ("accepted", "duplicate", "rejected")})
         stored_any = body["accepted"] or body["duplicate"]
         return Response(
             body, status=status.HTTP_200_OK if stored_any else status.HTTP_400_BAD_REQUEST

@@ -4,6 +4,7 @@ Secure by default: DEBUG is off unless DJANGO_DEBUG says otherwise, and without
 DEBUG the service refuses to start unless DJANGO_SECRET_KEY is set.
 """
 
+import ipaddress
 import os
 import tempfile
 from pathlib import Path
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "eventtracker.metrics.MetricsMiddleware",
     "eventtracker.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -206,6 +208,13 @@ EVENTTRACKER = {
     # How far in the future a client timestamp may lie before it is refused.
     "MAX_FUTURE_SKEW_SECONDS": env.int("MAX_FUTURE_SKEW_SECONDS", default=3600),
 }
+
+# /metrics is served to these client networks, or to `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_ALLOWED_NETWORKS = [
+    ipaddress.ip_network(network)
+    for network in env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+]
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 LOGGING = {
     "version": 1,

@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts.urls import router as accounts_router
 from events.urls import router as events_router
-from eventtracker import health, rest
+from eventtracker import health, metrics, rest
 from eventtracker.routers import OptionalSlashRouter
 from people.urls import router as people_router
 from platform_admin.urls import router as platform_admin_router
@@ -20,6 +20,7 @@ for app_router in (events_router, accounts_router, people_router, platform_admin
 urlpatterns = [
     path("health/ping", health.ping, name="health-ping"),
     path("health/ready", health.ready, name="health-ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("auth/", include("djoser.urls")),
     path("auth/", include("djoser.urls.authtoken")),
     path("api-auth/", include("rest_framework.urls")),

@@ -5,16 +5,14 @@ import json
 import os
 import re
 import runpy
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
+
+from eventtracker.tests.live_server import free_port, get_until_up, stop
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -193,40 +191,8 @@ def test_gunicorn_conf_refuses_a_bad_worker_count(monkeypatch):
         runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _get_until_up(
-    url: str, *, process: subprocess.Popen, log_path: Path, deadline_seconds: float
-) -> bytes:
-    """GET url once the server answers; fail with the server's output if it never does."""
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - fixed http URL
-                return response.read()
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            # TimeoutError: the master already accepts connections while the worker
-            # is still importing Django (slow on a loaded machine); try again.
-            time.sleep(0.2)
-    output = log_path.read_text(encoding="utf-8", errors="replace")
-    pytest.fail(f"gunicorn (exit code {process.poll()}) never answered {url}:\n{output}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()  # SIGTERM: gunicorn's graceful shutdown
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def test_gunicorn_serves_the_app(tmp_path):
-    port = _free_port()
+    port = free_port()
     gunicorn = Path(sys.executable).parent / "gunicorn"
     env = {
         **os.environ,
@@ -247,14 +213,14 @@ def test_gunicorn_serves_the_app(tmp_path):
             stderr=subprocess.STDOUT,
         )
         try:
-            body = _get_until_up(
+            body = get_until_up(
                 f"http://127.0.0.1:{port}/health/ping",
                 process=process,
                 log_path=log_path,
                 deadline_seconds=20,
             )
         finally:
-            _stop(process)
+            stop(process)
 
     assert json.loads(body) == "ping ok"
     output = log_path.read_text(encoding="utf-8", errors="replace")
