@@ -26,10 +26,16 @@ $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
 run: migrate
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed tracker/node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	npm test --prefix tracker
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+
+# The tracker's one dev dependency (terser, to check the committed t.js is current).
+tracker/node_modules/.installed: tracker/package-lock.json
+	npm ci --prefix tracker --no-audit --no-fund
+	touch $@
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
@@ -67,4 +73,4 @@ bench-charts: $(VENV)/.runtime-installed
 	$(BIN)/python -m bench.keys_charts
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache tracker/node_modules

@@ -1,0 +1,165 @@
+// The whole script, as a browser runs it, in a VM context with a fake window:
+// once from the source and once from the committed minified file.
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const vm = require('node:vm');
+const { memoryStorage, settle } = require('./helpers.js');
+const { OUTPUT, SOURCE } = require('../scripts/build.js');
+
+const SNIPPET = `
+window.eventtracker = window.eventtracker || [];
+eventtracker.push(["init", {key: "et_pfx_secret", flushInterval: 10}], ["track", "signup", {plan: "pro"}]);
+`;
+
+function loadPage(code, { snippet = '', localStorage = memoryStorage(), crypto = globalThis.crypto, beaconResult = true } = {}) {
+  const listeners = { window: {}, document: {} };
+  const on = (target) => (type, fn) => (listeners[target][type] ||= []).push(fn);
+  const beacons = [];
+  const requests = [];
+  const document = {
+    visibilityState: 'visible',
+    currentScript: { src: 'https://et.example/t.js?v=1' },
+    addEventListener: on('document'),
+  };
+  const window = {
+    document,
+    console,
+    URL,
+    Blob,
+    crypto,
+    setTimeout,
+    clearTimeout,
+    addEventListener: on('window'),
+    navigator: {
+      sendBeacon(url, data) {
+        if (this !== window.navigator) throw new TypeError('Illegal invocation');
+        beacons.push({ url, data });
+        return beaconResult;
+      },
+    },
+    fetch: async (url, options) => {
+      requests.push({ url, options, body: JSON.parse(options.body) });
+      return new Response('{"accepted": 1}', { status: 200 });
+    },
+  };
+  if (typeof localStorage == 'function') Object.defineProperty(window, 'localStorage', { get: localStorage });
+  else window.localStorage = localStorage;
+  window.window = window;
+  vm.createContext(window);
+  vm.runInContext(snippet, window);
+  vm.runInContext(code, window);
+  const fire = (target, type) => listeners[target][type]?.forEach((fn) => fn());
+  return { window, document, beacons, requests, fire };
+}
+
+const beaconEvents = async (beacon) => JSON.parse(await beacon.data.text()).events.map((e) => e.event_name);
+
+for (const [label, file] of [
+  ['source', SOURCE],
+  ['minified', OUTPUT],
+]) {
+  const code = fs.readFileSync(file, 'utf8');
+
+  test(`${label}: replays the snippet's calls and exposes window.eventtracker`, async () => {
+    const page = loadPage(code, { snippet: SNIPPET });
+    const tracker = page.window.eventtracker;
+    assert.equal(typeof tracker.track, 'function');
+    tracker.push(['track', 'later']);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(page.requests.length, 1);
+    const [{ url, options, body }] = page.requests;
+    // The host defaults to the origin the script was loaded from.
+    assert.equal(url, 'https://et.example/api/eventlogs/batch/?key=et_pfx_secret');
+    assert.deepEqual({ ...options.headers }, { 'Content-Type': 'text/plain' }); // other realm
+    assert.deepEqual(
+      body.events.map((e) => [e.event_name, e.data]),
+      [
+        ['signup', { plan: 'pro' }],
+        ['later', {}],
+      ],
+    );
+    assert.match(body.events[0].uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  test(`${label}: pagehide sends the pending events with sendBeacon, as text/plain`, async () => {
+    const page = loadPage(code, { snippet: SNIPPET });
+    page.window.eventtracker.track('leaving');
+    page.fire('window', 'pagehide');
+    assert.equal(page.beacons.length, 1);
+    const [{ url, data }] = page.beacons;
+    assert.equal(url, 'https://et.example/api/eventlogs/batch/?key=et_pfx_secret');
+    assert.equal(data.type, 'text/plain');
+    assert.deepEqual(await beaconEvents(page.beacons[0]), ['signup', 'leaving']);
+    page.fire('window', 'pagehide');
+    assert.equal(page.beacons.length, 1);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(page.requests.length, 0);
+  });
+
+  test(`${label}: visibilitychange to hidden beacons, to visible does not`, async () => {
+    const page = loadPage(code, { snippet: SNIPPET });
+    page.fire('document', 'visibilitychange');
+    assert.equal(page.beacons.length, 0);
+    page.document.visibilityState = 'hidden';
+    page.fire('document', 'visibilitychange');
+    assert.deepEqual(await beaconEvents(page.beacons[0]), ['signup']);
+  });
+
+  test(`${label}: a refused beacon falls back to fetch keepalive`, async () => {
+    const page = loadPage(code, { snippet: SNIPPET, beaconResult: false });
+    page.fire('window', 'pagehide');
+    await settle();
+    assert.equal(page.requests.length, 1);
+    assert.equal(page.requests[0].options.keepalive, true);
+  });
+
+  test(`${label}: works when reading localStorage throws`, async () => {
+    const page = loadPage(code, {
+      snippet: SNIPPET,
+      localStorage: () => {
+        throw new DOMException('The operation is insecure.', 'SecurityError');
+      },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(page.requests.length, 1);
+  });
+
+  test(`${label}: makes uuids without crypto.randomUUID (insecure contexts)`, async () => {
+    const crypto = { getRandomValues: (a) => globalThis.crypto.getRandomValues(a) };
+    const page = loadPage(code, { snippet: SNIPPET, crypto });
+    page.fire('window', 'pagehide');
+    const [event] = JSON.parse(await page.beacons[0].data.text()).events;
+    assert.match(event.uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.match(page.window.eventtracker.distinctId(), /^[0-9a-f-]{36}$/);
+  });
+
+  test(`${label}: bad calls never throw into the page`, (t) => {
+    t.mock.method(console, 'warn', () => {});
+    const page = loadPage(code, { snippet: 'window.eventtracker = [["nope"], ["track"]];' });
+    const tracker = page.window.eventtracker;
+    assert.doesNotThrow(() => {
+      tracker.init();
+      tracker.init(null);
+      tracker.track(null, null);
+      tracker.push(['unknown', 1], null);
+      tracker.identify();
+    });
+  });
+
+  test(`${label}: loading the script twice keeps the first tracker`, () => {
+    const page = loadPage(code, { snippet: SNIPPET });
+    const first = page.window.eventtracker;
+    vm.runInContext(code, page.window);
+    assert.equal(page.window.eventtracker, first);
+  });
+}
+
+test('the script exports createTracker under Node and defines no globals', () => {
+  const before = Object.keys(globalThis).sort();
+  const mod = require(path.resolve(SOURCE));
+  assert.equal(typeof mod.createTracker, 'function');
+  assert.deepEqual(Object.keys(globalThis).sort(), before);
+});
