@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
 from accounts.tests.factories import UserFactory
+from events import blocklist
 
 
 def client_for(user) -> APIClient:
@@ -71,6 +72,12 @@ def key_client(tenant):
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_blocklist_cache():
+    # Rolled-back tests reuse tenant ids and blocklist versions, which key the cache.
+    blocklist.clear_cache()
 
 
 @pytest.fixture(autouse=True)

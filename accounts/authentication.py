@@ -22,11 +22,22 @@ from accounts.models import ApiKey, Tenant
 TENANT_BLOCKED = "This tenant is blocked; contact the platform administrator."
 LAST_USED_PRECISION = dt.timedelta(minutes=1)
 KEY_NOT_ACCEPTED = "API keys cannot be used on this route; log in as a user."
+KEY_IN_URL_NOT_INGEST = (
+    "Only ingest keys may be sent in the URL (?key=); send other keys in the X-Api-Key header."
+)
+
+
+class TenantInactive(exceptions.PermissionDenied):
+    """403 for a blocked tenant; carries the tenant so ingestion can count the refusal."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        super().__init__(TENANT_BLOCKED)
+        self.tenant = tenant
 
 
 def ensure_tenant_active(tenant: Tenant) -> None:
     if not tenant.is_active:
-        raise exceptions.PermissionDenied(TENANT_BLOCKED)
+        raise TenantInactive(tenant)
 
 
 class TenantTokenAuthentication(TokenAuthentication):
@@ -74,15 +85,22 @@ class ApiKeyPrincipal:
 
 class ApiKeyAuthentication(BaseAuthentication):
     """`X-Api-Key: <key>` or `Authorization: Api-Key <key>`: one indexed lookup by the
-    public prefix, then a constant-time compare of the hash."""
+    public prefix, then a constant-time compare of the hash. Ingest keys may also come
+    as `?key=` (what the browser tracker and `sendBeacon`, which cannot set headers,
+    use); a URL ends up in logs, so no other role is accepted there."""
 
     keyword = "Api-Key"
 
     def authenticate(self, request):
         raw = self._raw_key(request)
+        in_url = raw is None and "key" in request.query_params
+        if in_url:
+            raw = request.query_params["key"].strip()
         if raw is None:
             return None
         key = self._verify(raw)
+        if in_url and key.role != ApiKey.Role.INGEST:
+            raise exceptions.AuthenticationFailed(KEY_IN_URL_NOT_INGEST)
         ensure_tenant_active(key.tenant)
         view = (request.parser_context or {}).get("view")
         if not getattr(view, "api_key_roles", None):

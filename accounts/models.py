@@ -35,6 +35,12 @@ class Tenant(models.Model):
         help_text="Event logs older than this many days are deleted by "
         "`manage.py purge_expired`; empty keeps them forever.",
     )
+    blocklist_version = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Bumped on every blocklist change; each process's cache of the rules "
+        "is keyed by it, so a change is seen by the next request everywhere.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -2,6 +2,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import ApiKey
+from accounts.origins import normalise_origin_pattern
 from accounts.services import MAX_ROTATION_GRACE
 from eventtracker.rest import StrictFieldsMixin
 
@@ -51,11 +52,21 @@ class ApiKeySerializer(StrictFieldsMixin, serializers.ModelSerializer):
         return value
 
     def validate_allowed_origins(self, value):
+        """Each entry normalised (accounts.origins), or a 400 naming the bad one."""
         if not isinstance(value, list) or not all(isinstance(o, str) for o in value):
             raise serializers.ValidationError("Must be a list of origins (strings).")
         if len(value) > MAX_ORIGINS:
             raise serializers.ValidationError(f"At most {MAX_ORIGINS} origins.")
-        return value
+        patterns = []
+        for origin in value:
+            try:
+                patterns.append(normalise_origin_pattern(origin))
+            except ValueError as exc:
+                raise serializers.ValidationError(
+                    f"'{origin}' is not an origin like https://shop.example, "
+                    f"https://*.example.com, *.example.com or *: {exc}"
+                ) from None
+        return list(dict.fromkeys(patterns))
 
     def update(self, instance, validated_data):
         validated_data.pop("role", None)  # a key's role is fixed; create another key instead

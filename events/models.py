@@ -183,3 +183,83 @@ class DeletionReceipt(models.Model):
         if self.created_by_id is not None:
             return "user"
         return "api_key" if self.api_key_id is not None else "system"
+
+
+class RejectionReason(models.TextChoices):
+    """Why an ingestion request or item was refused (receipts, accounting, metrics)."""
+
+    MALFORMED_JSON = "malformed_json", "the body is not readable JSON"
+    INVALID_FIELD = "invalid_field", "a field is missing, unknown or of the wrong type"
+    TOO_LARGE = "too_large", "the body or the batch is over its size limit"
+    UNKNOWN_EVENT = "unknown_event", "an event the tenant has not defined (strict tenants)"
+    TENANT_INACTIVE = "tenant_inactive", "the tenant is blocked"
+    BLOCKED_IP = "blocked_ip", "the client address is on the tenant's blocklist"
+    BLOCKED_USER_AGENT = "blocked_user_agent", "the User-Agent is on the tenant's blocklist"
+    RATE_LIMITED = "rate_limited", "over the ingestion rate"
+    TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range", "before 1970 or too far in the future"
+    ORIGIN_NOT_ALLOWED = "origin_not_allowed", "a browser origin the ingest key does not allow"
+
+
+class IngestionCount(models.Model):
+    """Ingestion requests and items per tenant and UTC hour (of receipt), by outcome.
+
+    `events` counts items: accepted, duplicate, or rejected with a reason (a request
+    refused whole before its items could be read counts as one). `requests` counts
+    requests by their answer: a request that stored or found anything counts on its
+    `accepted` row, one refused as a whole on the row of its reason. Incremented with
+    upserts in the ingest transaction (or right after a refusal), like HourlyCount.
+    """
+
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted"
+        DUPLICATE = "duplicate"
+        REJECTED = "rejected"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    hour = models.DateTimeField(help_text="Start of the UTC hour the requests arrived in.")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    reason = models.CharField(max_length=30, choices=RejectionReason.choices, blank=True)
+    events = models.BigIntegerField(default=0)
+    requests = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["hour", "outcome", "reason"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "hour", "outcome", "reason"], name="ingestioncount_unique_bucket"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        label = f"{self.outcome}:{self.reason}" if self.reason else self.outcome
+        return f"{self.hour:%Y-%m-%d %H}:00 {label} = {self.events}"
+
+
+class BlockRule(models.Model):
+    """A tenant's blocklist entry: events from matching sources are refused and counted.
+
+    `ip`: one address or a CIDR network (IPv4 or IPv6), stored normalised
+    (`10.0.0.0/8`, `2001:db8::/32`, a single address as a /32 or /128).
+    `user_agent`: a case-insensitive substring of the `User-Agent` header.
+    """
+
+    class Kind(models.TextChoices):
+        IP = "ip", "client address or network (CIDR)"
+        USER_AGENT = "user_agent", "User-Agent substring (case-insensitive)"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    value = models.CharField(max_length=200)
+    note = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "value"], name="blockrule_unique_per_tenant"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.value}"

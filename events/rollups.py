@@ -8,9 +8,9 @@ inserts or deletes the logs, so the rollup and the raw rows commit together.
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from django.db import connection
+from django.db import connection, models
 from django.db.models import DateTimeField, Sum
 from django.db.models.functions import Trunc
 
@@ -51,20 +51,12 @@ def hourly_counts_apply(deltas: Deltas) -> None:
     items = sorted((key, value) for key, value in deltas.items() if value)
     if not items:
         return
-    if connection.vendor == "postgresql":
-        # One statement, four array parameters, bound on the server (see events.bulk).
-        columns = [list(column) for column in zip(*(key for key, _ in items), strict=True)]
-        with server_side_cursor() as cursor:
-            cursor.execute(_upsert_sql(source=_UNNEST), [*columns, [v for _, v in items]])
-    else:
-        with connection.cursor() as cursor:
-            for start in range(0, len(items), UPSERT_CHUNK):
-                chunk = items[start : start + UPSERT_CHUNK]
-                params: list = []
-                for (tenant_id, event_id, hour), value in chunk:
-                    params += [tenant_id, event_id, _hour_param(hour), value]
-                values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
-                cursor.execute(_upsert_sql(source=f"VALUES {values}"), params)
+    increment(
+        HourlyCount,
+        keys=("tenant_id", "event_id", "hour"),
+        amounts=("count",),
+        rows=[(*key, value) for key, value in items],
+    )
     emptied = [key for key, value in items if value < 0]
     if emptied:
         # A bucket at zero means "no logs": drop it so both read paths agree on which
@@ -77,20 +69,54 @@ def hourly_counts_apply(deltas: Deltas) -> None:
         ).delete()
 
 
-def _hour_param(hour: dt.datetime):
-    return HourlyCount._meta.get_field("hour").get_db_prep_save(hour, connection)
+def increment(
+    model: type[models.Model],
+    *,
+    keys: Sequence[str],
+    amounts: Sequence[str],
+    rows: Sequence[tuple],
+) -> None:
+    """Add each row's amounts to the counter row of its key, creating it if missing:
+    `INSERT … ON CONFLICT (<keys>) DO UPDATE SET a = a + excluded.a`, atomic per row.
+
+    `keys` must be the columns of a unique constraint of `model`; each row holds the
+    key values then the amounts, in that order. Pass rows sorted by key so that
+    concurrent writers lock counter rows in the same order (no deadlock)."""
+    if not rows:
+        return
+    fields = [model._meta.get_field(name) for name in (*keys, *amounts)]
+    if connection.vendor == "postgresql":
+        # One statement, one array parameter per column, bound on the server (events.bulk).
+        # The column types come from model metadata, like every identifier here.
+        types = ", ".join(f"%b::{field.db_type(connection)}[]" for field in fields)
+        source = f"SELECT * FROM unnest({types})"  # noqa: S608
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        with server_side_cursor() as cursor:
+            cursor.execute(_increment_sql(model, keys, amounts, source=source), columns)
+        return
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), UPSERT_CHUNK):
+            chunk = rows[start : start + UPSERT_CHUNK]
+            params = [
+                field.get_db_prep_save(value, connection)
+                for row in chunk
+                for field, value in zip(fields, row, strict=True)
+            ]
+            values = ", ".join([row_sql] * len(chunk))
+            cursor.execute(_increment_sql(model, keys, amounts, source=f"VALUES {values}"), params)
 
 
-_UNNEST = "SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::timestamptz[], %b::bigint[])"
-
-
-def _upsert_sql(*, source: str) -> str:
+def _increment_sql(
+    model: type[models.Model], keys: Sequence[str], amounts: Sequence[str], *, source: str
+) -> str:
     quote = connection.ops.quote_name
-    table = quote(HourlyCount._meta.db_table)
-    key = f"{quote('tenant_id')}, {quote('event_id')}, {quote('hour')}"
+    table = quote(model._meta.db_table)
+    key = ", ".join(quote(model._meta.get_field(name).column) for name in keys)
+    columns = [quote(model._meta.get_field(name).column) for name in amounts]
+    updates = ", ".join(f"{column} = {table}.{column} + excluded.{column}" for column in columns)
     # Only identifiers from model metadata and placeholders are interpolated.
     return (
-        f"INSERT INTO {table} ({key}, {quote('count')}) {source} "
-        f"ON CONFLICT ({key}) "
-        f"DO UPDATE SET {quote('count')} = {table}.{quote('count')} + excluded.{quote('count')}"
+        f"INSERT INTO {table} ({key}, {', '.join(columns)}) {source} "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
     )

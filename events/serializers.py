@@ -2,12 +2,15 @@ from collections import Counter
 
 from rest_framework import serializers
 
+from events.blocklist import normalise_ip_rule
 from events.models import (
     DISTINCT_ID_MAX_LENGTH,
     EVENT_NAME_MAX_LENGTH,
+    BlockRule,
     DeletionReceipt,
     Event,
     EventLog,
+    RejectionReason,
     event_name_problem,
 )
 from eventtracker.rest import StrictFieldsMixin
@@ -95,6 +98,11 @@ class ReceiptSerializer(serializers.Serializer):
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()), required=False
     )
+    reason = serializers.ChoiceField(
+        choices=RejectionReason.choices,
+        required=False,
+        help_text="Why a rejected item was refused (the ingestion statistics count it so).",
+    )
 
 
 class BatchResponseSerializer(serializers.Serializer):
@@ -125,6 +133,8 @@ def _receipt(receipt) -> dict:
     }
     if receipt.errors:
         body["errors"] = receipt.errors
+    if receipt.reason:
+        body["reason"] = receipt.reason
     return body
 
 
@@ -173,3 +183,26 @@ class DeletionReceiptSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class BlockRuleSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A blocklist rule. `ip` values are stored normalised (`10.1.2.3` → `10.1.2.3/32`,
+    `10.1.2.3/8` → `10.0.0.0/8`); `user_agent` values match case-insensitively anywhere
+    in the header. (tenant, kind, value) is unique; the view turns a repeat into a 400."""
+
+    class Meta:
+        model = BlockRule
+        fields = ["id", "kind", "value", "note", "created_at"]
+        read_only_fields = ["id", "created_at"]
+        validators = []
+
+    def validate(self, attrs):
+        kind = attrs.get("kind", getattr(self.instance, "kind", None))
+        value = attrs.get("value", getattr(self.instance, "value", None))
+        if kind == BlockRule.Kind.IP and value is not None:
+            try:
+                attrs["value"] = normalise_ip_rule(value)
+            except ValueError:
+                message = "Not an IP address or CIDR network (e.g. 203.0.113.7, 10.0.0.0/8)."
+                raise serializers.ValidationError({"value": [message]}) from None
+        return attrs

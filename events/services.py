@@ -19,8 +19,9 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 
 from accounts.models import ApiKey, Tenant, User
+from events.accounting import ingestion_counts_apply, tally
 from events.bulk import LogRow, insert_logs
-from events.models import DeletionReceipt, Event, EventLog
+from events.models import DeletionReceipt, Event, EventLog, RejectionReason
 from events.rollups import deltas_of_queryset, deltas_of_rows, hourly_counts_apply
 from events.uuid7 import uuid7
 from events.validation import EventInput, FieldErrors, validate_event
@@ -38,6 +39,7 @@ class Receipt:
     status: Status
     uuid: UUID | None
     errors: FieldErrors | None = None
+    reason: str | None = None  # a RejectionReason, for rejected items
     log_id: int | None = None
     row: LogRow | None = None  # what was stored, for accepted items
 
@@ -50,34 +52,50 @@ def event_logs_ingest(
     now: dt.datetime,
     api_key: ApiKey | None = None,
     atomic: bool = False,
+    rejected_before: Sequence[Receipt] = (),
 ) -> list[Receipt]:
     """Store valid items exactly once each (by uuid) and return one receipt per item.
 
     With `atomic`, nothing is stored if any item is rejected. The HourlyCount
-    rollup is updated in the same transaction as the insert."""
+    rollup and the ingestion accounting (this request, its items, and the
+    `rejected_before` receipts of items its caller refused already) are updated in
+    the same transaction as the insert."""
     with transaction.atomic():
-        event_ids = _resolve_events(tenant=tenant, names={item.event_name for item in items})
-        receipts: list[Receipt] = []
-        pending: list[tuple[Receipt, LogRow]] = []
-        for index, item in enumerate(items):
-            if item.event_name not in event_ids:
-                receipts.append(_unknown_event(index, item))
-                continue
-            row = _build_row(tenant, event_ids[item.event_name], item, now, created_by, api_key)
-            receipt = Receipt(index=index, status="accepted", uuid=row.uuid, row=row)
-            receipts.append(receipt)
-            pending.append((receipt, row))
-        if atomic and len(pending) < len(items):
-            _abandon(receipt for receipt, _ in pending)
-            return receipts
-        # Insert in uuid order: concurrent batches then take the unique-index locks in
-        # the same order, so overlapping retries wait for each other instead of
-        # deadlocking. The sort is stable, so the first of equal uuids is the one stored.
-        inserted = insert_logs(sorted((row for _, row in pending), key=lambda row: row.uuid))
-        _mark_duplicates([receipt for receipt, _ in pending], inserted)
-        hourly_counts_apply(
-            deltas_of_rows(row for receipt, row in pending if receipt.status == "accepted")
+        receipts = _store(tenant, items, created_by=created_by, now=now, api_key=api_key)
+        if atomic and any(receipt.status == "rejected" for receipt in receipts):
+            _abandon(receipts)
+        else:
+            pending = [receipt for receipt in receipts if receipt.row is not None]
+            # Insert in uuid order: concurrent batches then take the unique-index locks
+            # in the same order, so overlapping retries wait for each other instead of
+            # deadlocking. The sort is stable: the first of equal uuids is the one stored.
+            inserted = insert_logs(sorted((r.row for r in pending), key=lambda row: row.uuid))
+            _mark_duplicates(pending, inserted)
+            hourly_counts_apply(deltas_of_rows(r.row for r in pending if r.status == "accepted"))
+        ingestion_counts_apply(
+            tenant_id=tenant.pk, received=now, items=tally([*rejected_before, *receipts])
         )
+    return receipts
+
+
+def _store(
+    tenant: Tenant,
+    items: Sequence[EventInput],
+    *,
+    created_by: User | None,
+    now: dt.datetime,
+    api_key: ApiKey | None,
+) -> list[Receipt]:
+    """One receipt per item: `accepted` with the row to insert, or `rejected` when its
+    event does not exist and the tenant does not create events on the fly."""
+    event_ids = _resolve_events(tenant=tenant, names={item.event_name for item in items})
+    receipts: list[Receipt] = []
+    for index, item in enumerate(items):
+        if item.event_name not in event_ids:
+            receipts.append(_unknown_event(index, item))
+            continue
+        row = _build_row(tenant, event_ids[item.event_name], item, now, created_by, api_key)
+        receipts.append(Receipt(index=index, status="accepted", uuid=row.uuid, row=row))
     return receipts
 
 
@@ -98,12 +116,18 @@ def event_logs_ingest_batch(
     for index, raw in enumerate(raw_items):
         item, errors = validate_event(raw, now=now, skew=skew)
         if item is None:
-            receipts.append(Receipt(index, "rejected", _raw_uuid(raw), errors=errors))
+            receipts.append(
+                Receipt(index, "rejected", _raw_uuid(raw), errors=errors, reason=errors.reason)
+            )
         else:
             valid.append((index, item))
     if atomic and receipts:
         stored = [Receipt(index, "accepted", item.uuid) for index, item in valid]
-        _abandon(stored)
+        _abandon([*receipts, *stored])
+        with transaction.atomic():
+            ingestion_counts_apply(
+                tenant_id=tenant.pk, received=now, items=tally([*receipts, *stored])
+            )
     else:
         stored = event_logs_ingest(
             tenant=tenant,
@@ -112,6 +136,7 @@ def event_logs_ingest_batch(
             api_key=api_key,
             now=now,
             atomic=atomic,
+            rejected_before=receipts,
         )
         for (index, _), receipt in zip(valid, stored, strict=True):
             receipt.index = index
@@ -194,10 +219,14 @@ def _resolve_events(*, tenant: Tenant, names: set[str]) -> dict[str, int]:
     return found
 
 
-def _abandon(receipts) -> None:
+def _abandon(receipts: list[Receipt]) -> None:
+    """An atomic batch with a rejected item stores nothing: its valid items are
+    rejected too, counted under the reason of the first item rejected on its own."""
+    reason = next(receipt.reason for receipt in receipts if receipt.status == "rejected")
     for receipt in receipts:
-        receipt.status, receipt.row = "rejected", None
-        receipt.errors = {"non_field_errors": [NOT_STORED_ATOMIC]}
+        if receipt.status != "rejected":
+            receipt.status, receipt.row, receipt.reason = "rejected", None, reason
+            receipt.errors = {"non_field_errors": [NOT_STORED_ATOMIC]}
 
 
 def _raw_uuid(raw: object) -> UUID | None:
@@ -213,7 +242,13 @@ def _unknown_event(index: int, item: EventInput) -> Receipt:
         f"Unknown event '{item.event_name}'. Create it at /api/events/ first, "
         "or turn on auto_create_events for this tenant."
     )
-    return Receipt(index=index, status="rejected", uuid=item.uuid, errors={"event_name": [message]})
+    return Receipt(
+        index=index,
+        status="rejected",
+        uuid=item.uuid,
+        errors={"event_name": [message]},
+        reason=RejectionReason.UNKNOWN_EVENT,
+    )
 
 
 def _build_row(

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from events.models import DISTINCT_ID_MAX_LENGTH, event_name_problem
+from events.models import DISTINCT_ID_MAX_LENGTH, RejectionReason, event_name_problem
 from eventtracker import jsonbody
 
 EVENT_FIELDS = frozenset({"event_name", "data", "timestamp", "distinct_id", "uuid", "count"})
@@ -23,7 +23,16 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Optional fields where JSON null means "not given" (browser clients send nulls).
 NULLABLE_FIELDS = frozenset({"timestamp", "distinct_id", "uuid"})
 
-FieldErrors = dict[str, list[str]]
+
+class FieldErrors(dict[str, list[str]]):
+    """DRF's `{"field": ["message"]}`, plus the reason the rejection is counted under:
+    `timestamp_out_of_range` when that is the only problem, else `invalid_field`."""
+
+    reason: RejectionReason = RejectionReason.INVALID_FIELD
+
+
+class TimestampOutOfRange(ValueError):
+    """A readable timestamp outside what is accepted (before 1970, too far ahead)."""
 
 
 @dataclass(slots=True)
@@ -46,10 +55,11 @@ def validate_event(
     `skew` (server clock - client clock, from a batch's `sent_at`) is added to a
     client timestamp before the range check, so the stored time is in server time."""
     if not isinstance(raw, dict):
-        return None, {"non_field_errors": ["Each event must be a JSON object."]}
-    errors: FieldErrors = {name: ["Unknown field."] for name in sorted(raw.keys() - EVENT_FIELDS)}
+        return None, FieldErrors(non_field_errors=["Each event must be a JSON object."])
+    errors = FieldErrors({name: ["Unknown field."] for name in sorted(raw.keys() - EVENT_FIELDS)})
     values: dict[str, Any] = {}
     parsers = {**_PARSERS, "timestamp": partial(_timestamp, now=now, skew=skew)}
+    out_of_range = False
     for name, parse in parsers.items():
         if name not in raw or (raw[name] is None and name in NULLABLE_FIELDS):
             continue
@@ -57,11 +67,14 @@ def validate_event(
             values[name] = parse(raw[name])
         except ValueError as exc:
             errors[name] = [str(exc)]
+            out_of_range = isinstance(exc, TimestampOutOfRange)
     if "event_name" not in raw:
         errors["event_name"] = ["This field is required."]
+    if out_of_range and len(errors) == 1:
+        errors.reason = RejectionReason.TIMESTAMP_OUT_OF_RANGE
     if errors:
         return None, errors
-    return EventInput(**values), {}
+    return EventInput(**values), FieldErrors()
 
 
 def _event_name(value: Any) -> str:
@@ -88,14 +101,14 @@ def _timestamp(value: Any, *, now: dt.datetime, skew: dt.timedelta) -> dt.dateti
     try:
         parsed = _parse_timestamp(value) + skew
     except OverflowError:
-        raise ValueError("Timestamp is out of range.") from None
+        raise TimestampOutOfRange("Timestamp is out of range.") from None
     if parsed < EPOCH:
-        raise ValueError(
+        raise TimestampOutOfRange(
             "Timestamp is before 1970-01-01" + (" after clock-skew correction." if skew else ".")
         )
     max_skew = dt.timedelta(seconds=settings.EVENTTRACKER["MAX_FUTURE_SKEW_SECONDS"])
     if parsed > now + max_skew:
-        raise ValueError(
+        raise TimestampOutOfRange(
             f"Timestamp is more than {max_skew} in the future"
             + (" after clock-skew correction." if skew else ".")
         )
@@ -169,8 +182,10 @@ def validate_batch(raw: Any, *, now: dt.datetime) -> tuple[BatchEnvelope | None,
     """Validate `{"events": [...], "sent_at"?}`; the items themselves are checked one by one
     later. Skew = now - sent_at (PostHog's rule): it corrects each item's timestamp."""
     if not isinstance(raw, dict):
-        return None, {"non_field_errors": ['The body must be an object: {"events": [...]}.']}
-    errors: FieldErrors = {name: ["Unknown field."] for name in sorted(raw.keys() - BATCH_FIELDS)}
+        return None, FieldErrors(
+            non_field_errors=['The body must be an object: {"events": [...]}.']
+        )
+    errors = FieldErrors({name: ["Unknown field."] for name in sorted(raw.keys() - BATCH_FIELDS)})
     events = raw.get("events")
     if not isinstance(events, list):
         errors["events"] = ["Required: a list of event objects."]
@@ -184,4 +199,4 @@ def validate_batch(raw: Any, *, now: dt.datetime) -> tuple[BatchEnvelope | None,
             errors["sent_at"] = ["Must be an ISO 8601 datetime string or Unix seconds."]
     if errors:
         return None, errors
-    return BatchEnvelope(events=events, skew=skew), {}
+    return BatchEnvelope(events=events, skew=skew), FieldErrors()

@@ -7,12 +7,16 @@ from rest_framework.response import Response
 
 from accounts.permissions import INGEST, READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin, request_actor
+from events.accounting import Reason, Refused, RejectedInput
+from events.blocklist import rules_changed
 from events.filters import EventLogFilter
-from events.models import DeletionReceipt, Event, EventLog
+from events.ingestion import IngestionMixin
+from events.models import BlockRule, DeletionReceipt, Event, EventLog
 from events.serializers import (
     BatchQuerySerializer,
     BatchRequestSerializer,
     BatchResponseSerializer,
+    BlockRuleSerializer,
     DeletionReceiptSerializer,
     DeletionRequestSerializer,
     EventLogCreateSerializer,
@@ -22,10 +26,9 @@ from events.serializers import (
 )
 from events.services import deletion_create, event_logs_ingest, event_logs_ingest_batch
 from events.validation import MAX_BATCH_EVENTS, validate_batch, validate_event
-from eventtracker.metrics import count_ingested
-from eventtracker.rest import PayloadTooLarge, StrictJSONParser
 
 DUPLICATE_NAME = "An event with this name already exists."
+DUPLICATE_RULE = "The blocklist already has this rule."
 
 
 @extend_schema_view(
@@ -54,15 +57,21 @@ class EventViewSet(TenantScopedMixin, viewsets.ModelViewSet):
 
     @staticmethod
     def _save_unique(serializer, **extra) -> None:
-        # The unique constraint decides, so two concurrent creates cannot both win.
-        try:
-            with transaction.atomic():
-                serializer.save(**extra)
-        except IntegrityError:
-            raise serializers.ValidationError({"name": [DUPLICATE_NAME]}) from None
+        save_unique(serializer, field="name", message=DUPLICATE_NAME, **extra)
+
+
+def save_unique(serializer, *, field: str, message: str, **extra):
+    """Save; a unique-constraint refusal becomes a 400 on `field`. The constraint
+    decides, so two concurrent creates cannot both win."""
+    try:
+        with transaction.atomic():
+            return serializer.save(**extra)
+    except IntegrityError:
+        raise serializers.ValidationError({field: [message]}) from None
 
 
 class EventLogViewSet(
+    IngestionMixin,
     TenantScopedMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
@@ -75,7 +84,6 @@ class EventLogViewSet(
     serializer_class = EventLogSerializer
     api_key_roles = {**READ_OR_ADMIN_WRITES, "create": INGEST, "batch": INGEST}
     filterset_class = EventLogFilter
-    parser_classes = [StrictJSONParser]
     search_fields: list[str] = []
     ordering_fields = ["id", "timestamp", "received_at"]
     ordering = ["id"]
@@ -100,15 +108,13 @@ class EventLogViewSet(
         now = timezone.now()
         item, errors = validate_event(request.data, now=now)
         if errors:
-            count_ingested({"rejected": 1})
-            raise serializers.ValidationError(errors)
+            raise RejectedInput(errors, reason=errors.reason)
         user, key = request_actor(request)
         (receipt,) = event_logs_ingest(
             tenant=self.tenant, items=[item], created_by=user, api_key=key, now=now
         )
-        count_ingested({receipt.status: 1})
         if receipt.status == "rejected":
-            raise serializers.ValidationError(receipt.errors)
+            raise RejectedInput(receipt.errors, reason=receipt.reason, counted=True)
         if receipt.status == "accepted":
             log = receipt.row.to_log(pk=receipt.log_id, event_name=item.event_name)
             return Response(EventLogSerializer(log).data, status=status.HTTP_201_CREATED)
@@ -137,9 +143,14 @@ class EventLogViewSet(
         now = timezone.now()
         envelope, errors = validate_batch(request.data, now=now)
         if errors:
-            raise serializers.ValidationError(errors)
+            raise RejectedInput(errors, reason=errors.reason)
         if len(envelope.events) > MAX_BATCH_EVENTS:
-            raise PayloadTooLarge(f"A batch may hold at most {MAX_BATCH_EVENTS} events.")
+            raise Refused(
+                f"A batch may hold at most {MAX_BATCH_EVENTS} events.",
+                reason=Reason.TOO_LARGE,
+                status=413,
+                events=len(envelope.events),
+            )
         user, key = request_actor(request)
         receipts = event_logs_ingest_batch(
             tenant=self.tenant,
@@ -151,7 +162,6 @@ class EventLogViewSet(
             atomic=query.validated_data["atomic"],
         )
         body = batch_response(receipts, skew=envelope.skew)
-        count_ingested({status: body[status] for status in ("accepted", "duplicate", "rejected")})
         stored_any = body["accepted"] or body["duplicate"]
         return Response(
             body, status=status.HTTP_200_OK if stored_any else status.HTTP_400_BAD_REQUEST
@@ -210,3 +220,34 @@ class DeletionViewSet(
             api_key=key,
         )
         return Response(DeletionReceiptSerializer(receipt).data, status=status.HTTP_201_CREATED)
+
+
+class BlockRuleViewSet(TenantScopedMixin, viewsets.ModelViewSet):
+    """The tenant's blocklist: events from a matching client address (`ip`: an address
+    or CIDR network, IPv4 or IPv6) or User-Agent (`user_agent`: a case-insensitive
+    substring) are refused with 403 and counted (`blocked_ip`, `blocked_user_agent`).
+    A change applies from the next request on, in every server process."""
+
+    queryset = BlockRule.objects.all()
+    serializer_class = BlockRuleSerializer
+    api_key_roles = READ_OR_ADMIN_WRITES
+    filterset_fields = ["kind"]
+    search_fields = ["value", "note"]
+    ordering_fields = ["id", "kind", "value", "created_at"]
+    ordering = ["id"]
+
+    def perform_create(self, serializer):
+        self._save(serializer, tenant=self.tenant)
+
+    def perform_update(self, serializer):
+        self._save(serializer)
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            instance.delete()
+            rules_changed(self.tenant.pk)
+
+    def _save(self, serializer, **extra) -> None:
+        with transaction.atomic():
+            save_unique(serializer, field="value", message=DUPLICATE_RULE, **extra)
+            rules_changed(self.tenant.pk)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET
@@ -23,6 +24,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
 
 from eventtracker.rest import json_error
 
@@ -42,8 +44,9 @@ HTTP_LATENCY = Histogram(
 )
 EVENTS_INGESTED = Counter(
     "eventtracker_events_ingested_total",
-    "Ingested event items by outcome (accepted, duplicate, rejected).",
-    ["outcome"],
+    "Ingested event items by outcome (accepted, duplicate, rejected) and, for rejected "
+    "items, reason.",
+    ["outcome", "reason"],
 )
 UNMATCHED = "<unmatched>"
 
@@ -70,10 +73,52 @@ class MetricsMiddleware:
         return response
 
 
-def count_ingested(statuses: Mapping[str, int]) -> None:
-    for outcome, number in statuses.items():
+def count_ingested(items: Mapping[tuple[str, str], int]) -> None:
+    """`items`: (outcome, reason) → number of items; reason is "" unless rejected."""
+    for (outcome, reason), number in items.items():
         if number:
-            EVENTS_INGESTED.labels(outcome).inc(number)
+            EVENTS_INGESTED.labels(outcome, reason).inc(number)
+
+
+class JobLagCollector:
+    """Periodic jobs' lag, read from the database at scrape time (any process may scrape,
+    the jobs run in another): seconds since each job's last success, and how far the
+    user-activity watermark trails now. (The HourlyCount rollup has no lag to report: it
+    is written in the ingest transaction.)"""
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return list(self._families())
+
+    def collect(self):
+        from stats.jobs import job_lags  # stats imports events, which imports this module
+
+        success, watermark = self._families()
+        try:
+            lags = job_lags()
+        except DatabaseError:
+            lags = {}  # the HTTP metrics are still worth serving when the database is down
+        for name, lag in lags.items():
+            if lag.since_success is not None:
+                success.add_metric([name], lag.since_success)
+            if lag.watermark is not None:
+                watermark.add_metric([name], lag.watermark)
+        yield success
+        yield watermark
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "eventtracker_job_last_success_age_seconds",
+                "Seconds since the job last succeeded (+Inf: it ran but never succeeded).",
+                labels=["job"],
+            ),
+            GaugeMetricFamily(
+                "eventtracker_job_watermark_lag_seconds",
+                "How far the job's watermark (everything before it is computed) trails now.",
+                labels=["job"],
+            ),
+        )
 
 
 @require_GET
@@ -82,7 +127,10 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     in METRICS_ALLOWED_NETWORKS; anyone else gets 403."""
     if not _allowed(request):
         return json_error(403, "Metrics are only served to allowed networks or with the token.")
-    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+    jobs = CollectorRegistry()
+    jobs.register(JobLagCollector())
+    body = generate_latest(_registry()) + generate_latest(jobs)
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 
 def _registry():

@@ -8,18 +8,37 @@ from django.http import HttpRequest, HttpResponse
 from eventtracker.rest import json_error
 
 
+def body_size_problem(request: HttpRequest) -> tuple[int, str] | None:
+    """(status, message) when the Content-Length header alone condemns the request."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 400, "Content-Length header is not a number."
+    if limit is not None and length > limit:
+        return 413, f"Request body is larger than {limit} bytes."
+    return None
+
+
 class BodySizeLimitMiddleware:
-    """Answer 413 from the Content-Length header alone, before the body is read."""
+    """Answer 413 from the Content-Length header alone, before the body is read.
+
+    Views whose class sets `checks_body_size` (ingestion) make the same check
+    themselves right after authentication, so that the refusal is counted against
+    the sender's tenant."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return json_error(400, "Content-Length header is not a number.")
-        if limit is not None and length > limit:
-            return json_error(413, f"Request body is larger than {limit} bytes.", limit=limit)
         return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        if getattr(getattr(view_func, "cls", None), "checks_body_size", False):
+            return None
+        problem = body_size_problem(request)
+        if problem is None:
+            return None
+        status, message = problem
+        extra = {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE} if status == 413 else {}
+        return json_error(status, message, **extra)

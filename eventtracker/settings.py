@@ -207,7 +207,19 @@ SPECTACULAR_SETTINGS = {
 EVENTTRACKER = {
     # How far in the future a client timestamp may lie before it is refused.
     "MAX_FUTURE_SKEW_SECONDS": env.int("MAX_FUTURE_SKEW_SECONDS", default=3600),
+    # Ingestion requests allowed per API key or user, e.g. "600/min"; unset: no limit.
+    "INGEST_RATE": env.str("INGEST_RATE", default="") or None,
 }
+
+# Per-user activity periods (manage.py compute_user_activity): fixed windows of this many
+# hours aligned on UTC midnight, so the length must divide a day.
+USER_ACTIVITY_PERIOD_HOURS = env.int("USER_ACTIVITY_PERIOD_HOURS", default=4)
+if USER_ACTIVITY_PERIOD_HOURS < 1 or 24 % USER_ACTIVITY_PERIOD_HOURS:
+    raise ImproperlyConfigured(
+        "USER_ACTIVITY_PERIOD_HOURS must divide 24: one of 1, 2, 3, 4, 6, 8, 12, 24."
+    )
+# Seconds between two rounds of `manage.py run_jobs` (activity periods, retention purge).
+JOBS_INTERVAL_SECONDS = env.int("JOBS_INTERVAL_SECONDS", default=300)
 
 # /metrics is served to these client networks, or to `Authorization: Bearer <METRICS_TOKEN>`.
 METRICS_ALLOWED_NETWORKS = [
@@ -215,6 +227,13 @@ METRICS_ALLOWED_NETWORKS = [
     for network in env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
 ]
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# Reverse proxies whose X-Forwarded-For is believed (the client address for blocklists
+# is the socket peer otherwise). Empty: trust no proxy.
+TRUSTED_PROXIES = [
+    ipaddress.ip_network(network, strict=False)
+    for network in env.list("TRUSTED_PROXIES", default=[])
+]
 
 LOGGING = {
     "version": 1,

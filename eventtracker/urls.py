@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.urls import router as accounts_router
+from events.browser import tracker_js
 from events.urls import router as events_router
 from eventtracker import health, metrics, rest
 from eventtracker.routers import OptionalSlashRouter
@@ -21,6 +22,7 @@ urlpatterns = [
     path("health/ping", health.ping, name="health-ping"),
     path("health/ready", health.ready, name="health-ready"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    path("t.js", tracker_js, name="tracker-js"),
     path("auth/", include("djoser.urls")),
     path("auth/", include("djoser.urls.authtoken")),
     path("api-auth/", include("rest_framework.urls")),

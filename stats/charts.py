@@ -24,6 +24,7 @@ ChartKind = Literal[
     "event_trend",
     "event_frequency",
     "hourly_distribution",
+    "ingestion",
     # Seed 002's one-series-per-day stats, drawn by stats.daily_charts.
     "event_amount",
     "event_avg_per_user",
@@ -142,6 +143,8 @@ def draw_chart(spec: ChartSpec, data: Any) -> bytes:
         return draw_daily(data, spec=spec)
     if spec.kind == "event_trend":
         return draw_trend(data, spec=spec)
+    if spec.kind == "ingestion":
+        return draw_trend(_ingestion_series(data), spec=spec, subject="Ingested items")
     if spec.kind == "event_frequency":
         return draw_frequency([data] if isinstance(data, dict) else data, spec=spec)
     if isinstance(data, dict):
@@ -216,14 +219,16 @@ def draw_frequency(rows: Sequence[dict], *, spec: ChartSpec) -> bytes:
     return _png(fig)
 
 
-def draw_trend(data: dict[str, dict[str, int]], *, spec: ChartSpec) -> bytes:
+def draw_trend(
+    data: dict[str, dict[str, int]], *, spec: ChartSpec, subject: str = "Events"
+) -> bytes:
     """One line per event (the MAX_SERIES largest, the rest as "other") over time."""
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = _figure(spec.width, spec.height)
     series = _top_series(_event_series(data), length=len(data))
     only = next(iter(series)) if len(series) == 1 else None
-    subject = _label(only) if only is not None else "Events"
+    subject = _label(only) if only is not None else subject
     _titles(ax, f"{subject} per {spec.interval}", spec.caption)
     ax.set_xlabel(X_LABELS.get(spec.interval, "Time"), fontsize=9)
     ax.set_ylabel("Occurrences", fontsize=9)
@@ -345,6 +350,18 @@ def _legend(ax, entries: int, spec: ChartSpec) -> None:
 
 def _no_data(ax, message: str) -> None:
     ax.text(0.5, 0.5, message, transform=ax.transAxes, ha="center", va="center", color="#777777")
+
+
+def _ingestion_series(data: dict[str, dict]) -> dict[str, dict[str, int]]:
+    """Ingestion buckets as trend rows: accepted, duplicate and rejected (all reasons)."""
+    return {
+        key: {
+            "accepted": row["accepted"],
+            "duplicate": row["duplicate"],
+            "rejected": sum(row["rejected"].values()),
+        }
+        for key, row in data.items()
+    }
 
 
 def _event_series(data: dict[str, dict[str, int]]) -> dict[str, list[int]]:

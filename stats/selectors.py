@@ -28,8 +28,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, ExtractHour, Trunc, TruncDate
 
-from events.models import Event, EventLog, HourlyCount
+from events.models import Event, EventLog, HourlyCount, IngestionCount, RejectionReason
 from stats.buckets import Interval, bucket_key, bucket_keys, key_sorter
+from stats.models import UserActivityPeriod
 
 Source = Literal["auto", "rollup", "raw"]
 
@@ -253,6 +254,24 @@ def unique_users(
     return [DailyUniqueUsers(date=day, unique_users=users) for day, users, _ in rows]
 
 
+def user_activity_periods(
+    *,
+    periods: QuerySet[UserActivityPeriod],
+    distinct_id: str | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> QuerySet[UserActivityPeriod]:
+    """The computed activity periods of one user (or all) whose start lies in `[start,
+    end)`, ordered by period_start then distinct_id, as dicts of the public fields."""
+    if distinct_id is not None:
+        periods = periods.filter(distinct_id=distinct_id)
+    return (
+        periods.filter(_range_q("period_start", start, end))
+        .order_by("period_start", "distinct_id")
+        .values("distinct_id", "period_start", "period_end", "events")
+    )
+
+
 def _per_user_days(
     *,
     logs: QuerySet[EventLog],
@@ -323,6 +342,57 @@ def _range_q(field: str, lower: dt.datetime | None, upper: dt.datetime | None) -
     if upper is not None:
         condition &= Q(**{f"{field}__lt": upper})
     return condition
+
+
+class IngestionBucket(TypedDict):
+    requests: dict[str, int]  # {"valid": answered 2xx, "invalid": refused}
+    accepted: int
+    duplicate: int
+    rejected: dict[str, int]  # every RejectionReason → items
+
+
+def ingestion_counts(
+    *,
+    counts: QuerySet[IngestionCount],
+    start: dt.date | None,
+    end: dt.date | None,
+    tz: ZoneInfo,
+    interval: Interval = "day",
+) -> dict[str, IngestionBucket]:
+    """Ingestion accounting per bucket (seed 003): requests valid and invalid, items
+    accepted, duplicate and rejected by reason (every reason listed, zeros included),
+    buckets filled like event_trend. Counters are per UTC hour, so in a zone whose
+    offset is not whole hours an hour falls in the bucket where it begins."""
+    lower, upper = day_range_bounds(start=start, end=end, tz=tz)
+    rows = counts.order_by()
+    if lower is not None:
+        rows = rows.filter(hour__gte=lower)
+    if upper is not None:
+        rows = rows.filter(hour__lt=upper)
+    totals = (
+        rows.annotate(bucket=_bucket("hour", interval, tz))
+        .values_list("bucket", "outcome", "reason")
+        .annotate(events=Sum("events"), requests=Sum("requests"))
+    )
+    found: dict[str, IngestionBucket] = {}
+    for bucket, outcome, reason, events, requests in totals:
+        row = found.setdefault(bucket_key(bucket, interval, tz), _empty_ingestion())
+        row["requests"]["invalid" if reason else "valid"] += requests
+        if outcome == IngestionCount.Outcome.REJECTED:
+            row["rejected"][reason] += events
+        else:
+            row[outcome] += events
+    keys = bucket_keys(lower, upper, interval, tz, list(found))
+    return {key: found.get(key) or _empty_ingestion() for key in keys}
+
+
+def _empty_ingestion() -> IngestionBucket:
+    return {
+        "requests": {"valid": 0, "invalid": 0},
+        "accepted": 0,
+        "duplicate": 0,
+        "rejected": dict.fromkeys(RejectionReason.values, 0),
+    }
 
 
 def _bucket(field: str, interval: Interval, tz: ZoneInfo) -> Func:

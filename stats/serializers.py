@@ -1,7 +1,9 @@
+import datetime as dt
 import zoneinfo
 
 from rest_framework import serializers
 
+from events.models import DISTINCT_ID_MAX_LENGTH
 from stats import charts
 from stats.buckets import INTERVALS
 
@@ -47,6 +49,13 @@ class TrendQuerySerializer(StatsQuerySerializer):
     interval = serializers.ChoiceField(choices=INTERVALS, default="day")
 
 
+class IngestionQuerySerializer(TrendQuerySerializer):
+    """`/api/stats/ingestion`: the range, zone and interval; no event filter (a
+    rejected request may name no event at all)."""
+
+    event_name = None
+
+
 class FrequencySerializer(serializers.Serializer):
     event_name = serializers.CharField()
     total = serializers.IntegerField()
@@ -86,3 +95,33 @@ class DailyAveragePerUserSerializer(serializers.Serializer):
 class DailyUniqueUsersSerializer(serializers.Serializer):
     date = serializers.DateField()
     unique_users = serializers.IntegerField()
+
+
+class UserActivityQuerySerializer(serializers.Serializer):
+    """`/api/stats/user_activity`: one user (`distinct_id`, exact) or all; periods whose
+    start lies in `[start, end)`, ISO 8601 datetimes where naive means UTC."""
+
+    distinct_id = serializers.CharField(
+        required=False, max_length=DISTINCT_ID_MAX_LENGTH, trim_whitespace=False
+    )
+    start = serializers.DateTimeField(
+        required=False, default_timezone=dt.UTC, help_text="Periods starting at or after this."
+    )
+    end = serializers.DateTimeField(
+        required=False, default_timezone=dt.UTC, help_text="Periods starting before this."
+    )
+
+    def validate(self, attrs):
+        start, end = attrs.get("start"), attrs.get("end")
+        if start is not None and end is not None and end < start:
+            raise serializers.ValidationError({"end": ["end is before start."]})
+        return attrs
+
+
+class UserActivityPeriodSerializer(serializers.Serializer):
+    """One user's events in one complete period `[period_start, period_end)` (UTC)."""
+
+    distinct_id = serializers.CharField()
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField()
+    events = serializers.IntegerField(help_text="Sum of the counts of the user's event logs.")

@@ -5,9 +5,11 @@ from stats.views import (
     EventAvgPerUserView,
     FrequencyView,
     HourlyDistributionView,
+    IngestionView,
     StoreEventsAmountView,
     TrendView,
     UniqueUsersView,
+    UserActivityView,
 )
 
 
@@ -27,6 +29,7 @@ urlpatterns = [
     *stats_routes(
         "hourly_distribution", HourlyDistributionView.as_view(), "stats-hourly-distribution"
     ),
+    *stats_routes("ingestion", IngestionView.as_view(), "stats-ingestion"),
     # Seed 002's per-day statistics.
     *stats_routes("event_amount", EventAmountView.as_view(), "stats-event-amount"),
     *stats_routes("event_avg_per_user", EventAvgPerUserView.as_view(), "stats-event-avg-per-user"),
@@ -34,4 +37,6 @@ urlpatterns = [
         "store_events_amount", StoreEventsAmountView.as_view(), "stats-store-events-amount"
     ),
     *stats_routes("unique_users", UniqueUsersView.as_view(), "stats-unique-users"),
+    # Computed by manage.py compute_user_activity; a paginated list, no chart.
+    re_path(r"^user_activity/?$", UserActivityView.as_view(), name="stats-user-activity"),
 ]

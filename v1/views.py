@@ -18,6 +18,8 @@ from rest_framework.response import Response
 
 from accounts.permissions import ADMIN, INGEST, READ
 from accounts.tenancy import TenantScopedMixin, request_actor
+from events.accounting import RejectedInput
+from events.ingestion import IngestionMixin
 from events.models import Event, EventLog, HourlyCount
 from events.services import event_logs_delete, event_logs_ingest
 from events.validation import EventInput, event_name_problem
@@ -84,7 +86,7 @@ class AdminV1View(V1View):
     api_key_roles = {"default": ADMIN}
 
 
-class EventOccurrenceView(V1View):
+class EventOccurrenceView(IngestionMixin, V1View):
     """`POST /api/v1/events/{name}`: record occurrences (count 0 or missing → 1, date
     missing → now)."""
 
@@ -109,7 +111,7 @@ class EventOccurrenceView(V1View):
             tenant=self.tenant, items=[item], created_by=user, api_key=key, now=now
         )
         if receipt.status == "rejected":
-            raise serializers.ValidationError(receipt.errors)
+            raise RejectedInput(receipt.errors, reason=receipt.reason, counted=True)
         answer = {"event": name, "count": item.count, "date": item.timestamp or now}
         answer["uuid"] = receipt.uuid
         return Response(OccurrenceCreatedSerializer(answer).data, status=status.HTTP_201_CREATED)

@@ -237,12 +237,22 @@ def test_body_of_exactly_one_mib_is_accepted(api_client):
     assert EventLog.objects.count() == 1
 
 
-@pytest.mark.parametrize("url", [URL, "/api/events/"])
-@pytest.mark.parametrize("content_type", ["text/xml", "text/plain"])
+@pytest.mark.parametrize(
+    ("url", "content_type"),
+    [(URL, "text/xml"), ("/api/events/", "text/xml"), ("/api/events/", "text/plain")],
+)
 def test_unsupported_content_type_is_415(api_client, url, content_type):
     response = post_raw(api_client, url, "<event name='a'/>", content_type=content_type)
 
     assert_json_error(response, 415)
+    assert_nothing_stored()
+
+
+def test_text_plain_on_ingestion_routes_is_json_and_held_to_the_same_rules(api_client):
+    # The browser tracker sends text/plain (no CORS preflight): parsed as strict JSON.
+    response = post_raw(api_client, URL, "<event name='a'/>", content_type="text/plain")
+
+    assert_json_error(response, 400)
     assert_nothing_stored()
 
 

@@ -1,13 +1,62 @@
 """Start the real gunicorn for a test and wait for it: shared by the tests that need it."""
 
+import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+@contextmanager
+def live_gunicorn(tmp_path: Path, *, workers: int = 2, **env_extra: str) -> Iterator[str]:
+    """gunicorn with the project's gunicorn.conf.py on fresh SQLite databases in
+    `tmp_path` (migrated for real); yields its base URL and stops it afterwards."""
+    env = {
+        **os.environ,
+        "DJANGO_SECRET_KEY": "test",
+        "DJANGO_DEBUG": "0",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "PII_DATABASE_URL": f"sqlite:///{tmp_path / 'pii.sqlite3'}",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        **env_extra,
+    }
+    (tmp_path / "metrics").mkdir(exist_ok=True)
+    for database in ("default", "pii"):
+        subprocess.run(  # noqa: S603 - fixed argv, no shell
+            [sys.executable, "manage.py", "migrate", "--database", database, "-v", "0"],
+            cwd=BASE_DIR,
+            env=env,
+            check=True,
+            timeout=120,
+        )
+    port = free_port()
+    env |= {"GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers)}
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            get_until_up(
+                f"{base}/health/ping", process=process, log_path=log_path, deadline_seconds=30
+            )
+            yield base
+        finally:
+            stop(process)
 
 
 def free_port() -> int:

@@ -96,6 +96,22 @@ def test_web_gets_database_url_and_secret_key(compose, env_example_names):
     assert "DJANGO_SECRET_KEY" in environment | env_example_names
 
 
+def test_jobs_service_runs_the_periodic_jobs_on_the_web_databases(compose):
+    services = compose["services"]
+    jobs, web = services["jobs"], services["web"]
+
+    assert jobs["build"] == web["build"]
+    assert jobs["command"] == ["python", "manage.py", "run_jobs"]
+    assert ".env" in _env_file_names(jobs)
+    for name in ("DATABASE_URL", "PII_DATABASE_URL"):
+        assert jobs["environment"][name] == web["environment"][name]
+    for service in ("postgres", "postgres-pii"):
+        assert jobs["depends_on"][service]["condition"] == "service_healthy"
+    # web's entrypoint migrates first; two migrate runs at once would race.
+    assert jobs["depends_on"]["web"]["condition"] == "service_healthy"
+    assert "restart" in jobs
+
+
 def _strings(node: object) -> list[str]:
     """Every string (keys and values) in parsed YAML, so comments are not mistaken for use."""
     if isinstance(node, dict):

@@ -1,19 +1,14 @@
 """Prometheus metrics, scraped from a running gunicorn (two workers, multiprocess mode)
 after real requests; and who may scrape them."""
 
+import datetime as dt
 import json
-import os
-import subprocess
-import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from eventtracker.tests.live_server import free_port, get_until_up, stop
-
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
+from eventtracker.tests.live_server import live_gunicorn
 
 
 def _samples(text: str) -> dict[tuple[str, frozenset], float]:
@@ -34,8 +29,15 @@ def _scrape(server: str) -> dict:
     return _samples(text.decode())
 
 
-def _request(url: str, *, method: str = "GET", body: dict | None = None, token: str = ""):
-    data = json.dumps(body).encode() if body is not None else None
+def _request(
+    url: str,
+    *,
+    method: str = "GET",
+    body: dict | None = None,
+    raw: bytes | None = None,
+    token: str = "",
+):
+    data = json.dumps(body).encode() if body is not None else raw
     request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - local URL
     request.add_header("Content-Type", "application/json")
     if token:
@@ -50,43 +52,8 @@ def _request(url: str, *, method: str = "GET", body: dict | None = None, token: 
 @pytest.fixture
 def server(tmp_path):
     """gunicorn with two workers on a fresh SQLite database; yields its base URL."""
-    env = {
-        **os.environ,
-        "DJANGO_SECRET_KEY": "test",
-        "DJANGO_DEBUG": "0",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "PII_DATABASE_URL": f"sqlite:///{tmp_path / 'pii.sqlite3'}",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-        "METRICS_TOKEN": "scrape-token",
-    }
-    (tmp_path / "metrics").mkdir()
-    for database in ("default", "pii"):
-        subprocess.run(  # noqa: S603 - fixed argv, no shell
-            [sys.executable, "manage.py", "migrate", "--database", database, "-v", "0"],
-            cwd=BASE_DIR,
-            env=env,
-            check=True,
-            timeout=120,
-        )
-    port = free_port()
-    env |= {"GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2"}
-    log_path = tmp_path / "gunicorn.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            get_until_up(
-                f"{base}/health/ping", process=process, log_path=log_path, deadline_seconds=30
-            )
-            yield base
-        finally:
-            stop(process)
+    with live_gunicorn(tmp_path, workers=2, METRICS_TOKEN="scrape-token") as base:
+        yield base
 
 
 def test_metrics_count_requests_by_route_template_across_workers(server):
@@ -108,6 +75,8 @@ def test_metrics_count_requests_by_route_template_across_workers(server):
     batch = {"events": [{"event_name": "b"}, {"event_name": "b", "count": 0}]}
     _request(f"{server}/api/eventlogs/batch/", method="POST", body=batch, token=token)
     _request(f"{server}/no/such/page")
+    malformed = b'{"events": ['
+    _request(f"{server}/api/eventlogs/batch/", method="POST", raw=malformed, token=token)
 
     after = _scrape(server)
 
@@ -123,14 +92,27 @@ def test_metrics_count_requests_by_route_template_across_workers(server):
     routes = {dict(labels).get("route") for name, labels in after if name == requests}
     assert not any(str(log_id) in route for route in routes), "raw paths must not be labels"
     outcomes = {
-        outcome: delta("eventtracker_events_ingested_total", outcome=outcome)
-        for outcome in ("accepted", "duplicate", "rejected")
+        (outcome, reason): delta(
+            "eventtracker_events_ingested_total", outcome=outcome, reason=reason
+        )
+        for outcome, reason in [
+            ("accepted", ""),
+            ("duplicate", ""),
+            ("rejected", "invalid_field"),
+            ("rejected", "malformed_json"),
+        ]
     }
-    assert outcomes == {"accepted": 4.0, "duplicate": 0.0, "rejected": 2.0}
+    assert outcomes == {
+        ("accepted", ""): 4.0,
+        ("duplicate", ""): 0.0,
+        ("rejected", "invalid_field"): 2.0,
+        ("rejected", "malformed_json"): 1.0,
+    }
     latency = "eventtracker_http_request_duration_seconds_count"
     assert delta(latency, method="GET", route="health/ping") == pings
 
 
+@pytest.mark.django_db
 def test_metrics_refuse_other_networks_without_the_token(client, settings):
     settings.METRICS_ALLOWED_NETWORKS = []
     settings.METRICS_TOKEN = "scrape-token"
@@ -144,3 +126,27 @@ def test_metrics_refuse_other_networks_without_the_token(client, settings):
     assert wrong.status_code == 403
     assert allowed.status_code == 200
     assert b"eventtracker_http_requests_total" in allowed.content
+
+
+@pytest.mark.django_db
+def test_job_lag_gauges_come_from_the_jobs_state(client):
+    from django.utils import timezone
+
+    from stats.models import JobState
+
+    now = timezone.now()
+    JobState.objects.create(
+        name="compute_user_activity",
+        last_run_at=now,
+        last_success_at=now - dt.timedelta(seconds=90),
+        watermark=now - dt.timedelta(hours=5),
+    )
+    JobState.objects.create(name="purge_expired", last_run_at=now, last_error="boom")
+
+    samples = _samples(client.get("/metrics").content.decode())
+
+    success = "eventtracker_job_last_success_age_seconds"
+    lag = _value(samples, "eventtracker_job_watermark_lag_seconds", job="compute_user_activity")
+    assert 90 <= _value(samples, success, job="compute_user_activity") < 120
+    assert _value(samples, success, job="purge_expired") == float("inf")
+    assert 5 * 3600 <= lag < 5 * 3600 + 30

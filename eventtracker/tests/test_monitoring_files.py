@@ -25,13 +25,12 @@ def dashboard() -> dict:
 
 
 def _exported_sample_names() -> set[str]:
-    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}
-    names = set()
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"], "gauge": [""]}
+    families = [*metrics.JobLagCollector().describe()]
     for metric in vars(metrics).values():
         if isinstance(metric, MetricWrapperBase):
-            for family in metric.describe():
-                names |= {family.name + suffix for suffix in suffixes[family.type]}
-    return names
+            families += metric.describe()
+    return {family.name + suffix for family in families for suffix in suffixes[family.type]}
 
 
 def test_dashboard_queries_name_exported_metrics(dashboard):
@@ -51,7 +50,7 @@ def test_dashboard_shows_ingest_rate_rejections_latency_and_errors(dashboard):
     titles = " | ".join(panel["title"] for panel in dashboard["panels"]).lower()
     exprs = " ".join(t["expr"] for panel in dashboard["panels"] for t in panel["targets"])
 
-    for word in ("ingested", "rejected", "latency", "errors"):
+    for word in ("ingested", "rejected", "latency", "errors", "job lag"):
         assert word in titles
     for quantile in ("0.5", "0.95", "0.99"):
         assert f"histogram_quantile({quantile}," in exprs

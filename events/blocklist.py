@@ -1,0 +1,132 @@
+"""Tenants' blocklists: refuse events from an IP address or network, or a User-Agent.
+
+Rules are read once per tenant and process, and kept until the tenant's
+`blocklist_version` changes; every rule change bumps it in the same transaction,
+and the tenant row is loaded with every authenticated request, so each process
+sees a change on its next request without a query per request.
+"""
+
+import ipaddress
+from collections import OrderedDict
+from dataclasses import dataclass
+from threading import Lock
+
+from django.conf import settings
+from django.db.models import F
+from django.http import HttpRequest
+
+from accounts.models import Tenant
+from events.models import BlockRule, RejectionReason
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+CACHED_TENANTS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    networks: tuple[IPNetwork, ...]
+    agents: tuple[str, ...]  # casefolded substrings
+
+    def blocks(self, address: IPAddress | None, user_agent: str) -> RejectionReason | None:
+        if address is not None and any(address in network for network in self.networks):
+            return RejectionReason.BLOCKED_IP
+        agent = user_agent.casefold()
+        if any(part in agent for part in self.agents):
+            return RejectionReason.BLOCKED_USER_AGENT
+        return None
+
+
+NO_RULES = Rules(networks=(), agents=())
+_cache: OrderedDict[int, tuple[int, Rules]] = OrderedDict()
+_lock = Lock()
+
+
+def normalise_ip_rule(value: str) -> str:
+    """`value` as a network in its canonical text, or ValueError.
+    A single address becomes a /32 or /128; host bits after the prefix are cleared."""
+    network = ipaddress.ip_network(value.strip(), strict=False)
+    mapped = getattr(network.network_address, "ipv4_mapped", None)
+    if mapped is not None and network.prefixlen >= 96:
+        network = ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}")
+    return str(network)
+
+
+def rules_changed(tenant_id: int) -> None:
+    """Call in the transaction that changes a tenant's rules."""
+    Tenant.objects.filter(pk=tenant_id).update(blocklist_version=F("blocklist_version") + 1)
+
+
+def rules_for(tenant: Tenant) -> Rules:
+    version = tenant.blocklist_version
+    if version == 0:
+        return NO_RULES  # never had a rule: no query at all
+    with _lock:
+        cached = _cache.get(tenant.pk)
+        if cached is not None and cached[0] == version:
+            _cache.move_to_end(tenant.pk)
+            return cached[1]
+    rules = _load(tenant)
+    with _lock:
+        _cache[tenant.pk] = (version, rules)
+        _cache.move_to_end(tenant.pk)
+        while len(_cache) > CACHED_TENANTS:
+            _cache.popitem(last=False)
+    return rules
+
+
+def clear_cache() -> None:
+    """Forget every cached rule set (tests: tenant ids and versions repeat after rollbacks)."""
+    with _lock:
+        _cache.clear()
+
+
+def _load(tenant: Tenant) -> Rules:
+    networks, agents = [], []
+    for kind, value in BlockRule.objects.filter(tenant=tenant).values_list("kind", "value"):
+        if kind == BlockRule.Kind.IP:
+            networks.append(ipaddress.ip_network(value))
+        else:
+            agents.append(value.casefold())
+    return Rules(networks=tuple(networks), agents=tuple(agents))
+
+
+def blocked_reason(tenant: Tenant, request: HttpRequest) -> RejectionReason | None:
+    rules = rules_for(tenant)
+    if rules is NO_RULES:
+        return None
+    return rules.blocks(client_address(request), request.META.get("HTTP_USER_AGENT", ""))
+
+
+def client_address(request: HttpRequest) -> IPAddress | None:
+    """The client's address: the socket peer, unless that peer is a trusted proxy; then
+    X-Forwarded-For is read from the right, skipping trusted proxies, and the first
+    address not among them is the client. A spoofed header from an untrusted peer is
+    ignored; an unreadable entry stops the walk at the last trusted hop."""
+    peer = _address(request.META.get("REMOTE_ADDR", ""))
+    trusted = settings.TRUSTED_PROXIES
+    if peer is None or not _is_trusted(peer, trusted):
+        return peer
+    client = peer
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
+        address = _address(hop)
+        if address is None:
+            break
+        client = address
+        if not _is_trusted(address, trusted):
+            break
+    return client
+
+
+def _is_trusted(address: IPAddress, trusted: list[IPNetwork]) -> bool:
+    return any(address in network for network in trusted)
+
+
+def _address(text: str) -> IPAddress | None:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped if mapped is not None else address

@@ -1,0 +1,110 @@
+"""The HTTP edge of ingestion, shared by every route that stores events.
+
+CORS for web pages (events.browser); after authentication: the body-size check
+(so a 413 is counted against the sender's tenant), the origin check, the
+tenant's blocklist; and the accounting of every request refused as a whole.
+Requests that reach the store are counted by the service, in its transaction
+(events.services).
+"""
+
+from django.conf import settings
+from rest_framework.exceptions import APIException, ParseError
+from rest_framework.throttling import SimpleRateThrottle
+
+from events.accounting import Reason, Refused, record_refusal, refusal_of
+from events.blocklist import blocked_reason
+from events.browser import (
+    TextPlainJSONParser,
+    add_cors_headers,
+    is_preflight,
+    origin_refusal,
+    preflight_response,
+)
+from eventtracker.middleware import body_size_problem
+from eventtracker.rest import StrictJSONParser
+
+BLOCKED_MESSAGES = {
+    Reason.BLOCKED_IP: "Events from this address are blocked by the tenant's blocklist.",
+    Reason.BLOCKED_USER_AGENT: "Events from this User-Agent are blocked by the tenant's blocklist.",
+}
+
+
+class IngestRateThrottle(SimpleRateThrottle):
+    """Ingestion requests per API key or user, at EVENTTRACKER["INGEST_RATE"] (e.g.
+    "600/min"; unset: no limit). A refusal is a 429 with Retry-After, counted as
+    `rate_limited`. Counters live in the default cache."""
+
+    scope = "ingest"
+
+    def get_rate(self) -> str | None:
+        return settings.EVENTTRACKER.get("INGEST_RATE")
+
+    def allow_request(self, request, view) -> bool:
+        if request.method != "POST":
+            return True
+        # The rate is read per request (settings may change), not once at creation.
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view) -> str:
+        key = getattr(request.user, "api_key", None)
+        ident = f"key-{key.pk}" if key is not None else f"user-{request.user.pk}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class IngestionMixin:
+    """For APIViews whose POST stores events (and only those)."""
+
+    checks_body_size = True  # eventtracker.middleware leaves the check to initial()
+    throttle_classes = [IngestRateThrottle]
+    parser_classes = [StrictJSONParser, TextPlainJSONParser]
+
+    def dispatch(self, request, *args, **kwargs):
+        if is_preflight(request):
+            return preflight_response(request)  # sent without credentials
+        return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if (problem := body_size_problem(request)) is not None:
+            status, message = problem
+            if status == 413:
+                raise Refused(message, reason=Reason.TOO_LARGE, status=413, events=1)
+            raise ParseError(message)
+        if request.method != "POST":
+            return
+        if (message := origin_refusal(request)) is not None:
+            raise Refused(message, reason=Reason.ORIGIN_NOT_ALLOWED, status=403)
+        if reason := blocked_reason(self.tenant, request):
+            raise Refused(BLOCKED_MESSAGES[reason], reason=reason, status=403)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method == "POST":
+            add_cors_headers(request, response)
+        return response
+
+    def handle_exception(self, exc):
+        if self.request.method == "POST":
+            self._count_refusal(exc)
+        return super().handle_exception(exc)
+
+    def _count_refusal(self, exc: Exception) -> None:
+        refusal = refusal_of(exc)
+        # The principal is set once authentication ran (AnonymousUser if it failed).
+        principal = getattr(self.request, "_user", None)
+        tenant = getattr(exc, "tenant", None) or getattr(principal, "tenant", None)
+        if refusal is None or tenant is None:
+            return
+        reason, events = refusal
+        record_refusal(tenant_id=tenant.pk, reason=reason, events=events or self._items_in_body())
+
+    def _items_in_body(self) -> int:
+        """Items in a readable body (a batch's events), else 1: the request itself."""
+        try:
+            data = self.request.data
+        except APIException:
+            return 1
+        events = data.get("events") if isinstance(data, dict) else None
+        return len(events) if isinstance(events, list) and events else 1

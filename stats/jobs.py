@@ -1,0 +1,68 @@
+"""The periodic jobs `manage.py run_jobs` runs, and their bookkeeping: each job's JobState
+row records its last run, last success and last error, which monitoring reads as lag."""
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import NamedTuple
+
+from django.db import DatabaseError
+from django.utils import timezone
+
+from stats.models import JobState
+from stats.services import JOB as USER_ACTIVITY_JOB
+
+logger = logging.getLogger(__name__)
+
+# Management commands, in the order of a round: the purge first, so that the activity
+# periods it empties are recomputed in the same round.
+JOBS = ("purge_expired", USER_ACTIVITY_JOB)
+
+
+def job_run(name: str, run: Callable[[], object]) -> bool:
+    """Run one job and record its outcome in its JobState. An exception is logged and
+    recorded, never raised: one failing job must not stop the others. True on success."""
+    try:
+        _record(name, last_run_at=timezone.now())
+        run()
+        _record(name, last_success_at=timezone.now(), last_error="")
+    except Exception as exc:
+        logger.exception("Job %s failed.", name)
+        _record_failure(name, exc)
+        return False
+    return True
+
+
+class JobLag(NamedTuple):
+    since_success: float | None  # `inf`: it has run but never succeeded; None: never ran
+    watermark: float | None  # how far the watermark trails now; None: the job has none
+
+
+def job_lags(*, now: dt.datetime | None = None) -> dict[str, JobLag]:
+    """For gauges, per job: seconds since its last success, and for jobs with a watermark
+    how far that trails `now` (at least one period: the current one is not computed)."""
+    now = now or timezone.now()
+    lags: dict[str, JobLag] = {}
+    for name, run_at, success_at, watermark in JobState.objects.values_list(
+        "name", "last_run_at", "last_success_at", "watermark"
+    ):
+        since_success = None
+        if success_at is not None:
+            since_success = (now - success_at).total_seconds()
+        elif run_at is not None:
+            since_success = float("inf")
+        behind = (now - watermark).total_seconds() if watermark is not None else None
+        lags[name] = JobLag(since_success=since_success, watermark=behind)
+    return lags
+
+
+def _record(name: str, **fields: object) -> None:
+    JobState.objects.update_or_create(name=name, defaults=fields)
+
+
+def _record_failure(name: str, exc: Exception) -> None:
+    """Best effort: when the database itself is what failed, only the log has the error."""
+    try:
+        _record(name, last_error=f"{type(exc).__name__}: {exc}")
+    except DatabaseError:
+        logger.exception("Could not record the failure of job %s.", name)
