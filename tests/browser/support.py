@@ -1,0 +1,152 @@
+"""Pieces the browser tests run for real beside the service: a tenant's shop on its own
+origin (a page that loads /t.js), and a proxy that can fail requests on purpose."""
+
+import http.client
+import json
+import threading
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from eventtracker.tests.live_server import free_port
+
+SHOP_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Shop</title></head>
+<body>
+<button id="add-to-cart">Add to cart</button>
+<button id="checkout">Checkout</button>
+<button id="identify">I am shopper-7</button>
+<p id="ready"></p>
+<script src="{service}/t.js"></script>
+<script>
+  const params = new URLSearchParams(location.search);
+  eventtracker.init({{key: params.get("key"), host: params.get("host"),
+                     flushInterval: Number(params.get("flush") || 200)}});
+  document.getElementById("add-to-cart").onclick =
+    () => eventtracker.track("add_to_cart", {{sku: "A-1", price: 12.5}});
+  document.getElementById("checkout").onclick =
+    () => eventtracker.track("checkout", {{items: 1}});
+  document.getElementById("identify").onclick = () => eventtracker.identify("shopper-7");
+  document.getElementById("ready").textContent = "ready";
+</script>
+</body></html>
+"""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[_Server, str]:
+    """Serve `handler` on a free 127.0.0.1 port in a thread; returns (server, base URL)."""
+    port = free_port()
+    server = _Server(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{port}"
+
+
+def shop_handler(service: str) -> type[BaseHTTPRequestHandler]:
+    """Serves SHOP_PAGE at any path: the tenant's web site, on an origin of its own."""
+    page = SHOP_PAGE.format(service=service).encode()
+
+    class Shop(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    return Shop
+
+
+@dataclass
+class ProxyLog:
+    """What went through the proxy: (method, path, status it answered)."""
+
+    seen: list[tuple[str, str, int]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, method: str, path: str, status: int) -> None:
+        with self.lock:
+            self.seen.append((method, path, status))
+
+    def methods(self) -> list[str]:
+        with self.lock:
+            return [method for method, _, _ in self.seen]
+
+
+def proxy_handler(
+    upstream: str, log: ProxyLog, fail: Callable[[str, str], int | None]
+) -> type[BaseHTTPRequestHandler]:
+    """Forwards every request to `upstream`, unless `fail(method, path)` returns a
+    status, which is answered instead (with CORS headers, as the service would)."""
+    target = urlsplit(upstream)
+
+    class Proxy(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _handle(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status = fail(self.command, self.path)
+            if status is not None:
+                self._answer(status, {"Retry-After": "0"}, b'{"detail": "injected"}')
+            else:
+                status = self._forward(body)
+            log.add(self.command, self.path, status)
+
+        def _forward(self, body: bytes) -> int:
+            connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+            connection.request(self.command, self.path, body=body, headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+            passed = {
+                k: v
+                for k, v in response.getheaders()
+                if k.lower() not in {"connection", "transfer-encoding", "content-length"}
+            }
+            self._answer(response.status, passed, payload)
+            connection.close()
+            return response.status
+
+        def _answer(self, status: int, headers: dict, payload: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            if "Access-Control-Allow-Origin" not in headers and self.headers.get("Origin"):
+                self.send_header("Access-Control-Allow-Origin", self.headers["Origin"])
+                self.send_header("Access-Control-Expose-Headers", "Retry-After")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_OPTIONS = _handle
+
+        def log_message(self, *args):
+            pass
+
+    return Proxy
+
+
+def api(base: str, path: str, *, token: str = "", body: dict | None = None, method: str = ""):
+    """A JSON request to the service; returns (status, decoded body)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(  # noqa: S310 - a local http URL
+        base + path, data=data, method=method or ("POST" if data else "GET")
+    )
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Token {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        return error.code, json.loads(raw) if raw else None
