@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "people",
     "platform_admin",
     "v1",
+    "web",
 ]
 
 MIDDLEWARE = [

@@ -68,7 +68,10 @@ class ChartJob:
     cache_key: Hashable
 
 
-CHART_CACHE_CONTROL = "private, max-age=60"
+# Revalidated on every use (a 304 when the data is unchanged): a browser's image cache
+# does not keep apart the users who log in one after the other in the same tab, so a
+# fresh-for-60-seconds chart could show the previous user's data.
+CHART_CACHE_CONTROL = "private, no-cache"
 
 
 def etag_matches(etag: str, if_none_match: str) -> bool:

@@ -109,7 +109,7 @@ def test_every_stats_route_answers_a_png_three_ways(api_client, url, how):
         response = api_client.get(url, HTTP_ACCEPT="image/png")
 
     assert_png(response)
-    assert response["Cache-Control"] == "private, max-age=60"
+    assert response["Cache-Control"] == "private, no-cache"
     assert response["ETag"].startswith('"')
     assert "Accept" in response["Vary"]
     assert response["X-Timezone"] == "UTC"

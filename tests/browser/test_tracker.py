@@ -12,7 +12,7 @@ from tests.browser.support import api
 BATCH_PATH = "/api/eventlogs/batch/"
 
 
-def wait_for(check, *, timeout: float = 15.0, interval: float = 0.2):
+def wait_for(check, *, timeout: float = 40.0, interval: float = 0.2):
     """Poll `check()` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

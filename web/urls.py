@@ -1,0 +1,24 @@
+"""Pages for people: /dashboard/ (session login) and /demo/."""
+
+from django.contrib.auth.views import LoginView, LogoutView
+from django.urls import path
+
+from web import views
+
+urlpatterns = [
+    path("dashboard/", views.dashboard, name="web-dashboard"),
+    path(
+        "dashboard/login/",
+        LoginView.as_view(
+            template_name="web/login.html",
+            redirect_authenticated_user=True,
+            next_page="web-dashboard",
+            extra_context={"nav": "login"},
+        ),
+        name="web-login",
+    ),
+    path("dashboard/logout/", LogoutView.as_view(next_page="web-login"), name="web-logout"),
+    path("dashboard/keys/", views.key_create, name="web-key-create"),
+    path("dashboard/keys/<int:pk>/revoke/", views.key_revoke, name="web-key-revoke"),
+    path("demo/", views.demo, name="web-demo"),
+]

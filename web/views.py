@@ -1,0 +1,146 @@
+"""The dashboard and the tracker demo: pages for people logged in with a session.
+
+Everything shown or changed belongs to `request.user.tenant`, staff or not; the tenant
+never comes from the URL or a form. A blocked tenant gets a page saying so, no data.
+"""
+
+import json
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.authentication import TENANT_BLOCKED
+from accounts.models import ApiKey
+from accounts.services import api_key_create, api_key_revoke
+from accounts.tenancy import scope_to_tenant
+from web import demo_keys
+from web.dashboard import key_rows, stats_context
+from web.forms import ApiKeyCreateForm, DemoOverrideForm, StatsRangeForm
+
+LOGIN = "web-login"
+# The secret of a key just created, kept until the next page shows it (once).
+SESSION_NEW_KEY = "web.new_key"
+# The demo's buttons: (id, label, event name, properties). Ids are stable for e2e tests.
+DEMO_BUTTONS = (
+    ("track-add-to-cart", "Add to cart", "add_to_cart", {"sku": "demo-42", "price": 19.99}),
+    ("track-checkout", "Checkout", "checkout", {"total": 19.99, "currency": "EUR"}),
+    ("track-sign-up", "Sign up", "signup", {"plan": "pro"}),
+)
+
+
+def page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
+    """Render one of our pages with what the shared layout needs."""
+    context = {"demo_available": demo_available(request), **context}
+    return render(request, template, context, status=status)
+
+
+def demo_available(request: HttpRequest) -> bool:
+    """The demo ships a working ingest key in the page: development, or staff only."""
+    return settings.DEBUG or request.user.is_staff
+
+
+def blocked(request: HttpRequest) -> HttpResponse:
+    return page(request, "web/blocked.html", {"message": TENANT_BLOCKED}, status=403)
+
+
+@never_cache
+@login_required(login_url=LOGIN)
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Stats of the chosen range and zone (default: the last 30 days, the tenant's
+    zone), ingestion quality, and the tenant's API keys."""
+    if not request.user.tenant.is_active:
+        return blocked(request)
+    return dashboard_page(request, key_form=ApiKeyCreateForm())
+
+
+def dashboard_page(request: HttpRequest, *, key_form: ApiKeyCreateForm) -> HttpResponse:
+    """The dashboard; 400 when the range or the key form holds an error, shown in place."""
+    tenant = request.user.tenant
+    range_form = StatsRangeForm.for_tenant(request.GET, tenant)
+    context = {
+        "nav": "dashboard",
+        "tenant": tenant,
+        "range_form": range_form,
+        "key_form": key_form,
+        "keys": key_rows(tenant),
+        "new_key": request.session.pop(SESSION_NEW_KEY, None),
+    }
+    if range_form.is_valid():
+        data = range_form.cleaned_data
+        context |= stats_context(
+            tenant=tenant,
+            start=data["start_date"],
+            end=data["end_date"],
+            tz=ZoneInfo(data["tz"]),
+        )
+    status = 400 if range_form.errors or key_form.errors else 200
+    return page(request, "web/dashboard.html", context, status=status)
+
+
+@never_cache
+@login_required(login_url=LOGIN)
+@require_POST
+def key_create(request: HttpRequest) -> HttpResponse:
+    """Create a key, then redirect (so a reload cannot create a second one); the secret
+    travels in the session to the next page, which shows it once."""
+    if not request.user.tenant.is_active:
+        return blocked(request)
+    form = ApiKeyCreateForm(request.POST)
+    if not form.is_valid():
+        return dashboard_page(request, key_form=form)
+    key, secret = api_key_create(
+        tenant=request.user.tenant, created_by=request.user, **form.cleaned_data
+    )
+    request.session[SESSION_NEW_KEY] = {"name": key.name, "role": key.role, "secret": secret}
+    return redirect(f"{reverse('web-dashboard')}#new-key")
+
+
+@never_cache
+@login_required(login_url=LOGIN)
+@require_POST
+def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    """Revoke one of the tenant's keys; another tenant's key is a 404, like a missing one."""
+    if not request.user.tenant.is_active:
+        return blocked(request)
+    keys = scope_to_tenant(ApiKey.objects.all(), request.user.tenant)
+    api_key_revoke(key=get_object_or_404(keys, pk=pk))
+    return redirect(f"{reverse('web-dashboard')}#api-keys")
+
+
+@never_cache
+@require_GET
+def demo(request: HttpRequest) -> HttpResponse:
+    """A page that loads /t.js and tracks button clicks, with an ingest key of the
+    user's tenant (made for this page), or the `?key=&host=` given."""
+    if not demo_available(request):
+        raise Http404("The demo page is off.")
+    override = DemoOverrideForm(request.GET)
+    if not override.is_valid():
+        context = {"nav": "demo", "override": override}
+        return page(request, "web/demo.html", context, status=400)
+    key, host = override.cleaned_data["key"], override.cleaned_data["host"]
+    if not key:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), login_url=reverse(LOGIN))
+        if not request.user.tenant.is_active:
+            return blocked(request)
+        key = demo_keys.secret_for(request)
+    context = {
+        "nav": "demo",
+        "override": override,
+        "own_key": not override.cleaned_data["key"],
+        "config": {"key": key, "host": host or None},
+        "buttons": [
+            {"id": id_, "label": label, "event": event, "props": json.dumps(props)}
+            for id_, label, event, props in DEMO_BUTTONS
+        ],
+    }
+    return page(request, "web/demo.html", context)
