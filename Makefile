@@ -1,7 +1,7 @@
 # Two commands do all set-up on a fresh machine with Python 3.11+:
 #   make run    - virtualenv, dependencies, migrations (both databases), server on
 #                 http://127.0.0.1:8000 (SQLite)
-#   make test   - virtualenv, dev dependencies, ruff, the whole test suite
+#   make test   - virtualenv, dev dependencies, ruff, the deploy check, the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format migrate createsuperuser gunicorn bench bench-quick bench-charts clean
+.PHONY: run test chaos lint format deploy-check audit migrate createsuperuser gunicorn bench bench-quick bench-charts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,18 @@ run: migrate
 test: $(VENV)/.dev-installed tracker/node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory deploy-check
 	npm test --prefix tracker
-	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto -m "not chaos" $(PYTEST_ARGS)
+	@if [ -z "$$DATABASE_URL" ]; then $(MAKE) --no-print-directory chaos; \
+	else echo "chaos test: not in this pass (DATABASE_URL is set); it runs in the pass without it"; fi
+
+# The chaos test (tests/chaos, bench/chaos.py): gunicorn under load with worker kill -9s
+# and a PostgreSQL crash, on its own PostgreSQL cluster and SQLite file whatever
+# DATABASE_URL says. So `make test` runs it once, in the pass without DATABASE_URL (CI
+# runs make test twice), after the parallel suite. About 40 s.
+chaos: $(VENV)/.dev-installed
+	$(BIN)/pytest -m chaos $(CHAOS_ARGS)
 
 # The tracker's one dev dependency (terser, to check the committed t.js is current).
 tracker/node_modules/.installed: tracker/package-lock.json
@@ -44,6 +54,21 @@ lint: $(VENV)/.dev-installed
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Django's deployment checklist on the production profile, with a throwaway strong key:
+# any warning fails (security settings, and drf-spectacular's schema check).
+deploy-check: $(VENV)/.runtime-installed
+	DJANGO_DEBUG=0 DJANGO_SETTINGS_PROFILE=production DJANGO_ALLOWED_HOSTS=example.com \
+	DJANGO_SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+# Known vulnerabilities in the pinned dependencies and everything they pull in, from PyPI's
+# advisory data. --strict: a package that could not be checked fails the audit instead of
+# being skipped. .ci/run passes AUDIT_STRICT= (see there).
+AUDIT_STRICT ?= --strict
+audit: $(VENV)/.dev-installed
+	$(BIN)/pip-audit --vulnerability-service pypi --progress-spinner off $(AUDIT_STRICT) \
+		-r requirements.txt -r requirements-dev.txt
 
 # Both databases: events in "default", personal data (people) in "pii".
 migrate: $(VENV)/.runtime-installed

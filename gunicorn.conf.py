@@ -4,7 +4,9 @@
 to loopback only; the container sets GUNICORN_BIND=0.0.0.0:8000 (docker-compose.yml).
 """
 
+import logging
 import os
+import re
 import tempfile
 
 
@@ -44,6 +46,10 @@ keepalive: int = 5
 
 # Logs go to the process streams; the container runtime collects them.
 accesslog: str = "-"
+# The path only, never the query string (the tracker sends its ingest key as ?key=, and
+# queries carry distinct_ids) nor the Referer (a page URL, with the same problem):
+# client, user, time, "METHOD /path PROTOCOL", status, bytes, user agent, milliseconds.
+access_log_format: str = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %(M)sms'
 errorlog: str = "-"
 loglevel: str = os.environ.get("LOG_LEVEL", "info").strip().lower() or "info"
 
@@ -56,10 +62,32 @@ if os.path.isdir("/dev/shm"):  # noqa: S108 - a fixed system path, not a temp fi
 control_socket_disable: bool = True
 
 
+_URL_SECRET = re.compile(r"([?&](?:key|token)=)[^&\s\"']+", re.IGNORECASE)
+
+
+def redact_url_secrets(text: str) -> str:
+    """`?key=et_…` → `?key=[redacted]`, wherever a URL appears in a message."""
+    return _URL_SECRET.sub(r"\1[redacted]", text)
+
+
+class _RedactUrlSecrets(logging.Filter):
+    """gunicorn's error log quotes the URI of a request it could not parse or handle
+    ("Invalid request from ip=…", "Error handling request GET /…?key=…")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact_url_secrets(str(record.msg))
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_url_secrets(arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
+
+
+# In the master, before workers fork (so they inherit it): the error log's redaction; and
 # Prometheus multiprocess mode: every worker writes its metrics to files in one folder,
-# and /metrics merges them. Set in the master before workers fork (so they inherit it),
-# a fresh folder per server start (stale files would count twice).
+# and /metrics merges them, a fresh folder per server start (stale files would count twice).
 def on_starting(server) -> None:
+    server.log.error_log.addFilter(_RedactUrlSecrets())
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="eventtracker-metrics-")
 

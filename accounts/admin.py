@@ -14,6 +14,8 @@ class TenantAdmin(admin.ModelAdmin):
         "timezone",
         "auto_create_events",
         "retention_days",
+        "ingest_rate",
+        "read_rate",
         "created_at",
     ]
     list_filter = ["is_active", "auto_create_events"]

@@ -15,6 +15,15 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(f"'{value}' is not an IANA time zone name.")
 
 
+def validate_rate(value: str) -> None:
+    from eventtracker.ratelimit import parse_rate  # it imports this module's RateCounter
+
+    try:
+        parse_rate(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
 class Tenant(models.Model):
     """A workspace (a store, a website, an app team); owns every event row."""
 
@@ -34,6 +43,21 @@ class Tenant(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Event logs older than this many days are deleted by "
         "`manage.py purge_expired`; empty keeps them forever.",
+    )
+    ingest_rate = models.CharField(
+        max_length=20,
+        blank=True,
+        default="",
+        validators=[validate_rate],
+        help_text="Ingestion requests per API key or user (600/min, 20/s, off); "
+        "empty: the server's INGEST_RATE.",
+    )
+    read_rate = models.CharField(
+        max_length=20,
+        blank=True,
+        default="",
+        validators=[validate_rate],
+        help_text="Other API requests per API key or user; empty: the server's READ_RATE.",
     )
     blocklist_version = models.PositiveIntegerField(
         default=0,
@@ -131,3 +155,16 @@ class ApiKey(models.Model):
 
     def is_usable(self, *, now) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class RateCounter(models.Model):
+    """Requests of one credential in one scope during the current window (see
+    eventtracker.ratelimit). Used when no REDIS_URL is set: one row per counter, reset in
+    place by the upsert that counts the first request of a new window."""
+
+    key = models.CharField(max_length=80, unique=True, help_text='e.g. "ingest:key:12"')
+    window = models.BigIntegerField(help_text="Start of the current window, Unix seconds.")
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.count}"

@@ -24,7 +24,7 @@ TRACKER_JS = Path(__file__).resolve().parent.parent / "eventtracker/static/event
 # Not a hashed file name: a short max-age, then revalidation by ETag.
 TRACKER_CACHE_CONTROL = "public, max-age=3600, stale-while-revalidate=86400"
 PREFLIGHT_MAX_AGE = 600
-EXPOSED_HEADERS = "Retry-After"
+EXPOSED_HEADERS = "Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"
 
 
 class TextPlainJSONParser(StrictJSONParser):

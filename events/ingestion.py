@@ -7,9 +7,7 @@ Requests that reach the store are counted by the service, in its transaction
 (events.services).
 """
 
-from django.conf import settings
 from rest_framework.exceptions import APIException, ParseError
-from rest_framework.throttling import SimpleRateThrottle
 
 from events.accounting import Reason, Refused, record_refusal, refusal_of
 from events.blocklist import blocked_reason
@@ -29,35 +27,11 @@ BLOCKED_MESSAGES = {
 }
 
 
-class IngestRateThrottle(SimpleRateThrottle):
-    """Ingestion requests per API key or user, at EVENTTRACKER["INGEST_RATE"] (e.g.
-    "600/min"; unset: no limit). A refusal is a 429 with Retry-After, counted as
-    `rate_limited`. Counters live in the default cache."""
-
-    scope = "ingest"
-
-    def get_rate(self) -> str | None:
-        return settings.EVENTTRACKER.get("INGEST_RATE")
-
-    def allow_request(self, request, view) -> bool:
-        if request.method != "POST":
-            return True
-        # The rate is read per request (settings may change), not once at creation.
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
-
-    def get_cache_key(self, request, view) -> str:
-        key = getattr(request.user, "api_key", None)
-        ident = f"key-{key.pk}" if key is not None else f"user-{request.user.pk}"
-        return self.cache_format % {"scope": self.scope, "ident": ident}
-
-
 class IngestionMixin:
     """For APIViews whose POST stores events (and only those)."""
 
     checks_body_size = True  # eventtracker.middleware leaves the check to initial()
-    throttle_classes = [IngestRateThrottle]
+    rate_scope = "ingest"  # POSTs count against the ingest rate (eventtracker.ratelimit)
     parser_classes = [StrictJSONParser, TextPlainJSONParser]
 
     def dispatch(self, request, *args, **kwargs):

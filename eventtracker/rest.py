@@ -4,9 +4,13 @@ Parser, renderer, pagination, the exception handler and the strict-serializer
 mixin: everything every API view shares, nothing domain-specific.
 """
 
+import logging
+import sqlite3
 from typing import Any
 
 import orjson
+import psycopg
+from django import db
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
@@ -18,6 +22,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from eventtracker import jsonbody
+
+logger = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 1000
 MAX_SEARCH_TERMS = 20
@@ -129,14 +135,54 @@ class HeaderLimitOffsetPagination(LimitOffsetPagination):
         return schema
 
 
+class Unavailable(exceptions.APIException):
+    """The database cannot be reached (down, restarting, failing over): try again soon.
+    Nothing of the request was stored (its transaction never committed), so a retry
+    with the same uuids is safe."""
+
+    status_code = 503
+    default_detail = "The service is briefly unavailable; retry after the given seconds."
+    default_code = "unavailable"
+
+
+UNAVAILABLE_RETRY_AFTER = 2  # seconds: a restart or a failover takes about that long
+TRANSIENT_PG_ERRORS = (
+    psycopg.errors.AdminShutdown,
+    psycopg.errors.CrashShutdown,
+    psycopg.errors.CannotConnectNow,
+    psycopg.errors.QueryCanceled,  # statement_timeout
+)
+
+
 def exception_handler(exc, context) -> Response | None:
-    """DRF's handler, plus: oversize bodies read lazily by Django become a JSON 413."""
+    """DRF's handler, plus: oversize bodies read lazily by Django become a JSON 413, and
+    a lost database connection a 503 with Retry-After instead of a 500."""
     # Imported here: rest_framework.views loads the renderers named in settings, this module.
     from rest_framework.views import exception_handler as drf_exception_handler
 
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    if _database_unavailable(exc):
+        logger.warning("Database unreachable, answering 503: %s", exc)
+        exc = Unavailable()
+        exc.wait = UNAVAILABLE_RETRY_AFTER  # DRF turns `wait` into Retry-After
     return drf_exception_handler(exc, context)
+
+
+def _database_unavailable(exc: BaseException) -> bool:
+    """The database could not answer in time, rather than refused the query: a lost or
+    refused connection, a server shutting down, a statement timeout, SQLite busy past
+    its timeout. Query errors (a missing table, bad SQL) stay 500s."""
+    if isinstance(exc, db.InterfaceError):
+        return True
+    if not isinstance(exc, db.OperationalError):
+        return False
+    cause = exc.__cause__
+    if isinstance(cause, sqlite3.OperationalError):
+        return "locked" in str(cause)
+    # psycopg raises the base class itself for connection failures; of its subclasses,
+    # these mean "not now" rather than "never".
+    return type(cause) is psycopg.OperationalError or isinstance(cause, TRANSIENT_PG_ERRORS)
 
 
 def json_error(status: int, detail: str, **extra: Any) -> JsonResponse:

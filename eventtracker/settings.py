@@ -1,7 +1,9 @@
 """eventtracker settings: one module, read from the environment (django-environ).
 
 Secure by default: DEBUG is off unless DJANGO_DEBUG says otherwise, and without
-DEBUG the service refuses to start unless DJANGO_SECRET_KEY is set.
+DEBUG the service refuses to start unless DJANGO_SECRET_KEY is set. Behind HTTPS,
+DJANGO_SETTINGS_PROFILE=production adds secure cookies, HSTS and the https redirect
+(`make deploy-check` runs `manage.py check --deploy` on it).
 """
 
 import ipaddress
@@ -34,6 +36,44 @@ ALLOWED_HOSTS = env.list(
 )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
+# "dev" (the default) or "production": the service is reached over HTTPS, through a proxy
+# or load balancer that terminates TLS. Not implied by DEBUG off: a server reached over
+# plain HTTP (make gunicorn, the tests, the benchmark) would then redirect every request to
+# an https:// that nobody answers. docker-compose.yml runs web with "production".
+SETTINGS_PROFILE = env.str("DJANGO_SETTINGS_PROFILE", default="dev")
+if SETTINGS_PROFILE not in {"dev", "production"}:
+    raise ImproperlyConfigured("DJANGO_SETTINGS_PROFILE must be dev or production.")
+PRODUCTION = SETTINGS_PROFILE == "production"
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DJANGO_SETTINGS_PROFILE=production needs DJANGO_DEBUG off.")
+
+# Every answer, both profiles: no MIME sniffing, no Referer to other origins, no framing.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Production: cookies over HTTPS only, HSTS, plain HTTP redirected to https. Exempt: the
+# load balancer's health checks and Prometheus' scrape, which reach a web node directly.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
+# One year, the policy that browsers (and the HSTS preload list) expect.
+SECURE_HSTS_SECONDS = env.int(
+    "DJANGO_SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if PRODUCTION else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION
+)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=PRODUCTION)
+# Behind a TLS-terminating proxy the request reaches Django over HTTP; this header, e.g.
+# HTTP_X_FORWARDED_PROTO, set to "https" by the proxy, says it was not. Set it only if the
+# proxy always overwrites that header: otherwise any client can claim https.
+_PROXY_SSL_HEADER = env.str("DJANGO_SECURE_PROXY_SSL_HEADER", default="")
+if _PROXY_SSL_HEADER and not _PROXY_SSL_HEADER.startswith("HTTP_"):
+    raise ImproperlyConfigured(
+        "DJANGO_SECURE_PROXY_SSL_HEADER names a request.META key, e.g. HTTP_X_FORWARDED_PROTO."
+    )
+SECURE_PROXY_SSL_HEADER = (_PROXY_SSL_HEADER, "https") if _PROXY_SSL_HEADER else None
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -60,6 +100,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "eventtracker.metrics.MetricsMiddleware",
     "eventtracker.middleware.BodySizeLimitMiddleware",
+    "eventtracker.ratelimit.RateLimitHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -160,6 +201,7 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "accounts.permissions.ApiKeyRolePermission",
     ],
+    "DEFAULT_THROTTLE_CLASSES": ["eventtracker.ratelimit.CredentialRateThrottle"],
     "DEFAULT_PARSER_CLASSES": [
         "eventtracker.rest.StrictJSONParser",
         "rest_framework.parsers.FormParser",
@@ -208,9 +250,14 @@ SPECTACULAR_SETTINGS = {
 EVENTTRACKER = {
     # How far in the future a client timestamp may lie before it is refused.
     "MAX_FUTURE_SKEW_SECONDS": env.int("MAX_FUTURE_SKEW_SECONDS", default=3600),
-    # Ingestion requests allowed per API key or user, e.g. "600/min"; unset: no limit.
-    "INGEST_RATE": env.str("INGEST_RATE", default="") or None,
+    # Requests per API key or user (eventtracker.ratelimit): ingestion, and everything
+    # else. "600/min", "20/s", "10000/hour", "off"; each tenant may have its own.
+    "INGEST_RATE": env.str("INGEST_RATE", default="6000/min"),
+    "READ_RATE": env.str("READ_RATE", default="1200/min"),
 }
+# Shared rate-limit counters (and nothing else yet) live in Redis when this is set,
+# else in the database: never in one process's memory.
+REDIS_URL = env.str("REDIS_URL", default="")
 
 # Per-user activity periods (manage.py compute_user_activity): fixed windows of this many
 # hours aligned on UTC midnight, so the length must divide a day.

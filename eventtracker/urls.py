@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+# For its side effect: drf-spectacular extensions fixing third-party views (djoser logout).
+import eventtracker.openapi  # noqa: F401
 from accounts.urls import router as accounts_router
 from events.browser import tracker_js
 from events.urls import router as events_router

@@ -1,9 +1,10 @@
 from rest_framework import serializers
 
 from accounts.models import Tenant
+from eventtracker.rest import StrictFieldsMixin
 
 
-class TenantOverviewSerializer(serializers.ModelSerializer):
+class TenantOverviewSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """A tenant as the platform's staff see it: its state and how much it sends."""
 
     events_total = serializers.IntegerField(
@@ -21,8 +22,11 @@ class TenantOverviewSerializer(serializers.ModelSerializer):
             "slug",
             "is_active",
             "retention_days",
+            "ingest_rate",
+            "read_rate",
             "created_at",
             "events_total",
             "last_event_at",
         ]
-        read_only_fields = fields
+        # Staff may set a tenant's own rate limits (empty: the server's default).
+        read_only_fields = [name for name in fields if name not in {"ingest_rate", "read_rate"}]

@@ -18,9 +18,15 @@ from platform_admin.serializers import TenantOverviewSerializer
 OWN_TENANT = "You cannot block your own tenant: you would lock yourself out."
 
 
-class TenantAdminViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TenantAdminViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
     """Every tenant with its activity; `block` / `unblock` switch its API off and on
-    (a blocked tenant's requests, ingestion included, answer 403)."""
+    (a blocked tenant's requests, ingestion included, answer 403); PATCH sets its own
+    rate limits (`ingest_rate`, `read_rate`)."""
 
     queryset = Tenant.objects.all()
     serializer_class = TenantOverviewSerializer

@@ -310,3 +310,31 @@ def test_pii_database_defaults_to_its_own_sqlite_file():
     assert pii_name == str(BASE_DIR / "pii.sqlite3")
     assert default_name == "anything"
     assert separate_test_files == "True"
+
+
+# --- production settings and the audit ----------------------------------------------
+
+
+def test_compose_web_runs_the_production_profile(compose):
+    environment = compose["services"]["web"]["environment"]
+
+    assert environment["DJANGO_SETTINGS_PROFILE"] == "${DJANGO_SETTINGS_PROFILE:-production}"
+
+
+def test_make_test_runs_the_deploy_check_on_the_production_profile():
+    _, recipe = _make_rule("deploy-check")
+
+    assert "manage.py check --deploy --fail-level WARNING" in recipe
+    assert "DJANGO_SETTINGS_PROFILE=production" in recipe
+    assert "DJANGO_DEBUG=0" in recipe
+    assert "secrets.token_urlsafe(50)" in recipe
+    assert "deploy-check" in _make_rule("test")[1]
+
+
+def test_ci_audits_the_pinned_dependencies():
+    _, recipe = _make_rule("audit")
+
+    assert "pip-audit" in recipe
+    assert "-r requirements.txt -r requirements-dev.txt" in recipe
+    assert re.search(r"^pip-audit==[\d.]+$", _read("requirements-dev.txt"), re.MULTILINE)
+    assert re.search(r"^make audit\b", _read(".ci/run"), re.MULTILINE)

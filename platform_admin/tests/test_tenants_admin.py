@@ -124,13 +124,40 @@ def test_unknown_tenant_is_404(staff_client):
 
 @pytest.mark.parametrize(
     ("method", "url"),
-    [("get", TENANTS), ("get", f"{TENANTS}1"), ("post", f"{TENANTS}1/block")],
+    [
+        ("get", TENANTS),
+        ("get", f"{TENANTS}1"),
+        ("post", f"{TENANTS}1/block"),
+        ("patch", f"{TENANTS}1"),
+    ],
 )
 def test_non_staff_users_are_403(api_client, other_tenant, method, url):
-    response = getattr(api_client, method)(url.replace("/1", f"/{other_tenant.pk}"))
+    url = url.replace("/1", f"/{other_tenant.pk}")
+    response = getattr(api_client, method)(url, {"read_rate": "off"}, format="json")
 
     assert response.status_code == 403
-    assert Tenant.objects.get(pk=other_tenant.pk).is_active
+    other_tenant.refresh_from_db()
+    assert other_tenant.is_active
+    assert other_tenant.read_rate == ""
+
+
+def test_staff_set_a_tenants_rate_limits(staff_client, other_tenant):
+    response = staff_client.patch(
+        f"{TENANTS}{other_tenant.pk}", {"ingest_rate": "50/s", "read_rate": "off"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert (response.json()["ingest_rate"], response.json()["read_rate"]) == ("50/s", "off")
+    other_tenant.refresh_from_db()
+    assert (other_tenant.ingest_rate, other_tenant.read_rate) == ("50/s", "off")
+
+
+@pytest.mark.parametrize("body", [{"ingest_rate": "fast"}, {"read_rate": "10/fortnight"}])
+def test_bad_rate_limits_are_400(staff_client, other_tenant, body):
+    response = staff_client.patch(f"{TENANTS}{other_tenant.pk}", body, format="json")
+
+    assert response.status_code == 400
+    assert set(response.json()) == set(body)
 
 
 @pytest.mark.parametrize("role", ["ingest", "read", "admin"])

@@ -1,0 +1,215 @@
+"""Rate limits per API key or user: separate ingest and read rates, per-tenant overrides,
+RateLimit-* headers, 429 + Retry-After, and counters shared by every worker process
+(the database, or Redis when REDIS_URL is set)."""
+
+import json
+import threading
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from django.db import connections
+from rest_framework.test import APIClient
+
+from accounts.services import api_key_create
+from eventtracker import ratelimit
+from eventtracker.ratelimit import Rate, hit, parse_rate
+from eventtracker.tests.live_server import live_gunicorn
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def rates(settings):
+    def set_rates(*, ingest: str = "off", read: str = "off") -> None:
+        settings.EVENTTRACKER = {
+            **settings.EVENTTRACKER,
+            "INGEST_RATE": ingest,
+            "READ_RATE": read,
+        }
+
+    return set_rates
+
+
+@pytest.mark.parametrize(
+    ("text", "rate"),
+    [
+        ("600/min", Rate(600, 60)),
+        ("20/s", Rate(20, 1)),
+        (" 10000 / hour ", Rate(10000, 3600)),
+        ("100000/day", Rate(100000, 86400)),
+        ("5/MINUTE", Rate(5, 60)),
+        ("off", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_rates_are_parsed(text, rate):
+    assert parse_rate(text) == rate
+
+
+@pytest.mark.parametrize("text", ["600", "600/fortnight", "-1/min", "1.5/s", "/min", "x/min"])
+def test_bad_rates_are_refused(text):
+    with pytest.raises(ValueError, match="not a rate"):
+        parse_rate(text)
+
+
+@pytest.mark.django_db
+def test_reads_over_the_rate_get_429_with_retry_after_and_ratelimit_headers(api_client, rates):
+    rates(read="3/min")
+
+    answers = [api_client.get("/api/events/") for _ in range(4)]
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a["RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    assert {a["RateLimit-Limit"] for a in answers} == {"3"}
+    assert 1 <= int(answers[3]["Retry-After"]) <= 60
+    assert 1 <= int(answers[3]["RateLimit-Reset"]) <= 60
+    assert "throttled" in answers[3].json()["detail"].lower()
+
+
+@pytest.mark.django_db
+def test_ingest_and_read_are_counted_apart(api_client, rates):
+    rates(ingest="1/min", read="2/min")
+    post = lambda: api_client.post("/api/eventlogs/", {"event_name": "a"}).status_code  # noqa: E731
+
+    assert [post(), post()] == [201, 429]
+    assert api_client.get("/api/eventlogs/").status_code == 200
+    # Seed 000's POST is ingestion too, and shares the ingest counter of this user.
+    assert api_client.post("/api/v1/events/a", {}).status_code == 429
+
+
+@pytest.mark.django_db
+def test_each_key_and_each_user_has_its_own_counter(tenant, user, api_client, key_client, rates):
+    rates(read="1/min")
+    first, second = key_client("read"), key_client("read")
+
+    assert first.get("/api/events/").status_code == 200
+    assert first.get("/api/events/").status_code == 429
+    assert second.get("/api/events/").status_code == 200
+    assert api_client.get("/api/events/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_tenant_may_have_its_own_rates(api_client, other_client, tenant, rates):
+    rates(read="100/min")
+    tenant.read_rate = "1/min"
+    tenant.save()
+
+    mine = [api_client.get("/api/events/").status_code for _ in range(2)]
+    theirs = [other_client.get("/api/events/").status_code for _ in range(2)]
+
+    assert (mine, theirs) == ([200, 429], [200, 200])
+
+
+@pytest.mark.django_db
+def test_a_tenant_rate_of_off_lifts_the_server_default(api_client, tenant, rates):
+    rates(read="1/min")
+    tenant.read_rate = "off"
+    tenant.save()
+
+    assert {api_client.get("/api/events/").status_code for _ in range(3)} == {200}
+
+
+@pytest.mark.django_db
+def test_no_headers_without_a_limit_and_none_for_anonymous_requests(api_client, anon_client):
+    assert "RateLimit-Limit" not in api_client.get("/api/events/")
+    assert "RateLimit-Limit" not in anon_client.get("/api/events/")
+
+
+@pytest.mark.django_db
+def test_a_new_window_starts_a_new_count():
+    rate = Rate(limit=2, seconds=60)
+    counter = f"read:test:{uuid.uuid4()}"
+
+    in_first = [hit(counter, rate, now=120.0 + i).allowed for i in range(3)]
+    in_second = hit(counter, rate, now=180.0)
+
+    assert in_first == [True, True, False]
+    assert in_second.allowed
+    assert in_second.remaining == 1
+    assert in_second.reset == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_hits_are_all_counted():
+    rate, counter, threads, each = Rate(limit=10**6, seconds=3600), f"c:{uuid.uuid4()}", 4, 25
+    errors: list[BaseException] = []
+
+    def worker():
+        try:
+            for _ in range(each):
+                hit(counter, rate, now=7200.0)
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert hit(counter, rate, now=7200.0).remaining == rate.limit - threads * each - 1
+
+
+def test_redis_counts_atomically(settings):
+    settings.REDIS_URL = REDIS_URL
+    ratelimit._redis.cache_clear()
+    rate, counter = Rate(limit=2, seconds=60), f"read:test:{uuid.uuid4()}"
+
+    answers = [hit(counter, rate) for _ in range(3)]
+
+    assert [a.allowed for a in answers] == [True, True, False]
+    assert [a.remaining for a in answers] == [1, 0, 0]
+    ratelimit._redis.cache_clear()
+
+
+@pytest.mark.parametrize("redis_url", ["", REDIS_URL], ids=["database", "redis"])
+def test_workers_share_the_counters(tmp_path, redis_url):
+    """Two gunicorn workers, 12 requests of one user at 5 per minute: exactly 5 pass,
+    whichever worker answers each one."""
+    env = {"READ_RATE": "5/min", "REDIS_URL": redis_url}
+    with live_gunicorn(tmp_path, workers=2, **env) as base:
+        token = _token(base)
+        statuses = [_get(f"{base}/api/events/", token) for _ in range(12)]
+
+    assert statuses.count(200) == 5
+    assert statuses.count(429) == 7
+
+
+def _token(base: str) -> str:
+    account = json.dumps({"username": f"u{uuid.uuid4().hex[:8]}", "password": "alpine12x"})
+    for path in ("/auth/users/", "/auth/token/login/"):
+        request = urllib.request.Request(  # noqa: S310 - local URL
+            base + path, data=account.encode(), headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            body = json.loads(response.read())
+    return body["auth_token"]
+
+
+def _get(url: str, token: str) -> int:
+    request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.mark.django_db
+def test_an_admin_keys_posts_and_reads_have_separate_counters(tenant, rates):
+    # An admin key posting events uses the ingest counter of that key, not the read one.
+    rates(ingest="1/min", read="1/min")
+    _, secret = api_key_create(tenant=tenant, name="ops", role="admin")
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=secret)
+
+    assert client.get("/api/events/").status_code == 200
+    assert client.post("/api/eventlogs/", {"event_name": "a"}).status_code == 201
+    assert client.post("/api/eventlogs/", {"event_name": "a"}).status_code == 429
+    assert client.get("/api/events/").status_code == 429
