@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test chaos lint format deploy-check audit migrate createsuperuser gunicorn bench bench-quick bench-charts clean
+.PHONY: run test chaos schema lint format deploy-check audit migrate createsuperuser gunicorn bench bench-quick bench-charts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,16 @@ test: $(VENV)/.dev-installed tracker/node_modules/.installed
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory deploy-check
 	npm test --prefix tracker
-	$(BIN)/pytest -n auto -m "not chaos" $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto -m "not chaos and not schema" $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory schema
 	@if [ -z "$$DATABASE_URL" ]; then $(MAKE) --no-print-directory chaos; \
 	else echo "chaos test: not in this pass (DATABASE_URL is set); it runs in the pass without it"; fi
+
+# Schemathesis against our OpenAPI schema on a live gunicorn (tests/schema), on the
+# database DATABASE_URL names (a scratch database on that PostgreSQL server), with a
+# token and each API key role. Its five runs take two workers about a minute and a half.
+schema: $(VENV)/.dev-installed
+	$(BIN)/pytest -n 2 -m schema $(SCHEMA_ARGS)
 
 # The chaos test (tests/chaos, bench/chaos.py): gunicorn under load with worker kill -9s
 # and a PostgreSQL crash, on its own PostgreSQL cluster and SQLite file whatever

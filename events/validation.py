@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
+import orjson
 from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -18,6 +19,11 @@ from events.models import DISTINCT_ID_MAX_LENGTH, RejectionReason, event_name_pr
 from eventtracker import jsonbody
 
 EVENT_FIELDS = frozenset({"event_name", "data", "timestamp", "distinct_id", "uuid", "count"})
+# Caps on one event's `data` (OWASP API4): its size as compact JSON, its nesting, and the
+# length of every property name in it.
+MAX_DATA_BYTES = 32 * 1024
+MAX_DATA_DEPTH = 10
+MAX_PROPERTY_KEY_LENGTH = 200
 MAX_COUNT = 2**31 - 1
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Optional fields where JSON null means "not given" (browser clients send nulls).
@@ -31,8 +37,22 @@ class FieldErrors(dict[str, list[str]]):
     reason: RejectionReason = RejectionReason.INVALID_FIELD
 
 
-class TimestampOutOfRange(ValueError):
+class Rejection(ValueError):
+    """A field problem counted under its own reason when it is the item's only one."""
+
+    reason = RejectionReason.INVALID_FIELD
+
+
+class TimestampOutOfRange(Rejection):
     """A readable timestamp outside what is accepted (before 1970, too far ahead)."""
+
+    reason = RejectionReason.TIMESTAMP_OUT_OF_RANGE
+
+
+class DataTooLarge(Rejection):
+    """`data` over MAX_DATA_BYTES."""
+
+    reason = RejectionReason.TOO_LARGE
 
 
 @dataclass(slots=True)
@@ -59,7 +79,7 @@ def validate_event(
     errors = FieldErrors({name: ["Unknown field."] for name in sorted(raw.keys() - EVENT_FIELDS)})
     values: dict[str, Any] = {}
     parsers = {**_PARSERS, "timestamp": partial(_timestamp, now=now, skew=skew)}
-    out_of_range = False
+    reason = RejectionReason.INVALID_FIELD
     for name, parse in parsers.items():
         if name not in raw or (raw[name] is None and name in NULLABLE_FIELDS):
             continue
@@ -67,11 +87,11 @@ def validate_event(
             values[name] = parse(raw[name])
         except ValueError as exc:
             errors[name] = [str(exc)]
-            out_of_range = isinstance(exc, TimestampOutOfRange)
+            reason = exc.reason if isinstance(exc, Rejection) else reason
     if "event_name" not in raw:
         errors["event_name"] = ["This field is required."]
-    if out_of_range and len(errors) == 1:
-        errors.reason = RejectionReason.TIMESTAMP_OUT_OF_RANGE
+    if len(errors) == 1:
+        errors.reason = reason
     if errors:
         return None, errors
     return EventInput(**values), FieldErrors()
@@ -94,7 +114,29 @@ def _data(value: Any) -> dict[str, Any]:
             raise ValueError(f"A string here must hold a JSON object: {exc}") from None
     if not isinstance(value, dict):
         raise ValueError("Must be a JSON object (use {} for no data).")
+    _check_properties(value, depth=1)
+    size = len(orjson.dumps(value))
+    if size > MAX_DATA_BYTES:
+        raise DataTooLarge(f"Is {size} bytes as JSON; at most {MAX_DATA_BYTES} are accepted.")
     return value
+
+
+def _check_properties(value: Any, *, depth: int) -> None:
+    """At most MAX_DATA_DEPTH levels of objects and lists (`data` itself is level 1),
+    property names at most MAX_PROPERTY_KEY_LENGTH characters, everywhere in `data`."""
+    if isinstance(value, dict | list) and depth > MAX_DATA_DEPTH:
+        raise ValueError(f"Objects and lists are nested deeper than {MAX_DATA_DEPTH} levels.")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if len(key) > MAX_PROPERTY_KEY_LENGTH:
+                raise ValueError(
+                    f"Property name '{key[:40]}…' is longer than {MAX_PROPERTY_KEY_LENGTH} "
+                    "characters."
+                )
+            _check_properties(item, depth=depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_properties(item, depth=depth + 1)
 
 
 def _timestamp(value: Any, *, now: dt.datetime, skew: dt.timedelta) -> dt.datetime:

@@ -26,6 +26,7 @@ from events.serializers import (
 )
 from events.services import deletion_create, event_logs_ingest, event_logs_ingest_batch
 from events.validation import MAX_BATCH_EVENTS, validate_batch, validate_event
+from eventtracker.openapi import component
 
 DUPLICATE_NAME = "An event with this name already exists."
 DUPLICATE_RULE = "The blocklist already has this rule."
@@ -127,9 +128,9 @@ class EventLogViewSet(
         responses={
             200: BatchResponseSerializer,
             400: OpenApiResponse(
-                BatchResponseSerializer,
-                description="Malformed batch, every item rejected, or an atomic batch with a "
-                "rejected item (nothing stored)",
+                {"anyOf": [component(name) for name in ("BatchResponse", "FieldErrors", "Error")]},
+                description="Every item rejected, or an atomic batch with a rejected item "
+                "(nothing stored): the receipts; a malformed batch: the bad fields or a detail",
             ),
             413: OpenApiResponse(description="More than 1000 events or more than 1 MiB"),
         },

@@ -10,8 +10,15 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.utils import extend_schema
 
-ERROR = {"$ref": "#/components/schemas/Error"}
-FIELD_ERRORS = {"$ref": "#/components/schemas/FieldErrors"}
+
+def component(name: str) -> dict[str, str]:
+    """A reference to a schema component (ours below, or one a serializer generates)."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+ERROR = component("Error")
+FIELD_ERRORS = component("FieldErrors")
+BAD_INPUT = {"anyOf": [FIELD_ERRORS, ERROR]}
 SCHEMAS = {
     "Error": {
         "type": "object",
@@ -38,19 +45,20 @@ def add_error_responses(result: dict[str, Any], generator, request, public) -> d
 
 
 def _errors_for(path: str, method: str, operation: dict) -> dict[str, tuple[str, dict]]:
-    errors: dict[str, tuple[str, dict]] = {}
-    security = operation.get("security")
-    if security and {} not in security:
-        errors["401"] = ("Missing or invalid credentials", ERROR)
-        errors["403"] = ("Blocked tenant, or the credential lacks the needed role", ERROR)
-    if "{" in path:
-        errors["404"] = ("Not found (another tenant's objects included)", ERROR)
+    """Every operation authenticates whatever credential comes with it (open routes
+    too: a bad token is a 401 there as well), may be throttled, and may find the
+    database unavailable; an unknown `format` or object is a 404 anywhere."""
+    errors: dict[str, tuple[str, dict]] = {
+        "400": ("Bad input: the bad fields or parameters, or a detail", BAD_INPUT),
+        "401": ("Missing or invalid credentials", ERROR),
+        "403": ("Blocked tenant, or the credential may not do this", ERROR),
+        "404": ("Not found (another tenant's objects included), or an unknown format", ERROR),
+        "429": ("Over the rate limit: retry after Retry-After seconds", ERROR),
+        "503": ("Database unavailable or too slow: retry after Retry-After seconds", ERROR),
+    }
     if method in BODY_METHODS:
-        errors["400"] = ("Invalid body: the bad fields, or a malformed-JSON detail", FIELD_ERRORS)
         errors["413"] = ("Request body too large", ERROR)
         errors["415"] = ("Unsupported media type", ERROR)
-    elif any(parameter.get("in") == "query" for parameter in operation.get("parameters", [])):
-        errors["400"] = ("Invalid query parameters", FIELD_ERRORS)
     return errors
 
 

@@ -162,14 +162,14 @@ def exception_handler(exc, context) -> Response | None:
 
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
-    if _database_unavailable(exc):
+    if database_unavailable(exc):
         logger.warning("Database unreachable, answering 503: %s", exc)
         exc = Unavailable()
         exc.wait = UNAVAILABLE_RETRY_AFTER  # DRF turns `wait` into Retry-After
     return drf_exception_handler(exc, context)
 
 
-def _database_unavailable(exc: BaseException) -> bool:
+def database_unavailable(exc: BaseException) -> bool:
     """The database could not answer in time, rather than refused the query: a lost or
     refused connection, a server shutting down, a statement timeout, SQLite busy past
     its timeout. Query errors (a missing table, bad SQL) stay 500s."""
@@ -179,7 +179,8 @@ def _database_unavailable(exc: BaseException) -> bool:
         return False
     cause = exc.__cause__
     if isinstance(cause, sqlite3.OperationalError):
-        return "locked" in str(cause)
+        # Busy past the timeout, or interrupted by eventtracker.deadline.
+        return "locked" in str(cause) or str(cause) == "interrupted"
     # psycopg raises the base class itself for connection failures; of its subclasses,
     # these mean "not now" rather than "never".
     return type(cause) is psycopg.OperationalError or isinstance(cause, TRANSIENT_PG_ERRORS)

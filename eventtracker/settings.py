@@ -254,6 +254,10 @@ EVENTTRACKER = {
     # else. "600/min", "20/s", "10000/hour", "off"; each tenant may have its own.
     "INGEST_RATE": env.str("INGEST_RATE", default="6000/min"),
     "READ_RATE": env.str("READ_RATE", default="1200/min"),
+    # Longest a stats query may run before the request answers 503 + Retry-After (0: no
+    # limit), and the longest date range a stats request may cover.
+    "STATS_STATEMENT_TIMEOUT_MS": env.int("STATS_STATEMENT_TIMEOUT_MS", default=15000),
+    "STATS_MAX_RANGE_DAYS": env.int("STATS_MAX_RANGE_DAYS", default=3660),
 }
 # Shared rate-limit counters (and nothing else yet) live in Redis when this is set,
 # else in the database: never in one process's memory.

@@ -1,6 +1,7 @@
 import datetime as dt
 import zoneinfo
 
+from django.conf import settings
 from rest_framework import serializers
 
 from events.models import DISTINCT_ID_MAX_LENGTH
@@ -42,7 +43,20 @@ class StatsQuerySerializer(serializers.Serializer):
         start, end = attrs.get("start_date"), attrs.get("end_date")
         if start and end and end < start:
             raise serializers.ValidationError({"end_date": ["end_date is before start_date."]})
+        check_range_days(start, end)
         return attrs
+
+
+def max_range_days() -> int:
+    return settings.EVENTTRACKER["STATS_MAX_RANGE_DAYS"]
+
+
+def check_range_days(start: dt.date | None, end: dt.date | None) -> None:
+    """A 400 on end_date when [start, end] (both days included) spans more days than
+    STATS_MAX_RANGE_DAYS (ten years by default)."""
+    if start and end and (end - start).days + 1 > max_range_days():
+        message = f"A range may span at most {max_range_days()} days; narrow it."
+        raise serializers.ValidationError({"end_date": [message]})
 
 
 class TrendQuerySerializer(StatsQuerySerializer):

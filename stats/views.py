@@ -7,6 +7,7 @@ from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
 )
@@ -18,6 +19,7 @@ from rest_framework.settings import api_settings
 from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
 from events.models import Event, EventLog, HourlyCount, IngestionCount
+from eventtracker.deadline import StatementDeadlineMixin
 from stats import selectors
 from stats.buckets import MAX_BUCKETS, TooManyBuckets
 from stats.charts import (
@@ -46,6 +48,16 @@ from stats.serializers import (
 )
 
 BAD_QUERY = OpenApiResponse(description="A query parameter is invalid (named in the body)")
+
+
+def one_or_many(serializer: type, name: str) -> PolymorphicProxySerializer:
+    """A list of `serializer` objects, or one of them (when the query names one event)."""
+    return PolymorphicProxySerializer(
+        component_name=name,
+        serializers=[serializer(many=True), serializer()],
+        resource_type_field_name=None,
+        many=False,
+    )
 
 
 def stats_schema(*, query: type, json: OpenApiResponse, not_found: bool = False):
@@ -78,7 +90,7 @@ def stats_schema(*, query: type, json: OpenApiResponse, not_found: bool = False)
     return extend_schema(parameters=parameters, responses=responses)
 
 
-class StatsView(TenantScopedMixin, generics.GenericAPIView):
+class StatsView(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIView):
     """Base for stats routes: validated query, the tenant's time zone, no paging; every
     answer also as a PNG chart of the same data (`chart_kind`)."""
 
@@ -208,7 +220,7 @@ class FrequencyView(StatsView):
     @stats_schema(
         query=StatsQuerySerializer,
         json=OpenApiResponse(
-            FrequencySerializer(many=True),
+            one_or_many(FrequencySerializer, "FrequencyAnswer"),
             description="A list; a single object when event_name is given.",
         ),
         not_found=True,
@@ -241,7 +253,7 @@ class HourlyDistributionView(StatsView):
     @stats_schema(
         query=StatsQuerySerializer,
         json=OpenApiResponse(
-            HourlyDistributionSerializer(many=True),
+            one_or_many(HourlyDistributionSerializer, "HourlyDistributionAnswer"),
             description="A list; a single object when event_name is given.",
         ),
         not_found=True,
@@ -440,7 +452,7 @@ def _days(query: dict) -> dict:
         },
     )
 )
-class UserActivityView(TenantScopedMixin, generics.ListAPIView):
+class UserActivityView(StatementDeadlineMixin, TenantScopedMixin, generics.ListAPIView):
     """Events per user and fixed UTC period, as computed by `manage.py compute_user_activity`
     (complete periods only; anonymous events are not counted): a paginated list of
     `{distinct_id, period_start, period_end, events}` by period_start, then distinct_id."""

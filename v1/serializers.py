@@ -2,9 +2,11 @@
 
 import datetime as dt
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from eventtracker.rest import StrictFieldsMixin
+from stats.serializers import check_range_days
 
 SEED_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DATE_FORMAT = "%Y-%m-%d"
@@ -37,6 +39,7 @@ class DateRangeSerializer(serializers.Serializer):
             raise serializers.ValidationError({missing: ["Give both start_date and end_date."]})
         if given and attrs["end_date"] < attrs["start_date"]:
             raise serializers.ValidationError({"end_date": ["end_date is before start_date."]})
+        check_range_days(attrs.get("start_date"), attrs.get("end_date"))
         return attrs
 
 
@@ -55,10 +58,18 @@ class HourCountSerializer(EventTotalSerializer):
     hour_count = serializers.ListField(child=serializers.IntegerField(), min_length=24)
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"})
+class SeedDateTimeField(serializers.DateTimeField):
+    """Seed 000's `YYYY-MM-DD HH:mm:ss` (UTC), which is not an RFC 3339 date-time."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format=SEED_DATETIME_FORMAT, **kwargs)
+
+
 class OccurrenceCreatedSerializer(serializers.Serializer):
     event = serializers.CharField()
     count = serializers.IntegerField()
-    date = serializers.DateTimeField(format=SEED_DATETIME_FORMAT)
+    date = SeedDateTimeField(help_text="YYYY-MM-DD HH:mm:ss, UTC")
     uuid = serializers.UUIDField()
 
 

@@ -23,6 +23,7 @@ from events.ingestion import IngestionMixin
 from events.models import Event, EventLog, HourlyCount
 from events.services import event_logs_delete, event_logs_ingest
 from events.validation import EventInput, event_name_problem
+from eventtracker.deadline import StatementDeadlineMixin
 from stats import charts, selectors
 from v1.serializers import (
     DailyCountSerializer,
@@ -38,7 +39,7 @@ UTC = ZoneInfo("UTC")  # seed 000's dates are UTC
 PNG = OpenApiResponse(OpenApiTypes.BINARY, description="image/png")
 
 
-class V1View(TenantScopedMixin, generics.GenericAPIView):
+class V1View(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIView):
     """Shared plumbing: the tenant's events, no paging, seed 000's plain lists."""
 
     queryset = Event.objects.all()
@@ -89,6 +90,8 @@ class AdminV1View(V1View):
 class EventOccurrenceView(IngestionMixin, V1View):
     """`POST /api/v1/events/{name}`: record occurrences (count 0 or missing → 1, date
     missing → now)."""
+
+    serializer_class = OccurrenceSerializer  # the body; OPTIONS describes it from here
 
     @extend_schema(
         request=OccurrenceSerializer,

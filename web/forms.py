@@ -14,12 +14,11 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, Tenant
 from accounts.serializers import ApiKeySerializer
+from stats.serializers import max_range_days
 
 DATE_FORMAT = "%Y-%m-%d"
 DEFAULT_RANGE_DAYS = 30
-# A daily trend of ten years is still a readable chart and a cheap query; beyond it the
-# page would only get slower. Events cannot predate 1970 (ingestion refuses them).
-MAX_RANGE_DAYS = 3660
+# Events cannot predate 1970 (ingestion refuses them).
 EARLIEST_DATE = dt.date(1970, 1, 1)
 LATEST_DATE = dt.date(2999, 12, 31)
 ORIGIN_SEPARATORS = re.compile(r"[\s,]+")
@@ -64,8 +63,8 @@ class StatsRangeForm(forms.Form):
         start, end = cleaned.get("start_date"), cleaned.get("end_date")
         if start and end and end < start:
             self.add_error("end_date", "The end date is before the start date.")
-        elif start and end and (end - start).days >= MAX_RANGE_DAYS:
-            self.add_error("end_date", f"A range may span at most {MAX_RANGE_DAYS} days.")
+        elif start and end and (end - start).days + 1 > max_range_days():
+            self.add_error("end_date", f"A range may span at most {max_range_days()} days.")
         return cleaned
 
 

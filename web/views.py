@@ -20,6 +20,7 @@ from accounts.authentication import TENANT_BLOCKED
 from accounts.models import ApiKey
 from accounts.services import api_key_create, api_key_revoke
 from accounts.tenancy import scope_to_tenant
+from eventtracker.deadline import with_statement_deadline
 from web import demo_keys
 from web.dashboard import key_rows, stats_context
 from web.forms import ApiKeyCreateForm, DemoOverrideForm, StatsRangeForm
@@ -53,6 +54,7 @@ def blocked(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required(login_url=LOGIN)
 @require_GET
+@with_statement_deadline
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Stats of the chosen range and zone (default: the last 30 days, the tenant's
     zone), ingestion quality, and the tenant's API keys."""

@@ -227,14 +227,50 @@ def test_non_numeric_content_length_is_400_json(api_client, length):
 
 
 def test_body_of_exactly_one_mib_is_accepted(api_client):
-    head, tail = '{"event_name": "a", "data": {"k": "', '"}}'
+    # 42 events of about 25 KiB of data each (under the 32 KiB cap per event), the last
+    # one padded so that the whole body is exactly the 1 MiB limit.
+    event = '{"event_name": "a", "data": {"k": "' + "x" * 25_000 + '"}}'
+    head, tail = (
+        '{"events": [' + ", ".join([event] * 41) + ', {"event_name": "a", "data": {"k": "',
+        '"}}]}',
+    )
     body = head + "x" * (MIB - len(head) - len(tail)) + tail
     assert len(body.encode()) == MIB
 
-    response = post_raw(api_client, URL, body)
+    response = post_raw(api_client, "/api/eventlogs/batch/", body)
+
+    assert response.status_code == 200, response.content[:300]
+    assert EventLog.objects.count() == 42
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "reason"),
+    [
+        ({"k": "x" * (32 * 1024)}, "at most 32768 are accepted", "too_large"),
+        ({"k": [[[[[[[[[[1]]]]]]]]]]}, "deeper than 10 levels", "invalid_field"),  # 11 levels
+        ({"p" * 201: 1}, "longer than 200 characters", "invalid_field"),
+        ({"outer": {"p" * 201: 1}}, "longer than 200 characters", "invalid_field"),
+    ],
+)
+def test_data_caps_per_event(api_client, data, message, reason):
+    response = api_client.post(
+        "/api/eventlogs/batch/", {"events": [{"event_name": "a", "data": data}]}, format="json"
+    )
+
+    (receipt,) = response.json()["receipts"]
+    assert response.status_code == 400
+    assert message in receipt["errors"]["data"][0]
+    assert receipt["reason"] == reason
+    assert_nothing_stored()
+
+
+def test_data_at_the_caps_is_accepted(api_client):
+    ten_deep = {"k": [[[[[[[[1]]]]]]]]}  # data is level 1, this object 2, its lists 3-10
+    data = {"p" * 200: "x" * 30_000, "nested": ten_deep}
+
+    response = api_client.post(URL, {"event_name": "a", "data": data}, format="json")
 
     assert response.status_code == 201
-    assert EventLog.objects.count() == 1
 
 
 @pytest.mark.parametrize(

@@ -39,10 +39,16 @@ def chromium_paths() -> tuple[str, str]:
 
 
 @pytest.fixture(scope="session")
-def service(tmp_path_factory):
+def service_dir(tmp_path_factory) -> Path:
+    """Where the service keeps its databases and its log (gunicorn.log)."""
+    return tmp_path_factory.mktemp("service")
+
+
+@pytest.fixture(scope="session")
+def service(service_dir):
     """The service under gunicorn (2 workers) on fresh SQLite databases, DEBUG on so the
     demo page is served."""
-    with live_gunicorn(tmp_path_factory.mktemp("service"), workers=2, DJANGO_DEBUG="1") as base:
+    with live_gunicorn(service_dir, workers=2, DJANGO_DEBUG="1") as base:
         yield base
 
 

@@ -145,8 +145,14 @@ def api(base: str, path: str, *, token: str = "", body: dict | None = None, meth
         request.add_header("Authorization", f"Token {token}")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
+            return response.status, _decoded(response)
     except urllib.error.HTTPError as error:
-        raw = error.read()
-        return error.code, json.loads(raw) if raw else None
+        return error.code, _decoded(error)
+
+
+def _decoded(response):
+    """JSON bodies decoded; anything else (a chart) as bytes."""
+    raw = response.read()
+    if raw and "json" in response.headers.get("Content-Type", ""):
+        return json.loads(raw)
+    return raw or None

@@ -20,9 +20,13 @@ def log_in(driver, service: str, account: dict, next_path: str) -> None:
 
 def images_loaded(driver) -> bool:
     """every chart image to be drawn"""
+    return all(complete and width > 0 for _, complete, width in image_states(driver))
+
+
+def image_states(driver) -> list[tuple[str, bool, int]]:
+    """(src, complete, naturalWidth) of every image of the page."""
     return driver.execute_script(
-        "const imgs = [...document.images];"
-        "return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);"
+        "return [...document.images].map(i => [i.src, i.complete, i.naturalWidth]);"
     )
 
 
@@ -47,7 +51,7 @@ def test_demo_buttons_store_those_events(driver, service, account, artifacts):
 
 
 def test_the_dashboard_shows_this_tenants_data_and_nothing_of_another(
-    driver, service, account, artifacts, tmp_path
+    driver, service, service_dir, account, artifacts, tmp_path
 ):
     today = dt.datetime.now(dt.UTC).date()  # days before today: never in the future
     events = [
@@ -78,7 +82,16 @@ def test_the_dashboard_shows_this_tenants_data_and_nothing_of_another(
     api(service, "/api/eventlogs/batch/", token=login["auth_token"], body=body)
 
     log_in(driver, service, account, "/dashboard/")
-    wait_for(lambda: images_loaded(driver))
+    try:
+        wait_for(lambda: images_loaded(driver))
+    except BaseException:
+        # Which chart did not arrive, and what the service answers for it now.
+        for src, complete, width in image_states(driver):
+            status, _ = api(service, src.removeprefix(service), token=account["token"])
+            print(f"{src}: complete={complete} width={width}, now answers {status}")
+        log = (service_dir / "gunicorn.log").read_text(errors="replace").splitlines()
+        print("\n".join(log[-60:]))
+        raise
     page = driver.find_element("tag name", "main").text
 
     assert "purchase" in page

@@ -222,6 +222,15 @@ def test_one_date_alone_is_400(keys, start, end):
     assert response.status_code == 400
 
 
+def test_a_range_over_the_limit_is_400(keys):
+    response = keys["read"].get(
+        f"{V1}/events", {"start_date": "2000-01-01", "end_date": "2024-01-01"}
+    )
+
+    assert response.status_code == 400
+    assert "at most 3660 days" in response.json()["end_date"][0]
+
+
 @pytest.mark.parametrize(
     "name", ["%", "_", "log_n", "it's", 'say "hi"', "two words", "café ☕", "🎉"]
 )

@@ -1,0 +1,74 @@
+"""The stats deadline: a query past STATS_STATEMENT_TIMEOUT_MS is stopped by the database
+itself (statement_timeout, or SQLite's progress handler) and the request answers 503
+with Retry-After; the limit ends with the request."""
+
+import datetime as dt
+
+import pytest
+from django.db import OperationalError, connection
+
+from events.models import EventLog
+from events.tests.factories import EventFactory
+from eventtracker.deadline import statement_deadline
+from eventtracker.rest import database_unavailable
+
+pytestmark = pytest.mark.django_db
+SLOW_SQL = {
+    "postgresql": "SELECT pg_sleep(2)",
+    "sqlite": (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 50000000) "
+        "SELECT count(*) FROM c"
+    ),
+}
+
+
+def _run(sql: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        cursor.fetchall()
+
+
+def test_a_query_past_the_deadline_is_stopped_as_unavailable():
+    with pytest.raises(OperationalError) as caught, statement_deadline(50):
+        _run(SLOW_SQL[connection.vendor])
+
+    assert database_unavailable(caught.value)
+
+
+def test_the_limit_ends_with_the_block():
+    with statement_deadline(5000):
+        _run("SELECT 1")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            assert cursor.fetchone()[0] == "0"
+    else:
+        _run(SLOW_SQL["sqlite"].replace("50000000", "300000"))  # not interrupted now
+
+
+def test_a_stats_request_over_the_deadline_answers_503_with_retry_after(
+    api_client, tenant, settings
+):
+    event = EventFactory(tenant=tenant, name="busy")
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    EventLog.objects.bulk_create(
+        EventLog(
+            tenant=tenant,
+            event=event,
+            timestamp=start + dt.timedelta(minutes=i),
+            received_at=start,
+            distinct_id=f"u{i % 97}",
+        )
+        for i in range(20_000)
+    )
+    settings.EVENTTRACKER = {**settings.EVENTTRACKER, "STATS_STATEMENT_TIMEOUT_MS": 1}
+
+    # Per-user averages always read the raw rows: 20,000 of them take well over 1 ms.
+    slow = api_client.get("/api/stats/event_avg_per_user", {"event_name": "busy"})
+    settings.EVENTTRACKER = {**settings.EVENTTRACKER, "STATS_STATEMENT_TIMEOUT_MS": 15_000}
+    fine = api_client.get("/api/stats/event_avg_per_user", {"event_name": "busy"})
+
+    assert slow.status_code == 503
+    assert int(slow["Retry-After"]) > 0
+    assert "unavailable" in slow.json()["detail"]
+    assert fine.status_code == 200
