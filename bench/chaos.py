@@ -17,7 +17,6 @@ import datetime as dt
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,10 +27,9 @@ from pathlib import Path
 
 import orjson
 
-from bench.chaos_check import check, read_database, rebuild_check, scan_server_log
+from bench.chaos_check import check, read_database, rebuild_check, run_manage, scan_server_log
 from bench.chaos_clients import Load, start_clients
 from bench.chaos_report import render
-from bench.dataset import ROOT
 from bench.pgcluster import PrivatePostgres, children_of
 from bench.server import Gunicorn, free_port
 
@@ -157,16 +155,7 @@ def _environment(url: str, workdir: Path, bounds: Bounds) -> dict[str, str]:
 
 
 def _manage(env: dict[str, str], *args: str) -> str:
-    # Fixed argv: this interpreter and the project's manage.py; no shell.
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_manage(env, *args)
     if done.returncode != 0:
         raise RuntimeError(f"manage.py {args[0]} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout

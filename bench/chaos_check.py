@@ -119,10 +119,11 @@ def _drift(rollup: Counter, expected: Counter) -> int:
     return sum(1 for key in rollup.keys() | expected.keys() if rollup[key] != expected[key])
 
 
-def rebuild_check(env: dict[str, str]) -> tuple[int, str]:
-    """`manage.py rebuild_hourly_counts --check` against the run's database."""
-    done = subprocess.run(
-        [sys.executable, "manage.py", "rebuild_hourly_counts", "--check"],
+def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`manage.py <args>` against the run's database, its output captured."""
+    # Fixed argv: this interpreter and the project's manage.py; no shell.
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -130,6 +131,11 @@ def rebuild_check(env: dict[str, str]) -> tuple[int, str]:
         timeout=300,
         check=False,
     )
+
+
+def rebuild_check(env: dict[str, str]) -> tuple[int, str]:
+    """`manage.py rebuild_hourly_counts --check` against the run's database."""
+    done = run_manage(env, "rebuild_hourly_counts", "--check")
     lines = (done.stdout + done.stderr).strip().splitlines()
     return done.returncode, lines[-1] if lines else ""
 

@@ -1,6 +1,22 @@
 from django.contrib import admin
+from django.db import transaction
 
-from events.models import DeletionReceipt, Event, EventLog, HourlyCount
+from events.blocklist import rules_changed
+from events.models import BlockRule, DeletionReceipt, Event, EventLog, HourlyCount, IngestionCount
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that only the service writes (rollups, counters, job results): shown, never
+    added, edited or deleted by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Event)
@@ -23,8 +39,8 @@ class EventLogAdmin(admin.ModelAdmin):
 
 
 @admin.register(HourlyCount)
-class HourlyCountAdmin(admin.ModelAdmin):
-    """Read-only: the rollup is written only with its raw rows (rebuild_hourly_counts fixes it)."""
+class HourlyCountAdmin(ReadOnlyAdmin):
+    """The rollup is written only with its raw rows (rebuild_hourly_counts fixes it)."""
 
     list_display = ["event", "tenant", "hour", "count"]
     list_filter = ["tenant"]
@@ -32,14 +48,43 @@ class HourlyCountAdmin(admin.ModelAdmin):
     search_fields = ["event__name"]
     date_hierarchy = "hour"
 
+
+@admin.register(IngestionCount)
+class IngestionCountAdmin(ReadOnlyAdmin):
+    """Ingestion accounting (GET /api/stats/ingestion reads the same rows)."""
+
+    list_display = ["hour", "tenant", "outcome", "reason", "events", "requests"]
+    list_filter = ["outcome", "reason", "tenant"]
+    list_select_related = ["tenant"]
+    date_hierarchy = "hour"
+
+
+@admin.register(BlockRule)
+class BlockRuleAdmin(admin.ModelAdmin):
+    """Tenants write their rules at /api/blocklist/ (which normalises them); here they
+    are listed and may be deleted, each deletion bumping the tenant's blocklist version
+    so that every server process sees it."""
+
+    list_display = ["kind", "value", "tenant", "note", "created_at"]
+    list_filter = ["kind", "tenant"]
+    list_select_related = ["tenant"]
+    search_fields = ["value", "note"]
+
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, BlockRule.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            tenants = set(queryset.values_list("tenant_id", flat=True))
+            queryset.delete()
+            for tenant_id in tenants:
+                rules_changed(tenant_id)
 
 
 @admin.register(DeletionReceipt)

@@ -1,19 +1,7 @@
 from django.contrib import admin
 
+from events.admin import ReadOnlyAdmin
 from stats.models import JobState, UserActivityPeriod
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by the periodic jobs: shown, never edited by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(UserActivityPeriod)

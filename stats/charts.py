@@ -7,6 +7,7 @@ matplotlib is imported only inside the drawing functions: importing this module
 """
 
 import datetime as dt
+import importlib
 import io
 import threading
 from collections import OrderedDict
@@ -264,8 +265,30 @@ def _plot_lines(ax, keys: list[str], series: dict[str, list[int]], spec: ChartSp
 # --- helpers -----------------------------------------------------------------
 
 
+_import_lock = threading.Lock()
+# Every matplotlib module the drawings use, imported together on the first drawing.
+MATPLOTLIB_MODULES = (
+    "matplotlib.backends.backend_agg",
+    "matplotlib.dates",
+    "matplotlib.figure",
+    "matplotlib.font_manager",
+    "matplotlib.ticker",
+)
+
+
+def _load_matplotlib() -> None:
+    """Import matplotlib once per process, under a lock. gunicorn's threads draw the first
+    charts of a worker at the same time, and a thread that imports a submodule while
+    another is still running `matplotlib/__init__` sees it half-initialised (an
+    AttributeError, a 500: the browser tests caught it)."""
+    with _import_lock:
+        for name in MATPLOTLIB_MODULES:
+            importlib.import_module(name)
+
+
 def _figure(width: int, height: int):
     """A figure of exactly width x height pixels with one axes, in the house style."""
+    _load_matplotlib()
     from matplotlib.figure import Figure
 
     dpi = 100 * _scale(width, height)

@@ -1,17 +1,21 @@
 """Project wiring: health, OpenAPI and its local assets, admin, error shapes, settings."""
 
+import json
 import os
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
-from unittest import mock
 
 import pytest
-from django.db import DatabaseError, connections
+from django.contrib import admin as django_admin
+from django.urls import reverse
 
 from accounts.models import User
 from events.tests.factories import EventLogFactory
+from eventtracker.tests.live_server import live_gunicorn
 from people.tests.factories import PersonFactory
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -33,14 +37,21 @@ def test_ready_checks_both_databases(client):
     assert set(response.json()) == {"status", "database", "pii_database"}
 
 
-@pytest.mark.pii
-def test_ready_is_503_when_a_database_is_down(client):
-    with mock.patch.object(connections["pii"], "cursor", side_effect=DatabaseError("down")):
-        response = client.get("/health/ready")
+def test_ready_is_503_when_a_database_is_down(tmp_path):
+    """A real server whose personal-data database disappears after it started."""
+    with live_gunicorn(tmp_path, workers=1) as base:
+        pii = tmp_path / "pii.sqlite3"
+        pii.unlink()
+        pii.mkdir()  # SQLite cannot open a directory: the next connection fails
+        try:
+            urllib.request.urlopen(f"{base}/health/ready", timeout=10)  # noqa: S310
+        except urllib.error.HTTPError as error:
+            status, body = error.code, json.loads(error.read())
 
-    assert response.status_code == 503
-    assert response.json()["status"] == "unavailable"
-    assert "pii_database" in response.json()
+    assert status == 503
+    assert body["status"] == "unavailable"
+    assert body["pii_database"] == "unavailable"  # the reason stays in the log
+    assert body["database"] == "sqlite"
 
 
 def test_unknown_url_is_json_404(client):
@@ -105,6 +116,23 @@ def test_admin_lists_every_model(client):
         f"/admin/people/person/{person.pk}/change/",
     ):
         assert client.get(url).status_code == 200, url
+    # And the list page of every model registered, whichever app adds one.
+    for model in django_admin.site._registry:
+        meta = model._meta
+        url = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+        assert client.get(url).status_code == 200, url
+
+
+@pytest.mark.django_db
+def test_deleting_a_blocklist_rule_in_the_admin_reaches_every_process(client, api_client, tenant):
+    admin = User.objects.create_superuser("root", "root@example.com", "pw-123456")
+    rule = api_client.post("/api/blocklist/", {"kind": "ip", "value": "127.0.0.1"}).json()
+    assert api_client.post("/api/eventlogs/", {"event_name": "a"}).status_code == 403
+    client.force_login(admin)
+
+    client.post(f"/admin/events/blockrule/{rule['id']}/delete/", {"post": "yes"})
+
+    assert api_client.post("/api/eventlogs/", {"event_name": "a"}).status_code == 201
 
 
 def _settings_import(env: dict[str, str]) -> subprocess.CompletedProcess:

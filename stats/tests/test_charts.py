@@ -403,3 +403,42 @@ def test_importing_the_stats_routes_does_not_import_matplotlib():
     )
 
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_the_first_charts_of_a_process_may_be_drawn_by_many_threads_at_once():
+    # gunicorn's threads draw a worker's first charts together; matplotlib must be
+    # imported once, not seen half-initialised by a second thread (a 500 it was).
+    code = """
+import sys, threading, django
+django.setup()
+from stats.charts import ChartSpec, draw_chart
+hours = {"event": "a", "count": 1, "hour_count": [1] + [0] * 23, "percent": [100.0] + [0.0] * 23}
+charts = [
+    ("event_trend", {"2024-05-01": {"a": 1}, "2024-05-02": {"a": 2}}),
+    ("event_frequency", [{"event_name": "a", "total": 3}]),
+    ("hourly_distribution", hours),
+    ("event_amount", [{"date": "2024-05-01", "event_amount": 3}]),
+]
+errors, start = [], threading.Barrier(8)
+def draw(kind, data):
+    start.wait()
+    try:
+        assert draw_chart(ChartSpec(kind=kind), data).startswith(b"\\x89PNG")
+    except BaseException as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=draw, args=charts[i % 4]) for i in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+sys.exit("; ".join(errors) or 0)
+"""
+    result = subprocess.run(  # noqa: S603 (our interpreter, a literal program)
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "eventtracker.settings", "DJANGO_DEBUG": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
