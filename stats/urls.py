@@ -1,15 +1,14 @@
 from django.urls import re_path
 
+from stats.operations import IngestionView, UserActivityView
 from stats.views import (
     EventAmountView,
     EventAvgPerUserView,
     FrequencyView,
     HourlyDistributionView,
-    IngestionView,
     StoreEventsAmountView,
     TrendView,
     UniqueUsersView,
-    UserActivityView,
 )
 
 

@@ -18,7 +18,7 @@ from rest_framework.settings import api_settings
 
 from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
-from events.models import Event, EventLog, HourlyCount, IngestionCount
+from events.models import Event, EventLog, HourlyCount
 from eventtracker.deadline import StatementDeadlineMixin
 from stats import selectors
 from stats.buckets import MAX_BUCKETS, TooManyBuckets
@@ -31,7 +31,6 @@ from stats.charts import (
     chart_etag,
     etag_matches,
 )
-from stats.models import UserActivityPeriod
 from stats.serializers import (
     DailyAmountSerializer,
     DailyAveragePerUserSerializer,
@@ -39,12 +38,9 @@ from stats.serializers import (
     EventAmountQuerySerializer,
     FrequencySerializer,
     HourlyDistributionSerializer,
-    IngestionQuerySerializer,
     StatsQuerySerializer,
     StoreEventsAmountQuerySerializer,
     TrendQuerySerializer,
-    UserActivityPeriodSerializer,
-    UserActivityQuerySerializer,
 )
 
 BAD_QUERY = OpenApiResponse(description="A query parameter is invalid (named in the body)")
@@ -277,62 +273,6 @@ class HourlyDistributionView(StatsView):
         return self.respond(data, tz, query)
 
 
-class IngestionView(StatsView):
-    """Ingestion quality per bucket (seed 003): requests valid and invalid, items
-    accepted, duplicate, and rejected by reason, `{bucket: {...}}` zero-filled like
-    event_trend. No dates: every day with data."""
-
-    queryset = IngestionCount.objects.all()
-    query_serializer_class = IngestionQuerySerializer
-    chart_kind = "ingestion"
-    raw_only = True  # counted per request, there is no other source
-
-    @stats_schema(
-        query=IngestionQuerySerializer,
-        json=OpenApiResponse(
-            OpenApiTypes.OBJECT,
-            examples=[
-                OpenApiExample(
-                    "one day",
-                    value={
-                        "2024-05-01": {
-                            "requests": {"valid": 41, "invalid": 3},
-                            "accepted": 950,
-                            "duplicate": 12,
-                            "rejected": {
-                                "malformed_json": 1,
-                                "invalid_field": 4,
-                                "too_large": 0,
-                                "unknown_event": 0,
-                                "tenant_inactive": 0,
-                                "blocked_ip": 2,
-                                "blocked_user_agent": 0,
-                                "rate_limited": 0,
-                                "timestamp_out_of_range": 1,
-                                "origin_not_allowed": 0,
-                            },
-                        }
-                    },
-                )
-            ],
-        ),
-    )
-    def get(self, request, *args, **kwargs):
-        query = self.query()
-        tz = self.time_zone(query)
-        try:
-            data = selectors.ingestion_counts(
-                counts=self.get_queryset(),
-                start=query.get("start_date"),
-                end=query.get("end_date"),
-                tz=tz,
-                interval=query["interval"],
-            )
-        except TooManyBuckets as exc:
-            raise ValidationError({"interval": [str(exc)]}) from None
-        return self.respond(data, tz, query)
-
-
 class DailyStatsView(StatsView):
     """Base of seed 002's per-day stats: `[{"date": "YYYY-MM-DD", <value>: n}]`, one row
     for every day of the range (zeros included), or of the data when the range is open.
@@ -428,41 +368,3 @@ def _days(query: dict) -> dict:
         "end": query.get("end_date"),
         "event_name": query.get("event_name"),
     }
-
-
-@extend_schema_view(
-    get=extend_schema(
-        parameters=[UserActivityQuerySerializer],
-        responses={
-            200: OpenApiResponse(
-                UserActivityPeriodSerializer(many=True),
-                examples=[
-                    OpenApiExample(
-                        "one user",
-                        # One item: the schema generator wraps list examples itself.
-                        value={
-                            "distinct_id": "user-42",
-                            "period_start": "2024-05-01T08:00:00Z",
-                            "period_end": "2024-05-01T12:00:00Z",
-                            "events": 17,
-                        },
-                    )
-                ],
-            ),
-        },
-    )
-)
-class UserActivityView(StatementDeadlineMixin, TenantScopedMixin, generics.ListAPIView):
-    """Events per user and fixed UTC period, as computed by `manage.py compute_user_activity`
-    (complete periods only; anonymous events are not counted): a paginated list of
-    `{distinct_id, period_start, period_end, events}` by period_start, then distinct_id."""
-
-    queryset = UserActivityPeriod.objects.all()
-    serializer_class = UserActivityPeriodSerializer
-    api_key_roles = READ_OR_ADMIN_WRITES
-    filter_backends: list = []
-
-    def filter_queryset(self, queryset):
-        query = UserActivityQuerySerializer(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        return selectors.user_activity_periods(periods=queryset, **query.validated_data)

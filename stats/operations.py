@@ -1,0 +1,115 @@
+"""Stats about how the service handles a tenant's data rather than about its events:
+ingestion quality per bucket (seed 003) and per-user activity periods (seed 004)."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics
+from rest_framework.exceptions import ValidationError
+
+from accounts.permissions import READ_OR_ADMIN_WRITES
+from accounts.tenancy import TenantScopedMixin
+from events.models import IngestionCount
+from eventtracker.deadline import StatementDeadlineMixin
+from stats import selectors
+from stats.buckets import TooManyBuckets
+from stats.models import UserActivityPeriod
+from stats.serializers import (
+    IngestionQuerySerializer,
+    UserActivityPeriodSerializer,
+    UserActivityQuerySerializer,
+)
+from stats.views import StatsView, stats_schema
+
+
+class IngestionView(StatsView):
+    """Ingestion quality per bucket (seed 003): requests valid and invalid, items
+    accepted, duplicate, and rejected by reason, `{bucket: {...}}` zero-filled like
+    event_trend. No dates: every day with data."""
+
+    queryset = IngestionCount.objects.all()
+    query_serializer_class = IngestionQuerySerializer
+    chart_kind = "ingestion"
+    raw_only = True  # counted per request, there is no other source
+
+    @stats_schema(
+        query=IngestionQuerySerializer,
+        json=OpenApiResponse(
+            OpenApiTypes.OBJECT,
+            examples=[
+                OpenApiExample(
+                    "one day",
+                    value={
+                        "2024-05-01": {
+                            "requests": {"valid": 41, "invalid": 3},
+                            "accepted": 950,
+                            "duplicate": 12,
+                            "rejected": {
+                                "malformed_json": 1,
+                                "invalid_field": 4,
+                                "too_large": 0,
+                                "unknown_event": 0,
+                                "tenant_inactive": 0,
+                                "blocked_ip": 2,
+                                "blocked_user_agent": 0,
+                                "rate_limited": 0,
+                                "timestamp_out_of_range": 1,
+                                "origin_not_allowed": 0,
+                            },
+                        }
+                    },
+                )
+            ],
+        ),
+    )
+    def get(self, request, *args, **kwargs):
+        query = self.query()
+        tz = self.time_zone(query)
+        try:
+            data = selectors.ingestion_counts(
+                counts=self.get_queryset(),
+                start=query.get("start_date"),
+                end=query.get("end_date"),
+                tz=tz,
+                interval=query["interval"],
+            )
+        except TooManyBuckets as exc:
+            raise ValidationError({"interval": [str(exc)]}) from None
+        return self.respond(data, tz, query)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[UserActivityQuerySerializer],
+        responses={
+            200: OpenApiResponse(
+                UserActivityPeriodSerializer(many=True),
+                examples=[
+                    OpenApiExample(
+                        "one user",
+                        # One item: the schema generator wraps list examples itself.
+                        value={
+                            "distinct_id": "user-42",
+                            "period_start": "2024-05-01T08:00:00Z",
+                            "period_end": "2024-05-01T12:00:00Z",
+                            "events": 17,
+                        },
+                    )
+                ],
+            ),
+        },
+    )
+)
+class UserActivityView(StatementDeadlineMixin, TenantScopedMixin, generics.ListAPIView):
+    """Events per user and fixed UTC period, as computed by `manage.py compute_user_activity`
+    (complete periods only; anonymous events are not counted): a paginated list of
+    `{distinct_id, period_start, period_end, events}` by period_start, then distinct_id."""
+
+    queryset = UserActivityPeriod.objects.all()
+    serializer_class = UserActivityPeriodSerializer
+    api_key_roles = READ_OR_ADMIN_WRITES
+    filter_backends: list = []
+
+    def filter_queryset(self, queryset):
+        query = UserActivityQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.user_activity_periods(periods=queryset, **query.validated_data)
