@@ -60,9 +60,13 @@ class IngestionMixin:
         return response
 
     def handle_exception(self, exc):
+        # Counted once DRF has turned the refusal into an answer (and a statement
+        # deadline's savepoint, if any, has been rolled back); errors it re-raises are
+        # not the sender's and are not counted.
+        response = super().handle_exception(exc)
         if self.request.method == "POST":
             self._count_refusal(exc)
-        return super().handle_exception(exc)
+        return response
 
     def _count_refusal(self, exc: Exception) -> None:
         refusal = refusal_of(exc)

@@ -38,9 +38,7 @@ def statement_deadline(milliseconds: int | None) -> Iterator[None]:
             with transaction.atomic() if connection.in_atomic_block else nullcontext():
                 yield
         finally:
-            if connection.connection is not None:  # not if the connection was lost
-                with connection.cursor() as cursor:
-                    cursor.execute("RESET statement_timeout")
+            _reset_statement_timeout()
     elif connection.vendor == "sqlite":
         connection.ensure_connection()
         deadline = time.monotonic() + milliseconds / 1000
@@ -52,6 +50,16 @@ def statement_deadline(milliseconds: int | None) -> Iterator[None]:
             raw.set_progress_handler(None, 0)
     else:
         yield
+
+
+def _reset_statement_timeout() -> None:
+    """Back to the server's default for the next request on this connection; if the
+    connection broke (what may have ended the block), close it: the setting goes too."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET statement_timeout")
+    except db.Error:
+        connection.close()
 
 
 def with_statement_deadline(view):

@@ -7,6 +7,7 @@ counter in the database, bumped by a single upsert that restarts the count when 
 new window begins. Both are atomic, so concurrent workers never lose a hit.
 """
 
+import logging
 import math
 import re
 import time
@@ -24,6 +25,7 @@ from accounts.models import RateCounter
 PERIODS = {"s": 1, "sec": 1, "second": 1, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
 PERIODS |= {"d": 86400, "day": 86400}
 OFF = "off"
+logger = logging.getLogger(__name__)
 _RATE_RE = re.compile(r"^\s*(\d{1,9})\s*/\s*([a-z]+)\s*$")
 
 
@@ -89,12 +91,19 @@ def _db_hit(counter: str, start: int) -> int:
 
 
 def _redis_hit(counter: str, start: int, rate: Rate) -> int:
-    client = _redis()
+    """The count after this hit; 0 when Redis cannot be reached: the limit is not
+    enforced while it is down (logged), rather than every request failing."""
+    from redis.exceptions import RedisError
+
     name = f"eventtracker:rate:{counter}:{start}"
-    pipeline = client.pipeline()
-    pipeline.incr(name)
-    pipeline.expire(name, rate.seconds + 1, nx=True)
-    count, _ = pipeline.execute()
+    try:
+        pipeline = _redis().pipeline()
+        pipeline.incr(name)
+        pipeline.expire(name, rate.seconds + 1, nx=True)
+        count, _ = pipeline.execute()
+    except RedisError as exc:
+        logger.warning("Rate limit not enforced, Redis unavailable: %s", exc)
+        return 0
     return int(count)
 
 

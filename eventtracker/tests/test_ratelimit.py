@@ -168,6 +168,18 @@ def test_redis_counts_atomically(settings):
     ratelimit._redis.cache_clear()
 
 
+def test_requests_pass_unlimited_while_redis_is_unreachable(settings, caplog):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    ratelimit._redis.cache_clear()
+    rate, counter = Rate(limit=1, seconds=60), f"read:test:{uuid.uuid4()}"
+
+    answers = [hit(counter, rate) for _ in range(2)]  # the second would be over the limit
+
+    assert [a.allowed for a in answers] == [True, True]
+    assert "Redis unavailable" in caplog.text
+    ratelimit._redis.cache_clear()
+
+
 @pytest.mark.parametrize("redis_url", ["", REDIS_URL], ids=["database", "redis"])
 def test_workers_share_the_counters(tmp_path, redis_url):
     """Two gunicorn workers, 12 requests of one user at 5 per minute: exactly 5 pass,
