@@ -95,7 +95,7 @@ def _redis_hit(counter: str, start: int, rate: Rate) -> int:
     enforced while it is down (logged), rather than every request failing."""
     from redis.exceptions import RedisError
 
-    name = f"eventtracker:rate:{counter}:{start}"
+    name = f"{settings.REDIS_KEY_PREFIX}:rate:{counter}:{start}"
     try:
         pipeline = _redis().pipeline()
         pipeline.incr(name)

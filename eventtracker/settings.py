@@ -262,6 +262,8 @@ EVENTTRACKER = {
 # Shared rate-limit counters (and nothing else yet) live in Redis when this is set,
 # else in the database: never in one process's memory.
 REDIS_URL = env.str("REDIS_URL", default="")
+# Start of every key we write there: deployments sharing one Redis keep apart.
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="eventtracker")
 
 # Per-user activity periods (manage.py compute_user_activity): fixed windows of this many
 # hours aligned on UTC midnight, so the length must divide a day.

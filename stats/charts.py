@@ -7,6 +7,7 @@ matplotlib is imported only inside the drawing functions: importing this module
 """
 
 import datetime as dt
+import functools
 import importlib
 import io
 import threading
@@ -138,7 +139,41 @@ class PNGRenderer(BaseRenderer):
 
 # --- drawings ----------------------------------------------------------------
 
+_import_lock = threading.Lock()
+# Every matplotlib module the drawings use, imported together on the first drawing.
+MATPLOTLIB_MODULES = (
+    "matplotlib.backends.backend_agg",
+    "matplotlib.dates",
+    "matplotlib.figure",
+    "matplotlib.font_manager",
+    "matplotlib.ticker",
+)
 
+
+def with_matplotlib(draw: Callable[..., bytes]) -> Callable[..., bytes]:
+    """For every drawing entry point: matplotlib is loaded (once, under the lock) before
+    the drawing imports any matplotlib module of its own."""
+
+    @functools.wraps(draw)
+    def drawing(*args, **kwargs) -> bytes:
+        load_matplotlib()
+        return draw(*args, **kwargs)
+
+    return drawing
+
+
+def load_matplotlib() -> None:
+    """Import matplotlib once per process, under a lock; every drawing entry point calls
+    it first. gunicorn's threads draw a worker's first charts at the same time, and two
+    threads importing different matplotlib modules at once can each get the other's
+    half-initialised (an ImportError for one, then an AttributeError on every later
+    import: the process never draws again). The browser tests caught it."""
+    with _import_lock:
+        for name in MATPLOTLIB_MODULES:
+            importlib.import_module(name)
+
+
+@with_matplotlib
 def draw_chart(spec: ChartSpec, data: Any) -> bytes:
     """The PNG of a stats view's JSON data (its exact shape, as the selector returned it)."""
     from stats.daily_charts import DAILY_CHARTS, draw_daily  # it imports this module
@@ -158,6 +193,7 @@ def draw_chart(spec: ChartSpec, data: Any) -> bytes:
     return draw_hourly_shares(data, spec=spec)
 
 
+@with_matplotlib
 def draw_hourly_histogram(
     name: str,
     percent: Sequence[float],
@@ -177,6 +213,7 @@ def draw_hourly_histogram(
     return _png(fig)
 
 
+@with_matplotlib
 def draw_hourly_shares(rows: Sequence[dict], *, spec: ChartSpec) -> bytes:
     """Every event's hourly distribution as stacked bars: each segment is an event's share
     of all occurrences, so a bar is that hour's share of the total."""
@@ -196,6 +233,7 @@ def draw_hourly_shares(rows: Sequence[dict], *, spec: ChartSpec) -> bytes:
     return _png(fig)
 
 
+@with_matplotlib
 def draw_frequency(rows: Sequence[dict], *, spec: ChartSpec) -> bytes:
     """Horizontal bars, most frequent on top; as many events as the height can label."""
     from matplotlib.ticker import MaxNLocator
@@ -223,6 +261,7 @@ def draw_frequency(rows: Sequence[dict], *, spec: ChartSpec) -> bytes:
     return _png(fig)
 
 
+@with_matplotlib
 def draw_trend(
     data: dict[str, dict[str, int]], *, spec: ChartSpec, subject: str = "Events"
 ) -> bytes:
@@ -265,30 +304,8 @@ def _plot_lines(ax, keys: list[str], series: dict[str, list[int]], spec: ChartSp
 # --- helpers -----------------------------------------------------------------
 
 
-_import_lock = threading.Lock()
-# Every matplotlib module the drawings use, imported together on the first drawing.
-MATPLOTLIB_MODULES = (
-    "matplotlib.backends.backend_agg",
-    "matplotlib.dates",
-    "matplotlib.figure",
-    "matplotlib.font_manager",
-    "matplotlib.ticker",
-)
-
-
-def _load_matplotlib() -> None:
-    """Import matplotlib once per process, under a lock. gunicorn's threads draw the first
-    charts of a worker at the same time, and a thread that imports a submodule while
-    another is still running `matplotlib/__init__` sees it half-initialised (an
-    AttributeError, a 500: the browser tests caught it)."""
-    with _import_lock:
-        for name in MATPLOTLIB_MODULES:
-            importlib.import_module(name)
-
-
 def _figure(width: int, height: int):
     """A figure of exactly width x height pixels with one axes, in the house style."""
-    _load_matplotlib()
     from matplotlib.figure import Figure
 
     dpi = 100 * _scale(width, height)

@@ -18,6 +18,7 @@ from stats.charts import (
     _png,
     _thousands,
     _titles,
+    with_matplotlib,
 )
 
 
@@ -38,6 +39,7 @@ DAILY_CHARTS: dict[str, DailyChart] = {
 }
 
 
+@with_matplotlib
 def draw_daily(rows: Sequence[dict], *, spec: ChartSpec) -> bytes:
     """One line over the days of `rows` (zero days included), y from 0."""
     from matplotlib.ticker import MaxNLocator

@@ -184,7 +184,8 @@ def test_requests_pass_unlimited_while_redis_is_unreachable(settings, caplog):
 def test_workers_share_the_counters(tmp_path, redis_url):
     """Two gunicorn workers, 12 requests of one user at 5 per minute: exactly 5 pass,
     whichever worker answers each one."""
-    env = {"READ_RATE": "5/min", "REDIS_URL": redis_url}
+    # A prefix of its own: counters of earlier runs in the same minute stay apart.
+    env = {"READ_RATE": "5/min", "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": uuid.uuid4().hex}
     with live_gunicorn(tmp_path, workers=2, **env) as base:
         token = _token(base)
         statuses = [_get(f"{base}/api/events/", token) for _ in range(12)]

@@ -411,27 +411,32 @@ def _fresh_process(code: str) -> subprocess.CompletedProcess:
 
 
 def test_the_first_charts_of_a_process_may_be_drawn_by_many_threads_at_once():
-    # gunicorn's threads draw a worker's first charts together; matplotlib must be
-    # imported once, not seen half-initialised by a second thread (a 500 it was).
+    # gunicorn's threads draw a worker's first charts together. Two threads importing
+    # different matplotlib modules at once could each get the other's half-initialised
+    # (an ImportError, then an AttributeError on every later import): a worker whose
+    # charts were all 500s. Each entry point below imports a different module first.
     code = """
 import sys, threading, django
 django.setup()
-from stats.charts import ChartSpec, draw_chart
-hours = {"event": "a", "count": 1, "hour_count": [1] + [0] * 23, "percent": [100.0] + [0.0] * 23}
-charts = [
-    ("event_trend", {"2024-05-01": {"a": 1}, "2024-05-02": {"a": 2}}),
-    ("event_frequency", [{"event_name": "a", "total": 3}]),
-    ("hourly_distribution", hours),
-    ("event_amount", [{"date": "2024-05-01", "event_amount": 3}]),
+from stats.charts import ChartSpec, draw_frequency, draw_hourly_histogram, draw_trend
+from stats.daily_charts import draw_daily
+spec = ChartSpec(kind="event_trend")
+drawings = [
+    lambda: draw_frequency([{"event_name": "a", "total": 3}], spec=spec),
+    lambda: draw_hourly_histogram("a", [100.0] + [0.0] * 23),
+    lambda: draw_trend({"2024-05-01": {"a": 1}, "2024-05-02": {"a": 2}}, spec=spec),
+    lambda: draw_daily(
+        [{"date": "2024-05-01", "event_amount": 3}], spec=ChartSpec(kind="event_amount")
+    ),
 ]
-errors, start = [], threading.Barrier(8)
-def draw(kind, data):
+errors, start = [], threading.Barrier(16)
+def draw(drawing):
     start.wait()
     try:
-        assert draw_chart(ChartSpec(kind=kind), data).startswith(b"\\x89PNG")
+        assert drawing().startswith(b"\\x89PNG")
     except BaseException as exc:
         errors.append(repr(exc))
-threads = [threading.Thread(target=draw, args=charts[i % 4]) for i in range(8)]
+threads = [threading.Thread(target=draw, args=(drawings[i % 4],)) for i in range(16)]
 [t.start() for t in threads]
 [t.join() for t in threads]
 sys.exit("; ".join(errors) or 0)
