@@ -338,3 +338,13 @@ def test_ci_audits_the_pinned_dependencies():
     assert "-r requirements.txt -r requirements-dev.txt" in recipe
     assert re.search(r"^pip-audit==[\d.]+$", _read("requirements-dev.txt"), re.MULTILINE)
     assert re.search(r"^make audit\b", _read(".ci/run"), re.MULTILINE)
+
+
+def test_compose_shares_rate_counters_through_redis(compose):
+    web, redis = compose["services"]["web"], compose["services"]["redis"]
+
+    assert web["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+    assert web["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "ping" in redis["healthcheck"]["test"]
+    # Prometheus scrapes web:8000 by its service name, so that host must be allowed.
+    assert web["environment"]["DJANGO_ALLOWED_HOSTS"].endswith(",web")
