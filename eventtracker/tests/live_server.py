@@ -1,5 +1,6 @@
 """Start the real gunicorn for a test and wait for it: shared by the tests that need it."""
 
+import json
 import os
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,6 +59,47 @@ def live_gunicorn(tmp_path: Path, *, workers: int = 2, **env_extra: str) -> Iter
             yield base
         finally:
             stop(process)
+
+
+def call(
+    url: str,
+    *,
+    method: str = "",
+    body: dict | None = None,
+    raw: bytes | None = None,
+    token: str = "",
+) -> tuple[int, Any]:
+    """One request to a live server: JSON `body` (or `raw` bytes), a user's token.
+    Returns the status and the answer: decoded when JSON, else bytes (a chart, metrics)."""
+    data = json.dumps(body).encode() if body is not None else raw
+    request = urllib.request.Request(  # noqa: S310 - a local http URL
+        url, data=data, method=method or ("POST" if data is not None else "GET")
+    )
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Token {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, _decoded(response)
+    except urllib.error.HTTPError as error:
+        return error.code, _decoded(error)
+
+
+def _decoded(response) -> Any:
+    raw = response.read()
+    if raw and "json" in response.headers.get("Content-Type", ""):
+        return json.loads(raw)
+    return raw or None
+
+
+def sign_up(base: str, username: str, password: str) -> str:
+    """A new user (so a new tenant) on a live server; returns its token."""
+    account = {"username": username, "password": password}
+    status, _ = call(f"{base}/auth/users/", body=account)
+    assert status == 201
+    status, login = call(f"{base}/auth/token/login/", body=account)
+    assert status == 200
+    return login["auth_token"]
 
 
 def free_port() -> int:

@@ -2,13 +2,11 @@
 after real requests; and who may scrape them."""
 
 import datetime as dt
-import json
-import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from eventtracker.tests.live_server import live_gunicorn
+from eventtracker.tests.live_server import call, live_gunicorn, sign_up
 
 
 def _samples(text: str) -> dict[tuple[str, frozenset], float]:
@@ -24,29 +22,9 @@ def _value(samples: dict, name: str, **labels: str) -> float:
 
 
 def _scrape(server: str) -> dict:
-    status, text = _request(f"{server}/metrics")
+    status, text = call(f"{server}/metrics")
     assert status == 200
     return _samples(text.decode())
-
-
-def _request(
-    url: str,
-    *,
-    method: str = "GET",
-    body: dict | None = None,
-    raw: bytes | None = None,
-    token: str = "",
-):
-    data = json.dumps(body).encode() if body is not None else raw
-    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - local URL
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Token {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 @pytest.fixture
@@ -57,26 +35,23 @@ def server(tmp_path):
 
 
 def test_metrics_count_requests_by_route_template_across_workers(server):
-    account = {"username": "m", "password": "alpine12x"}
-    _request(f"{server}/auth/users/", method="POST", body=account)
-    _, body = _request(f"{server}/auth/token/login/", method="POST", body=account)
-    token = json.loads(body)["auth_token"]
+    token = sign_up(server, "m", "alpine12x")
     before = _scrape(server)
     pings = 12  # spread over both workers by the kernel; the scrape must see them all
     for _ in range(pings):
-        _request(f"{server}/health/ping")
+        call(f"{server}/health/ping")
     created = [
-        _request(f"{server}/api/eventlogs/", method="POST", body={"event_name": "a"}, token=token)
+        call(f"{server}/api/eventlogs/", method="POST", body={"event_name": "a"}, token=token)
         for _ in range(3)
     ]
-    log_id = json.loads(created[0][1])["id"]
-    _request(f"{server}/api/eventlogs/{log_id}", token=token)
-    _request(f"{server}/api/eventlogs/", method="POST", body={"event_name": ""}, token=token)
+    log_id = created[0][1]["id"]
+    call(f"{server}/api/eventlogs/{log_id}", token=token)
+    call(f"{server}/api/eventlogs/", method="POST", body={"event_name": ""}, token=token)
     batch = {"events": [{"event_name": "b"}, {"event_name": "b", "count": 0}]}
-    _request(f"{server}/api/eventlogs/batch/", method="POST", body=batch, token=token)
-    _request(f"{server}/no/such/page")
+    call(f"{server}/api/eventlogs/batch/", method="POST", body=batch, token=token)
+    call(f"{server}/no/such/page")
     malformed = b'{"events": ['
-    _request(f"{server}/api/eventlogs/batch/", method="POST", raw=malformed, token=token)
+    call(f"{server}/api/eventlogs/batch/", method="POST", raw=malformed, token=token)
 
     after = _scrape(server)
 

@@ -2,10 +2,7 @@
 RateLimit-* headers, 429 + Retry-After, and counters shared by every worker process
 (the database, or Redis when REDIS_URL is set)."""
 
-import json
 import threading
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
@@ -15,7 +12,7 @@ from rest_framework.test import APIClient
 from accounts.services import api_key_create
 from eventtracker import ratelimit
 from eventtracker.ratelimit import Rate, hit, parse_rate
-from eventtracker.tests.live_server import live_gunicorn
+from eventtracker.tests.live_server import call, live_gunicorn, sign_up
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -187,31 +184,11 @@ def test_workers_share_the_counters(tmp_path, redis_url):
     # A prefix of its own: counters of earlier runs in the same minute stay apart.
     env = {"READ_RATE": "5/min", "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": uuid.uuid4().hex}
     with live_gunicorn(tmp_path, workers=2, **env) as base:
-        token = _token(base)
-        statuses = [_get(f"{base}/api/events/", token) for _ in range(12)]
+        token = sign_up(base, f"u{uuid.uuid4().hex[:8]}", "alpine12x")
+        statuses = [call(f"{base}/api/events/", token=token)[0] for _ in range(12)]
 
     assert statuses.count(200) == 5
     assert statuses.count(429) == 7
-
-
-def _token(base: str) -> str:
-    account = json.dumps({"username": f"u{uuid.uuid4().hex[:8]}", "password": "alpine12x"})
-    for path in ("/auth/users/", "/auth/token/login/"):
-        request = urllib.request.Request(  # noqa: S310 - local URL
-            base + path, data=account.encode(), headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            body = json.loads(response.read())
-    return body["auth_token"]
-
-
-def _get(url: str, token: str) -> int:
-    request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 @pytest.mark.django_db

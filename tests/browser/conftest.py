@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from eventtracker.tests.live_server import live_gunicorn
-from tests.browser.support import ProxyLog, api, proxy_handler, serve, shop_handler
+from eventtracker.tests.live_server import call, live_gunicorn, sign_up
+from tests.browser.support import ProxyLog, proxy_handler, serve, shop_handler
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -81,12 +81,9 @@ def account(service, shop) -> dict:
     """A new user (so a new tenant) with a token and an ingest key allowed on the shop."""
     number = next(_accounts)
     credentials = {"username": f"shopkeeper{number}-{os.getpid()}", "password": "alpine12x"}
-    status, _ = api(service, "/auth/users/", body=credentials)
-    assert status == 201
-    _, login = api(service, "/auth/token/login/", body=credentials)
-    token = login["auth_token"]
+    token = sign_up(service, **credentials)
     key_body = {"name": "web", "role": "ingest", "allowed_origins": [shop]}
-    status, key = api(service, "/api/keys/", token=token, body=key_body)
+    status, key = call(service + "/api/keys/", token=token, body=key_body)
     assert status == 201, key
     return {**credentials, "token": token, "key": key["key"]}
 

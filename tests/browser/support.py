@@ -2,9 +2,7 @@
 origin (a page that loads /t.js), and a proxy that can fail requests on purpose."""
 
 import http.client
-import json
 import threading
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -132,27 +130,3 @@ def proxy_handler(
             pass
 
     return Proxy
-
-
-def api(base: str, path: str, *, token: str = "", body: dict | None = None, method: str = ""):
-    """A JSON request to the service; returns (status, decoded body)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(  # noqa: S310 - a local http URL
-        base + path, data=data, method=method or ("POST" if data else "GET")
-    )
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Token {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return response.status, _decoded(response)
-    except urllib.error.HTTPError as error:
-        return error.code, _decoded(error)
-
-
-def _decoded(response):
-    """JSON bodies decoded; anything else (a chart) as bytes."""
-    raw = response.read()
-    if raw and "json" in response.headers.get("Content-Type", ""):
-        return json.loads(raw)
-    return raw or None

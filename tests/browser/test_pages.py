@@ -4,7 +4,7 @@ form like a person; screenshots are saved in test-artifacts/ (and img/ in the RE
 import datetime as dt
 from collections import Counter
 
-from tests.browser.support import api
+from eventtracker.tests.live_server import call, sign_up
 from tests.browser.test_tracker import click, settled, wait_for
 
 
@@ -70,16 +70,15 @@ def test_the_dashboard_shows_this_tenants_data_and_nothing_of_another(
             ]
         )
     ]
-    status, _ = api(
-        service, "/api/eventlogs/batch/", token=account["token"], body={"events": events}
+    status, _ = call(
+        service + "/api/eventlogs/batch/", token=account["token"], body={"events": events}
     )
     assert status == 200
-    api(service, "/api/eventlogs/", token=account["token"], body={"event_name": ""})  # rejected
+    call(service + "/api/eventlogs/", token=account["token"], body={"event_name": ""})  # rejected
     stranger = {"username": f"stranger-{tmp_path.name}", "password": "alpine12x"}
-    api(service, "/auth/users/", body=stranger)
-    _, login = api(service, "/auth/token/login/", body=stranger)
+    their_token = sign_up(service, **stranger)
     body = {"events": [{"event_name": "their_secret_event"}]}
-    api(service, "/api/eventlogs/batch/", token=login["auth_token"], body=body)
+    call(service + "/api/eventlogs/batch/", token=their_token, body=body)
 
     log_in(driver, service, account, "/dashboard/")
     try:
@@ -87,7 +86,7 @@ def test_the_dashboard_shows_this_tenants_data_and_nothing_of_another(
     except BaseException:
         # Which chart did not arrive, and what the service answers for it now.
         for src, complete, width in image_states(driver):
-            status, _ = api(service, src.removeprefix(service), token=account["token"])
+            status, _ = call(service + src.removeprefix(service), token=account["token"])
             print(f"{src}: complete={complete} width={width}, now answers {status}")
         log = (service_dir / "gunicorn.log").read_text(errors="replace").splitlines()
         print("\n".join(log[-60:]))

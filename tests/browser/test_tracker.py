@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.browser.support import api
+from eventtracker.tests.live_server import call
 
 BATCH_PATH = "/api/eventlogs/batch/"
 
@@ -23,7 +23,7 @@ def wait_for(check, *, timeout: float = 40.0, interval: float = 0.2):
 
 
 def stored(service: str, token: str) -> list[dict]:
-    status, logs = api(service, "/api/eventlogs/?limit=1000", token=token)
+    status, logs = call(service + "/api/eventlogs/?limit=1000", token=token)
     assert status == 200
     return logs
 
@@ -107,7 +107,7 @@ def test_a_disallowed_origin_cannot_send_and_an_allowed_one_can_without_prefligh
 ):
     proxy, log, _ = faulty_proxy
     elsewhere = {"name": "other site", "role": "ingest", "allowed_origins": ["https://x.example"]}
-    status, other_key = api(service, "/api/keys/", token=account["token"], body=elsewhere)
+    status, other_key = call(service + "/api/keys/", token=account["token"], body=elsewhere)
     assert status == 201
 
     open_shop(driver, shop, key=other_key["key"], host=proxy)
@@ -115,7 +115,7 @@ def test_a_disallowed_origin_cannot_send_and_an_allowed_one_can_without_prefligh
 
     def refused():
         """the refused request to be counted"""
-        _, quality = api(service, "/api/stats/ingestion", token=account["token"])
+        _, quality = call(service + "/api/stats/ingestion", token=account["token"])
         return sum(day["rejected"]["origin_not_allowed"] for day in quality.values())
 
     assert wait_for(refused) == 1

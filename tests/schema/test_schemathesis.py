@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +22,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from eventtracker.tests.live_server import BASE_DIR, live_gunicorn
+from eventtracker.tests.live_server import BASE_DIR, call, live_gunicorn, sign_up
 
 pytestmark = pytest.mark.schema
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
@@ -32,16 +31,6 @@ SEED = "20261125"
 EXAMPLES = os.environ.get("SCHEMATHESIS_EXAMPLES", "8")
 # Routes that end the run's own credential: logging out, deleting or renaming the user.
 ACCOUNT_ROUTES = r"^/auth/"
-
-
-def _post(url: str, body: dict, token: str = "") -> dict:
-    request = urllib.request.Request(  # noqa: S310 - a local http URL
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    if token:
-        request.add_header("Authorization", f"Token {token}")
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return json.loads(response.read())
 
 
 @contextmanager
@@ -99,19 +88,23 @@ def api(tmp_path_factory):
             check=True,
             timeout=60,
         )
-        login = _post(f"{base}/auth/token/login/", {"username": "fuzz", "password": password})
-        token = login["auth_token"]
-        keys = {
-            role: _post(f"{base}/api/keys/", {"name": role, "role": role}, token)["key"]
-            for role in ("ingest", "read", "admin")
-        }
-        schema = directory / "schema.json"
-        request = urllib.request.Request(  # noqa: S310 - a local http URL
-            f"{base}/api/schema/?format=json", headers={"Authorization": f"Token {token}"}
+        status, login = call(
+            f"{base}/auth/token/login/", body={"username": "fuzz", "password": password}
         )
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            schema.write_bytes(response.read())
+        assert status == 200
+        token = login["auth_token"]
+        keys = {role: _new_key(base, token, role) for role in ("ingest", "read", "admin")}
+        schema = directory / "schema.json"
+        status, document = call(f"{base}/api/schema/?format=json", token=token)
+        assert status == 200
+        schema.write_text(json.dumps(document))
         yield {"base": base, "token": token, "keys": keys, "schema": schema, "dir": directory}
+
+
+def _new_key(base: str, token: str, role: str) -> str:
+    status, key = call(f"{base}/api/keys/", body={"name": role, "role": role}, token=token)
+    assert status == 201
+    return key["key"]
 
 
 def _run(api: dict, name: str, auth: dict[str, str], *extra: str) -> None:
@@ -170,7 +163,5 @@ def test_every_operation_with_an_api_key(api, role):
 
 def test_the_account_routes_with_a_throwaway_user(api):
     # Last: these log out, rename and delete the user whose token they carry.
-    account = {"username": "throwaway", "password": "alpine12x-gone"}
-    _post(f"{api['base']}/auth/users/", account)
-    token = _post(f"{api['base']}/auth/token/login/", account)["auth_token"]
+    token = sign_up(api["base"], "throwaway", "alpine12x-gone")
     _run(api, "accounts", {"tokenAuth": f"Token {token}"}, "--include-path-regex", ACCOUNT_ROUTES)
