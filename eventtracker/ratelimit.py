@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from django.conf import settings
 from django.db import connection
@@ -49,6 +49,7 @@ class Window:
     allowed: bool
 
 
+@lru_cache(maxsize=256)  # read on every request; a handful of distinct texts
 def parse_rate(text: str | None) -> Rate | None:
     """`"600/min"` → Rate(600, 60); `""`, None or `"off"` → None (no limit); else ValueError."""
     if text is None or not text.strip() or text.strip().lower() == OFF:
