@@ -9,6 +9,8 @@ from django.core.validators import MinValueValidator
 from django.db import models, transaction
 from django.utils.text import slugify
 
+from core.rates import parse_rate
+
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -16,8 +18,6 @@ def validate_timezone(value: str) -> None:
 
 
 def validate_rate(value: str) -> None:
-    from eventtracker.ratelimit import parse_rate  # it imports this module's RateCounter
-
     try:
         parse_rate(value)
     except ValueError as exc:
@@ -155,16 +155,3 @@ class ApiKey(models.Model):
 
     def is_usable(self, *, now) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
-
-
-class RateCounter(models.Model):
-    """Requests of one credential in one scope during the current window (see
-    eventtracker.ratelimit). Used when no REDIS_URL is set: one row per counter, reset in
-    place by the upsert that counts the first request of a new window."""
-
-    key = models.CharField(max_length=80, unique=True, help_text='e.g. "ingest:key:12"')
-    window = models.BigIntegerField(help_text="Start of the current window, Unix seconds.")
-    count = models.PositiveIntegerField(default=0)
-
-    def __str__(self) -> str:
-        return f"{self.key} = {self.count}"

@@ -4,7 +4,7 @@ from rest_framework import serializers
 from accounts.models import ApiKey
 from accounts.origins import normalise_origin_pattern
 from accounts.services import MAX_ROTATION_GRACE
-from eventtracker.rest import StrictFieldsMixin
+from core.rest import StrictFieldsMixin
 
 MAX_ORIGINS = 50
 

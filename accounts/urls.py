@@ -1,7 +1,7 @@
 """The accounts app's API routes; mounted under /api/ by eventtracker.urls."""
 
 from accounts.views import ApiKeyViewSet
-from eventtracker.routers import OptionalSlashRouter
+from core.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("keys", ApiKeyViewSet, basename="apikey")

@@ -16,10 +16,10 @@ from django.utils import timezone
 from rest_framework import exceptions
 
 from accounts.authentication import TenantInactive
+from core.metrics import count_ingested
+from core.rest import PayloadTooLarge
 from events.models import IngestionCount, RejectionReason
 from events.rollups import increment, utc_hour
-from eventtracker.metrics import count_ingested
-from eventtracker.rest import PayloadTooLarge
 
 Outcome = IngestionCount.Outcome
 Reason = RejectionReason

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import ApiKey
 from accounts.origins import origin_allowed
-from eventtracker.rest import StrictJSONParser
+from core.rest import StrictJSONParser
 
 TRACKER_JS = Path(__file__).resolve().parent.parent / "eventtracker/static/eventtracker/t.js"
 # Not a hashed file name: a short max-age, then revalidation by ETag.

@@ -11,9 +11,9 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import orjson
-import psycopg
 from django.db import connection
 
+from core.sql import server_side_cursor
 from events.models import Event, EventLog
 
 SQLITE_CHUNK = 500  # rows per statement: 10 columns, under SQLite's variable limit
@@ -59,15 +59,6 @@ def insert_logs(rows: Sequence[LogRow]) -> dict[UUID, int]:
             cursor.execute(_values_sql(len(chunk)), [v for row in chunk for v in _sqlite(row)])
             inserted.update((UUID(value), pk) for pk, value in cursor.fetchall())
         return inserted
-
-
-def server_side_cursor() -> psycopg.Cursor:
-    """A cursor on Django's own PostgreSQL connection (so inside its transaction) that
-    binds parameters on the server. Django's cursors bind on the client, which turns
-    large arrays into SQL literals (slow); these statements bypass Django's query
-    logging, which is the price."""
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
 
 
 def _columns(rows: Sequence[LogRow]) -> list[list]:

@@ -9,6 +9,8 @@ Requests that reach the store are counted by the service, in its transaction
 
 from rest_framework.exceptions import APIException, ParseError
 
+from core.middleware import body_size_problem
+from core.rest import StrictJSONParser
 from events.accounting import Reason, Refused, record_refusal, refusal_of
 from events.blocklist import blocked_reason
 from events.browser import (
@@ -18,8 +20,6 @@ from events.browser import (
     origin_refusal,
     preflight_response,
 )
-from eventtracker.middleware import body_size_problem
-from eventtracker.rest import StrictJSONParser
 
 BLOCKED_MESSAGES = {
     Reason.BLOCKED_IP: "Events from this address are blocked by the tenant's blocklist.",
@@ -30,8 +30,8 @@ BLOCKED_MESSAGES = {
 class IngestionMixin:
     """For APIViews whose POST stores events (and only those)."""
 
-    checks_body_size = True  # eventtracker.middleware leaves the check to initial()
-    rate_scope = "ingest"  # POSTs count against the ingest rate (eventtracker.ratelimit)
+    checks_body_size = True  # core.middleware leaves the check to initial()
+    rate_scope = "ingest"  # POSTs count against the ingest rate (core.ratelimit)
     parser_classes = [StrictJSONParser, TextPlainJSONParser]
 
     def dispatch(self, request, *args, **kwargs):

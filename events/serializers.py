@@ -2,6 +2,7 @@ from collections import Counter
 
 from rest_framework import serializers
 
+from core.rest import StrictFieldsMixin
 from events.blocklist import normalise_ip_rule
 from events.models import (
     DISTINCT_ID_MAX_LENGTH,
@@ -13,7 +14,6 @@ from events.models import (
     RejectionReason,
     event_name_problem,
 )
-from eventtracker.rest import StrictFieldsMixin
 
 
 class EventSerializer(StrictFieldsMixin, serializers.ModelSerializer):

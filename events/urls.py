@@ -1,7 +1,7 @@
 """The events app's API routes; mounted under /api/ by eventtracker.urls."""
 
+from core.routers import OptionalSlashRouter
 from events.views import BlockRuleViewSet, DeletionViewSet, EventLogViewSet, EventViewSet
-from eventtracker.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("events", EventViewSet, basename="event")

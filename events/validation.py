@@ -15,8 +15,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from core import jsonbody
 from events.models import DISTINCT_ID_MAX_LENGTH, RejectionReason, event_name_problem
-from eventtracker import jsonbody
 
 EVENT_FIELDS = frozenset({"event_name", "data", "timestamp", "distinct_id", "uuid", "count"})
 # Caps on one event's `data` (OWASP API4): its size as compact JSON, its nesting, and the

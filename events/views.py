@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from accounts.permissions import INGEST, READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin, request_actor
+from core.openapi import component
 from events.accounting import Reason, Refused, RejectedInput
 from events.blocklist import rules_changed
 from events.filters import EventLogFilter
@@ -26,7 +27,6 @@ from events.serializers import (
 )
 from events.services import deletion_create, event_logs_ingest, event_logs_ingest_batch
 from events.validation import MAX_BATCH_EVENTS, validate_batch, validate_event
-from eventtracker.openapi import component
 
 DUPLICATE_NAME = "An event with this name already exists."
 DUPLICATE_RULE = "The blocklist already has this rule."

@@ -1,6 +1,6 @@
 """Database routing: personal data in the "pii" database, everything else in "default".
 
-(Not `eventtracker.routers`: that module holds the DRF URL router.)
+(Not `core.routers`: that module holds the DRF URL router.)
 """
 
 PII_DATABASE = "pii"

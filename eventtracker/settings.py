@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "djoser",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "core",
     "accounts",
     "events",
     "stats",
@@ -98,9 +99,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "eventtracker.metrics.MetricsMiddleware",
-    "eventtracker.middleware.BodySizeLimitMiddleware",
-    "eventtracker.ratelimit.RateLimitHeadersMiddleware",
+    "core.metrics.MetricsMiddleware",
+    "core.middleware.BodySizeLimitMiddleware",
+    "core.ratelimit.RateLimitHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -201,24 +202,24 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "accounts.permissions.ApiKeyRolePermission",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["eventtracker.ratelimit.CredentialRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.ratelimit.CredentialRateThrottle"],
     "DEFAULT_PARSER_CLASSES": [
-        "eventtracker.rest.StrictJSONParser",
+        "core.rest.StrictJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_RENDERER_CLASSES": [
-        "eventtracker.rest.FastJSONRenderer",
+        "core.rest.FastJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PAGINATION_CLASS": "eventtracker.rest.HeaderLimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.rest.HeaderLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "eventtracker.rest.BoundedSearchFilter",
+        "core.rest.BoundedSearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "EXCEPTION_HANDLER": "eventtracker.rest.exception_handler",
+    "EXCEPTION_HANDLER": "core.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -243,14 +244,14 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "eventtracker.openapi.add_error_responses",
+        "core.openapi.add_error_responses",
     ],
 }
 
 EVENTTRACKER = {
     # How far in the future a client timestamp may lie before it is refused.
     "MAX_FUTURE_SKEW_SECONDS": env.int("MAX_FUTURE_SKEW_SECONDS", default=3600),
-    # Requests per API key or user (eventtracker.ratelimit): ingestion, and everything
+    # Requests per API key or user (core.ratelimit): ingestion, and everything
     # else. "600/min", "20/s", "10000/hour", "off"; each tenant may have its own.
     "INGEST_RATE": env.str("INGEST_RATE", default="6000/min"),
     "READ_RATE": env.str("READ_RATE", default="1200/min"),

@@ -5,12 +5,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 # For its side effect: drf-spectacular extensions fixing third-party views (djoser logout).
-import eventtracker.openapi  # noqa: F401
+import core.openapi  # noqa: F401
 from accounts.urls import router as accounts_router
+from core import exceptions, health, metrics
+from core.routers import OptionalSlashRouter
 from events.browser import tracker_js
 from events.urls import router as events_router
-from eventtracker import health, metrics, rest
-from eventtracker.routers import OptionalSlashRouter
 from people.urls import router as people_router
 from platform_admin.urls import router as platform_admin_router
 from v1 import urls as v1_urls
@@ -40,7 +40,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler400 = rest.bad_request
-handler403 = rest.permission_denied
-handler404 = rest.not_found
-handler500 = rest.server_error
+handler400 = exceptions.bad_request
+handler403 = exceptions.permission_denied
+handler404 = exceptions.not_found
+handler500 = exceptions.server_error

@@ -3,7 +3,7 @@ import re
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from eventtracker.rest import StrictFieldsMixin
+from core.rest import StrictFieldsMixin
 from people.models import Person, validate_phone
 
 # Separators people type in phone numbers; dropped before validation ("+1 (555) 010-9999").

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from accounts.models import Tenant
-from eventtracker.rest import StrictFieldsMixin
+from core.rest import StrictFieldsMixin
 
 
 class TenantOverviewSerializer(StrictFieldsMixin, serializers.ModelSerializer):

@@ -1,6 +1,6 @@
 """Platform administration routes; mounted under /api/ by eventtracker.urls."""
 
-from eventtracker.routers import OptionalSlashRouter
+from core.routers import OptionalSlashRouter
 from platform_admin.views import TenantAdminViewSet
 
 router = OptionalSlashRouter()

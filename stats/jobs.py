@@ -1,5 +1,6 @@
 """The periodic jobs `manage.py run_jobs` runs, and their bookkeeping: each job's JobState
-row records its last run, last success and last error, which monitoring reads as lag."""
+row records its last run, last success and last error, which monitoring reads as lag
+(JobLagCollector, registered with core.metrics by StatsConfig.ready)."""
 
 import datetime as dt
 import logging
@@ -8,6 +9,7 @@ from typing import NamedTuple
 
 from django.db import DatabaseError
 from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily
 
 from stats.models import JobState
 from stats.services import JOB as USER_ACTIVITY_JOB
@@ -66,3 +68,42 @@ def _record_failure(name: str, exc: Exception) -> None:
         _record(name, last_error=f"{type(exc).__name__}: {exc}")
     except DatabaseError:
         logger.exception("Could not record the failure of job %s.", name)
+
+
+class JobLagCollector:
+    """Periodic jobs' lag, read from the database at scrape time (any process may scrape,
+    the jobs run in another): seconds since each job's last success, and how far the
+    user-activity watermark trails now. (The HourlyCount rollup has no lag to report: it
+    is written in the ingest transaction.)"""
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return list(self._families())
+
+    def collect(self):
+        success, watermark = self._families()
+        try:
+            lags = job_lags()
+        except DatabaseError:
+            lags = {}  # the HTTP metrics are still worth serving when the database is down
+        for name, lag in lags.items():
+            if lag.since_success is not None:
+                success.add_metric([name], lag.since_success)
+            if lag.watermark is not None:
+                watermark.add_metric([name], lag.watermark)
+        yield success
+        yield watermark
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "eventtracker_job_last_success_age_seconds",
+                "Seconds since the job last succeeded (+Inf: it ran but never succeeded).",
+                labels=["job"],
+            ),
+            GaugeMetricFamily(
+                "eventtracker_job_watermark_lag_seconds",
+                "How far the job's watermark (everything before it is computed) trails now.",
+                labels=["job"],
+            ),
+        )

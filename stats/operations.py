@@ -8,8 +8,8 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
+from core.deadline import StatementDeadlineMixin
 from events.models import IngestionCount
-from eventtracker.deadline import StatementDeadlineMixin
 from stats import selectors
 from stats.buckets import TooManyBuckets
 from stats.models import UserActivityPeriod

@@ -18,8 +18,8 @@ from rest_framework.settings import api_settings
 
 from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
+from core.deadline import StatementDeadlineMixin
 from events.models import Event, EventLog, HourlyCount
-from eventtracker.deadline import StatementDeadlineMixin
 from stats import selectors
 from stats.buckets import MAX_BUCKETS, TooManyBuckets
 from stats.charts import (

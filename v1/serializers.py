@@ -5,7 +5,7 @@ import datetime as dt
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from eventtracker.rest import StrictFieldsMixin
+from core.rest import StrictFieldsMixin
 from stats.serializers import check_range_days
 
 SEED_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"

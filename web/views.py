@@ -20,7 +20,7 @@ from accounts.authentication import TENANT_BLOCKED
 from accounts.models import ApiKey
 from accounts.services import api_key_create, api_key_revoke
 from accounts.tenancy import scope_to_tenant
-from eventtracker.deadline import with_statement_deadline
+from core.deadline import with_statement_deadline
 from web import demo_keys
 from web.dashboard import key_rows, stats_context
 from web.forms import ApiKeyCreateForm, DemoOverrideForm, StatsRangeForm

@@ -1,13 +1,13 @@
-"""Unit tests of `events.validation.validate_event` and `eventtracker.jsonbody.loads`."""
+"""Unit tests of `events.validation.validate_event` and `core.jsonbody.loads`."""
 
 import datetime as dt
 from uuid import UUID
 
 import pytest
 
+from core import jsonbody
 from events.models import event_name_problem
 from events.validation import EPOCH, MAX_COUNT, EventInput, validate_event
-from eventtracker import jsonbody
 
 NOW = dt.datetime(2024, 6, 1, 12, 0, tzinfo=dt.UTC)
 LONG_DIGITS = "12345678901234567890"  # a 19+ digit run forces the exact (stdlib) decoder

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-from eventtracker import metrics
+from core import metrics
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DEPLOY = BASE_DIR / "deploy"
@@ -26,7 +26,7 @@ def dashboard() -> dict:
 
 def _exported_sample_names() -> set[str]:
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"], "gauge": [""]}
-    families = [*metrics.JobLagCollector().describe()]
+    families = [family for c in metrics.scrape_collectors() for family in c.describe()]
     for metric in vars(metrics).values():
         if isinstance(metric, MetricWrapperBase):
             families += metric.describe()

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from eventtracker.rest import json_error
+from core.exceptions import json_error
 
 
 def body_size_problem(request: HttpRequest) -> tuple[int, str] | None:

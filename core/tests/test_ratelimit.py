@@ -10,8 +10,8 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
-from eventtracker import ratelimit
-from eventtracker.ratelimit import Rate, hit, parse_rate
+from core import ratelimit
+from core.ratelimit import Rate, hit, parse_rate
 from eventtracker.tests.live_server import call, live_gunicorn, sign_up
 
 REDIS_URL = "redis://127.0.0.1:6379/15"

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Mapping
 
 from django.conf import settings
-from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET
@@ -24,9 +23,9 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
-from eventtracker.rest import json_error
+from core.exceptions import json_error
 
 HTTP_REQUESTS = Counter(
     "eventtracker_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
@@ -80,45 +79,19 @@ def count_ingested(items: Mapping[tuple[str, str], int]) -> None:
             EVENTS_INGESTED.labels(outcome, reason).inc(number)
 
 
-class JobLagCollector:
-    """Periodic jobs' lag, read from the database at scrape time (any process may scrape,
-    the jobs run in another): seconds since each job's last success, and how far the
-    user-activity watermark trails now. (The HourlyCount rollup has no lag to report: it
-    is written in the ingest transaction.)"""
+# Collectors read at scrape time (any process may scrape): apps register theirs in
+# AppConfig.ready(), so this module needs to know none of them.
+_scrape_collectors: list[Collector] = []
 
-    def describe(self) -> list[GaugeMetricFamily]:
-        return list(self._families())
 
-    def collect(self):
-        from stats.jobs import job_lags  # stats imports events, which imports this module
+def register_scrape_collector(collector: Collector) -> None:
+    """Have `collector` (e.g. gauges read from the database) collected on every scrape."""
+    if collector not in _scrape_collectors:
+        _scrape_collectors.append(collector)
 
-        success, watermark = self._families()
-        try:
-            lags = job_lags()
-        except DatabaseError:
-            lags = {}  # the HTTP metrics are still worth serving when the database is down
-        for name, lag in lags.items():
-            if lag.since_success is not None:
-                success.add_metric([name], lag.since_success)
-            if lag.watermark is not None:
-                watermark.add_metric([name], lag.watermark)
-        yield success
-        yield watermark
 
-    @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
-        return (
-            GaugeMetricFamily(
-                "eventtracker_job_last_success_age_seconds",
-                "Seconds since the job last succeeded (+Inf: it ran but never succeeded).",
-                labels=["job"],
-            ),
-            GaugeMetricFamily(
-                "eventtracker_job_watermark_lag_seconds",
-                "How far the job's watermark (everything before it is computed) trails now.",
-                labels=["job"],
-            ),
-        )
+def scrape_collectors() -> tuple[Collector, ...]:
+    return tuple(_scrape_collectors)
 
 
 @require_GET
@@ -127,9 +100,10 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     in METRICS_ALLOWED_NETWORKS; anyone else gets 403."""
     if not _allowed(request):
         return json_error(403, "Metrics are only served to allowed networks or with the token.")
-    jobs = CollectorRegistry()
-    jobs.register(JobLagCollector())
-    body = generate_latest(_registry()) + generate_latest(jobs)
+    scraped = CollectorRegistry()
+    for collector in scrape_collectors():
+        scraped.register(collector)
+    body = generate_latest(_registry()) + generate_latest(scraped)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 

@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 from django.db import OperationalError, connection
 
+from core.deadline import statement_deadline
+from core.exceptions import database_unavailable
 from events.models import EventLog
 from events.tests.factories import EventFactory
-from eventtracker.deadline import statement_deadline
-from eventtracker.rest import database_unavailable
 
 pytestmark = pytest.mark.django_db
 SLOW_SQL = {

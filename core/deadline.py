@@ -1,6 +1,6 @@
 """A time limit for the queries of one request: stats must not hold a database
 connection for minutes. When it is hit, the query fails and the request answers 503
-with Retry-After (eventtracker.rest.exception_handler).
+with Retry-After (core.exceptions.exception_handler).
 
 PostgreSQL: `statement_timeout` for the session, reset afterwards (connections are
 reused between requests). SQLite: a progress handler that interrupts the statement
@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.http import HttpResponse
 
-from eventtracker.rest import UNAVAILABLE_RETRY_AFTER, database_unavailable
+from core.exceptions import UNAVAILABLE_RETRY_AFTER, database_unavailable
 
 SQLITE_CHECK_EVERY = 1000  # virtual machine instructions between two deadline checks
 UNAVAILABLE_PAGE = "The statistics took too long or the database is unavailable; try again."

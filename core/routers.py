@@ -1,4 +1,4 @@
-"""Router shared by every app's urls.py (kept apart from eventtracker.rest, which
+"""Router shared by every app's urls.py (kept apart from core.rest, which
 DRF imports while its own views module is still loading)."""
 
 from rest_framework.routers import DefaultRouter

@@ -1,19 +1,13 @@
 """REST framework policy pieces named once in settings.REST_FRAMEWORK.
 
-Parser, renderer, pagination, the exception handler and the strict-serializer
-mixin: everything every API view shares, nothing domain-specific.
+Parser, renderer, pagination, search bound and the strict-serializer mixin:
+everything every API view shares, nothing domain-specific. The exception
+handler is in core.exceptions (it imports DRF's views, which load this module).
 """
 
-import logging
-import sqlite3
-from typing import Any
-
 import orjson
-import psycopg
-from django import db
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
 from rest_framework import exceptions, serializers
 from rest_framework.filters import SearchFilter
 from rest_framework.pagination import LimitOffsetPagination
@@ -21,9 +15,7 @@ from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from eventtracker import jsonbody
-
-logger = logging.getLogger(__name__)
+from core import jsonbody
 
 MAX_PAGE_SIZE = 1000
 MAX_SEARCH_TERMS = 20
@@ -36,7 +28,7 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 class StrictJSONParser(BaseParser):
-    """JSON parser that never lets bad input become a 500 (see eventtracker.jsonbody)."""
+    """JSON parser that never lets bad input become a 500 (see core.jsonbody)."""
 
     media_type = "application/json"
 
@@ -133,76 +125,3 @@ class HeaderLimitOffsetPagination(LimitOffsetPagination):
 
     def get_paginated_response_schema(self, schema):
         return schema
-
-
-class Unavailable(exceptions.APIException):
-    """The database cannot be reached (down, restarting, failing over): try again soon.
-    Nothing of the request was stored (its transaction never committed), so a retry
-    with the same uuids is safe."""
-
-    status_code = 503
-    default_detail = "The service is briefly unavailable; retry after the given seconds."
-    default_code = "unavailable"
-
-
-UNAVAILABLE_RETRY_AFTER = 2  # seconds: a restart or a failover takes about that long
-TRANSIENT_PG_ERRORS = (
-    psycopg.errors.AdminShutdown,
-    psycopg.errors.CrashShutdown,
-    psycopg.errors.CannotConnectNow,
-    psycopg.errors.QueryCanceled,  # statement_timeout
-)
-
-
-def exception_handler(exc, context) -> Response | None:
-    """DRF's handler, plus: oversize bodies read lazily by Django become a JSON 413, and
-    a lost database connection a 503 with Retry-After instead of a 500."""
-    # Imported here: rest_framework.views loads the renderers named in settings, this module.
-    from rest_framework.views import exception_handler as drf_exception_handler
-
-    if isinstance(exc, RequestDataTooBig):
-        exc = PayloadTooLarge()
-    if database_unavailable(exc):
-        logger.warning("Database unreachable, answering 503: %s", exc)
-        exc = Unavailable()
-        exc.wait = UNAVAILABLE_RETRY_AFTER  # DRF turns `wait` into Retry-After
-    return drf_exception_handler(exc, context)
-
-
-def database_unavailable(exc: BaseException) -> bool:
-    """The database could not answer in time, rather than refused the query: a lost or
-    refused connection, a server shutting down, a statement timeout, SQLite busy past
-    its timeout. Query errors (a missing table, bad SQL) stay 500s."""
-    if isinstance(exc, db.InterfaceError):
-        return True
-    if not isinstance(exc, db.OperationalError):
-        return False
-    cause = exc.__cause__
-    if isinstance(cause, sqlite3.OperationalError):
-        # Busy past the timeout, or interrupted by eventtracker.deadline.
-        return "locked" in str(cause) or str(cause) == "interrupted"
-    # psycopg raises the base class itself for connection failures; of its subclasses,
-    # these mean "not now" rather than "never".
-    return type(cause) is psycopg.OperationalError or isinstance(cause, TRANSIENT_PG_ERRORS)
-
-
-def json_error(status: int, detail: str, **extra: Any) -> JsonResponse:
-    """A JSON error outside DRF (URL not found, server error handlers)."""
-    return JsonResponse({"detail": detail, **extra}, status=status)
-
-
-# Django-level error handlers (outside DRF views): JSON like every other error.
-def bad_request(request, exception=None) -> JsonResponse:
-    return json_error(400, "Bad request.")
-
-
-def permission_denied(request, exception=None) -> JsonResponse:
-    return json_error(403, "You do not have permission to perform this action.")
-
-
-def not_found(request, exception=None) -> JsonResponse:
-    return json_error(404, "Not found.", path=request.path)
-
-
-def server_error(request) -> JsonResponse:
-    return json_error(500, "Internal server error.")

@@ -9,34 +9,20 @@ new window begins. Both are atomic, so concurrent workers never lose a hit.
 
 import logging
 import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from rest_framework.throttling import BaseThrottle
 
-from accounts.models import RateCounter
+from core.models import RateCounter
+from core.rates import Rate, parse_rate
 
-PERIODS = {"s": 1, "sec": 1, "second": 1, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
-PERIODS |= {"d": 86400, "day": 86400}
-OFF = "off"
 logger = logging.getLogger(__name__)
-_RATE_RE = re.compile(r"^\s*(\d{1,9})\s*/\s*([a-z]+)\s*$")
-
-
-@dataclass(frozen=True, slots=True)
-class Rate:
-    limit: int
-    seconds: int
-
-    def __str__(self) -> str:
-        unit = {1: "s", 60: "min", 3600: "hour", 86400: "day"}[self.seconds]
-        return f"{self.limit}/{unit}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,19 +33,6 @@ class Window:
     remaining: int
     reset: int  # seconds until the window ends
     allowed: bool
-
-
-@lru_cache(maxsize=256)  # read on every request; a handful of distinct texts
-def parse_rate(text: str | None) -> Rate | None:
-    """`"600/min"` → Rate(600, 60); `""`, None or `"off"` → None (no limit); else ValueError."""
-    if text is None or not text.strip() or text.strip().lower() == OFF:
-        return None
-    match = _RATE_RE.match(text.lower())
-    if match is None or match[2] not in PERIODS:
-        raise ValueError(
-            f"'{text}' is not a rate like 600/min, 20/s, 10000/hour or 100000/day (or off)."
-        )
-    return Rate(limit=int(match[1]), seconds=PERIODS[match[2]])
 
 
 def hit(counter: str, rate: Rate, *, now: float | None = None) -> Window:
