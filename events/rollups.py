@@ -9,6 +9,9 @@ inserts or deletes the logs, so the rollup and the raw rows commit together.
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo
 
 from django.db.models import DateTimeField, Sum
 from django.db.models.functions import Trunc
@@ -16,6 +19,7 @@ from django.db.models.functions import Trunc
 from core.sql import increment
 from events.models import EventLog, HourlyCount
 
+Source = Literal["auto", "rollup", "raw"]
 # (tenant_id, event_id, UTC hour) → change in count
 Deltas = Counter[tuple[int, int, dt.datetime]]
 
@@ -65,3 +69,21 @@ def hourly_counts_apply(deltas: Deltas) -> None:
             hour__in={hour for _, _, hour in emptied},
             count__lte=0,
         ).delete()
+
+
+@lru_cache(maxsize=512)
+def whole_hour_zone(key: str) -> bool:
+    """True if every UTC offset `key` used from 1970 to 2037 is a whole number of hours
+    (sampled twice a month, enough to see every standard and daylight-saving offset)."""
+    tz = ZoneInfo(key)
+    for year in range(1970, 2038):
+        for month in range(1, 13):
+            for day in (1, 15):
+                offset = dt.datetime(year, month, day, 12, tzinfo=tz).utcoffset()
+                if offset is None or offset.total_seconds() % 3600:
+                    return False
+    return True
+
+
+def use_rollup(*, tz: ZoneInfo, source: Source) -> bool:
+    return source == "rollup" or (source == "auto" and whole_hour_zone(tz.key))

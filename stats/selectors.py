@@ -10,8 +10,7 @@ whole hours; otherwise (India's +05:30, Nepal's +05:45, …) raw rows answer.
 """
 
 import datetime as dt
-from functools import lru_cache
-from typing import Literal, TypedDict
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from django.db.models import (
@@ -29,10 +28,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, ExtractHour, Trunc, TruncDate
 
 from events.models import Event, EventLog, HourlyCount, IngestionCount, RejectionReason
+from events.rollups import Source, use_rollup, whole_hour_zone
 from stats.buckets import Interval, bucket_key, bucket_keys, key_sorter
 from stats.models import UserActivityPeriod
-
-Source = Literal["auto", "rollup", "raw"]
 
 
 class Frequency(TypedDict):
@@ -60,24 +58,6 @@ class DailyAveragePerUser(TypedDict):
 class DailyUniqueUsers(TypedDict):
     date: str
     unique_users: int
-
-
-@lru_cache(maxsize=512)
-def whole_hour_zone(key: str) -> bool:
-    """True if every UTC offset `key` used from 1970 to 2037 is a whole number of hours
-    (sampled twice a month, enough to see every standard and daylight-saving offset)."""
-    tz = ZoneInfo(key)
-    for year in range(1970, 2038):
-        for month in range(1, 13):
-            for day in (1, 15):
-                offset = dt.datetime(year, month, day, 12, tzinfo=tz).utcoffset()
-                if offset is None or offset.total_seconds() % 3600:
-                    return False
-    return True
-
-
-def use_rollup(*, tz: ZoneInfo, source: Source) -> bool:
-    return source == "rollup" or (source == "auto" and whole_hour_zone(tz.key))
 
 
 def day_range_bounds(

@@ -12,10 +12,11 @@ from hypothesis.extra.django import TestCase
 
 from accounts.models import Tenant
 from events.models import Event, EventLog, HourlyCount
+from events.rollups import whole_hour_zone
 from events.services import event_logs_delete, event_logs_ingest
 from events.validation import EventInput
 from stats.buckets import INTERVALS
-from stats.selectors import event_frequency, event_trend, whole_hour_zone
+from stats.selectors import event_frequency, event_trend
 
 ZONES = [
     "UTC",
