@@ -7,12 +7,19 @@ comes from the credential, never from the body, URL or query string.
 
 A tenant-owned model has either a `tenant` foreign key or, when it lives in
 another database than the tenants (people.Person), a plain `tenant_id` column;
-both are scoped here, the same way.
+both are scoped here, the same way. Nothing outside this module filters on the
+tenant by hand (eventtracker/tests/test_structure.py checks). Code without a request
+scopes through the named entry points below: `scope_to_tenant` (one tenant),
+`scope_to_tenants` (a job's set of tenants), `scope_to_outer_tenant` (a subquery
+correlated with its outer row's tenant), `for_each_tenant` (jobs that walk the
+tenants) and `across_tenants` (the platform's staff reading every tenant at once).
 """
 
+from collections.abc import Iterable, Iterator
 from functools import cache
 
 from django.db import models
+from django.db.models import OuterRef
 from rest_framework import serializers
 from rest_framework.request import Request
 
@@ -33,9 +40,7 @@ def tenant_field(model: type[models.Model]) -> str | None:
 
 def tenant_stamp(model: type[models.Model], tenant: Tenant) -> dict[str, object]:
     """The keyword that ties a row of `model` to `tenant`, for filters and for saves."""
-    field = tenant_field(model)
-    if field is None:
-        raise TypeError(f"{model.__name__} is not tenant-owned (no tenant or tenant_id field).")
+    field = _owned_field(model)
     return {field: tenant if field == "tenant" else tenant.pk}
 
 
@@ -43,6 +48,44 @@ def scope_to_tenant(queryset: models.QuerySet, tenant: Tenant) -> models.QuerySe
     """`queryset` narrowed to `tenant`'s rows: for management commands, which have
     no request. Views get the same filter from TenantScopedMixin."""
     return queryset.filter(**tenant_stamp(queryset.model, tenant))
+
+
+def scope_to_tenants(queryset: models.QuerySet, tenant_ids: Iterable[int]) -> models.QuerySet:
+    """`queryset` narrowed to the rows of the tenants `tenant_ids`: for jobs that aggregate
+    several tenants in one grouped query (each group still belongs to one tenant)."""
+    return queryset.filter(**{f"{_tenant_column(queryset.model)}__in": list(tenant_ids)})
+
+
+def scope_to_outer_tenant(queryset: models.QuerySet, outer: str = "tenant_id") -> models.QuerySet:
+    """`queryset` as a correlated subquery on the tenant of the outer row: its field
+    `outer` holds the tenant id ("pk" when the outer rows are tenants)."""
+    return queryset.filter(**{_tenant_column(queryset.model): OuterRef(outer)})
+
+
+def for_each_tenant(tenants: models.QuerySet[Tenant] | None = None) -> Iterator[Tenant]:
+    """Every tenant (or those of `tenants`) in id order, for jobs that work one tenant at
+    a time and scope each step with `scope_to_tenant`."""
+    yield from (Tenant.objects.all() if tenants is None else tenants).order_by("id")
+
+
+def across_tenants(queryset: models.QuerySet) -> models.QuerySet:
+    """`queryset` deliberately left unscoped: every tenant's rows, for the platform's staff
+    and for maintenance that must see them all. Greppable on purpose: each call is a
+    decision that the caller may read across tenants."""
+    return queryset
+
+
+def _owned_field(model: type[models.Model]) -> str:
+    field = tenant_field(model)
+    if field is None:
+        raise TypeError(f"{model.__name__} is not tenant-owned (no tenant or tenant_id field).")
+    return field
+
+
+def _tenant_column(model: type[models.Model]) -> str:
+    """The tenant's id column of a tenant-owned model, whichever way it is declared."""
+    _owned_field(model)
+    return "tenant_id"
 
 
 def request_actor(request: Request) -> tuple[User | None, ApiKey | None]:
@@ -91,4 +134,4 @@ class TenantScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     (another tenant's id is reported as not existing)."""
 
     def get_queryset(self):
-        return super().get_queryset().filter(tenant=request_tenant(self.context["request"]))
+        return scope_to_tenant(super().get_queryset(), request_tenant(self.context["request"]))

@@ -1,9 +1,10 @@
 """Reads across all tenants, for the platform's staff only (never tenant-scoped)."""
 
-from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db.models import QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import Tenant
+from accounts.tenancy import scope_to_outer_tenant
 from events.models import EventLog, HourlyCount
 
 
@@ -12,14 +13,14 @@ def tenants_overview(*, tenants: QuerySet[Tenant]) -> QuerySet[Tenant]:
     `last_event_at` (latest `received_at`): two correlated subqueries, each served by
     an index that starts with tenant_id, so a page of tenants is one query."""
     totals = (
-        HourlyCount.objects.filter(tenant=OuterRef("pk"))
+        scope_to_outer_tenant(HourlyCount.objects.all(), outer="pk")
         .order_by()
         .values("tenant")
         .annotate(total=Sum("count"))
         .values("total")
     )
     latest = (
-        EventLog.objects.filter(tenant=OuterRef("pk"))
+        scope_to_outer_tenant(EventLog.objects.all(), outer="pk")
         .order_by("-received_at")
         .values("received_at")[:1]
     )

@@ -34,6 +34,7 @@ from django.db.models.lookups import LessThan
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Tenant
+from accounts.tenancy import scope_to_outer_tenant, scope_to_tenants
 from events.models import DeletionReceipt, EventLog
 from stats.models import JobState, UserActivityPeriod
 
@@ -139,7 +140,9 @@ def _first_period(*, tenant_ids: list[int], length: dt.timedelta) -> dt.datetime
     """Start of the period of the earliest log of any tenant, or None without logs."""
     # One index probe per tenant on (tenant, timestamp), instead of a scan of every log.
     first_of_tenant = (
-        EventLog.objects.filter(tenant_id=OuterRef("pk")).order_by("timestamp").values("timestamp")
+        scope_to_outer_tenant(EventLog.objects.all(), outer="pk")
+        .order_by("timestamp")
+        .values("timestamp")
     )
     first = (
         Tenant.objects.filter(id__in=tenant_ids)
@@ -174,9 +177,11 @@ def _periods_of_deletions(
 ) -> Iterator[tuple[int, dt.datetime]]:
     """(tenant id, period start) of every stored period a deletion receipt made since
     `since` may have touched: the receipt's distinct_id and time range, if it had any."""
-    receipts = DeletionReceipt.objects.filter(tenant_id__in=tenant_ids, created_at__gte=since)
+    receipts = scope_to_tenants(DeletionReceipt.objects.filter(created_at__gte=since), tenant_ids)
     for tenant_id, matched in receipts.order_by().values_list("tenant_id", "filter"):
-        rows = UserActivityPeriod.objects.filter(Q(tenant_id=tenant_id) & _rows_matching(matched))
+        rows = scope_to_tenants(
+            UserActivityPeriod.objects.filter(_rows_matching(matched)), [tenant_id]
+        )
         yield from rows.order_by().values_list("tenant_id", "period_start").distinct()
 
 
@@ -240,21 +245,19 @@ def _rows_without_logs(
     *, tenant_ids: list[int], start: dt.datetime, end: dt.datetime
 ) -> QuerySet[UserActivityPeriod]:
     """Stored rows in `[start, end)` whose user has no log left in their period."""
-    logs = EventLog.objects.filter(
-        tenant_id=OuterRef("tenant_id"),
+    logs = scope_to_outer_tenant(EventLog.objects.all()).filter(
         distinct_id=OuterRef("distinct_id"),
         timestamp__gte=OuterRef("period_start"),
         timestamp__lt=OuterRef("period_end"),
     )
-    return UserActivityPeriod.objects.filter(
-        tenant_id__in=tenant_ids, period_start__gte=start, period_start__lt=end
-    ).exclude(Exists(logs))
+    periods = UserActivityPeriod.objects.filter(period_start__gte=start, period_start__lt=end)
+    return scope_to_tenants(periods, tenant_ids).exclude(Exists(logs))
 
 
 def _user_logs(tenant_ids: list[int]) -> QuerySet[EventLog]:
     """Logs of these tenants that name a user. The explicit tenant list lets both databases
     walk the indexes that lead with tenant_id instead of scanning every log."""
-    return EventLog.objects.filter(tenant_id__in=tenant_ids).exclude(distinct_id="").order_by()
+    return scope_to_tenants(EventLog.objects.exclude(distinct_id=""), tenant_ids).order_by()
 
 
 def _period_of_log(length: dt.timedelta) -> dict[str, Any]:

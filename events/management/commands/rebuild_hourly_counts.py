@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from accounts.models import Tenant
+from accounts.tenancy import for_each_tenant, scope_to_tenant
 from events.models import EventLog, HourlyCount
 from events.rollups import Deltas, deltas_of_queryset
 
@@ -22,12 +23,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, tenant=None, check=False, **options):
-        tenants = Tenant.objects.order_by("id")
+        tenants = Tenant.objects.all()
         if tenant is not None:
             tenants = tenants.filter(slug=tenant)
             if not tenants.exists():
                 raise CommandError(f"No tenant with slug '{tenant}'.")
-        drifted = sum(self._rebuild(t, fix=not check) for t in tenants)
+        drifted = sum(self._rebuild(t, fix=not check) for t in for_each_tenant(tenants))
         verb = "found" if check else "fixed"
         self.stdout.write(f"{drifted} drifted bucket(s) {verb}.")
         if check and drifted:
@@ -40,7 +41,7 @@ class Command(BaseCommand):
                 # for this commit and then add their increments on top of the rebuild.
                 with connection.cursor() as cursor:
                     cursor.execute(f"LOCK TABLE {HourlyCount._meta.db_table} IN SHARE MODE")
-            expected = deltas_of_queryset(EventLog.objects.filter(tenant=tenant))
+            expected = deltas_of_queryset(scope_to_tenant(EventLog.objects.all(), tenant))
             stored = _stored(tenant)
             drift = {key for key in expected.keys() | stored.keys() if expected[key] != stored[key]}
             if drift:
@@ -49,7 +50,7 @@ class Command(BaseCommand):
                     f"(rollup total {stored.total()}, raw total {expected.total()})"
                 )
             if drift and fix:
-                HourlyCount.objects.filter(tenant=tenant).delete()
+                scope_to_tenant(HourlyCount.objects.all(), tenant).delete()
                 HourlyCount.objects.bulk_create(
                     HourlyCount(tenant_id=t, event_id=e, hour=h, count=n)
                     for (t, e, h), n in expected.items()
@@ -58,7 +59,7 @@ class Command(BaseCommand):
 
 
 def _stored(tenant: Tenant) -> Deltas:
-    rows = HourlyCount.objects.filter(tenant=tenant).values_list(
+    rows = scope_to_tenant(HourlyCount.objects.all(), tenant).values_list(
         "tenant_id", "event_id", "hour", "count"
     )
     return Counter({(t, e, h): n for t, e, h, n in rows})
