@@ -1,3 +1,5 @@
+"""Django admin for tenants, users and API keys (keys are created with their secret shown once)."""
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 

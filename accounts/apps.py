@@ -1,3 +1,5 @@
+"""The accounts app: tenants, users, API keys, authentication and the tenancy choke point."""
+
 from django.apps import AppConfig
 
 

@@ -1,3 +1,5 @@
+"""API keys as the API shows them: never the secret, except once on creation and rotation."""
+
 from django.utils import timezone
 from rest_framework import serializers
 

@@ -1,3 +1,5 @@
+"""/api/keys/: the tenant's API keys, managed by logged-in users only."""
+
 import datetime as dt
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema

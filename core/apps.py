@@ -1,3 +1,5 @@
+"""The core app: shared request machinery (DRF policy, limits, metrics); imports no app of ours."""
+
 from django.apps import AppConfig
 
 

@@ -1,3 +1,5 @@
+"""Django admin for events, logs, counters, blocklists and deletion receipts."""
+
 from django.contrib import admin
 from django.db import transaction
 

@@ -1,3 +1,5 @@
+"""The events app: event definitions, their logs, the counters kept from them, ingestion."""
+
 from django.apps import AppConfig
 
 

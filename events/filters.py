@@ -1,3 +1,5 @@
+"""Query filters of GET /api/eventlogs/ (django-filter): event, user, time ranges."""
+
 import datetime as dt
 
 import django_filters

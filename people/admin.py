@@ -1,3 +1,5 @@
+"""Django admin for people (personal data, in the pii database)."""
+
 from django.contrib import admin
 
 from people.models import Person

@@ -1,3 +1,5 @@
+"""The people app: personal data of a tenant's end users, in a database of its own."""
+
 from django.apps import AppConfig
 
 

@@ -1,3 +1,5 @@
+"""Query filters of GET /api/people/ (django-filter)."""
+
 import django_filters
 
 from people.models import Person

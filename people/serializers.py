@@ -1,3 +1,5 @@
+"""People (profiles) and the answers of their erasure and event deletion."""
+
 import re
 
 from django.core.exceptions import ValidationError as DjangoValidationError

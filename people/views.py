@@ -1,3 +1,5 @@
+"""/api/people/: profiles by distinct_id, export, erasure and deletion of a person's events."""
+
 from contextlib import contextmanager
 
 from django.db import IntegrityError, router, transaction

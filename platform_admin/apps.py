@@ -1,3 +1,5 @@
+"""The platform_admin app: staff-only reads and actions across tenants."""
+
 from django.apps import AppConfig
 
 

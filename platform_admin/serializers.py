@@ -1,3 +1,5 @@
+"""A tenant as the platform's staff see it: settings plus usage totals."""
+
 from rest_framework import serializers
 
 from accounts.models import Tenant

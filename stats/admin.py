@@ -1,3 +1,5 @@
+"""Django admin (read-only) for the rows the stats jobs compute."""
+
 from django.contrib import admin
 
 from events.admin import ReadOnlyAdmin

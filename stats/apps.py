@@ -1,3 +1,5 @@
+"""The stats app: read-only aggregations, charts, and the periodic jobs that derive data."""
+
 from django.apps import AppConfig
 
 

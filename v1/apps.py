@@ -1,3 +1,5 @@
+"""The v1 app: seed 000's API at its own paths, over events and stats."""
+
 from django.apps import AppConfig
 
 

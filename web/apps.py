@@ -1,3 +1,5 @@
+"""The web app: pages for people (dashboard, demo), server-rendered."""
+
 from django.apps import AppConfig
 
 
