@@ -24,6 +24,13 @@ def validate_rate(value: str) -> None:
         raise ValidationError(str(exc)) from None
 
 
+def rate_field(help_text: str) -> models.CharField:
+    """A tenant's own rate (core.rates syntax); blank means the server's default."""
+    return models.CharField(
+        max_length=20, blank=True, default="", validators=[validate_rate], help_text=help_text
+    )
+
+
 class Tenant(models.Model):
     """A workspace (a store, a website, an app team); owns every event row."""
 
@@ -44,21 +51,11 @@ class Tenant(models.Model):
         help_text="Event logs older than this many days are deleted by "
         "`manage.py purge_expired`; empty keeps them forever.",
     )
-    ingest_rate = models.CharField(
-        max_length=20,
-        blank=True,
-        default="",
-        validators=[validate_rate],
-        help_text="Ingestion requests per API key or user (600/min, 20/s, off); "
-        "empty: the server's INGEST_RATE.",
+    ingest_rate = rate_field(
+        "Ingestion requests per API key or user (600/min, 20/s, off); "
+        "empty: the server's INGEST_RATE."
     )
-    read_rate = models.CharField(
-        max_length=20,
-        blank=True,
-        default="",
-        validators=[validate_rate],
-        help_text="Other API requests per API key or user; empty: the server's READ_RATE.",
-    )
+    read_rate = rate_field("Other API requests per API key or user; empty: the server's READ_RATE.")
     blocklist_version = models.PositiveIntegerField(
         default=0,
         editable=False,
