@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 
 from accounts.models import ApiKey, Tenant, User
-from events.accounting import ingestion_counts_apply, tally
+from events.accounting import record_ingestion, tally
 from events.bulk import LogRow, insert_logs
 from events.models import DeletionReceipt, Event, EventLog, RejectionReason
 from events.rollups import deltas_of_queryset, deltas_of_rows, hourly_counts_apply
@@ -72,7 +72,7 @@ def event_logs_ingest(
             inserted = insert_logs(sorted((r.row for r in pending), key=lambda row: row.uuid))
             _mark_duplicates(pending, inserted)
             hourly_counts_apply(deltas_of_rows(r.row for r in pending if r.status == "accepted"))
-        ingestion_counts_apply(
+        record_ingestion(
             tenant_id=tenant.pk, received=now, items=tally([*rejected_before, *receipts])
         )
     return receipts
@@ -125,9 +125,7 @@ def event_logs_ingest_batch(
         stored = [Receipt(index, "accepted", item.uuid) for index, item in valid]
         _abandon([*receipts, *stored])
         with transaction.atomic():
-            ingestion_counts_apply(
-                tenant_id=tenant.pk, received=now, items=tally([*receipts, *stored])
-            )
+            record_ingestion(tenant_id=tenant.pk, received=now, items=tally([*receipts, *stored]))
     else:
         stored = event_logs_ingest(
             tenant=tenant,

@@ -8,10 +8,11 @@ from rest_framework.response import Response
 from accounts.permissions import INGEST, READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin, request_actor
 from core.openapi import component
-from events.accounting import Reason, Refused, RejectedInput
+from events.accounting import Reason
 from events.blocklist import rules_changed
+from events.edge import IngestionMixin
+from events.exceptions import Refused, RejectedInput
 from events.filters import EventLogFilter
-from events.ingestion import IngestionMixin
 from events.models import BlockRule, DeletionReceipt, Event, EventLog
 from events.serializers import (
     BatchQuerySerializer,

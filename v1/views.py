@@ -19,8 +19,8 @@ from rest_framework.response import Response
 from accounts.permissions import ADMIN, INGEST, READ
 from accounts.tenancy import TenantScopedMixin, request_actor
 from core.deadline import StatementDeadlineMixin
-from events.accounting import RejectedInput
-from events.ingestion import IngestionMixin
+from events.edge import IngestionMixin
+from events.exceptions import RejectedInput
 from events.models import Event, EventLog, HourlyCount
 from events.services import event_logs_delete, event_logs_ingest
 from events.validation import EventInput, event_name_problem
