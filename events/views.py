@@ -26,8 +26,8 @@ from events.serializers import (
     EventSerializer,
     batch_response,
 )
-from events.services import deletion_create, event_logs_ingest, event_logs_ingest_batch
-from events.validation import MAX_BATCH_EVENTS, validate_batch, validate_event
+from events.services import deletion_create, event_logs_ingest
+from events.validation import MAX_BATCH_EVENTS, validate_batch
 
 DUPLICATE_NAME = "An event with this name already exists."
 DUPLICATE_RULE = "The blocklist already has this rule."
@@ -107,18 +107,18 @@ class EventLogViewSet(
         },
     )
     def create(self, request, *args, **kwargs):
-        now = timezone.now()
-        item, errors = validate_event(request.data, now=now)
-        if errors:
-            raise RejectedInput(errors, reason=errors.reason)
         user, key = request_actor(request)
         (receipt,) = event_logs_ingest(
-            tenant=self.tenant, items=[item], created_by=user, api_key=key, now=now
+            tenant=self.tenant,
+            raw_items=[request.data],
+            created_by=user,
+            api_key=key,
+            now=timezone.now(),
         )
         if receipt.status == "rejected":
             raise RejectedInput(receipt.errors, reason=receipt.reason, counted=True)
         if receipt.status == "accepted":
-            log = receipt.row.to_log(pk=receipt.log_id, event_name=item.event_name)
+            log = receipt.row.to_log(pk=receipt.log_id, event_name=receipt.item.event_name)
             return Response(EventLogSerializer(log).data, status=status.HTTP_201_CREATED)
         log = self.get_queryset().get(uuid=receipt.uuid)  # a retry: answer what is stored
         return Response(EventLogSerializer(log).data, status=status.HTTP_200_OK)
@@ -154,7 +154,7 @@ class EventLogViewSet(
                 events=len(envelope.events),
             )
         user, key = request_actor(request)
-        receipts = event_logs_ingest_batch(
+        receipts = event_logs_ingest(
             tenant=self.tenant,
             raw_items=envelope.events,
             created_by=user,
