@@ -199,6 +199,31 @@ def deletion_create(
     return receipt
 
 
+def event_delete(
+    *,
+    tenant: Tenant,
+    event: Event,
+    logs: QuerySet[EventLog],
+    created_by: User | None = None,
+    api_key: ApiKey | None = None,
+) -> DeletionReceipt:
+    """Delete `event` and its logs (those of `logs`, already scoped to `tenant`) with their
+    share of the rollup, in one transaction; returns the receipt that counts the logs."""
+    if event.tenant_id != tenant.pk:
+        raise ValueError("The event does not belong to this tenant.")
+    with transaction.atomic():
+        receipt = deletion_create(
+            tenant=tenant,
+            logs=logs.filter(event=event),
+            reason=DeletionReceipt.Reason.EVENT,
+            filters={"event_name": event.name},
+            created_by=created_by,
+            api_key=api_key,
+        )
+        event.delete()
+    return receipt
+
+
 def _resolve_events(*, tenant: Tenant, names: set[str]) -> dict[str, int]:
     found = dict(Event.objects.filter(tenant=tenant, name__in=names).values_list("name", "id"))
     missing = names - found.keys()

@@ -26,7 +26,7 @@ from events.serializers import (
     EventSerializer,
     batch_response,
 )
-from events.services import deletion_create, event_logs_ingest
+from events.services import deletion_create, event_delete, event_logs_ingest
 from events.validation import MAX_BATCH_EVENTS, validate_batch
 
 DUPLICATE_NAME = "An event with this name already exists."
@@ -56,6 +56,13 @@ class EventViewSet(TenantScopedMixin, viewsets.ModelViewSet):
 
     def perform_update(self, serializer):
         self._save_unique(serializer)
+
+    def perform_destroy(self, instance):
+        # Through the service, not a database cascade: the logs leave a receipt and
+        # their share of the rollup, so jobs that follow receipts see the deletion.
+        user, key = request_actor(self.request)
+        logs = self.scoped(EventLog.objects.all())
+        event_delete(tenant=self.tenant, event=instance, logs=logs, created_by=user, api_key=key)
 
     @staticmethod
     def _save_unique(serializer, **extra) -> None:
@@ -188,7 +195,8 @@ class DeletionViewSet(
 ):
     """Deletions of event logs by filter. POST deletes the matching logs (and their share
     of the rollup) in one transaction and answers its receipt; GET lists the receipts of
-    every deletion in the tenant (by filter, person erasures, retention purges)."""
+    every deletion in the tenant (by filter, person erasures, retention purges, deleted
+    event types)."""
 
     queryset = DeletionReceipt.objects.all()
     serializer_class = DeletionReceiptSerializer
