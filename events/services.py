@@ -144,6 +144,7 @@ def event_logs_delete(
     on_chunk: Callable[[int], None] | None = None,
 ) -> int:
     """Delete `logs` (an already tenant-scoped queryset) and their share of the rollup.
+    The step of `deletion_create`, which every route and job calls (it adds the receipt).
 
     Works in chunks, each its own (nested) transaction, so a large delete never
     holds its locks for long; wrap the call in `transaction.atomic()` to make the
