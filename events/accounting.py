@@ -1,7 +1,7 @@
 """Ingestion accounting (seed 003): per tenant and UTC hour, how many requests and
 items were accepted, duplicates, or rejected — and why.
 
-Counted with the same increment upsert as the HourlyCount rollup: inside the ingest
+This module tallies; events.rollups writes the counters: inside the ingest
 transaction for requests that reach the store (so the counters commit with the
 rows), and in a statement of its own right after a request is refused whole.
 Prometheus counts the same items once the data is committed.
@@ -18,37 +18,13 @@ from rest_framework import exceptions
 from accounts.authentication import TenantInactive
 from core.metrics import count_ingested
 from core.rest import PayloadTooLarge
+from events.exceptions import Refused, RejectedInput
 from events.models import IngestionCount, RejectionReason
-from events.rollups import increment, utc_hour
+from events.rollups import Tally, ingestion_counts_apply
 
 Outcome = IngestionCount.Outcome
 Reason = RejectionReason
-# (outcome, reason) → items; reason is "" unless the outcome is "rejected"
-Tally = Counter[tuple[str, str]]
 ACCEPTED = (Outcome.ACCEPTED.value, "")
-
-
-class Refused(exceptions.APIException):
-    """An ingestion request refused as a whole: the answer says why (`reason`). The
-    accounting counts `events` items, or when None those of the body if it is readable."""
-
-    def __init__(
-        self, message: str, *, reason: Reason, status: int, events: int | None = None
-    ) -> None:
-        super().__init__({"detail": message, "reason": reason.value})
-        self.status_code = status
-        self.reason = reason
-        self.events = events
-
-
-class RejectedInput(exceptions.ValidationError):
-    """A 400 with DRF's field errors, counted under `reason` — unless `counted`: the
-    service already counted it in its transaction (an unknown event)."""
-
-    def __init__(self, errors, *, reason: str, counted: bool = False) -> None:
-        super().__init__(errors)
-        self.reason = Reason(reason)
-        self.counted = counted
 
 
 def tally(receipts: Iterable) -> Tally:
@@ -67,21 +43,11 @@ def request_outcome(items: Tally) -> tuple[str, str]:
     return next(iter(items), (Outcome.REJECTED.value, Reason.INVALID_FIELD.value))
 
 
-def ingestion_counts_apply(*, tenant_id: int, received: dt.datetime, items: Tally) -> None:
+def record_ingestion(*, tenant_id: int, received: dt.datetime, items: Tally) -> None:
     """Count one request and its items. Run it in the ingest transaction: Prometheus
     hears of the items once that transaction commits."""
-    hour = utc_hour(received)
     requests = Counter({request_outcome(items): 1})
-    rows = [
-        (tenant_id, hour, outcome, reason, items[(outcome, reason)], requests[(outcome, reason)])
-        for outcome, reason in sorted(items.keys() | requests.keys())
-    ]
-    increment(
-        IngestionCount,
-        keys=("tenant_id", "hour", "outcome", "reason"),
-        amounts=("events", "requests"),
-        rows=rows,
-    )
+    ingestion_counts_apply(tenant_id=tenant_id, received=received, items=items, requests=requests)
     transaction.on_commit(lambda: count_ingested(items))
 
 
@@ -89,7 +55,7 @@ def record_refusal(*, tenant_id: int, reason: Reason, events: int = 1) -> None:
     """Count a request refused as a whole, with its items, in its own statement."""
     items = Counter({(Outcome.REJECTED.value, reason.value): events})
     with transaction.atomic():
-        ingestion_counts_apply(tenant_id=tenant_id, received=timezone.now(), items=items)
+        record_ingestion(tenant_id=tenant_id, received=timezone.now(), items=items)
 
 
 def refusal_of(exc: Exception) -> tuple[Reason, int | None] | None:

@@ -1,6 +1,9 @@
-"""Errors of the events app that several routes answer the same way."""
+"""Errors of the events app that several routes answer the same way: an unknown event
+name, and the refusals of ingestion (counted by events.accounting under their reason)."""
 
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+
+from events.models import RejectionReason
 
 
 class EventNotFound(NotFound):
@@ -10,3 +13,26 @@ class EventNotFound(NotFound):
     def __init__(self, name: str) -> None:
         super().__init__(f"No event named '{name}'.")
         self.name = name
+
+
+class Refused(APIException):
+    """An ingestion request refused as a whole: the answer says why (`reason`). The
+    accounting counts `events` items, or when None those of the body if it is readable."""
+
+    def __init__(
+        self, message: str, *, reason: RejectionReason, status: int, events: int | None = None
+    ) -> None:
+        super().__init__({"detail": message, "reason": reason.value})
+        self.status_code = status
+        self.reason = reason
+        self.events = events
+
+
+class RejectedInput(ValidationError):
+    """A 400 with DRF's field errors, counted under `reason` — unless `counted`: the
+    service already counted it in its transaction."""
+
+    def __init__(self, errors, *, reason: str, counted: bool = False) -> None:
+        super().__init__(errors)
+        self.reason = RejectionReason(reason)
+        self.counted = counted

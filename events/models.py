@@ -155,6 +155,7 @@ class DeletionReceipt(models.Model):
         USER_EVENTS = "user_events", "all events of one distinct_id"
         ERASE = "erase", "erasure of a person (profile and events)"
         RETENTION = "retention", "retention purge (manage.py purge_expired)"
+        EVENT = "event", "deletion of an event type and all its logs"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     reason = models.CharField(max_length=20, choices=Reason.choices)

@@ -1,9 +1,10 @@
-"""The HourlyCount rollup: increments applied with one upsert, never read-modify-write.
+"""The counters, HourlyCount and IngestionCount: every write to them is here, each an
+increment applied with one upsert, never read-modify-write.
 
 `INSERT … ON CONFLICT (tenant_id, event_id, hour) DO UPDATE SET count = count + excluded.count`
 is atomic per row on PostgreSQL and SQLite alike, so concurrent requests that
 touch the same bucket both land. Callers run it inside the transaction that
-inserts or deletes the logs, so the rollup and the raw rows commit together.
+inserts or deletes the logs, so the counters and the raw rows commit together.
 """
 
 import datetime as dt
@@ -17,11 +18,13 @@ from django.db.models import DateTimeField, Sum
 from django.db.models.functions import Trunc
 
 from core.sql import increment
-from events.models import EventLog, HourlyCount
+from events.models import EventLog, HourlyCount, IngestionCount
 
 Source = Literal["auto", "rollup", "raw"]
 # (tenant_id, event_id, UTC hour) → change in count
 Deltas = Counter[tuple[int, int, dt.datetime]]
+# (outcome, reason) → items or requests; reason is "" unless the outcome is "rejected"
+Tally = Counter[tuple[str, str]]
 
 
 def utc_hour(instant: dt.datetime) -> dt.datetime:
@@ -69,6 +72,24 @@ def hourly_counts_apply(deltas: Deltas) -> None:
             hour__in={hour for _, _, hour in emptied},
             count__lte=0,
         ).delete()
+
+
+def ingestion_counts_apply(
+    *, tenant_id: int, received: dt.datetime, items: Tally, requests: Tally
+) -> None:
+    """Add `items` and `requests` (by outcome and reason) to IngestionCount for the UTC
+    hour of `received` (upsert)."""
+    hour = utc_hour(received)
+    rows = [
+        (tenant_id, hour, outcome, reason, items[(outcome, reason)], requests[(outcome, reason)])
+        for outcome, reason in sorted(items.keys() | requests.keys())
+    ]
+    increment(
+        IngestionCount,
+        keys=("tenant_id", "hour", "outcome", "reason"),
+        amounts=("events", "requests"),
+        rows=rows,
+    )
 
 
 @lru_cache(maxsize=512)

@@ -1,4 +1,9 @@
+"""Shapes of the events app's routes; ingestion bodies are described here but validated
+by events.validation, whose field table the ingest serializer is built from."""
+
+import dataclasses
 from collections import Counter
+from typing import Any
 
 from rest_framework import serializers
 
@@ -14,6 +19,7 @@ from events.models import (
     RejectionReason,
     event_name_problem,
 )
+from events.validation import EVENT_FIELDS, EventInput, FieldSpec
 
 
 class EventSerializer(StrictFieldsMixin, serializers.ModelSerializer):
@@ -55,24 +61,46 @@ class EventLogSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EventLogCreateSerializer(serializers.Serializer):
-    """The body of `POST /api/eventlogs/` (documentation and the browsable form only:
-    validation is done by `events.validation.validate_event`)."""
+_KINDS: dict[str, type[serializers.Field]] = {
+    "string": serializers.CharField,
+    "object": serializers.JSONField,
+    "datetime": serializers.DateTimeField,
+    "uuid": serializers.UUIDField,
+    "integer": serializers.IntegerField,
+}
 
-    event_name = serializers.CharField(max_length=200)
-    data = serializers.JSONField(
-        required=False, help_text="A JSON object, or a string holding one. Default {}."
-    )
-    timestamp = serializers.DateTimeField(
-        required=False, help_text="When it happened (ISO 8601 or Unix seconds); default now."
-    )
-    distinct_id = serializers.CharField(
-        required=False, max_length=200, help_text="Your end user's id."
-    )
-    uuid = serializers.UUIDField(
-        required=False, help_text="Idempotency key: a repeat stores nothing and answers 200."
-    )
-    count = serializers.IntegerField(required=False, min_value=1, default=1)
+
+def _input_field(name: str, spec: FieldSpec) -> serializers.Field:
+    """The schema's view of one field of events.validation's table."""
+    options: dict[str, Any] = {"required": spec.required, "help_text": spec.help, **spec.limits}
+    if spec.nullable:
+        options["allow_null"] = True
+    if spec.kind == "string":
+        options["trim_whitespace"] = False  # the validator keeps spaces
+    if (default := _INPUT_DEFAULTS.get(name)) is not None:
+        options["default"] = default
+    return _KINDS[spec.kind](**options)
+
+
+# Plain defaults of EventInput (count=1), shown in the schema.
+_INPUT_DEFAULTS = {
+    item.name: item.default
+    for item in dataclasses.fields(EventInput)
+    if item.default not in (dataclasses.MISSING, None, "")
+}
+
+# The body of `POST /api/eventlogs/` (and of each batch item), built from the table that
+# `events.validation.validate_event` checks with, so the two cannot disagree. For the
+# schema and the browsable form only: the validator alone validates.
+EventLogCreateSerializer = type(
+    "EventLogCreateSerializer",
+    (serializers.Serializer,),
+    {
+        "__module__": __name__,
+        "__doc__": "An event log to store: the fields events.validation accepts.",
+        **{name: _input_field(name, spec) for name, spec in EVENT_FIELDS.items()},
+    },
+)
 
 
 class BatchQuerySerializer(serializers.Serializer):

@@ -1,8 +1,9 @@
 """Writes with several steps: ingesting and deleting event logs (with receipts).
 
-`event_logs_ingest` is the single path every ingestion route uses: resolve the
-events of the whole batch in one query (creating missing ones when the tenant
-allows it), insert all logs in one statement (events.bulk) with
+`event_logs_ingest` is the single path every ingestion route uses: validate the
+items (events.validation), resolve the events of the whole batch in one query
+(creating missing ones when the tenant allows it), insert all logs in one
+statement (events.bulk) with
 `ON CONFLICT (tenant_id, uuid) DO NOTHING RETURNING`, and report per item
 whether it was stored now (`accepted`) or was already there (`duplicate`).
 The caller answers only after the surrounding transaction commits.
@@ -19,7 +20,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 
 from accounts.models import ApiKey, Tenant, User
-from events.accounting import ingestion_counts_apply, tally
+from events.accounting import record_ingestion, tally
 from events.bulk import LogRow, insert_logs
 from events.models import DeletionReceipt, Event, EventLog, RejectionReason
 from events.rollups import deltas_of_queryset, deltas_of_rows, hourly_counts_apply
@@ -42,105 +43,98 @@ class Receipt:
     reason: str | None = None  # a RejectionReason, for rejected items
     log_id: int | None = None
     row: LogRow | None = None  # what was stored, for accepted items
+    item: EventInput | None = None  # the validated input, for items that passed validation
 
 
 def event_logs_ingest(
     *,
     tenant: Tenant,
-    items: Sequence[EventInput],
     created_by: User | None,
     now: dt.datetime,
-    api_key: ApiKey | None = None,
-    atomic: bool = False,
-    rejected_before: Sequence[Receipt] = (),
-) -> list[Receipt]:
-    """Store valid items exactly once each (by uuid) and return one receipt per item.
-
-    With `atomic`, nothing is stored if any item is rejected. The HourlyCount
-    rollup and the ingestion accounting (this request, its items, and the
-    `rejected_before` receipts of items its caller refused already) are updated in
-    the same transaction as the insert."""
-    with transaction.atomic():
-        receipts = _store(tenant, items, created_by=created_by, now=now, api_key=api_key)
-        if atomic and any(receipt.status == "rejected" for receipt in receipts):
-            _abandon(receipts)
-        else:
-            pending = [receipt for receipt in receipts if receipt.row is not None]
-            # Insert in uuid order: concurrent batches then take the unique-index locks
-            # in the same order, so overlapping retries wait for each other instead of
-            # deadlocking. The sort is stable: the first of equal uuids is the one stored.
-            inserted = insert_logs(sorted((r.row for r in pending), key=lambda row: row.uuid))
-            _mark_duplicates(pending, inserted)
-            hourly_counts_apply(deltas_of_rows(r.row for r in pending if r.status == "accepted"))
-        ingestion_counts_apply(
-            tenant_id=tenant.pk, received=now, items=tally([*rejected_before, *receipts])
-        )
-    return receipts
-
-
-def _store(
-    tenant: Tenant,
-    items: Sequence[EventInput],
-    *,
-    created_by: User | None,
-    now: dt.datetime,
-    api_key: ApiKey | None,
-) -> list[Receipt]:
-    """One receipt per item: `accepted` with the row to insert, or `rejected` when its
-    event does not exist and the tenant does not create events on the fly."""
-    event_ids = _resolve_events(tenant=tenant, names={item.event_name for item in items})
-    receipts: list[Receipt] = []
-    for index, item in enumerate(items):
-        if item.event_name not in event_ids:
-            receipts.append(_unknown_event(index, item))
-            continue
-        row = _build_row(tenant, event_ids[item.event_name], item, now, created_by, api_key)
-        receipts.append(Receipt(index=index, status="accepted", uuid=row.uuid, row=row))
-    return receipts
-
-
-def event_logs_ingest_batch(
-    *,
-    tenant: Tenant,
-    raw_items: Sequence[object],
-    created_by: User | None,
-    now: dt.datetime,
+    raw_items: Sequence[object] | None = None,
+    items: Sequence[EventInput] | None = None,
     api_key: ApiKey | None = None,
     skew: dt.timedelta = dt.timedelta(0),
     atomic: bool = False,
 ) -> list[Receipt]:
-    """Validate decoded JSON items and store the valid ones; one receipt per raw item,
-    in order. With `atomic`, any rejected item means nothing is stored."""
-    receipts: list[Receipt] = []
+    """Validate `raw_items` (decoded JSON, by events.validation) — or take `items` an
+    adapter already mapped (seed 000) — store the valid ones exactly once each (by uuid)
+    and return one receipt per item, in order.
+
+    With `atomic`, nothing is stored if any item is rejected. The HourlyCount rollup and
+    the ingestion accounting of the request and all its items are updated in the same
+    transaction as the insert."""
+    if (raw_items is None) == (items is None):
+        raise TypeError("Give raw_items or items, not both.")
+    if items is None:
+        rejected, valid = _validate(raw_items, now=now, skew=skew)
+    else:
+        rejected, valid = [], list(enumerate(items))
+    with transaction.atomic():
+        if atomic and rejected:
+            receipts = _in_order(rejected, [_unstored(index, item) for index, item in valid])
+            _abandon(receipts)  # no event is resolved (nor created) for a doomed batch
+        else:
+            receipts = _store(
+                tenant,
+                valid,
+                rejected,
+                created_by=created_by,
+                now=now,
+                api_key=api_key,
+                atomic=atomic,
+            )
+        record_ingestion(tenant_id=tenant.pk, received=now, items=tally(receipts))
+    return receipts
+
+
+def _validate(
+    raw_items: Sequence[object], *, now: dt.datetime, skew: dt.timedelta
+) -> tuple[list[Receipt], list[tuple[int, EventInput]]]:
+    """The receipts of the items validation rejects, and the valid items with their index."""
+    rejected: list[Receipt] = []
     valid: list[tuple[int, EventInput]] = []
     for index, raw in enumerate(raw_items):
         item, errors = validate_event(raw, now=now, skew=skew)
         if item is None:
-            receipts.append(
-                Receipt(index, "rejected", _raw_uuid(raw), errors=errors, reason=errors.reason)
-            )
+            uuid = _raw_uuid(raw)
+            rejected.append(Receipt(index, "rejected", uuid, errors=errors, reason=errors.reason))
         else:
             valid.append((index, item))
-    if atomic and receipts:
-        stored = [Receipt(index, "accepted", item.uuid) for index, item in valid]
-        _abandon([*receipts, *stored])
-        with transaction.atomic():
-            ingestion_counts_apply(
-                tenant_id=tenant.pk, received=now, items=tally([*receipts, *stored])
-            )
-    else:
-        stored = event_logs_ingest(
-            tenant=tenant,
-            items=[item for _, item in valid],
-            created_by=created_by,
-            api_key=api_key,
-            now=now,
-            atomic=atomic,
-            rejected_before=receipts,
-        )
-        for (index, _), receipt in zip(valid, stored, strict=True):
-            receipt.index = index
-    return sorted(receipts + stored, key=lambda receipt: receipt.index)
+    return rejected, valid
+
+
+def _store(
+    tenant: Tenant,
+    valid: list[tuple[int, EventInput]],
+    rejected: list[Receipt],
+    *,
+    created_by: User | None,
+    now: dt.datetime,
+    api_key: ApiKey | None,
+    atomic: bool,
+) -> list[Receipt]:
+    """Insert the rows of the valid items whose event exists (or may be created); with
+    `atomic`, none if any item is rejected. Returns every item's receipt, in order."""
+    event_ids = _resolve_events(tenant=tenant, names={item.event_name for _, item in valid})
+    built = [
+        _unknown_event(index, item)
+        if item.event_name not in event_ids
+        else _accepted(index, item, _build_row(tenant, event_ids, item, now, created_by, api_key))
+        for index, item in valid
+    ]
+    receipts = _in_order(rejected, built)
+    if atomic and any(receipt.status == "rejected" for receipt in receipts):
+        _abandon(receipts)
+        return receipts
+    pending = [receipt for receipt in receipts if receipt.row is not None]
+    # Insert in uuid order: concurrent batches then take the unique-index locks in the
+    # same order, so overlapping retries wait for each other instead of deadlocking.
+    # The sort is stable: the first of equal uuids is the one stored.
+    inserted = insert_logs(sorted((r.row for r in pending), key=lambda row: row.uuid))
+    _mark_duplicates(pending, inserted)
+    hourly_counts_apply(deltas_of_rows(r.row for r in pending if r.status == "accepted"))
+    return receipts
 
 
 def event_logs_delete(
@@ -150,6 +144,7 @@ def event_logs_delete(
     on_chunk: Callable[[int], None] | None = None,
 ) -> int:
     """Delete `logs` (an already tenant-scoped queryset) and their share of the rollup.
+    The step of `deletion_create`, which every route and job calls (it adds the receipt).
 
     Works in chunks, each its own (nested) transaction, so a large delete never
     holds its locks for long; wrap the call in `transaction.atomic()` to make the
@@ -205,6 +200,31 @@ def deletion_create(
     return receipt
 
 
+def event_delete(
+    *,
+    tenant: Tenant,
+    event: Event,
+    logs: QuerySet[EventLog],
+    created_by: User | None = None,
+    api_key: ApiKey | None = None,
+) -> DeletionReceipt:
+    """Delete `event` and its logs (those of `logs`, already scoped to `tenant`) with their
+    share of the rollup, in one transaction; returns the receipt that counts the logs."""
+    if event.tenant_id != tenant.pk:
+        raise ValueError("The event does not belong to this tenant.")
+    with transaction.atomic():
+        receipt = deletion_create(
+            tenant=tenant,
+            logs=logs.filter(event=event),
+            reason=DeletionReceipt.Reason.EVENT,
+            filters={"event_name": event.name},
+            created_by=created_by,
+            api_key=api_key,
+        )
+        event.delete()
+    return receipt
+
+
 def _resolve_events(*, tenant: Tenant, names: set[str]) -> dict[str, int]:
     found = dict(Event.objects.filter(tenant=tenant, name__in=names).values_list("name", "id"))
     missing = names - found.keys()
@@ -217,6 +237,19 @@ def _resolve_events(*, tenant: Tenant, names: set[str]) -> dict[str, int]:
             Event.objects.filter(tenant=tenant, name__in=missing).values_list("name", "id")
         )
     return found
+
+
+def _in_order(*parts: list[Receipt]) -> list[Receipt]:
+    return sorted((receipt for part in parts for receipt in part), key=lambda r: r.index)
+
+
+def _accepted(index: int, item: EventInput, row: LogRow) -> Receipt:
+    return Receipt(index=index, status="accepted", uuid=row.uuid, row=row, item=item)
+
+
+def _unstored(index: int, item: EventInput) -> Receipt:
+    """An item of an atomic batch that validation passed but that will not be stored."""
+    return Receipt(index=index, status="accepted", uuid=item.uuid, item=item)
 
 
 def _abandon(receipts: list[Receipt]) -> None:
@@ -248,12 +281,13 @@ def _unknown_event(index: int, item: EventInput) -> Receipt:
         uuid=item.uuid,
         errors={"event_name": [message]},
         reason=RejectionReason.UNKNOWN_EVENT,
+        item=item,
     )
 
 
 def _build_row(
     tenant: Tenant,
-    event_id: int,
+    event_ids: dict[str, int],
     item: EventInput,
     now: dt.datetime,
     created_by: User | None,
@@ -261,7 +295,7 @@ def _build_row(
 ) -> LogRow:
     return LogRow(
         tenant_id=tenant.pk,
-        event_id=event_id,
+        event_id=event_ids[item.event_name],
         uuid=item.uuid or uuid7(),
         timestamp=item.timestamp or now,
         received_at=now,

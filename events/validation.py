@@ -1,13 +1,14 @@
 """The one validator for incoming event logs, shared by every ingestion route.
 
 Plain Python on already-decoded JSON (no DRF serializer per event): it turns a
-raw dict into an `EventInput` or a DRF-style `{"field": ["message"]}` dict.
+raw dict into an `EventInput` or a DRF-style `{"field": ["message"]}` dict. Its field
+table, EVENT_FIELDS, is also what the API schema describes (events.serializers).
 """
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import orjson
@@ -16,9 +17,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core import jsonbody
-from events.models import DISTINCT_ID_MAX_LENGTH, RejectionReason, event_name_problem
+from events.models import (
+    DISTINCT_ID_MAX_LENGTH,
+    EVENT_NAME_MAX_LENGTH,
+    RejectionReason,
+    event_name_problem,
+)
 
-EVENT_FIELDS = frozenset({"event_name", "data", "timestamp", "distinct_id", "uuid", "count"})
 # Caps on one event's `data` (OWASP API4): its size as compact JSON, its nesting, and the
 # length of every property name in it.
 MAX_DATA_BYTES = 32 * 1024
@@ -26,8 +31,6 @@ MAX_DATA_DEPTH = 10
 MAX_PROPERTY_KEY_LENGTH = 200
 MAX_COUNT = 2**31 - 1
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-# Optional fields where JSON null means "not given" (browser clients send nulls).
-NULLABLE_FIELDS = frozenset({"timestamp", "distinct_id", "uuid"})
 
 
 class FieldErrors(dict[str, list[str]]):
@@ -78,18 +81,17 @@ def validate_event(
         return None, FieldErrors(non_field_errors=["Each event must be a JSON object."])
     errors = FieldErrors({name: ["Unknown field."] for name in sorted(raw.keys() - EVENT_FIELDS)})
     values: dict[str, Any] = {}
-    parsers = {**_PARSERS, "timestamp": partial(_timestamp, now=now, skew=skew)}
     reason = RejectionReason.INVALID_FIELD
-    for name, parse in parsers.items():
-        if name not in raw or (raw[name] is None and name in NULLABLE_FIELDS):
+    for name, spec in EVENT_FIELDS.items():
+        if name not in raw or (raw[name] is None and spec.nullable):
+            if spec.required:
+                errors[name] = ["This field is required."]
             continue
         try:
-            values[name] = parse(raw[name])
+            values[name] = spec.parse(raw[name], now=now, skew=skew)
         except ValueError as exc:
             errors[name] = [str(exc)]
             reason = exc.reason if isinstance(exc, Rejection) else reason
-    if "event_name" not in raw:
-        errors["event_name"] = ["This field is required."]
     if len(errors) == 1:
         errors.reason = reason
     if errors:
@@ -97,7 +99,7 @@ def validate_event(
     return EventInput(**values), FieldErrors()
 
 
-def _event_name(value: Any) -> str:
+def _event_name(value: Any, **_clock: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("Must be a string.")
     if (problem := event_name_problem(value)) is not None:
@@ -105,7 +107,7 @@ def _event_name(value: Any) -> str:
     return value
 
 
-def _data(value: Any) -> dict[str, Any]:
+def _data(value: Any, **_clock: Any) -> dict[str, Any]:
     # Seed 001's Python example sends data as a JSON string holding an object.
     if isinstance(value, str):
         try:
@@ -174,7 +176,7 @@ def _parse_timestamp(value: Any) -> dt.datetime:
     return parsed
 
 
-def _distinct_id(value: Any) -> str:
+def _distinct_id(value: Any, **_clock: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
@@ -184,14 +186,14 @@ def _distinct_id(value: Any) -> str:
     return value
 
 
-def _uuid(value: Any) -> UUID:
+def _uuid(value: Any, **_clock: Any) -> UUID:
     try:
         return UUID(value)
     except (TypeError, ValueError, AttributeError):
         raise ValueError("Must be a UUID string.") from None
 
 
-def _count(value: Any) -> int:
+def _count(value: Any, **_clock: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError("Must be a whole number.")
     if not 1 <= value <= MAX_COUNT:
@@ -199,12 +201,54 @@ def _count(value: Any) -> int:
     return value
 
 
-_PARSERS = {
-    "event_name": _event_name,
-    "data": _data,
-    "distinct_id": _distinct_id,
-    "uuid": _uuid,
-    "count": _count,
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One field of an incoming event: how `validate_event` parses it (`parse` gets the
+    value and the keywords `now` and `skew`; a ValueError is the field's error), and what
+    the API schema says of it."""
+
+    parse: Callable[..., Any]
+    kind: Literal["string", "object", "datetime", "uuid", "integer"]
+    help: str
+    required: bool = False
+    nullable: bool = False  # JSON null means "not given" (browser clients send nulls)
+    limits: Mapping[str, int] = field(default_factory=dict)  # max_length, min/max_value
+
+
+EVENT_FIELDS: dict[str, FieldSpec] = {
+    "event_name": FieldSpec(
+        _event_name,
+        "string",
+        "The event's name (exact match; created on the fly if the tenant allows it).",
+        required=True,
+        limits={"max_length": EVENT_NAME_MAX_LENGTH},
+    ),
+    "data": FieldSpec(_data, "object", "A JSON object, or a string holding one. Default {}."),
+    "timestamp": FieldSpec(
+        _timestamp,
+        "datetime",
+        "When it happened (ISO 8601 or Unix seconds, naive = UTC); default now.",
+        nullable=True,
+    ),
+    "distinct_id": FieldSpec(
+        _distinct_id,
+        "string",
+        "Your end user's id.",
+        nullable=True,
+        limits={"max_length": DISTINCT_ID_MAX_LENGTH},
+    ),
+    "uuid": FieldSpec(
+        _uuid,
+        "uuid",
+        "Idempotency key: a repeat stores nothing and answers 200.",
+        nullable=True,
+    ),
+    "count": FieldSpec(
+        _count,
+        "integer",
+        "How many occurrences this log stands for. Default 1.",
+        limits={"min_value": 1, "max_value": MAX_COUNT},
+    ),
 }
 
 

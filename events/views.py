@@ -8,10 +8,11 @@ from rest_framework.response import Response
 from accounts.permissions import INGEST, READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin, request_actor
 from core.openapi import component
-from events.accounting import Reason, Refused, RejectedInput
+from events.accounting import Reason
 from events.blocklist import rules_changed
+from events.edge import IngestionMixin
+from events.exceptions import Refused, RejectedInput
 from events.filters import EventLogFilter
-from events.ingestion import IngestionMixin
 from events.models import BlockRule, DeletionReceipt, Event, EventLog
 from events.serializers import (
     BatchQuerySerializer,
@@ -25,8 +26,8 @@ from events.serializers import (
     EventSerializer,
     batch_response,
 )
-from events.services import deletion_create, event_logs_ingest, event_logs_ingest_batch
-from events.validation import MAX_BATCH_EVENTS, validate_batch, validate_event
+from events.services import deletion_create, event_delete, event_logs_ingest
+from events.validation import MAX_BATCH_EVENTS, validate_batch
 
 DUPLICATE_NAME = "An event with this name already exists."
 DUPLICATE_RULE = "The blocklist already has this rule."
@@ -55,6 +56,13 @@ class EventViewSet(TenantScopedMixin, viewsets.ModelViewSet):
 
     def perform_update(self, serializer):
         self._save_unique(serializer)
+
+    def perform_destroy(self, instance):
+        # Through the service, not a database cascade: the logs leave a receipt and
+        # their share of the rollup, so jobs that follow receipts see the deletion.
+        user, key = request_actor(self.request)
+        logs = self.scoped(EventLog.objects.all())
+        event_delete(tenant=self.tenant, event=instance, logs=logs, created_by=user, api_key=key)
 
     @staticmethod
     def _save_unique(serializer, **extra) -> None:
@@ -106,18 +114,18 @@ class EventLogViewSet(
         },
     )
     def create(self, request, *args, **kwargs):
-        now = timezone.now()
-        item, errors = validate_event(request.data, now=now)
-        if errors:
-            raise RejectedInput(errors, reason=errors.reason)
         user, key = request_actor(request)
         (receipt,) = event_logs_ingest(
-            tenant=self.tenant, items=[item], created_by=user, api_key=key, now=now
+            tenant=self.tenant,
+            raw_items=[request.data],
+            created_by=user,
+            api_key=key,
+            now=timezone.now(),
         )
         if receipt.status == "rejected":
             raise RejectedInput(receipt.errors, reason=receipt.reason, counted=True)
         if receipt.status == "accepted":
-            log = receipt.row.to_log(pk=receipt.log_id, event_name=item.event_name)
+            log = receipt.row.to_log(pk=receipt.log_id, event_name=receipt.item.event_name)
             return Response(EventLogSerializer(log).data, status=status.HTTP_201_CREATED)
         log = self.get_queryset().get(uuid=receipt.uuid)  # a retry: answer what is stored
         return Response(EventLogSerializer(log).data, status=status.HTTP_200_OK)
@@ -153,7 +161,7 @@ class EventLogViewSet(
                 events=len(envelope.events),
             )
         user, key = request_actor(request)
-        receipts = event_logs_ingest_batch(
+        receipts = event_logs_ingest(
             tenant=self.tenant,
             raw_items=envelope.events,
             created_by=user,
@@ -187,7 +195,8 @@ class DeletionViewSet(
 ):
     """Deletions of event logs by filter. POST deletes the matching logs (and their share
     of the rollup) in one transaction and answers its receipt; GET lists the receipts of
-    every deletion in the tenant (by filter, person erasures, retention purges)."""
+    every deletion in the tenant (by filter, person erasures, retention purges, deleted
+    event types)."""
 
     queryset = DeletionReceipt.objects.all()
     serializer_class = DeletionReceiptSerializer

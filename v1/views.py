@@ -7,7 +7,6 @@ names are matched exactly: `%`, `_`, quotes, spaces and emoji are ordinary.
 
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -19,10 +18,10 @@ from rest_framework.response import Response
 from accounts.permissions import ADMIN, INGEST, READ
 from accounts.tenancy import TenantScopedMixin, request_actor
 from core.deadline import StatementDeadlineMixin
-from events.accounting import RejectedInput
-from events.ingestion import IngestionMixin
+from events.edge import IngestionMixin
+from events.exceptions import RejectedInput
 from events.models import Event, EventLog, HourlyCount
-from events.services import event_logs_delete, event_logs_ingest
+from events.services import event_delete, event_logs_ingest
 from events.validation import EventInput, event_name_problem
 from stats import charts, selectors
 from v1.serializers import (
@@ -176,9 +175,12 @@ class AdminEventView(AdminV1View):
     @extend_schema(responses={200: DeletedSerializer})
     def delete(self, request, name: str):
         event = self.event_named(name)
-        with transaction.atomic():
-            deleted = event_logs_delete(logs=self.scoped(EventLog.objects.filter(event=event)))
-            event.delete()
+        user, key = request_actor(request)
+        logs = self.scoped(EventLog.objects.all())
+        receipt = event_delete(
+            tenant=self.tenant, event=event, logs=logs, created_by=user, api_key=key
+        )
+        deleted = receipt.events_deleted
         message = f"Deleted {deleted} occurrence(s) of event '{name}'."
         return Response({"message": message, "deleted": deleted})
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from events.accounting import ingestion_counts_apply
+from events.accounting import record_ingestion
 from events.models import EventLog, IngestionCount, RejectionReason
 from events.rollups import utc_hour
 
@@ -239,7 +239,7 @@ def test_hourly_buckets_and_all_days_without_dates(api_client, tenant):
         (morning + dt.timedelta(hours=2), {("rejected", "malformed_json"): 1}),
         (morning + dt.timedelta(days=2), {("duplicate", ""): 1, ("accepted", ""): 1}),
     ]:
-        ingestion_counts_apply(tenant_id=tenant.pk, received=received, items=items)
+        record_ingestion(tenant_id=tenant.pk, received=received, items=items)
 
     hours = api_client.get(
         "/api/stats/ingestion",
@@ -258,7 +258,7 @@ def test_hourly_buckets_and_all_days_without_dates(api_client, tenant):
 
 def test_days_follow_the_requested_time_zone(api_client, tenant):
     late = dt.datetime(2024, 5, 1, 23, 0, tzinfo=dt.UTC)  # 2024-05-02 01:00 in Berlin
-    ingestion_counts_apply(tenant_id=tenant.pk, received=late, items={("accepted", ""): 1})
+    record_ingestion(tenant_id=tenant.pk, received=late, items={("accepted", ""): 1})
 
     berlin = api_client.get(
         "/api/stats/ingestion",
@@ -316,8 +316,8 @@ def test_tenants_see_only_their_own_counts(api_client, other_client, other_tenan
 def test_counters_are_per_utc_hour_of_receipt(tenant):
     received = dt.datetime(2024, 5, 1, 10, 59, 59, tzinfo=dt.UTC)
 
-    ingestion_counts_apply(tenant_id=tenant.pk, received=received, items={("accepted", ""): 2})
-    ingestion_counts_apply(
+    record_ingestion(tenant_id=tenant.pk, received=received, items={("accepted", ""): 2})
+    record_ingestion(
         tenant_id=tenant.pk,
         received=received + dt.timedelta(seconds=1),
         items={("accepted", ""): 1},

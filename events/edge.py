@@ -11,7 +11,7 @@ from rest_framework.exceptions import APIException, ParseError
 
 from core.middleware import body_size_problem
 from core.rest import StrictJSONParser
-from events.accounting import Reason, Refused, record_refusal, refusal_of
+from events.accounting import Reason, record_refusal, refusal_of
 from events.blocklist import blocked_reason
 from events.browser import (
     TextPlainJSONParser,
@@ -20,6 +20,7 @@ from events.browser import (
     origin_refusal,
     preflight_response,
 )
+from events.exceptions import Refused
 
 BLOCKED_MESSAGES = {
     Reason.BLOCKED_IP: "Events from this address are blocked by the tenant's blocklist.",
