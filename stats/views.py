@@ -22,15 +22,14 @@ from core.deadline import StatementDeadlineMixin
 from events.models import Event, EventLog, HourlyCount
 from stats import selectors
 from stats.buckets import MAX_BUCKETS, TooManyBuckets
-from stats.charts import (
+from stats.charts.render import (
     CHART_CACHE_CONTROL,
     ChartJob,
-    ChartKind,
-    ChartSpec,
     PNGRenderer,
     chart_etag,
     etag_matches,
 )
+from stats.charts.spec import ChartKind, ChartSpec
 from stats.serializers import (
     DailyAmountSerializer,
     DailyAveragePerUserSerializer,
