@@ -13,13 +13,13 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from accounts.permissions import ADMIN, INGEST, READ
 from accounts.tenancy import TenantScopedMixin, request_actor
 from core.deadline import StatementDeadlineMixin
 from events.accounting import RejectedInput
+from events.exceptions import EventNotFound
 from events.ingestion import IngestionMixin
 from events.models import Event, EventLog, HourlyCount
 from events.services import event_logs_delete, event_logs_ingest
@@ -53,7 +53,7 @@ class V1View(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIView)
     def event_named(self, name: str) -> Event:
         event = self.get_queryset().filter(name=name).first()
         if event is None:
-            raise NotFound(f"No event named '{name}'.")
+            raise EventNotFound(name)
         return event
 
     def daily_counts(self, *, start=None, end=None, event_name=None) -> list[dict]:
