@@ -7,15 +7,14 @@ sees a change on its next request without a query per request.
 """
 
 import ipaddress
-from collections import OrderedDict
 from dataclasses import dataclass
-from threading import Lock
 
 from django.conf import settings
 from django.db.models import F
 from django.http import HttpRequest
 
 from accounts.models import Tenant
+from core.caches import LockedLRU
 from events.models import BlockRule, RejectionReason
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -38,8 +37,8 @@ class Rules:
 
 
 NO_RULES = Rules(networks=(), agents=())
-_cache: OrderedDict[int, tuple[int, Rules]] = OrderedDict()
-_lock = Lock()
+# tenant id → (blocklist_version the rules were read at, rules)
+_cache: LockedLRU[int, tuple[int, Rules]] = LockedLRU(size=CACHED_TENANTS)
 
 
 def normalise_ip_rule(value: str) -> str:
@@ -61,24 +60,17 @@ def rules_for(tenant: Tenant) -> Rules:
     version = tenant.blocklist_version
     if version == 0:
         return NO_RULES  # never had a rule: no query at all
-    with _lock:
-        cached = _cache.get(tenant.pk)
-        if cached is not None and cached[0] == version:
-            _cache.move_to_end(tenant.pk)
-            return cached[1]
-    rules = _load(tenant)
-    with _lock:
-        _cache[tenant.pk] = (version, rules)
-        _cache.move_to_end(tenant.pk)
-        while len(_cache) > CACHED_TENANTS:
-            _cache.popitem(last=False)
+    cached = _cache.get(tenant.pk)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    rules = _load(tenant)  # outside the lock: a query must not serialise the process
+    _cache.put(tenant.pk, (version, rules))
     return rules
 
 
 def clear_cache() -> None:
     """Forget every cached rule set (tests: tenant ids and versions repeat after rollbacks)."""
-    with _lock:
-        _cache.clear()
+    _cache.clear()
 
 
 def _load(tenant: Tenant) -> Rules:

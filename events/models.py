@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from accounts.models import ApiKey, Tenant
+from core.ranges import half_open
 from events.uuid7 import uuid7
 
 EVENT_NAME_MAX_LENGTH = 200
@@ -52,12 +53,7 @@ class Event(models.Model):
 class EventLogQuerySet(models.QuerySet):
     def between(self, start=None, end=None, *, field: str = "timestamp") -> "EventLogQuerySet":
         """Half-open range [start, end) on `timestamp` (or `received_at`); None is open."""
-        queryset = self
-        if start is not None:
-            queryset = queryset.filter(**{f"{field}__gte": start})
-        if end is not None:
-            queryset = queryset.filter(**{f"{field}__lt": end})
-        return queryset
+        return self.filter(half_open(field, start, end))
 
 
 class EventLog(models.Model):

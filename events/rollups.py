@@ -21,6 +21,7 @@ from core.sql import increment
 from events.models import EventLog, HourlyCount, IngestionCount
 
 Source = Literal["auto", "rollup", "raw"]
+StatsSource = Literal["rollup", "raw"]  # what a stats answer was read from (X-Stats-Source)
 # (tenant_id, event_id, UTC hour) → change in count
 Deltas = Counter[tuple[int, int, dt.datetime]]
 # (outcome, reason) → items or requests; reason is "" unless the outcome is "rejected"
@@ -108,3 +109,10 @@ def whole_hour_zone(key: str) -> bool:
 
 def use_rollup(*, tz: ZoneInfo, source: Source) -> bool:
     return source == "rollup" or (source == "auto" and whole_hour_zone(tz.key))
+
+
+def stats_source(*, tz: ZoneInfo, in_rollup: bool = True, source: Source = "auto") -> StatsSource:
+    """The rows a stats query reads, decided once: the view passes it to the selector
+    and names it in X-Stats-Source. `in_rollup=False` for what HourlyCount does not
+    hold (per-user metrics, ingestion counters): those are always read raw."""
+    return "rollup" if in_rollup and use_rollup(tz=tz, source=source) else "raw"

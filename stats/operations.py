@@ -1,37 +1,29 @@
 """Stats about how the service handles a tenant's data rather than about its events:
 ingestion quality per bucket (seed 003) and per-user activity periods (seed 004)."""
 
+from zoneinfo import ZoneInfo
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics
-from rest_framework.exceptions import ValidationError
 
 from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
 from core.deadline import StatementDeadlineMixin
 from events.models import IngestionCount
+from events.rollups import StatsSource
 from stats import selectors
-from stats.buckets import TooManyBuckets
 from stats.models import UserActivityPeriod
 from stats.serializers import (
     IngestionQuerySerializer,
     UserActivityPeriodSerializer,
     UserActivityQuerySerializer,
 )
-from stats.views import StatsView, stats_schema
+from stats.views import StatsView, date_range, stats_schema
 
 
-class IngestionView(StatsView):
-    """Ingestion quality per bucket (seed 003): requests valid and invalid, items
-    accepted, duplicate, and rejected by reason, `{bucket: {...}}` zero-filled like
-    event_trend. No dates: every day with data."""
-
-    queryset = IngestionCount.objects.all()
-    query_serializer_class = IngestionQuerySerializer
-    chart_kind = "ingestion"
-    raw_only = True  # counted per request, there is no other source
-
-    @stats_schema(
+@extend_schema_view(
+    get=stats_schema(
         query=IngestionQuerySerializer,
         json=OpenApiResponse(
             OpenApiTypes.OBJECT,
@@ -61,20 +53,21 @@ class IngestionView(StatsView):
             ],
         ),
     )
-    def get(self, request, *args, **kwargs):
-        query = self.query()
-        tz = self.time_zone(query)
-        try:
-            data = selectors.ingestion_counts(
-                counts=self.get_queryset(),
-                start=query.get("start_date"),
-                end=query.get("end_date"),
-                tz=tz,
-                interval=query["interval"],
-            )
-        except TooManyBuckets as exc:
-            raise ValidationError({"interval": [str(exc)]}) from None
-        return self.respond(data, tz, query)
+)
+class IngestionView(StatsView):
+    """Ingestion quality per bucket (seed 003): requests valid and invalid, items
+    accepted, duplicate, and rejected by reason, `{bucket: {...}}` zero-filled like
+    event_trend. No dates: every day with data."""
+
+    queryset = IngestionCount.objects.all()
+    query_serializer_class = IngestionQuerySerializer
+    chart_kind = "ingestion"
+    in_rollup = False  # counted per request: HourlyCount does not hold them
+
+    def select(self, query: dict, *, tz: ZoneInfo, source: StatsSource) -> dict:
+        return selectors.ingestion_counts(
+            counts=self.get_queryset(), **date_range(query), tz=tz, interval=query["interval"]
+        )
 
 
 @extend_schema_view(

@@ -20,13 +20,13 @@ from django.db.models import (
     Func,
     Min,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Sum,
 )
 from django.db.models.functions import Coalesce, ExtractHour, Trunc, TruncDate
 
+from core.ranges import half_open
 from events.models import Event, EventLog, HourlyCount, IngestionCount, RejectionReason
 from events.rollups import Source, use_rollup, whole_hour_zone
 from stats.buckets import Interval, bucket_key, bucket_keys, key_sorter
@@ -137,7 +137,7 @@ def event_frequency(
     # range only. (A LEFT JOIN with a FILTERed Sum would join every row of the tenant.)
     per_event = (
         model.objects.filter(tenant_id=OuterRef("tenant_id"), event_id=OuterRef("pk"))
-        .filter(_range_q(field, lower, upper))
+        .filter(half_open(field, lower, upper))
         .order_by()
         .values("event_id")
         .annotate(total=Sum("count"))
@@ -246,7 +246,7 @@ def user_activity_periods(
     if distinct_id is not None:
         periods = periods.filter(distinct_id=distinct_id)
     return (
-        periods.filter(_range_q("period_start", start, end))
+        periods.filter(half_open("period_start", start, end))
         .order_by("period_start", "distinct_id")
         .values("distinct_id", "period_start", "period_end", "events")
     )
@@ -263,7 +263,7 @@ def _per_user_days(
     """(YYYY-MM-DD, distinct users, sum of counts of their events) for every day of the
     range (of the data, where the range is open), ascending; (day, 0, 0) when none."""
     lower, upper = day_range_bounds(start=start, end=end, tz=tz)
-    rows = logs.filter(_range_q("timestamp", lower, upper)).exclude(distinct_id="")
+    rows = logs.filter(half_open("timestamp", lower, upper)).exclude(distinct_id="")
     if event_name is not None:
         rows = rows.filter(event__name=event_name)
     totals = (
@@ -311,17 +311,8 @@ def _source_rows(
 ) -> tuple[QuerySet, str]:
     """Rows in [lower, upper) from the rollup or the raw logs, and their instant field."""
     if use_rollup(tz=tz, source=source):
-        return rollup.filter(_range_q("hour", lower, upper)), "hour"
-    return logs.filter(_range_q("timestamp", lower, upper)), "timestamp"
-
-
-def _range_q(field: str, lower: dt.datetime | None, upper: dt.datetime | None) -> Q:
-    condition = Q()
-    if lower is not None:
-        condition &= Q(**{f"{field}__gte": lower})
-    if upper is not None:
-        condition &= Q(**{f"{field}__lt": upper})
-    return condition
+        return rollup.filter(half_open("hour", lower, upper)), "hour"
+    return logs.filter(half_open("timestamp", lower, upper)), "timestamp"
 
 
 class IngestionBucket(TypedDict):
@@ -344,13 +335,10 @@ def ingestion_counts(
     buckets filled like event_trend. Counters are per UTC hour, so in a zone whose
     offset is not whole hours an hour falls in the bucket where it begins."""
     lower, upper = day_range_bounds(start=start, end=end, tz=tz)
-    rows = counts.order_by()
-    if lower is not None:
-        rows = rows.filter(hour__gte=lower)
-    if upper is not None:
-        rows = rows.filter(hour__lt=upper)
     totals = (
-        rows.annotate(bucket=_bucket("hour", interval, tz))
+        counts.order_by()
+        .filter(half_open("hour", lower, upper))
+        .annotate(bucket=_bucket("hour", interval, tz))
         .values_list("bucket", "outcome", "reason")
         .annotate(events=Sum("events"), requests=Sum("requests"))
     )

@@ -1,3 +1,6 @@
+"""Query serializers of the stats routes (validated parameters, never parsed by hand) and
+the shapes of their answers, for the OpenAPI."""
+
 import datetime as dt
 import zoneinfo
 
@@ -5,8 +8,15 @@ from django.conf import settings
 from rest_framework import serializers
 
 from events.models import DISTINCT_ID_MAX_LENGTH
-from stats import charts
 from stats.buckets import INTERVALS
+from stats.charts.spec import (
+    DEFAULT_HEIGHT,
+    DEFAULT_WIDTH,
+    MAX_HEIGHT,
+    MAX_WIDTH,
+    MIN_HEIGHT,
+    MIN_WIDTH,
+)
 
 DATE_FORMAT = "%Y-%m-%d"
 
@@ -22,15 +32,15 @@ class StatsQuerySerializer(serializers.Serializer):
     event_name = serializers.CharField(required=False, max_length=200)
     tz = serializers.CharField(required=False, max_length=64, help_text="IANA time zone name")
     width = serializers.IntegerField(
-        default=charts.DEFAULT_WIDTH,
-        min_value=charts.MIN_WIDTH,
-        max_value=charts.MAX_WIDTH,
+        default=DEFAULT_WIDTH,
+        min_value=MIN_WIDTH,
+        max_value=MAX_WIDTH,
         help_text="Chart width in pixels (PNG answers only)",
     )
     height = serializers.IntegerField(
-        default=charts.DEFAULT_HEIGHT,
-        min_value=charts.MIN_HEIGHT,
-        max_value=charts.MAX_HEIGHT,
+        default=DEFAULT_HEIGHT,
+        min_value=MIN_HEIGHT,
+        max_value=MAX_HEIGHT,
         help_text="Chart height in pixels (PNG answers only)",
     )
 

@@ -1,4 +1,9 @@
+"""The event stats routes (seed 001 and 002): one base view owns the request cycle
+(query → source → select → JSON or PNG), each route declares its query serializer,
+chart kind and `select`."""
+
 from dataclasses import replace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.utils.cache import patch_vary_headers
@@ -12,25 +17,26 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import generics
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
 from core.deadline import StatementDeadlineMixin
+from events.exceptions import EventNotFound
 from events.models import Event, EventLog, HourlyCount
+from events.rollups import StatsSource, stats_source
 from stats import selectors
 from stats.buckets import MAX_BUCKETS, TooManyBuckets
-from stats.charts import (
+from stats.charts.render import (
     CHART_CACHE_CONTROL,
     ChartJob,
-    ChartKind,
-    ChartSpec,
     PNGRenderer,
     chart_etag,
     etag_matches,
 )
+from stats.charts.spec import ChartKind, ChartSpec
 from stats.serializers import (
     DailyAmountSerializer,
     DailyAveragePerUserSerializer,
@@ -88,7 +94,8 @@ def stats_schema(*, query: type, json: OpenApiResponse, not_found: bool = False)
 
 class StatsView(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIView):
     """Base for stats routes: validated query, the tenant's time zone, no paging; every
-    answer also as a PNG chart of the same data (`chart_kind`)."""
+    answer also as a PNG chart of the same data (`chart_kind`). A route declares its
+    `query_serializer_class`, `chart_kind` and `select`, nothing else of the request."""
 
     pagination_class = None
     filter_backends: list = []
@@ -96,21 +103,43 @@ class StatsView(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIVi
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, PNGRenderer]
     query_serializer_class = StatsQuerySerializer
     chart_kind: ChartKind
+    in_rollup = True  # False: HourlyCount does not hold the metric, raw rows answer
+    buckets_field = "interval"  # the query field a TooManyBuckets 400 names,
+    buckets_message: str | None = None  # and its message (None: the selector's own)
     chart: ChartJob | None = None
-    raw_only = False  # True: answered from raw rows whatever the zone (X-Stats-Source)
+
+    def select(self, query: dict, *, tz: ZoneInfo, source: StatsSource) -> Any:
+        """The answer's data, read from `source`. An unknown `event_name` raises
+        Event.DoesNotExist (a 404); too long a range raises TooManyBuckets (a 400)."""
+        raise NotImplementedError
+
+    def get(self, request, *args, **kwargs):
+        query = self.query()
+        tz = query.get("tz") or ZoneInfo(self.tenant.timezone)
+        source = stats_source(tz=tz, in_rollup=self.in_rollup)
+        try:
+            data = self.select(query, tz=tz, source=source)
+        except TooManyBuckets as exc:
+            message = self.buckets_message or str(exc)
+            raise ValidationError({self.buckets_field: [message]}) from None
+        except Event.DoesNotExist:
+            raise EventNotFound(query["event_name"]) from None
+        return self.respond(data, tz=tz, query=query, source=source)
 
     def query(self) -> dict:
         serializer = self.query_serializer_class(data=self.request.query_params)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    def time_zone(self, query: dict) -> ZoneInfo:
-        return query.get("tz") or ZoneInfo(self.tenant.timezone)
+    def event_rows(self) -> dict:
+        """The raw logs and the rollup of the tenant, as the selectors' keywords."""
+        return {
+            "logs": self.scoped(EventLog.objects.all()),
+            "rollup": self.scoped(HourlyCount.objects.all()),
+        }
 
-    def respond(self, data, tz: ZoneInfo, query: dict) -> Response:
+    def respond(self, data, *, tz: ZoneInfo, query: dict, source: StatsSource) -> Response:
         """The body keeps seed 001's shape; the zone used and the source read go in headers."""
-        rollup = not self.raw_only and selectors.use_rollup(tz=tz, source="auto")
-        source = "rollup" if rollup else "raw"
         headers = {"X-Timezone": tz.key, "X-Stats-Source": source}
         if not isinstance(self.request.accepted_renderer, PNGRenderer):
             return Response(data, headers=headers)
@@ -166,15 +195,13 @@ def _caption(query: dict, tz: ZoneInfo) -> str:
     return f"{period}, {tz.key}"
 
 
-class TrendView(StatsView):
-    """Sum of event counts per bucket: `{"YYYY-MM-DD": {"event_name": n}}` (seed 001),
-    zero-filled; `interval` = hour, day (default), week or month."""
+def date_range(query: dict) -> dict:
+    """The inclusive days of a stats query, as the selectors' `start` and `end`."""
+    return {"start": query.get("start_date"), "end": query.get("end_date")}
 
-    queryset = EventLog.objects.all()
-    query_serializer_class = TrendQuerySerializer
-    chart_kind = "event_trend"
 
-    @stats_schema(
+@extend_schema_view(
+    get=stats_schema(
         query=TrendQuerySerializer,
         json=OpenApiResponse(
             OpenApiTypes.OBJECT,
@@ -189,31 +216,28 @@ class TrendView(StatsView):
             ],
         ),
     )
-    def get(self, request, *args, **kwargs):
-        query = self.query()
-        tz = self.time_zone(query)
-        try:
-            data = selectors.event_trend(
-                logs=self.get_queryset(),
-                rollup=self.scoped(HourlyCount.objects.all()),
-                start=query.get("start_date"),
-                end=query.get("end_date"),
-                event_name=query.get("event_name"),
-                interval=query["interval"],
-                tz=tz,
-            )
-        except TooManyBuckets as exc:
-            raise ValidationError({"interval": [str(exc)]}) from None
-        return self.respond(data, tz, query)
+)
+class TrendView(StatsView):
+    """Sum of event counts per bucket: `{"YYYY-MM-DD": {"event_name": n}}` (seed 001),
+    zero-filled; `interval` = hour, day (default), week or month."""
+
+    queryset = EventLog.objects.all()
+    query_serializer_class = TrendQuerySerializer
+    chart_kind = "event_trend"
+
+    def select(self, query: dict, *, tz: ZoneInfo, source: StatsSource) -> dict:
+        return selectors.event_trend(
+            **self.event_rows(),
+            **date_range(query),
+            event_name=query.get("event_name"),
+            interval=query["interval"],
+            tz=tz,
+            source=source,
+        )
 
 
-class FrequencyView(StatsView):
-    """Total count per event, most frequent first; one object when `event_name` is given."""
-
-    queryset = Event.objects.all()
-    chart_kind = "event_frequency"
-
-    @stats_schema(
+@extend_schema_view(
+    get=stats_schema(
         query=StatsQuerySerializer,
         json=OpenApiResponse(
             one_or_many(FrequencySerializer, "FrequencyAnswer"),
@@ -221,23 +245,34 @@ class FrequencyView(StatsView):
         ),
         not_found=True,
     )
-    def get(self, request, *args, **kwargs):
-        query = self.query()
-        tz = self.time_zone(query)
-        events = self.get_queryset()
-        event_name = query.get("event_name")
-        if event_name is not None:
-            events = events.filter(name=event_name)
-        data = selectors.event_frequency(
-            events=events, start=query.get("start_date"), end=query.get("end_date"), tz=tz
-        )
-        if event_name is None:
-            return self.respond(data, tz, query)
+)
+class FrequencyView(StatsView):
+    """Total count per event, most frequent first; one object when `event_name` is given."""
+
+    queryset = Event.objects.all()
+    chart_kind = "event_frequency"
+
+    def select(self, query: dict, *, tz: ZoneInfo, source: StatsSource) -> list | dict:
+        name = query.get("event_name")
+        events = self.get_queryset() if name is None else self.get_queryset().filter(name=name)
+        data = selectors.event_frequency(events=events, **date_range(query), tz=tz, source=source)
+        if name is None:
+            return data
         if not data:
-            raise NotFound(f"No event named '{event_name}'.")
-        return self.respond(data[0], tz, query)
+            raise Event.DoesNotExist
+        return data[0]
 
 
+@extend_schema_view(
+    get=stats_schema(
+        query=StatsQuerySerializer,
+        json=OpenApiResponse(
+            one_or_many(HourlyDistributionSerializer, "HourlyDistributionAnswer"),
+            description="A list; a single object when event_name is given.",
+        ),
+        not_found=True,
+    )
+)
 class HourlyDistributionView(StatsView):
     """Occurrences per hour of the day (0-23) on the clock of the zone used:
     `{event, count, hour_count[24], percent[24]}` for `event_name`, else a list of
@@ -246,31 +281,15 @@ class HourlyDistributionView(StatsView):
     queryset = EventLog.objects.all()
     chart_kind = "hourly_distribution"
 
-    @stats_schema(
-        query=StatsQuerySerializer,
-        json=OpenApiResponse(
-            one_or_many(HourlyDistributionSerializer, "HourlyDistributionAnswer"),
-            description="A list; a single object when event_name is given.",
-        ),
-        not_found=True,
-    )
-    def get(self, request, *args, **kwargs):
-        query = self.query()
-        tz = self.time_zone(query)
-        event_name = query.get("event_name")
-        try:
-            data = selectors.hourly_distribution(
-                logs=self.get_queryset(),
-                rollup=self.scoped(HourlyCount.objects.all()),
-                events=self.scoped(Event.objects.all()),
-                start=query.get("start_date"),
-                end=query.get("end_date"),
-                event_name=event_name,
-                tz=tz,
-            )
-        except Event.DoesNotExist:
-            raise NotFound(f"No event named '{event_name}'.") from None
-        return self.respond(data, tz, query)
+    def select(self, query: dict, *, tz: ZoneInfo, source: StatsSource) -> list | dict:
+        return selectors.hourly_distribution(
+            **self.event_rows(),
+            events=self.scoped(Event.objects.all()),
+            **date_range(query),
+            event_name=query.get("event_name"),
+            tz=tz,
+            source=source,
+        )
 
 
 class DailyStatsView(StatsView):
@@ -279,25 +298,16 @@ class DailyStatsView(StatsView):
     An `event_name` that is not an event of the tenant answers 404."""
 
     queryset = EventLog.objects.all()
+    buckets_field = "start_date"
+    buckets_message = f"More than {MAX_BUCKETS} days: narrow the range."
 
-    def select(self, query: dict, tz: ZoneInfo) -> list:
-        raise NotImplementedError
-
-    def get(self, request, *args, **kwargs):
-        query = self.query()
-        tz = self.time_zone(query)
-        event_name = query.get("event_name")
-        if (
-            event_name is not None
-            and not self.scoped(Event.objects.filter(name=event_name)).exists()
-        ):
-            raise NotFound(f"No event named '{event_name}'.")
-        try:
-            data = self.select(query, tz)
-        except TooManyBuckets:
-            days = f"More than {MAX_BUCKETS} days: narrow the range."
-            raise ValidationError({"start_date": [days]}) from None
-        return self.respond(data, tz, query)
+    def days(self, query: dict) -> dict:
+        """The range and event of the query as the selectors' keywords; raises
+        Event.DoesNotExist for an `event_name` the tenant does not have."""
+        name = query.get("event_name")
+        if name is not None:
+            self.scoped(Event.objects.only("pk")).get(name=name)
+        return {**date_range(query), "event_name": name}
 
     def chart_spec(self, tz: ZoneInfo, query: dict) -> ChartSpec:
         spec = super().chart_spec(tz, query)
@@ -319,11 +329,8 @@ class EventAmountView(DailyStatsView):
     query_serializer_class = EventAmountQuerySerializer
     chart_kind = "event_amount"
 
-    def select(self, query: dict, tz: ZoneInfo) -> list:
-        return selectors.event_amount(**self.sources(), **_days(query), tz=tz)
-
-    def sources(self) -> dict:
-        return {"logs": self.get_queryset(), "rollup": self.scoped(HourlyCount.objects.all())}
+    def select(self, query: dict, *, tz: ZoneInfo, source: StatsSource) -> list:
+        return selectors.event_amount(**self.event_rows(), **self.days(query), tz=tz, source=source)
 
 
 @daily_schema(DailyAmountSerializer, StoreEventsAmountQuerySerializer, not_found=False)
@@ -343,10 +350,10 @@ class EventAvgPerUserView(DailyStatsView):
 
     query_serializer_class = EventAmountQuerySerializer
     chart_kind = "event_avg_per_user"
-    raw_only = True
+    in_rollup = False  # per user
 
-    def select(self, query: dict, tz: ZoneInfo) -> list:
-        return selectors.event_avg_per_user(logs=self.get_queryset(), **_days(query), tz=tz)
+    def select(self, query: dict, *, tz: ZoneInfo, source: StatsSource) -> list:
+        return selectors.event_avg_per_user(logs=self.get_queryset(), **self.days(query), tz=tz)
 
 
 @daily_schema(DailyUniqueUsersSerializer, StatsQuerySerializer)
@@ -355,16 +362,7 @@ class UniqueUsersView(DailyStatsView):
     `[{"date", "unique_users"}]`."""
 
     chart_kind = "unique_users"
-    raw_only = True
+    in_rollup = False  # per user
 
-    def select(self, query: dict, tz: ZoneInfo) -> list:
-        return selectors.unique_users(logs=self.get_queryset(), **_days(query), tz=tz)
-
-
-def _days(query: dict) -> dict:
-    """The range and event of a daily stats query, as the selectors' keywords."""
-    return {
-        "start": query.get("start_date"),
-        "end": query.get("end_date"),
-        "event_name": query.get("event_name"),
-    }
+    def select(self, query: dict, *, tz: ZoneInfo, source: StatsSource) -> list:
+        return selectors.unique_users(logs=self.get_queryset(), **self.days(query), tz=tz)

@@ -12,18 +12,20 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from accounts.permissions import ADMIN, INGEST, READ
 from accounts.tenancy import TenantScopedMixin, request_actor
 from core.deadline import StatementDeadlineMixin
 from events.edge import IngestionMixin
-from events.exceptions import RejectedInput
+from events.exceptions import EventNotFound, RejectedInput
 from events.models import Event, EventLog, HourlyCount
 from events.services import event_delete, event_logs_ingest
 from events.validation import EventInput, event_name_problem
-from stats import charts, selectors
+from stats import selectors
+from stats.charts.drawings import draw_hourly_histogram
+from stats.charts.render import CHART_CACHE_CONTROL, cached_png, chart_etag, etag_matches
+from stats.charts.spec import ChartSpec
 from v1.serializers import (
     DailyCountSerializer,
     DateRangeSerializer,
@@ -49,7 +51,7 @@ class V1View(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIView)
     def event_named(self, name: str) -> Event:
         event = self.get_queryset().filter(name=name).first()
         if event is None:
-            raise NotFound(f"No event named '{name}'.")
+            raise EventNotFound(name)
         return event
 
     def daily_counts(self, *, start=None, end=None, event_name=None) -> list[dict]:
@@ -153,13 +155,13 @@ class EventHistogramView(V1View):
     def get(self, request, name: str):
         self.event_named(name)
         distribution = self.hour_counts(event_name=name)
-        etag = charts.chart_etag(charts.ChartSpec(kind="hourly_distribution"), distribution)
-        headers = {"ETag": etag, "Cache-Control": charts.CHART_CACHE_CONTROL}
-        if charts.etag_matches(etag, request.headers.get("If-None-Match", "")):
+        etag = chart_etag(ChartSpec(kind="hourly_distribution"), distribution)
+        headers = {"ETag": etag, "Cache-Control": CHART_CACHE_CONTROL}
+        if etag_matches(etag, request.headers.get("If-None-Match", "")):
             return HttpResponse(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
-        png = charts.cached_png(
+        png = cached_png(
             (self.tenant.pk, "v1-hist", etag),
-            lambda: charts.draw_hourly_histogram(name, distribution["percent"]),
+            lambda: draw_hourly_histogram(name, distribution["percent"]),
         )
         return HttpResponse(png, content_type="image/png", headers=headers)
 

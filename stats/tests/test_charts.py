@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ from matplotlib.colors import to_rgb
 from matplotlib.image import imread
 
 from events.tests.factories import EventFactory, EventLogFactory
-from stats import charts
+from stats.charts import drawings, render, style
+from stats.charts.spec import ChartKind
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 TREND = "/api/stats/event_trend"
@@ -41,7 +43,7 @@ def bars(png: bytes, *, axis: int) -> list[tuple[float, int]]:
     """(centre, length) in pixels of each bar drawn in BAR_COLOR, in image order.
     axis=0 for vertical bars (scan columns), 1 for horizontal bars (scan rows)."""
     image = pixels(png)
-    mask = np.all(np.abs(image - np.array(to_rgb(charts.BAR_COLOR))) < 2 / 255, axis=-1)
+    mask = np.all(np.abs(image - np.array(to_rgb(style.BAR_COLOR))) < 2 / 255, axis=-1)
     lengths = mask.sum(axis=axis)
     found, run = [], []
     for index, length in enumerate([*lengths, 0]):
@@ -67,22 +69,22 @@ def assert_json_error(response, status: int) -> None:
 
 @pytest.fixture(autouse=True)
 def _empty_chart_cache():
-    charts.clear_cache()
+    render.clear_cache()
     yield
-    charts.clear_cache()
+    render.clear_cache()
 
 
 @pytest.fixture
 def draws(monkeypatch) -> list:
     """Every chart actually drawn (cache misses), as (kind, data)."""
     drawn: list = []
-    real = charts.draw_chart
+    real = render.draw_chart
 
     def counting(spec, data):
         drawn.append((spec.kind, data))
         return real(spec, data)
 
-    monkeypatch.setattr(charts, "draw_chart", counting)
+    monkeypatch.setattr(render, "draw_chart", counting)
     return drawn
 
 
@@ -245,7 +247,7 @@ def test_frequency_bars_are_ordered_and_as_long_as_the_totals(api_client, tenant
 
 def test_trend_chart_changes_with_the_data_and_is_reproducible(api_client, click):
     first = api_client.get(f"{TREND}.png").content
-    charts.clear_cache()
+    render.clear_cache()
     again = api_client.get(f"{TREND}.png").content
     EventLogFactory(event=click, timestamp=utc(2024, 1, 17, 9), count=40)
 
@@ -285,11 +287,15 @@ def test_many_events_are_drawn(api_client, tenant):
         assert_png(api_client.get(f"{url}.png"))
 
 
+def test_every_chart_kind_has_a_drawing_in_the_one_registry():
+    assert set(render.CHARTS) == set(typing.get_args(ChartKind))
+
+
 def test_draw_hourly_histogram_is_reusable():
     percent = [0.0] * 24
     percent[7] = 100.0
 
-    png = charts.draw_hourly_histogram("login", percent, 640, 320)
+    png = drawings.draw_hourly_histogram("login", percent, 640, 320)
 
     assert pixels(png).shape[:2] == (320, 640)
     assert len(bars(png, axis=0)) == 1
@@ -341,12 +347,12 @@ def test_the_cache_is_per_tenant_and_bounded(api_client, other_client, tenant, o
 
     api_client.get(f"{FREQUENCY}.png")
     other_client.get(f"{FREQUENCY}.png")
-    for width in range(300, 300 + charts.CACHE_SIZE):
-        charts.cached_png(("filler", width), lambda: b"png")
+    for width in range(300, 300 + render.CACHE_SIZE):
+        render.cached_png(("filler", width), lambda: b"png")
     api_client.get(f"{FREQUENCY}.png")
 
     assert len(draws) == 3
-    assert len(charts._cache) == charts.CACHE_SIZE
+    assert len(render.PNG_CACHE) == render.CACHE_SIZE
 
 
 def test_the_chart_is_drawn_from_the_json_answer(api_client, click, draws):
@@ -389,7 +395,7 @@ def test_openapi_documents_png_answers_and_chart_parameters(api_client):
 def test_importing_the_stats_routes_does_not_import_matplotlib():
     code = (
         "import sys, django; django.setup(); "
-        "import stats.charts, stats.views, stats.urls; "
+        "import stats.charts.render, stats.views, stats.urls; "
         "sys.exit('matplotlib imported' if 'matplotlib' in sys.modules else 0)"
     )
     result = _fresh_process(code)
@@ -418,8 +424,9 @@ def test_the_first_charts_of_a_process_may_be_drawn_by_many_threads_at_once():
     code = """
 import sys, threading, django
 django.setup()
-from stats.charts import ChartSpec, draw_frequency, draw_hourly_histogram, draw_trend
-from stats.daily_charts import draw_daily
+from stats.charts.daily import draw_daily
+from stats.charts.drawings import draw_frequency, draw_hourly_histogram, draw_trend
+from stats.charts.spec import ChartSpec
 spec = ChartSpec(kind="event_trend")
 drawings = [
     lambda: draw_frequency([{"event_name": "a", "total": 3}], spec=spec),

@@ -10,7 +10,8 @@ from matplotlib.image import imread
 
 from events.models import EventLog, HourlyCount
 from events.tests.factories import EventFactory, EventLogFactory
-from stats import charts, selectors
+from stats import selectors
+from stats.charts import render
 
 AMOUNT = "/api/stats/event_amount"
 AVG = "/api/stats/event_avg_per_user"
@@ -216,7 +217,7 @@ def test_event_amount_is_the_same_from_rollup_and_raw_rows(store, zone):
 
 @pytest.mark.parametrize("route", ROUTES)
 def test_every_route_draws_a_png_of_the_same_days(api_client, store, route):
-    charts.clear_cache()
+    render.clear_cache()
 
     response = api_client.get(f"{route}.png", {**MAY, "event_name": "buy", "width": 640})
     empty = api_client.get(route, {"format": "png", "event_name": "buy", "end_date": "2020-01-01"})

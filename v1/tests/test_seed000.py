@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
 from events.models import Event, EventLog
-from stats import charts
+from stats.charts import style
 
 V1, ADMIN = "/api/v1", "/admin/v1"
 
@@ -291,7 +291,7 @@ def test_histogram_bars_follow_the_hours(keys):
 
 def _bar_heights(image) -> list[int]:
     """Height in pixels of each run of columns painted in the bar colour, left to right."""
-    target = matplotlib.colors.to_rgb(charts.BAR_COLOR)
+    target = matplotlib.colors.to_rgb(style.BAR_COLOR)
     painted = (abs(image[:, :, :3] - target) < 0.02).all(axis=2)
     runs, current = [], 0
     for height in painted.sum(axis=0):

@@ -1,0 +1,16 @@
+"""Half-open ranges `[start, end)` as one ORM condition, the only way the project
+writes "from start, before end" on an instant or date field."""
+
+from typing import Any
+
+from django.db.models import Q
+
+
+def half_open(field: str, start: Any | None, end: Any | None) -> Q:
+    """`start <= field < end`; a None bound leaves that side open (both None: no filter)."""
+    condition = Q()
+    if start is not None:
+        condition &= Q(**{f"{field}__gte": start})
+    if end is not None:
+        condition &= Q(**{f"{field}__lt": end})
+    return condition

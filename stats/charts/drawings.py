@@ -1,0 +1,171 @@
+"""The drawings of the event stats: trend and ingestion lines, frequency bars, and the
+hourly distribution (one event's histogram, or every event's stacked shares)."""
+
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+from stats.charts import style
+from stats.charts.spec import DEFAULT_HEIGHT, DEFAULT_WIDTH, ChartSpec
+from stats.charts.style import with_matplotlib
+
+OTHER = "other"  # the series that sums the events beyond MAX_SERIES
+MAX_SERIES = 8  # lines in a trend; the rest are summed as "other"
+OTHER_STYLE = {"color": "#999999", "linestyle": "--"}
+X_LABELS = {"hour": "Time", "day": "Day", "week": "Week (from Monday)", "month": "Month"}
+
+
+@with_matplotlib
+def draw_hourly_distribution(data: dict | Sequence[dict], *, spec: ChartSpec) -> bytes:
+    """The hourly_distribution answer: one event's histogram, or every event's shares."""
+    if isinstance(data, dict):
+        return draw_hourly_histogram(
+            data["event"], data["percent"], spec.width, spec.height, caption=spec.caption
+        )
+    return draw_hourly_shares(data, spec=spec)
+
+
+@with_matplotlib
+def draw_hourly_histogram(
+    name: str,
+    percent: Sequence[float],
+    width: int = DEFAULT_WIDTH,
+    height: int = DEFAULT_HEIGHT,
+    *,
+    caption: str = "",
+) -> bytes:
+    """24 bars, the share of `name`'s occurrences in each hour of the day (seed 000's
+    histogram: title "Frequency of <name>", x "Hour", y "% of occurrence")."""
+    fig, ax = style.figure(width, height)
+    ax.bar(range(24), percent, width=0.8, color=style.BAR_COLOR)
+    style.hour_axis(ax, width, height)
+    style.titles(ax, f"Frequency of {style.label(name)}", caption)
+    if not any(percent):
+        style.no_data(ax, "No occurrences in this range")
+    return style.png(fig)
+
+
+@with_matplotlib
+def draw_hourly_shares(rows: Sequence[dict], *, spec: ChartSpec) -> bytes:
+    """Every event's hourly distribution as stacked bars: each segment is an event's share
+    of all occurrences, so a bar is that hour's share of the total."""
+    fig, ax = style.figure(spec.width, spec.height)
+    grand_total = sum(row["count"] for row in rows)
+    series = _top_series({row["event"]: row["hour_count"] for row in rows}, length=24)
+    bottom = [0.0] * 24
+    for name, counts in series.items():
+        shares = [100 * n / grand_total if grand_total else 0.0 for n in counts]
+        ax.bar(range(24), shares, width=0.8, bottom=bottom, label=style.label(name))
+        bottom = [b + s for b, s in zip(bottom, shares, strict=True)]
+    style.hour_axis(ax, spec.width, spec.height)
+    style.titles(ax, "Hourly distribution of all events", spec.caption)
+    style.legend(ax, len(series), spec)
+    if not grand_total:
+        style.no_data(ax, "No occurrences in this range")
+    return style.png(fig)
+
+
+@with_matplotlib
+def draw_event_frequency(data: dict | Sequence[dict], *, spec: ChartSpec) -> bytes:
+    """The event_frequency answer: a list of `{event_name, total}`, or one of them."""
+    return draw_frequency([data] if isinstance(data, dict) else data, spec=spec)
+
+
+@with_matplotlib
+def draw_frequency(rows: Sequence[dict], *, spec: ChartSpec) -> bytes:
+    """Horizontal bars, most frequent on top; as many events as the height can label."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = style.figure(spec.width, spec.height)
+    _, room = style.layout_size(spec.width, spec.height)
+    fits = max(1, int(room - 90) // 18)  # an 8-point label needs about 18 pixels
+    shown = rows[:fits]
+    bars = ax.barh(range(len(shown)), [row["total"] for row in shown], color=style.BAR_COLOR)
+    ax.set_yticks(range(len(shown)), labels=[style.label(row["event_name"]) for row in shown])
+    ax.invert_yaxis()
+    ax.bar_label(bars, labels=[f"{row['total']:,}" for row in shown], padding=3, fontsize=8)
+    ax.grid(False, axis="y")
+    ax.grid(axis="x", color=style.GRID_COLOR, linewidth=0.8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_formatter(style.thousands())
+    ax.margins(x=0.08)
+    ax.set_xlabel("Occurrences", fontsize=9)
+    ax.set_ylabel("Event", fontsize=9)
+    title = "Event frequency" + (f" (top {fits} of {len(rows)})" if len(rows) > fits else "")
+    style.titles(ax, title, spec.caption)
+    if not any(row["total"] for row in rows):
+        ax.set_xlim(0, 1)
+        style.no_data(ax, "No occurrences in this range" if rows else "No events")
+    return style.png(fig)
+
+
+@with_matplotlib
+def draw_ingestion(data: dict[str, dict], *, spec: ChartSpec) -> bytes:
+    """Ingested items per bucket as trend lines: accepted, duplicate and rejected."""
+    return draw_trend(_ingestion_series(data), spec=spec, subject="Ingested items")
+
+
+@with_matplotlib
+def draw_trend(
+    data: dict[str, dict[str, int]], *, spec: ChartSpec, subject: str = "Events"
+) -> bytes:
+    """One line per event (the MAX_SERIES largest, the rest as "other") over time."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = style.figure(spec.width, spec.height)
+    series = _top_series(_event_series(data), length=len(data))
+    only = next(iter(series)) if len(series) == 1 else None
+    subject = style.label(only) if only is not None else subject
+    style.titles(ax, f"{subject} per {spec.interval}", spec.caption)
+    ax.set_xlabel(X_LABELS.get(spec.interval, "Time"), fontsize=9)
+    ax.set_ylabel("Occurrences", fontsize=9)
+    if not any(any(row.values()) for row in data.values()):
+        style.no_data(ax, "No occurrences in this range")
+    if not data:  # not one bucket, so no date to put on the axis
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return style.png(fig)
+    _plot_lines(ax, list(data), series, spec)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_formatter(style.thousands())
+    ax.set_ylim(bottom=0)
+    if only is None:
+        style.legend(ax, len(series), spec)
+    return style.png(fig)
+
+
+def _plot_lines(ax, keys: list[str], series: dict[str, list[int]], spec: ChartSpec) -> None:
+    tz = ZoneInfo(spec.tz)
+    instants = [style.instant(key, tz) for key in keys]
+    marker = "o" if len(instants) <= 60 else None
+    for name, counts in series.items():
+        look = OTHER_STYLE if name.startswith(OTHER) else {}
+        shown = style.label(name)
+        ax.plot(instants, counts, marker=marker, markersize=3, linewidth=1.6, label=shown, **look)
+    style.date_axis(ax, spec, instants)
+
+
+def _ingestion_series(data: dict[str, dict]) -> dict[str, dict[str, int]]:
+    """Ingestion buckets as trend rows: accepted, duplicate and rejected (all reasons)."""
+    return {
+        key: {
+            "accepted": row["accepted"],
+            "duplicate": row["duplicate"],
+            "rejected": sum(row["rejected"].values()),
+        }
+        for key, row in data.items()
+    }
+
+
+def _event_series(data: dict[str, dict[str, int]]) -> dict[str, list[int]]:
+    names = sorted({name for row in data.values() for name in row})
+    return {name: [row.get(name, 0) for row in data.values()] for name in names}
+
+
+def _top_series(series: dict[str, Sequence[int]], *, length: int) -> dict[str, list[int]]:
+    """The MAX_SERIES largest series by total (ties by name), the rest summed as "other"."""
+    ranked = sorted(series.items(), key=lambda item: (-sum(item[1]), item[0]))
+    top = {name: list(values) for name, values in ranked[:MAX_SERIES]}
+    if rest := ranked[MAX_SERIES:]:
+        other = [sum(values[i] for _, values in rest) for i in range(length)]
+        top[f"{OTHER} ({len(rest)} events)"] = other
+    return top
