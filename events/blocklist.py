@@ -14,6 +14,7 @@ from django.db.models import F
 from django.http import HttpRequest
 
 from accounts.models import Tenant
+from accounts.tenancy import scope_to_tenant
 from core.caches import LockedLRU
 from events.models import BlockRule, RejectionReason
 
@@ -75,7 +76,8 @@ def clear_cache() -> None:
 
 def _load(tenant: Tenant) -> Rules:
     networks, agents = [], []
-    for kind, value in BlockRule.objects.filter(tenant=tenant).values_list("kind", "value"):
+    rules = scope_to_tenant(BlockRule.objects.all(), tenant).values_list("kind", "value")
+    for kind, value in rules:
         if kind == BlockRule.Kind.IP:
             networks.append(ipaddress.ip_network(value))
         else:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import DateTimeField, Sum
 from django.db.models.functions import Trunc
 
+from accounts.tenancy import scope_to_tenants
 from core.sql import increment
 from events.models import EventLog, HourlyCount, IngestionCount
 
@@ -67,12 +68,12 @@ def hourly_counts_apply(deltas: Deltas) -> None:
     if emptied:
         # A bucket at zero means "no logs": drop it so both read paths agree on which
         # buckets exist. The filter is a superset of `emptied`, but only zero rows match.
-        HourlyCount.objects.filter(
-            tenant_id__in={tenant for tenant, _, _ in emptied},
+        zeros = HourlyCount.objects.filter(
             event_id__in={event for _, event, _ in emptied},
             hour__in={hour for _, _, hour in emptied},
             count__lte=0,
-        ).delete()
+        )
+        scope_to_tenants(zeros, {tenant for tenant, _, _ in emptied}).delete()
 
 
 def ingestion_counts_apply(

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 
 from accounts.models import ApiKey, Tenant, User
+from accounts.tenancy import scope_to_tenant
 from events.accounting import record_ingestion, tally
 from events.bulk import LogRow, insert_logs
 from events.models import DeletionReceipt, Event, EventLog, RejectionReason
@@ -226,16 +227,15 @@ def event_delete(
 
 
 def _resolve_events(*, tenant: Tenant, names: set[str]) -> dict[str, int]:
-    found = dict(Event.objects.filter(tenant=tenant, name__in=names).values_list("name", "id"))
+    events = scope_to_tenant(Event.objects.all(), tenant)
+    found = dict(events.filter(name__in=names).values_list("name", "id"))
     missing = names - found.keys()
     if missing and tenant.auto_create_events:
         # ignore_conflicts: a concurrent request may create the same event first.
         Event.objects.bulk_create(
             [Event(tenant=tenant, name=name) for name in sorted(missing)], ignore_conflicts=True
         )
-        found.update(
-            Event.objects.filter(tenant=tenant, name__in=missing).values_list("name", "id")
-        )
+        found.update(events.filter(name__in=missing).values_list("name", "id"))
     return found
 
 

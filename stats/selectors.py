@@ -26,6 +26,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, ExtractHour, Trunc, TruncDate
 
+from accounts.tenancy import scope_to_outer_tenant
 from core.ranges import half_open
 from events.models import Event, EventLog, HourlyCount, IngestionCount, RejectionReason
 from events.rollups import Source, use_rollup, whole_hour_zone
@@ -136,7 +137,7 @@ def event_frequency(
     # One correlated sum per event: it walks the (tenant, event, time) index over the
     # range only. (A LEFT JOIN with a FILTERed Sum would join every row of the tenant.)
     per_event = (
-        model.objects.filter(tenant_id=OuterRef("tenant_id"), event_id=OuterRef("pk"))
+        scope_to_outer_tenant(model.objects.filter(event_id=OuterRef("pk")))
         .filter(half_open(field, lower, upper))
         .order_by()
         .values("event_id")
