@@ -1,3 +1,6 @@
+"""/api/events/, /api/eventlogs/ (single and batch ingestion, lists), /api/deletions/ and
+/api/blocklist/: the events app's API, all tenant-scoped."""
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view

@@ -1,3 +1,5 @@
+"""The stats routes under /api/stats/: each as JSON and, with `.png`, as its chart."""
+
 from django.urls import re_path
 
 from stats.operations import IngestionView, UserActivityView
