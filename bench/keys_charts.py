@@ -85,7 +85,7 @@ def _time_key(secret: str, runs: int) -> dict:
 def _time_charts(tenant, runs: int) -> list[tuple[str, dict, dict]]:
     from zoneinfo import ZoneInfo
 
-    from events.models import Event, EventLog, HourlyCount
+    from events.models import Event, EventLog, HourlyCountTotal
     from stats import selectors
     from stats.charts.render import cached_png, draw_chart
     from stats.charts.spec import ChartSpec
@@ -94,7 +94,7 @@ def _time_charts(tenant, runs: int) -> list[tuple[str, dict, dict]]:
     today = dt.datetime.now(dt.UTC).date()
     scoped = {
         "logs": EventLog.objects.filter(tenant=tenant),
-        "rollup": HourlyCount.objects.filter(tenant=tenant),
+        "rollup": HourlyCountTotal.objects.filter(tenant=tenant),
     }
     queries: dict[str, Callable[[], object]] = {
         "event_trend": lambda: selectors.event_trend(

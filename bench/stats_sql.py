@@ -43,7 +43,7 @@ def captured_sql(endpoint: str, tenant_id: int, days: int, today: dt.date, sourc
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from events.models import Event, EventLog, HourlyCount
+    from events.models import Event, EventLog, HourlyCountTotal
     from stats import selectors
 
     start, end = date_range(days, today)
@@ -51,7 +51,7 @@ def captured_sql(endpoint: str, tenant_id: int, days: int, today: dt.date, sourc
         if endpoint == "event_trend":
             selectors.event_trend(
                 logs=EventLog.objects.filter(tenant_id=tenant_id),
-                rollup=HourlyCount.objects.filter(tenant_id=tenant_id),
+                rollup=HourlyCountTotal.objects.filter(tenant_id=tenant_id),
                 start=start,
                 end=end,
                 tz=UTC,

@@ -1,10 +1,11 @@
-"""SQL the ORM does not write for us: psycopg cursors that bind on the server, and the
-generic counter upsert. Identifiers come from model metadata, values are bound."""
+"""SQL the ORM does not write for us: psycopg cursors that bind on the server, multi-row
+appends, the generic counter upsert, and the fold that moves appended increments into
+their counter table. Identifiers come from model metadata, values are bound."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import psycopg
-from django.db import connection, models
+from django.db import connection, models, transaction
 
 UPSERT_CHUNK = 500  # rows per SQLite statement, under its variable limit
 
@@ -16,6 +17,13 @@ def server_side_cursor() -> psycopg.Cursor:
     logging, which is the price."""
     connection.ensure_connection()
     return psycopg.Cursor(connection.connection)
+
+
+def append(model: type[models.Model], *, fields: Sequence[str], rows: Sequence[tuple]) -> None:
+    """Insert `rows` (values of `fields`, in that order) as new rows of `model`, in one
+    statement per chunk. No conflict target: nothing to lock but the rows themselves."""
+    if rows:
+        _write_rows(model, fields, rows, lambda source: _insert_sql(model, fields, source))
 
 
 def increment(
@@ -33,15 +41,121 @@ def increment(
     concurrent writers lock counter rows in the same order (no deadlock)."""
     if not rows:
         return
-    fields = [model._meta.get_field(name) for name in (*keys, *amounts)]
+    fields = (*keys, *amounts)
+
+    def build(source: str) -> str:
+        return _insert_sql(model, fields, source) + _upsert_tail(model, keys, amounts)
+
+    _write_rows(model, fields, rows, build)
+
+
+def fold(
+    pending: type[models.Model],
+    target: type[models.Model],
+    *,
+    keys: Sequence[str],
+    amounts: Sequence[str],
+    limit: int,
+) -> int:
+    """Move at most `limit` rows of `pending` (appended increments) into `target` (one
+    counter row per key), in one transaction: the increments are deleted and added to
+    their counters together, so readers of `pending` + `target` never see one twice or
+    not at all. Counter rows that fall to zero are removed (no data = no row). Safe to
+    run in several processes at once: on PostgreSQL each claims rows with SKIP LOCKED;
+    SQLite has a single writer. Returns the number of increments moved."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            moved, totals = _fold_postgresql(pending, target, keys, amounts, limit)
+        else:
+            moved, totals = _fold_sqlite(pending, target, keys, amounts, limit)
+        _delete_zeros(target, keys, amounts, [row for row in totals if not any(row[len(keys) :])])
+    return moved
+
+
+def _delete_zeros(target, keys, amounts, zeros: list[tuple]) -> None:
+    """Remove the counter rows `zeros` (keys then amounts, as the fold returned them:
+    the database's own representation, compared back as is) if they are still zero."""
+    table = connection.ops.quote_name(target._meta.db_table)
+    match = ", ".join(["%s"] * len(keys))
+    condition = " AND ".join(f"{column} = 0" for column in _columns(target, amounts))
+    sql = (
+        f"DELETE FROM {table} WHERE ({', '.join(_columns(target, keys))}) = ({match}) "  # noqa: S608
+        f"AND {condition}"
+    )
+    with connection.cursor() as cursor:
+        for row in zeros:
+            cursor.execute(sql, list(row[: len(keys)]))
+
+
+def _fold_postgresql(pending, target, keys, amounts, limit) -> tuple[int, list[tuple]]:
+    q = connection.ops.quote_name
+    table, pk = q(pending._meta.db_table), q(pending._meta.pk.column)
+    key_columns = ", ".join(_columns(pending, keys))
+    amount_columns = _columns(pending, amounts)
+    sums = ", ".join(f"SUM({column})" for column in amount_columns)
+    # Only identifiers from model metadata and placeholders are interpolated.
+    sql = (
+        f"WITH claimed AS (SELECT {pk} FROM {table} ORDER BY {pk} LIMIT %s "  # noqa: S608
+        f"FOR UPDATE SKIP LOCKED), "
+        f"moved AS (DELETE FROM {table} WHERE {pk} IN (SELECT {pk} FROM claimed) "
+        f"RETURNING {key_columns}, {', '.join(amount_columns)}), "
+        f"counted AS (SELECT count(*) AS n FROM moved), "
+        f"folded AS ({_insert_sql(target, (*keys, *amounts), '')}"
+        f"SELECT {key_columns}, {sums} FROM moved GROUP BY {key_columns} ORDER BY {key_columns}"
+        f"{_upsert_tail(target, keys, amounts)} RETURNING {key_columns}, "
+        f"{', '.join(_columns(target, amounts))}) "
+        f"SELECT (SELECT n FROM counted), folded.* FROM folded"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [limit])
+        rows = cursor.fetchall()
+    if not rows:
+        return 0, []
+    return rows[0][0], [row[1:] for row in rows]
+
+
+def _fold_sqlite(pending, target, keys, amounts, limit) -> tuple[int, list[tuple]]:
+    q = connection.ops.quote_name
+    table, pk = q(pending._meta.db_table), q(pending._meta.pk.column)
+    key_columns = ", ".join(_columns(pending, keys))
+    sums = ", ".join(f"SUM({column})" for column in _columns(pending, amounts))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*), max({pk}) FROM "  # noqa: S608
+            f"(SELECT {pk} FROM {table} ORDER BY {pk} LIMIT %s)",
+            [limit],
+        )
+        moved, last = cursor.fetchone()
+        if not moved:
+            return 0, []
+        # The WHERE clause also spares SQLite the ambiguity of an upsert on INSERT … SELECT.
+        source = (
+            f"SELECT {key_columns}, {sums} FROM {table} WHERE {pk} <= %s "  # noqa: S608
+            f"GROUP BY {key_columns} ORDER BY {key_columns}"
+        )
+        returning = f" RETURNING {key_columns}, {', '.join(_columns(target, amounts))}"
+        upsert = _insert_sql(target, (*keys, *amounts), source)
+        cursor.execute(upsert + _upsert_tail(target, keys, amounts) + returning, [last])
+        totals = cursor.fetchall()
+        cursor.execute(f"DELETE FROM {table} WHERE {pk} <= %s", [last])  # noqa: S608
+    return moved, totals
+
+
+def _write_rows(
+    model: type[models.Model],
+    names: Sequence[str],
+    rows: Sequence[tuple],
+    build: Callable[[str], str],
+) -> None:
+    """Run `build(source)` with the rows as its source: one array parameter per column
+    bound on the server (PostgreSQL), or VALUES lists of at most UPSERT_CHUNK rows."""
+    fields = [model._meta.get_field(name) for name in names]
     if connection.vendor == "postgresql":
-        # One statement, one array parameter per column, bound on the server.
         # The column types come from model metadata, like every identifier here.
         types = ", ".join(f"%b::{field.db_type(connection)}[]" for field in fields)
-        source = f"SELECT * FROM unnest({types})"  # noqa: S608
         columns = [list(column) for column in zip(*rows, strict=True)]
         with server_side_cursor() as cursor:
-            cursor.execute(_increment_sql(model, keys, amounts, source=source), columns)
+            cursor.execute(build(f"SELECT * FROM unnest({types})"), columns)  # noqa: S608
         return
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     with connection.cursor() as cursor:
@@ -52,20 +166,21 @@ def increment(
                 for row in chunk
                 for field, value in zip(fields, row, strict=True)
             ]
-            values = ", ".join([row_sql] * len(chunk))
-            cursor.execute(_increment_sql(model, keys, amounts, source=f"VALUES {values}"), params)
+            cursor.execute(build("VALUES " + ", ".join([row_sql] * len(chunk))), params)
 
 
-def _increment_sql(
-    model: type[models.Model], keys: Sequence[str], amounts: Sequence[str], *, source: str
-) -> str:
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    key = ", ".join(quote(model._meta.get_field(name).column) for name in keys)
-    columns = [quote(model._meta.get_field(name).column) for name in amounts]
-    updates = ", ".join(f"{column} = {table}.{column} + excluded.{column}" for column in columns)
-    # Only identifiers from model metadata and placeholders are interpolated.
-    return (
-        f"INSERT INTO {table} ({key}, {', '.join(columns)}) {source} "
-        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+def _columns(model: type[models.Model], names: Sequence[str]) -> list[str]:
+    return [connection.ops.quote_name(model._meta.get_field(name).column) for name in names]
+
+
+def _insert_sql(model: type[models.Model], names: Sequence[str], source: str) -> str:
+    table = connection.ops.quote_name(model._meta.db_table)
+    return f"INSERT INTO {table} ({', '.join(_columns(model, names))}) {source}"
+
+
+def _upsert_tail(model: type[models.Model], keys: Sequence[str], amounts: Sequence[str]) -> str:
+    table = connection.ops.quote_name(model._meta.db_table)
+    updates = ", ".join(
+        f"{column} = {table}.{column} + excluded.{column}" for column in _columns(model, amounts)
     )
+    return f" ON CONFLICT ({', '.join(_columns(model, keys))}) DO UPDATE SET {updates}"

@@ -113,11 +113,12 @@ class EventLog(models.Model):
 
 
 class HourlyCount(models.Model):
-    """Sum of `EventLog.count` per tenant, event and UTC hour.
+    """Sum of `EventLog.count` per tenant, event and UTC hour: the folded part.
 
-    Kept exact in the same transaction as every insert and delete of logs
-    (see events.rollups); `manage.py rebuild_hourly_counts` recomputes it from
-    raw rows and reports drift. Stats read it whenever the range allows.
+    Writers never touch it: each transaction that inserts or deletes logs appends its
+    increments to HourlyCountIncrement, and `events.rollups.fold_counters` moves them
+    here. Readers read HourlyCountTotal (both tables), exact at every instant;
+    `manage.py rebuild_hourly_counts` recomputes it from raw rows and reports drift.
     """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -204,7 +205,8 @@ class IngestionCount(models.Model):
     refused whole before its items could be read counts as one). `requests` counts
     requests by their answer: a request that stored or found anything counts on its
     `accepted` row, one refused as a whole on the row of its reason. Incremented with
-    upserts in the ingest transaction (or right after a refusal), like HourlyCount.
+    increments appended in the ingest transaction (or right after a refusal) and
+    folded here, like HourlyCount; readers read IngestionCountTotal.
     """
 
     class Outcome(models.TextChoices):
@@ -230,6 +232,79 @@ class IngestionCount(models.Model):
     def __str__(self) -> str:
         label = f"{self.outcome}:{self.reason}" if self.reason else self.outcome
         return f"{self.hour:%Y-%m-%d %H}:00 {label} = {self.events}"
+
+
+class HourlyCountIncrement(models.Model):
+    """A change of one HourlyCount bucket, appended by the transaction that inserted or
+    deleted the logs, not folded yet. Appending locks nothing that another request
+    needs, so concurrent ingestion of one tenant never waits on a counter row."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+", db_index=False)
+    hour = models.DateTimeField()
+    count = models.BigIntegerField(help_text="Negative for deleted logs.")
+
+    def __str__(self) -> str:
+        return f"{self.event_id}@{self.hour:%Y-%m-%d %H}:00 {self.count:+}"
+
+
+class IngestionCountIncrement(models.Model):
+    """A change of one IngestionCount row, appended by one request, not folded yet."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    hour = models.DateTimeField()
+    outcome = models.CharField(max_length=10, choices=IngestionCount.Outcome.choices)
+    reason = models.CharField(max_length=30, choices=RejectionReason.choices, blank=True)
+    events = models.BigIntegerField(default=0)
+    requests = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}:00 {self.outcome} {self.events:+}"
+
+
+class HourlyCountTotal(models.Model):
+    """Read-only: a database view, HourlyCount UNION ALL HourlyCountIncrement. Summed by
+    (tenant, event, hour) it is the exact rollup at every instant: one statement sees
+    an increment either not yet folded or folded, never both, never neither.
+    Rows are not unique per bucket; always aggregate (`hour` is a stand-in primary key
+    the ORM needs and no query may rely on)."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    event = models.ForeignKey(
+        Event, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    hour = models.DateTimeField(primary_key=True)
+    count = models.BigIntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "events_hourlycounttotal"
+
+    def __str__(self) -> str:
+        return f"{self.event_id}@{self.hour:%Y-%m-%d %H}:00 {self.count:+}"
+
+
+class IngestionCountTotal(models.Model):
+    """Read-only: a database view, IngestionCount UNION ALL IngestionCountIncrement
+    (see HourlyCountTotal); always aggregate."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    hour = models.DateTimeField(primary_key=True)
+    outcome = models.CharField(max_length=10, choices=IngestionCount.Outcome.choices)
+    reason = models.CharField(max_length=30, choices=RejectionReason.choices, blank=True)
+    events = models.BigIntegerField()
+    requests = models.BigIntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "events_ingestioncounttotal"
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}:00 {self.outcome} {self.events:+}"
 
 
 class BlockRule(models.Model):

@@ -1,25 +1,43 @@
-"""The counters, HourlyCount and IngestionCount: every write to them is here, each an
-increment applied with one upsert, never read-modify-write.
+"""The counters, HourlyCount and IngestionCount: every write to them is here.
 
-`INSERT … ON CONFLICT (tenant_id, event_id, hour) DO UPDATE SET count = count + excluded.count`
-is atomic per row on PostgreSQL and SQLite alike, so concurrent requests that
-touch the same bucket both land. Callers run it inside the transaction that
-inserts or deletes the logs, so the counters and the raw rows commit together.
+A transaction that stores or deletes logs appends its increments to
+HourlyCountIncrement / IngestionCountIncrement: plain inserts, no conflict target, so
+concurrent requests of one tenant never wait for each other on a counter row (an
+upsert of the same bucket by every request did exactly that). `fold_counters` moves
+appended increments into the counter tables, atomically and with SKIP LOCKED, from the
+jobs process every FOLD_INTERVAL_SECONDS and opportunistically after ingestion
+(`fold_soon`), so the increment tables stay small without a jobs process too. Readers
+sum the *Total views (counters + increments): exact at every instant, since an
+increment commits with its logs and a fold moves it in one transaction.
+
+Also here, the one decision of which rows a stats query reads (`stats_source`).
 """
 
 import datetime as dt
+import logging
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
+from django.db import DatabaseError, transaction
 from django.db.models import DateTimeField, Sum
 from django.db.models.functions import Trunc
 
-from accounts.tenancy import scope_to_tenants
-from core.sql import increment
-from events.models import EventLog, HourlyCount, IngestionCount
+from core.sql import append, fold
+from events.models import (
+    EventLog,
+    HourlyCount,
+    HourlyCountIncrement,
+    IngestionCount,
+    IngestionCountIncrement,
+)
+
+logger = logging.getLogger(__name__)
 
 Source = Literal["auto", "rollup", "raw"]
 StatsSource = Literal["rollup", "raw"]  # what a stats answer was read from (X-Stats-Source)
@@ -27,6 +45,9 @@ StatsSource = Literal["rollup", "raw"]  # what a stats answer was read from (X-S
 Deltas = Counter[tuple[int, int, dt.datetime]]
 # (outcome, reason) → items or requests; reason is "" unless the outcome is "rejected"
 Tally = Counter[tuple[str, str]]
+HOURLY_KEYS = ("tenant_id", "event_id", "hour")
+INGESTION_KEYS = ("tenant_id", "hour", "outcome", "reason")
+FOLD_BATCH = 10_000  # increments moved per fold transaction
 
 
 def utc_hour(instant: dt.datetime) -> dt.datetime:
@@ -53,45 +74,68 @@ def deltas_of_queryset(logs, *, sign: int = 1) -> Deltas:
 
 
 def hourly_counts_apply(deltas: Deltas) -> None:
-    """Add `deltas` to HourlyCount (upsert), then drop buckets that fell to zero."""
-    # Sorted: concurrent writers lock buckets in the same order (no deadlock).
-    items = sorted((key, value) for key, value in deltas.items() if value)
-    if not items:
-        return
-    increment(
-        HourlyCount,
-        keys=("tenant_id", "event_id", "hour"),
-        amounts=("count",),
-        rows=[(*key, value) for key, value in items],
-    )
-    emptied = [key for key, value in items if value < 0]
-    if emptied:
-        # A bucket at zero means "no logs": drop it so both read paths agree on which
-        # buckets exist. The filter is a superset of `emptied`, but only zero rows match.
-        zeros = HourlyCount.objects.filter(
-            event_id__in={event for _, event, _ in emptied},
-            hour__in={hour for _, _, hour in emptied},
-            count__lte=0,
-        )
-        scope_to_tenants(zeros, {tenant for tenant, _, _ in emptied}).delete()
+    """Append `deltas` (negative for deleted logs) as increments of HourlyCount. Run it in
+    the transaction that inserts or deletes the logs: they commit together."""
+    rows = [(*key, value) for key, value in sorted(deltas.items()) if value]
+    append(HourlyCountIncrement, fields=(*HOURLY_KEYS, "count"), rows=rows)
 
 
 def ingestion_counts_apply(
     *, tenant_id: int, received: dt.datetime, items: Tally, requests: Tally
 ) -> None:
-    """Add `items` and `requests` (by outcome and reason) to IngestionCount for the UTC
-    hour of `received` (upsert)."""
+    """Append `items` and `requests` (by outcome and reason) as increments of
+    IngestionCount for the UTC hour of `received`."""
     hour = utc_hour(received)
     rows = [
         (tenant_id, hour, outcome, reason, items[(outcome, reason)], requests[(outcome, reason)])
         for outcome, reason in sorted(items.keys() | requests.keys())
     ]
-    increment(
-        IngestionCount,
-        keys=("tenant_id", "hour", "outcome", "reason"),
-        amounts=("events", "requests"),
-        rows=rows,
-    )
+    append(IngestionCountIncrement, fields=(*INGESTION_KEYS, "events", "requests"), rows=rows)
+
+
+def fold_counters(*, limit: int | None = None) -> int:
+    """Move appended increments into HourlyCount and IngestionCount until none is left
+    (or `limit` were moved), FOLD_BATCH per transaction. Safe to run in several processes
+    at once. Returns the number of increments moved."""
+    moved = 0
+    for pending, target, keys, amounts in (
+        (HourlyCountIncrement, HourlyCount, HOURLY_KEYS, ("count",)),
+        (IngestionCountIncrement, IngestionCount, INGESTION_KEYS, ("events", "requests")),
+    ):
+        while limit is None or moved < limit:
+            batch = FOLD_BATCH if limit is None else min(FOLD_BATCH, limit - moved)
+            done = fold(pending, target, keys=keys, amounts=amounts, limit=batch)
+            moved += done
+            if done < batch:
+                break
+    return moved
+
+
+_last_fold = 0.0
+_fold_lock = threading.Lock()
+
+
+def fold_soon() -> None:
+    """After an ingest commits: fold if this process has not for FOLD_INTERVAL_SECONDS.
+    One thread per process does it, at most FOLD_BATCH increments, and a failure is only
+    logged (the increments stay, exact, for the next fold)."""
+    global _last_fold
+    interval = settings.EVENTTRACKER["FOLD_INTERVAL_SECONDS"]
+    now = time.monotonic()
+    if now - _last_fold < interval or not _fold_lock.acquire(blocking=False):
+        return
+    try:
+        _last_fold = now
+        fold_counters(limit=FOLD_BATCH)
+    except DatabaseError:
+        logger.warning("Opportunistic fold failed; the next one will retry.", exc_info=True)
+    finally:
+        _fold_lock.release()
+
+
+def after_ingest_commit() -> None:
+    """Schedule `fold_soon` for when the current transaction commits."""
+    transaction.on_commit(fold_soon, robust=True)
 
 
 @lru_cache(maxsize=512)

@@ -24,7 +24,12 @@ from accounts.tenancy import scope_to_tenant
 from events.accounting import record_ingestion, tally
 from events.bulk import LogRow, insert_logs
 from events.models import DeletionReceipt, Event, EventLog, RejectionReason
-from events.rollups import deltas_of_queryset, deltas_of_rows, hourly_counts_apply
+from events.rollups import (
+    after_ingest_commit,
+    deltas_of_queryset,
+    deltas_of_rows,
+    hourly_counts_apply,
+)
 from events.uuid7 import uuid7
 from events.validation import EventInput, FieldErrors, validate_event
 
@@ -86,6 +91,7 @@ def event_logs_ingest(
                 atomic=atomic,
             )
         record_ingestion(tenant_id=tenant.pk, received=now, items=tally(receipts))
+        after_ingest_commit()
     return receipts
 
 

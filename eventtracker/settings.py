@@ -259,6 +259,10 @@ EVENTTRACKER = {
     # limit), and the longest date range a stats request may cover.
     "STATS_STATEMENT_TIMEOUT_MS": env.int("STATS_STATEMENT_TIMEOUT_MS", default=15000),
     "STATS_MAX_RANGE_DAYS": env.int("STATS_MAX_RANGE_DAYS", default=3660),
+    # Counter increments appended by ingestion are folded into the counter tables this
+    # often: by `run_jobs`, and after an ingest by a web process that has not folded for
+    # that long (events.rollups). Readers are exact either way; this bounds the backlog.
+    "FOLD_INTERVAL_SECONDS": env.float("FOLD_INTERVAL_SECONDS", default=2.0),
 }
 # Shared rate-limit counters (and nothing else yet) live in Redis when this is set,
 # else in the database: never in one process's memory.

@@ -5,7 +5,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import Tenant
 from accounts.tenancy import scope_to_outer_tenant
-from events.models import EventLog, HourlyCount
+from events.models import EventLog, HourlyCountTotal
 
 
 def tenants_overview(*, tenants: QuerySet[Tenant]) -> QuerySet[Tenant]:
@@ -13,7 +13,7 @@ def tenants_overview(*, tenants: QuerySet[Tenant]) -> QuerySet[Tenant]:
     `last_event_at` (latest `received_at`): two correlated subqueries, each served by
     an index that starts with tenant_id, so a page of tenants is one query."""
     totals = (
-        scope_to_outer_tenant(HourlyCount.objects.all(), outer="pk")
+        scope_to_outer_tenant(HourlyCountTotal.objects.all(), outer="pk")
         .order_by()
         .values("tenant")
         .annotate(total=Sum("count"))

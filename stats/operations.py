@@ -10,7 +10,7 @@ from rest_framework import generics
 from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
 from core.deadline import StatementDeadlineMixin
-from events.models import IngestionCount
+from events.models import IngestionCountTotal
 from events.rollups import StatsSource
 from stats import selectors
 from stats.models import UserActivityPeriod
@@ -59,7 +59,7 @@ class IngestionView(StatsView):
     accepted, duplicate, and rejected by reason, `{bucket: {...}}` zero-filled like
     event_trend. No dates: every day with data."""
 
-    queryset = IngestionCount.objects.all()
+    queryset = IngestionCountTotal.objects.all()
     query_serializer_class = IngestionQuerySerializer
     chart_kind = "ingestion"
     in_rollup = False  # counted per request: HourlyCount does not hold them

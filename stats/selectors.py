@@ -3,8 +3,9 @@
 Each selector aggregates in SQL and returns plain data. Day boundaries are
 taken in the given time zone; date ranges are inclusive of both days.
 
-Two sources give the same numbers: the HourlyCount rollup (one row per event
-and UTC hour) and the raw EventLog rows. The rollup answers whenever every
+Two sources give the same numbers: the hourly rollup (HourlyCountTotal: the folded
+HourlyCount rows plus the increments not folded yet, per event and UTC hour) and the
+raw EventLog rows. The rollup answers whenever every
 bucket boundary falls on a whole UTC hour, i.e. when the zone's offsets are
 whole hours; otherwise (India's +05:30, Nepal's +05:45, …) raw rows answer.
 """
@@ -28,7 +29,14 @@ from django.db.models.functions import Coalesce, ExtractHour, Trunc, TruncDate
 
 from accounts.tenancy import scope_to_outer_tenant
 from core.ranges import half_open
-from events.models import Event, EventLog, HourlyCount, IngestionCount, RejectionReason
+from events.models import (
+    Event,
+    EventLog,
+    HourlyCountTotal,
+    IngestionCount,
+    IngestionCountTotal,
+    RejectionReason,
+)
 from events.rollups import Source, use_rollup, whole_hour_zone
 from stats.buckets import Interval, bucket_key, bucket_keys, key_sorter
 from stats.models import UserActivityPeriod
@@ -79,7 +87,7 @@ def day_range_bounds(
 def event_trend(
     *,
     logs: QuerySet[EventLog],
-    rollup: QuerySet[HourlyCount],
+    rollup: QuerySet[HourlyCountTotal],
     start: dt.date | None,
     end: dt.date | None,
     tz: ZoneInfo,
@@ -110,7 +118,10 @@ def event_trend(
     )
     found: dict[str, dict[str, int]] = {}
     for bucket, _, total, name in totals:
-        found.setdefault(bucket_key(bucket, interval, tz), {})[name] = total
+        # A bucket whose logs were deleted sums to 0 until the fold removes its row: it
+        # has no occurrences, as on the raw path.
+        if total:
+            found.setdefault(bucket_key(bucket, interval, tz), {})[name] = total
     # Seed 001's shape lists only the events that occurred in a bucket; an empty bucket
     # is {} ({event_name: 0} when the query names one event).
     empty = {event_name: 0} if event_name is not None else {}
@@ -132,7 +143,7 @@ def event_frequency(
     Events with no logs in the range are listed with total 0."""
     lower, upper = day_range_bounds(start=start, end=end, tz=tz)
     model, field = (
-        (HourlyCount, "hour") if use_rollup(tz=tz, source=source) else (EventLog, "timestamp")
+        (HourlyCountTotal, "hour") if use_rollup(tz=tz, source=source) else (EventLog, "timestamp")
     )
     # One correlated sum per event: it walks the (tenant, event, time) index over the
     # range only. (A LEFT JOIN with a FILTERed Sum would join every row of the tenant.)
@@ -155,7 +166,7 @@ def event_frequency(
 def hourly_distribution(
     *,
     logs: QuerySet[EventLog],
-    rollup: QuerySet[HourlyCount],
+    rollup: QuerySet[HourlyCountTotal],
     events: QuerySet[Event],
     start: dt.date | None,
     end: dt.date | None,
@@ -188,7 +199,7 @@ def hourly_distribution(
 def event_amount(
     *,
     logs: QuerySet[EventLog],
-    rollup: QuerySet[HourlyCount],
+    rollup: QuerySet[HourlyCountTotal],
     start: dt.date | None,
     end: dt.date | None,
     tz: ZoneInfo,
@@ -304,7 +315,7 @@ def _distribution(name: str, hour_count: list[int]) -> HourlyDistribution:
 def _source_rows(
     *,
     logs: QuerySet[EventLog],
-    rollup: QuerySet[HourlyCount],
+    rollup: QuerySet[HourlyCountTotal],
     lower: dt.datetime | None,
     upper: dt.datetime | None,
     tz: ZoneInfo,
@@ -325,7 +336,7 @@ class IngestionBucket(TypedDict):
 
 def ingestion_counts(
     *,
-    counts: QuerySet[IngestionCount],
+    counts: QuerySet[IngestionCountTotal],
     start: dt.date | None,
     end: dt.date | None,
     tz: ZoneInfo,

@@ -25,7 +25,7 @@ from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
 from core.deadline import StatementDeadlineMixin
 from events.exceptions import EventNotFound
-from events.models import Event, EventLog, HourlyCount
+from events.models import Event, EventLog, HourlyCountTotal
 from events.rollups import StatsSource, stats_source
 from stats import selectors
 from stats.buckets import MAX_BUCKETS, TooManyBuckets
@@ -135,7 +135,7 @@ class StatsView(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIVi
         """The raw logs and the rollup of the tenant, as the selectors' keywords."""
         return {
             "logs": self.scoped(EventLog.objects.all()),
-            "rollup": self.scoped(HourlyCount.objects.all()),
+            "rollup": self.scoped(HourlyCountTotal.objects.all()),
         }
 
     def respond(self, data, *, tz: ZoneInfo, query: dict, source: StatsSource) -> Response:

@@ -19,7 +19,7 @@ from accounts.tenancy import TenantScopedMixin, request_actor
 from core.deadline import StatementDeadlineMixin
 from events.edge import IngestionMixin
 from events.exceptions import EventNotFound, RejectedInput
-from events.models import Event, EventLog, HourlyCount
+from events.models import Event, EventLog, HourlyCountTotal
 from events.services import event_delete, event_logs_ingest
 from events.validation import EventInput, event_name_problem
 from stats import selectors
@@ -58,7 +58,7 @@ class V1View(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIView)
         """`[{"event", "count", "date"}]`: counts summed per event and UTC day."""
         trend = selectors.event_trend(
             logs=self.scoped(EventLog.objects.all()),
-            rollup=self.scoped(HourlyCount.objects.all()),
+            rollup=self.scoped(HourlyCountTotal.objects.all()),
             start=start,
             end=end,
             tz=UTC,
@@ -75,7 +75,7 @@ class V1View(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIView)
         """Hourly distribution (UTC hours) of one event, or a list for every event."""
         return selectors.hourly_distribution(
             logs=self.scoped(EventLog.objects.all()),
-            rollup=self.scoped(HourlyCount.objects.all()),
+            rollup=self.scoped(HourlyCountTotal.objects.all()),
             events=self.get_queryset(),
             start=None,
             end=None,

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, Tenant
 from accounts.tenancy import scope_to_tenant
-from events.models import Event, IngestionCount
+from events.models import Event, IngestionCountTotal
 from stats import selectors
 from stats.selectors import Frequency, IngestionBucket
 
@@ -53,7 +53,10 @@ def stats_context(*, tenant: Tenant, start: dt.date, end: dt.date, tz: ZoneInfo)
         events=scope_to_tenant(Event.objects.all(), tenant), start=start, end=end, tz=tz
     )
     ingestion = selectors.ingestion_counts(
-        counts=scope_to_tenant(IngestionCount.objects.all(), tenant), start=start, end=end, tz=tz
+        counts=scope_to_tenant(IngestionCountTotal.objects.all(), tenant),
+        start=start,
+        end=end,
+        tz=tz,
     )
     rows = ingestion_rows(ingestion)
     period = f"{start:%Y-%m-%d} to {end:%Y-%m-%d}, {tz.key}"

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from django.db.models import Sum
 
-from events.models import Event, EventLog, HourlyCount
+from events.models import Event, EventLog, HourlyCountTotal
 from events.validation import MAX_BATCH_EVENTS
 
 BATCH = "/api/eventlogs/batch/"
@@ -21,7 +21,7 @@ def stored_total(tenant) -> int:
 
 
 def rollup_total(tenant) -> int:
-    return HourlyCount.objects.filter(tenant=tenant).aggregate(n=Sum("count"))["n"] or 0
+    return HourlyCountTotal.objects.filter(tenant=tenant).aggregate(n=Sum("count"))["n"] or 0
 
 
 @pytest.mark.parametrize("url", [BATCH, BATCH.rstrip("/")])
@@ -127,7 +127,7 @@ def test_atomic_batch_with_a_bad_item_stores_nothing(api_client, tenant):
     assert body["receipts"][2]["errors"] == {"count": ["Must be between 1 and 2147483647."]}
     assert "atomic" in body["receipts"][0]["errors"]["non_field_errors"][0]
     assert not EventLog.objects.filter(tenant=tenant).exists()
-    assert not HourlyCount.objects.filter(tenant=tenant).exists()
+    assert not HourlyCountTotal.objects.filter(tenant=tenant).exists()
 
 
 def test_atomic_batch_with_unknown_event_on_strict_tenant_stores_nothing(api_client, tenant):

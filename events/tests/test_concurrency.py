@@ -11,7 +11,7 @@ from django.db import connections
 from django.db.models import Count, Sum
 from rest_framework.test import APIClient
 
-from events.models import EventLog, HourlyCount, IngestionCount
+from events.models import EventLog, HourlyCountTotal, IngestionCountTotal
 
 THREADS = 4
 BATCHES_PER_THREAD = 5
@@ -64,14 +64,14 @@ def test_parallel_batches_store_each_uuid_exactly_once(api_client, tenant):
     assert logs.count() == statuses["accepted"]
     assert statuses["accepted"] + statuses["duplicate"] == sum(statuses.values())
     raw_total = logs.aggregate(n=Sum("count"))["n"]
-    rollup_total = HourlyCount.objects.filter(tenant=tenant).aggregate(n=Sum("count"))["n"]
+    rollup_total = HourlyCountTotal.objects.filter(tenant=tenant).aggregate(n=Sum("count"))["n"]
     assert raw_total == rollup_total == 2 * statuses["accepted"]
     counted = dict(
-        IngestionCount.objects.filter(tenant=tenant)
+        IngestionCountTotal.objects.filter(tenant=tenant)
         .values_list("outcome")
         .annotate(n=Sum("events"))
         .values_list("outcome", "n")
     )
-    requests = IngestionCount.objects.filter(tenant=tenant).aggregate(n=Sum("requests"))["n"]
+    requests = IngestionCountTotal.objects.filter(tenant=tenant).aggregate(n=Sum("requests"))["n"]
     assert counted == {"accepted": statuses["accepted"], "duplicate": statuses["duplicate"]}
     assert requests == THREADS * BATCHES_PER_THREAD

@@ -7,7 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
-from events.models import EventLog, IngestionCount
+from events.models import EventLog, IngestionCountTotal
 
 pytestmark = pytest.mark.django_db
 BATCH = "/api/eventlogs/batch/"
@@ -75,7 +75,7 @@ def test_the_keys_allowed_origins_decide(ingest_key, origin, allowed):
 def test_a_refused_origin_is_counted_with_its_items_and_stores_nothing(ingest_key, tenant):
     _beacon(ingest_key, "https://evil.example")
 
-    counted = IngestionCount.objects.get(tenant=tenant)
+    counted = IngestionCountTotal.objects.get(tenant=tenant)
     assert (counted.reason, counted.events, counted.requests) == ("origin_not_allowed", 1, 1)
     assert not EventLog.objects.exists()
 
@@ -166,7 +166,7 @@ def test_preflight_allows_post_with_content_type_and_the_key_header():
         "x-api-key",
     }
     assert int(response["Access-Control-Max-Age"]) > 0
-    assert not IngestionCount.objects.exists()
+    assert not IngestionCountTotal.objects.exists()
 
 
 def test_a_preflighted_post_with_the_key_header_works_from_an_allowed_origin(ingest_key):

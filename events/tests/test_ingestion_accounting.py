@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from events.accounting import record_ingestion
-from events.models import EventLog, IngestionCount, RejectionReason
+from events.models import EventLog, IngestionCountTotal, RejectionReason
 from events.rollups import utc_hour
 
 pytestmark = pytest.mark.django_db
@@ -109,7 +109,7 @@ def test_tenant_inactive_counts_the_items_of_the_refused_batch(tenant, key_clien
     response = client.post("/api/eventlogs/batch/", {"events": [{"event_name": "a"}] * 3})
 
     assert response.status_code == 403
-    counts = IngestionCount.objects.get(tenant=tenant)
+    counts = IngestionCountTotal.objects.get(tenant=tenant)
     assert (counts.outcome, counts.reason, counts.events, counts.requests) == (
         "rejected",
         "tenant_inactive",
@@ -226,7 +226,7 @@ def test_unauthenticated_and_wrong_role_requests_count_for_no_tenant(anon_client
     _post_raw(anon_client, "/api/eventlogs/", b"{")
     key_client("read").post("/api/eventlogs/", {"event_name": "a"}, format="json")
 
-    assert not IngestionCount.objects.exists()
+    assert not IngestionCountTotal.objects.exists()
 
 
 # --- the statistics route ----------------------------------------------------------
@@ -310,7 +310,7 @@ def test_tenants_see_only_their_own_counts(api_client, other_client, other_tenan
 
     assert (mine["accepted"], _rejected_only(mine)) == (1, {})
     assert (theirs["accepted"], _rejected_only(theirs)) == (1, {"malformed_json": 1})
-    assert IngestionCount.objects.filter(tenant=other_tenant).count() == 2
+    assert IngestionCountTotal.objects.filter(tenant=other_tenant).count() == 2
 
 
 def test_counters_are_per_utc_hour_of_receipt(tenant):
@@ -323,5 +323,5 @@ def test_counters_are_per_utc_hour_of_receipt(tenant):
         items={("accepted", ""): 1},
     )
 
-    hours = dict(IngestionCount.objects.values_list("hour", "events"))
+    hours = dict(IngestionCountTotal.objects.values_list("hour", "events"))
     assert hours == {utc_hour(received): 2, utc_hour(received) + dt.timedelta(hours=1): 1}

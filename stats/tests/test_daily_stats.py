@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from matplotlib.image import imread
 
-from events.models import EventLog, HourlyCount
+from events.models import EventLog, HourlyCountTotal
 from events.tests.factories import EventFactory, EventLogFactory
 from stats import selectors
 from stats.charts import render
@@ -202,7 +202,7 @@ def test_event_amount_is_the_same_from_rollup_and_raw_rows(store, zone):
     answers = [
         selectors.event_amount(
             logs=EventLog.objects.filter(tenant=store),
-            rollup=HourlyCount.objects.filter(tenant=store),
+            rollup=HourlyCountTotal.objects.filter(tenant=store),
             start=dt.date(2024, 4, 30),
             end=dt.date(2024, 5, 5),
             tz=ZoneInfo(zone),

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from events.models import Event, EventLog, HourlyCount
+from events.models import Event, EventLog, HourlyCountTotal
 from events.tests.factories import EventFactory, EventLogFactory
 from stats.selectors import hourly_distribution
 
@@ -25,7 +25,7 @@ def utc(*args) -> dt.datetime:
 def distribution(tenant, *, tz="UTC", event_name=None, start=None, end=None, source="auto"):
     return hourly_distribution(
         logs=EventLog.objects.filter(tenant=tenant),
-        rollup=HourlyCount.objects.filter(tenant=tenant),
+        rollup=HourlyCountTotal.objects.filter(tenant=tenant),
         events=Event.objects.filter(tenant=tenant),
         start=start,
         end=end,

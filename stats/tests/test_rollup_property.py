@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from accounts.models import Tenant
-from events.models import Event, EventLog, HourlyCount
+from events.models import Event, EventLog, HourlyCountTotal
 from events.rollups import whole_hour_zone
 from events.services import event_logs_delete, event_logs_ingest
 from events.validation import EventInput
@@ -51,7 +51,7 @@ def _ingest(tenant: Tenant, window: dt.datetime, rows, now: dt.datetime) -> None
 
 def _both_sources(tenant: Tenant, **query):
     logs = EventLog.objects.filter(tenant=tenant)
-    rollup = HourlyCount.objects.filter(tenant=tenant)
+    rollup = HourlyCountTotal.objects.filter(tenant=tenant)
     events = Event.objects.filter(tenant=tenant)
     frequency = {k: v for k, v in query.items() if k in ("start", "end", "tz")}
     return (

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from events.models import Event, EventLog, HourlyCount
+from events.models import Event, EventLog, HourlyCountTotal
 from events.tests.factories import EventFactory, EventLogFactory
 from stats.selectors import event_frequency, event_trend
 
@@ -21,7 +21,7 @@ def at(day: int, hour: int = 12, minute: int = 0, second: int = 0, microsecond: 
 
 def trend(tenant, *, start=None, end=None, tz=UTC, event_name=None):
     logs = EventLog.objects.filter(tenant=tenant)
-    rollup = HourlyCount.objects.filter(tenant=tenant)
+    rollup = HourlyCountTotal.objects.filter(tenant=tenant)
     return event_trend(logs=logs, rollup=rollup, start=start, end=end, tz=tz, event_name=event_name)
 
 

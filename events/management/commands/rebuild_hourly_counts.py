@@ -1,18 +1,22 @@
-"""Recompute the HourlyCount rollup from raw EventLog rows and report any drift."""
+"""Recompute the hourly rollup from raw EventLog rows and report any drift."""
 
 from collections import Counter
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.db.models import Sum
 
 from accounts.models import Tenant
 from accounts.tenancy import for_each_tenant, scope_to_tenant
-from events.models import EventLog, HourlyCount
+from events.models import EventLog, HourlyCount, HourlyCountIncrement, HourlyCountTotal
 from events.rollups import Deltas, deltas_of_queryset
 
 
 class Command(BaseCommand):
-    help = "Rebuild HourlyCount from raw event logs, per tenant, and report drift."
+    help = (
+        "Rebuild the hourly rollup (HourlyCount and its unfolded increments) from raw "
+        "event logs, per tenant, and report drift."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--tenant", help="Only this tenant (slug).")
@@ -37,10 +41,12 @@ class Command(BaseCommand):
     def _rebuild(self, tenant: Tenant, *, fix: bool) -> int:
         with transaction.atomic():
             if connection.vendor == "postgresql":
-                # Writers that already touched the rollup finish first; later ones wait
-                # for this commit and then add their increments on top of the rebuild.
+                # Writers that already appended increments finish first; later ones wait
+                # for this commit (and folds for the counter table), so the raw rows and
+                # the rollup are read at one point in time.
                 with connection.cursor() as cursor:
-                    cursor.execute(f"LOCK TABLE {HourlyCount._meta.db_table} IN SHARE MODE")
+                    for model in (HourlyCount, HourlyCountIncrement):
+                        cursor.execute(f"LOCK TABLE {model._meta.db_table} IN SHARE MODE")
             expected = deltas_of_queryset(scope_to_tenant(EventLog.objects.all(), tenant))
             stored = _stored(tenant)
             drift = {key for key in expected.keys() | stored.keys() if expected[key] != stored[key]}
@@ -50,6 +56,7 @@ class Command(BaseCommand):
                     f"(rollup total {stored.total()}, raw total {expected.total()})"
                 )
             if drift and fix:
+                scope_to_tenant(HourlyCountIncrement.objects.all(), tenant).delete()
                 scope_to_tenant(HourlyCount.objects.all(), tenant).delete()
                 HourlyCount.objects.bulk_create(
                     HourlyCount(tenant_id=t, event_id=e, hour=h, count=n)
@@ -59,7 +66,11 @@ class Command(BaseCommand):
 
 
 def _stored(tenant: Tenant) -> Deltas:
-    rows = scope_to_tenant(HourlyCount.objects.all(), tenant).values_list(
-        "tenant_id", "event_id", "hour", "count"
+    """The rollup as readers see it: counters plus unfolded increments, empty buckets out."""
+    rows = (
+        scope_to_tenant(HourlyCountTotal.objects.all(), tenant)
+        .order_by()
+        .values_list("tenant_id", "event_id", "hour")
+        .annotate(total=Sum("count"))
     )
-    return Counter({(t, e, h): n for t, e, h, n in rows})
+    return Counter({(t, e, h): n for t, e, h, n in rows if n})
