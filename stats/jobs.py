@@ -1,38 +1,60 @@
 """The periodic jobs `manage.py run_jobs` runs, and their bookkeeping: each job's JobState
 row records its last run, last success and last error, which monitoring reads as lag
-(JobLagCollector, registered with core.metrics by StatsConfig.ready)."""
+(JobLagCollector, registered with core.metrics by StatsConfig.ready). Each run holds the
+job's lock (core.locks), so several jobs processes, on several machines, never run the
+same job at once: the second skips it."""
 
 import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import NamedTuple
 
+from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
+from core.locks import try_lock
 from stats.models import JobState
 from stats.services import JOB as USER_ACTIVITY_JOB
 
 logger = logging.getLogger(__name__)
 
-# Management commands, in the order of a round: the purge first, so that the activity
-# periods it empties are recomputed in the same round.
-JOBS = ("purge_expired", USER_ACTIVITY_JOB)
+FOLD_JOB = "fold_counters"
+# Management commands, in the order of a round: the counters folded first, then the
+# purge, so that the activity periods it empties are recomputed in the same round.
+JOBS = (FOLD_JOB, "purge_expired", USER_ACTIVITY_JOB)
 
 
-def job_run(name: str, run: Callable[[], object]) -> bool:
-    """Run one job and record its outcome in its JobState. An exception is logged and
-    recorded, never raised: one failing job must not stop the others. True on success."""
-    try:
-        _record(name, last_run_at=timezone.now())
-        run()
-        _record(name, last_success_at=timezone.now(), last_error="")
-    except Exception as exc:
-        logger.exception("Job %s failed.", name)
-        _record_failure(name, exc)
-        return False
-    return True
+def job_interval(name: str, *, interval: float) -> float:
+    """Seconds between two runs of `name`: the round's `interval`, except the fold, which
+    keeps the counter increments few (FOLD_INTERVAL_SECONDS, at most `interval`)."""
+    if name == FOLD_JOB:
+        return min(interval, settings.EVENTTRACKER["FOLD_INTERVAL_SECONDS"])
+    return interval
+
+
+class JobOutcome(NamedTuple):
+    ran: bool  # False: another process held the job's lock, so this one skipped it
+    succeeded: bool
+
+
+def job_run(name: str, run: Callable[[], object]) -> JobOutcome:
+    """Run one job under its lock and record its outcome in its JobState. An exception is
+    logged and recorded, never raised: one failing job must not stop the others."""
+    with try_lock(name) as held:
+        if not held:
+            logger.info("Job %s skipped: another process is running it.", name)
+            return JobOutcome(ran=False, succeeded=True)
+        try:
+            _record(name, last_run_at=timezone.now())
+            run()
+            _record(name, last_success_at=timezone.now(), last_error="")
+        except Exception as exc:
+            logger.exception("Job %s failed.", name)
+            _record_failure(name, exc)
+            return JobOutcome(ran=True, succeeded=False)
+    return JobOutcome(ran=True, succeeded=True)
 
 
 class JobLag(NamedTuple):

@@ -1,5 +1,6 @@
-"""Parallel batches with overlapping uuids: each uuid stored once, receipts exact,
-rollup equal to the raw rows. Real threads, real connections, real transactions."""
+"""Parallel batches with overlapping uuids, while two folders move counter increments:
+each uuid stored once, receipts exact, rollup equal to the raw rows at the end and after
+the last fold. Real threads, real connections, real transactions."""
 
 import random
 import threading
@@ -11,7 +12,14 @@ from django.db import connections
 from django.db.models import Count, Sum
 from rest_framework.test import APIClient
 
-from events.models import EventLog, HourlyCountTotal, IngestionCountTotal
+from events.models import (
+    EventLog,
+    HourlyCount,
+    HourlyCountIncrement,
+    HourlyCountTotal,
+    IngestionCountTotal,
+)
+from events.rollups import fold_counters
 
 THREADS = 4
 BATCHES_PER_THREAD = 5
@@ -39,6 +47,16 @@ def _send_batches(token: str, pool: list[str], seed: int, results: list, errors:
         connections.close_all()
 
 
+def _fold_until(done: threading.Event, errors: list) -> None:
+    try:
+        while not done.is_set():
+            fold_counters(limit=50)
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        connections.close_all()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_parallel_batches_store_each_uuid_exactly_once(api_client, tenant):
     token = api_client._credentials["HTTP_AUTHORIZATION"].split()[1]
@@ -50,10 +68,16 @@ def test_parallel_batches_store_each_uuid_exactly_once(api_client, tenant):
         for seed in range(THREADS)
     ]
 
-    for thread in threads:
+    sent = threading.Event()
+    folders = [threading.Thread(target=_fold_until, args=(sent, errors)) for _ in range(2)]
+
+    for thread in [*threads, *folders]:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    sent.set()
+    for thread in folders:
+        thread.join(timeout=60)
 
     statuses = Counter(results)
     logs = EventLog.objects.filter(tenant=tenant)
@@ -75,3 +99,6 @@ def test_parallel_batches_store_each_uuid_exactly_once(api_client, tenant):
     requests = IngestionCountTotal.objects.filter(tenant=tenant).aggregate(n=Sum("requests"))["n"]
     assert counted == {"accepted": statuses["accepted"], "duplicate": statuses["duplicate"]}
     assert requests == THREADS * BATCHES_PER_THREAD
+    fold_counters()
+    assert not HourlyCountIncrement.objects.exists()
+    assert HourlyCount.objects.filter(tenant=tenant).aggregate(n=Sum("count"))["n"] == raw_total

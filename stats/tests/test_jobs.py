@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from io import StringIO
 from pathlib import Path
@@ -14,11 +15,13 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connections
 from django.utils import timezone
 
+from core.locks import try_lock
 from events.management.commands.purge_expired import Command as PurgeCommand
 from events.tests.factories import EventLogFactory
-from stats.jobs import JOBS, JobLag, job_lags
+from stats.jobs import JOBS, JobLag, JobOutcome, job_lags, job_run
 from stats.management.commands.compute_user_activity import Command as ActivityCommand
 from stats.models import JobState, UserActivityPeriod
 
@@ -123,8 +126,8 @@ def _wait_for(path: Path, text: str, *, count: int, process: subprocess.Popen) -
     pytest.fail(f"no {count} x {text!r} (exit code {process.poll()}):\n{path.read_text()}")
 
 
-@pytest.mark.parametrize("failing", JOBS)
-def test_a_failing_job_does_not_stop_the_other(tenant, monkeypatch, failing):
+@pytest.mark.parametrize("failing", ["purge_expired", "compute_user_activity"])
+def test_a_failing_job_does_not_stop_the_others(tenant, monkeypatch, failing):
     commands = {"purge_expired": PurgeCommand, "compute_user_activity": ActivityCommand}
 
     def fail(*args, **kwargs):
@@ -138,11 +141,11 @@ def test_a_failing_job_does_not_stop_the_other(tenant, monkeypatch, failing):
         call_command("run_jobs", "--once", stdout=StringIO())
 
     states = {state.name: state for state in JobState.objects.all()}
-    (other,) = set(JOBS) - {failing}
     assert states[failing].last_error == "RuntimeError: disk on fire"
     assert states[failing].last_success_at is None
-    assert states[other].last_error == ""
-    assert states[other].last_success_at is not None
+    for other in set(JOBS) - {failing}:
+        assert states[other].last_error == ""
+        assert states[other].last_success_at is not None
     assert UserActivityPeriod.objects.exists() == (failing != "compute_user_activity")
 
 
@@ -199,3 +202,35 @@ def test_the_period_length_must_divide_a_day(hours, starts):
     assert (done.returncode == 0) == starts, done.stderr
     if not starts:
         assert "ImproperlyConfigured: USER_ACTIVITY_PERIOD_HOURS must divide 24" in done.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_another_process_holds_is_skipped_not_run_twice():
+    """The lock of a job is held across connections (another jobs process, or machine):
+    the second runner skips the job and records nothing."""
+    holding, release = threading.Event(), threading.Event()
+
+    def other_runner() -> None:
+        try:
+            with try_lock("purge_expired") as held:
+                assert held
+                holding.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_runner)
+    thread.start()
+    assert holding.wait(timeout=30)
+    ran = []
+    try:
+        outcome = job_run("purge_expired", lambda: ran.append(1))
+    finally:
+        release.set()
+        thread.join(timeout=30)
+
+    assert outcome == JobOutcome(ran=False, succeeded=True)
+    assert ran == []
+    assert not JobState.objects.filter(name="purge_expired").exists()
+    assert job_run("purge_expired", lambda: ran.append(1)) == JobOutcome(ran=True, succeeded=True)
+    assert ran == [1]

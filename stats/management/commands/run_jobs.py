@@ -9,7 +9,7 @@ from functools import partial
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connections
+from django.db import close_old_connections
 from django.utils import timezone
 
 from stats import jobs
@@ -19,10 +19,12 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 class Command(BaseCommand):
     help = (
-        "Run the periodic jobs (retention purge, then per-user activity periods) every "
-        "JOBS_INTERVAL_SECONDS until SIGTERM or SIGINT. A failing job is logged and recorded "
-        "(JobState.last_error) and the others still run. --once: one round, exit status 1 "
-        "if a job failed."
+        "Run the periodic jobs until SIGTERM or SIGINT: the counter fold every "
+        "FOLD_INTERVAL_SECONDS, the retention purge and the per-user activity periods every "
+        "JOBS_INTERVAL_SECONDS. Each job runs under a lock, so several run_jobs processes "
+        "(on several machines) share the work safely. A failing job is logged and recorded "
+        "(JobState.last_error) and the others still run. --once: every job once, exit status "
+        "1 if a job failed."
     )
     stopping = False
 
@@ -31,7 +33,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--interval",
             type=float,
-            help="Seconds between the starts of two rounds (default: JOBS_INTERVAL_SECONDS).",
+            help="Seconds between two runs of the purge and the activity job (default: "
+            "JOBS_INTERVAL_SECONDS); the fold runs at least this often too.",
         )
 
     def handle(self, *args, once: bool, interval: float | None, **options):
@@ -39,28 +42,29 @@ class Command(BaseCommand):
         if interval <= 0:
             raise CommandError("The interval must be more than 0 seconds.")
         if once:
-            if not self._round():
+            succeeded = [self._run(name) for name in jobs.JOBS]  # every job, even after a failure
+            if not all(succeeded):
                 raise CommandError("A job failed (see the log).")
             return
+        due = dict.fromkeys(jobs.JOBS, 0.0)  # monotonic time each job is next due
         with self._stop_on_signals():
             while not self.stopping:
-                started = time.monotonic()
-                self._round()
-                # Asleep, the process holds no connection; the next round opens a fresh one
-                # (so a database restart in between costs nothing).
-                connections.close_all()
-                self._sleep_until(started + interval)
+                for name in jobs.JOBS:
+                    if self.stopping or due[name] > time.monotonic():
+                        continue
+                    started = time.monotonic()
+                    # A connection the database dropped meanwhile (a restart) is replaced.
+                    close_old_connections()
+                    self._run(name)
+                    due[name] = started + jobs.job_interval(name, interval=interval)
+                self._sleep_until(min(due.values()))
         self.stdout.write("Stopped by a signal.")
 
-    def _round(self) -> bool:
-        """Every job once, unless asked to stop; True if none failed."""
-        succeeded = True
-        for name in jobs.JOBS:
-            if self.stopping:
-                break
+    def _run(self, name: str) -> bool:
+        """Run one job; True unless it failed."""
+        if name != jobs.FOLD_JOB:  # every few seconds: it speaks only when it folded
             self.stdout.write(f"{timezone.now():%Y-%m-%d %H:%M:%S} {name}")
-            succeeded &= jobs.job_run(name, partial(self._call, name))
-        return succeeded
+        return jobs.job_run(name, partial(self._call, name)).succeeded
 
     def _call(self, name: str) -> None:
         call_command(name, stdout=self.stdout, stderr=self.stderr)

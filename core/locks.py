@@ -1,0 +1,65 @@
+"""Named locks for periodic jobs, held by one process at a time across machines.
+
+PostgreSQL: a session advisory lock (`pg_try_advisory_lock`) on the job's name; the
+server releases it if the process dies or its connection drops, so a crashed job never
+blocks the next. SQLite (one machine, one database file): an exclusive `flock` on a file
+beside the database, which the kernel releases the same way.
+"""
+
+import fcntl
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.db import DatabaseError, connection
+
+
+@contextmanager
+def try_lock(name: str) -> Iterator[bool]:
+    """Yields True while this process holds the lock `name`, or False at once if another
+    process holds it (the caller then skips its work)."""
+    if connection.vendor == "postgresql":
+        with _advisory_lock(name) as held:
+            yield held
+    else:
+        with _file_lock(name) as held:
+            yield held
+
+
+@contextmanager
+def _advisory_lock(name: str) -> Iterator[bool]:
+    key = int.from_bytes(hashlib.sha256(f"eventtracker:{name}".encode()).digest()[:8], "big")
+    key -= 1 << 63  # a signed bigint, as the function takes
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            _advisory_unlock(key)
+
+
+def _advisory_unlock(key: int) -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+    except DatabaseError:
+        connection.close()  # a broken connection has released the lock already
+
+
+@contextmanager
+def _file_lock(name: str) -> Iterator[bool]:
+    database = Path(connection.settings_dict["NAME"])
+    path = database.with_name(f"{database.name}-{name}.lock")  # as *.sqlite3-* files
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,126 @@
+"""Counter increments and their fold: readers are exact before, during and after a fold,
+a deleted bucket disappears, and (PostgreSQL) ingestion of one tenant never waits for
+another request's counter row."""
+
+import datetime as dt
+import threading
+
+import pytest
+from django.db import connections, transaction
+from django.db.models import Sum
+
+from events.models import (
+    EventLog,
+    HourlyCount,
+    HourlyCountIncrement,
+    HourlyCountTotal,
+    IngestionCount,
+    IngestionCountIncrement,
+    IngestionCountTotal,
+)
+from events.rollups import fold_counters
+from events.services import deletion_create, event_logs_ingest
+from events.tests.factories import EventFactory
+from events.validation import EventInput
+
+T0 = dt.datetime(2024, 3, 10, 6, 15, tzinfo=dt.UTC)
+
+
+def ingest(tenant, *items: EventInput) -> None:
+    event_logs_ingest(tenant=tenant, items=list(items), created_by=None, now=T0)
+
+
+def totals(tenant) -> dict[tuple[str, dt.datetime], int]:
+    rows = (
+        HourlyCountTotal.objects.filter(tenant=tenant)
+        .values_list("event__name", "hour")
+        .annotate(n=Sum("count"))
+    )
+    return {(name, hour): n for name, hour, n in rows if n}
+
+
+def test_increments_count_before_the_fold_and_move_in_it(tenant):
+    ingest(tenant, EventInput("a", timestamp=T0, count=2), EventInput("a", timestamp=T0))
+    ingest(tenant, EventInput("b", timestamp=T0 + dt.timedelta(hours=1)))
+    expected = {("a", T0.replace(minute=0)): 3, ("b", T0.replace(minute=0, hour=7)): 1}
+
+    assert not HourlyCount.objects.exists()
+    assert totals(tenant) == expected
+
+    pending = HourlyCountIncrement.objects.count() + IngestionCountIncrement.objects.count()
+    assert fold_counters() == pending
+    assert not HourlyCountIncrement.objects.exists()
+    assert not IngestionCountIncrement.objects.exists()
+    assert totals(tenant) == expected
+    folded = dict(HourlyCount.objects.values_list("event__name", "count"))
+    assert folded == {"a": 3, "b": 1}
+
+
+def test_fold_reports_what_it_moved_and_respects_its_limit(tenant):
+    for minute in range(5):
+        ingest(tenant, EventInput("a", timestamp=T0 + dt.timedelta(minutes=minute)))
+    pending = HourlyCountIncrement.objects.count() + IngestionCountIncrement.objects.count()
+
+    assert fold_counters(limit=3) == 3
+    assert totals(tenant) == {("a", T0.replace(minute=0)): 5}  # half folded, still exact
+    assert fold_counters() == pending - 3
+    assert fold_counters() == 0
+    assert HourlyCount.objects.get().count == 5
+
+
+def test_ingestion_counts_are_folded_too(tenant):
+    ingest(tenant, EventInput("a", timestamp=T0))
+    ingest(tenant, EventInput("a", timestamp=T0))
+    before = IngestionCountTotal.objects.aggregate(events=Sum("events"), requests=Sum("requests"))
+
+    fold_counters()
+
+    row = IngestionCount.objects.get()
+    assert (row.outcome, row.events, row.requests) == ("accepted", 2, 2)
+    assert before == {"events": 2, "requests": 2}
+
+
+def test_a_bucket_emptied_by_a_deletion_reads_as_empty_and_its_row_goes(tenant):
+    ingest(tenant, EventInput("a", timestamp=T0), EventInput("b", timestamp=T0))
+    fold_counters()
+    logs = EventLog.objects.filter(tenant=tenant, event__name="a")
+
+    deletion_create(tenant=tenant, logs=logs, reason="filter", filters={"event_name": "a"})
+
+    assert totals(tenant) == {("b", T0.replace(minute=0)): 1}
+    fold_counters()
+    assert list(HourlyCount.objects.values_list("event__name", "count")) == [("b", 1)]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_ingestion_does_not_wait_for_another_open_ingest_of_the_same_bucket(tenant):
+    """The hot-row test: a request holds its transaction open after writing an event of
+    the same tenant, event and hour; another request of that bucket commits meanwhile."""
+    EventFactory(tenant=tenant, name="a")  # a first-ever name would wait on its creation
+    written, release, errors = threading.Event(), threading.Event(), []
+
+    def slow_request() -> None:
+        try:
+            with transaction.atomic():
+                ingest(tenant, EventInput("a", timestamp=T0))
+                written.set()
+                release.wait(timeout=30)
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=slow_request)
+    holder.start()
+    assert written.wait(timeout=30)
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SET lock_timeout = '2s'")  # waiting on a row lock would fail here
+    try:
+        ingest(tenant, EventInput("a", timestamp=T0))
+    finally:
+        release.set()
+        holder.join(timeout=30)
+
+    assert errors == []
+    assert totals(tenant) == {("a", T0.replace(minute=0)): 2}
