@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
 from accounts.tests.factories import UserFactory
+from core import ratelimit
 from events import blocklist
 
 
@@ -77,9 +78,9 @@ def key_client(tenant):
 
 @pytest.fixture(autouse=True)
 def _no_per_request_guards(settings):
-    # Rate limits cost a counter query per request, and the stats deadline two on
-    # PostgreSQL (set and reset statement_timeout): the pinned query counts of the views
-    # should not include them. Their own tests turn them on.
+    # The stats deadline costs two queries on PostgreSQL (set and reset
+    # statement_timeout): the pinned query counts of the views should not include them.
+    # Rate limits and the deadline have their own tests, which turn them on.
     settings.EVENTTRACKER = {
         **settings.EVENTTRACKER,
         "INGEST_RATE": "off",
@@ -89,9 +90,11 @@ def _no_per_request_guards(settings):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_blocklist_cache():
-    # Rolled-back tests reuse tenant ids and blocklist versions, which key the cache.
+def _fresh_process_state():
+    # Rolled-back tests reuse tenant and user ids and blocklist versions, which key the
+    # blocklist cache and the in-process rate counters.
     blocklist.clear_cache()
+    ratelimit.LOCAL.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -1,25 +1,28 @@
-"""Request rates per API key or user, counted in fixed windows shared by every process.
+"""Request rates per API key or user, counted in fixed windows; never a database write.
 
 A rate is `<requests>/<period>` (`600/min`, `20/s`, `10000/hour`, `100000/day`) or
-`off`. Each credential has one counter per scope (`ingest`, `read`): with REDIS_URL
-set, a Redis INCR on a key that expires with its window; otherwise one row per
-counter in the database, bumped by a single upsert that restarts the count when a
-new window begins. Both are atomic, so concurrent workers never lose a hit.
+`off`. Each credential has one counter per scope (`ingest`, `read`). With REDIS_URL
+set, the counters are shared by every process and machine: one round trip per request
+(a pipelined INCR and EXPIRE on a key that lives as long as its window). Without it,
+each process counts in its own memory (a lock keeps threads exact): the limit is exact
+for one process, and with several worker processes each allows the full rate, so a
+credential may get up to workers times the rate. Set REDIS_URL to share one exact limit.
+(The `limits` library was considered: its Redis path needs a second round trip for the
+remaining count that the RateLimit-* headers report.)
 """
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from rest_framework.throttling import BaseThrottle
 
-from core.models import RateCounter
 from core.rates import Rate, parse_rate
 
 logger = logging.getLogger(__name__)
@@ -39,7 +42,7 @@ def hit(counter: str, rate: Rate, *, now: float | None = None) -> Window:
     """Count one request against `counter` (e.g. "ingest:key:12") and say if it fits."""
     now = time.time() if now is None else now
     start = math.floor(now / rate.seconds) * rate.seconds
-    count = _redis_hit(counter, start, rate) if settings.REDIS_URL else _db_hit(counter, start)
+    count = _redis_hit(counter, start, rate) if settings.REDIS_URL else LOCAL.hit(counter, start)
     return Window(
         limit=rate.limit,
         remaining=max(0, rate.limit - count),
@@ -48,20 +51,31 @@ def hit(counter: str, rate: Rate, *, now: float | None = None) -> Window:
     )
 
 
-def _db_hit(counter: str, start: int) -> int:
-    table = connection.ops.quote_name(RateCounter._meta.db_table)
-    key, window, count = (connection.ops.quote_name(c) for c in ("key", "window", "count"))
-    # Only identifiers from model metadata and placeholders are interpolated.
-    sql = (
-        f"INSERT INTO {table} ({key}, {window}, {count}) VALUES (%s, %s, 1) "  # noqa: S608
-        f"ON CONFLICT ({key}) DO UPDATE SET "
-        f"{count} = CASE WHEN {table}.{window} = excluded.{window} "
-        f"THEN {table}.{count} + 1 ELSE 1 END, {window} = excluded.{window} "
-        f"RETURNING {count}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [counter, start])
-        return cursor.fetchone()[0]
+class LocalCounters:
+    """The counters of this process: (window start, count) per counter, under a lock.
+    Counters of windows that ended are dropped once there are many."""
+
+    PRUNE_ABOVE = 100_000
+
+    def __init__(self) -> None:
+        self._counts: dict[str, tuple[int, int]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, counter: str, start: int) -> int:
+        with self._lock:
+            window, count = self._counts.get(counter, (start, 0))
+            count = count + 1 if window == start else 1
+            self._counts[counter] = (start, count)
+            if len(self._counts) > self.PRUNE_ABOVE:
+                self._counts = {k: v for k, v in self._counts.items() if v[0] >= start}
+            return count
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+LOCAL = LocalCounters()
 
 
 def _redis_hit(counter: str, start: int, rate: Rate) -> int:
