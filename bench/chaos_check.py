@@ -27,9 +27,11 @@ ROWS_SQL = (
     "SELECT l.tenant_id, l.uuid, e.name, l.timestamp, l.count "
     "FROM events_eventlog l JOIN events_event e ON e.id = l.event_id"
 )
+# The rollup as stats read it: folded counters plus the increments not folded yet.
 ROLLUP_SQL = (
-    "SELECT h.tenant_id, e.name, h.hour, h.count "
-    "FROM events_hourlycount h JOIN events_event e ON e.id = h.event_id"
+    "SELECT h.tenant_id, e.name, h.hour, SUM(h.count) "
+    "FROM events_hourlycounttotal h JOIN events_event e ON e.id = h.event_id "
+    "GROUP BY h.tenant_id, e.name, h.hour HAVING SUM(h.count) <> 0"
 )
 ACKNOWLEDGED = ("accepted", "duplicate")
 EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Shutdown))\b")
@@ -38,7 +40,7 @@ Row = tuple[int, str, str, str, int]  # tenant_id, uuid, event name, UTC hour, c
 
 
 def read_database(database_url: str) -> tuple[list[Row], Counter]:
-    """(EventLog rows, HourlyCount as {(tenant_id, name, hour): count})."""
+    """(EventLog rows, the hourly rollup as {(tenant_id, name, hour): count})."""
     if database_url.startswith("sqlite:///"):
         conn = sqlite3.connect(database_url.removeprefix("sqlite:///"))
         try:
