@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from accounts.services import api_key_create
 from accounts.tests.factories import UserFactory
 from core import ratelimit
-from events import blocklist
+from events import blocklist, event_ids
 
 
 def client_for(user) -> APIClient:
@@ -91,9 +91,10 @@ def _no_per_request_guards(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_process_state():
-    # Rolled-back tests reuse tenant and user ids and blocklist versions, which key the
-    # blocklist cache and the in-process rate counters.
+    # Rolled-back tests reuse tenant and user ids and cache versions, which key the
+    # per-process caches and the in-process rate counters.
     blocklist.clear_cache()
+    event_ids.clear_cache()
     ratelimit.LOCAL.clear()
 
 

@@ -62,6 +62,13 @@ class Tenant(models.Model):
         help_text="Bumped on every blocklist change; each process's cache of the rules "
         "is keyed by it, so a change is seen by the next request everywhere.",
     )
+    cache_version = models.PositiveBigIntegerField(
+        default=0,
+        editable=False,
+        help_text="Bumped whenever something a process may cache for this tenant changes "
+        "(its users, tokens and API keys, its event names): caches keyed by it are "
+        "stale from the next request on, in every process.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -69,6 +76,13 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @staticmethod
+    def caches_changed(*tenant_ids: int | None) -> None:
+        """Call in the transaction that changes what a per-process cache holds."""
+        ids = {tenant_id for tenant_id in tenant_ids if tenant_id is not None}
+        if ids:
+            Tenant.objects.filter(pk__in=ids).update(cache_version=models.F("cache_version") + 1)
 
     @staticmethod
     def unique_slug(name: str) -> str:
@@ -94,6 +108,14 @@ class User(AbstractUser):
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="users")
 
     objects = TenantUserManager()
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        user = super().from_db(db, field_names, values)
+        # The tenant it was loaded with: a move to another tenant must make both
+        # tenants' cached credentials stale (accounts.signals).
+        user.loaded_tenant_id = user.__dict__.get("tenant_id")
+        return user
 
 
 class ApiKeyQuerySet(models.QuerySet):

@@ -20,9 +20,9 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 
 from accounts.models import ApiKey, Tenant, User
-from accounts.tenancy import scope_to_tenant
 from events.accounting import record_ingestion, tally
 from events.bulk import LogRow, insert_logs
+from events.event_ids import event_ids as resolve_event_ids
 from events.models import DeletionReceipt, Event, EventLog, RejectionReason
 from events.rollups import (
     after_ingest_commit,
@@ -123,7 +123,7 @@ def _store(
 ) -> list[Receipt]:
     """Insert the rows of the valid items whose event exists (or may be created); with
     `atomic`, none if any item is rejected. Returns every item's receipt, in order."""
-    event_ids = _resolve_events(tenant=tenant, names={item.event_name for _, item in valid})
+    event_ids = resolve_event_ids(tenant=tenant, names={item.event_name for _, item in valid})
     built = [
         _unknown_event(index, item)
         if item.event_name not in event_ids
@@ -230,19 +230,6 @@ def event_delete(
         )
         event.delete()
     return receipt
-
-
-def _resolve_events(*, tenant: Tenant, names: set[str]) -> dict[str, int]:
-    events = scope_to_tenant(Event.objects.all(), tenant)
-    found = dict(events.filter(name__in=names).values_list("name", "id"))
-    missing = names - found.keys()
-    if missing and tenant.auto_create_events:
-        # ignore_conflicts: a concurrent request may create the same event first.
-        Event.objects.bulk_create(
-            [Event(tenant=tenant, name=name) for name in sorted(missing)], ignore_conflicts=True
-        )
-        found.update(events.filter(name__in=missing).values_list("name", "id"))
-    return found
 
 
 def _in_order(*parts: list[Receipt]) -> list[Receipt]:

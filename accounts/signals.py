@@ -1,0 +1,25 @@
+"""Every change to what the per-process credential cache holds makes it stale at once:
+a saved or deleted user, token or API key bumps its tenant's `cache_version` in the
+same transaction (signals, so the admin, djoser, the API and the shell are all seen)."""
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from rest_framework.authtoken.models import Token
+
+from accounts.models import ApiKey, Tenant, User
+
+
+@receiver([post_save, post_delete], sender=User)
+def user_changed(sender, instance: User, **kwargs) -> None:
+    Tenant.caches_changed(instance.tenant_id, getattr(instance, "loaded_tenant_id", None))
+
+
+@receiver([post_save, post_delete], sender=Token)
+def token_changed(sender, instance: Token, **kwargs) -> None:
+    tenant_id = User.objects.filter(pk=instance.user_id).values_list("tenant_id", flat=True)
+    Tenant.caches_changed(*tenant_id)
+
+
+@receiver([post_save, post_delete], sender=ApiKey)
+def api_key_changed(sender, instance: ApiKey, **kwargs) -> None:
+    Tenant.caches_changed(instance.tenant_id)

@@ -1,0 +1,55 @@
+"""Event ids by name, cached per process and tenant: ingestion resolves the names of a
+request without a query once they are known. The cache of a tenant is keyed by its
+`cache_version`, which every rename or deletion of one of its events bumps (events.signals)
+in the same transaction, and which every request reads with its credential: a change is
+seen by the next request in every process."""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from accounts.models import Tenant
+from accounts.tenancy import scope_to_tenant
+from core.caches import LockedLRU
+from events.models import Event
+
+CACHED_TENANTS = 10_000
+NAMES_PER_TENANT = 10_000  # beyond this, further names are looked up every time
+
+# tenant id → (cache_version, {name: id}); a dict is replaced, never changed in place
+_cache: LockedLRU[int, tuple[int, dict[str, int]]] = LockedLRU(size=CACHED_TENANTS)
+
+
+def event_ids(*, tenant: Tenant, names: Iterable[str]) -> dict[str, int]:
+    """{name: id} of the events named, creating the missing ones when the tenant allows
+    (a name it may not create is left out)."""
+    names = set(names)
+    cached = _cache.get(tenant.pk)
+    known = cached[1] if cached is not None and cached[0] == tenant.cache_version else {}
+    found = {name: known[name] for name in names if name in known}
+    if missing := names - found.keys():
+        found |= _look_up(tenant, missing)
+        if len(known) < NAMES_PER_TENANT:
+            # Only once committed: an event created by a transaction that rolls back
+            # must not be remembered.
+            entry = (tenant.cache_version, known | found)
+            transaction.on_commit(lambda: _cache.put(tenant.pk, entry))
+    return found
+
+
+def clear_cache() -> None:
+    """Forget every cached id (tests: tenant ids and versions repeat after rollbacks)."""
+    _cache.clear()
+
+
+def _look_up(tenant: Tenant, names: set[str]) -> dict[str, int]:
+    events = scope_to_tenant(Event.objects.all(), tenant)
+    found = dict(events.filter(name__in=names).values_list("name", "id"))
+    missing = names - found.keys()
+    if missing and tenant.auto_create_events:
+        # ignore_conflicts: a concurrent request may create the same event first.
+        Event.objects.bulk_create(
+            [Event(tenant=tenant, name=name) for name in sorted(missing)], ignore_conflicts=True
+        )
+        found.update(events.filter(name__in=missing).values_list("name", "id"))
+    return found
