@@ -6,6 +6,7 @@ from django.conf import settings as django_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts import credentials
 from accounts.services import api_key_create
 from accounts.tests.factories import UserFactory
 from core import ratelimit
@@ -94,6 +95,7 @@ def _fresh_process_state():
     # Rolled-back tests reuse tenant and user ids and cache versions, which key the
     # per-process caches and the in-process rate counters.
     blocklist.clear_cache()
+    credentials.clear_cache()
     event_ids.clear_cache()
     ratelimit.LOCAL.clear()
 

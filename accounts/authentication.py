@@ -2,6 +2,8 @@
 
 A blocked (inactive) tenant is refused here with 403, so every authenticated
 route — ours and djoser's — refuses it the same way; only logging in stays open.
+Tokens and API keys verified once are cached per process (accounts.credentials): a
+request then reads only its tenant's row, which also says whether the cache is stale.
 """
 
 import datetime as dt
@@ -16,7 +18,7 @@ from rest_framework.authentication import (
 )
 from rest_framework.authtoken.models import Token
 
-from accounts import keys
+from accounts import credentials, keys
 from accounts.models import ApiKey, Tenant
 
 TENANT_BLOCKED = "This tenant is blocked; contact the platform administrator."
@@ -44,14 +46,20 @@ class TenantTokenAuthentication(TokenAuthentication):
     """`Authorization: Token <key>` (djoser); answers 401 with `WWW-Authenticate: Token`."""
 
     def authenticate_credentials(self, key):
-        try:
-            token = Token.objects.select_related("user__tenant").get(key=key)
-        except Token.DoesNotExist:
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
-        if not token.user.is_active:
+        cached = credentials.cached_token(key)
+        if cached is not None:
+            user, token = cached
+        else:
+            try:
+                token = Token.objects.select_related("user__tenant").get(key=key)
+            except Token.DoesNotExist:
+                raise exceptions.AuthenticationFailed("Invalid token.") from None
+            user = token.user
+            credentials.remember_token(token)
+        if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        ensure_tenant_active(token.user.tenant)
-        return token.user, token
+        ensure_tenant_active(user.tenant)
+        return user, token
 
 
 class TenantSessionAuthentication(SessionAuthentication):
@@ -128,7 +136,11 @@ class ApiKeyAuthentication(BaseAuthentication):
         prefix = keys.prefix_of(raw)
         key = None
         if prefix is not None:
-            key = ApiKey.objects.select_related("tenant").filter(prefix=prefix).first()
+            key = credentials.cached_api_key(prefix)
+            if key is None:
+                key = ApiKey.objects.select_related("tenant").filter(prefix=prefix).first()
+                if key is not None:
+                    credentials.remember_api_key(key)
         if key is None or not keys.matches(raw, key.hashed_secret):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         if key.revoked_at is not None:
@@ -144,3 +156,4 @@ def _touch(key: ApiKey) -> None:
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
+        credentials.remember_api_key(key)  # so the next requests need no UPDATE again

@@ -109,14 +109,6 @@ class User(AbstractUser):
 
     objects = TenantUserManager()
 
-    @classmethod
-    def from_db(cls, db, field_names, values):
-        user = super().from_db(db, field_names, values)
-        # The tenant it was loaded with: a move to another tenant must make both
-        # tenants' cached credentials stale (accounts.signals).
-        user.loaded_tenant_id = user.__dict__.get("tenant_id")
-        return user
-
 
 class ApiKeyQuerySet(models.QuerySet):
     def usable(self, *, now) -> "ApiKeyQuerySet":

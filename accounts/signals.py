@@ -2,16 +2,24 @@
 a saved or deleted user, token or API key bumps its tenant's `cache_version` in the
 same transaction (signals, so the admin, djoser, the API and the shell are all seen)."""
 
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from rest_framework.authtoken.models import Token
 
 from accounts.models import ApiKey, Tenant, User
 
 
+@receiver(pre_save, sender=User)
+def user_saving(sender, instance: User, **kwargs) -> None:
+    """Remember the tenant the stored row has: a user moved to another tenant makes both
+    tenants' cached credentials stale. (A query per user save; logins save, rarely.)"""
+    stored = User.objects.filter(pk=instance.pk).values_list("tenant_id", flat=True)
+    instance._stored_tenant_id = stored.first() if instance.pk is not None else None
+
+
 @receiver([post_save, post_delete], sender=User)
 def user_changed(sender, instance: User, **kwargs) -> None:
-    Tenant.caches_changed(instance.tenant_id, getattr(instance, "loaded_tenant_id", None))
+    Tenant.caches_changed(instance.tenant_id, getattr(instance, "_stored_tenant_id", None))
 
 
 @receiver([post_save, post_delete], sender=Token)

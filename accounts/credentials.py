@@ -1,0 +1,111 @@
+"""Verified credentials (user tokens, API keys) cached per process, so that a request
+costs one primary-key read of its tenant instead of a join of token, user and tenant.
+
+An entry is a snapshot of the rows as read, and it is used only while its tenant's
+`cache_version` is what it was then: saving or deleting a user, a token or an API key
+bumps it in the same transaction (accounts.signals), and the tenant row is read fresh
+on every request (it also says whether the tenant is blocked). So logging out, revoking
+or rotating a key, deactivating a user or blocking a tenant takes effect on the very
+next request in every process. Entries also expire after CACHE_SECONDS, and secrets are
+still compared on every request (API keys: the hash; tokens: the key is the lookup).
+"""
+
+import time
+from dataclasses import dataclass
+
+from django.db import models
+from rest_framework.authtoken.models import Token
+
+from accounts.models import ApiKey, Tenant, User
+from core.caches import LockedLRU
+
+CACHE_SECONDS = 60.0
+CACHED_CREDENTIALS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One row as it was read: enough to rebuild the instance without a query."""
+
+    model: type[models.Model]
+    fields: tuple[str, ...]
+    values: tuple
+
+    @classmethod
+    def of(cls, instance: models.Model) -> "Snapshot":
+        fields = tuple(field.attname for field in instance._meta.concrete_fields)
+        return cls(type(instance), fields, tuple(getattr(instance, name) for name in fields))
+
+    def instance(self) -> models.Model:
+        """A fresh instance per request: requests never share (or mutate) one object."""
+        return self.model.from_db("default", self.fields, self.values)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    rows: tuple[Snapshot, ...]
+    tenant_id: int
+    version: int
+    expires: float
+
+
+_tokens: LockedLRU[str, Entry] = LockedLRU(size=CACHED_CREDENTIALS)
+_api_keys: LockedLRU[str, Entry] = LockedLRU(size=CACHED_CREDENTIALS)
+
+
+def cached_token(key: str) -> tuple[User, Token] | None:
+    """(user, token) of a token verified before, with its tenant read now; None when not
+    cached, expired, or stale."""
+    found = _fresh(_tokens, key)
+    if found is None:
+        return None
+    (token_row, user_row), tenant = found
+    user = user_row.instance()
+    user.tenant = tenant
+    token = token_row.instance()
+    token.user = user
+    return user, token
+
+
+def remember_token(token: Token) -> None:
+    """Cache `token`, read with select_related("user__tenant")."""
+    rows = (Snapshot.of(token), Snapshot.of(token.user))
+    _tokens.put(token.key, _entry(rows, token.user.tenant))
+
+
+def cached_api_key(prefix: str) -> ApiKey | None:
+    """The API key with this prefix as verified before, its tenant read now (the caller
+    still compares the secret's hash); None when not cached, expired, or stale."""
+    found = _fresh(_api_keys, prefix)
+    if found is None:
+        return None
+    (key_row,), tenant = found
+    key = key_row.instance()
+    key.tenant = tenant
+    return key
+
+
+def remember_api_key(key: ApiKey) -> None:
+    """Cache `key` (read with its tenant), e.g. again after its last_used_at changed."""
+    _api_keys.put(key.prefix, _entry((Snapshot.of(key),), key.tenant))
+
+
+def clear_cache() -> None:
+    """Forget every credential (tests: ids and versions repeat after rollbacks)."""
+    _tokens.clear()
+    _api_keys.clear()
+
+
+def _entry(rows: tuple[Snapshot, ...], tenant: Tenant) -> Entry:
+    expires = time.monotonic() + CACHE_SECONDS
+    return Entry(rows=rows, tenant_id=tenant.pk, version=tenant.cache_version, expires=expires)
+
+
+def _fresh(cache: LockedLRU[str, Entry], key: str) -> tuple[tuple[Snapshot, ...], Tenant] | None:
+    entry = cache.get(key)
+    if entry is None or entry.expires < time.monotonic():
+        return None
+    tenant = Tenant.objects.filter(pk=entry.tenant_id).first()
+    if tenant is None or tenant.cache_version != entry.version:
+        return None
+    return entry.rows, tenant
