@@ -5,6 +5,8 @@ everything every API view shares, nothing domain-specific. The exception
 handler is in core.exceptions (it imports DRF's views, which load this module).
 """
 
+import copy
+
 import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -73,6 +75,21 @@ class StrictFieldsMixin:
                     {name: ["Unknown field."] for name in sorted(unknown)}
                 )
         return super().to_internal_value(data)
+
+
+class CachedFieldsMixin:
+    """For read-only ModelSerializers on hot paths whose fields depend on neither the
+    instance nor the context: ModelSerializer maps the model's fields anew for every
+    instance; this maps them once per class and deep-copies them, as DRF itself does for
+    declared fields. (A serializer that varies its fields per request must not use it.)"""
+
+    def get_fields(self):
+        cls = type(self)
+        prototype = cls.__dict__.get("_prototype_fields")
+        if prototype is None:
+            prototype = super().get_fields()
+            cls._prototype_fields = prototype  # a race only computes it twice
+        return copy.deepcopy(prototype)
 
 
 class BoundedSearchFilter(SearchFilter):

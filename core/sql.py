@@ -2,7 +2,8 @@
 appends, the generic counter upsert, and the fold that moves appended increments into
 their counter table. Identifiers come from model metadata, values are bound."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import psycopg
 from django.db import connection, models, transaction
@@ -10,13 +11,16 @@ from django.db import connection, models, transaction
 UPSERT_CHUNK = 500  # rows per SQLite statement, under its variable limit
 
 
-def server_side_cursor() -> psycopg.Cursor:
-    """A cursor on Django's own PostgreSQL connection (so inside its transaction) that
-    binds parameters on the server. Django's cursors bind on the client, which turns
+@contextmanager
+def server_side_cursor() -> Iterator[psycopg.Cursor]:
+    """A cursor on Django's own PostgreSQL connection (so inside its transaction, if any)
+    that binds parameters on the server. Django's cursors bind on the client, which turns
     large arrays into SQL literals (slow); these statements bypass Django's query
-    logging, which is the price."""
+    logging, which is the price. Errors come out as Django's (a lost connection is an
+    OperationalError, answered 503 like any other query's)."""
     connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
 
 
 def append(model: type[models.Model], *, fields: Sequence[str], rows: Sequence[tuple]) -> None:

@@ -48,7 +48,13 @@ def record_ingestion(*, tenant_id: int, received: dt.datetime, items: Tally) -> 
     hears of the items once that transaction commits."""
     requests = Counter({request_outcome(items): 1})
     ingestion_counts_apply(tenant_id=tenant_id, received=received, items=items, requests=requests)
-    transaction.on_commit(lambda: count_ingested(items))
+    report_ingested(items)
+
+
+def report_ingested(items: Tally) -> None:
+    """Prometheus counts `items` once the data is committed (at once outside a
+    transaction block); a failure there never fails the request."""
+    transaction.on_commit(lambda: count_ingested(items), robust=True)
 
 
 def record_refusal(*, tenant_id: int, reason: Reason, events: int = 1) -> None:

@@ -24,7 +24,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import DateTimeField, Sum
 from django.db.models.functions import Trunc
 
@@ -48,6 +48,7 @@ Tally = Counter[tuple[str, str]]
 HOURLY_KEYS = ("tenant_id", "event_id", "hour")
 INGESTION_KEYS = ("tenant_id", "hour", "outcome", "reason")
 FOLD_BATCH = 10_000  # increments moved per fold transaction
+Outcome = IngestionCount.Outcome
 
 
 def utc_hour(instant: dt.datetime) -> dt.datetime:
@@ -91,6 +92,50 @@ def ingestion_counts_apply(
         for outcome, reason in sorted(items.keys() | requests.keys())
     ]
     append(IngestionCountIncrement, fields=(*INGESTION_KEYS, "events", "requests"), rows=rows)
+
+
+def increment_ctes(*, logs: str) -> str:
+    """Members of a WITH clause that append a request's counter increments in the very
+    statement that inserts its logs (events.bulk, PostgreSQL): HourlyCount increments of
+    the logs the CTE `logs` returned (event_id, timestamp, count: only those inserted),
+    and the request's IngestionCount increments — `accepted` the inserted logs (and the
+    request), `duplicate` the %(valid)s rows less those, `rejected` by reason. Named
+    parameters: tenant_id, hour, valid, accepted, duplicate, rejected, reasons, items."""
+    q = connection.ops.quote_name
+    hourly = q(HourlyCountIncrement._meta.db_table)
+    accounting = q(IngestionCountIncrement._meta.db_table)
+    inserted = f"(SELECT count(*) FROM {logs})"  # noqa: S608
+    # Only identifiers from model metadata and placeholders are interpolated.
+    return (
+        f"hourly_increments AS (INSERT INTO {hourly} (tenant_id, event_id, hour, count) "  # noqa: S608
+        f"SELECT %(tenant_id)s, event_id, date_trunc('hour', timestamp, 'UTC'), SUM(count) "
+        f"FROM {logs} GROUP BY event_id, 3), "
+        f"ingestion_increments AS (INSERT INTO {accounting} "
+        f"(tenant_id, hour, outcome, reason, events, requests) "
+        f"SELECT %(tenant_id)s, %(hour)s, outcome, reason, events, requests FROM ("
+        f"SELECT %(accepted)s::text, ''::text, {inserted}, 1 "
+        f"UNION ALL SELECT %(duplicate)s::text, ''::text, %(valid)s - {inserted}, 0 "
+        f"UNION ALL SELECT %(rejected)s::text, reason, items, 0 "
+        f"FROM unnest(%(reasons)s::text[], %(items)s::bigint[]) AS r(reason, items)"
+        f") AS outcomes(outcome, reason, events, requests) WHERE events > 0 OR requests > 0)"
+    )
+
+
+def increment_parameters(
+    *, tenant_id: int, received: dt.datetime, valid: int, rejected: Tally
+) -> dict:
+    """The named parameters of `increment_ctes`; `rejected` counts items by (outcome, reason)."""
+    reasons = sorted(reason for outcome, reason in rejected if outcome == Outcome.REJECTED)
+    return {
+        "tenant_id": tenant_id,
+        "hour": utc_hour(received),
+        "valid": valid,
+        "accepted": Outcome.ACCEPTED.value,
+        "duplicate": Outcome.DUPLICATE.value,
+        "rejected": Outcome.REJECTED.value,
+        "reasons": reasons,
+        "items": [rejected[(Outcome.REJECTED.value, reason)] for reason in reasons],
+    }
 
 
 def fold_counters(*, limit: int | None = None) -> int:

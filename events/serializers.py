@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from core.rest import StrictFieldsMixin
+from core.rest import CachedFieldsMixin, StrictFieldsMixin
 from events.blocklist import normalise_ip_rule
 from events.models import (
     DISTINCT_ID_MAX_LENGTH,
@@ -40,8 +40,8 @@ class EventSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         return value
 
 
-class EventLogSerializer(serializers.ModelSerializer):
-    """A stored event log, as every read route returns it."""
+class EventLogSerializer(CachedFieldsMixin, serializers.ModelSerializer):
+    """A stored event log, as every read route (and the single-event POST) returns it."""
 
     event_name = serializers.CharField(source="event.name", read_only=True)
 

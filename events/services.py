@@ -20,14 +20,13 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 
 from accounts.models import ApiKey, Tenant, User
-from events.accounting import record_ingestion, tally
-from events.bulk import LogRow, insert_logs
+from events.accounting import record_ingestion, report_ingested, tally
+from events.bulk import LogRow, store_logs
 from events.event_ids import event_ids as resolve_event_ids
 from events.models import DeletionReceipt, Event, EventLog, RejectionReason
 from events.rollups import (
     after_ingest_commit,
     deltas_of_queryset,
-    deltas_of_rows,
     hourly_counts_apply,
 )
 from events.uuid7 import uuid7
@@ -67,31 +66,25 @@ def event_logs_ingest(
     adapter already mapped (seed 000) — store the valid ones exactly once each (by uuid)
     and return one receipt per item, in order.
 
-    With `atomic`, nothing is stored if any item is rejected. The HourlyCount rollup and
-    the ingestion accounting of the request and all its items are updated in the same
-    transaction as the insert."""
+    With `atomic`, nothing is stored if any item is rejected. The counter increments (the
+    hourly rollup, the ingestion accounting of the request and all its items) commit with
+    the logs: on PostgreSQL in the one statement that inserts them (events.bulk)."""
     if (raw_items is None) == (items is None):
         raise TypeError("Give raw_items or items, not both.")
     if items is None:
         rejected, valid = _validate(raw_items, now=now, skew=skew)
     else:
         rejected, valid = [], list(enumerate(items))
-    with transaction.atomic():
-        if atomic and rejected:
-            receipts = _in_order(rejected, [_unstored(index, item) for index, item in valid])
-            _abandon(receipts)  # no event is resolved (nor created) for a doomed batch
-        else:
-            receipts = _store(
-                tenant,
-                valid,
-                rejected,
-                created_by=created_by,
-                now=now,
-                api_key=api_key,
-                atomic=atomic,
-            )
-        record_ingestion(tenant_id=tenant.pk, received=now, items=tally(receipts))
-        after_ingest_commit()
+    if atomic and rejected:
+        receipts = _in_order(rejected, [_unstored(index, item) for index, item in valid])
+        _abandon(receipts)  # no event is resolved (nor created) for a doomed batch
+    else:
+        receipts = _receipts(
+            tenant, valid, rejected, created_by=created_by, now=now, api_key=api_key
+        )
+        if atomic and any(receipt.status == "rejected" for receipt in receipts):
+            _abandon(receipts)
+    _store(tenant, receipts, now=now)
     return receipts
 
 
@@ -111,7 +104,7 @@ def _validate(
     return rejected, valid
 
 
-def _store(
+def _receipts(
     tenant: Tenant,
     valid: list[tuple[int, EventInput]],
     rejected: list[Receipt],
@@ -119,10 +112,9 @@ def _store(
     created_by: User | None,
     now: dt.datetime,
     api_key: ApiKey | None,
-    atomic: bool,
 ) -> list[Receipt]:
-    """Insert the rows of the valid items whose event exists (or may be created); with
-    `atomic`, none if any item is rejected. Returns every item's receipt, in order."""
+    """Every item's receipt, in order: `accepted` with its row for the valid items whose
+    event exists (or may be created), `rejected` for the others."""
     event_ids = resolve_event_ids(tenant=tenant, names={item.event_name for _, item in valid})
     built = [
         _unknown_event(index, item)
@@ -130,18 +122,25 @@ def _store(
         else _accepted(index, item, _build_row(tenant, event_ids, item, now, created_by, api_key))
         for index, item in valid
     ]
-    receipts = _in_order(rejected, built)
-    if atomic and any(receipt.status == "rejected" for receipt in receipts):
-        _abandon(receipts)
-        return receipts
+    return _in_order(rejected, built)
+
+
+def _store(tenant: Tenant, receipts: list[Receipt], *, now: dt.datetime) -> None:
+    """Insert the rows of the `accepted` receipts (marking the repeats `duplicate`) and
+    count the request; Prometheus hears of the items once that is committed."""
     pending = [receipt for receipt in receipts if receipt.row is not None]
-    # Insert in uuid order: concurrent batches then take the unique-index locks in the
-    # same order, so overlapping retries wait for each other instead of deadlocking.
-    # The sort is stable: the first of equal uuids is the one stored.
-    inserted = insert_logs(sorted((r.row for r in pending), key=lambda row: row.uuid))
-    _mark_duplicates(pending, inserted)
-    hourly_counts_apply(deltas_of_rows(r.row for r in pending if r.status == "accepted"))
-    return receipts
+    refused = tally(receipt for receipt in receipts if receipt.status == "rejected")
+    if pending:
+        # Insert in uuid order: concurrent batches then take the unique-index locks in the
+        # same order, so overlapping retries wait for each other instead of deadlocking.
+        # The sort is stable: the first of equal uuids is the one stored.
+        rows = sorted((r.row for r in pending), key=lambda row: row.uuid)
+        inserted = store_logs(rows, tenant_id=tenant.pk, received=now, rejected=refused)
+        _mark_duplicates(pending, inserted)
+        report_ingested(tally(receipts))
+        after_ingest_commit()
+    else:
+        record_ingestion(tenant_id=tenant.pk, received=now, items=refused)
 
 
 def event_logs_delete(
