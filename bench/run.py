@@ -32,6 +32,7 @@ from psycopg import sql
 from bench import dataset, report, stats_sql, verify
 from bench.copy_baseline import create_scratch
 from bench.loadgen import Connection, Phase, PhaseResult, make_event, run_phase
+from bench.pressure import ActivitySampler, cpu_burner
 from bench.server import Gunicorn, free_port
 
 STATS_ENDPOINTS = ("event_trend", "event_frequency")
@@ -75,7 +76,9 @@ def parse_args(argv: list[str] | None) -> Settings:
         "--events", type=int, help=f"events to load (default 10 M; quick {QUICK_EVENTS:,})"
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument("--concurrency", type=int, default=4, help="load clients (default 4)")
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="load clients (default 16; 1 runs too)"
+    )
     parser.add_argument("--seconds", type=float, help="length of each load phase")
     parser.add_argument("--drop-after", action="store_true", help="drop the bench database")
     args = parser.parse_args(argv)
@@ -168,10 +171,15 @@ class Bench:
     def drive_hello(self) -> None:
         port = free_port()
         env = {**self.env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+        seconds = self.settings.hello_s
         with Gunicorn("bench.hello_wsgi:application", env=env, port=port, log=self.log("hello")):
-            self.phase(
-                "hello", "hello", port, "/", duration=self.settings.hello_s, max_requests=200_000
-            )
+            for name, concurrency in (("hello1", 1), ("hello", self.settings.concurrency)):
+                self.phase(
+                    name, "hello", port, "/", duration=seconds, max_requests=200_000,
+                    concurrency=concurrency,
+                )  # fmt: skip
+            with cpu_burner():
+                self.phase("hello_busy", "hello", port, "/", duration=seconds, max_requests=200_000)
 
     def drive_app(self) -> None:
         s = self.settings
@@ -190,14 +198,7 @@ class Bench:
                 for endpoint in STATS_ENDPOINTS
                 for days in STATS_DAYS
             }
-            self.phase(
-                "single",
-                "single",
-                port,
-                "/api/eventlogs/",
-                duration=s.single_s,
-                max_requests=50_000,
-            )
+            self.single_phases(port)
             for size in (100, 1000):
                 self.phase(
                     f"batch{size}",
@@ -213,6 +214,23 @@ class Bench:
                 self.stats_http(port, endpoint, days, statements[endpoint, days])
                 for endpoint, days in statements
             ]
+
+    def single_phases(self, port: int) -> None:
+        """Single events from one connection, then from `concurrency` connections while
+        pg_stat_activity is sampled, then again beside a CPU burner; and the event list
+        from one connection (the request floor of a read)."""
+        s = self.settings
+        path = "/api/eventlogs/"
+        self.phase("single1", "single", port, path, duration=s.single_s, max_requests=50_000,
+                   concurrency=1)  # fmt: skip
+        with ActivitySampler(dataset.DATABASE_URL) as sampler:
+            self.phase("single", "single", port, path, duration=s.single_s, max_requests=50_000)
+        self.result["activity"] = sampler.summary()
+        with cpu_burner():
+            self.phase("single_busy", "single", port, path, duration=s.single_s,
+                       max_requests=50_000)  # fmt: skip
+        self.phase("list1", "get", port, "/api/events/", duration=s.single_s,
+                   max_requests=50_000, concurrency=1)  # fmt: skip
 
     def replay(self, port: int) -> None:
         """Send already-accepted uuids again, as a client retrying after a lost answer
