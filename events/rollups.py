@@ -140,17 +140,19 @@ def increment_parameters(
 
 def fold_counters(*, limit: int | None = None) -> int:
     """Move appended increments into HourlyCount and IngestionCount until none is left
-    (or `limit` were moved), FOLD_BATCH per transaction. Safe to run in several processes
-    at once. Returns the number of increments moved."""
+    (or `limit` of each table were moved), FOLD_BATCH per transaction. Safe to run in
+    several processes at once. Returns the number of increments moved."""
     moved = 0
     for pending, target, keys, amounts in (
         (HourlyCountIncrement, HourlyCount, HOURLY_KEYS, ("count",)),
         (IngestionCountIncrement, IngestionCount, INGESTION_KEYS, ("events", "requests")),
     ):
-        while limit is None or moved < limit:
-            batch = FOLD_BATCH if limit is None else min(FOLD_BATCH, limit - moved)
+        left = limit
+        while left is None or left > 0:
+            batch = FOLD_BATCH if left is None else min(FOLD_BATCH, left)
             done = fold(pending, target, keys=keys, amounts=amounts, limit=batch)
             moved += done
+            left = None if left is None else left - done
             if done < batch:
                 break
     return moved
