@@ -259,6 +259,9 @@ EVENTTRACKER = {
     # limit), and the longest date range a stats request may cover.
     "STATS_STATEMENT_TIMEOUT_MS": env.int("STATS_STATEMENT_TIMEOUT_MS", default=15000),
     "STATS_MAX_RANGE_DAYS": env.int("STATS_MAX_RANGE_DAYS", default=3660),
+    # Lists count their total (X-Total-Count) at most this many rows past the page; beyond
+    # that they say X-Total-Count-At-Least, so counting never costs more than the page.
+    "LIST_COUNT_CAP": env.int("LIST_COUNT_CAP", default=10_000),
     # Counter increments appended by ingestion are folded into the counter tables this
     # often: by `run_jobs`, and after an ingest by a web process that has not folded for
     # that long (events.rollups). Readers are exact either way; this bounds the backlog.

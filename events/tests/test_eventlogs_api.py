@@ -415,3 +415,18 @@ def test_created_answer_equals_what_is_stored(api_client, body):
     stored = api_client.get(f"/api/eventlogs/{created.json()['id']}")
     assert created.status_code == 201
     assert created.json() == stored.json()
+
+
+def test_a_list_longer_than_the_count_cap_says_at_least(api_client, tenant, settings):
+    settings.EVENTTRACKER = {**settings.EVENTTRACKER, "LIST_COUNT_CAP": 2}
+    event = EventFactory(tenant=tenant)
+    for _ in range(6):
+        EventLogFactory(event=event)
+
+    short = api_client.get("/api/eventlogs/?limit=5")  # counts up to 5 + 2 = 7 rows: all 6
+    page = api_client.get("/api/eventlogs/?limit=2")  # counts up to 2 + 2 = 4 rows
+
+    assert short["X-Total-Count"] == "6"
+    assert (page["X-Total-Count-At-Least"], page.has_header("X-Total-Count")) == ("4", False)
+    assert 'rel="next"' in page["Link"]
+    assert len(page.json()) == 2
