@@ -20,7 +20,7 @@ from accounts.models import ApiKey
 from accounts.origins import origin_allowed
 from core.rest import StrictJSONParser
 
-TRACKER_JS = Path(__file__).resolve().parent.parent / "eventtracker/static/eventtracker/t.js"
+TRACKER_JS = Path(__file__).resolve().parent / "static/events/t.js"
 # Not a hashed file name: a short max-age, then revalidation by ETag.
 TRACKER_CACHE_CONTROL = "public, max-age=3600, stale-while-revalidate=86400"
 PREFLIGHT_MAX_AGE = 600

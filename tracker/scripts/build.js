@@ -6,7 +6,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const SOURCE = path.join(__dirname, '..', 'src', 'tracker.js');
-const OUTPUT = path.join(__dirname, '..', '..', 'eventtracker', 'static', 'eventtracker', 't.js');
+const OUTPUT = path.join(__dirname, '..', '..', 'events', 'static', 'events', 't.js');
 
 // Changing these changes the output: rebuild and commit t.js with them.
 const OPTIONS = {
