@@ -11,8 +11,8 @@ both are scoped here, the same way. Nothing outside this module filters on the
 tenant by hand (eventtracker/tests/test_structure.py checks). Code without a request
 scopes through the named entry points below: `scope_to_tenant` (one tenant),
 `scope_to_tenants` (a job's set of tenants), `scope_to_outer_tenant` (a subquery
-correlated with its outer row's tenant), `for_each_tenant` (jobs that walk the
-tenants) and `across_tenants` (the platform's staff reading every tenant at once).
+correlated with its outer row's tenant) and `for_each_tenant` (jobs that walk the
+tenants). (Django's admin, staff only, lists every tenant's rows by design.)
 """
 
 from collections.abc import Iterable, Iterator
@@ -66,13 +66,6 @@ def for_each_tenant(tenants: models.QuerySet[Tenant] | None = None) -> Iterator[
     """Every tenant (or those of `tenants`) in id order, for jobs that work one tenant at
     a time and scope each step with `scope_to_tenant`."""
     yield from (Tenant.objects.all() if tenants is None else tenants).order_by("id")
-
-
-def across_tenants(queryset: models.QuerySet) -> models.QuerySet:
-    """`queryset` deliberately left unscoped: every tenant's rows, for the platform's staff
-    and for maintenance that must see them all. Greppable on purpose: each call is a
-    decision that the caller may read across tenants."""
-    return queryset
 
 
 def _owned_field(model: type[models.Model]) -> str:

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accounts.models import Tenant
-from accounts.tenancy import scope_to_tenant
+from accounts.tenancy import for_each_tenant, scope_to_tenant
 from events.models import DeletionReceipt, EventLog
 from events.services import DELETE_CHUNK, deletion_create
 
@@ -33,14 +33,15 @@ class Command(BaseCommand):
     def handle(self, *args, batch_size: int, dry_run: bool, tenant: str | None, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        tenants = Tenant.objects.filter(retention_days__isnull=False).order_by("id")
+        tenants = Tenant.objects.filter(retention_days__isnull=False)
         if tenant is not None:
             tenants = tenants.filter(slug=tenant)
             if not tenants.exists():
                 raise CommandError(f"No tenant with slug '{tenant}' and a retention period.")
         now = timezone.now()
         total = sum(
-            self._purge(t, now=now, batch_size=batch_size, dry_run=dry_run) for t in tenants
+            self._purge(t, now=now, batch_size=batch_size, dry_run=dry_run)
+            for t in for_each_tenant(tenants)
         )
         verb = "would be deleted" if dry_run else "deleted"
         self.stdout.write(f"{total} expired log(s) {verb}.")
