@@ -42,7 +42,8 @@ class EventLogAdmin(admin.ModelAdmin):
 
 @admin.register(HourlyCount)
 class HourlyCountAdmin(ReadOnlyAdmin):
-    """The rollup is written only with its raw rows (rebuild_hourly_counts fixes it)."""
+    """The folded rollup (increments not folded yet are not listed; the stats add them).
+    Written only by the fold; rebuild_hourly_counts fixes drift."""
 
     list_display = ["event", "tenant", "hour", "count"]
     list_filter = ["tenant"]
@@ -53,7 +54,7 @@ class HourlyCountAdmin(ReadOnlyAdmin):
 
 @admin.register(IngestionCount)
 class IngestionCountAdmin(ReadOnlyAdmin):
-    """Ingestion accounting (GET /api/stats/ingestion reads the same rows)."""
+    """Folded ingestion accounting (GET /api/stats/ingestion adds the unfolded increments)."""
 
     list_display = ["hour", "tenant", "outcome", "reason", "events", "requests"]
     list_filter = ["outcome", "reason", "tenant"]
