@@ -1,6 +1,6 @@
 """SQL the ORM does not write for us: psycopg cursors that bind on the server, multi-row
-appends, the generic counter upsert, and the fold that moves appended increments into
-their counter table. Identifiers come from model metadata, values are bound."""
+appends, and the fold that moves appended increments into their counter table with an
+upsert. Identifiers come from model metadata, values are bound."""
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import psycopg
 from django.db import connection, models, transaction
 
-UPSERT_CHUNK = 500  # rows per SQLite statement, under its variable limit
+ROWS_CHUNK = 500  # rows per SQLite statement, under its variable limit
 
 
 @contextmanager
@@ -28,29 +28,6 @@ def append(model: type[models.Model], *, fields: Sequence[str], rows: Sequence[t
     statement per chunk. No conflict target: nothing to lock but the rows themselves."""
     if rows:
         _write_rows(model, fields, rows, lambda source: _insert_sql(model, fields, source))
-
-
-def increment(
-    model: type[models.Model],
-    *,
-    keys: Sequence[str],
-    amounts: Sequence[str],
-    rows: Sequence[tuple],
-) -> None:
-    """Add each row's amounts to the counter row of its key, creating it if missing:
-    `INSERT … ON CONFLICT (<keys>) DO UPDATE SET a = a + excluded.a`, atomic per row.
-
-    `keys` must be the columns of a unique constraint of `model`; each row holds the
-    key values then the amounts, in that order. Pass rows sorted by key so that
-    concurrent writers lock counter rows in the same order (no deadlock)."""
-    if not rows:
-        return
-    fields = (*keys, *amounts)
-
-    def build(source: str) -> str:
-        return _insert_sql(model, fields, source) + _upsert_tail(model, keys, amounts)
-
-    _write_rows(model, fields, rows, build)
 
 
 def fold(
@@ -152,7 +129,7 @@ def _write_rows(
     build: Callable[[str], str],
 ) -> None:
     """Run `build(source)` with the rows as its source: one array parameter per column
-    bound on the server (PostgreSQL), or VALUES lists of at most UPSERT_CHUNK rows."""
+    bound on the server (PostgreSQL), or VALUES lists of at most ROWS_CHUNK rows."""
     fields = [model._meta.get_field(name) for name in names]
     if connection.vendor == "postgresql":
         # The column types come from model metadata, like every identifier here.
@@ -163,8 +140,8 @@ def _write_rows(
         return
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), UPSERT_CHUNK):
-            chunk = rows[start : start + UPSERT_CHUNK]
+        for start in range(0, len(rows), ROWS_CHUNK):
+            chunk = rows[start : start + ROWS_CHUNK]
             params = [
                 field.get_db_prep_save(value, connection)
                 for row in chunk
