@@ -10,6 +10,7 @@ Values are adapted here directly (no model instances), as Django would store the
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
+from functools import cache
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -59,7 +60,8 @@ _FIELDS = [EventLog._meta.get_field(attname) for attname in LogRow._fields]
 def store_logs(
     rows: Sequence[LogRow], *, tenant_id: int, received: dt.datetime, rejected: Tally
 ) -> dict[UUID, int]:
-    """Insert `rows` (at most once per uuid, as insert_logs) and append the request's
+    """Insert `rows` (at most once per uuid: a uuid the tenant has, or a repeat within
+    `rows`, is skipped, the first of equal uuids stored) and append the request's
     counter increments (events.rollups): the inserted logs' hours, and its accounting —
     accepted the inserted rows, duplicate the others, and the `rejected` items its caller
     refused. PostgreSQL: one statement (the logs' CTE feeding the increments' CTEs), which
@@ -68,7 +70,7 @@ def store_logs(
     if connection.vendor == "postgresql":
         return _store_postgresql(rows, tenant_id=tenant_id, received=received, rejected=rejected)
     with transaction.atomic():
-        inserted = insert_logs(rows)
+        inserted = _insert_logs_sqlite(rows)
         first = {}
         for row in rows:
             first.setdefault(row.uuid, row)
@@ -86,34 +88,34 @@ def store_logs(
 def _store_postgresql(
     rows: Sequence[LogRow], *, tenant_id: int, received: dt.datetime, rejected: Tally
 ) -> dict[UUID, int]:
-    arrays = ", ".join(
-        f"%(c{i})b::{field.db_type(connection)}[]" for i, field in enumerate(_FIELDS)
-    )
-    # Only identifiers and types from model metadata are interpolated; values are bound.
-    sql = (
-        f"WITH logs AS ({_head()}SELECT * FROM unnest({arrays})"  # noqa: S608
-        f"{_tail('event_id', 'timestamp', 'count')}), {increment_ctes(logs='logs')} "
-        f"SELECT id, uuid FROM logs"
-    )
     params = {f"c{i}": column for i, column in enumerate(_columns(rows))}
     params |= increment_parameters(
         tenant_id=tenant_id, received=received, valid=len(rows), rejected=rejected
     )
     with server_side_cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_store_sql(), params)
         return {uuid: pk for pk, uuid in cursor.fetchall()}
 
 
-def insert_logs(rows: Sequence[LogRow]) -> dict[UUID, int]:
+@cache
+def _store_sql() -> str:
+    """The PostgreSQL statement of store_logs, built once per process: the same text every
+    time, so psycopg prepares it after a few uses."""
+    arrays = ", ".join(
+        f"%(c{i})b::{field.db_type(connection)}[]" for i, field in enumerate(_FIELDS)
+    )
+    # Only identifiers and types from model metadata are interpolated; values are bound.
+    return (
+        f"WITH logs AS ({_head()}SELECT * FROM unnest({arrays})"  # noqa: S608
+        f"{_tail('event_id', 'timestamp', 'count')}), {increment_ctes(logs='logs')} "
+        f"SELECT id, uuid FROM logs"
+    )
+
+
+def _insert_logs_sqlite(rows: Sequence[LogRow]) -> dict[UUID, int]:
     """Insert `rows`, skipping uuids the tenant already has (`ON CONFLICT DO NOTHING`);
     returns {uuid: id} of the rows inserted by this call. Of equal uuids in `rows`,
     the first is the one stored."""
-    if not rows:
-        return {}
-    if connection.vendor == "postgresql":
-        with server_side_cursor() as cursor:
-            cursor.execute(_unnest_sql(), _columns(rows))
-            return {uuid: pk for pk, uuid in cursor.fetchall()}
     with connection.cursor() as cursor:
         inserted: dict[UUID, int] = {}
         for start in range(0, len(rows), SQLITE_CHUNK):
@@ -156,12 +158,6 @@ def _tail(*returning: str) -> str:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(column) for column in ("id", "uuid", *returning))
     return f" ON CONFLICT ({quote('tenant_id')}, {quote('uuid')}) DO NOTHING RETURNING {columns}"
-
-
-def _unnest_sql() -> str:
-    arrays = ", ".join(f"%b::{field.db_type(connection)}[]" for field in _FIELDS)
-    # Only identifiers and types from model metadata are interpolated; values are bound.
-    return f"{_head()}SELECT * FROM unnest({arrays}){_tail()}"  # noqa: S608
 
 
 def _values_sql(row_count: int) -> str:
