@@ -25,6 +25,7 @@ from events.rollups import Tally, ingestion_counts_apply
 Outcome = IngestionCount.Outcome
 Reason = RejectionReason
 ACCEPTED = (Outcome.ACCEPTED.value, "")
+DUPLICATE = (Outcome.DUPLICATE.value, "")
 
 
 def tally(receipts: Iterable) -> Tally:

@@ -18,7 +18,8 @@ import orjson
 from django.db import connection, transaction
 
 from core.sql import server_side_cursor
-from events.models import Event, EventLog, IngestionCount
+from events.accounting import ACCEPTED, DUPLICATE, request_outcome
+from events.models import Event, EventLog
 from events.rollups import (
     Tally,
     deltas_of_rows,
@@ -27,9 +28,6 @@ from events.rollups import (
     increment_parameters,
     ingestion_counts_apply,
 )
-
-ACCEPTED = (IngestionCount.Outcome.ACCEPTED.value, "")
-DUPLICATE = (IngestionCount.Outcome.DUPLICATE.value, "")
 
 SQLITE_CHUNK = 500  # rows per statement: 10 columns, under SQLite's variable limit
 
@@ -75,12 +73,12 @@ def store_logs(
         for row in rows:
             first.setdefault(row.uuid, row)
         hourly_counts_apply(deltas_of_rows(first[uuid] for uuid in inserted))
-        items = Counter({ACCEPTED: len(inserted), DUPLICATE: len(rows) - len(inserted)})
+        items = +(
+            Counter({ACCEPTED: len(inserted), DUPLICATE: len(rows) - len(inserted)}) + rejected
+        )
+        requests = Counter({request_outcome(items): 1})
         ingestion_counts_apply(
-            tenant_id=tenant_id,
-            received=received,
-            items=+(items + rejected),
-            requests=Counter({ACCEPTED: 1}),
+            tenant_id=tenant_id, received=received, items=items, requests=requests
         )
     return inserted
 
