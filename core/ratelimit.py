@@ -112,22 +112,35 @@ class CredentialRateThrottle(BaseThrottle):
     request so that RateLimitHeadersMiddleware can report it on every answer."""
 
     def allow_request(self, request, view) -> bool:
-        principal = request.user
-        tenant = getattr(principal, "tenant", None)
-        if not principal.is_authenticated or tenant is None:
-            return True
         scope = "ingest" if request.method == "POST" and view_rate_scope(view) else "read"
-        rate = parse_rate(getattr(tenant, f"{scope}_rate") or _default_rate(scope))
-        if rate is None:
+        window = credential_window(request._request, request.user, scope=scope)
+        if window is None:
             return True
-        key = getattr(principal, "api_key", None)
-        ident = f"key:{key.pk}" if key is not None else f"user:{principal.pk}"
-        self.window = hit(f"{scope}:{ident}", rate)
-        request._request.rate_limit_window = self.window
-        return self.window.allowed
+        self.window = window
+        return window.allowed
 
     def wait(self) -> float:
         return self.window.reset
+
+
+def credential_window(request: HttpRequest, principal, *, scope: str) -> Window | None:
+    """Count `request` once against its credential's `scope` rate and keep the window on
+    the request (for RateLimitHeadersMiddleware); None when it is not limited. A request
+    already counted (the single-event fast path counts before it may hand a request on to
+    the view) is not counted again."""
+    window = getattr(request, "rate_limit_window", None)
+    if window is not None:
+        return window
+    tenant = getattr(principal, "tenant", None)
+    if not principal.is_authenticated or tenant is None:
+        return None
+    rate = parse_rate(getattr(tenant, f"{scope}_rate") or _default_rate(scope))
+    if rate is None:
+        return None
+    key = getattr(principal, "api_key", None)
+    ident = f"key:{key.pk}" if key is not None else f"user:{principal.pk}"
+    request.rate_limit_window = hit(f"{scope}:{ident}", rate)
+    return request.rate_limit_window
 
 
 def view_rate_scope(view) -> bool:

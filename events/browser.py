@@ -42,13 +42,13 @@ def cross_origin(request: HttpRequest) -> str | None:
     return None if origin.lower() == own else origin
 
 
-def origin_refusal(request) -> str | None:
-    """Why the credential of a cross-origin ingestion request may not be used from its
-    page, or None when it may (or when the request is not cross-origin)."""
+def origin_refusal(request: HttpRequest, auth) -> str | None:
+    """Why the credential `auth` of a cross-origin ingestion request may not be used from
+    its page, or None when it may (or when the request is not cross-origin)."""
     origin = cross_origin(request)
     if origin is None:
         return None
-    key = request.auth if isinstance(request.auth, ApiKey) else None
+    key = auth if isinstance(auth, ApiKey) else None
     if key is None or key.role != ApiKey.Role.INGEST:
         return "Only ingest API keys may send events from a web page of another origin."
     if not origin_allowed(origin, key.allowed_origins):

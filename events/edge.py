@@ -49,7 +49,7 @@ class IngestionMixin:
             raise ParseError(message)
         if request.method != "POST":
             return
-        if (message := origin_refusal(request)) is not None:
+        if (message := origin_refusal(request, request.auth)) is not None:
             raise Refused(message, reason=Reason.ORIGIN_NOT_ALLOWED, status=403)
         if reason := blocked_reason(self.tenant, request):
             raise Refused(BLOCKED_MESSAGES[reason], reason=reason, status=403)

@@ -61,6 +61,16 @@ class EventLogSerializer(CachedFieldsMixin, serializers.ModelSerializer):
         read_only_fields = fields
 
 
+_LOG_REPRESENTATION = EventLogSerializer()
+
+
+def log_representation(log: EventLog) -> dict:
+    """`EventLogSerializer(log).data`, without building a serializer per log: one
+    instance's fields are bound once and only read (DRF's ListSerializer reuses one
+    child for every item the same way)."""
+    return _LOG_REPRESENTATION.to_representation(log)
+
+
 _KINDS: dict[str, type[serializers.Field]] = {
     "string": serializers.CharField,
     "object": serializers.JSONField,

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 
 from accounts.models import ApiKey, Tenant, User
+from accounts.tenancy import scope_to_tenant
 from events.accounting import record_ingestion, report_ingested, tally
 from events.bulk import LogRow, store_logs
 from events.event_ids import event_ids as resolve_event_ids
@@ -86,6 +87,12 @@ def event_logs_ingest(
             _abandon(receipts)
     _store(tenant, receipts, now=now)
     return receipts
+
+
+def stored_log(tenant: Tenant, uuid: UUID) -> EventLog:
+    """The tenant's log with this uuid (with its event): the answer to a repeated single
+    event."""
+    return scope_to_tenant(EventLog.objects.select_related("event"), tenant).get(uuid=uuid)
 
 
 def _validate(

@@ -28,8 +28,9 @@ from events.serializers import (
     EventLogSerializer,
     EventSerializer,
     batch_response,
+    log_representation,
 )
-from events.services import deletion_create, event_delete, event_logs_ingest
+from events.services import deletion_create, event_delete, event_logs_ingest, stored_log
 from events.validation import MAX_BATCH_EVENTS, validate_batch
 
 DUPLICATE_NAME = "An event with this name already exists."
@@ -129,9 +130,9 @@ class EventLogViewSet(
             raise RejectedInput(receipt.errors, reason=receipt.reason, counted=True)
         if receipt.status == "accepted":
             log = receipt.row.to_log(pk=receipt.log_id, event_name=receipt.item.event_name)
-            return Response(EventLogSerializer(log).data, status=status.HTTP_201_CREATED)
-        log = self.get_queryset().get(uuid=receipt.uuid)  # a retry: answer what is stored
-        return Response(EventLogSerializer(log).data, status=status.HTTP_200_OK)
+            return Response(log_representation(log), status=status.HTTP_201_CREATED)
+        log = stored_log(self.tenant, receipt.uuid)  # a retry: answer what is stored
+        return Response(log_representation(log), status=status.HTTP_200_OK)
 
     @extend_schema(
         request=BatchRequestSerializer,

@@ -1,0 +1,176 @@
+"""The single-event POST (`POST /api/eventlogs/`) without DRF's request cycle.
+
+Most ingestion traffic is one event per request from a client whose credential this
+process has verified before. DRF's cycle around such a request (its request object,
+authentication and permission classes, content negotiation, parsers, serializer) cost
+more CPU than storing the event. This middleware, last in MIDDLEWARE, answers that case
+itself and hands every other request on unchanged.
+
+It answers only a request that is ordinary from end to end: a JSON answer (no
+browsable API, no `?format=`), a body with its length, a token or API key (no session)
+that may ingest in an active tenant, room in the rate window, an origin the key allows,
+no blocklist match, and a body that parses and passes validation. Everything it checks
+is checked by the same functions the view uses, and it stores through the same service
+(events.services.event_logs_ingest), so it answers what the view answers: the same
+status, body and headers (events/tests/test_fastpath.py sends each request both ways
+and compares).
+
+Anything else goes on to the view (events.views.EventLogViewSet.create), which answers
+it and counts refusals. Nothing is written before the fast path is sure it will answer
+— except the rate counter, which the view's throttle then reads instead of counting
+the request twice (core.ratelimit.credential_window).
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from functools import cache
+
+import orjson
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+from django.urls import ResolverMatch, resolve, reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from rest_framework import exceptions
+
+from accounts.authentication import ApiKeyAuthentication, TenantTokenAuthentication
+from accounts.models import ApiKey
+from accounts.permissions import INGEST
+from core.exceptions import UNAVAILABLE_RETRY_AFTER, Unavailable, database_unavailable
+from core.jsonbody import JSONBodyError, loads
+from core.middleware import body_size_problem
+from core.ratelimit import credential_window
+from events.blocklist import blocked_reason
+from events.browser import add_cors_headers, origin_refusal
+from events.serializers import log_representation
+from events.services import event_logs_ingest, stored_log
+from events.validation import EventInput, validate_event
+
+# What the view's answers carry besides the body: DRF's Allow (the list route's
+# methods) and Vary: Accept (the answer depends on the negotiated renderer).
+ALLOW = "GET, POST, HEAD, OPTIONS"
+# Accept headers under which DRF picks the JSON renderer (the first one listed).
+JSON_ACCEPT = frozenset({"", "*/*", "application/json"})
+# Body types DRF parses as JSON here: the API's, and the browser tracker's (CORS-simple).
+JSON_BODIES = frozenset({"application/json", "text/plain"})
+
+_token_authentication = TenantTokenAuthentication()
+_key_authentication = ApiKeyAuthentication()
+
+
+class SingleEventFastPath:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST" or request.path_info not in _route()[0]:
+            return self.get_response(request)
+        return _answer(request) or self.get_response(request)
+
+
+@cache
+def _route() -> tuple[frozenset[str], ResolverMatch]:
+    """The list route's paths (its trailing slash is optional) and its resolver match
+    (what the metrics label requests with)."""
+    path = reverse("eventlog-list").rstrip("/")
+    return frozenset({path, f"{path}/"}), resolve(path)
+
+
+def _answer(request: HttpRequest) -> HttpResponse | None:
+    """The answer, or None to hand the request on to the view."""
+    admitted = _admitted(request)
+    if admitted is None:
+        return None
+    principal, key, item, now = admitted
+    tenant = principal.tenant
+    try:
+        (receipt,) = event_logs_ingest(
+            tenant=tenant,
+            items=[item],
+            created_by=None if key is not None else principal,
+            api_key=key,
+            now=now,
+        )
+    except DatabaseError as exc:
+        if not database_unavailable(exc):
+            raise
+        return _unavailable(request)
+    if receipt.status == "rejected":  # an unknown event the tenant does not create
+        return _json(request, receipt.errors, 400)
+    if receipt.status == "accepted":
+        log = receipt.row.to_log(pk=receipt.log_id, event_name=receipt.item.event_name)
+        return _json(request, log_representation(log), 201)
+    return _json(request, log_representation(stored_log(tenant, receipt.uuid)), 200)
+
+
+def _admitted(
+    request: HttpRequest,
+) -> tuple[object, ApiKey | None, EventInput, dt.datetime] | None:
+    """(principal, API key or None, the validated event, the time it was received) when
+    the view would store the event; None when it would answer anything else."""
+    if not _plain(request):
+        return None
+    found = _credential(request)
+    if found is None:
+        return None
+    principal, key = found
+    window = credential_window(request, principal, scope="ingest")
+    if window is not None and not window.allowed:
+        return None
+    if origin_refusal(request, key) is not None:
+        return None
+    if blocked_reason(principal.tenant, request) is not None:
+        return None
+    try:
+        data = loads(request.body)
+    except JSONBodyError:
+        return None
+    now = timezone.now()
+    item, _ = validate_event(data, now=now)
+    return None if item is None else (principal, key, item, now)
+
+
+def _plain(request: HttpRequest) -> bool:
+    """Nothing about the request's form asks for the view: a JSON body with a length
+    within the limit, a JSON answer, no session cookie."""
+    return (
+        request.content_type in JSON_BODIES
+        and request.META.get("CONTENT_LENGTH", "") not in ("", "0")
+        and body_size_problem(request) is None
+        and request.META.get("HTTP_ACCEPT", "").strip() in JSON_ACCEPT
+        and "format" not in request.GET
+        and not request.COOKIES
+    )
+
+
+def _credential(request: HttpRequest) -> tuple[object, ApiKey | None] | None:
+    """(principal, API key or None) as DRF's authentication would find them (a token
+    first, then an API key) when they may ingest; None for anything else — no
+    credential, a bad one, a blocked tenant, a key without the ingest role."""
+    try:
+        found = _token_authentication.authenticate(request)
+        if found is not None:
+            return found[0], None
+        found = _key_authentication.authenticate_for(request, keys_accepted=True)
+    except exceptions.APIException:
+        return None
+    if found is None or found[1].role not in INGEST:
+        return None
+    return found
+
+
+def _json(request: HttpRequest, body: object, status: int) -> HttpResponse:
+    request.resolver_match = _route()[1]  # what core.metrics labels the request with
+    response = HttpResponse(orjson.dumps(body), status=status, content_type="application/json")
+    response["Allow"] = ALLOW
+    patch_vary_headers(response, ["Accept"])
+    add_cors_headers(request, response)
+    return response
+
+
+def _unavailable(request: HttpRequest) -> HttpResponse:
+    """What core.exceptions answers when the database is unreachable: nothing was
+    committed, so the client may retry with the same uuid."""
+    response = _json(request, {"detail": Unavailable.default_detail}, 503)
+    response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+    return response

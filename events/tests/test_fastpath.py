@@ -1,0 +1,259 @@
+"""The single-event fast path (events.fastpath) answers exactly what the view answers,
+and hands every other request on to it, which then counts it once.
+
+Each case is sent twice: through the whole middleware stack (where the fast path may
+answer) and with the fast path removed (the view answers); status, headers and body
+must agree, apart from what differs between two stored events (id, uuid, times)."""
+
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import override_settings
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from accounts.services import api_key_create
+from core import ratelimit
+from events import fastpath
+from events.models import BlockRule, EventLog, IngestionCountTotal
+
+pytestmark = pytest.mark.django_db
+PATH = "/api/eventlogs/"
+FAST_PATH = "events.fastpath.SingleEventFastPath"
+SHOP = "https://shop.example"
+# Differ between two stored events; compared by presence only.
+VOLATILE_FIELDS = {"id", "uuid", "received_at", "timestamp"}
+VOLATILE_HEADERS = {"Content-Length", "RateLimit-Remaining"}
+
+
+@dataclass
+class Sender:
+    """A tenant with every kind of credential, sending prepared requests."""
+
+    tenant: object
+    token: str
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def send(self, case: "Case", *, fast: bool):
+        body = case.body if isinstance(case.body, bytes) else json.dumps(case.body)
+        if isinstance(case.body, dict) and "uuid" in case.body and not case.fixed_uuid:
+            body = json.dumps({**case.body, "uuid": str(uuid.uuid4())})
+        headers = {
+            name: value.format(**self.__dict__, **self.keys) for name, value in case.headers.items()
+        }
+        path = case.path.format(**self.keys)
+        client = APIClient()
+        if fast:
+            return client.generic("POST", path, body, content_type=case.content_type, **headers)
+        without = [name for name in django_settings.MIDDLEWARE if name != FAST_PATH]
+        with override_settings(MIDDLEWARE=without):
+            return client.generic("POST", path, body, content_type=case.content_type, **headers)
+
+
+@dataclass
+class Case:
+    name: str
+    answered: bool  # by the fast path itself
+    status: int
+    body: object = field(default_factory=lambda: {"event_name": "signup", "uuid": "x"})
+    headers: dict[str, str] = field(default_factory=lambda: {"HTTP_AUTHORIZATION": "Token {token}"})
+    content_type: str = "application/json"
+    path: str = PATH
+    fixed_uuid: bool = False
+
+
+EVENT = {"event_name": "signup", "uuid": "x"}
+RICH = {
+    "event_name": "purchase",
+    "distinct_id": "user-7",
+    "data": {"amount": 12.5, "items": ["a", "b"], "nested": {"ok": True}},
+    "timestamp": "2026-01-02T03:04:05Z",
+    "count": 3,
+    "uuid": "x",
+}
+KEY = {"HTTP_X_API_KEY": "{ingest}"}
+TOKEN = {"HTTP_AUTHORIZATION": "Token {token}"}
+BEACON = {"content_type": "text/plain;charset=UTF-8", "path": PATH + "?key={ingest}"}
+REPEATED = {**EVENT, "uuid": "6f1c1d0e-9a4c-4f7e-8a39-0c6f6a1d2b3c"}
+CASES = [
+    Case("token", True, 201),
+    Case("token, every field", True, 201, body=RICH),
+    Case("token, no uuid", True, 201, body={"event_name": "signup"}),
+    Case("ingest key in X-Api-Key", True, 201, headers=KEY),
+    Case("ingest key as Api-Key", True, 201, headers={"HTTP_AUTHORIZATION": "Api-Key {ingest}"}),
+    Case("admin key", True, 201, headers={"HTTP_X_API_KEY": "{admin}"}),
+    Case("accept JSON", True, 201, headers={**KEY, "HTTP_ACCEPT": "application/json"}),
+    Case("JSON, charset", True, 201, headers=KEY, content_type="application/json; charset=utf-8"),
+    Case("a browser's beacon", True, 201, headers={"HTTP_ORIGIN": SHOP}, **BEACON),
+    Case("a repeated uuid", True, 200, body=REPEATED, fixed_uuid=True),
+    Case("an unknown event, strict tenant", True, 400, body={"event_name": "new", "uuid": "x"}),
+    # Handed on to the view:
+    Case("an unknown field", False, 400, body={**EVENT, "colour": "red"}),
+    Case("a bad timestamp", False, 400, body={**EVENT, "timestamp": "yesterday"}),
+    Case("malformed JSON", False, 400, body=b'{"event_name": '),
+    Case("a JSON array", False, 400, body=b"[1, 2]"),
+    Case("a read key", False, 403, headers={"HTTP_X_API_KEY": "{read}"}),
+    Case("a revoked key", False, 401, headers={"HTTP_X_API_KEY": "{revoked}"}),
+    Case("a wrong token", False, 401, headers={"HTTP_AUTHORIZATION": "Token nope"}),
+    Case("a bearer token", False, 401, headers={"HTTP_AUTHORIZATION": "Bearer {token}"}),
+    Case("no credential", False, 401, headers={}),
+    Case("a foreign origin", False, 403, headers={"HTTP_ORIGIN": "https://evil.example"}, **BEACON),
+    Case("a token from a page", False, 403, headers={**TOKEN, "HTTP_ORIGIN": SHOP}),
+    Case("a blocked user agent", False, 403, headers={**TOKEN, "HTTP_USER_AGENT": "BadBot/1"}),
+    Case("the browsable API", False, 201, headers={**TOKEN, "HTTP_ACCEPT": "text/html"}),
+    Case("?format=json", False, 201, path=PATH + "?format=json"),
+    Case("an unsupported body type", False, 415, content_type="application/xml"),
+]
+
+
+@pytest.fixture
+def sender(tenant, user):
+    keys = {}
+    for role in ("ingest", "admin", "read"):
+        origins = [SHOP] if role == "ingest" else []
+        _, keys[role] = api_key_create(tenant=tenant, name=role, role=role, allowed_origins=origins)
+    revoked, keys["revoked"] = api_key_create(tenant=tenant, name="old", role="ingest")
+    revoked.revoked_at = timezone.now()
+    revoked.save()
+    BlockRule.objects.create(tenant=tenant, kind="user_agent", value="badbot")
+    tenant.blocklist_version += 1
+    tenant.auto_create_events = False
+    tenant.save()
+    for name in ("signup", "purchase"):
+        tenant.events.create(name=name)
+    return Sender(tenant=tenant, token=Token.objects.create(user=user).key, keys=keys)
+
+
+@pytest.fixture
+def answered(monkeypatch) -> list[bool]:
+    """Per request through the fast path: whether it answered (or handed the request on)."""
+    seen: list[bool] = []
+    original = fastpath._answer
+
+    def spy(request):
+        response = original(request)
+        seen.append(response is not None)
+        return response
+
+    monkeypatch.setattr(fastpath, "_answer", spy)
+    return seen
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_the_fast_path_answers_what_the_view_answers(sender, answered, case):
+    if case.fixed_uuid:
+        assert sender.send(case, fast=False).status_code in (200, 201)  # store it once
+
+    fast = sender.send(case, fast=True)
+    view = sender.send(case, fast=False)
+
+    assert answered == [case.answered]
+    assert (fast.status_code, view.status_code) == (case.status, case.status), fast.content
+    assert _headers(fast) == _headers(view)
+    assert _body(fast) == _body(view)
+
+
+def test_every_stored_field_is_what_the_answer_says(sender, answered):
+    response = sender.send(Case("rich", True, 201, body=RICH), fast=True)
+
+    assert answered == [True]
+    body = response.json()
+    log = EventLog.objects.select_related("event").get(pk=body["id"])
+    assert (log.event.name, log.distinct_id, log.count, log.data) == (
+        "purchase",
+        "user-7",
+        3,
+        RICH["data"],
+    )
+    assert str(log.uuid) == body["uuid"]
+    assert log.timestamp.isoformat().replace("+00:00", "Z") == body["timestamp"]
+
+
+def test_a_handed_on_refusal_is_counted_once(sender, answered, api_client):
+    bad = Case("unknown field", False, 400, body={**EVENT, "colour": "red"})
+    assert sender.send(bad, fast=True).status_code == 400
+
+    (counts,) = IngestionCountTotal.objects.filter(outcome="rejected")
+    assert (counts.reason, counts.requests, counts.events) == ("invalid_field", 1, 1)
+    assert answered == [False]
+
+
+def test_a_rate_limited_request_is_counted_once_against_the_rate(sender, answered, settings):
+    settings.EVENTTRACKER = {**settings.EVENTTRACKER, "INGEST_RATE": "2/min"}
+    case = Case("token", True, 201)
+
+    statuses = [sender.send(case, fast=True).status_code for _ in range(3)]
+
+    assert statuses == [201, 201, 429]
+    assert answered == [True, True, False]
+    # Three requests, three hits: the view's throttle reused the fast path's window.
+    ((_, count),) = ratelimit.LOCAL._counts.values()
+    assert count == 3
+    (refused,) = IngestionCountTotal.objects.filter(outcome="rejected")
+    assert (refused.reason, refused.requests) == ("rate_limited", 1)
+
+
+def test_its_answers_are_counted_in_the_metrics_as_the_views_are(sender, answered):
+    from prometheus_client import REGISTRY
+
+    def served() -> Counter:
+        return Counter(
+            {
+                sample.labels["route"]: sample.value
+                for metric in REGISTRY.collect()
+                for sample in metric.samples
+                if sample.name == "eventtracker_http_requests_total"
+                and sample.labels["method"] == "POST"
+                and sample.labels["status"] == "201"
+            }
+        )
+
+    before = served()
+    sender.send(Case("token", True, 201), fast=True)
+    after_fast = served()
+    sender.send(Case("token", True, 201), fast=False)
+    after_view = served()
+
+    assert answered == [True]
+    assert after_fast - before == after_view - after_fast == Counter({"api/eventlogs/?$": 1})
+
+
+def _headers(response) -> dict[str, str]:
+    return {name: "…" if name in VOLATILE_HEADERS else value for name, value in response.items()}
+
+
+def _body(response):
+    if response["Content-Type"].startswith("text/html"):
+        return "a page"  # the browsable API: forms with per-request CSRF tokens
+    if not response["Content-Type"].startswith("application/json"):
+        return response.content
+    body = response.json()
+    if isinstance(body, dict) and "received_at" in body:
+        return {name: "…" if name in VOLATILE_FIELDS else value for name, value in body.items()}
+    return body
+
+
+def test_a_body_over_the_limit_is_answered_by_the_view(sender, answered, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 40
+    case = Case("large", False, 413, body={**EVENT, "data": {"text": "x" * 100}})
+
+    fast, view = sender.send(case, fast=True), sender.send(case, fast=False)
+
+    assert answered == [False]
+    assert (fast.status_code, view.status_code) == (413, 413)
+    assert _body(fast) == _body(view)
+
+
+def test_a_logged_in_browser_session_is_answered_by_the_view(sender, answered, user):
+    client = APIClient()
+    client.force_login(user)  # a session cookie: DRF checks its CSRF token
+
+    response = client.post(PATH, {"event_name": "signup"}, format="json")
+
+    assert answered == [False]
+    assert response.status_code == 201  # APIClient skips CSRF checks, as DRF's tests do
