@@ -23,6 +23,19 @@ $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# Local development needs no exported variable: the first `make run` (or `make migrate`)
+# writes .env once, with DJANGO_DEBUG=1 and a generated secret key, which the settings
+# read (variables set in the environment win). Production starts from .env.example.
+ENV_FILE ?= .env
+$(ENV_FILE):
+	@umask 077 && printf '%s\n' \
+	  "# Written once by make for local development: DEBUG on, a generated secret key." \
+	  "# For docker compose or production, start from .env.example instead." \
+	  "DJANGO_DEBUG=1" \
+	  "DJANGO_SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	  > $@
+	@echo "wrote $@ for local development (DJANGO_DEBUG=1, a generated DJANGO_SECRET_KEY)"
+
 run: migrate
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
@@ -78,7 +91,7 @@ audit: $(VENV)/.dev-installed
 		-r requirements.txt -r requirements-dev.txt
 
 # Both databases: events in "default", personal data (people) in "pii".
-migrate: $(VENV)/.runtime-installed
+migrate: $(VENV)/.runtime-installed $(ENV_FILE)
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --database pii --noinput
 

@@ -17,7 +17,10 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# Local development: `make run` writes .env once (DJANGO_DEBUG=1 and a generated secret
+# key), so commands need no exported variable. Variables set in the environment win.
+ENV_FILE = Path(os.environ.get("DJANGO_ENV_FILE") or BASE_DIR / ".env")
+environ.Env.read_env(ENV_FILE, overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
@@ -26,7 +29,9 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (production)."
+            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (production). "
+            f"For local development, run `make run` once: it writes {ENV_FILE.name} with "
+            "DJANGO_DEBUG=1 and a generated key."
         )
     SECRET_KEY = _DEV_SECRET_KEY
 

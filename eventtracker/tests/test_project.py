@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -174,3 +175,67 @@ def test_schema_documents_global_error_answers(api_client):
     assert "413" not in detail["get"]["responses"]
     assert {"413", "415"} <= set(detail["patch"]["responses"])
     assert {"413", "415"} <= set(paths["/auth/token/login/"]["post"]["responses"])
+
+
+# --- local set-up: management commands in a plain shell ------------------------------
+
+
+def _manage(*args: str, env_file: Path) -> subprocess.CompletedProcess:
+    """`manage.py …` as a user's shell runs it: no DJANGO_* variable exported."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("DJANGO_")}
+    env["DJANGO_ENV_FILE"] = str(env_file)
+    return subprocess.run(  # noqa: S603 - this interpreter and the project's manage.py
+        [sys.executable, str(BASE_DIR / "manage.py"), *args],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _make_env_file(env_file: Path) -> subprocess.CompletedProcess:
+    """`make <env_file>`: what `make run` does first on a fresh checkout."""
+    make = shutil.which("make")
+    assert make is not None, "make is needed by the README's own set-up"
+    return subprocess.run(  # noqa: S603 - make, the project's Makefile, a temp file
+        [make, "--no-print-directory", "-C", str(BASE_DIR), f"ENV_FILE={env_file}", str(env_file)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_make_writes_a_local_env_file_once(tmp_path):
+    env_file = tmp_path / ".env"
+
+    _make_env_file(env_file)
+    written = env_file.read_text()
+    again = _make_env_file(env_file)
+
+    values = dict(line.split("=", 1) for line in written.splitlines() if not line.startswith("#"))
+    assert values["DJANGO_DEBUG"] == "1"
+    assert len(values["DJANGO_SECRET_KEY"]) >= 50
+    assert env_file.stat().st_mode & 0o077 == 0  # readable by its owner only
+    assert env_file.read_text() == written  # never rewritten: the key stays the same
+    assert "is up to date" in again.stdout
+
+
+def test_commands_run_in_a_plain_shell_with_the_local_env_file(tmp_path):
+    env_file = tmp_path / ".env"
+    _make_env_file(env_file)
+
+    result = _manage("create_api_key", "--help", env_file=env_file)
+
+    assert result.returncode == 0, result.stderr
+    assert "--tenant" in result.stdout
+
+
+def test_without_a_secret_key_a_command_refuses_in_one_line(tmp_path):
+    result = _manage("create_api_key", "--help", env_file=tmp_path / "absent.env")
+
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "DJANGO_SECRET_KEY must be set" in line
+    assert "make run" in line
