@@ -1,9 +1,10 @@
-"""API keys as the API shows them: never the secret, except once on creation and rotation."""
+"""The tenant and the logged-in user as the API shows them; API keys never with their
+secret, except once on creation and rotation."""
 
 from django.utils import timezone
 from rest_framework import serializers
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, Tenant
 from accounts.origins import normalise_origin_pattern
 from accounts.services import MAX_ROTATION_GRACE
 from core.rest import StrictFieldsMixin
@@ -91,3 +92,24 @@ class RotateSerializer(StrictFieldsMixin, serializers.Serializer):
         default=0,
         help_text="How long the old key keeps working (0: revoked at once; at most 7 days).",
     )
+
+
+class TenantSerializer(serializers.ModelSerializer):
+    """The caller's tenant: what `create_api_key --tenant` and the admin need (the slug),
+    and the settings that shape what the API answers."""
+
+    class Meta:
+        model = Tenant
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "timezone",
+            "is_active",
+            "auto_create_events",
+            "retention_days",
+            "ingest_rate",
+            "read_rate",
+            "created_at",
+        ]
+        read_only_fields = fields

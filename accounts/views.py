@@ -1,4 +1,5 @@
-"""/api/keys/: the tenant's API keys, managed by logged-in users only."""
+"""/api/keys/: the tenant's API keys, managed by logged-in users only; /api/tenant/: the
+caller's tenant."""
 
 import datetime as dt
 
@@ -6,11 +7,29 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.models import ApiKey
-from accounts.serializers import ApiKeyCreatedSerializer, ApiKeySerializer, RotateSerializer
+from accounts.permissions import READ
+from accounts.serializers import (
+    ApiKeyCreatedSerializer,
+    ApiKeySerializer,
+    RotateSerializer,
+    TenantSerializer,
+)
 from accounts.services import api_key_create, api_key_revoke, api_key_rotate
-from accounts.tenancy import TenantScopedMixin
+from accounts.tenancy import TenantScopedMixin, request_tenant
+
+
+class TenantView(APIView):
+    """The tenant of the credential: its id, slug (what `create_api_key --tenant` takes),
+    name, time zone and settings. Users and read or admin keys."""
+
+    api_key_roles = {"GET": READ, "HEAD": READ, "OPTIONS": READ}
+
+    @extend_schema(responses={200: TenantSerializer})
+    def get(self, request, *args, **kwargs):
+        return Response(TenantSerializer(request_tenant(request)).data)
 
 
 class ApiKeyViewSet(

@@ -34,6 +34,7 @@ urlpatterns = [
     path("api/stats/", include("stats.urls")),
     path("api/v1/", include(v1_urls.api_urlpatterns)),
     path("", include("web.urls")),  # /dashboard/, /demo/: pages for people
+    path("api/", include("accounts.urls")),  # /api/tenant/
     path("api/", include(api_router.urls)),
     # Seed 000's admin API must route before Django's admin, which owns the rest of /admin/.
     path("admin/v1/", include(v1_urls.admin_urlpatterns)),

@@ -343,6 +343,19 @@ def test_create_api_key_command_prints_a_working_key(tenant):
     assert ApiKey.objects.get(tenant=tenant).name == "read key"
 
 
+@pytest.mark.parametrize("name", ["slug", "id", "username"])
+def test_create_api_key_command_finds_the_tenant_by_slug_id_or_username(user, tenant, name):
+    given = {"slug": tenant.slug, "id": str(tenant.pk), "username": user.username}[name]
+    out = StringIO()
+
+    call_command(
+        "create_api_key", "--tenant", given, "--role", "ingest", stdout=out, stderr=StringIO()
+    )
+
+    assert ApiKey.objects.get(tenant=tenant).role == "ingest"
+    assert out.getvalue().strip().startswith("et_")
+
+
 def test_create_api_key_command_refuses_unknown_tenant(db):
     with pytest.raises(CommandError, match="No tenant"):
         call_command("create_api_key", "--tenant", "nope", "--role", "read", stdout=StringIO())
