@@ -4,6 +4,8 @@ import datetime as dt
 from uuid import UUID
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core import jsonbody
 from events.models import event_name_problem
@@ -241,6 +243,22 @@ def test_loads_depth_limit(extra):
 
 
 @pytest.mark.parametrize("extra", [b"", f', "{LONG_DIGITS}"'.encode()], ids=["fast", "exact"])
+@pytest.mark.parametrize("leaf", [b"1", b'"x"', b"{}", b"[]"], ids=str)
+def test_loads_counts_a_scalar_as_a_level(extra, leaf):
+    # A value one level below the deepest allowed list is refused, a scalar too.
+    allowed = jsonbody.MAX_DEPTH + 1
+    assert jsonbody.loads(b"[" * (allowed - 1) + leaf + b"]" * (allowed - 1)) is not None
+    deep = b"[" * allowed + leaf + b"]" * allowed
+    with pytest.raises(jsonbody.JSONBodyError, match="nesting"):
+        jsonbody.loads(deep[:-1] + extra + b"]")
+
+
+def test_loads_accepts_an_escaped_backslash_before_u0000():
+    # The text \u0000 (a backslash, then "u0000") holds no NUL character.
+    assert jsonbody.loads(b'{"k": "a\\\\u0000b"}') == {"k": "a\\u0000b"}
+
+
+@pytest.mark.parametrize("extra", [b"", f', "{LONG_DIGITS}"'.encode()], ids=["fast", "exact"])
 @pytest.mark.parametrize("depth", [40, 2000, 100_000])
 def test_loads_refuses_very_deep_nesting(depth, extra):
     with pytest.raises(jsonbody.JSONBodyError):
@@ -314,3 +332,36 @@ def test_json_body_error_is_a_value_error():
 
 def test_duplicate_keys_keep_the_last_value():
     assert jsonbody.loads(b'{"a": 1, "a": 2}') == {"a": 2}
+
+
+# What orjson can decode from a body without a \u0000 escape: no NUL, no surrogate.
+_TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00"))
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=jsonbody.INT64_MIN, max_value=jsonbody.INT64_MAX)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _TEXT
+)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=60,
+)
+
+
+@given(value=_JSON, wrap=st.integers(min_value=0, max_value=jsonbody.MAX_DEPTH + 2))
+def test_the_nesting_check_alone_agrees_with_the_full_check(value, wrap):
+    # What orjson decodes holds no NUL, surrogate or non-finite number, so checking its
+    # nesting alone must refuse exactly what the full check refuses.
+    for _ in range(wrap):
+        value = [value]
+
+    def refused(check) -> bool:
+        try:
+            check(value)
+        except jsonbody.JSONBodyError:
+            return True
+        return False
+
+    assert refused(jsonbody._check_depth) == refused(jsonbody.check_value)
