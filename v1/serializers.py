@@ -12,15 +12,25 @@ SEED_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DATE_FORMAT = "%Y-%m-%d"
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"})
+class SeedDateTimeField(serializers.DateTimeField):
+    """Seed 000's `YYYY-MM-DD HH:mm:ss` (UTC), which is not an RFC 3339 date-time."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format=SEED_DATETIME_FORMAT, **kwargs)
+
+
 class OccurrenceSerializer(StrictFieldsMixin, serializers.Serializer):
     """`POST /api/v1/events/{name}` body; both fields optional (an empty body is fine)."""
 
     count = serializers.IntegerField(
         required=False, min_value=0, max_value=2**31 - 1, help_text="0 or missing means 1."
     )
-    date = serializers.DateTimeField(
+    # Only the documented form: a date in another form (ISO 8601 with a "T", an offset,
+    # no seconds) is refused rather than read one way or another.
+    date = SeedDateTimeField(
         required=False,
-        input_formats=[SEED_DATETIME_FORMAT, "iso-8601"],
+        input_formats=[SEED_DATETIME_FORMAT],
         default_timezone=dt.UTC,
         help_text="YYYY-MM-DD HH:mm:ss, UTC; missing means now.",
     )
@@ -56,14 +66,6 @@ class EventTotalSerializer(serializers.Serializer):
 
 class HourCountSerializer(EventTotalSerializer):
     hour_count = serializers.ListField(child=serializers.IntegerField(), min_length=24)
-
-
-@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"})
-class SeedDateTimeField(serializers.DateTimeField):
-    """Seed 000's `YYYY-MM-DD HH:mm:ss` (UTC), which is not an RFC 3339 date-time."""
-
-    def __init__(self, **kwargs):
-        super().__init__(format=SEED_DATETIME_FORMAT, **kwargs)
 
 
 class OccurrenceCreatedSerializer(serializers.Serializer):

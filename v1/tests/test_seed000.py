@@ -192,6 +192,13 @@ def test_another_tenants_key_never_sees_or_deletes_our_events(keys, other_admin,
         ({"count": "many"}, "count"),
         ({"date": "2024-13-01 00:00:00"}, "date"),
         ({"date": "yesterday"}, "date"),
+        # Only the documented YYYY-MM-DD HH:mm:ss: no ISO 8601 "T", offset, or short form.
+        ({"date": "2024-05-01T10:15"}, "date"),
+        ({"date": "2024-05-01T10:15:00Z"}, "date"),
+        ({"date": "2024-05-01 10:15:00+02:00"}, "date"),
+        ({"date": "2024-05-01 10:15"}, "date"),
+        ({"date": "2024-05-01"}, "date"),
+        ({"date": "2024-05-01 10:15:00.5"}, "date"),
         ({"when": "now"}, "when"),
     ],
 )
