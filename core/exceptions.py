@@ -10,6 +10,7 @@ import psycopg
 from django import db
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -83,6 +84,12 @@ def permission_denied(request, exception=None) -> JsonResponse:
 
 def not_found(request, exception=None) -> JsonResponse:
     return json_error(404, "Not found.", path=request.path)
+
+
+@csrf_exempt  # a POST to no route is a 404, not a CSRF failure page
+def unmatched_api_path(request) -> JsonResponse:
+    """The last API route: a path no other route matched, whatever the method."""
+    return not_found(request)
 
 
 def server_error(request) -> JsonResponse:

@@ -1,7 +1,7 @@
 """Root URL configuration: every route of the service, in one place."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 # For its side effect: drf-spectacular extensions fixing third-party views (djoser logout).
@@ -38,6 +38,8 @@ urlpatterns = [
     path("api/", include(api_router.urls)),
     # Seed 000's admin API must route before Django's admin, which owns the rest of /admin/.
     path("admin/v1/", include(v1_urls.admin_urlpatterns)),
+    # Any other API path answers a JSON 404, under DEBUG too (Django's page is HTML).
+    re_path(r"^(?:api|admin/v1)/", exceptions.unmatched_api_path),
     path("admin/", admin.site.urls),
 ]
 

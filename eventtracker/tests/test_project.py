@@ -63,6 +63,26 @@ def test_unknown_url_is_json_404(client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+@pytest.mark.parametrize("method", ["get", "post", "delete"])
+@pytest.mark.parametrize(
+    "path",
+    ["/api/events/-1.1e-194/", "/api/nope", "/api/stats/nope/", "/admin/v1/nope", "/api/"],
+)
+def test_every_unmatched_api_path_answers_json_404(api_client, settings, debug, method, path):
+    settings.DEBUG = debug  # make run's DEBUG answered Django's HTML page here
+
+    response = getattr(api_client, method)(path)
+
+    if path == "/api/":  # the API root exists: GET lists it, other methods are refused
+        assert response.status_code in (200, 405)
+    else:
+        assert response.status_code == 404
+        assert response.json()["detail"] == "Not found."
+    assert response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.django_db
 def test_schema_documents_every_api_route(api_client):
     response = api_client.get("/api/schema/?format=json")
 
