@@ -6,7 +6,6 @@ merges the files of all workers. Labels carry the route *template* (never the ra
 path, whose ids and names would explode the series count).
 """
 
-import ipaddress
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -25,6 +24,7 @@ from prometheus_client import (
 )
 from prometheus_client.registry import Collector
 
+from core.clients import client_address
 from core.exceptions import json_error
 
 HTTP_REQUESTS = Counter(
@@ -122,8 +122,9 @@ def _allowed(request: HttpRequest) -> bool:
     header = request.headers.get("Authorization", "")
     if token and constant_time_compare(header, f"Bearer {token}"):
         return True
-    try:
-        client = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
+    # Through the trusted proxies, as the blocklists read it: behind a proxy on this
+    # host the socket peer is always an allowed 127.0.0.1.
+    client = client_address(request)
+    if client is None:
         return False
     return any(client in network for network in settings.METRICS_ALLOWED_NETWORKS)

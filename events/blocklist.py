@@ -9,17 +9,15 @@ sees a change on its next request without a query per request.
 import ipaddress
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db.models import F
 from django.http import HttpRequest
 
 from accounts.models import Tenant
 from accounts.tenancy import scope_to_tenant
 from core.caches import LockedLRU
+from core.clients import IPAddress, IPNetwork, client_address
 from events.models import BlockRule, RejectionReason
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 CACHED_TENANTS = 10_000
 
 
@@ -90,37 +88,3 @@ def blocked_reason(tenant: Tenant, request: HttpRequest) -> RejectionReason | No
     if rules is NO_RULES:
         return None
     return rules.blocks(client_address(request), request.META.get("HTTP_USER_AGENT", ""))
-
-
-def client_address(request: HttpRequest) -> IPAddress | None:
-    """The client's address: the socket peer, unless that peer is a trusted proxy; then
-    X-Forwarded-For is read from the right, skipping trusted proxies, and the first
-    address not among them is the client. A spoofed header from an untrusted peer is
-    ignored; an unreadable entry stops the walk at the last trusted hop."""
-    peer = _address(request.META.get("REMOTE_ADDR", ""))
-    trusted = settings.TRUSTED_PROXIES
-    if peer is None or not _is_trusted(peer, trusted):
-        return peer
-    client = peer
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
-        address = _address(hop)
-        if address is None:
-            break
-        client = address
-        if not _is_trusted(address, trusted):
-            break
-    return client
-
-
-def _is_trusted(address: IPAddress, trusted: list[IPNetwork]) -> bool:
-    return any(address in network for network in trusted)
-
-
-def _address(text: str) -> IPAddress | None:
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    mapped = getattr(address, "ipv4_mapped", None)
-    return mapped if mapped is not None else address

@@ -2,6 +2,7 @@
 after real requests; and who may scrape them."""
 
 import datetime as dt
+import ipaddress
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -101,6 +102,26 @@ def test_metrics_refuse_other_networks_without_the_token(client, settings):
     assert wrong.status_code == 403
     assert allowed.status_code == 200
     assert b"eventtracker_http_requests_total" in allowed.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("forwarded_for", "status"),
+    [
+        (None, 200),  # the proxy's own scrape, or Prometheus on this host
+        ("203.0.113.9", 403),  # an outsider through the proxy on this host
+        ("127.0.0.1, 203.0.113.9", 403),  # a spoofed left part: the proxy saw 203.0.113.9
+        ("127.0.0.1", 200),  # a local client through the local proxy
+    ],
+)
+def test_metrics_read_the_client_through_trusted_proxies(client, settings, forwarded_for, status):
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("127.0.0.1/32")]
+    settings.METRICS_TOKEN = ""
+    headers = {"HTTP_X_FORWARDED_FOR": forwarded_for} if forwarded_for else {}
+
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1", **headers)
+
+    assert response.status_code == status
 
 
 @pytest.mark.django_db
