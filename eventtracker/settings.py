@@ -44,7 +44,7 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # "dev" (the default) or "production": the service is reached over HTTPS, through a proxy
 # or load balancer that terminates TLS. Not implied by DEBUG off: a server reached over
 # plain HTTP (make gunicorn, the tests, the benchmark) would then redirect every request to
-# an https:// that nobody answers. docker-compose.yml runs web with "production".
+# an https:// that nobody answers. docker-compose.yml runs "dev" unless .env says otherwise.
 SETTINGS_PROFILE = env.str("DJANGO_SETTINGS_PROFILE", default="dev")
 if SETTINGS_PROFILE not in {"dev", "production"}:
     raise ImproperlyConfigured("DJANGO_SETTINGS_PROFILE must be dev or production.")

@@ -315,10 +315,22 @@ def test_pii_database_defaults_to_its_own_sqlite_file():
 # --- production settings and the audit ----------------------------------------------
 
 
-def test_compose_web_runs_the_production_profile(compose):
+def test_compose_first_try_works_on_plain_http_and_production_is_one_setting(compose):
     environment = compose["services"]["web"]["environment"]
 
-    assert environment["DJANGO_SETTINGS_PROFILE"] == "${DJANGO_SETTINGS_PROFILE:-production}"
+    # dev by default (no redirect to an https nobody answers), production from .env
+    assert environment["DJANGO_SETTINGS_PROFILE"] == "${DJANGO_SETTINGS_PROFILE:-dev}"
+    assert "DJANGO_SETTINGS_PROFILE=production" in _read(".env.example")
+
+
+def test_grafana_needs_a_password_and_monitoring_stays_on_this_host(compose):
+    grafana, prometheus = compose["services"]["grafana"], compose["services"]["prometheus"]
+
+    password = grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    assert password.startswith("${GRAFANA_ADMIN_PASSWORD:?")  # compose refuses when unset
+    assert "admin}" not in password
+    for service in (grafana, prometheus):
+        assert all(port.startswith("127.0.0.1:") for port in service["ports"])
 
 
 def test_make_test_runs_the_deploy_check_on_the_production_profile():
