@@ -11,6 +11,7 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import QueryDict
 from django.utils import timezone
+from djoser.serializers import UserCreateSerializer
 
 from accounts.models import ApiKey, Tenant
 from accounts.serializers import ApiKeySerializer
@@ -95,6 +96,38 @@ class ApiKeyCreateForm(forms.Form):
             for message in messages:
                 self.add_error(name if name in self.fields else None, str(message))
         return self.cleaned_data
+
+
+class SignUpForm(forms.Form):
+    """A new account with a tenant of its own, by the rules of `POST /auth/users/`:
+    djoser's serializer validates it (password validators, a unique username) and creates
+    the user, whose manager creates the tenant."""
+
+    username = forms.CharField(label="Username", max_length=150)
+    email = forms.EmailField(label="Email (optional)", required=False)
+    password = forms.CharField(label="Password", widget=forms.PasswordInput(render_value=False))
+    password_again = forms.CharField(
+        label="Password, again", widget=forms.PasswordInput(render_value=False)
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        if cleaned["password"] != cleaned["password_again"]:
+            self.add_error("password_again", "The two passwords differ.")
+            return cleaned
+        data = {name: cleaned[name] for name in ("username", "email", "password")}
+        self.serializer = UserCreateSerializer(data=data)
+        if not self.serializer.is_valid():
+            for name, messages in self.serializer.errors.items():
+                for message in messages:
+                    self.add_error(name if name in self.fields else None, str(message))
+        return cleaned
+
+    def save(self):
+        """The new user (call after is_valid())."""
+        return self.serializer.save()
 
 
 class DemoOverrideForm(forms.Form):

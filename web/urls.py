@@ -1,4 +1,4 @@
-"""Pages for people: /dashboard/ (session login) and /demo/."""
+"""Pages for people: / (the front door), /dashboard/ (sign-up, session login) and /demo/."""
 
 from django.contrib.auth.views import LoginView, LogoutView
 from django.urls import path
@@ -6,7 +6,9 @@ from django.urls import path
 from web import views
 
 urlpatterns = [
+    path("", views.home, name="web-home"),
     path("dashboard/", views.dashboard, name="web-dashboard"),
+    path("dashboard/signup/", views.signup, name="web-signup"),
     path(
         "dashboard/login/",
         LoginView.as_view(

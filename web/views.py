@@ -8,13 +8,14 @@ import json
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.authentication import TENANT_BLOCKED
 from accounts.models import ApiKey
@@ -23,7 +24,7 @@ from accounts.tenancy import scope_to_tenant
 from core.deadline import with_statement_deadline
 from web import demo_keys
 from web.dashboard import key_rows, stats_context
-from web.forms import ApiKeyCreateForm, DemoOverrideForm, StatsRangeForm
+from web.forms import ApiKeyCreateForm, DemoOverrideForm, SignUpForm, StatsRangeForm
 
 LOGIN = "web-login"
 # The secret of a key just created, kept until the next page shows it (once).
@@ -45,6 +46,26 @@ def page(request: HttpRequest, template: str, context: dict, status: int = 200) 
 def demo_available(request: HttpRequest) -> bool:
     """The demo ships a working ingest key in the page: development, or staff only."""
     return settings.DEBUG or request.user.is_staff
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The front door: what this is, and where to go next."""
+    return page(request, "web/home.html", {"nav": "home"})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    """A new account and its own tenant, then the dashboard, logged in."""
+    if request.user.is_authenticated:
+        return redirect("web-dashboard")
+    form = SignUpForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("web-dashboard")
+    return page(request, "web/signup.html", {"form": form, "nav": "signup"})
 
 
 def blocked(request: HttpRequest) -> HttpResponse:
