@@ -8,4 +8,5 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from accounts import schema, signals  # noqa: F401  (OpenAPI extensions; cache bumps)
+        # OpenAPI extensions; cache bumps; the failed-login counter (a signal receiver)
+        from accounts import login_throttle, schema, signals  # noqa: F401

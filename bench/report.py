@@ -46,6 +46,7 @@ def rows(result: dict) -> list[dict]:
         table.append(_batch_row(phases, size))
     note = "" if result["events_loaded"] >= TARGET_EVENTS else " (goal is stated at 10 M)"
     table += [_stats_row(stat, note) for stat in result["stats"]]
+    table += [_stats_row(stat, note) for stat in result.get("stats_zones", [])]
     table += [_rollup_row(stat) for stat in result["stats"]]
     table.append(_exactly_once_row(result["verify"]))
     check = result["rollup_check"]
@@ -150,13 +151,20 @@ def _batch_row(phases: dict, size: int) -> dict:
 def _stats_row(stat: dict, note: str) -> dict:
     http, sql = stat["http"], stat["sql_rollup"]
     return {
-        "what": f"`GET /api/stats/{stat['endpoint']}` {stat['days']} days vs its SQL via psycopg",
+        "what": f"`GET /api/stats/{stat['endpoint']}` {stat['days']} days{_in_zone(stat)} "
+        "vs its SQL via psycopg",
         "target": f"p50 {ms(http['p50_ms'])} / p95 {ms(http['p95_ms'])} ({http['runs']} req)",
         "baseline": f"p50 {ms(sql['p50_ms'])} / p95 {ms(sql['p95_ms'])} ({sql['runs']} runs)",
         "ratio": f"{http['p95_ms'] / sql['p95_ms']:.1f}x (p95)" if sql["p95_ms"] else "—",
         "goal": f"p95 ≤ {STATS_MAX_P95_MS:.0f} ms{note}",
         "result": verdict(http["p95_ms"] <= STATS_MAX_P95_MS),
     }
+
+
+def _in_zone(stat: dict) -> str:
+    """ " in <zone> (raw rows)" for a case outside UTC, naming what the endpoint read."""
+    tz = stat.get("tz", "UTC")
+    return "" if tz == "UTC" else f" in {tz} ({stat.get('x_stats_source', '?')} rows)"
 
 
 def _rollup_row(stat: dict) -> dict:

@@ -24,6 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import orjson
 import psycopg
@@ -37,6 +38,8 @@ from bench.server import Gunicorn, free_port
 
 STATS_ENDPOINTS = ("event_trend", "event_frequency")
 STATS_DAYS = (7, 30, 365)
+# The 365-day goal holds in every zone: one with daylight saving, one with a :30 offset.
+STATS_ZONES = ("America/New_York", "Asia/Kolkata")
 # bench-quick's size: on the 2-core reference machine 1 M events take 30-40 s to load
 # and ~110 s end to end; 500 k keeps the whole run near one minute (~70 s).
 QUICK_EVENTS = 500_000
@@ -198,6 +201,13 @@ class Bench:
                 for endpoint in STATS_ENDPOINTS
                 for days in STATS_DAYS
             }
+            zone_statements = {
+                (endpoint, zone): stats_sql.captured_sql(
+                    endpoint, self.tenants[0].id, 365, self.now.date(), "auto", ZoneInfo(zone)
+                )
+                for endpoint in STATS_ENDPOINTS
+                for zone in STATS_ZONES
+            }
             self.single_phases(port)
             for size in (100, 1000):
                 self.phase(
@@ -210,6 +220,10 @@ class Bench:
                     batch_size=size,
                 )
             self.replay(port)
+            self.result["stats_zones"] = [
+                self.stats_http(port, endpoint, 365, {"served": sql}, tz=zone)
+                for (endpoint, zone), sql in zone_statements.items()
+            ]
             self.result["stats"] = [
                 self.stats_http(port, endpoint, days, statements[endpoint, days])
                 for endpoint, days in statements
@@ -273,11 +287,17 @@ class Bench:
         }
         say(f"  {len(replayed)} replayed, {duplicate} answered duplicate")
 
-    def stats_http(self, port: int, endpoint: str, days: int, statements: dict) -> dict:
+    def stats_http(
+        self, port: int, endpoint: str, days: int, statements: dict, tz: str = "UTC"
+    ) -> dict:
         """The endpoint over HTTP and its own SQL statement straight through psycopg,
-        timed alternately so both see the same conditions."""
+        timed alternately so both see the same conditions. `statements`: the rollup and
+        raw statements of a UTC case, or the one a zone's endpoint serves ("served")."""
         start, end = stats_sql.date_range(days, self.now.date())
         path = f"/api/stats/{endpoint}?start_date={start}&end_date={end}"
+        if tz != "UTC":
+            path += f"&tz={tz}"
+        baseline = statements.get("rollup") or statements["served"]
         token = self.tenants[0].token
         conn = Connection(port)
 
@@ -290,7 +310,7 @@ class Bench:
             sql_conn.execute("SET TIME ZONE 'UTC'")  # as Django's connection does
 
             def query() -> None:
-                stats_sql.run_sql(sql_conn, statements["rollup"])
+                stats_sql.run_sql(sql_conn, baseline)
 
             get()  # warm-up, both
             query()
@@ -307,6 +327,7 @@ class Bench:
         return {
             "endpoint": endpoint,
             "days": days,
+            "tz": tz,
             "path": path,
             "http": http.as_dict(),
             "sql_rollup": direct.as_dict(),

@@ -38,8 +38,11 @@ def date_range(days: int, today: dt.date) -> tuple[dt.date, dt.date]:
     return today - dt.timedelta(days=days - 1), today
 
 
-def captured_sql(endpoint: str, tenant_id: int, days: int, today: dt.date, source: str) -> str:
-    """The statement the selector runs for this endpoint, range and source."""
+def captured_sql(
+    endpoint: str, tenant_id: int, days: int, today: dt.date, source: str, tz: ZoneInfo = UTC
+) -> str:
+    """The statement the selector runs for this endpoint, range, source and time zone
+    (source "auto": what the endpoint itself picks for the zone)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -54,7 +57,7 @@ def captured_sql(endpoint: str, tenant_id: int, days: int, today: dt.date, sourc
                 rollup=HourlyCountTotal.objects.filter(tenant_id=tenant_id),
                 start=start,
                 end=end,
-                tz=UTC,
+                tz=tz,
                 interval="day",
                 source=source,
             )
@@ -63,7 +66,7 @@ def captured_sql(endpoint: str, tenant_id: int, days: int, today: dt.date, sourc
                 events=Event.objects.filter(tenant_id=tenant_id),
                 start=start,
                 end=end,
-                tz=UTC,
+                tz=tz,
                 source=source,
             )
     statements = [query["sql"] for query in captured.captured_queries]

@@ -51,6 +51,20 @@ def hit(counter: str, rate: Rate, *, now: float | None = None) -> Window:
     )
 
 
+def peek(counter: str, rate: Rate, *, now: float | None = None) -> Window:
+    """Where `counter` stands in its current window, without counting a hit; `allowed`
+    says whether one more hit would still fit."""
+    now = time.time() if now is None else now
+    start = math.floor(now / rate.seconds) * rate.seconds
+    count = _redis_count(counter, start) if settings.REDIS_URL else LOCAL.count(counter, start)
+    return Window(
+        limit=rate.limit,
+        remaining=max(0, rate.limit - count),
+        reset=max(1, math.ceil(start + rate.seconds - now)),
+        allowed=count < rate.limit,
+    )
+
+
 class LocalCounters:
     """The counters of this process: (window start, count) per counter, under a lock.
     Counters of windows that ended are dropped once there are many."""
@@ -70,6 +84,11 @@ class LocalCounters:
                 self._counts = {k: v for k, v in self._counts.items() if v[0] >= start}
             return count
 
+    def count(self, counter: str, start: int) -> int:
+        with self._lock:
+            window, count = self._counts.get(counter, (start, 0))
+            return count if window == start else 0
+
     def clear(self) -> None:
         with self._lock:
             self._counts.clear()
@@ -83,7 +102,7 @@ def _redis_hit(counter: str, start: int, rate: Rate) -> int:
     enforced while it is down (logged), rather than every request failing."""
     from redis.exceptions import RedisError
 
-    name = f"{settings.REDIS_KEY_PREFIX}:rate:{counter}:{start}"
+    name = _redis_key(counter, start)
     try:
         pipeline = _redis().pipeline()
         pipeline.incr(name)
@@ -93,6 +112,22 @@ def _redis_hit(counter: str, start: int, rate: Rate) -> int:
         logger.warning("Rate limit not enforced, Redis unavailable: %s", exc)
         return 0
     return int(count)
+
+
+def _redis_count(counter: str, start: int) -> int:
+    """The count of the window, 0 when Redis cannot be reached (as for hits)."""
+    from redis.exceptions import RedisError
+
+    try:
+        value = _redis().get(_redis_key(counter, start))
+    except RedisError as exc:
+        logger.warning("Rate limit not enforced, Redis unavailable: %s", exc)
+        return 0
+    return int(value or 0)
+
+
+def _redis_key(counter: str, start: int) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:rate:{counter}:{start}"
 
 
 @cache

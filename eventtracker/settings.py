@@ -107,6 +107,7 @@ MIDDLEWARE = [
     "core.metrics.MetricsMiddleware",
     "core.middleware.BodySizeLimitMiddleware",
     "core.ratelimit.RateLimitHeadersMiddleware",
+    "accounts.login_throttle.LoginThrottleMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -172,6 +173,11 @@ DATABASE_ROUTERS = ["eventtracker.dbrouters.PiiRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# The failed-login throttle first: it refuses an attempt before a password is checked.
+AUTHENTICATION_BACKENDS = [
+    "accounts.login_throttle.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -262,6 +268,10 @@ EVENTTRACKER = {
     # else. "600/min", "20/s", "10000/hour", "off"; each tenant may have its own.
     "INGEST_RATE": env.str("INGEST_RATE", default="6000/min"),
     "READ_RATE": env.str("READ_RATE", default="1200/min"),
+    # Failed logins (accounts.login_throttle) per username and client address, and per
+    # client address; past either, logins answer 429 until the window ends.
+    "LOGIN_FAILURES_PER_USER": env.str("LOGIN_FAILURES_PER_USER", default="10/hour"),
+    "LOGIN_FAILURES_PER_ADDRESS": env.str("LOGIN_FAILURES_PER_ADDRESS", default="100/hour"),
     # Longest a stats query may run before the request answers 503 + Retry-After (0: no
     # limit), and the longest date range a stats request may cover.
     "STATS_STATEMENT_TIMEOUT_MS": env.int("STATS_STATEMENT_TIMEOUT_MS", default=15000),
