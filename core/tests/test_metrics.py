@@ -53,6 +53,8 @@ def test_metrics_count_requests_by_route_template_across_workers(server):
     call(f"{server}/no/such/page")
     malformed = b'{"events": ['
     call(f"{server}/api/eventlogs/batch/", method="POST", raw=malformed, token=token)
+    wrong_password = {"username": "m", "password": "not-it"}
+    call(f"{server}/auth/token/login/", method="POST", body=wrong_password)
 
     after = _scrape(server)
 
@@ -65,6 +67,7 @@ def test_metrics_count_requests_by_route_template_across_workers(server):
     assert delta(requests, method="POST", route=eventlogs, status="201") == len(created)
     assert delta(errors, method="POST", route=eventlogs, status="400") == 1
     assert delta(errors, method="GET", route="<unmatched>", status="404") == 1
+    assert delta("eventtracker_login_failures_total") == 1
     routes = {dict(labels).get("route") for name, labels in after if name == requests}
     assert not any(str(log_id) in route for route in routes), "raw paths must not be labels"
     outcomes = {
