@@ -50,11 +50,14 @@ class StrictJSONParser(BaseParser):
 
 
 class FastJSONRenderer(JSONRenderer):
-    """orjson rendering; falls back to DRF's encoder for types orjson does not know."""
+    """orjson rendering; DRF's encoder for types orjson does not know, and for indented
+    answers (the browsable API asks for an indent; so may `Accept: …; indent=2`)."""
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
             return b""
+        if self.get_indent(accepted_media_type or "", renderer_context or {}):
+            return super().render(data, accepted_media_type, renderer_context)
         try:
             return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
         except TypeError:

@@ -13,10 +13,31 @@ from events.browser import tracker_js
 from events.urls import router as events_router
 from people.urls import router as people_router
 from platform_admin.urls import router as platform_admin_router
+from stats import urls as stats_urls
 from v1 import urls as v1_urls
 
-# One router for /api/ so its browsable root lists every app's resources.
-api_router = OptionalSlashRouter()
+
+def _root_links() -> dict[str, str]:
+    """What the API root lists besides the resources: {name: URL name}."""
+    stats = {
+        f"stats/{pattern.name.removeprefix('stats-').replace('-', '_')}": pattern.name
+        for pattern in stats_urls.urlpatterns
+        if not pattern.name.endswith("-png")
+    }
+    return {
+        "tenant": "tenant",
+        **stats,
+        "v1/events": "v1-events",
+        "v1/event_history": "v1-event-history",
+        "auth/users/me": "user-me",
+        "auth/token/login": "login",
+        "docs": "swagger-ui",
+        "schema": "schema",
+    }
+
+
+# One router for /api/ so its browsable root lists every app's resources (and links).
+api_router = OptionalSlashRouter(links=_root_links())
 for app_router in (events_router, accounts_router, people_router, platform_admin_router):
     api_router.registry.extend(app_router.registry)
 

@@ -1,0 +1,84 @@
+"""The browsable API reads like DRF's: indented JSON, Markdown descriptions, and a root
+that lists every route group."""
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def _html(api_client, path: str) -> str:
+    response = api_client.get(path, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    return response.content.decode()
+
+
+def test_json_in_the_browsable_api_is_indented(api_client):
+    api_client.post("/api/events/", {"name": "signup"}, format="json")
+
+    page = _html(api_client, "/api/events/")
+
+    assert "[\n    {\n        &quot;id&quot;" in page or '[\n    {\n        "id"' in page
+
+
+def test_plain_json_answers_stay_compact(api_client):
+    api_client.post("/api/events/", {"name": "signup"}, format="json")
+
+    body = api_client.get("/api/events/").content
+
+    assert b"\n" not in body
+    assert json.loads(body)[0]["name"] == "signup"
+
+
+def test_json_is_indented_when_the_client_asks(api_client):
+    response = api_client.get("/api/tenant/", HTTP_ACCEPT="application/json; indent=2")
+
+    assert response.content.startswith(b'{\n  "id"')
+
+
+def test_descriptions_are_rendered_as_markdown(api_client):
+    page = _html(api_client, "/api/blocklist/")
+
+    # The docstring's `ip` and `user_agent` come out as code, not as raw backticks.
+    assert "<code>ip</code>" in page
+    assert "`ip`" not in page
+
+
+@pytest.mark.pii  # the people link reads the personal-data database
+def test_the_root_lists_every_route_group(api_client):
+    root = api_client.get("/api/").json()
+
+    for name in (
+        "events",
+        "eventlogs",
+        "keys",
+        "people",
+        "tenant",
+        "stats/event_trend",
+        "stats/ingestion",
+        "stats/user_activity",
+        "v1/events",
+        "auth/users/me",
+        "docs",
+        "schema",
+    ):
+        assert name in root, name
+    assert root["stats/event_trend"].endswith("/api/stats/event_trend")
+    for name, url in root.items():
+        # Each link is routed (never a 404): 200, 400 naming a required parameter (some
+        # stats), 403 for the platform admin's (staff only), 405 for the POST-only login.
+        response = api_client.get(url)
+        assert response.status_code in (200, 400, 403, 405), url
+        if response.status_code == 403:
+            assert name.startswith("admin/"), name
+        if name not in ("docs", "schema"):  # an HTML page and a YAML document
+            assert response["Content-Type"].startswith("application/json"), url
+
+
+def test_the_root_describes_itself(api_client):
+    page = _html(api_client, "/api/")
+
+    assert "The default basic root view for DefaultRouter" not in page
+    assert "Every route group of the API" in page
