@@ -11,16 +11,23 @@ PYTEST_ARGS ?=
 
 .PHONY: run test chaos schema lint format deploy-check audit migrate createsuperuser gunicorn bench bench-quick bench-charts clean
 
+# Each phase of a long command prints a header with the time, so progress shows.
+PHASE = @printf '\n== %s  (%s)\n' 
+
 $(BIN)/python:
+	$(PHASE) "creating $(VENV)" "$$(date +%T)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# pip lists each package as it collects and installs it (a first install takes a minute).
 $(VENV)/.runtime-installed: $(BIN)/python requirements.txt
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(PHASE) "installing requirements.txt" "$$(date +%T)"
+	$(BIN)/pip install --progress-bar off -r requirements.txt
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(PHASE) "installing requirements-dev.txt" "$$(date +%T)"
+	$(BIN)/pip install --progress-bar off -r requirements-dev.txt
 	touch $@
 
 # Local development needs no exported variable: the first `make run` (or `make migrate`)
@@ -40,14 +47,21 @@ run: migrate
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: $(VENV)/.dev-installed tracker/node_modules/.installed
+	$(PHASE) "ruff" "$$(date +%T)"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(PHASE) "deploy check" "$$(date +%T)"
 	$(MAKE) --no-print-directory deploy-check
+	$(PHASE) "tracker tests (Node)" "$$(date +%T)"
 	npm test --prefix tracker
+	$(PHASE) "test suite (pytest, in parallel)" "$$(date +%T)"
 	$(BIN)/pytest -n auto -m "not chaos and not schema" $(PYTEST_ARGS)
+	$(PHASE) "Schemathesis (make schema)" "$$(date +%T)"
 	$(MAKE) --no-print-directory schema
-	@if [ -z "$$DATABASE_URL" ]; then $(MAKE) --no-print-directory chaos; \
+	@if [ -z "$$DATABASE_URL" ]; then printf '\n== chaos test (make chaos)  (%s)\n' "$$(date +%T)"; \
+	$(MAKE) --no-print-directory chaos; \
 	else echo "chaos test: not in this pass (DATABASE_URL is set); it runs in the pass without it"; fi
+	$(PHASE) "done" "$$(date +%T)"
 
 # Schemathesis against our OpenAPI schema on a live gunicorn (tests/schema), on the
 # database DATABASE_URL names (a scratch database on that PostgreSQL server), with a
@@ -64,6 +78,7 @@ chaos: $(VENV)/.dev-installed
 
 # The tracker's one dev dependency (terser, to check the committed t.js is current).
 tracker/node_modules/.installed: tracker/package-lock.json
+	$(PHASE) "installing the tracker's Node dev dependency" "$$(date +%T)"
 	npm ci --prefix tracker --no-audit --no-fund
 	touch $@
 
