@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 
+from csp.middleware import CSPMiddleware
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
@@ -42,3 +43,14 @@ class BodySizeLimitMiddleware:
         status, message = problem
         extra = {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE} if status == 413 else {}
         return json_error(status, message, **extra)
+
+
+class HtmlCSPMiddleware(CSPMiddleware):
+    """django-csp's Content-Security-Policy (settings.CONTENT_SECURITY_POLICY), on HTML
+    pages only: a policy on JSON, images or scripts protects nothing, and building it
+    for every ingest request would cost time."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if not response.get("Content-Type", "").startswith("text/html"):
+            return response
+        return super().process_response(request, response)

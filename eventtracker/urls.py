@@ -2,12 +2,16 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
-# For its side effect: drf-spectacular extensions fixing third-party views (djoser logout).
-import core.openapi  # noqa: F401
 from accounts.urls import router as accounts_router
-from core import exceptions, health, metrics
+
+# core.openapi also registers drf-spectacular extensions fixing third-party views (djoser).
+from core import exceptions, health, metrics, openapi
 from core.routers import OptionalSlashRouter
 from events.browser import tracker_js
 from events.urls import router as events_router
@@ -50,8 +54,14 @@ urlpatterns = [
     path("auth/", include("djoser.urls.authtoken")),
     path("api-auth/", include("rest_framework.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # REDOC_DIST: the bundle the ReDoc page loads (core.openapi.redoc_bundle).
+    path(
+        "api/redoc/dist/bundles/redoc.standalone.js",
+        openapi.redoc_bundle,
+        name="redoc-bundle",
+    ),
     path("api/stats/", include("stats.urls")),
     path("api/v1/", include(v1_urls.api_urlpatterns)),
     path("", include("web.urls")),  # /dashboard/, /demo/: pages for people

@@ -110,8 +110,41 @@ def test_docs_load_assets_locally(client, url):
     asset_urls = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert asset_urls, "the page should reference its script/style assets"
     assert all(not re.match(r"^(https?:)?//", asset) for asset in asset_urls), asset_urls
-    script = next(asset for asset in asset_urls if asset.endswith(".js"))
-    assert client.get(script).status_code == 200
+    for script in (asset for asset in asset_urls if asset.endswith(".js")):
+        loaded = client.get(script)
+        assert loaded.status_code == 200, script
+        body = b"".join(loaded) if loaded.streaming else loaded.content
+        assert b"cdn.redoc.ly" not in body  # ReDoc's logo came from its makers' CDN
+
+
+def test_the_redoc_bundle_is_cached_by_etag(client):
+    bundle = "/api/redoc/dist/bundles/redoc.standalone.js"
+    first = client.get(bundle)
+
+    again = client.get(bundle, HTTP_IF_NONE_MATCH=first["ETag"])
+
+    assert first.status_code == 200
+    assert first["Content-Type"].startswith("text/javascript")
+    assert again.status_code == 304
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/dashboard/login/", "/api/docs/", "/admin/login/"])
+def test_html_pages_carry_a_content_security_policy(client, path):
+    policy = client.get(path)["Content-Security-Policy"]
+
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["script-src"] == "'self'"  # no inline script, no other host
+    assert directives["frame-ancestors"] == "'none'"
+    assert directives["object-src"] == "'none'"
+
+
+@pytest.mark.django_db
+def test_json_answers_carry_no_policy(api_client):
+    response = api_client.get("/api/events/")
+
+    assert response.status_code == 200
+    assert "Content-Security-Policy" not in response
 
 
 @pytest.mark.pii

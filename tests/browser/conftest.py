@@ -70,6 +70,8 @@ def driver(chromium_paths):
     options.binary_location = binary
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
+    # The console (CSP violations among it), read by driver.get_log("browser").
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     browser = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
     browser.set_page_load_timeout(30)
     yield browser
