@@ -31,17 +31,23 @@ def bucket_keys(
     interval: Interval,
     tz: ZoneInfo,
     found: list[str],
+    *,
+    now: dt.datetime | None = None,
 ) -> list[str]:
-    """Every bucket key from the range's first to its last (the data's when open)."""
+    """Every bucket key from the range's first to its last (the data's when open), and
+    none that begins after `now` (default: the current time): the hours still to come
+    today are not zeros yet. Buckets with data (`found`) are always listed."""
     if not found and (lower is None or upper is None):
         return []
-    keys = list(_iter_keys(lower, upper, interval, tz, found))
+    now = dt.datetime.now(dt.UTC) if now is None else now
+    keys = list(_iter_keys(lower, upper, interval, tz, found, now))
     return sorted(set(keys) | set(found), key=key_sorter(tz))
 
 
-def _iter_keys(lower, upper, interval, tz, found) -> Iterator[str]:
+def _iter_keys(lower, upper, interval, tz, found, now) -> Iterator[str]:
     first = lower or min(_sort_instant(key, tz) for key in found)
     last = upper or max(_sort_instant(key, tz) for key in found) + dt.timedelta(seconds=1)
+    last = min(last, now + dt.timedelta(microseconds=1))  # the bucket holding now, no later
     step_hours = interval == "hour"
     cursor = _bucket_start(first, interval, tz)
     for _ in range(MAX_BUCKETS):

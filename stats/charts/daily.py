@@ -31,8 +31,11 @@ DAILY_LINES: dict[ChartKind, DailyLine] = {
 def draw_daily(rows: Sequence[dict], *, spec: ChartSpec) -> bytes:
     """One line over the days of `rows` (zero days included), y from 0; the labels are
     those of DAILY_LINES[spec.kind]."""
-    from matplotlib.ticker import MaxNLocator
+    return style.png(daily_figure(rows, spec=spec))
 
+
+@with_matplotlib
+def daily_figure(rows: Sequence[dict], *, spec: ChartSpec):
     line = DAILY_LINES[spec.kind]
     fig, ax = style.figure(spec.width, spec.height)
     style.titles(ax, line.title, spec.caption)
@@ -44,13 +47,10 @@ def draw_daily(rows: Sequence[dict], *, spec: ChartSpec) -> bytes:
     if not rows:  # not one day, so no date to put on the axis
         ax.set_xticks([])
         ax.set_yticks([])
-        return style.png(fig)
+        return fig
     instants = [style.instant(row["date"], ZoneInfo(spec.tz)) for row in rows]
     marker = "o" if len(rows) <= 60 else None
     ax.plot(instants, values, marker=marker, markersize=3, linewidth=1.6, color=style.BAR_COLOR)
     style.date_axis(ax, spec, instants)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=line.whole_numbers))
-    if line.whole_numbers:
-        ax.yaxis.set_major_formatter(style.thousands())
-    ax.set_ylim(bottom=0)
-    return style.png(fig)
+    style.count_axis(ax, whole=line.whole_numbers)
+    return fig

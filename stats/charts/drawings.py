@@ -17,11 +17,17 @@ X_LABELS = {"hour": "Time", "day": "Day", "week": "Week (from Monday)", "month":
 @with_matplotlib
 def draw_hourly_distribution(data: dict | Sequence[dict], *, spec: ChartSpec) -> bytes:
     """The hourly_distribution answer: one event's histogram, or every event's shares."""
+    return style.png(hourly_distribution_figure(data, spec=spec))
+
+
+@with_matplotlib
+def hourly_distribution_figure(data: dict | Sequence[dict], *, spec: ChartSpec):
     if isinstance(data, dict):
-        return draw_hourly_histogram(
-            data["event"], data["percent"], spec.width, spec.height, caption=spec.caption
+        title = f"Hourly distribution of {style.label(data['event'])}"
+        return hourly_histogram_figure(
+            data["event"], data["percent"], spec.width, spec.height, spec.caption, title
         )
-    return draw_hourly_shares(data, spec=spec)
+    return hourly_shares_figure(data, spec=spec)
 
 
 @with_matplotlib
@@ -32,20 +38,26 @@ def draw_hourly_histogram(
     height: int = DEFAULT_HEIGHT,
     *,
     caption: str = "",
+    title: str | None = None,
 ) -> bytes:
-    """24 bars, the share of `name`'s occurrences in each hour of the day (seed 000's
-    histogram: title "Frequency of <name>", x "Hour", y "% of occurrence")."""
-    fig, ax = style.figure(width, height)
-    ax.bar(range(24), percent, width=0.8, color=style.BAR_COLOR)
-    style.hour_axis(ax, width, height)
-    style.titles(ax, f"Frequency of {style.label(name)}", caption)
-    if not any(percent):
-        style.no_data(ax, "No occurrences in this range")
-    return style.png(fig)
+    """24 bars, the share of `name`'s occurrences in each hour of the day. The title is
+    seed 000's ("Frequency of <name>", x "Hour", y "% of occurrence") unless given."""
+    return style.png(hourly_histogram_figure(name, percent, width, height, caption, title))
 
 
 @with_matplotlib
-def draw_hourly_shares(rows: Sequence[dict], *, spec: ChartSpec) -> bytes:
+def hourly_histogram_figure(name, percent, width, height, caption="", title=None):
+    fig, ax = style.figure(width, height)
+    ax.bar(range(24), percent, width=0.8, color=style.BAR_COLOR)
+    style.hour_axis(ax, width, height)
+    style.titles(ax, title or f"Frequency of {style.label(name)}", caption)
+    if not any(percent):
+        style.no_data(ax, "No occurrences in this range")
+    return fig
+
+
+@with_matplotlib
+def hourly_shares_figure(rows: Sequence[dict], *, spec: ChartSpec):
     """Every event's hourly distribution as stacked bars: each segment is an event's share
     of all occurrences, so a bar is that hour's share of the total."""
     fig, ax = style.figure(spec.width, spec.height)
@@ -61,7 +73,7 @@ def draw_hourly_shares(rows: Sequence[dict], *, spec: ChartSpec) -> bytes:
     style.legend(ax, len(series), spec)
     if not grand_total:
         style.no_data(ax, "No occurrences in this range")
-    return style.png(fig)
+    return fig
 
 
 @with_matplotlib
@@ -101,7 +113,12 @@ def draw_frequency(rows: Sequence[dict], *, spec: ChartSpec) -> bytes:
 @with_matplotlib
 def draw_ingestion(data: dict[str, dict], *, spec: ChartSpec) -> bytes:
     """Ingested items per bucket as trend lines: accepted, duplicate and rejected."""
-    return draw_trend(_ingestion_series(data), spec=spec, subject="Ingested items")
+    return style.png(ingestion_figure(data, spec=spec))
+
+
+@with_matplotlib
+def ingestion_figure(data: dict[str, dict], *, spec: ChartSpec):
+    return trend_figure(_ingestion_series(data), spec=spec, subject="Ingested items")
 
 
 @with_matplotlib
@@ -109,8 +126,11 @@ def draw_trend(
     data: dict[str, dict[str, int]], *, spec: ChartSpec, subject: str = "Events"
 ) -> bytes:
     """One line per event (the MAX_SERIES largest, the rest as "other") over time."""
-    from matplotlib.ticker import MaxNLocator
+    return style.png(trend_figure(data, spec=spec, subject=subject))
 
+
+@with_matplotlib
+def trend_figure(data: dict[str, dict[str, int]], *, spec: ChartSpec, subject: str = "Events"):
     fig, ax = style.figure(spec.width, spec.height)
     series = _top_series(_event_series(data), length=len(data))
     only = next(iter(series)) if len(series) == 1 else None
@@ -123,14 +143,12 @@ def draw_trend(
     if not data:  # not one bucket, so no date to put on the axis
         ax.set_xticks([])
         ax.set_yticks([])
-        return style.png(fig)
+        return fig
     _plot_lines(ax, list(data), series, spec)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_major_formatter(style.thousands())
-    ax.set_ylim(bottom=0)
+    style.count_axis(ax)
     if only is None:
         style.legend(ax, len(series), spec)
-    return style.png(fig)
+    return fig
 
 
 def _plot_lines(ax, keys: list[str], series: dict[str, list[int]], spec: ChartSpec) -> None:

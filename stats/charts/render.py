@@ -38,7 +38,7 @@ CHARTS: dict[ChartKind, Drawing] = {
     "unique_users": draw_daily,
 }
 # Part of every ETag: bump it when drawings change so clients drop their old images.
-CHART_VERSION = 1
+CHART_VERSION = 2
 CACHE_SIZE = 128
 # Revalidated on every use (a 304 when the data is unchanged): a browser's image cache
 # does not keep apart the users who log in one after the other in the same tab, so a

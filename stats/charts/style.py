@@ -117,13 +117,23 @@ def hour_axis(ax, width: int, height: int) -> None:
     ax.set_ylabel("% of occurrence", fontsize=9)
 
 
+# Half a bucket, in days (matplotlib's date unit): the room around a single bucket.
+HALF_BUCKET_DAYS = {"hour": 1 / 48, "day": 0.5, "week": 3.5, "month": 15.0}
+
+
 def date_axis(ax, spec: ChartSpec, instants: list[dt.datetime]) -> None:
-    """Dates on the zone's clock, as many ticks as fit, labelled only as far as needed
+    """Dates on the zone's clock over exactly the buckets' span (also when nothing is
+    plotted, or one bucket is), as many ticks as fit, labelled only as far as needed
     ("Mar", "08", "15": the month once, then days)."""
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
     from matplotlib.ticker import FixedLocator
 
     tz = ZoneInfo(spec.tz)
+    # Left to autoscaling, an axis without lines spans 1970-01-01 to 01-02, and one with
+    # a single point spans years around it.
+    first, last = date2num(min(instants)), date2num(max(instants))
+    pad = HALF_BUCKET_DAYS.get(spec.interval, 0.5) if first == last else (last - first) * 0.02
+    ax.set_xlim(first - pad, last + pad)
     room, _ = layout_size(spec.width, spec.height)
     most = max(4, int(room) // 90)  # ticks that fit without their labels overlapping
     if spec.interval in ("week", "month") and len(instants) <= most:
@@ -134,6 +144,17 @@ def date_axis(ax, spec: ChartSpec, instants: list[dt.datetime]) -> None:
         locator = AutoDateLocator(tz=tz, minticks=2, maxticks=most)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=tz))
+
+
+def count_axis(ax, *, whole: bool = True) -> None:
+    """Counts on y from 0 (whole numbers with separators when `whole`), up to at least 1:
+    all-zero data would otherwise get a dozen ticks all labelled "0"."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=whole))
+    if whole:
+        ax.yaxis.set_major_formatter(thousands())
+    ax.set_ylim(0, max(ax.get_ylim()[1], 1))
 
 
 def legend(ax, entries: int, spec: ChartSpec) -> None:

@@ -97,4 +97,11 @@ def test_the_dashboard_shows_this_tenants_data_and_nothing_of_another(
     assert "page_view" in page
     assert "their_secret_event" not in driver.page_source
     assert stranger["username"] not in driver.page_source
+    # The ingestion table's days stay on one line ("2026-/11-26" wrapped before).
+    day_cells = driver.execute_script(
+        "return [...document.querySelectorAll('th.date')].map("
+        "th => [th.textContent, getComputedStyle(th).whiteSpace])"
+    )
+    assert day_cells
+    assert all(white_space == "nowrap" for _, white_space in day_cells), day_cells
     driver.save_screenshot(str(artifacts / "dashboard.png"))

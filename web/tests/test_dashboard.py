@@ -169,7 +169,7 @@ def test_ingestion_quality_lists_each_day_with_its_rejections(web_client, api_cl
     response = web_client.get(DASHBOARD, {"start_date": today, "end_date": today, "tz": "UTC"})
 
     html = response.content.decode()
-    row = html[html.index(f'<th scope="row">{today}</th>') :]
+    row = html[html.index(f'<th scope="row" class="date">{today}</th>') :]
     row = row[: row.index("</tr>")]
     cells = [cell.split("<")[0] for cell in row.split('<td class="num">')[1:]]
     # Requests valid and invalid; items accepted, duplicate and rejected.
