@@ -48,7 +48,8 @@ def draw_hourly_histogram(
 @with_matplotlib
 def hourly_histogram_figure(name, percent, width, height, caption="", title=None):
     fig, ax = style.figure(width, height)
-    ax.bar(range(24), percent, width=0.8, color=style.BAR_COLOR)
+    style.hour_bars(ax, list(percent))
+    ax.set_ylim(0, max(max(percent, default=0) * 1.05, 1))
     style.hour_axis(ax, width, height)
     style.titles(ax, title or f"Frequency of {style.label(name)}", caption)
     if not any(percent):
@@ -64,10 +65,11 @@ def hourly_shares_figure(rows: Sequence[dict], *, spec: ChartSpec):
     grand_total = sum(row["count"] for row in rows)
     series = _top_series({row["event"]: row["hour_count"] for row in rows}, length=24)
     bottom = [0.0] * 24
-    for name, counts in series.items():
+    for (name, counts), color in zip(series.items(), style.series_colors(len(series)), strict=True):
         shares = [100 * n / grand_total if grand_total else 0.0 for n in counts]
-        ax.bar(range(24), shares, width=0.8, bottom=bottom, label=style.label(name))
+        style.hour_bars(ax, shares, bottoms=bottom, color=color, label=style.label(name))
         bottom = [b + s for b, s in zip(bottom, shares, strict=True)]
+    ax.set_ylim(0, max(max(bottom) * 1.05, 1))
     style.hour_axis(ax, spec.width, spec.height)
     style.titles(ax, "Hourly distribution of all events", spec.caption)
     style.legend(ax, len(series), spec)

@@ -121,6 +121,31 @@ def hour_axis(ax, width: int, height: int) -> None:
 HALF_BUCKET_DAYS = {"hour": 1 / 48, "day": 0.5, "week": 3.5, "month": 15.0}
 
 
+def hour_bars(
+    ax, heights: list[float], *, bottoms: list[float] | None = None, color=None, label=None
+) -> None:
+    """24 bars (one per hour of the day) as one collection: a Rectangle per bar, as
+    `ax.bar` makes, cost a stacked chart of 9 series 140 ms of limit bookkeeping. The
+    caller sets the y-limits (hour_axis sets x): from 0, to at least 1."""
+    from matplotlib.collections import PolyCollection
+
+    bottoms = bottoms or [0.0] * 24
+    verts = [
+        [(hour - 0.4, low), (hour - 0.4, low + high), (hour + 0.4, low + high), (hour + 0.4, low)]
+        for hour, (low, high) in enumerate(zip(bottoms, heights, strict=True))
+    ]
+    bars = PolyCollection(verts, facecolors=color or BAR_COLOR, edgecolors="none", label=label)
+    ax.add_collection(bars, autolim=False)
+
+
+def series_colors(count: int) -> list[str]:
+    """The house colour cycle, repeated as needed."""
+    from matplotlib import rcParams
+
+    cycle = rcParams["axes.prop_cycle"].by_key()["color"]
+    return [cycle[index % len(cycle)] for index in range(count)]
+
+
 def date_axis(ax, spec: ChartSpec, instants: list[dt.datetime]) -> None:
     """Dates on the zone's clock over exactly the buckets' span (also when nothing is
     plotted, or one bucket is), as many ticks as fit, labelled only as far as needed
