@@ -13,21 +13,25 @@ PYTEST_ARGS ?=
 
 # Each phase of a long command prints a header with the time, so progress shows.
 PHASE = @printf '\n== %s  (%s)\n' 
+# bash with pipefail: a recipe that filters a command's output still fails with it.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 $(BIN)/python:
 	$(PHASE) "creating $(VENV)" "$$(date +%T)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# pip lists each package as it collects and installs it (a first install takes a minute).
+# pip lists each package it downloads and installs (a first install takes a minute);
+# the ones already there are left out.
 $(VENV)/.runtime-installed: $(BIN)/python requirements.txt
 	$(PHASE) "installing requirements.txt" "$$(date +%T)"
-	$(BIN)/pip install --progress-bar off -r requirements.txt
+	$(BIN)/pip install --progress-bar off -r requirements.txt | sed '/^Requirement already satisfied/d'
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
 	$(PHASE) "installing requirements-dev.txt" "$$(date +%T)"
-	$(BIN)/pip install --progress-bar off -r requirements-dev.txt
+	$(BIN)/pip install --progress-bar off -r requirements-dev.txt | sed '/^Requirement already satisfied/d'
 	touch $@
 
 # Local development needs no exported variable: the first `make run` (or `make migrate`)
