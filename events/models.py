@@ -1,6 +1,6 @@
 """Events a tenant defines and the logs of their occurrences."""
 
-import unicodedata
+import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -12,6 +12,9 @@ from events.uuid7 import uuid7
 
 EVENT_NAME_MAX_LENGTH = 200
 DISTINCT_ID_MAX_LENGTH = 200
+# Unicode's category Cc, exactly: C0 controls, DEL and C1 controls (one regex search
+# instead of a category lookup per character of every ingested name).
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def event_name_problem(name: str) -> str | None:
@@ -21,7 +24,7 @@ def event_name_problem(name: str) -> str | None:
         return "Event name may not be blank."
     if len(name) > EVENT_NAME_MAX_LENGTH:
         return f"Event name may have at most {EVENT_NAME_MAX_LENGTH} characters."
-    if any(unicodedata.category(char) == "Cc" for char in name):
+    if _CONTROL_CHARACTER.search(name):
         return "Event name may not contain control characters."
     return None
 

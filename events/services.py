@@ -141,7 +141,7 @@ def _store(tenant: Tenant, receipts: list[Receipt], *, now: dt.datetime) -> None
         # Insert in uuid order: concurrent batches then take the unique-index locks in the
         # same order, so overlapping retries wait for each other instead of deadlocking.
         # The sort is stable: the first of equal uuids is the one stored.
-        rows = sorted((r.row for r in pending), key=lambda row: row.uuid)
+        rows = sorted((r.row for r in pending), key=lambda row: row.uuid.int)
         inserted = store_logs(rows, tenant_id=tenant.pk, received=now, rejected=refused)
         _mark_duplicates(pending, inserted)
         report_ingested(tally(receipts))
