@@ -4,8 +4,8 @@ Runs requests in this process through Django's test client (no gunicorn, no netw
 against the database the last `make bench` / `make bench-quick` left behind, and
 prints, per request: wall time, the SQL statements with their database time, the
 share of time spent waiting for PostgreSQL, and cProfile's top functions. Cases:
-single (POST /api/eventlogs/), batch100, batch1000, trend7, trend365, frequency7,
-frequency365. Ingest cases add events to the bench database (it is scratch data).
+single (POST /api/eventlogs/), batch100, batch1000, list (GET /api/events/), trend7,
+trend365, frequency7, frequency365. Ingest cases add events to the bench database (it is scratch data).
 """
 
 import argparse
@@ -22,7 +22,16 @@ import orjson
 from bench import dataset
 from bench.loadgen import Phase, make_event
 
-CASES = ("single", "batch100", "batch1000", "trend7", "trend365", "frequency7", "frequency365")
+CASES = (
+    "single",
+    "batch100",
+    "batch1000",
+    "list",
+    "trend7",
+    "trend365",
+    "frequency7",
+    "frequency365",
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -82,6 +91,8 @@ def _request_factory(case: str):
         return lambda: post(
             "/api/eventlogs/", orjson.dumps(make_event(rng, phase, dt.datetime.now(dt.UTC)))
         )
+    if case == "list":
+        return lambda: get("/api/events/")
     if case.startswith("batch"):
         size = int(case.removeprefix("batch"))
 

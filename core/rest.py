@@ -132,11 +132,28 @@ class HeaderLimitOffsetPagination(LimitOffsetPagination):
             raise exceptions.ValidationError({name: [f"Must be at least {minimum}{upper}."]})
         return value
 
+    def paginate_queryset(self, queryset, request, view=None):
+        """DRF's, but the page is read first: a page shorter than the limit holds the end
+        of the list, so its total needs no count query (most lists of a tenant fit one
+        page: one round trip instead of two)."""
+        self.request = request
+        self.limit = self.get_limit(request)
+        if self.limit is None:
+            return None
+        self.offset = self.get_offset(request)
+        page = list(queryset[self.offset : self.offset + self.limit])
+        if len(page) < self.limit and (page or self.offset == 0):
+            self.count, self.count_exact = self.offset + len(page), True
+        else:
+            self.count = self.get_count(queryset)
+        if self.count > self.limit and self.template is not None:
+            self.display_page_controls = True
+        return page
+
     def get_count(self, queryset) -> int:
         """The total, counted no further than LIST_COUNT_CAP rows past the page: counting
         a tenant's millions of event logs would cost more than the page itself. Beyond
         it the answer says `X-Total-Count-At-Least` instead of `X-Total-Count`."""
-        # DRF counts before it sets self.offset.
         cap = self.get_offset(self.request) + self.limit + settings.EVENTTRACKER["LIST_COUNT_CAP"]
         count = queryset[:cap].count()  # SELECT count(*) FROM (SELECT … LIMIT cap)
         self.count_exact = count < cap

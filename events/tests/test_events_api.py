@@ -1,6 +1,8 @@
 """`/api/events/`: CRUD, search, ordering, paging, name rules and tenant isolation."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from events.models import Event
 from events.tests.factories import EventFactory, EventLogFactory
@@ -135,6 +137,33 @@ def test_list_paginates_with_link_header(api_client, tenant):
     next_url = response["Link"].split(">")[0].lstrip("<")
     assert "offset=1" in next_url
     assert [row["id"] for row in api_client.get(next_url).json()] == [second.pk]
+
+
+@pytest.mark.parametrize(
+    ("events", "query", "shown", "total", "counted"),
+    [
+        (3, "", 3, 3, False),  # one short page: it holds the end, no count query
+        (0, "", 0, 0, False),
+        (5, "?limit=2&offset=4", 1, 5, False),  # the last, short page
+        (5, "?limit=2", 2, 5, True),  # a full page: there may be more
+        (5, "?limit=5", 5, 5, True),
+        (3, "?offset=10", 0, 3, True),  # past the end: counted
+    ],
+)
+def test_list_totals_are_exact_and_counted_only_when_needed(
+    api_client, tenant, events, query, shown, total, counted
+):
+    for _ in range(events):
+        EventFactory(tenant=tenant)
+    api_client.get("/api/events/")  # the credential cached: only the list's queries below
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api_client.get(f"/api/events/{query}")
+
+    assert len(response.json()) == shown
+    assert response["X-Total-Count"] == str(total)
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert bool(counts) == counted, counts
 
 
 def test_list_without_more_pages_has_no_next_link(api_client, tenant):
