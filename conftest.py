@@ -3,10 +3,10 @@ and the `pii` marker for tests that also use the people app's database."""
 
 import pytest
 from django.conf import settings as django_settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts import credentials
+from accounts.models import AuthToken
 from accounts.services import api_key_create
 from accounts.tests.factories import UserFactory
 from core import ratelimit
@@ -16,8 +16,8 @@ from events import blocklist, event_ids
 def client_for(user) -> APIClient:
     """An API client logged in as `user` with a token (for fixtures of other apps too)."""
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, key = AuthToken.objects.create_token(user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

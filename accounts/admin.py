@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from accounts.models import ApiKey, Tenant, User
+from accounts.models import ApiKey, AuthToken, Tenant, User
 from accounts.services import api_key_create, api_key_revoke
 
 
@@ -74,3 +74,21 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         for key in queryset:
             api_key_revoke(key=key)
+
+
+@admin.register(AuthToken)
+class AuthTokenAdmin(admin.ModelAdmin):
+    """Users' login tokens: who, when, and the first characters only (only a hash of
+    each key is stored). Deleting one logs that login out; none is made here."""
+
+    list_display = ["prefix", "user", "created_at", "last_used_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "prefix"]
+    fields = ["prefix", "user", "created_at", "last_used_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

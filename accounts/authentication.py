@@ -16,10 +16,9 @@ from rest_framework.authentication import (
     TokenAuthentication,
     get_authorization_header,
 )
-from rest_framework.authtoken.models import Token
 
 from accounts import credentials, keys
-from accounts.models import ApiKey, Tenant
+from accounts.models import ApiKey, AuthToken, Tenant
 
 TENANT_BLOCKED = "This tenant is blocked; contact the platform administrator."
 LAST_USED_PRECISION = dt.timedelta(minutes=1)
@@ -43,22 +42,26 @@ def ensure_tenant_active(tenant: Tenant) -> None:
 
 
 class TenantTokenAuthentication(TokenAuthentication):
-    """`Authorization: Token <key>` (djoser); answers 401 with `WWW-Authenticate: Token`."""
+    """`Authorization: Token <key>` (djoser's login); answers 401 with
+    `WWW-Authenticate: Token`. Tokens are found by the SHA-256 of their key."""
+
+    model = AuthToken
 
     def authenticate_credentials(self, key):
-        cached = credentials.cached_token(key)
+        digest = AuthToken.digest_of(key)
+        cached = credentials.cached_token(digest)
         if cached is not None:
             user, token = cached
         else:
-            try:
-                token = Token.objects.select_related("user__tenant").get(key=key)
-            except Token.DoesNotExist:
-                raise exceptions.AuthenticationFailed("Invalid token.") from None
+            token = AuthToken.objects.select_related("user__tenant").filter(digest=digest).first()
+            if token is None:
+                raise exceptions.AuthenticationFailed("Invalid token.")
             user = token.user
             credentials.remember_token(token)
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         ensure_tenant_active(user.tenant)
+        _touch_token(token)
         return user, token
 
 
@@ -156,6 +159,16 @@ class ApiKeyAuthentication(BaseAuthentication):
         if not key.is_usable(now=timezone.now()):
             raise exceptions.AuthenticationFailed("This API key has expired.")
         return key
+
+
+def _touch_token(token: AuthToken) -> None:
+    """Record use at most once a minute, as for API keys (an UPDATE, so no signal: the
+    cache stays valid; it is refreshed with the new time)."""
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        AuthToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+        credentials.remember_token(token)
 
 
 def _touch(key: ApiKey) -> None:

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.db import connections, models, router
-from rest_framework.authtoken.models import Token
 
-from accounts.models import ApiKey, Tenant, User
+from accounts.models import ApiKey, AuthToken, Tenant, User
 from core.caches import LockedLRU
 
 CACHE_SECONDS = 60.0
@@ -54,10 +53,10 @@ _tokens: LockedLRU[str, Entry] = LockedLRU(size=CACHED_CREDENTIALS)
 _api_keys: LockedLRU[str, Entry] = LockedLRU(size=CACHED_CREDENTIALS)
 
 
-def cached_token(key: str) -> tuple[User, Token] | None:
-    """(user, token) of a token verified before, with its tenant read now; None when not
-    cached, expired, or stale."""
-    found = _fresh(_tokens, key)
+def cached_token(digest: str) -> tuple[User, AuthToken] | None:
+    """(user, token) of a token verified before (by the SHA-256 of its key), with its
+    tenant read now; None when not cached, expired, or stale."""
+    found = _fresh(_tokens, digest)
     if found is None:
         return None
     (token_row, user_row), tenant = found
@@ -68,10 +67,10 @@ def cached_token(key: str) -> tuple[User, Token] | None:
     return user, token
 
 
-def remember_token(token: Token) -> None:
+def remember_token(token: AuthToken) -> None:
     """Cache `token`, read with select_related("user__tenant")."""
     rows = (Snapshot.of(token), Snapshot.of(token.user))
-    _tokens.put(token.key, _entry(rows, token.user.tenant))
+    _tokens.put(token.digest, _entry(rows, token.user.tenant))
 
 
 def cached_api_key(prefix: str) -> ApiKey | None:

@@ -1,5 +1,6 @@
 """Tenants and the users who belong to them."""
 
+import hashlib
 import secrets
 import zoneinfo
 
@@ -7,6 +8,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from core.rates import parse_rate
@@ -166,3 +168,56 @@ class ApiKey(models.Model):
 
     def is_usable(self, *, now) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+TOKEN_PREFIX_LENGTH = 8
+
+
+class AuthTokenManager(models.Manager):
+    def create_token(self, user: User) -> tuple["AuthToken", str]:
+        """A new token for `user`, and its key: the only time the key exists outside
+        the client (only its SHA-256 is stored)."""
+        key = secrets.token_hex(20)
+        token = self.create(
+            user=user,
+            prefix=key[:TOKEN_PREFIX_LENGTH],
+            digest=AuthToken.digest_of(key),
+            last_used_at=timezone.now(),  # logging in is a use
+        )
+        token.key = key  # for djoser's login answer (`auth_token`), never stored
+        return token, key
+
+    def get_or_create(self, defaults=None, **kwargs):
+        """How djoser's login asks for the user's token: here every login makes a new one
+        (a stored token's key cannot be shown again), which the user can list and
+        revoke (/api/tokens/)."""
+        token, _ = self.create_token(**kwargs)
+        return token, True
+
+
+class AuthToken(models.Model):
+    """A user's login token (`Authorization: Token <key>`, from `POST /auth/token/login/`),
+    stored as the SHA-256 of its key: a leaked database or an admin page shows no usable
+    token. The key is 160 random bits, so a plain hash is enough (no slow KDF needed)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="auth_tokens")
+    prefix = models.CharField(
+        max_length=TOKEN_PREFIX_LENGTH,
+        editable=False,
+        help_text="The key's first characters: enough to tell tokens apart, not to use one.",
+    )
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = AuthTokenManager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @staticmethod
+    def digest_of(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()

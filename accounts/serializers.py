@@ -4,7 +4,7 @@ secret, except once on creation and rotation."""
 from django.utils import timezone
 from rest_framework import serializers
 
-from accounts.models import ApiKey, Tenant
+from accounts.models import ApiKey, AuthToken, Tenant
 from accounts.origins import normalise_origin_pattern
 from accounts.services import MAX_ROTATION_GRACE
 from core.rest import StrictFieldsMixin
@@ -113,3 +113,20 @@ class TenantSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class AuthTokenSerializer(serializers.ModelSerializer):
+    """One of the user's login tokens: never its key (only a hash is stored)."""
+
+    current = serializers.SerializerMethodField(
+        help_text="True for the token this request was sent with."
+    )
+
+    class Meta:
+        model = AuthToken
+        fields = ["id", "prefix", "created_at", "last_used_at", "current"]
+        read_only_fields = fields
+
+    def get_current(self, token: AuthToken) -> bool:
+        sent_with = getattr(self.context.get("request"), "auth", None)
+        return isinstance(sent_with, AuthToken) and sent_with.pk == token.pk

@@ -4,9 +4,8 @@ same transaction (signals, so the admin, djoser, the API and the shell are all s
 
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
-from rest_framework.authtoken.models import Token
 
-from accounts.models import ApiKey, Tenant, User
+from accounts.models import ApiKey, AuthToken, Tenant, User
 
 
 @receiver(pre_save, sender=User)
@@ -22,8 +21,8 @@ def user_changed(sender, instance: User, **kwargs) -> None:
     Tenant.caches_changed(instance.tenant_id, getattr(instance, "_stored_tenant_id", None))
 
 
-@receiver([post_save, post_delete], sender=Token)
-def token_changed(sender, instance: Token, **kwargs) -> None:
+@receiver([post_save, post_delete], sender=AuthToken)
+def token_changed(sender, instance: AuthToken, **kwargs) -> None:
     tenant_id = User.objects.filter(pk=instance.user_id).values_list("tenant_id", flat=True)
     Tenant.caches_changed(*tenant_id)
 

@@ -1,19 +1,21 @@
 """/api/keys/: the tenant's API keys, managed by logged-in users only; /api/tenant/: the
-caller's tenant."""
+caller's tenant; /api/tokens/ and /auth/token/logout/: the user's own login tokens."""
 
 import datetime as dt
 
+from django.contrib.auth.signals import user_logged_out
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, AuthToken
 from accounts.permissions import READ
 from accounts.serializers import (
     ApiKeyCreatedSerializer,
     ApiKeySerializer,
+    AuthTokenSerializer,
     RotateSerializer,
     TenantSerializer,
 )
@@ -30,6 +32,39 @@ class TenantView(APIView):
     @extend_schema(responses={200: TenantSerializer})
     def get(self, request, *args, **kwargs):
         return Response(TenantSerializer(request_tenant(request)).data)
+
+
+class AuthTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Your login tokens (one per login), newest first: when each was made and last used,
+    and which one this request carries. DELETE revokes one (a lost device's, say).
+    Logged-in users only; each sees only their own."""
+
+    queryset = AuthToken.objects.none()  # for the schema; requests read get_queryset()
+    serializer_class = AuthTokenSerializer
+    search_fields: list[str] = []
+    ordering_fields = ["created_at", "last_used_at"]
+    ordering = ["-created_at", "-id"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator, no user
+            return AuthToken.objects.none()
+        return AuthToken.objects.filter(user=self.request.user)
+
+    @extend_schema(responses={204: OpenApiResponse(description="Revoked")})
+    def destroy(self, request, *args, **kwargs):
+        return super().destroy(request, *args, **kwargs)
+
+
+class TokenLogoutView(APIView):
+    """`POST /auth/token/logout/`: revoke the token this request carries (the user's
+    other logins stay)."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request, *args, **kwargs):
+        if isinstance(request.auth, AuthToken):
+            request.auth.delete()
+        user_logged_out.send(sender=request.user.__class__, request=request, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ApiKeyViewSet(

@@ -35,15 +35,14 @@ from bench.server import Gunicorn, free_port
 
 DATABASES = ("postgresql", "sqlite")
 TENANTS_MARK = "CHAOS_TENANTS="
-# A user and a DRF token per tenant, printed as JSON (run by `manage.py shell -c`).
+# A user and a login token per tenant, printed as JSON (run by `manage.py shell -c`).
 TENANTS_CODE = """
 import json
-from rest_framework.authtoken.models import Token
-from accounts.models import User
+from accounts.models import AuthToken, User
 made = []
 for i in range({n}):
     user = User.objects.create_user(username=f"chaos-{{i}}", password=None)
-    made.append([user.tenant_id, Token.objects.create(user=user).key])
+    made.append([user.tenant_id, AuthToken.objects.create_token(user)[1]])
 print("{mark}" + json.dumps(made))
 """
 

@@ -103,20 +103,18 @@ def migrate(env: dict[str, str]) -> None:
 
 def create_tenants() -> list[Tenant]:
     """Two tenants, a user and a token each, and the same 20 event names in both (ORM)."""
-    from rest_framework.authtoken.models import Token
-
+    from accounts.models import AuthToken, User
     from accounts.models import Tenant as TenantModel
-    from accounts.models import User
     from events.models import Event
 
     tenants = []
     for slug in ("bench-a", "bench-b"):
         tenant = TenantModel.objects.create(name=slug, slug=slug)
         user = User.objects.create_user(username=f"{slug}-user", password=None, tenant=tenant)
-        token = Token.objects.create(user=user)
+        _, key = AuthToken.objects.create_token(user)
         Event.objects.bulk_create(Event(tenant=tenant, name=name) for name in EVENT_NAMES)
         ids = dict(Event.objects.filter(tenant=tenant).values_list("name", "id"))
-        tenants.append(Tenant(tenant.id, slug, user.id, token.key, ids))
+        tenants.append(Tenant(tenant.id, slug, user.id, key, ids))
     return tenants
 
 

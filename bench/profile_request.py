@@ -5,7 +5,8 @@ against the database the last `make bench` / `make bench-quick` left behind, and
 prints, per request: wall time, the SQL statements with their database time, the
 share of time spent waiting for PostgreSQL, and cProfile's top functions. Cases:
 single (POST /api/eventlogs/), batch100, batch1000, list (GET /api/events/), trend7,
-trend365, frequency7, frequency365. Ingest cases add events to the bench database (it is scratch data).
+trend365, frequency7, frequency365. Ingest cases add events to the bench database (it is
+scratch data).
 """
 
 import argparse
@@ -61,9 +62,10 @@ def main(argv: list[str] | None = None) -> None:
 
 def _request_factory(case: str):
     from django.test import Client
-    from rest_framework.authtoken.models import Token
 
-    token = Token.objects.get(user__username="bench-a-user").key
+    from accounts.models import AuthToken, User
+
+    _, token = AuthToken.objects.create_token(User.objects.get(username="bench-a-user"))
     client = Client(HTTP_AUTHORIZATION=f"Token {token}")
     rng = random.Random(1)  # noqa: S311 - test payloads, not secrets
     phase = Phase(

@@ -87,7 +87,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "djoser",
     "drf_spectacular",
@@ -261,6 +260,8 @@ REST_FRAMEWORK = {
 
 DJOSER = {
     "HIDE_USERS": True,
+    # Login tokens stored hashed (accounts.models.AuthToken): each login makes a new one.
+    "TOKEN_MODEL": "accounts.models.AuthToken",
 }
 
 SPECTACULAR_SETTINGS = {

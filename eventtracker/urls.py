@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
+from djoser.views import TokenCreateView
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -9,8 +10,7 @@ from drf_spectacular.views import (
 )
 
 from accounts.urls import router as accounts_router
-
-# core.openapi also registers drf-spectacular extensions fixing third-party views (djoser).
+from accounts.views import TokenLogoutView
 from core import exceptions, health, metrics, openapi
 from core.routers import OptionalSlashRouter
 from events.browser import tracker_js
@@ -51,7 +51,10 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("t.js", tracker_js, name="tracker-js"),
     path("auth/", include("djoser.urls")),
-    path("auth/", include("djoser.urls.authtoken")),
+    # djoser's token login (a new hashed token per login); logout revokes only the token
+    # it is sent with (djoser's deletes every token of the user).
+    re_path(r"^auth/token/login/?$", TokenCreateView.as_view(), name="login"),
+    re_path(r"^auth/token/logout/?$", TokenLogoutView.as_view(), name="logout"),
     path("api-auth/", include("rest_framework.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),

@@ -1,9 +1,8 @@
 """Sign-up, token login and the 401/403 rules of DESIGN.md §2."""
 
 import pytest
-from rest_framework.authtoken.models import Token
 
-from accounts.models import Tenant, User
+from accounts.models import AuthToken, Tenant, User
 from accounts.tests.factories import UserFactory
 
 
@@ -46,7 +45,7 @@ def test_token_login_me_and_logout(anon_client):
     assert me.json()["username"] == "djoser"
     assert set(me.json()) == {"email", "username", "id"}
     assert logout.status_code == 204
-    assert not Token.objects.filter(key=token).exists()
+    assert not AuthToken.objects.filter(digest=AuthToken.digest_of(token)).exists()
     assert anon_client.get("/auth/users/me/").status_code == 401
 
 

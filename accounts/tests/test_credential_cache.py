@@ -35,12 +35,12 @@ def auth_tables(client) -> set[str]:
     with CaptureQueriesContext(connection) as queries:
         assert client.get(URL).status_code == 200
     sql = " ".join(query["sql"] for query in queries.captured_queries)
-    return {table for table in ("authtoken_token", "accounts_apikey") if f'"{table}"' in sql}
+    return {table for table in ("accounts_authtoken", "accounts_apikey") if f'"{table}"' in sql}
 
 
 @pytest.mark.django_db
 def test_a_known_token_reads_only_its_tenant(api_client):
-    assert auth_tables(api_client) == {"authtoken_token"}
+    assert auth_tables(api_client) == {"accounts_authtoken"}
     assert auth_tables(api_client) == set()
 
 

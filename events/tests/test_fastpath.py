@@ -14,9 +14,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import override_settings
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.models import AuthToken
 from accounts.services import api_key_create
 from core import ratelimit
 from events import fastpath
@@ -126,7 +126,7 @@ def sender(tenant, user):
     tenant.save()
     for name in ("signup", "purchase"):
         tenant.events.create(name=name)
-    return Sender(tenant=tenant, token=Token.objects.create(user=user).key, keys=keys)
+    return Sender(tenant=tenant, token=AuthToken.objects.create_token(user)[1], keys=keys)
 
 
 @pytest.fixture

@@ -161,7 +161,7 @@ def test_admin_lists_every_model(client):
         "/admin/events/eventlog/",
         "/admin/events/hourlycount/",
         "/admin/accounts/apikey/",
-        "/admin/authtoken/tokenproxy/",
+        "/admin/accounts/authtoken/",
         f"/admin/accounts/tenant/?id={admin.tenant_id}",
         "/admin/events/event/?q=event",
         "/admin/events/deletionreceipt/",

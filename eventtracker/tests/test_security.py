@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from django.urls import path
-from rest_framework.authtoken.models import Token
 
+from accounts.models import AuthToken
 from accounts.services import api_key_create
 from accounts.tests.factories import UserFactory
 from eventtracker import urls as root_urls
@@ -199,7 +199,7 @@ def _formatted(records: list[logging.LogRecord]) -> str:
 @pytest.mark.django_db
 def test_django_logs_no_credential(client, caplog, user, tenant):
     _, ingest_key = api_key_create(tenant=tenant, name="web", role="ingest")
-    token = Token.objects.create(user=user).key
+    _, token = AuthToken.objects.create_token(user)
     client.raise_request_exception = False
     caplog.set_level(logging.DEBUG)
     batch = '{"events": [{"event_name": "signup"}]}'

@@ -29,8 +29,9 @@ SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 CHECKS = ["--checks", "all", "--exclude-checks", "positive_data_acceptance,negative_data_rejection"]
 SEED = "20261125"
 EXAMPLES = os.environ.get("SCHEMATHESIS_EXAMPLES", "8")
-# Routes that end the run's own credential: logging out, deleting or renaming the user.
-ACCOUNT_ROUTES = r"^/auth/"
+# Routes that end the run's own credential: logging out, revoking its token, deleting or
+# renaming the user.
+ACCOUNT_ROUTES = r"^/(auth/|api/tokens)"
 
 
 @contextmanager
