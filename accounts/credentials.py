@@ -7,7 +7,7 @@ bumps it in the same transaction (accounts.signals), and the tenant row is read 
 on every request (it also says whether the tenant is blocked). So logging out, revoking
 or rotating a key, deactivating a user or blocking a tenant takes effect on the very
 next request in every process. Entries also expire after CACHE_SECONDS, and secrets are
-still compared on every request (API keys: the hash; tokens: the key is the lookup).
+still compared on every request (API keys: the hash; tokens: their SHA-256 is the lookup).
 """
 
 import time
