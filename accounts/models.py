@@ -105,9 +105,16 @@ class TenantUserManager(UserManager):
 
 
 class User(AbstractUser):
-    """A person who logs in; full rights inside their tenant (staff: platform admin)."""
+    """A person who logs in, a member of one tenant with a role in it (staff: platform
+    admin besides). Who signs up alone owns a new tenant; an owner adds members."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "owner: everything, the team and the API keys included"
+        MEMBER = "member", "member: reads and writes the tenant's data"
+        VIEWER = "viewer", "viewer: reads only"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="users")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.OWNER)
 
     objects = TenantUserManager()
 

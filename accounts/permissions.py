@@ -1,5 +1,6 @@
-"""What an API key may do. User credentials (token, session) have full rights in
-their tenant; an API key acts only where a view opts in, with the role it needs.
+"""What a credential may do. A user acts with their role in the tenant (owner, member,
+viewer: UserRolePermission); an API key acts only where a view opts in, with the role
+it needs (ApiKeyRolePermission).
 
 A view opts in with `api_key_roles`: a mapping from its action name (viewsets)
 or HTTP method to the roles allowed, with an optional "default" entry.
@@ -7,9 +8,9 @@ or HTTP method to the roles allowed, with an optional "default" entry.
 
 from collections.abc import Mapping
 
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, User
 
 Role = ApiKey.Role
 READ = frozenset({Role.READ, Role.ADMIN})
@@ -45,4 +46,43 @@ class ApiKeyRolePermission(BasePermission):
             return True
         needed = " or ".join(sorted(allowed)) or "a user login"
         self.message = f"This API key has the '{key.role}' role; this request needs {needed}."
+        return False
+
+
+UserRole = User.Role
+EVERY_ROLE = frozenset(UserRole)
+WRITERS = frozenset({UserRole.OWNER, UserRole.MEMBER})
+OWNERS = frozenset({UserRole.OWNER})
+# For views whose changes are the owner's to make (the team, the API keys): anyone reads.
+OWNER_WRITES: Mapping[str, frozenset] = {
+    "GET": EVERY_ROLE,
+    "HEAD": EVERY_ROLE,
+    "OPTIONS": EVERY_ROLE,
+    "default": OWNERS,
+}
+
+
+def user_roles_for(view, request) -> frozenset:
+    roles: Mapping[str, frozenset] | None = getattr(view, "user_roles", None)
+    if roles is None:
+        return EVERY_ROLE if request.method in SAFE_METHODS else WRITERS
+    return roles.get(request.method, roles.get("default", frozenset()))
+
+
+class UserRolePermission(BasePermission):
+    """403 when a user's role in their tenant does not allow the request: viewers read,
+    members read and write the tenant's data, owners also manage the team and the API
+    keys (views say so with `user_roles`, a mapping like `api_key_roles`). Views marked
+    `own_account` (a user's own tokens, logout) are open to every role. API keys have
+    roles of their own (ApiKeyRolePermission)."""
+
+    def has_permission(self, request, view) -> bool:
+        role = getattr(request.user, "role", None)
+        if role is None or getattr(view, "own_account", False):
+            return True
+        allowed = user_roles_for(view, request)
+        if role in allowed:
+            return True
+        needed = " or ".join(sorted(allowed)) or "a platform administrator"
+        self.message = f"Your role in this tenant is '{role}'; this request needs {needed}."
         return False

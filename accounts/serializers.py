@@ -4,7 +4,7 @@ secret, except once on creation and rotation."""
 from django.utils import timezone
 from rest_framework import serializers
 
-from accounts.models import ApiKey, AuthToken, Tenant
+from accounts.models import ApiKey, AuthToken, Tenant, User
 from accounts.origins import normalise_origin_pattern
 from accounts.services import MAX_ROTATION_GRACE
 from core.rest import StrictFieldsMixin
@@ -130,3 +130,37 @@ class AuthTokenSerializer(serializers.ModelSerializer):
     def get_current(self, token: AuthToken) -> bool:
         sent_with = getattr(self.context.get("request"), "auth", None)
         return isinstance(sent_with, AuthToken) and sent_with.pk == token.pk
+
+
+class MemberSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A user of the tenant: its role is the one thing an owner changes here (the user
+    changes their own account at /auth/users/me/)."""
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "role", "is_active", "date_joined"]
+        read_only_fields = ["id", "username", "email", "is_active", "date_joined"]
+
+    def to_internal_value(self, data):
+        if hasattr(data, "keys"):
+            fixed = sorted(set(data.keys()) & set(self.Meta.read_only_fields))
+            if fixed:
+                raise serializers.ValidationError(
+                    {name: ["Cannot be changed here; only the role can."] for name in fixed}
+                )
+        return super().to_internal_value(data)
+
+
+class MemberCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    """A new member: their login and role (default member). The password must pass the
+    same validators as a sign-up's."""
+
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(write_only=True, trim_whitespace=False)
+    email = serializers.EmailField(required=False, default="")
+    role = serializers.ChoiceField(choices=User.Role.choices, default=User.Role.MEMBER)
+
+    def validate_username(self, value: str) -> str:
+        if User.objects.filter(username=value).exists():
+            raise serializers.ValidationError("A user with that username already exists.")
+        return value

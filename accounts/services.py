@@ -3,11 +3,13 @@
 import datetime as dt
 from collections.abc import Sequence
 
+from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import keys
 from accounts.models import ApiKey, Tenant, User
+from accounts.tenancy import scope_to_tenant
 
 MAX_ROTATION_GRACE = dt.timedelta(days=7)
 
@@ -64,3 +66,50 @@ def api_key_revoke(*, key: ApiKey) -> None:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+
+
+LAST_OWNER = "A tenant keeps at least one active owner."
+
+
+class TeamError(ValueError):
+    """A change the team rules refuse (the message says which)."""
+
+
+def member_add(*, tenant: Tenant, username: str, password: str, role: str, email: str = "") -> User:
+    """A new user in `tenant` with `role`; the password must pass the validators."""
+    candidate = User(username=username, email=email, tenant=tenant)
+    validate_password(password, user=candidate)
+    return User.objects.create_user(
+        username=username, email=email, password=password, tenant=tenant, role=role
+    )
+
+
+@transaction.atomic
+def member_set_role(*, member: User, role: str) -> User:
+    if member.role == User.Role.OWNER and role != User.Role.OWNER:
+        _keep_an_owner(member)
+    member.role = role
+    member.save(update_fields=["role"])
+    return member
+
+
+@transaction.atomic
+def member_remove(*, member: User) -> None:
+    """Take `member` off the team: deactivated (their events keep naming them) and every
+    login token revoked."""
+    if member.role == User.Role.OWNER:
+        _keep_an_owner(member)
+    member.is_active = False
+    member.save(update_fields=["is_active"])
+    for token in member.auth_tokens.all():
+        token.delete()  # one by one: each delete makes cached credentials stale
+
+
+def _keep_an_owner(leaving: User) -> None:
+    owners = (
+        scope_to_tenant(User.objects.select_for_update(), leaving.tenant)
+        .filter(role=User.Role.OWNER, is_active=True)
+        .exclude(pk=leaving.pk)
+    )
+    if not owners.exists():
+        raise TeamError(LAST_OWNER)

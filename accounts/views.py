@@ -3,23 +3,34 @@ caller's tenant; /api/tokens/ and /auth/token/logout/: the user's own login toke
 
 import datetime as dt
 
+from django.contrib.auth.password_validation import ValidationError as PasswordError
 from django.contrib.auth.signals import user_logged_out
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import ApiKey, AuthToken
-from accounts.permissions import READ
+from accounts.models import ApiKey, AuthToken, User
+from accounts.permissions import OWNER_WRITES, READ
 from accounts.serializers import (
     ApiKeyCreatedSerializer,
     ApiKeySerializer,
     AuthTokenSerializer,
+    MemberCreateSerializer,
+    MemberSerializer,
     RotateSerializer,
     TenantSerializer,
 )
-from accounts.services import api_key_create, api_key_revoke, api_key_rotate
+from accounts.services import (
+    TeamError,
+    api_key_create,
+    api_key_revoke,
+    api_key_rotate,
+    member_add,
+    member_remove,
+    member_set_role,
+)
 from accounts.tenancy import TenantScopedMixin, request_tenant
 
 
@@ -34,11 +45,61 @@ class TenantView(APIView):
         return Response(TenantSerializer(request_tenant(request)).data)
 
 
+class MemberViewSet(
+    TenantScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The tenant's team: its users and their roles (owner, member, viewer). Everyone in
+    the tenant reads it; owners add members (POST, with a username and a password),
+    change a role (PATCH `role`) and remove a member (DELETE: deactivated, logged out
+    everywhere). A tenant keeps at least one active owner. User logins only."""
+
+    queryset = User.objects.all()
+    serializer_class = MemberSerializer
+    user_roles = OWNER_WRITES
+    search_fields = ["username", "email"]
+    ordering_fields = ["id", "username", "date_joined"]
+    ordering = ["id"]
+    filterset_fields = ["role", "is_active"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    @extend_schema(request=MemberCreateSerializer, responses={201: MemberSerializer})
+    def create(self, request, *args, **kwargs):
+        body = MemberCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            member = member_add(tenant=self.tenant, **body.validated_data)
+        except PasswordError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from None
+        return Response(MemberSerializer(member).data, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer):
+        role = serializer.validated_data.get("role", serializer.instance.role)
+        try:
+            member_set_role(member=serializer.instance, role=role)
+        except TeamError as exc:
+            raise serializers.ValidationError({"role": [str(exc)]}) from None
+
+    @extend_schema(responses={204: OpenApiResponse(description="Removed from the team")})
+    def destroy(self, request, *args, **kwargs):
+        try:
+            member_remove(member=self.get_object())
+        except TeamError as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class AuthTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """Your login tokens (one per login), newest first: when each was made and last used,
     and which one this request carries. DELETE revokes one (a lost device's, say).
     Logged-in users only; each sees only their own."""
 
+    own_account = True  # every role manages its own logins
     queryset = AuthToken.objects.none()  # for the schema; requests read get_queryset()
     serializer_class = AuthTokenSerializer
     search_fields: list[str] = []
@@ -58,6 +119,8 @@ class AuthTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets
 class TokenLogoutView(APIView):
     """`POST /auth/token/logout/`: revoke the token this request carries (the user's
     other logins stay)."""
+
+    own_account = True
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request, *args, **kwargs):
@@ -81,6 +144,7 @@ class ApiKeyViewSet(
 
     queryset = ApiKey.objects.all()
     serializer_class = ApiKeySerializer
+    user_roles = OWNER_WRITES
     search_fields = ["name", "prefix"]
     ordering_fields = ["id", "name", "created_at", "last_used_at"]
     ordering = ["id"]

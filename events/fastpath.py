@@ -35,7 +35,7 @@ from rest_framework import exceptions
 
 from accounts.authentication import ApiKeyAuthentication, TenantTokenAuthentication
 from accounts.models import ApiKey
-from accounts.permissions import INGEST
+from accounts.permissions import INGEST, WRITERS
 from core.exceptions import UNAVAILABLE_RETRY_AFTER, Unavailable, database_unavailable
 from core.jsonbody import JSONBodyError, loads
 from core.middleware import body_size_problem
@@ -114,6 +114,8 @@ def _admitted(
     if found is None:
         return None
     principal, key = found
+    if not _may_write(principal):
+        return None
     window = credential_window(request, principal, scope="ingest")
     if window is not None and not window.allowed:
         return None
@@ -157,6 +159,11 @@ def _credential(request: HttpRequest) -> tuple[object, ApiKey | None] | None:
     if found is None or found[1].role not in INGEST:
         return None
     return found
+
+
+def _may_write(principal) -> bool:
+    """A user's role lets them send events (a viewer's may not: the view says 403)."""
+    return getattr(principal, "role", None) in (None, *WRITERS)
 
 
 def _json(request: HttpRequest, body: object, status: int) -> HttpResponse:

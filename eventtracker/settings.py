@@ -234,6 +234,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
         "accounts.permissions.ApiKeyRolePermission",
+        "accounts.permissions.UserRolePermission",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["core.ratelimit.CredentialRateThrottle"],
     "DEFAULT_PARSER_CLASSES": [
@@ -275,6 +276,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Two "role" fields: an API key's and a team member's.
+    "ENUM_NAME_OVERRIDES": {
+        "ApiKeyRoleEnum": "accounts.models.ApiKey.Role",
+        "MemberRoleEnum": "accounts.models.User.Role",
+    },
     "REDOC_DIST": "/api/redoc/dist",  # the sidecar's bundle, made local (core.openapi)
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [

@@ -8,13 +8,15 @@ from functools import cache
 from urllib.parse import urlsplit
 
 from django import forms
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import QueryDict
 from django.utils import timezone
 from djoser.serializers import UserCreateSerializer
 
-from accounts.models import ApiKey, Tenant
-from accounts.serializers import ApiKeySerializer
+from accounts.models import ApiKey, Tenant, User
+from accounts.serializers import ApiKeySerializer, MemberCreateSerializer
 from stats.serializers import max_range_days
 
 DATE_FORMAT = "%Y-%m-%d"
@@ -128,6 +130,31 @@ class SignUpForm(forms.Form):
     def save(self):
         """The new user (call after is_valid())."""
         return self.serializer.save()
+
+
+class MemberForm(forms.Form):
+    """A new member of the owner's tenant, by the rules of POST /api/members/ (whose
+    serializer validates it); the password must pass the validators."""
+
+    username = forms.CharField(label="Username", max_length=150)
+    password = forms.CharField(label="Password", widget=forms.PasswordInput(render_value=False))
+    role = forms.ChoiceField(label="Role", choices=User.Role.choices, initial=User.Role.MEMBER)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        serializer = MemberCreateSerializer(data=cleaned)
+        if not serializer.is_valid():
+            for name, messages in serializer.errors.items():
+                for message in messages:
+                    self.add_error(name if name in self.fields else None, str(message))
+            return cleaned
+        try:
+            validate_password(cleaned["password"], user=User(username=cleaned["username"]))
+        except ValidationError as exc:
+            self.add_error("password", exc)
+        return dict(serializer.validated_data)
 
 
 class DemoOverrideForm(forms.Form):

@@ -22,5 +22,7 @@ urlpatterns = [
     path("dashboard/logout/", LogoutView.as_view(next_page="web-login"), name="web-logout"),
     path("dashboard/keys/", views.key_create, name="web-key-create"),
     path("dashboard/keys/<int:pk>/revoke/", views.key_revoke, name="web-key-revoke"),
+    path("dashboard/members/", views.member_create, name="web-member-create"),
+    path("dashboard/members/<int:pk>/remove/", views.member_delete, name="web-member-remove"),
     path("demo/", views.demo, name="web-demo"),
 ]

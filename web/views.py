@@ -18,13 +18,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.authentication import TENANT_BLOCKED
-from accounts.models import ApiKey
-from accounts.services import api_key_create, api_key_revoke
+from accounts.models import ApiKey, User
+from accounts.services import TeamError, api_key_create, api_key_revoke, member_add, member_remove
 from accounts.tenancy import scope_to_tenant
 from core.deadline import with_statement_deadline
 from web import demo_keys
 from web.dashboard import key_rows, stats_context
-from web.forms import ApiKeyCreateForm, DemoOverrideForm, SignUpForm, StatsRangeForm
+from web.forms import ApiKeyCreateForm, DemoOverrideForm, MemberForm, SignUpForm, StatsRangeForm
 
 LOGIN = "web-login"
 # The secret of a key just created, kept until the next page shows it (once).
@@ -68,6 +68,20 @@ def signup(request: HttpRequest) -> HttpResponse:
     return page(request, "web/signup.html", {"form": form, "nav": "signup"})
 
 
+def not_owner(request: HttpRequest) -> HttpResponse:
+    message = "Only the tenant's owners manage its team and its API keys."
+    return page(request, "web/blocked.html", {"message": message}, status=403)
+
+
+def owner_refusal(request: HttpRequest) -> HttpResponse | None:
+    """The page refusing a change to the team or the keys, or None when it may be made."""
+    if not request.user.tenant.is_active:
+        return blocked(request)
+    if request.user.role != User.Role.OWNER:
+        return not_owner(request)
+    return None
+
+
 def blocked(request: HttpRequest) -> HttpResponse:
     return page(request, "web/blocked.html", {"message": TENANT_BLOCKED}, status=403)
 
@@ -84,9 +98,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return dashboard_page(request, key_form=ApiKeyCreateForm())
 
 
-def dashboard_page(request: HttpRequest, *, key_form: ApiKeyCreateForm) -> HttpResponse:
-    """The dashboard; 400 when the range or the key form holds an error, shown in place."""
+def dashboard_page(
+    request: HttpRequest, *, key_form: ApiKeyCreateForm, member_form: MemberForm | None = None
+) -> HttpResponse:
+    """The dashboard; 400 when the range or a form holds an error, shown in place."""
     tenant = request.user.tenant
+    member_form = member_form or MemberForm()
     range_form = StatsRangeForm.for_tenant(request.GET, tenant)
     context = {
         "nav": "dashboard",
@@ -94,6 +111,9 @@ def dashboard_page(request: HttpRequest, *, key_form: ApiKeyCreateForm) -> HttpR
         "range_form": range_form,
         "key_form": key_form,
         "keys": key_rows(tenant),
+        "is_owner": request.user.role == User.Role.OWNER,
+        "members": scope_to_tenant(User.objects.all(), tenant).order_by("id"),
+        "member_form": member_form,
         "new_key": request.session.pop(SESSION_NEW_KEY, None),
     }
     if range_form.is_valid():
@@ -104,7 +124,7 @@ def dashboard_page(request: HttpRequest, *, key_form: ApiKeyCreateForm) -> HttpR
             end=data["end_date"],
             tz=ZoneInfo(data["tz"]),
         )
-    status = 400 if range_form.errors or key_form.errors else 200
+    status = 400 if range_form.errors or key_form.errors or member_form.errors else 200
     return page(request, "web/dashboard.html", context, status=status)
 
 
@@ -114,8 +134,8 @@ def dashboard_page(request: HttpRequest, *, key_form: ApiKeyCreateForm) -> HttpR
 def key_create(request: HttpRequest) -> HttpResponse:
     """Create a key, then redirect (so a reload cannot create a second one); the secret
     travels in the session to the next page, which shows it once."""
-    if not request.user.tenant.is_active:
-        return blocked(request)
+    if (refusal := owner_refusal(request)) is not None:
+        return refusal
     form = ApiKeyCreateForm(request.POST)
     if not form.is_valid():
         return dashboard_page(request, key_form=form)
@@ -131,11 +151,40 @@ def key_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     """Revoke one of the tenant's keys; another tenant's key is a 404, like a missing one."""
-    if not request.user.tenant.is_active:
-        return blocked(request)
+    if (refusal := owner_refusal(request)) is not None:
+        return refusal
     keys = scope_to_tenant(ApiKey.objects.all(), request.user.tenant)
     api_key_revoke(key=get_object_or_404(keys, pk=pk))
     return redirect(f"{reverse('web-dashboard')}#api-keys")
+
+
+@never_cache
+@login_required(login_url=LOGIN)
+@require_POST
+def member_create(request: HttpRequest) -> HttpResponse:
+    """Add a member to the owner's tenant (the same rules as POST /api/members/)."""
+    if (refusal := owner_refusal(request)) is not None:
+        return refusal
+    form = MemberForm(request.POST)
+    if not form.is_valid():
+        return dashboard_page(request, key_form=ApiKeyCreateForm(), member_form=form)
+    member_add(tenant=request.user.tenant, **form.cleaned_data)
+    return redirect(f"{reverse('web-dashboard')}#team")
+
+
+@never_cache
+@login_required(login_url=LOGIN)
+@require_POST
+def member_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Remove a member of the tenant (another tenant's user is a 404)."""
+    if (refusal := owner_refusal(request)) is not None:
+        return refusal
+    members = scope_to_tenant(User.objects.all(), request.user.tenant)
+    try:
+        member_remove(member=get_object_or_404(members, pk=pk))
+    except TeamError as exc:
+        return page(request, "web/blocked.html", {"message": str(exc)}, status=400)
+    return redirect(f"{reverse('web-dashboard')}#team")
 
 
 @never_cache

@@ -29,9 +29,9 @@ SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 CHECKS = ["--checks", "all", "--exclude-checks", "positive_data_acceptance,negative_data_rejection"]
 SEED = "20261125"
 EXAMPLES = os.environ.get("SCHEMATHESIS_EXAMPLES", "8")
-# Routes that end the run's own credential: logging out, revoking its token, deleting or
-# renaming the user.
-ACCOUNT_ROUTES = r"^/(auth/|api/tokens)"
+# Routes that can end the run's own credential: logging out, revoking its token, deleting
+# or renaming the user, removing it from its team or demoting it.
+ACCOUNT_ROUTES = r"^/(auth/|api/tokens|api/members)"
 
 
 @contextmanager
