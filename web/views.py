@@ -204,6 +204,9 @@ def demo(request: HttpRequest) -> HttpResponse:
             return redirect_to_login(request.get_full_path(), login_url=reverse(LOGIN))
         if not request.user.tenant.is_active:
             return blocked(request)
+        if request.user.role == User.Role.VIEWER:  # the demo makes a key and sends events
+            message = "Viewers read the tenant's data; the demo sends events."
+            return page(request, "web/blocked.html", {"message": message}, status=403)
         key = demo_keys.secret_for(request)
     context = {
         "nav": "demo",

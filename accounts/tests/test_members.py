@@ -233,3 +233,14 @@ def test_removing_another_tenants_member_on_the_dashboard_is_404(team, other_use
 
     assert browser.post(f"/dashboard/members/{mia.pk}/remove/").status_code == 404
     assert User.objects.get(pk=mia.pk).is_active is True
+
+
+def test_a_viewer_gets_no_demo_key(team, settings):
+    settings.DEBUG = True  # the demo page is served in development
+    browser = Client()
+    browser.force_login(User.objects.get(username="vic"))
+
+    response = browser.get("/demo/")
+
+    assert response.status_code == 403
+    assert not User.objects.get(username="vic").tenant.api_keys.exists()
