@@ -12,17 +12,18 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from accounts.models import ApiKey, User
 
+
+def reads_and_writes(readers: frozenset, writers: frozenset) -> Mapping[str, frozenset]:
+    """A view's roles: `readers` for GET, HEAD and OPTIONS, `writers` for the rest."""
+    return {"GET": readers, "HEAD": readers, "OPTIONS": readers, "default": writers}
+
+
 Role = ApiKey.Role
 READ = frozenset({Role.READ, Role.ADMIN})
 INGEST = frozenset({Role.INGEST, Role.ADMIN})
 ADMIN = frozenset({Role.ADMIN})
 # The common case: reading needs a read key, anything that changes data an admin key.
-READ_OR_ADMIN_WRITES: Mapping[str, frozenset] = {
-    "GET": READ,
-    "HEAD": READ,
-    "OPTIONS": READ,
-    "default": ADMIN,
-}
+READ_OR_ADMIN_WRITES = reads_and_writes(READ, ADMIN)
 
 
 def key_roles_for(view, request) -> frozenset:
@@ -54,12 +55,7 @@ EVERY_ROLE = frozenset(UserRole)
 WRITERS = frozenset({UserRole.OWNER, UserRole.MEMBER})
 OWNERS = frozenset({UserRole.OWNER})
 # For views whose changes are the owner's to make (the team, the API keys): anyone reads.
-OWNER_WRITES: Mapping[str, frozenset] = {
-    "GET": EVERY_ROLE,
-    "HEAD": EVERY_ROLE,
-    "OPTIONS": EVERY_ROLE,
-    "default": OWNERS,
-}
+OWNER_WRITES = reads_and_writes(EVERY_ROLE, OWNERS)
 
 
 def user_roles_for(view, request) -> frozenset:

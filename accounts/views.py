@@ -45,15 +45,7 @@ class TenantView(APIView):
         return Response(TenantSerializer(request_tenant(request)).data)
 
 
-class MemberViewSet(
-    TenantScopedMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
-):
+class MemberViewSet(TenantScopedMixin, viewsets.ModelViewSet):
     """The tenant's team: its users and their roles (owner, member, viewer). Everyone in
     the tenant reads it; owners add members (POST, with a username and a password),
     change a role (PATCH `role`) and remove a member (DELETE: deactivated, logged out
