@@ -35,12 +35,12 @@ class TenantAdmin(admin.ModelAdmin):
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = ["username", "email", "tenant", "is_staff", "is_active"]
-    list_filter = ["tenant", "is_staff", "is_active"]
+    list_display = ["username", "email", "tenant", "role", "is_staff", "is_active"]
+    list_filter = ["tenant", "role", "is_staff", "is_active"]
     list_select_related = ["tenant"]
     search_fields = ["username", "email", "tenant__name"]
-    fieldsets = (*DjangoUserAdmin.fieldsets, ("Tenant", {"fields": ["tenant"]}))
-    add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Tenant", {"fields": ["tenant"]}))
+    fieldsets = (*DjangoUserAdmin.fieldsets, ("Tenant", {"fields": ["tenant", "role"]}))
+    add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Tenant", {"fields": ["tenant", "role"]}))
 
 
 @admin.register(ApiKey)

@@ -92,7 +92,7 @@ def blocked(request: HttpRequest) -> HttpResponse:
 @with_statement_deadline
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Stats of the chosen range and zone (default: the last 30 days, the tenant's
-    zone), ingestion quality, and the tenant's API keys."""
+    zone), ingestion quality, the team and the tenant's API keys."""
     if not request.user.tenant.is_active:
         return blocked(request)
     return dashboard_page(request, key_form=ApiKeyCreateForm())
