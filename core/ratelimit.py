@@ -40,28 +40,30 @@ class Window:
 
 def hit(counter: str, rate: Rate, *, now: float | None = None) -> Window:
     """Count one request against `counter` (e.g. "ingest:key:12") and say if it fits."""
-    now = time.time() if now is None else now
-    start = math.floor(now / rate.seconds) * rate.seconds
-    count = _redis_hit(counter, start, rate) if settings.REDIS_URL else LOCAL.hit(counter, start)
-    return Window(
-        limit=rate.limit,
-        remaining=max(0, rate.limit - count),
-        reset=max(1, math.ceil(start + rate.seconds - now)),
-        allowed=count <= rate.limit,
-    )
+    return _window(counter, rate, now, counting=True)
 
 
 def peek(counter: str, rate: Rate, *, now: float | None = None) -> Window:
     """Where `counter` stands in its current window, without counting a hit; `allowed`
     says whether one more hit would still fit."""
+    return _window(counter, rate, now, counting=False)
+
+
+def _window(counter: str, rate: Rate, now: float | None, *, counting: bool) -> Window:
     now = time.time() if now is None else now
     start = math.floor(now / rate.seconds) * rate.seconds
-    count = _redis_count(counter, start) if settings.REDIS_URL else LOCAL.count(counter, start)
+    if counting:
+        count = (
+            _redis_hit(counter, start, rate) if settings.REDIS_URL else LOCAL.hit(counter, start)
+        )
+    else:
+        count = _redis_count(counter, start) if settings.REDIS_URL else LOCAL.count(counter, start)
+    # After a hit, the count includes it; a peek asks whether one more would fit.
     return Window(
         limit=rate.limit,
         remaining=max(0, rate.limit - count),
         reset=max(1, math.ceil(start + rate.seconds - now)),
-        allowed=count < rate.limit,
+        allowed=count + (0 if counting else 1) <= rate.limit,
     )
 
 
