@@ -61,7 +61,7 @@ class TenantTokenAuthentication(TokenAuthentication):
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         ensure_tenant_active(user.tenant)
-        _touch_token(token)
+        _touch(token, remember=credentials.remember_token)
         return user, token
 
 
@@ -125,7 +125,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if not keys_accepted:
             # Key management, djoser's account routes, …: a user login only.
             raise exceptions.PermissionDenied(KEY_NOT_ACCEPTED)
-        _touch(key)
+        _touch(key, remember=credentials.remember_api_key)
         return ApiKeyPrincipal(key), key
 
     def authenticate_header(self, request):
@@ -161,20 +161,13 @@ class ApiKeyAuthentication(BaseAuthentication):
         return key
 
 
-def _touch_token(token: AuthToken) -> None:
-    """Record use at most once a minute, as for API keys (an UPDATE, so no signal: the
-    cache stays valid; it is refreshed with the new time)."""
+def _touch(credential: AuthToken | ApiKey, *, remember) -> None:
+    """Record a token's or key's use at most once a minute: one conditional UPDATE (no
+    signal, so the cache stays valid), then `remember` caches it with the new time so
+    the next requests need no UPDATE again."""
     now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
-        AuthToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
-        credentials.remember_token(token)
-
-
-def _touch(key: ApiKey) -> None:
-    """Record use at most once a minute: one conditional UPDATE, no read-modify-write."""
-    now = timezone.now()
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        key.last_used_at = now
-        credentials.remember_api_key(key)  # so the next requests need no UPDATE again
+    last = credential.last_used_at
+    if last is None or now - last >= LAST_USED_PRECISION:
+        type(credential).objects.filter(pk=credential.pk).update(last_used_at=now)
+        credential.last_used_at = now
+        remember(credential)
