@@ -8,8 +8,6 @@ from functools import cache
 from urllib.parse import urlsplit
 
 from django import forms
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import QueryDict
 from django.utils import timezone
@@ -134,7 +132,8 @@ class SignUpForm(forms.Form):
 
 class MemberForm(forms.Form):
     """A new member of the owner's tenant, by the rules of POST /api/members/ (whose
-    serializer validates it); the password must pass the validators."""
+    serializer validates it); the password's validators run where the member is made
+    (accounts.services.member_add), and the view shows their verdict on this form."""
 
     username = forms.CharField(label="Username", max_length=150)
     password = forms.CharField(label="Password", widget=forms.PasswordInput(render_value=False))
@@ -150,10 +149,6 @@ class MemberForm(forms.Form):
                 for message in messages:
                     self.add_error(name if name in self.fields else None, str(message))
             return cleaned
-        try:
-            validate_password(cleaned["password"], user=User(username=cleaned["username"]))
-        except ValidationError as exc:
-            self.add_error("password", exc)
         return dict(serializer.validated_data)
 
 

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -166,10 +167,14 @@ def member_create(request: HttpRequest) -> HttpResponse:
     if (refusal := owner_refusal(request)) is not None:
         return refusal
     form = MemberForm(request.POST)
-    if not form.is_valid():
-        return dashboard_page(request, key_form=ApiKeyCreateForm(), member_form=form)
-    member_add(tenant=request.user.tenant, **form.cleaned_data)
-    return redirect(f"{reverse('web-dashboard')}#team")
+    if form.is_valid():
+        try:
+            member_add(tenant=request.user.tenant, **form.cleaned_data)
+        except ValidationError as exc:  # the password validators' verdict
+            form.add_error("password", exc)
+        else:
+            return redirect(f"{reverse('web-dashboard')}#team")
+    return dashboard_page(request, key_form=ApiKeyCreateForm(), member_form=form)
 
 
 @never_cache
