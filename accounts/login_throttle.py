@@ -49,9 +49,10 @@ class LoginThrottleBackend(BaseBackend):
     def authenticate(self, request, username=None, **credentials):
         if request is None or username is None:
             return None
-        retry_after = _retry_after(_django_request(request), str(username))
+        request = _django_request(request)
+        retry_after = _retry_after(request, str(username))
         if retry_after is not None:
-            _django_request(request).login_retry_after = retry_after
+            request.login_retry_after = retry_after
             raise PermissionDenied  # Django stops here and signals a failed login
         return None
 
