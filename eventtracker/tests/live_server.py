@@ -18,11 +18,10 @@ import pytest
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
-@contextmanager
-def live_gunicorn(tmp_path: Path, *, workers: int = 2, **env_extra: str) -> Iterator[str]:
-    """gunicorn with the project's gunicorn.conf.py on fresh SQLite databases in
-    `tmp_path` (migrated for real); yields its base URL and stops it afterwards."""
-    env = {
+def live_env(tmp_path: Path, **env_extra: str) -> dict[str, str]:
+    """The environment of a live server on SQLite databases in `tmp_path`; a management
+    command run with it works on that server's databases."""
+    return {
         **os.environ,
         "DJANGO_SECRET_KEY": "test",
         "DJANGO_DEBUG": "0",
@@ -31,6 +30,13 @@ def live_gunicorn(tmp_path: Path, *, workers: int = 2, **env_extra: str) -> Iter
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         **env_extra,
     }
+
+
+@contextmanager
+def live_gunicorn(tmp_path: Path, *, workers: int = 2, **env_extra: str) -> Iterator[str]:
+    """gunicorn with the project's gunicorn.conf.py on fresh SQLite databases in
+    `tmp_path` (migrated for real); yields its base URL and stops it afterwards."""
+    env = live_env(tmp_path, **env_extra)
     (tmp_path / "metrics").mkdir(exist_ok=True)
     for database in ("default", "pii"):
         subprocess.run(  # noqa: S603 - fixed argv, no shell
