@@ -151,9 +151,13 @@ def fill_rollup(conn: psycopg.Connection) -> int:
     ORDER BY hour: live ingestion creates buckets hour after hour, so in production
     the table is laid out in time order; a hash aggregate's order would scatter
     each hour's rows over the whole table and slow every range read."""
+    minute = "date_part('minute', timestamp AT TIME ZONE 'UTC')"
+    firsts = "".join(
+        f", coalesce(sum(count) FILTER (WHERE {minute} < {m}), 0)" for m in (15, 30, 45)
+    )
     cursor = conn.execute(
-        f"INSERT INTO {ROLLUP} (tenant_id, event_id, hour, count) "  # noqa: S608 - fixed names
-        "SELECT tenant_id, event_id, date_trunc('hour', timestamp, 'UTC'), sum(count) "
+        f"INSERT INTO {ROLLUP} (tenant_id, event_id, hour, count, first_15, first_30, first_45) "  # noqa: S608 - fixed names
+        f"SELECT tenant_id, event_id, date_trunc('hour', timestamp, 'UTC'), sum(count){firsts} "
         f"FROM {TABLE} GROUP BY 1, 2, 3 ORDER BY 3, 1, 2"
     )
     conn.commit()

@@ -115,7 +115,21 @@ class EventLog(models.Model):
         return f"{self.event_id}@{self.timestamp:%Y-%m-%d %H:%M:%S}"
 
 
-class HourlyCount(models.Model):
+class FirstMinutes(models.Model):
+    """The rollup's cumulative quarter-hour columns: the sum of counts of the logs in the
+    first 15, 30 and 45 minutes of the hour. With them an hour splits where a zone with a
+    :15, :30 or :45 offset (India, Nepal, Newfoundland) starts its local hours, so the
+    rollup answers those zones too."""
+
+    first_15 = models.BigIntegerField(default=0, help_text="Sum of counts in minutes 0-14.")
+    first_30 = models.BigIntegerField(default=0, help_text="Sum of counts in minutes 0-29.")
+    first_45 = models.BigIntegerField(default=0, help_text="Sum of counts in minutes 0-44.")
+
+    class Meta:
+        abstract = True
+
+
+class HourlyCount(FirstMinutes):
     """Sum of `EventLog.count` per tenant, event and UTC hour: the folded part.
 
     Writers never touch it: each transaction that inserts or deletes logs appends its
@@ -237,7 +251,7 @@ class IngestionCount(models.Model):
         return f"{self.hour:%Y-%m-%d %H}:00 {label} = {self.events}"
 
 
-class HourlyCountIncrement(models.Model):
+class HourlyCountIncrement(FirstMinutes):
     """A change of one HourlyCount bucket, appended by the transaction that inserted or
     deleted the logs, not folded yet. Appending locks nothing that another request
     needs, so concurrent ingestion of one tenant never waits on a counter row."""
@@ -265,7 +279,7 @@ class IngestionCountIncrement(models.Model):
         return f"{self.hour:%Y-%m-%d %H}:00 {self.outcome} {self.events:+}"
 
 
-class HourlyCountTotal(models.Model):
+class HourlyCountTotal(FirstMinutes):
     """Read-only: a database view, HourlyCount UNION ALL HourlyCountIncrement. Summed by
     (tenant, event, hour) it is the exact rollup at every instant: one statement sees
     an increment either not yet folded or folded, never both, never neither.

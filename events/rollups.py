@@ -10,7 +10,11 @@ jobs process every FOLD_INTERVAL_SECONDS and opportunistically after ingestion
 sum the *Total views (counters + increments): exact at every instant, since an
 increment commits with its logs and a fold moves it in one transaction.
 
-Also here, the one decision of which rows a stats query reads (`stats_source`).
+Changes are kept per quarter hour (Deltas) and stored per hour with cumulative
+quarter-hour columns (first_15, first_30, first_45: see events.models.FirstMinutes).
+
+Also here, the one decision of which rows a stats query reads (`stats_source`), and
+where a zone's local hours begin within a UTC hour (`hour_split`).
 """
 
 import datetime as dt
@@ -26,7 +30,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import DateTimeField, Sum
-from django.db.models.functions import Trunc
+from django.db.models.functions import ExtractMinute, Trunc
+from django.db.models.lookups import LessThan
 
 from core.sql import append, fold
 from events.models import (
@@ -41,11 +46,13 @@ logger = logging.getLogger(__name__)
 
 Source = Literal["auto", "rollup", "raw"]
 StatsSource = Literal["rollup", "raw"]  # what a stats answer was read from (X-Stats-Source)
-# (tenant_id, event_id, UTC hour) → change in count
+# (tenant_id, event_id, start of the UTC quarter hour) → change in count
 Deltas = Counter[tuple[int, int, dt.datetime]]
 # (outcome, reason) → items or requests; reason is "" unless the outcome is "rejected"
 Tally = Counter[tuple[str, str]]
 HOURLY_KEYS = ("tenant_id", "event_id", "hour")
+FIRST_MINUTES = (15, 30, 45)  # HourlyCount's cumulative columns, first_15 …
+HOURLY_AMOUNTS = ("count", *(f"first_{minutes}" for minutes in FIRST_MINUTES))
 INGESTION_KEYS = ("tenant_id", "hour", "outcome", "reason")
 FOLD_BATCH = 10_000  # increments moved per fold transaction
 Outcome = IngestionCount.Outcome
@@ -55,30 +62,70 @@ def utc_hour(instant: dt.datetime) -> dt.datetime:
     return instant.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def utc_quarter(instant: dt.datetime) -> dt.datetime:
+    utc = instant.astimezone(dt.UTC)
+    return utc.replace(minute=utc.minute - utc.minute % 15, second=0, microsecond=0)
+
+
 def deltas_of_rows(rows: Iterable[EventLog], *, sign: int = 1) -> Deltas:
     """Rollup changes for log instances held in memory (ingestion)."""
     deltas: Deltas = Counter()
     for row in rows:
-        deltas[(row.tenant_id, row.event_id, utc_hour(row.timestamp))] += sign * row.count
+        deltas[(row.tenant_id, row.event_id, utc_quarter(row.timestamp))] += sign * row.count
     return deltas
 
 
 def deltas_of_queryset(logs, *, sign: int = 1) -> Deltas:
     """Rollup changes for stored logs, aggregated in SQL (deletion)."""
+    minute = ExtractMinute("timestamp", tzinfo=dt.UTC)
     rows = (
         logs.order_by()
         .annotate(hour=Trunc("timestamp", "hour", output_field=DateTimeField(), tzinfo=dt.UTC))
         .values_list("tenant_id", "event_id", "hour")
-        .annotate(total=Sum("count"))
+        .annotate(
+            total=Sum("count"),
+            **{
+                f"first_{minutes}": Sum("count", filter=LessThan(minute, minutes), default=0)
+                for minutes in FIRST_MINUTES
+            },
+        )
     )
-    return Counter({(tenant, event, hour): sign * total for tenant, event, hour, total in rows})
+    return quarter_deltas(rows, sign=sign)
+
+
+def quarter_deltas(rows: Iterable[tuple], *, sign: int = 1) -> Deltas:
+    """Deltas of rollup rows (tenant, event, hour, count, first_15, first_30, first_45)."""
+    deltas: Deltas = Counter()
+    for tenant, event, hour, *cumulative in rows:
+        total, *firsts = cumulative
+        before = 0
+        for quarter, upto in enumerate((*firsts, total)):
+            if upto - before:
+                deltas[(tenant, event, hour + dt.timedelta(minutes=15 * quarter))] += sign * (
+                    upto - before
+                )
+            before = upto
+    return deltas
+
+
+def hourly_rows(deltas: Deltas) -> list[tuple]:
+    """`deltas` as rollup rows, (tenant, event, hour, count, first_15, first_30, first_45),
+    sorted; hours whose quarters are all unchanged are left out."""
+    quarters: dict[tuple, list[int]] = {}
+    for (tenant, event, start), change in deltas.items():
+        hour = quarters.setdefault((tenant, event, start.replace(minute=0)), [0, 0, 0, 0])
+        hour[start.minute // 15] += change
+    return [
+        (*key, sum(changes), *(sum(changes[:n]) for n in (1, 2, 3)))
+        for key, changes in sorted(quarters.items())
+        if any(changes)
+    ]
 
 
 def hourly_counts_apply(deltas: Deltas) -> None:
     """Append `deltas` (negative for deleted logs) as increments of HourlyCount. Run it in
     the transaction that inserts or deletes the logs: they commit together."""
-    rows = [(*key, value) for key, value in sorted(deltas.items()) if value]
-    append(HourlyCountIncrement, fields=(*HOURLY_KEYS, "count"), rows=rows)
+    append(HourlyCountIncrement, fields=(*HOURLY_KEYS, *HOURLY_AMOUNTS), rows=hourly_rows(deltas))
 
 
 def ingestion_counts_apply(
@@ -106,10 +153,16 @@ def increment_ctes(*, logs: str) -> str:
     accounting = q(IngestionCountIncrement._meta.db_table)
     inserted = f"(SELECT count(*) FROM {logs})"  # noqa: S608
     # Only identifiers from model metadata and placeholders are interpolated.
+    minute = "date_part('minute', timestamp AT TIME ZONE 'UTC')"
+    firsts = "".join(
+        f", COALESCE(SUM(count) FILTER (WHERE {minute} < {minutes}), 0)"
+        for minutes in FIRST_MINUTES
+    )
     return (
-        f"hourly_increments AS (INSERT INTO {hourly} (tenant_id, event_id, hour, count) "  # noqa: S608
-        f"SELECT %(tenant_id)s, event_id, date_trunc('hour', timestamp, 'UTC'), SUM(count) "
-        f"FROM {logs} GROUP BY event_id, 3), "
+        f"hourly_increments AS (INSERT INTO {hourly} "  # noqa: S608
+        f"(tenant_id, event_id, hour, {', '.join(HOURLY_AMOUNTS)}) "
+        f"SELECT %(tenant_id)s, event_id, date_trunc('hour', timestamp, 'UTC'), SUM(count)"
+        f"{firsts} FROM {logs} GROUP BY event_id, 3), "
         f"ingestion_increments AS (INSERT INTO {accounting} "
         f"(tenant_id, hour, outcome, reason, events, requests) "
         f"SELECT %(tenant_id)s, %(hour)s, outcome, reason, events, requests FROM ("
@@ -144,7 +197,7 @@ def fold_counters(*, limit: int | None = None) -> int:
     several processes at once. Returns the number of increments moved."""
     moved = 0
     for pending, target, keys, amounts in (
-        (HourlyCountIncrement, HourlyCount, HOURLY_KEYS, ("count",)),
+        (HourlyCountIncrement, HourlyCount, HOURLY_KEYS, HOURLY_AMOUNTS),
         (IngestionCountIncrement, IngestionCount, INGESTION_KEYS, ("events", "requests")),
     ):
         left = limit
@@ -185,26 +238,59 @@ def after_ingest_commit() -> None:
     transaction.on_commit(fold_soon, robust=True)
 
 
-@lru_cache(maxsize=512)
-def whole_hour_zone(key: str) -> bool:
-    """True if every UTC offset `key` used from 1970 to 2037 is a whole number of hours
-    (sampled twice a month, enough to see every standard and daylight-saving offset)."""
+def hour_split(
+    tz: ZoneInfo, *, start: dt.date | None = None, end: dt.date | None = None
+) -> int | None:
+    """The minute of the UTC hour at which `tz`'s local hours begin, for data of the days
+    `start` to `end` (open: 1970 to 2037): 0 in whole-hour zones (UTC, Europe, the
+    Americas' main zones), 30 in India or Newfoundland, 15 in Nepal (since 1986). None
+    when it is not a multiple of 15 minutes or changed in those years: the rollup cannot
+    split its hours there, raw rows answer."""
+    first = max(start.year - 1, 1970) if start else 1970
+    last = min(end.year + 1, 2037) if end else 2037
+    return _hour_split(tz.key, first, last)
+
+
+@lru_cache(maxsize=2048)
+def _hour_split(key: str, first_year: int, last_year: int) -> int | None:
+    # Sampled twice a month: enough to see every standard and daylight-saving offset.
     tz = ZoneInfo(key)
-    for year in range(1970, 2038):
+    minutes = set()
+    for year in range(first_year, last_year + 1):
         for month in range(1, 13):
             for day in (1, 15):
                 offset = dt.datetime(year, month, day, 12, tzinfo=tz).utcoffset()
-                if offset is None or offset.total_seconds() % 3600:
-                    return False
-    return True
+                minutes.add(-(offset or dt.timedelta()).total_seconds() / 60 % 60)
+    if len(minutes) != 1:
+        return None
+    split = minutes.pop()
+    return int(split) if split % 15 == 0 else None
 
 
-def use_rollup(*, tz: ZoneInfo, source: Source) -> bool:
-    return source == "rollup" or (source == "auto" and whole_hour_zone(tz.key))
+def whole_hour_zone(key: str) -> bool:
+    """True if every UTC offset `key` used from 1970 to 2037 is a whole number of hours."""
+    return _hour_split(key, 1970, 2037) == 0
 
 
-def stats_source(*, tz: ZoneInfo, in_rollup: bool = True, source: Source = "auto") -> StatsSource:
-    """The rows a stats query reads, decided once: the view passes it to the selector
-    and names it in X-Stats-Source. `in_rollup=False` for what HourlyCount does not
-    hold (per-user metrics, ingestion counters): those are always read raw."""
-    return "rollup" if in_rollup and use_rollup(tz=tz, source=source) else "raw"
+def use_rollup(
+    *, tz: ZoneInfo, source: Source, start: dt.date | None = None, end: dt.date | None = None
+) -> bool:
+    return source == "rollup" or (
+        source == "auto" and hour_split(tz, start=start, end=end) is not None
+    )
+
+
+def stats_source(
+    *,
+    tz: ZoneInfo,
+    in_rollup: bool = True,
+    source: Source = "auto",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> StatsSource:
+    """The rows a stats query of the days `start` to `end` reads, decided once: the view
+    passes it to the selector and names it in X-Stats-Source. `in_rollup=False` for what
+    HourlyCount does not hold (per-user metrics, ingestion counters): those are always
+    read raw."""
+    rollup = in_rollup and use_rollup(tz=tz, source=source, start=start, end=end)
+    return "rollup" if rollup else "raw"

@@ -5,25 +5,32 @@ taken in the given time zone; date ranges are inclusive of both days.
 
 Two sources give the same numbers: the hourly rollup (HourlyCountTotal: the folded
 HourlyCount rows plus the increments not folded yet, per event and UTC hour) and the
-raw EventLog rows. The rollup answers whenever every
-bucket boundary falls on a whole UTC hour, i.e. when the zone's offsets are
-whole hours; otherwise (India's +05:30, Nepal's +05:45, …) raw rows answer.
+raw EventLog rows. The rollup answers whenever the zone's local hours begin at the same
+minute of every UTC hour over the data read (`hour_split`): on the hour in whole-hour
+zones, at :30 in India, at :15 in Nepal. There an hour row counts as two pieces, its
+first minutes (the cumulative first_<m> column) and the rest (see `_pieces`). Raw rows
+answer the few zones where that minute changed (or is not a multiple of 15).
 """
 
 import datetime as dt
-from typing import TypedDict
+from typing import NamedTuple, TypedDict
 from zoneinfo import ZoneInfo
 
 from django.db.models import (
+    Case,
     Count,
     DateField,
     DateTimeField,
+    Expression,
+    ExpressionWrapper,
+    F,
     Func,
     Min,
     OuterRef,
     QuerySet,
     Subquery,
     Sum,
+    When,
 )
 from django.db.models.functions import Coalesce, ExtractHour, Trunc, TruncDate
 
@@ -37,7 +44,7 @@ from events.models import (
     IngestionCountTotal,
     RejectionReason,
 )
-from events.rollups import Source, use_rollup, whole_hour_zone
+from events.rollups import Source, hour_split, use_rollup, whole_hour_zone
 from stats.buckets import Interval, bucket_key, bucket_keys, key_sorter
 from stats.models import UserActivityPeriod
 
@@ -103,21 +110,28 @@ def event_trend(
     the local ISO datetime with offset for hour. Raises TooManyBuckets. With
     `fill=False` only buckets with data are returned (and no bucket limit applies)."""
     lower, upper = day_range_bounds(start=start, end=end, tz=tz)
-    rows, field = _source_rows(
-        logs=logs, rollup=rollup, lower=lower, upper=upper, tz=tz, source=source
+    pieces = _pieces(
+        logs=logs,
+        rollup=rollup,
+        start=start,
+        end=end,
+        lower=lower,
+        upper=upper,
+        tz=tz,
+        source=source,
     )
+    rows = pieces.rows
     if event_name is not None:
         rows = rows.filter(event__name=event_name)
-    totals = (
-        rows.order_by()
-        .annotate(bucket=_bucket(field, interval, tz))
+    totals = _piece_totals(
         # Grouped by the integer event id, the name carried along by Min(): grouping a
         # year of hourly rows by the text name spilled the sort to disk at 10 M events.
-        .values_list("bucket", "event_id")
-        .annotate(total=Sum("count"), name=Min("event__name"))
+        pieces._replace(rows=rows),
+        lambda instant: _bucket(instant, interval, tz),
+        name=Min("event__name"),
     )
     found: dict[str, dict[str, int]] = {}
-    for bucket, _, total, name in totals:
+    for (bucket, _, name), total in totals.items():
         # A bucket whose logs were deleted sums to 0 until the fold removes its row: it
         # has no occurrences, as on the raw path.
         if total:
@@ -142,19 +156,15 @@ def event_frequency(
     """Total count per event in the range, most frequent first (ties by name).
     Events with no logs in the range are listed with total 0."""
     lower, upper = day_range_bounds(start=start, end=end, tz=tz)
-    model, field = (
-        (HourlyCountTotal, "hour") if use_rollup(tz=tz, source=source) else (EventLog, "timestamp")
-    )
+    rows = {
+        name: scope_to_outer_tenant(model.objects.filter(event_id=OuterRef("pk")))
+        for name, model in (("logs", EventLog), ("rollup", HourlyCountTotal))
+    }
+    pieces = _pieces(**rows, start=start, end=end, lower=lower, upper=upper, tz=tz, source=source)
     # One correlated sum per event: it walks the (tenant, event, time) index over the
     # range only. (A LEFT JOIN with a FILTERed Sum would join every row of the tenant.)
-    per_event = (
-        scope_to_outer_tenant(model.objects.filter(event_id=OuterRef("pk")))
-        .filter(half_open(field, lower, upper))
-        .order_by()
-        .values("event_id")
-        .annotate(total=Sum("count"))
-        .values("total")
-    )
+    total = sum((Sum(amount) for _, amount in pieces.parts[1:]), Sum(pieces.parts[0][1]))
+    per_event = pieces.rows.order_by().values("event_id").annotate(total=total).values("total")
     rows = (
         events.annotate(total=Coalesce(Subquery(per_event), 0))
         .order_by("-total", "name")
@@ -181,13 +191,22 @@ def hourly_distribution(
     if event_name is not None and not names:
         raise Event.DoesNotExist(f"No event named {event_name!r}.")
     lower, upper = day_range_bounds(start=start, end=end, tz=tz)
-    rows, field = _source_rows(
-        logs=logs, rollup=rollup, lower=lower, upper=upper, tz=tz, source=source
+    pieces = _pieces(
+        logs=logs,
+        rollup=rollup,
+        start=start,
+        end=end,
+        lower=lower,
+        upper=upper,
+        tz=tz,
+        source=source,
     )
     if event_name is not None:
-        rows = rows.filter(event_id__in=list(names))
+        pieces = pieces._replace(rows=pieces.rows.filter(event_id__in=list(names)))
     hours = {event_id: [0] * 24 for event_id in names}
-    for event_id, hour, total in _hour_of_day_totals(rows, field, tz):
+    # In every zone the rollup answers, a piece lies within one local hour.
+    totals = _piece_totals(pieces, lambda instant: ExtractHour(instant, tzinfo=tz))
+    for (hour, event_id), total in totals.items():
         if event_id in hours:  # `logs` may be wider than `events`: only these are asked for
             hours[event_id][hour] += total
     found = [_distribution(names[event_id], counts) for event_id, counts in hours.items()]
@@ -290,18 +309,6 @@ def _per_user_days(
     ]
 
 
-def _hour_of_day_totals(rows: QuerySet, field: str, tz: ZoneInfo) -> QuerySet:
-    """(event_id, hour of day in `tz`, sum of counts), one row per pair that occurred."""
-    # In a whole-hour zone a UTC hour of the rollup lies within one local hour, so its
-    # hour of day is exact; other zones read raw rows (see use_rollup).
-    return (
-        rows.order_by()
-        .annotate(hour_of_day=ExtractHour(field, tzinfo=tz))
-        .values_list("event_id", "hour_of_day")
-        .annotate(total=Sum("count"))
-    )
-
-
 def _named(events: QuerySet[Event], event_name: str | None) -> QuerySet[Event]:
     return events if event_name is None else events.filter(name=event_name)
 
@@ -312,19 +319,68 @@ def _distribution(name: str, hour_count: list[int]) -> HourlyDistribution:
     return HourlyDistribution(event=name, count=count, hour_count=hour_count, percent=percent)
 
 
-def _source_rows(
+class Pieces(NamedTuple):
+    """The rows a query reads and what each counts: one or two pieces per row, each an
+    (instant, amount) pair that goes to the bucket of its instant."""
+
+    rows: QuerySet
+    parts: tuple[tuple[Expression, Expression], ...]
+
+
+def _pieces(
     *,
     logs: QuerySet[EventLog],
     rollup: QuerySet[HourlyCountTotal],
+    start: dt.date | None,
+    end: dt.date | None,
     lower: dt.datetime | None,
     upper: dt.datetime | None,
     tz: ZoneInfo,
     source: Source,
-) -> tuple[QuerySet, str]:
-    """Rows in [lower, upper) from the rollup or the raw logs, and their instant field."""
-    if use_rollup(tz=tz, source=source):
-        return rollup.filter(half_open("hour", lower, upper)), "hour"
-    return logs.filter(half_open("timestamp", lower, upper)), "timestamp"
+) -> Pieces:
+    """What to count for the instants [lower, upper) (the days `start` to `end`).
+
+    A raw log is one piece at its timestamp; so is a rollup hour where local hours begin
+    on the UTC hour. Where they begin at minute m of it (India: 30), a rollup hour is two
+    pieces: its first m minutes (first_<m>) at the hour, the rest at the hour + m. Each
+    lies within one local hour, so each falls in exactly one bucket of any interval. The
+    range's edges split hours too: the hour before `lower` counts only its rest, the
+    last hour only its first minutes."""
+    if not use_rollup(tz=tz, source=source, start=start, end=end):
+        rows = logs.filter(half_open("timestamp", lower, upper))
+        return Pieces(rows, ((F("timestamp"), F("count")),))
+    split = hour_split(tz, start=start, end=end) or 0  # forced "rollup": where hours begin
+    if not split:
+        return Pieces(rollup.filter(half_open("hour", lower, upper)), ((F("hour"), F("count")),))
+    offset = dt.timedelta(minutes=split)
+    first, rest = F(f"first_{split}"), F("count") - F(f"first_{split}")
+    head = first if lower is None else Case(When(hour__gte=lower, then=first), default=0)
+    tail = rest if upper is None else Case(When(hour__lt=upper - offset, then=rest), default=0)
+    later = ExpressionWrapper(F("hour") + offset, output_field=DateTimeField())
+    rows = rollup.filter(half_open("hour", lower and lower - offset, upper))
+    return Pieces(rows, ((F("hour"), head), (later, tail)))
+
+
+def _piece_totals(pieces: Pieces, bucket, **carried) -> dict[tuple, int]:
+    """Sums of the pieces' amounts per (bucket, event_id, *carried values), `bucket`
+    giving each piece's bucket expression from its instant; `carried` are aggregates
+    (per event) to key by as well."""
+    buckets = {f"bucket{i}": bucket(instant) for i, (instant, _) in enumerate(pieces.parts)}
+    amounts = {f"amount{i}": Sum(amount) for i, (_, amount) in enumerate(pieces.parts)}
+    rows = (
+        pieces.rows.order_by()
+        .annotate(**buckets)
+        .values_list(*buckets, "event_id")
+        .annotate(**amounts, **carried)
+    )
+    sums: dict[tuple, int] = {}
+    width = len(buckets)
+    for row in rows:
+        event_id, extra = row[width], row[2 * width + 1 :]
+        for key, total in zip(row[:width], row[width + 1 : 2 * width + 1], strict=True):
+            group = (key, event_id, *extra)
+            sums[group] = sums.get(group, 0) + total
+    return sums
 
 
 class IngestionBucket(TypedDict):
@@ -375,7 +431,7 @@ def _empty_ingestion() -> IngestionBucket:
     }
 
 
-def _bucket(field: str, interval: Interval, tz: ZoneInfo) -> Func:
+def _bucket(field: str | Expression, interval: Interval, tz: ZoneInfo) -> Func:
     if interval == "hour":
         # In a whole-hour zone a local hour is a UTC hour; truncating in UTC also keeps
         # the repeated hour of a DST fall-back as two buckets instead of merging them.

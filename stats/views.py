@@ -116,7 +116,12 @@ class StatsView(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIVi
     def get(self, request, *args, **kwargs):
         query = self.query()
         tz = query.get("tz") or ZoneInfo(self.tenant.timezone)
-        source = stats_source(tz=tz, in_rollup=self.in_rollup)
+        source = stats_source(
+            tz=tz,
+            in_rollup=self.in_rollup,
+            start=query.get("start_date"),
+            end=query.get("end_date"),
+        )
         try:
             data = self.select(query, tz=tz, source=source)
         except TooManyBuckets as exc:

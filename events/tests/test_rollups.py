@@ -1,5 +1,5 @@
 """The hourly rollup (HourlyCount plus its unfolded increments) stays equal to a recount
-of raw rows through inserts, deletes and folds."""
+of raw rows through inserts, deletes and folds, down to its quarter-hour columns."""
 
 import datetime as dt
 from collections import Counter
@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Sum
 
 from events.models import Event, EventLog, HourlyCount, HourlyCountTotal
-from events.rollups import deltas_of_queryset, fold_counters
+from events.rollups import Deltas, deltas_of_queryset, fold_counters, quarter_deltas
 from events.services import event_logs_delete, event_logs_ingest
 from events.tests.factories import EventFactory, EventLogFactory
 from events.validation import EventInput
@@ -19,22 +19,26 @@ T0 = dt.datetime(2024, 3, 10, 6, 15, tzinfo=dt.UTC)
 
 
 def rollup(tenant) -> Counter:
-    """The rollup as readers see it: counters plus increments, summed per bucket."""
+    """The rollup as readers see it, counters plus increments, per (event name, start of
+    the quarter hour): its first_15/30/45 columns are checked along with the count."""
     rows = (
         HourlyCountTotal.objects.filter(tenant=tenant)
-        .values_list("event__name", "hour")
-        .annotate(n=Sum("count"))
+        .values_list("tenant_id", "event_id", "hour")
+        .annotate(Sum("count"), Sum("first_15"), Sum("first_30"), Sum("first_45"))
     )
-    return Counter({(name, hour): count for name, hour, count in rows if count})
+    return _named(tenant, quarter_deltas(rows))
 
 
 def recount(tenant) -> Counter:
-    raw = deltas_of_queryset(EventLog.objects.filter(tenant=tenant))
+    return _named(tenant, deltas_of_queryset(EventLog.objects.filter(tenant=tenant)))
+
+
+def _named(tenant, deltas: Deltas) -> Counter:
     names = dict(Event.objects.filter(tenant=tenant).values_list("id", "name"))
-    return Counter({(names[event], hour): n for (_, event, hour), n in raw.items()})
+    return +Counter({(names[event], quarter): n for (_, event, quarter), n in deltas.items()})
 
 
-def test_ingest_adds_counts_to_the_utc_hour(tenant):
+def test_ingest_adds_counts_to_the_utc_hour_and_its_quarter(tenant):
     items = [
         EventInput("a", timestamp=T0, count=2),
         EventInput("a", timestamp=T0 + dt.timedelta(minutes=40), count=3),
@@ -44,10 +48,17 @@ def test_ingest_adds_counts_to_the_utc_hour(tenant):
 
     event_logs_ingest(tenant=tenant, items=items, created_by=None, now=T0)
 
-    hour = T0.replace(minute=0)
     assert rollup(tenant) == Counter(
-        {("a", hour): 5, ("a", hour + dt.timedelta(hours=1)): 1, ("b", hour): 1}
+        {
+            ("a", T0): 2,
+            ("a", T0 + dt.timedelta(minutes=30)): 3,  # 06:55 is in the quarter from 06:45
+            ("a", T0 + dt.timedelta(hours=1)): 1,
+            ("b", T0): 1,
+        }
     )
+    fold_counters()  # the folded hour row holds its quarters in cumulative columns
+    hour = HourlyCount.objects.get(tenant=tenant, event__name="a", hour=T0.replace(minute=0))
+    assert (hour.count, hour.first_15, hour.first_30, hour.first_45) == (5, 0, 2, 2)
 
 
 def test_duplicates_do_not_count_twice(tenant):
@@ -56,7 +67,7 @@ def test_duplicates_do_not_count_twice(tenant):
     for _ in range(3):
         event_logs_ingest(tenant=tenant, items=[item, item], created_by=None, now=T0)
 
-    assert rollup(tenant) == Counter({("a", T0.replace(minute=0)): 4})
+    assert rollup(tenant) == Counter({("a", T0): 4})
 
 
 def test_delete_subtracts_and_drops_empty_buckets(tenant, other_tenant):
@@ -69,9 +80,9 @@ def test_delete_subtracts_and_drops_empty_buckets(tenant, other_tenant):
     deleted = event_logs_delete(logs=EventLog.objects.filter(tenant=tenant, distinct_id="gone"))
 
     assert deleted == 2
-    assert rollup(tenant) == Counter({("click", T0.replace(minute=0)): keep.count})
+    assert rollup(tenant) == Counter({("click", T0): keep.count})
     assert rollup(tenant) == recount(tenant)
-    assert rollup(other_tenant) == Counter({("click", T0.replace(minute=0)): foreign.count})
+    assert rollup(other_tenant) == Counter({("click", T0): foreign.count})
 
 
 def test_delete_in_small_chunks_matches_one_big_delete(tenant):
@@ -96,7 +107,7 @@ def test_deleting_an_event_removes_its_logs_and_rollup(api_client, tenant):
     response = api_client.delete(f"/api/events/{click.pk}")
 
     assert response.status_code == 204
-    assert rollup(tenant) == Counter({("view", T0.replace(minute=0)): other.count})
+    assert rollup(tenant) == Counter({("view", T0): other.count})
     assert rollup(tenant) == recount(tenant)
 
 
@@ -131,7 +142,7 @@ def test_rebuild_restores_missing_and_removes_stray_buckets(tenant):
 
     call_command("rebuild_hourly_counts", "--tenant", tenant.slug, stdout=StringIO())
 
-    assert rollup(tenant) == recount(tenant) == Counter({("click", T0.replace(minute=0)): 1})
+    assert rollup(tenant) == recount(tenant) == Counter({("click", T0): 1})
 
 
 @pytest.mark.django_db

@@ -132,27 +132,61 @@ def test_tz_defaults_to_the_tenant_zone(api_client, tenant, click):
 
 
 @pytest.mark.parametrize(
-    ("zone", "source"),
-    [("UTC", "rollup"), ("America/New_York", "rollup"), ("Asia/Kolkata", "raw")],
+    ("zone", "days", "source"),
+    [
+        ("UTC", {}, "rollup"),
+        ("America/New_York", {}, "rollup"),
+        ("Asia/Kolkata", {}, "rollup"),  # local hours begin at :30 of every UTC hour
+        ("Asia/Kathmandu", {"start_date": "2024-01-01", "end_date": "2024-12-31"}, "rollup"),
+        # Nepal moved from +05:30 to +05:45 in 1986; Lord Howe Island's DST is 30 minutes:
+        # their hours do not begin at one minute of the UTC hour, raw rows answer.
+        ("Asia/Kathmandu", {}, "raw"),
+        ("Australia/Lord_Howe", {}, "raw"),
+    ],
 )
 @pytest.mark.parametrize("url", [TREND, FREQUENCY])
-def test_source_header_says_which_table_answered(api_client, click, url, zone, source):
-    response = api_client.get(url, {"tz": zone})
+def test_source_header_says_which_table_answered(api_client, click, url, zone, days, source):
+    response = api_client.get(url, {"tz": zone, **days})
 
     assert response.status_code == 200
     assert response["X-Stats-Source"] == source
     assert response["X-Timezone"] == zone
 
 
-def test_half_hour_zone_counts_from_raw_rows(api_client, click):
-    # 18:29 and 18:30 UTC fall on different days in Kolkata (+05:30): the rollup's
-    # UTC hours cannot split them, the raw rows can.
+@pytest.mark.parametrize("interval", ["day", "hour"])
+def test_half_hour_zone_splits_rollup_hours_where_its_days_begin(api_client, click, interval):
+    # 18:29 and 18:30 UTC fall on different days (and hours) in Kolkata (+05:30): the
+    # rollup's 18:00 UTC hour holds both, split by its first_30 column.
     EventLogFactory(event=click, timestamp=utc(2024, 1, 16, 18, 29), count=1)
     EventLogFactory(event=click, timestamp=utc(2024, 1, 16, 18, 30), count=2)
+    query = {"tz": "Asia/Kolkata", "interval": interval}
+    query |= {"start_date": "2024-01-16", "end_date": "2024-01-17"}
 
-    body = api_client.get(TREND, {"tz": "Asia/Kolkata"}).json()
+    response = api_client.get(TREND, query)
+    body = {key: row for key, row in response.json().items() if row}
 
-    assert body == {"2024-01-16": {"click": 1}, "2024-01-17": {"click": 2}}
+    assert response["X-Stats-Source"] == "rollup"
+    if interval == "day":
+        assert body == {"2024-01-16": {"click": 1}, "2024-01-17": {"click": 2}}
+    else:
+        assert body == {
+            "2024-01-16T23:00:00+05:30": {"click": 1},
+            "2024-01-17T00:00:00+05:30": {"click": 2},
+        }
+
+
+def test_a_day_range_in_a_half_hour_zone_takes_only_its_part_of_the_edge_hours(api_client, click):
+    # The 16th in Kolkata is 2024-01-15 18:30 to 2024-01-16 18:30 UTC.
+    for minute, count in ((29, 1), (30, 10), (45, 100)):
+        EventLogFactory(event=click, timestamp=utc(2024, 1, 15, 18, minute), count=count)
+        EventLogFactory(event=click, timestamp=utc(2024, 1, 16, 18, minute), count=1000 * count)
+    query = {"tz": "Asia/Kolkata", "start_date": "2024-01-16", "end_date": "2024-01-16"}
+
+    trend = api_client.get(TREND, query).json()
+    frequency = api_client.get(FREQUENCY, {**query, "event_name": "click"}).json()
+
+    assert trend == {"2024-01-16": {"click": 110 + 1000}}
+    assert frequency == {"event_name": "click", "total": 110 + 1000}
 
 
 @pytest.mark.parametrize(

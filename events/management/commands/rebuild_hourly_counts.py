@@ -1,7 +1,5 @@
 """Recompute the hourly rollup from raw EventLog rows and report any drift."""
 
-from collections import Counter
-
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import Sum
@@ -9,13 +7,14 @@ from django.db.models import Sum
 from accounts.models import Tenant
 from accounts.tenancy import for_each_tenant, scope_to_tenant
 from events.models import EventLog, HourlyCount, HourlyCountIncrement, HourlyCountTotal
-from events.rollups import Deltas, deltas_of_queryset
+from events.rollups import HOURLY_AMOUNTS, Deltas, deltas_of_queryset, hourly_rows, quarter_deltas
 
 
 class Command(BaseCommand):
     help = (
         "Rebuild the hourly rollup (HourlyCount and its unfolded increments) from raw "
-        "event logs, per tenant, and report drift."
+        "event logs, per tenant, and report drift (per quarter hour: the count and its "
+        "first_15/30/45 columns are checked)."
     )
 
     def add_arguments(self, parser):
@@ -59,8 +58,13 @@ class Command(BaseCommand):
                 scope_to_tenant(HourlyCountIncrement.objects.all(), tenant).delete()
                 scope_to_tenant(HourlyCount.objects.all(), tenant).delete()
                 HourlyCount.objects.bulk_create(
-                    HourlyCount(tenant_id=t, event_id=e, hour=h, count=n)
-                    for (t, e, h), n in expected.items()
+                    HourlyCount(
+                        tenant_id=t,
+                        event_id=e,
+                        hour=h,
+                        **dict(zip(HOURLY_AMOUNTS, amounts, strict=True)),
+                    )
+                    for t, e, h, *amounts in hourly_rows(expected)
                 )
         return len(drift)
 
@@ -71,6 +75,6 @@ def _stored(tenant: Tenant) -> Deltas:
         scope_to_tenant(HourlyCountTotal.objects.all(), tenant)
         .order_by()
         .values_list("tenant_id", "event_id", "hour")
-        .annotate(total=Sum("count"))
+        .annotate(*(Sum(amount) for amount in HOURLY_AMOUNTS))
     )
-    return Counter({(t, e, h): n for t, e, h, n in rows if n})
+    return +quarter_deltas(rows)
