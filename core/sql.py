@@ -4,6 +4,7 @@ upsert. Identifiers come from model metadata, values are bound."""
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import psycopg
 from django.db import connection, models, transaction
@@ -30,6 +31,23 @@ def append(model: type[models.Model], *, fields: Sequence[str], rows: Sequence[t
         _write_rows(model, fields, rows, lambda source: _insert_sql(model, fields, source))
 
 
+class ByDay(NamedTuple):
+    """A second counter table a fold keeps from the same increments: the same keys with
+    the instant `hour` replaced by its UTC `day`, and the sum of `amount`."""
+
+    target: type[models.Model]
+    hour: str
+    day: str
+    amount: str
+
+
+def utc_day_sql(instant: str) -> str:
+    """SQL for the UTC day of `instant` (a column, or a placeholder)."""
+    if connection.vendor == "postgresql":
+        return f"({instant}::timestamptz AT TIME ZONE 'UTC')::date"
+    return f"date({instant})"
+
+
 def fold(
     pending: type[models.Model],
     target: type[models.Model],
@@ -37,20 +55,55 @@ def fold(
     keys: Sequence[str],
     amounts: Sequence[str],
     limit: int,
+    by_day: ByDay | None = None,
 ) -> int:
     """Move at most `limit` rows of `pending` (appended increments) into `target` (one
-    counter row per key), in one transaction: the increments are deleted and added to
-    their counters together, so readers of `pending` + `target` never see one twice or
-    not at all. Counter rows that fall to zero are removed (no data = no row). Safe to
-    run in several processes at once: on PostgreSQL each claims rows with SKIP LOCKED;
-    SQLite has a single writer. Returns the number of increments moved."""
+    counter row per key), and into `by_day`'s table by day, in one transaction: the
+    increments are deleted and added to their counters together, so readers of
+    `pending` + a counter table never see one twice or not at all. Counter rows that fall
+    to zero are removed (no data = no row). Safe to run in several processes at once: on
+    PostgreSQL each claims rows with SKIP LOCKED; SQLite has a single writer. Returns the
+    number of increments moved."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            moved, totals = _fold_postgresql(pending, target, keys, amounts, limit)
+            moved, totals = _fold_postgresql(pending, target, keys, amounts, limit, by_day)
         else:
-            moved, totals = _fold_sqlite(pending, target, keys, amounts, limit)
-        _delete_zeros(target, keys, amounts, [row for row in totals if not any(row[len(keys) :])])
+            moved, totals = _fold_sqlite(pending, target, keys, amounts, limit, by_day)
+        zeros = [row for row in totals if not any(row[len(keys) :])]
+        _delete_zeros(target, keys, amounts, zeros)
+        if by_day is not None:
+            # A day can only fall to zero where one of its hours did.
+            _delete_zero_days(by_day, keys, zeros)
     return moved
+
+
+def _by_day_sql(by_day: ByDay, pending, keys: Sequence[str], source: str) -> str:
+    """The upsert of `by_day`'s table from `source` (rows of `pending`'s columns)."""
+    day_keys = [by_day.day if key == by_day.hour else key for key in keys]
+    sources = [
+        utc_day_sql(column) if key == by_day.hour else column
+        for key, column in zip(keys, _columns(pending, keys), strict=True)
+    ]
+    groups = ", ".join(sources)
+    select = (
+        # WHERE: an upsert's SELECT needs one on SQLite (else ON could start a join).
+        f"SELECT {groups}, SUM({_columns(pending, [by_day.amount])[0]}) FROM {source} "  # noqa: S608
+        f"WHERE 1 = 1 GROUP BY {groups} ORDER BY {groups}"
+    )
+    return _insert_sql(by_day.target, (*day_keys, by_day.amount), select) + _upsert_tail(
+        by_day.target, day_keys, [by_day.amount]
+    )
+
+
+def _delete_zero_days(by_day: ByDay, keys: Sequence[str], zeros: list[tuple]) -> None:
+    table = connection.ops.quote_name(by_day.target._meta.db_table)
+    columns = _columns(by_day.target, [by_day.day if k == by_day.hour else k for k in keys])
+    match = ", ".join(utc_day_sql("%s") if k == by_day.hour else "%s" for k in keys)
+    amount = _columns(by_day.target, [by_day.amount])[0]
+    sql = f"DELETE FROM {table} WHERE ({', '.join(columns)}) = ({match}) AND {amount} = 0"  # noqa: S608
+    with connection.cursor() as cursor:
+        for row in zeros:
+            cursor.execute(sql, list(row[: len(keys)]))
 
 
 def _delete_zeros(target, keys, amounts, zeros: list[tuple]) -> None:
@@ -68,19 +121,20 @@ def _delete_zeros(target, keys, amounts, zeros: list[tuple]) -> None:
             cursor.execute(sql, list(row[: len(keys)]))
 
 
-def _fold_postgresql(pending, target, keys, amounts, limit) -> tuple[int, list[tuple]]:
+def _fold_postgresql(pending, target, keys, amounts, limit, by_day) -> tuple[int, list[tuple]]:
     q = connection.ops.quote_name
     table, pk = q(pending._meta.db_table), q(pending._meta.pk.column)
     key_columns = ", ".join(_columns(pending, keys))
     amount_columns = _columns(pending, amounts)
     sums = ", ".join(f"SUM({column})" for column in amount_columns)
+    day_cte = f"by_day AS ({_by_day_sql(by_day, pending, keys, 'moved')}), " if by_day else ""
     # Only identifiers from model metadata and placeholders are interpolated.
     sql = (
         f"WITH claimed AS (SELECT {pk} FROM {table} ORDER BY {pk} LIMIT %s "  # noqa: S608
         f"FOR UPDATE SKIP LOCKED), "
         f"moved AS (DELETE FROM {table} WHERE {pk} IN (SELECT {pk} FROM claimed) "
         f"RETURNING {key_columns}, {', '.join(amount_columns)}), "
-        f"counted AS (SELECT count(*) AS n FROM moved), "
+        f"counted AS (SELECT count(*) AS n FROM moved), {day_cte}"
         f"folded AS ({_insert_sql(target, (*keys, *amounts), '')}"
         f"SELECT {key_columns}, {sums} FROM moved GROUP BY {key_columns} ORDER BY {key_columns}"
         f"{_upsert_tail(target, keys, amounts)} RETURNING {key_columns}, "
@@ -95,7 +149,7 @@ def _fold_postgresql(pending, target, keys, amounts, limit) -> tuple[int, list[t
     return rows[0][0], [row[1:] for row in rows]
 
 
-def _fold_sqlite(pending, target, keys, amounts, limit) -> tuple[int, list[tuple]]:
+def _fold_sqlite(pending, target, keys, amounts, limit, by_day) -> tuple[int, list[tuple]]:
     q = connection.ops.quote_name
     table, pk = q(pending._meta.db_table), q(pending._meta.pk.column)
     key_columns = ", ".join(_columns(pending, keys))
@@ -118,6 +172,9 @@ def _fold_sqlite(pending, target, keys, amounts, limit) -> tuple[int, list[tuple
         upsert = _insert_sql(target, (*keys, *amounts), source)
         cursor.execute(upsert + _upsert_tail(target, keys, amounts) + returning, [last])
         totals = cursor.fetchall()
+        if by_day is not None:
+            claimed = f"(SELECT * FROM {table} WHERE {pk} <= %s)"  # noqa: S608
+            cursor.execute(_by_day_sql(by_day, pending, keys, claimed), [last])
         cursor.execute(f"DELETE FROM {table} WHERE {pk} <= %s", [last])  # noqa: S608
     return moved, totals
 

@@ -156,6 +156,31 @@ class HourlyCount(FirstMinutes):
         return f"{self.event_id}@{self.hour:%Y-%m-%d %H}:00 = {self.count}"
 
 
+class DailyCount(models.Model):
+    """Sum of `EventLog.count` per tenant, event and UTC day: the hourly rollup's folded
+    rows by day, so a long range reads one row per event and day instead of 24.
+
+    Nothing writes it but the fold, in the transaction that moves hourly increments into
+    HourlyCount: both take the same increments at once. Readers read DailyCountTotal
+    (the folded days plus the hourly increments not folded yet, by their UTC day)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField(help_text="The UTC day.")
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "event", "day"], name="dailycount_unique_day"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "day"], name="dailycount_tenant_day")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}@{self.day:%Y-%m-%d} = {self.count}"
+
+
 class DeletionReceipt(models.Model):
     """The record of one deletion of event logs: who, which filter, how many, when.
 
@@ -301,6 +326,27 @@ class HourlyCountTotal(FirstMinutes):
 
     def __str__(self) -> str:
         return f"{self.event_id}@{self.hour:%Y-%m-%d %H}:00 {self.count:+}"
+
+
+class DailyCountTotal(models.Model):
+    """Read-only: a database view, DailyCount UNION ALL HourlyCountIncrement by UTC day
+    (see HourlyCountTotal); always aggregate."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    event = models.ForeignKey(
+        Event, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    day = models.DateField(primary_key=True)
+    count = models.BigIntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "events_dailycounttotal"
+
+    def __str__(self) -> str:
+        return f"{self.event_id}@{self.day:%Y-%m-%d} {self.count:+}"
 
 
 class IngestionCountTotal(models.Model):

@@ -8,7 +8,8 @@ appended increments into the counter tables, atomically and with SKIP LOCKED, fr
 jobs process every FOLD_INTERVAL_SECONDS and opportunistically after ingestion
 (`fold_soon`), so the increment tables stay small without a jobs process too. Readers
 sum the *Total views (counters + increments): exact at every instant, since an
-increment commits with its logs and a fold moves it in one transaction.
+increment commits with its logs and a fold moves it in one transaction. The same fold
+also adds the hourly increments to DailyCount by UTC day, for long ranges.
 
 Changes are kept per quarter hour (Deltas) and stored per hour with cumulative
 quarter-hour columns (first_15, first_30, first_45: see events.models.FirstMinutes).
@@ -33,8 +34,9 @@ from django.db.models import DateTimeField, Sum
 from django.db.models.functions import ExtractMinute, Trunc
 from django.db.models.lookups import LessThan
 
-from core.sql import append, fold
+from core.sql import ByDay, append, fold
 from events.models import (
+    DailyCount,
     EventLog,
     HourlyCount,
     HourlyCountIncrement,
@@ -55,6 +57,7 @@ FIRST_MINUTES = (15, 30, 45)  # HourlyCount's cumulative columns, first_15 …
 HOURLY_AMOUNTS = ("count", *(f"first_{minutes}" for minutes in FIRST_MINUTES))
 INGESTION_KEYS = ("tenant_id", "hour", "outcome", "reason")
 FOLD_BATCH = 10_000  # increments moved per fold transaction
+DAILY = ByDay(DailyCount, hour="hour", day="day", amount="count")  # HourlyCount by UTC day
 Outcome = IngestionCount.Outcome
 
 
@@ -120,6 +123,14 @@ def hourly_rows(deltas: Deltas) -> list[tuple]:
         for key, changes in sorted(quarters.items())
         if any(changes)
     ]
+
+
+def daily_totals(deltas: Deltas) -> Counter[tuple[int, int, dt.date]]:
+    """`deltas` by (tenant, event, UTC day): DailyCount's rows."""
+    days: Counter[tuple[int, int, dt.date]] = Counter()
+    for (tenant, event, quarter), change in deltas.items():
+        days[(tenant, event, quarter.astimezone(dt.UTC).date())] += change
+    return +days
 
 
 def hourly_counts_apply(deltas: Deltas) -> None:
@@ -196,14 +207,14 @@ def fold_counters(*, limit: int | None = None) -> int:
     (or `limit` of each table were moved), FOLD_BATCH per transaction. Safe to run in
     several processes at once. Returns the number of increments moved."""
     moved = 0
-    for pending, target, keys, amounts in (
-        (HourlyCountIncrement, HourlyCount, HOURLY_KEYS, HOURLY_AMOUNTS),
-        (IngestionCountIncrement, IngestionCount, INGESTION_KEYS, ("events", "requests")),
+    for pending, target, keys, amounts, by_day in (
+        (HourlyCountIncrement, HourlyCount, HOURLY_KEYS, HOURLY_AMOUNTS, DAILY),
+        (IngestionCountIncrement, IngestionCount, INGESTION_KEYS, ("events", "requests"), None),
     ):
         left = limit
         while left is None or left > 0:
             batch = FOLD_BATCH if left is None else min(FOLD_BATCH, left)
-            done = fold(pending, target, keys=keys, amounts=amounts, limit=batch)
+            done = fold(pending, target, keys=keys, amounts=amounts, limit=batch, by_day=by_day)
             moved += done
             left = None if left is None else left - done
             if done < batch:

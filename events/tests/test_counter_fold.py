@@ -10,6 +10,8 @@ from django.db import connections, transaction
 from django.db.models import Sum
 
 from events.models import (
+    DailyCount,
+    DailyCountTotal,
     EventLog,
     HourlyCount,
     HourlyCountIncrement,
@@ -54,6 +56,41 @@ def test_increments_count_before_the_fold_and_move_in_it(tenant):
     assert totals(tenant) == expected
     folded = dict(HourlyCount.objects.values_list("event__name", "count"))
     assert folded == {"a": 3, "b": 1}
+
+
+def days(tenant) -> dict[tuple[str, dt.date], int]:
+    rows = (
+        DailyCountTotal.objects.filter(tenant=tenant)
+        .values_list("event__name", "day")
+        .annotate(n=Sum("count"))
+    )
+    return {(name, day): n for name, day, n in rows if n}
+
+
+def test_the_fold_keeps_the_daily_rollup_from_the_same_increments(tenant):
+    late = T0.replace(hour=23, minute=59)  # the last minute of the UTC day
+    ingest(tenant, EventInput("a", timestamp=T0, count=2), EventInput("a", timestamp=late))
+    ingest(tenant, EventInput("a", timestamp=late + dt.timedelta(minutes=1), count=5))
+    expected = {("a", T0.date()): 3, ("a", T0.date() + dt.timedelta(days=1)): 5}
+
+    assert days(tenant) == expected  # before the fold: the increments, by UTC day
+    fold_counters()
+    assert days(tenant) == expected
+    assert sorted(DailyCount.objects.values_list("day", "count")) == sorted(
+        (day, n) for (_, day), n in expected.items()
+    )
+
+    deletion_create(
+        tenant=tenant,
+        logs=EventLog.objects.filter(tenant=tenant, timestamp__gte=late),
+        reason="filter",
+        filters={"start": late.isoformat()},
+    )
+    assert days(tenant) == {("a", T0.date()): 2}
+    fold_counters()
+    assert days(tenant) == {("a", T0.date()): 2}
+    # A day whose logs are all gone has no row, like its hours.
+    assert list(DailyCount.objects.values_list("day", "count")) == [(T0.date(), 2)]
 
 
 def test_fold_reports_what_it_moved_and_respects_its_limit(tenant):

@@ -1,4 +1,6 @@
-"""Recompute the hourly rollup from raw EventLog rows and report any drift."""
+"""Recompute the hourly and daily rollups from raw EventLog rows and report any drift."""
+
+from collections import Counter
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
@@ -6,15 +8,29 @@ from django.db.models import Sum
 
 from accounts.models import Tenant
 from accounts.tenancy import for_each_tenant, scope_to_tenant
-from events.models import EventLog, HourlyCount, HourlyCountIncrement, HourlyCountTotal
-from events.rollups import HOURLY_AMOUNTS, Deltas, deltas_of_queryset, hourly_rows, quarter_deltas
+from events.models import (
+    DailyCount,
+    DailyCountTotal,
+    EventLog,
+    HourlyCount,
+    HourlyCountIncrement,
+    HourlyCountTotal,
+)
+from events.rollups import (
+    HOURLY_AMOUNTS,
+    Deltas,
+    daily_totals,
+    deltas_of_queryset,
+    hourly_rows,
+    quarter_deltas,
+)
 
 
 class Command(BaseCommand):
     help = (
-        "Rebuild the hourly rollup (HourlyCount and its unfolded increments) from raw "
-        "event logs, per tenant, and report drift (per quarter hour: the count and its "
-        "first_15/30/45 columns are checked)."
+        "Rebuild the hourly rollup (HourlyCount and its unfolded increments) and the "
+        "daily one (DailyCount) from raw event logs, per tenant, and report drift (per "
+        "quarter hour: the count and its first_15/30/45 columns are checked; and per day)."
     )
 
     def add_arguments(self, parser):
@@ -49,14 +65,20 @@ class Command(BaseCommand):
             expected = deltas_of_queryset(scope_to_tenant(EventLog.objects.all(), tenant))
             stored = _stored(tenant)
             drift = {key for key in expected.keys() | stored.keys() if expected[key] != stored[key]}
+            expected_days, stored_days = daily_totals(expected), _stored_days(tenant)
+            drift |= {
+                key
+                for key in expected_days.keys() | stored_days.keys()
+                if expected_days[key] != stored_days[key]
+            }
             if drift:
                 self.stdout.write(
                     f"{tenant.slug}: {len(drift)} bucket(s) drifted "
                     f"(rollup total {stored.total()}, raw total {expected.total()})"
                 )
             if drift and fix:
-                scope_to_tenant(HourlyCountIncrement.objects.all(), tenant).delete()
-                scope_to_tenant(HourlyCount.objects.all(), tenant).delete()
+                for model in (HourlyCountIncrement, HourlyCount, DailyCount):
+                    scope_to_tenant(model.objects.all(), tenant).delete()
                 HourlyCount.objects.bulk_create(
                     HourlyCount(
                         tenant_id=t,
@@ -65,6 +87,10 @@ class Command(BaseCommand):
                         **dict(zip(HOURLY_AMOUNTS, amounts, strict=True)),
                     )
                     for t, e, h, *amounts in hourly_rows(expected)
+                )
+                DailyCount.objects.bulk_create(
+                    DailyCount(tenant_id=t, event_id=e, day=d, count=n)
+                    for (t, e, d), n in expected_days.items()
                 )
         return len(drift)
 
@@ -78,3 +104,14 @@ def _stored(tenant: Tenant) -> Deltas:
         .annotate(*(Sum(amount) for amount in HOURLY_AMOUNTS))
     )
     return +quarter_deltas(rows)
+
+
+def _stored_days(tenant: Tenant) -> Counter:
+    """The daily rollup as readers see it, empty days out."""
+    rows = (
+        scope_to_tenant(DailyCountTotal.objects.all(), tenant)
+        .order_by()
+        .values_list("tenant_id", "event_id", "day")
+        .annotate(total=Sum("count"))
+    )
+    return +Counter({(t, e, d): n for t, e, d, n in rows})
