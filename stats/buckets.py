@@ -44,6 +44,24 @@ def bucket_keys(
     return sorted(set(keys) | set(found), key=key_sorter(tz))
 
 
+def bucket_edges(
+    lower: dt.datetime, upper: dt.datetime, interval: Interval, tz: ZoneInfo
+) -> tuple[list[dt.datetime], list[str]]:
+    """The buckets that cover [lower, upper): their edges (`lower`, every bucket start
+    inside, `upper`) and each one's key. Raises TooManyBuckets."""
+    edges, keys = [lower], []
+    cursor = _bucket_start(lower, interval, tz)
+    for _ in range(MAX_BUCKETS):
+        keys.append(bucket_key(cursor if interval == "hour" else cursor.date(), interval, tz))
+        cursor = _next_bucket(cursor, interval, tz)
+        if cursor >= upper:
+            return [*edges, upper], keys
+        edges.append(cursor)
+    raise TooManyBuckets(
+        f"More than {MAX_BUCKETS} {interval} buckets: narrow the range or use a larger interval."
+    )
+
+
 def _iter_keys(lower, upper, interval, tz, found, now) -> Iterator[str]:
     first = lower or min(_sort_instant(key, tz) for key in found)
     last = upper or max(_sort_instant(key, tz) for key in found) + dt.timedelta(seconds=1)

@@ -9,7 +9,9 @@ raw EventLog rows. The rollup answers whenever the zone's local hours begin at t
 minute of every UTC hour over the data read (`hour_split`): on the hour in whole-hour
 zones, at :30 in India, at :15 in Nepal. There an hour row counts as two pieces, its
 first minutes (the cumulative first_<m> column) and the rest (see `_pieces`). Raw rows
-answer the few zones where that minute changed (or is not a multiple of 15).
+answer the few zones where that minute changed (or is not a multiple of 15). Buckets of
+whole days (day, week, month) and totals over days read the daily rollup instead, with
+the hourly one only around the edges (stats.day_rollup), when the caller passes it.
 """
 
 import datetime as dt
@@ -25,6 +27,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Func,
+    Max,
     Min,
     OuterRef,
     QuerySet,
@@ -37,6 +40,7 @@ from django.db.models.functions import Coalesce, ExtractHour, Trunc, TruncDate
 from accounts.tenancy import scope_to_outer_tenant
 from core.ranges import half_open
 from events.models import (
+    DailyCountTotal,
     Event,
     EventLog,
     HourlyCountTotal,
@@ -45,7 +49,8 @@ from events.models import (
     RejectionReason,
 )
 from events.rollups import Source, hour_split, use_rollup, whole_hour_zone
-from stats.buckets import Interval, bucket_key, bucket_keys, key_sorter
+from stats.buckets import Interval, bucket_edges, bucket_key, bucket_keys, key_sorter
+from stats.day_rollup import bucket_totals
 from stats.models import UserActivityPeriod
 
 
@@ -102,14 +107,50 @@ def event_trend(
     event_name: str | None = None,
     source: Source = "auto",
     fill: bool = True,
+    daily: QuerySet[DailyCountTotal] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Sum of counts per bucket and event, `{bucket: {event_name: n}}`, buckets ascending
     and filled across the range (or across the data when the range is open).
 
     Bucket keys: `YYYY-MM-DD` for day, the Monday for week, the 1st for month, and
     the local ISO datetime with offset for hour. Raises TooManyBuckets. With
-    `fill=False` only buckets with data are returned (and no bucket limit applies)."""
+    `fill=False` only buckets with data are returned (and no bucket limit applies).
+    With `daily`, buckets of whole days are read from the daily rollup."""
     lower, upper = day_range_bounds(start=start, end=end, tz=tz)
+    if event_name is not None:
+        logs, rollup = logs.filter(event__name=event_name), rollup.filter(event__name=event_name)
+        daily = daily if daily is None else daily.filter(event__name=event_name)
+    split = _day_rollup_split(daily, tz=tz, source=source, start=start, end=end)
+    if split is not None and interval != "hour":
+        found = _trend_from_days(rollup, daily, lower, upper, interval, tz, split)
+    else:
+        found = _trend_from_pieces(logs, rollup, start, end, lower, upper, interval, tz, source)
+    # Seed 001's shape lists only the events that occurred in a bucket; an empty bucket
+    # is {} ({event_name: 0} when the query names one event).
+    empty = {event_name: 0} if event_name is not None else {}
+    if not fill:
+        return {key: dict(sorted(found[key].items())) for key in sorted(found, key=key_sorter(tz))}
+    keys = bucket_keys(lower, upper, interval, tz, list(found))
+    return {key: dict(sorted(found.get(key, empty).items())) for key in keys}
+
+
+def _trend_from_days(rollup, daily, lower, upper, interval, tz, split) -> dict[str, dict[str, int]]:
+    bounds = _data_bounds(rollup, lower, upper, tz)
+    if bounds is None:
+        return {}
+    edges, keys = bucket_edges(*bounds, interval, tz)
+    totals = bucket_totals(rollup=rollup, daily=daily, edges=edges, split=split)
+    names = dict(Event.objects.filter(pk__in={e for _, e in totals}).values_list("id", "name"))
+    found: dict[str, dict[str, int]] = {}
+    for (index, event_id), total in totals.items():
+        if total:
+            found.setdefault(keys[index], {})[names[event_id]] = total
+    return found
+
+
+def _trend_from_pieces(
+    logs, rollup, start, end, lower, upper, interval, tz, source
+) -> dict[str, dict[str, int]]:
     pieces = _pieces(
         logs=logs,
         rollup=rollup,
@@ -120,13 +161,10 @@ def event_trend(
         tz=tz,
         source=source,
     )
-    rows = pieces.rows
-    if event_name is not None:
-        rows = rows.filter(event__name=event_name)
     totals = _piece_totals(
         # Grouped by the integer event id, the name carried along by Min(): grouping a
         # year of hourly rows by the text name spilled the sort to disk at 10 M events.
-        pieces._replace(rows=rows),
+        pieces,
         lambda instant: _bucket(instant, interval, tz),
         name=Min("event__name"),
     )
@@ -136,13 +174,30 @@ def event_trend(
         # has no occurrences, as on the raw path.
         if total:
             found.setdefault(bucket_key(bucket, interval, tz), {})[name] = total
-    # Seed 001's shape lists only the events that occurred in a bucket; an empty bucket
-    # is {} ({event_name: 0} when the query names one event).
-    empty = {event_name: 0} if event_name is not None else {}
-    if not fill:
-        return {key: dict(sorted(found[key].items())) for key in sorted(found, key=key_sorter(tz))}
-    keys = bucket_keys(lower, upper, interval, tz, list(found))
-    return {key: dict(sorted(found.get(key, empty).items())) for key in keys}
+    return found
+
+
+def _day_rollup_split(daily, *, tz, source, start, end) -> int | None:
+    """Where `tz`'s hours begin in the UTC hour if the daily rollup answers, else None."""
+    if daily is None or not use_rollup(tz=tz, source=source, start=start, end=end):
+        return None
+    return hour_split(tz, start=start, end=end)
+
+
+def _data_bounds(rollup, lower, upper, tz) -> tuple[dt.datetime, dt.datetime] | None:
+    """[lower, upper) with an open side closed at the local midnight around the data's
+    first or last hour; None when an open range holds no data."""
+    if lower is not None and upper is not None:
+        return lower, upper
+    first, last = rollup.order_by().aggregate(first=Min("hour"), last=Max("hour")).values()
+    if first is None:
+        return None
+    if lower is None:
+        lower = dt.datetime.combine(first.astimezone(tz).date(), dt.time.min, tzinfo=tz)
+    if upper is None:
+        day = (last + dt.timedelta(hours=1)).astimezone(tz).date() + dt.timedelta(days=1)
+        upper = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+    return lower, upper
 
 
 def event_frequency(
@@ -152,10 +207,23 @@ def event_frequency(
     end: dt.date | None,
     tz: ZoneInfo,
     source: Source = "auto",
+    rollup: QuerySet[HourlyCountTotal] | None = None,
+    daily: QuerySet[DailyCountTotal] | None = None,
 ) -> list[Frequency]:
     """Total count per event in the range, most frequent first (ties by name).
-    Events with no logs in the range are listed with total 0."""
+    Events with no logs in the range are listed with total 0. With the tenant's
+    `rollup` and `daily`, whole days are read from the daily rollup."""
     lower, upper = day_range_bounds(start=start, end=end, tz=tz)
+    split = _day_rollup_split(daily, tz=tz, source=source, start=start, end=end)
+    if split is not None and rollup is not None:
+        bounds = _data_bounds(rollup, lower, upper, tz)
+        totals = (
+            bucket_totals(rollup=rollup, daily=daily, edges=bounds, split=split) if bounds else {}
+        )
+        per_event = {event_id: total for (_, event_id), total in totals.items()}
+        names = events.order_by("name").values_list("pk", "name")  # ties: the database's order
+        rows = sorted(((name, per_event.get(pk, 0)) for pk, name in names), key=lambda r: -r[1])
+        return [Frequency(event_name=name, total=total) for name, total in rows]
     rows = {
         name: scope_to_outer_tenant(model.objects.filter(event_id=OuterRef("pk")))
         for name, model in (("logs", EventLog), ("rollup", HourlyCountTotal))
@@ -224,11 +292,19 @@ def event_amount(
     tz: ZoneInfo,
     event_name: str | None = None,
     source: Source = "auto",
+    daily: QuerySet[DailyCountTotal] | None = None,
 ) -> list[DailyAmount]:
-    """Sum of counts per day of `event_name`, or of all events (seed 002's store events
+    """Sum of counts per day of `event_name`, or of all events (a store's events
     amount): `event_trend` per day, one row per day of the range, zeros included."""
     trend = event_trend(
-        logs=logs, rollup=rollup, start=start, end=end, tz=tz, event_name=event_name, source=source
+        logs=logs,
+        rollup=rollup,
+        daily=daily,
+        start=start,
+        end=end,
+        tz=tz,
+        event_name=event_name,
+        source=source,
     )
     return [DailyAmount(date=day, event_amount=sum(row.values())) for day, row in trend.items()]
 

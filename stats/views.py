@@ -25,7 +25,7 @@ from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
 from core.deadline import StatementDeadlineMixin
 from events.exceptions import EventNotFound
-from events.models import Event, EventLog, HourlyCountTotal
+from events.models import DailyCountTotal, Event, EventLog, HourlyCountTotal
 from events.rollups import StatsSource, stats_source
 from stats import selectors
 from stats.buckets import MAX_BUCKETS, TooManyBuckets
@@ -136,12 +136,16 @@ class StatsView(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIVi
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    def event_rows(self) -> dict:
-        """The raw logs and the rollup of the tenant, as the selectors' keywords."""
-        return {
+    def event_rows(self, *, daily: bool = False) -> dict:
+        """The raw logs and the hourly rollup of the tenant (and its daily rollup), as the
+        selectors' keywords."""
+        rows = {
             "logs": self.scoped(EventLog.objects.all()),
             "rollup": self.scoped(HourlyCountTotal.objects.all()),
         }
+        if daily:
+            rows["daily"] = self.scoped(DailyCountTotal.objects.all())
+        return rows
 
     def respond(self, data, *, tz: ZoneInfo, query: dict, source: StatsSource) -> Response:
         """The body keeps seed 001's shape; the zone used and the source read go in headers."""
@@ -232,7 +236,7 @@ class TrendView(StatsView):
 
     def select(self, query: dict, *, tz: ZoneInfo, source: StatsSource) -> dict:
         return selectors.event_trend(
-            **self.event_rows(),
+            **self.event_rows(daily=True),
             **date_range(query),
             event_name=query.get("event_name"),
             interval=query["interval"],
@@ -260,7 +264,15 @@ class FrequencyView(StatsView):
     def select(self, query: dict, *, tz: ZoneInfo, source: StatsSource) -> list | dict:
         name = query.get("event_name")
         events = self.get_queryset() if name is None else self.get_queryset().filter(name=name)
-        data = selectors.event_frequency(events=events, **date_range(query), tz=tz, source=source)
+        rows = self.event_rows(daily=True)
+        data = selectors.event_frequency(
+            events=events,
+            rollup=rows["rollup"],
+            daily=rows["daily"],
+            **date_range(query),
+            tz=tz,
+            source=source,
+        )
         if name is None:
             return data
         if not data:
@@ -335,7 +347,9 @@ class EventAmountView(DailyStatsView):
     chart_kind = "event_amount"
 
     def select(self, query: dict, *, tz: ZoneInfo, source: StatsSource) -> list:
-        return selectors.event_amount(**self.event_rows(), **self.days(query), tz=tz, source=source)
+        return selectors.event_amount(
+            **self.event_rows(daily=True), **self.days(query), tz=tz, source=source
+        )
 
 
 @daily_schema(DailyAmountSerializer, StoreEventsAmountQuerySerializer, not_found=False)

@@ -12,9 +12,11 @@ FREQUENCY = "/api/stats/event_frequency"
 ROUTES = [TREND, FREQUENCY]
 BOTH_SLASHES = [TREND, f"{TREND}/", FREQUENCY, f"{FREQUENCY}/"]
 
-# Token lookup (with user and tenant) + one aggregate. Independent of how many
-# events and logs there are: a per-event or per-day query would break it.
-STATS_QUERIES = 2
+# Independent of how many events and logs there are (a per-event or per-day query
+# would break it): the token lookup (with user and tenant), then from the daily rollup
+# the bounds of the data (an open range), the whole days, the hours before the range's
+# edges and the hours they cut (zones with :30 offsets), and the events' names.
+STATS_QUERIES = 6
 
 
 def at(year: int, month: int, day: int, hour: int = 12, minute: int = 0, second: int = 0):
