@@ -163,9 +163,14 @@ def fill_rollup(conn: psycopg.Connection) -> int:
         f"FROM {TABLE} GROUP BY 1, 2, 3 ORDER BY 3, 1, 2"
     )
     rows = cursor.rowcount
+    hour_of_day = "extract(hour FROM hour AT TIME ZONE 'UTC')"
+    before = [f"before_{h}" for h in range(1, 24)]
+    sums = "".join(
+        f", coalesce(sum(count) FILTER (WHERE {hour_of_day} < {h}), 0)" for h in range(1, 24)
+    )
     conn.execute(
-        f"INSERT INTO {DAILY} (tenant_id, event_id, day, count) "  # noqa: S608 - fixed names
-        "SELECT tenant_id, event_id, (hour AT TIME ZONE 'UTC')::date, sum(count) "
+        f"INSERT INTO {DAILY} (tenant_id, event_id, day, count, {', '.join(before)}) "  # noqa: S608 - fixed names
+        f"SELECT tenant_id, event_id, (hour AT TIME ZONE 'UTC')::date, sum(count){sums} "
         f"FROM {ROLLUP} GROUP BY 1, 2, 3 ORDER BY 3, 1, 2"
     )
     conn.commit()

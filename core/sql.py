@@ -33,12 +33,13 @@ def append(model: type[models.Model], *, fields: Sequence[str], rows: Sequence[t
 
 class ByDay(NamedTuple):
     """A second counter table a fold keeps from the same increments: the same keys with
-    the instant `hour` replaced by its UTC `day`, and the sum of `amount`."""
+    the instant `hour` replaced by its UTC `day`, and the sums of `amounts` (a target
+    column → SQL over the increment's columns)."""
 
     target: type[models.Model]
     hour: str
     day: str
-    amount: str
+    amounts: dict[str, str]
 
 
 def utc_day_sql(instant: str) -> str:
@@ -46,6 +47,13 @@ def utc_day_sql(instant: str) -> str:
     if connection.vendor == "postgresql":
         return f"({instant}::timestamptz AT TIME ZONE 'UTC')::date"
     return f"date({instant})"
+
+
+def utc_hour_of_day_sql(instant: str) -> str:
+    """SQL for the UTC hour of the day (0-23) of `instant` (a column)."""
+    if connection.vendor == "postgresql":
+        return f"extract(hour FROM {instant} AT TIME ZONE 'UTC')"
+    return f"CAST(strftime('%H', {instant}) AS INTEGER)"
 
 
 def fold(
@@ -85,13 +93,14 @@ def _by_day_sql(by_day: ByDay, pending, keys: Sequence[str], source: str) -> str
         for key, column in zip(keys, _columns(pending, keys), strict=True)
     ]
     groups = ", ".join(sources)
+    sums = ", ".join(f"SUM({sql})" for sql in by_day.amounts.values())
     select = (
         # WHERE: an upsert's SELECT needs one on SQLite (else ON could start a join).
-        f"SELECT {groups}, SUM({_columns(pending, [by_day.amount])[0]}) FROM {source} "  # noqa: S608
+        f"SELECT {groups}, {sums} FROM {source} "  # noqa: S608
         f"WHERE 1 = 1 GROUP BY {groups} ORDER BY {groups}"
     )
-    return _insert_sql(by_day.target, (*day_keys, by_day.amount), select) + _upsert_tail(
-        by_day.target, day_keys, [by_day.amount]
+    return _insert_sql(by_day.target, (*day_keys, *by_day.amounts), select) + _upsert_tail(
+        by_day.target, day_keys, list(by_day.amounts)
     )
 
 
@@ -99,8 +108,8 @@ def _delete_zero_days(by_day: ByDay, keys: Sequence[str], zeros: list[tuple]) ->
     table = connection.ops.quote_name(by_day.target._meta.db_table)
     columns = _columns(by_day.target, [by_day.day if k == by_day.hour else k for k in keys])
     match = ", ".join(utc_day_sql("%s") if k == by_day.hour else "%s" for k in keys)
-    amount = _columns(by_day.target, [by_day.amount])[0]
-    sql = f"DELETE FROM {table} WHERE ({', '.join(columns)}) = ({match}) AND {amount} = 0"  # noqa: S608
+    zero = " AND ".join(f"{column} = 0" for column in _columns(by_day.target, by_day.amounts))
+    sql = f"DELETE FROM {table} WHERE ({', '.join(columns)}) = ({match}) AND {zero}"  # noqa: S608
     with connection.cursor() as cursor:
         for row in zeros:
             cursor.execute(sql, list(row[: len(keys)]))

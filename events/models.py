@@ -156,9 +156,28 @@ class HourlyCount(FirstMinutes):
         return f"{self.event_id}@{self.hour:%Y-%m-%d %H}:00 = {self.count}"
 
 
-class DailyCount(models.Model):
-    """Sum of `EventLog.count` per tenant, event and UTC day: the hourly rollup's folded
-    rows by day, so a long range reads one row per event and day instead of 24.
+class HoursBefore(models.Model):
+    """The daily rollup's cumulative hour columns: before_<h> is the sum of counts of the
+    day before h:00 UTC (h = 1 … 23). A local day that begins at 05:00 UTC (New York) is
+    then the UTC day less its before_5 plus the next day's before_5: one row per event
+    and day answers any zone, the hour a :30 or :45 zone cuts coming from HourlyCount."""
+
+    class Meta:
+        abstract = True
+
+
+HOURS_BEFORE = tuple(f"before_{hour}" for hour in range(1, 24))
+for _hour, _name in enumerate(HOURS_BEFORE, start=1):
+    HoursBefore.add_to_class(
+        _name,
+        models.BigIntegerField(default=0, help_text=f"Sum of counts before {_hour:02d}:00 UTC."),
+    )
+
+
+class DailyCount(HoursBefore):
+    """Sum of `EventLog.count` per tenant, event and UTC day, and its hours before each
+    hour of the day: the hourly rollup's folded rows by day, so a long range reads one
+    row per event and day instead of 24.
 
     Nothing writes it but the fold, in the transaction that moves hourly increments into
     HourlyCount: both take the same increments at once. Readers read DailyCountTotal
@@ -328,7 +347,7 @@ class HourlyCountTotal(FirstMinutes):
         return f"{self.event_id}@{self.hour:%Y-%m-%d %H}:00 {self.count:+}"
 
 
-class DailyCountTotal(models.Model):
+class DailyCountTotal(HoursBefore):
     """Read-only: a database view, DailyCount UNION ALL HourlyCountIncrement by UTC day
     (see HourlyCountTotal); always aggregate."""
 

@@ -34,8 +34,9 @@ from django.db.models import DateTimeField, Sum
 from django.db.models.functions import ExtractMinute, Trunc
 from django.db.models.lookups import LessThan
 
-from core.sql import ByDay, append, fold
+from core.sql import ByDay, append, fold, utc_hour_of_day_sql
 from events.models import (
+    HOURS_BEFORE,
     DailyCount,
     EventLog,
     HourlyCount,
@@ -57,7 +58,6 @@ FIRST_MINUTES = (15, 30, 45)  # HourlyCount's cumulative columns, first_15 …
 HOURLY_AMOUNTS = ("count", *(f"first_{minutes}" for minutes in FIRST_MINUTES))
 INGESTION_KEYS = ("tenant_id", "hour", "outcome", "reason")
 FOLD_BATCH = 10_000  # increments moved per fold transaction
-DAILY = ByDay(DailyCount, hour="hour", day="day", amount="count")  # HourlyCount by UTC day
 Outcome = IngestionCount.Outcome
 
 
@@ -125,12 +125,17 @@ def hourly_rows(deltas: Deltas) -> list[tuple]:
     ]
 
 
-def daily_totals(deltas: Deltas) -> Counter[tuple[int, int, dt.date]]:
-    """`deltas` by (tenant, event, UTC day): DailyCount's rows."""
-    days: Counter[tuple[int, int, dt.date]] = Counter()
+def daily_rows(deltas: Deltas) -> dict[tuple[int, int, dt.date], tuple[int, ...]]:
+    """`deltas` as DailyCount rows: (tenant, event, UTC day) → (count, before_1, …,
+    before_23); days whose amounts are all zero are left out."""
+    days: dict[tuple[int, int, dt.date], list[int]] = {}
     for (tenant, event, quarter), change in deltas.items():
-        days[(tenant, event, quarter.astimezone(dt.UTC).date())] += change
-    return +days
+        utc = quarter.astimezone(dt.UTC)
+        amounts = days.setdefault((tenant, event, utc.date()), [0] * (1 + len(HOURS_BEFORE)))
+        amounts[0] += change
+        for hour in range(utc.hour + 1, 24):
+            amounts[hour] += change
+    return {key: tuple(amounts) for key, amounts in days.items() if any(amounts)}
 
 
 def hourly_counts_apply(deltas: Deltas) -> None:
@@ -208,7 +213,7 @@ def fold_counters(*, limit: int | None = None) -> int:
     several processes at once. Returns the number of increments moved."""
     moved = 0
     for pending, target, keys, amounts, by_day in (
-        (HourlyCountIncrement, HourlyCount, HOURLY_KEYS, HOURLY_AMOUNTS, DAILY),
+        (HourlyCountIncrement, HourlyCount, HOURLY_KEYS, HOURLY_AMOUNTS, _by_day()),
         (IngestionCountIncrement, IngestionCount, INGESTION_KEYS, ("events", "requests"), None),
     ):
         left = limit
@@ -220,6 +225,18 @@ def fold_counters(*, limit: int | None = None) -> int:
             if done < batch:
                 break
     return moved
+
+
+def _by_day() -> ByDay:
+    """DailyCount as the fold keeps it: the hourly increments by UTC day, each also
+    counted in the before_<h> columns of the hours after its own."""
+    q = connection.ops.quote_name
+    hour_of_day, count = utc_hour_of_day_sql(q("hour")), q("count")
+    before = {
+        name: f"CASE WHEN {hour_of_day} < {hour} THEN {count} ELSE 0 END"
+        for hour, name in enumerate(HOURS_BEFORE, start=1)
+    }
+    return ByDay(DailyCount, hour="hour", day="day", amounts={"count": count, **before})
 
 
 _last_fold = 0.0

@@ -1,36 +1,34 @@
-"""Totals over buckets of whole local days, read mostly from the daily rollup.
+"""Totals over buckets of whole local days, read from the daily rollup.
 
 A bucket is [edge_i, edge_i+1), the edges being local midnights (of days, Mondays or
 firsts of months) as UTC instants. Writing D for an edge's UTC day and P(edge) for the
 counts of D before the edge, a bucket holds
 
-    the whole UTC days D_i ≤ d < D_i+1 (DailyCountTotal)  -  P(edge_i)  +  P(edge_i+1)
+    the whole UTC days D_i <= d < D_i+1 (DailyCountTotal)  -  P(edge_i)  +  P(edge_i+1)
 
 (a day between the UTC days of two edges is whole in the bucket; the two edges' UTC days
-are corrected by what lies before each edge). P comes from the hourly rollup: the whole
-hours of D before the edge, and the first minutes of the hour it falls in (first_<m>,
-in zones whose days begin at minute m). When the edge is late in its UTC day, P is
-read as the day's total less what follows the edge, so each edge reads at most 12
-hourly rows per event. A year of daily buckets in New York reads 365 daily rows and
-5 hourly rows per event and day, instead of 24 hourly rows: see `bucket_totals`.
+are corrected by what lies before each edge). P is the day's before_<h> column for an
+edge at h:00 UTC (New York's days begin at 05:00 or 04:00 UTC), plus, for an edge at
+h:30 or h:45 (Kolkata: 18:30), the first minutes of that hour from HourlyCountTotal
+(first_30). So a year of daily buckets reads one row per event and day in every zone,
+and one hourly row per event and edge where the zone's days begin inside an hour.
 """
 
 import datetime as dt
 from bisect import bisect_right
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Sequence
-from functools import reduce
-from operator import or_
 
-from django.db.models import Case, Q, QuerySet, Sum, Value, When
+from django.db.models import Field, Func, QuerySet, Sum
 from django.db.models.functions import ExtractHour, TruncDate
-from django.db.models.lookups import GreaterThanOrEqual
 
 from events.models import DailyCountTotal, HourlyCountTotal
 
-HOUR = dt.timedelta(hours=1)
-DAY = dt.timedelta(days=1)
-EDGES_PER_QUERY = 400  # hour ranges OR'ed in one statement
+
+def _sum(column: str) -> Func:
+    """SUM as a bigint, handed over as the driver reads it: Django's per-value int()
+    conversion of an integer aggregate took a third of a year's daily buckets."""
+    return Func(Sum(column), template="CAST(%(expressions)s AS bigint)", output_field=Field())
 
 
 def bucket_totals(
@@ -39,101 +37,73 @@ def bucket_totals(
     daily: QuerySet[DailyCountTotal],
     edges: Sequence[dt.datetime],
     split: int,
-) -> Counter[tuple[int, int]]:
-    """Sum of counts per (bucket index, event_id) for the buckets [edges[i], edges[i+1]).
-    Every edge lies at minute `split` of its UTC hour (see events.rollups.hour_split)."""
-    days = [edge.astimezone(dt.UTC).date() for edge in edges]
-    totals: Counter[tuple[int, int]] = Counter()
-    whole: dict[tuple[dt.date, int], int] = {}
+) -> dict[int, list[int]]:
+    """Sum of counts of each event_id in the buckets [edges[i], edges[i+1]), as a list
+    per event. Every edge lies at minute `split` of its UTC hour (see
+    events.rollups.hour_split)."""
+    starts = [edge.astimezone(dt.UTC) for edge in edges]
+    hours = sorted({start.hour for start in starts} - {0})
+    totals, before = _whole_days(daily, [start.date() for start in starts], hours)
+    cut = _first_minutes(rollup, [s.replace(minute=0) for s in starts if s.minute], split)
+    column = {hour: i for i, hour in enumerate(hours)}
+    last = len(starts) - 1
+    for index, start in enumerate(starts):
+        earlier: list[tuple[int, int]] = []
+        if start.hour:
+            at = column[start.hour]
+            earlier += [(event_id, sums[at]) for event_id, sums in before.get(start.date(), ())]
+        earlier += cut.get((start.date(), start.hour), [])
+        for event_id, counts in earlier:
+            buckets = totals.setdefault(event_id, [0] * last)
+            if index > 0:
+                buckets[index - 1] += counts
+            if index < last:
+                buckets[index] -= counts
+    return totals
+
+
+def _whole_days(
+    daily: QuerySet[DailyCountTotal], days: list[dt.date], hours: list[int]
+) -> tuple[dict[int, list[int]], dict[dt.date, list[tuple[int, list[int]]]]]:
+    """The whole UTC days of each bucket (days[i] <= day < days[i+1]) per event, and the
+    before_<h> sums of `hours` per day: [(event_id, sums)]."""
+    columns = ["count", *(f"before_{hour}" for hour in hours)]
     rows = (
         daily.filter(day__gte=days[0], day__lte=days[-1])
         .order_by()
         .values_list("day", "event_id")
-        .annotate(total=Sum("count"))
+        .annotate(**{f"sum{i}": _sum(column) for i, column in enumerate(columns)})
     )
-    for day, event_id, total in rows:
-        whole[(day, event_id)] = total
+    buckets = len(days) - 1
+    totals: dict[int, list[int]] = {}
+    before: dict[dt.date, list[tuple[int, list[int]]]] = defaultdict(list)
+    bucket_of: dict[dt.date, int] = {}
+    for day, event_id, total, *sums in rows:
         if day < days[-1]:
-            totals[(bisect_right(days, day) - 1, event_id)] += total
-    last = len(edges) - 1
-    for index, event_id, before in _before_edges(rollup, edges, split, whole):
-        if index > 0:
-            totals[(index - 1, event_id)] += before
-        if index < last:
-            totals[(index, event_id)] -= before
-    return totals
+            if day not in bucket_of:
+                bucket_of[day] = bisect_right(days, day) - 1
+            totals.setdefault(event_id, [0] * buckets)[bucket_of[day]] += total
+        before[day].append((event_id, sums))
+    return totals, before
 
 
-def _before_edges(rollup, edges, split, whole) -> list[tuple[int, int, int]]:
-    """(edge index, event_id, counts of the edge's UTC day before the edge), nonzero."""
-    found = []
-    for first in range(0, len(edges), EDGES_PER_QUERY):
-        chunk = list(enumerate(edges[first : first + EDGES_PER_QUERY], start=first))
-        found += _before_chunk(rollup, chunk, split, whole)
-    return found
-
-
-def _before_chunk(rollup, edges, split, whole) -> list[tuple[int, int, int]]:
-    # Each edge reads the whole hours on one side of it: before it when it lies in the
-    # first half of its UTC day, after it (subtracted from the day) otherwise. Edges are
-    # 23 hours or more apart, so no two read the same half of a UTC day.
-    sides: dict[tuple[dt.date, bool], tuple[int, dt.datetime]] = {}
-    ranges = []
-    for index, edge in edges:
-        start = edge.astimezone(dt.UTC)
-        midnight = start.replace(hour=0, minute=0)
-        if start == midnight:
-            continue  # nothing of its day lies before it
-        hour, late = start.replace(minute=0), start - midnight > dt.timedelta(hours=12)
-        sides[(midnight.date(), late)] = (index, hour)
-        ranges.append(
-            (hour + HOUR if split else start, midnight + DAY) if late else (midnight, hour)
-        )
-    if not sides:
-        return []
-    hours = _hour_sums(rollup, ranges)
-    cut = _cut_hours(rollup, [hour for _, hour in sides.values()], split)
-    events = {event_id for (_, _, event_id) in hours} | {event_id for (_, event_id) in cut}
-    events |= {event_id for (_, event_id) in whole}
-    found = []
-    for (day, late), (index, hour) in sides.items():
-        for event_id in events:
-            first, rest = cut.get((hour, event_id), (0, 0))
-            side = hours.get((day, late, event_id), 0)
-            before = whole.get((day, event_id), 0) - side - rest if late else side + first
-            if before:
-                found.append((index, event_id, before))
-    return found
-
-
-def _hour_sums(rollup, ranges) -> dict[tuple[dt.date, bool, int], int]:
-    """Sum of counts per (UTC day, after its noon, event_id) over the hour `ranges`."""
-    ranges = [(low, high) for low, high in ranges if low < high]
-    if not ranges:
-        return {}
-    within = reduce(or_, (Q(hour__gte=low, hour__lt=high) for low, high in ranges))
-    afternoon = GreaterThanOrEqual(ExtractHour("hour", tzinfo=dt.UTC), 12)
-    rows = (
-        rollup.filter(within)
-        .order_by()
-        .annotate(
-            day=TruncDate("hour", tzinfo=dt.UTC),
-            late=Case(When(afternoon, then=Value(True)), default=Value(False)),
-        )
-        .values_list("day", "late", "event_id")
-        .annotate(total=Sum("count"))
-    )
-    return {(day, late, event_id): total for day, late, event_id, total in rows}
-
-
-def _cut_hours(rollup, hours, split) -> dict[tuple[dt.datetime, int], tuple[int, int]]:
-    """(first `split` minutes, the rest) per (hour, event_id) of the hours edges cut."""
-    if not split or not hours:
+def _first_minutes(
+    rollup: QuerySet[HourlyCountTotal], hours: list[dt.datetime], split: int
+) -> dict[tuple[dt.date, int], list[tuple[int, int]]]:
+    """The first `split` minutes of the hours the edges cut, by (UTC day, hour of the
+    day): [(event_id, counts)]. (Keyed by a date and an integer: reading back 7,000
+    timestamps with time zones cost more than the query.)"""
+    if not hours:
         return {}
     rows = (
         rollup.filter(hour__in=hours)
         .order_by()
-        .values_list("hour", "event_id")
-        .annotate(total=Sum("count"), first=Sum(f"first_{split}"))
+        .values_list(
+            TruncDate("hour", tzinfo=dt.UTC), ExtractHour("hour", tzinfo=dt.UTC), "event_id"
+        )
+        .annotate(first=_sum(f"first_{split}"))
     )
-    return {(hour, event_id): (first, total - first) for hour, event_id, total, first in rows}
+    cut: dict[tuple[dt.date, int], list[tuple[int, int]]] = defaultdict(list)
+    for day, hour, event_id, first in rows:
+        cut[(day, hour)].append((event_id, first))
+    return cut

@@ -140,11 +140,12 @@ def _trend_from_days(rollup, daily, lower, upper, interval, tz, split) -> dict[s
         return {}
     edges, keys = bucket_edges(*bounds, interval, tz)
     totals = bucket_totals(rollup=rollup, daily=daily, edges=edges, split=split)
-    names = dict(Event.objects.filter(pk__in={e for _, e in totals}).values_list("id", "name"))
+    names = dict(Event.objects.filter(pk__in=list(totals)).values_list("id", "name"))
     found: dict[str, dict[str, int]] = {}
-    for (index, event_id), total in totals.items():
-        if total:
-            found.setdefault(keys[index], {})[names[event_id]] = total
+    for event_id, buckets in totals.items():
+        for key, total in zip(keys, buckets, strict=True):
+            if total:
+                found.setdefault(key, {})[names[event_id]] = total
     return found
 
 
@@ -220,7 +221,7 @@ def event_frequency(
         totals = (
             bucket_totals(rollup=rollup, daily=daily, edges=bounds, split=split) if bounds else {}
         )
-        per_event = {event_id: total for (_, event_id), total in totals.items()}
+        per_event = {event_id: total for event_id, (total,) in totals.items()}
         names = events.order_by("name").values_list("pk", "name")  # ties: the database's order
         rows = sorted(((name, per_event.get(pk, 0)) for pk, name in names), key=lambda r: -r[1])
         return [Frequency(event_name=name, total=total) for name, total in rows]

@@ -12,7 +12,6 @@ from events.models import DailyCountTotal, Event, EventLog, HourlyCountTotal
 from events.rollups import fold_counters
 from events.services import event_logs_ingest
 from events.validation import EventInput
-from stats import day_rollup
 from stats.selectors import event_frequency, event_trend
 
 YEAR = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -77,10 +76,7 @@ def test_a_year_from_the_daily_rollup_equals_the_raw_rows(year_of_events, zone, 
 
 
 @pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kolkata"])
-def test_open_ranges_and_many_queries_of_edges_equal_the_raw_rows(
-    year_of_events, zone, monkeypatch
-):
-    monkeypatch.setattr(day_rollup, "EDGES_PER_QUERY", 7)  # the edges in many statements
+def test_open_ranges_equal_the_raw_rows(year_of_events, zone):
     start, end = dt.date(2024, 3, 5), dt.date(2024, 11, 20)
     for days in (
         {"start": None, "end": None},

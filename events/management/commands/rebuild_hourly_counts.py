@@ -1,7 +1,5 @@
 """Recompute the hourly and daily rollups from raw EventLog rows and report any drift."""
 
-from collections import Counter
-
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import Sum
@@ -9,6 +7,7 @@ from django.db.models import Sum
 from accounts.models import Tenant
 from accounts.tenancy import for_each_tenant, scope_to_tenant
 from events.models import (
+    HOURS_BEFORE,
     DailyCount,
     DailyCountTotal,
     EventLog,
@@ -19,7 +18,7 @@ from events.models import (
 from events.rollups import (
     HOURLY_AMOUNTS,
     Deltas,
-    daily_totals,
+    daily_rows,
     deltas_of_queryset,
     hourly_rows,
     quarter_deltas,
@@ -65,11 +64,11 @@ class Command(BaseCommand):
             expected = deltas_of_queryset(scope_to_tenant(EventLog.objects.all(), tenant))
             stored = _stored(tenant)
             drift = {key for key in expected.keys() | stored.keys() if expected[key] != stored[key]}
-            expected_days, stored_days = daily_totals(expected), _stored_days(tenant)
+            expected_days, stored_days = daily_rows(expected), _stored_days(tenant)
             drift |= {
                 key
                 for key in expected_days.keys() | stored_days.keys()
-                if expected_days[key] != stored_days[key]
+                if expected_days.get(key) != stored_days.get(key)
             }
             if drift:
                 self.stdout.write(
@@ -89,8 +88,13 @@ class Command(BaseCommand):
                     for t, e, h, *amounts in hourly_rows(expected)
                 )
                 DailyCount.objects.bulk_create(
-                    DailyCount(tenant_id=t, event_id=e, day=d, count=n)
-                    for (t, e, d), n in expected_days.items()
+                    DailyCount(
+                        tenant_id=t,
+                        event_id=e,
+                        day=d,
+                        **dict(zip(DAY_AMOUNTS, amounts, strict=True)),
+                    )
+                    for (t, e, d), amounts in expected_days.items()
                 )
         return len(drift)
 
@@ -106,12 +110,15 @@ def _stored(tenant: Tenant) -> Deltas:
     return +quarter_deltas(rows)
 
 
-def _stored_days(tenant: Tenant) -> Counter:
+DAY_AMOUNTS = ("count", *HOURS_BEFORE)
+
+
+def _stored_days(tenant: Tenant) -> dict:
     """The daily rollup as readers see it, empty days out."""
     rows = (
         scope_to_tenant(DailyCountTotal.objects.all(), tenant)
         .order_by()
         .values_list("tenant_id", "event_id", "day")
-        .annotate(total=Sum("count"))
+        .annotate(*(Sum(amount) for amount in DAY_AMOUNTS))
     )
-    return +Counter({(t, e, d): n for t, e, d, n in rows})
+    return {(t, e, d): tuple(amounts) for t, e, d, *amounts in rows if any(amounts)}
