@@ -121,9 +121,17 @@ class FirstMinutes(models.Model):
     :15, :30 or :45 offset (India, Nepal, Newfoundland) starts its local hours, so the
     rollup answers those zones too."""
 
-    first_15 = models.BigIntegerField(default=0, help_text="Sum of counts in minutes 0-14.")
-    first_30 = models.BigIntegerField(default=0, help_text="Sum of counts in minutes 0-29.")
-    first_45 = models.BigIntegerField(default=0, help_text="Sum of counts in minutes 0-44.")
+    # db_default: a process of the previous release, which does not write them, can
+    # still append increments while this one's migration runs (a rolling deploy).
+    first_15 = models.BigIntegerField(
+        default=0, db_default=0, help_text="Sum of counts in minutes 0-14."
+    )
+    first_30 = models.BigIntegerField(
+        default=0, db_default=0, help_text="Sum of counts in minutes 0-29."
+    )
+    first_45 = models.BigIntegerField(
+        default=0, db_default=0, help_text="Sum of counts in minutes 0-44."
+    )
 
     class Meta:
         abstract = True
@@ -323,12 +331,9 @@ class IngestionCountIncrement(models.Model):
         return f"{self.hour:%Y-%m-%d %H}:00 {self.outcome} {self.events:+}"
 
 
-class HourlyCountTotal(FirstMinutes):
-    """Read-only: a database view, HourlyCount UNION ALL HourlyCountIncrement. Summed by
-    (tenant, event, hour) it is the exact rollup at every instant: one statement sees
-    an increment either not yet folded or folded, never both, never neither.
-    Rows are not unique per bucket; always aggregate (`hour` is a stand-in primary key
-    the ORM needs and no query may rely on)."""
+class EventRollupView(models.Model):
+    """A read-only view over one of an event's rollups: its tenant and event, without
+    constraints (a view has none)."""
 
     tenant = models.ForeignKey(
         Tenant, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
@@ -336,6 +341,18 @@ class HourlyCountTotal(FirstMinutes):
     event = models.ForeignKey(
         Event, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
     )
+
+    class Meta:
+        abstract = True
+
+
+class HourlyCountTotal(FirstMinutes, EventRollupView):
+    """Read-only: a database view, HourlyCount UNION ALL HourlyCountIncrement. Summed by
+    (tenant, event, hour) it is the exact rollup at every instant: one statement sees
+    an increment either not yet folded or folded, never both, never neither.
+    Rows are not unique per bucket; always aggregate (`hour` is a stand-in primary key
+    the ORM needs and no query may rely on)."""
+
     hour = models.DateTimeField(primary_key=True)
     count = models.BigIntegerField()
 
@@ -347,16 +364,10 @@ class HourlyCountTotal(FirstMinutes):
         return f"{self.event_id}@{self.hour:%Y-%m-%d %H}:00 {self.count:+}"
 
 
-class DailyCountTotal(HoursBefore):
+class DailyCountTotal(HoursBefore, EventRollupView):
     """Read-only: a database view, DailyCount UNION ALL HourlyCountIncrement by UTC day
     (see HourlyCountTotal); always aggregate."""
 
-    tenant = models.ForeignKey(
-        Tenant, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
-    )
-    event = models.ForeignKey(
-        Event, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
-    )
     day = models.DateField(primary_key=True)
     count = models.BigIntegerField()
 

@@ -124,7 +124,7 @@ def event_trend(
     if split is not None and interval != "hour":
         found = _trend_from_days(rollup, daily, lower, upper, interval, tz, split)
     else:
-        found = _trend_from_pieces(logs, rollup, start, end, lower, upper, interval, tz, source)
+        found = _trend_from_pieces(logs, rollup, start, end, interval, tz, source)
     # Seed 001's shape lists only the events that occurred in a bucket; an empty bucket
     # is {} ({event_name: 0} when the query names one event).
     empty = {event_name: 0} if event_name is not None else {}
@@ -149,19 +149,8 @@ def _trend_from_days(rollup, daily, lower, upper, interval, tz, split) -> dict[s
     return found
 
 
-def _trend_from_pieces(
-    logs, rollup, start, end, lower, upper, interval, tz, source
-) -> dict[str, dict[str, int]]:
-    pieces = _pieces(
-        logs=logs,
-        rollup=rollup,
-        start=start,
-        end=end,
-        lower=lower,
-        upper=upper,
-        tz=tz,
-        source=source,
-    )
+def _trend_from_pieces(logs, rollup, start, end, interval, tz, source) -> dict[str, dict[str, int]]:
+    pieces = _pieces(logs=logs, rollup=rollup, start=start, end=end, tz=tz, source=source)
     totals = _piece_totals(
         # Grouped by the integer event id, the name carried along by Min(): grouping a
         # year of hourly rows by the text name spilled the sort to disk at 10 M events.
@@ -217,6 +206,8 @@ def event_frequency(
     lower, upper = day_range_bounds(start=start, end=end, tz=tz)
     split = _day_rollup_split(daily, tz=tz, source=source, start=start, end=end)
     if split is not None and rollup is not None:
+        asked = events.values("pk")  # one event's frequency reads that event's rows only
+        rollup, daily = rollup.filter(event_id__in=asked), daily.filter(event_id__in=asked)
         bounds = _data_bounds(rollup, lower, upper, tz)
         totals = (
             bucket_totals(rollup=rollup, daily=daily, edges=bounds, split=split) if bounds else {}
@@ -229,7 +220,7 @@ def event_frequency(
         name: scope_to_outer_tenant(model.objects.filter(event_id=OuterRef("pk")))
         for name, model in (("logs", EventLog), ("rollup", HourlyCountTotal))
     }
-    pieces = _pieces(**rows, start=start, end=end, lower=lower, upper=upper, tz=tz, source=source)
+    pieces = _pieces(**rows, start=start, end=end, tz=tz, source=source)
     # One correlated sum per event: it walks the (tenant, event, time) index over the
     # range only. (A LEFT JOIN with a FILTERed Sum would join every row of the tenant.)
     total = sum((Sum(amount) for _, amount in pieces.parts[1:]), Sum(pieces.parts[0][1]))
@@ -259,17 +250,7 @@ def hourly_distribution(
     names = dict(_named(events, event_name).values_list("id", "name"))
     if event_name is not None and not names:
         raise Event.DoesNotExist(f"No event named {event_name!r}.")
-    lower, upper = day_range_bounds(start=start, end=end, tz=tz)
-    pieces = _pieces(
-        logs=logs,
-        rollup=rollup,
-        start=start,
-        end=end,
-        lower=lower,
-        upper=upper,
-        tz=tz,
-        source=source,
-    )
+    pieces = _pieces(logs=logs, rollup=rollup, start=start, end=end, tz=tz, source=source)
     if event_name is not None:
         pieces = pieces._replace(rows=pieces.rows.filter(event_id__in=list(names)))
     hours = {event_id: [0] * 24 for event_id in names}
@@ -410,12 +391,10 @@ def _pieces(
     rollup: QuerySet[HourlyCountTotal],
     start: dt.date | None,
     end: dt.date | None,
-    lower: dt.datetime | None,
-    upper: dt.datetime | None,
     tz: ZoneInfo,
     source: Source,
 ) -> Pieces:
-    """What to count for the instants [lower, upper) (the days `start` to `end`).
+    """What to count for the days `start` to `end` in `tz`: the instants [lower, upper).
 
     A raw log is one piece at its timestamp; so is a rollup hour where local hours begin
     on the UTC hour. Where they begin at minute m of it (India: 30), a rollup hour is two
@@ -423,6 +402,7 @@ def _pieces(
     lies within one local hour, so each falls in exactly one bucket of any interval. The
     range's edges split hours too: the hour before `lower` counts only its rest, the
     last hour only its first minutes."""
+    lower, upper = day_range_bounds(start=start, end=end, tz=tz)
     if not use_rollup(tz=tz, source=source, start=start, end=end):
         rows = logs.filter(half_open("timestamp", lower, upper))
         return Pieces(rows, ((F("timestamp"), F("count")),))

@@ -77,32 +77,32 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='hourlycount',
             name='first_15',
-            field=models.BigIntegerField(default=0, help_text='Sum of counts in minutes 0-14.'),
+            field=models.BigIntegerField(default=0, db_default=0, help_text='Sum of counts in minutes 0-14.'),
         ),
         migrations.AddField(
             model_name='hourlycount',
             name='first_30',
-            field=models.BigIntegerField(default=0, help_text='Sum of counts in minutes 0-29.'),
+            field=models.BigIntegerField(default=0, db_default=0, help_text='Sum of counts in minutes 0-29.'),
         ),
         migrations.AddField(
             model_name='hourlycount',
             name='first_45',
-            field=models.BigIntegerField(default=0, help_text='Sum of counts in minutes 0-44.'),
+            field=models.BigIntegerField(default=0, db_default=0, help_text='Sum of counts in minutes 0-44.'),
         ),
         migrations.AddField(
             model_name='hourlycountincrement',
             name='first_15',
-            field=models.BigIntegerField(default=0, help_text='Sum of counts in minutes 0-14.'),
+            field=models.BigIntegerField(default=0, db_default=0, help_text='Sum of counts in minutes 0-14.'),
         ),
         migrations.AddField(
             model_name='hourlycountincrement',
             name='first_30',
-            field=models.BigIntegerField(default=0, help_text='Sum of counts in minutes 0-29.'),
+            field=models.BigIntegerField(default=0, db_default=0, help_text='Sum of counts in minutes 0-29.'),
         ),
         migrations.AddField(
             model_name='hourlycountincrement',
             name='first_45',
-            field=models.BigIntegerField(default=0, help_text='Sum of counts in minutes 0-44.'),
+            field=models.BigIntegerField(default=0, db_default=0, help_text='Sum of counts in minutes 0-44.'),
         ),
         migrations.RunPython(rebuild_from_logs, migrations.RunPython.noop),
         migrations.RunSQL(HOURLY_VIEW, "DROP VIEW events_hourlycounttotal"),
