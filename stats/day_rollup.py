@@ -55,19 +55,22 @@ def bucket_totals(
     *,
     rollup: QuerySet[HourlyCountTotal],
     daily: QuerySet[DailyCountTotal],
-    edges: Sequence[dt.datetime],
+    edges: Sequence[dt.datetime | None],
     split: int,
 ) -> dict[int, list[int]]:
     """Sum of counts of each event_id in the buckets [edges[i], edges[i+1]), as a list
     per event. Every edge lies at minute `split` of its UTC hour (see
-    events.rollups.hour_split)."""
-    starts = [edge.astimezone(dt.UTC) for edge in edges]
-    hours = sorted({start.hour for start in starts} - {0})
-    totals, before = _whole_days(daily, [start.date() for start in starts], hours)
-    cut = _first_minutes(rollup, [s.replace(minute=0) for s in starts if s.minute], split)
+    events.rollups.hour_split); the first and the last may be None (an open side)."""
+    starts = [None if edge is None else edge.astimezone(dt.UTC) for edge in edges]
+    closed = [start for start in starts if start is not None]
+    hours = sorted({start.hour for start in closed} - {0})
+    totals, before = _whole_days(daily, [start and start.date() for start in starts], hours)
+    cut = _first_minutes(rollup, [s.replace(minute=0) for s in closed if s.minute], split)
     column = {hour: i for i, hour in enumerate(hours)}
     last = len(starts) - 1
     for index, start in enumerate(starts):
+        if start is None:
+            continue  # an open side: nothing before it to take away
         earlier: list[tuple[int, int]] = []
         if start.hour:
             at = column[start.hour]
@@ -83,18 +86,27 @@ def bucket_totals(
 
 
 def _whole_days(
-    daily: QuerySet[DailyCountTotal], days: list[dt.date], hours: list[int]
+    daily: QuerySet[DailyCountTotal], days: list[dt.date | None], hours: list[int]
 ) -> tuple[dict[int, list[int]], dict[dt.date, list[tuple[int, list[int]]]]]:
-    """The whole UTC days of each bucket (days[i] <= day < days[i+1]) per event, and the
-    before_<h> sums of `hours` per day: [(event_id, sums)]."""
+    """The whole UTC days of each bucket (days[i] <= day < days[i+1]; None first or
+    last: open) per event, and the before_<h> sums of `hours` on the edges' days:
+    [(event_id, sums)]."""
+    if days[0] is not None:
+        daily = daily.filter(day__gte=days[0])
+    if days[-1] is not None:
+        daily = daily.filter(day__lte=days[-1])
+    daily = daily.order_by()
+    if len(days) == 2:  # one bucket (a frequency): summed per event in SQL
+        inside = daily if days[-1] is None else daily.filter(day__lt=days[-1])
+        totals = {event_id: [total] for event_id, total in _per_event(inside)}
+        edges = daily.filter(day__in=[day for day in days if day is not None])
+        return totals, _before(edges, hours) if hours else {}
     columns = ["count", *(f"before_{hour}" for hour in hours)]
-    rows = (
-        daily.filter(day__gte=days[0], day__lte=days[-1])
-        .order_by()
-        .values_list("day", "event_id")
-        .annotate(**{f"sum{i}": _sum(column) for i, column in enumerate(columns)})
+    rows = daily.values_list("day", "event_id").annotate(
+        **{f"sum{i}": _sum(column) for i, column in enumerate(columns)}
     )
     buckets = len(days) - 1
+    days = [days[0] or dt.date.min, *days[1:-1], days[-1] or dt.date.max]
     totals: dict[int, list[int]] = {}
     before: dict[dt.date, list[tuple[int, list[int]]]] = defaultdict(list)
     bucket_of: dict[dt.date, int] = {}
@@ -107,6 +119,22 @@ def _whole_days(
         if sums:
             before[day].append((event_id, sums))
     return totals, before
+
+
+def _per_event(daily: QuerySet[DailyCountTotal]) -> QuerySet:
+    return daily.values_list("event_id").annotate(total=_sum("count"))
+
+
+def _before(
+    daily: QuerySet[DailyCountTotal], hours: list[int]
+) -> dict[dt.date, list[tuple[int, list[int]]]]:
+    rows = daily.values_list("day", "event_id").annotate(
+        **{f"sum{i}": _sum(f"before_{hour}") for i, hour in enumerate(hours)}
+    )
+    before: dict[dt.date, list[tuple[int, list[int]]]] = defaultdict(list)
+    for day, event_id, *sums in rows:
+        before[day].append((event_id, sums))
+    return before
 
 
 def _first_minutes(

@@ -135,7 +135,7 @@ def event_trend(
 
 
 def _trend_from_days(rollup, daily, lower, upper, interval, tz, split) -> dict[str, dict[str, int]]:
-    bounds = _data_bounds(rollup, lower, upper, tz)
+    bounds = _data_bounds(daily, lower, upper, tz)
     if bounds is None:
         return {}
     edges, keys = bucket_edges(*bounds, interval, tz)
@@ -174,19 +174,21 @@ def _day_rollup_split(daily, *, tz, source, start, end) -> int | None:
     return hour_split(tz, start=start, end=end)
 
 
-def _data_bounds(rollup, lower, upper, tz) -> tuple[dt.datetime, dt.datetime] | None:
-    """[lower, upper) with an open side closed at the local midnight around the data's
-    first or last hour; None when an open range holds no data."""
+def _data_bounds(daily, lower, upper, tz) -> tuple[dt.datetime, dt.datetime] | None:
+    """[lower, upper) with an open side closed at a local midnight around the data's
+    first or last UTC day; None when an open range holds no data."""
     if lower is not None and upper is not None:
         return lower, upper
-    first, last = rollup.order_by().aggregate(first=Min("hour"), last=Max("hour")).values()
+    first, last = daily.order_by().aggregate(first=Min("day"), last=Max("day")).values()
     if first is None:
         return None
-    if lower is None:
-        lower = dt.datetime.combine(first.astimezone(tz).date(), dt.time.min, tzinfo=tz)
-    if upper is None:
-        day = (last + dt.timedelta(hours=1)).astimezone(tz).date() + dt.timedelta(days=1)
-        upper = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+    if lower is None:  # the local day in which the first UTC day begins
+        begins = dt.datetime.combine(first, dt.time.min, tzinfo=dt.UTC).astimezone(tz)
+        lower = dt.datetime.combine(begins.date(), dt.time.min, tzinfo=tz)
+    if upper is None:  # the local midnight after the one the last UTC day ends in
+        ends = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
+        after = ends.astimezone(tz).date() + dt.timedelta(days=1)
+        upper = dt.datetime.combine(after, dt.time.min, tzinfo=tz)
     return lower, upper
 
 
@@ -208,10 +210,7 @@ def event_frequency(
     if split is not None and rollup is not None:
         asked = events.values("pk")  # one event's frequency reads that event's rows only
         rollup, daily = rollup.filter(event_id__in=asked), daily.filter(event_id__in=asked)
-        bounds = _data_bounds(rollup, lower, upper, tz)
-        totals = (
-            bucket_totals(rollup=rollup, daily=daily, edges=bounds, split=split) if bounds else {}
-        )
+        totals = bucket_totals(rollup=rollup, daily=daily, edges=[lower, upper], split=split)
         per_event = {event_id: total for event_id, (total,) in totals.items()}
         names = events.order_by("name").values_list("pk", "name")  # ties: the database's order
         rows = sorted(((name, per_event.get(pk, 0)) for pk, name in names), key=lambda r: -r[1])
