@@ -19,7 +19,7 @@ from accounts.tenancy import TenantScopedMixin, request_actor
 from core.deadline import StatementDeadlineMixin
 from events.edge import IngestionMixin
 from events.exceptions import EventNotFound, RejectedInput
-from events.models import Event, EventLog, HourlyCountTotal
+from events.models import DailyCountTotal, Event, EventLog, HourlyCountTotal
 from events.services import event_delete, event_logs_ingest
 from events.validation import EventInput, event_name_problem
 from stats import selectors
@@ -59,6 +59,7 @@ class V1View(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIView)
         trend = selectors.event_trend(
             logs=self.scoped(EventLog.objects.all()),
             rollup=self.scoped(HourlyCountTotal.objects.all()),
+            daily=self.scoped(DailyCountTotal.objects.all()),
             start=start,
             end=end,
             tz=UTC,
