@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from accounts.models import ApiKey, Tenant
+from accounts.tenancy import TenantForeignKey
 from core.ranges import half_open
 from events.uuid7 import uuid7
 
@@ -71,7 +72,7 @@ class EventLog(models.Model):
     # or api_key (users and keys are deactivated/revoked, not deleted): fewer indexes to
     # maintain on the hottest insert path. event keeps its own, for cascading deletes.
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="logs")
+    event = TenantForeignKey(Event, on_delete=models.CASCADE, related_name="logs")
     uuid = models.UUIDField(default=uuid7, editable=False)
     timestamp = models.DateTimeField(help_text="When it happened (client time, UTC).")
     received_at = models.DateTimeField(help_text="When the server stored it.")
@@ -147,7 +148,7 @@ class HourlyCount(FirstMinutes):
     """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="hourly_counts")
+    event = TenantForeignKey(Event, on_delete=models.CASCADE, related_name="hourly_counts")
     hour = models.DateTimeField(help_text="Start of the UTC hour.")
     count = models.BigIntegerField(default=0)
 
@@ -192,7 +193,7 @@ class DailyCount(HoursBefore):
     (the folded days plus the hourly increments not folded yet, by their UTC day)."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+", db_index=False)
+    event = TenantForeignKey(Event, on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField(help_text="The UTC day.")
     count = models.BigIntegerField(default=0)
 
@@ -309,7 +310,7 @@ class HourlyCountIncrement(FirstMinutes):
     needs, so concurrent ingestion of one tenant never waits on a counter row."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+", db_index=False)
+    event = TenantForeignKey(Event, on_delete=models.CASCADE, related_name="+", db_index=False)
     hour = models.DateTimeField()
     count = models.BigIntegerField(help_text="Negative for deleted logs.")
 
@@ -338,7 +339,7 @@ class EventRollupView(models.Model):
     tenant = models.ForeignKey(
         Tenant, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
     )
-    event = models.ForeignKey(
+    event = TenantForeignKey(
         Event, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
     )
 

@@ -1,7 +1,11 @@
-"""The tenancy choke point: every view over a tenant-owned model goes through it."""
+"""The tenancy choke point: every view over a tenant-owned model goes through it, and
+joins between tenant-owned models match the tenant."""
+
+import re
 
 import pytest
 from django.db import models
+from django.db.models import Sum
 from django.urls import URLPattern, URLResolver, get_resolver
 from djoser.views import UserViewSet
 from rest_framework import generics, serializers
@@ -15,8 +19,8 @@ from accounts.tenancy import (
     scope_to_tenant,
     tenant_field,
 )
-from events.models import Event
-from events.tests.factories import EventFactory
+from events.models import DailyCountTotal, Event, EventLog, HourlyCountTotal
+from events.tests.factories import EventFactory, EventLogFactory
 from people.models import Person
 from platform_admin.views import TenantAdminViewSet
 
@@ -123,3 +127,33 @@ def test_user_list_shows_only_the_caller(api_client, user, other_user):
     assert response.status_code == 200
     assert [row["username"] for row in response.json()] == [user.username]
     assert api_client.get(f"/auth/users/{other_user.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        lambda: EventLog.objects.filter(event__name="click"),  # a join to the event
+        lambda: Event.objects.filter(logs__distinct_id="u-1"),  # and back
+        lambda: EventLog.objects.select_related("event"),
+        lambda: HourlyCountTotal.objects.values("event__name").annotate(n=Sum("count")),
+        lambda: DailyCountTotal.objects.values("event__name").annotate(n=Sum("count")),
+    ],
+    ids=["filter", "reverse", "select_related", "hourly_view", "daily_view"],
+)
+def test_joins_between_tenant_owned_models_also_match_the_tenant(query):
+    sql = str(query().query)
+
+    join = re.split(r" (?:WHERE|GROUP BY|ORDER BY) ", sql[sql.index(" JOIN ") :])[0]
+    tables = set(re.findall(r'"(\w+)"\."tenant_id"', join))
+    assert len(tables) == 2, join  # the join compares the tenant columns of both sides
+
+
+def test_a_tenant_join_still_finds_the_same_rows(tenant, other_tenant):
+    mine = EventFactory(tenant=tenant, name="click")
+    EventLogFactory(event=mine)
+    EventLogFactory(event=EventFactory(tenant=other_tenant, name="click"))
+
+    logs = EventLog.objects.filter(tenant=tenant, event__name="click")
+
+    assert [log.event_id for log in logs] == [mine.pk]
+    assert list(Event.objects.filter(logs__tenant=tenant)) == [mine]
