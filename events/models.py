@@ -181,6 +181,7 @@ for _hour, _name in enumerate(HOURS_BEFORE, start=1):
         _name,
         models.BigIntegerField(default=0, help_text=f"Sum of counts before {_hour:02d}:00 UTC."),
     )
+del _hour, _name
 
 
 class DailyCount(HoursBefore):

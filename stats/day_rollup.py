@@ -27,7 +27,7 @@ from events.models import DailyCountTotal, HourlyCountTotal
 
 def _sum(column: str) -> Func:
     """SUM as a bigint, handed over as the driver reads it: Django's per-value int()
-    conversion of an integer aggregate took a third of a year's daily buckets."""
+    conversion of an integer aggregate took a third of the time of a year's buckets."""
     return Func(Sum(column), template="CAST(%(expressions)s AS bigint)", output_field=Field())
 
 
@@ -99,8 +99,8 @@ def _whole_days(
     if len(days) == 2:  # one bucket (a frequency): summed per event in SQL
         inside = daily if days[-1] is None else daily.filter(day__lt=days[-1])
         totals = {event_id: [total] for event_id, total in _per_event(inside)}
-        edges = daily.filter(day__in=[day for day in days if day is not None])
-        return totals, _before(edges, hours) if hours else {}
+        edge_days = daily.filter(day__in=[day for day in days if day is not None])
+        return totals, _before(edge_days, hours) if hours else {}
     columns = ["count", *(f"before_{hour}" for hour in hours)]
     rows = daily.values_list("day", "event_id").annotate(
         **{f"sum{i}": _sum(column) for i, column in enumerate(columns)}
