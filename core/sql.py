@@ -105,28 +105,29 @@ def _by_day_sql(by_day: ByDay, pending, keys: Sequence[str], source: str) -> str
 
 
 def _delete_zero_days(by_day: ByDay, keys: Sequence[str], zeros: list[tuple]) -> None:
-    table = connection.ops.quote_name(by_day.target._meta.db_table)
-    columns = _columns(by_day.target, [by_day.day if k == by_day.hour else k for k in keys])
-    match = ", ".join(utc_day_sql("%s") if k == by_day.hour else "%s" for k in keys)
-    zero = " AND ".join(f"{column} = 0" for column in _columns(by_day.target, by_day.amounts))
-    sql = f"DELETE FROM {table} WHERE ({', '.join(columns)}) = ({match}) AND {zero}"  # noqa: S608
-    with connection.cursor() as cursor:
-        for row in zeros:
-            cursor.execute(sql, list(row[: len(keys)]))
+    """Remove the days of the hourly rows `zeros` from `by_day`'s table if they are zero."""
+    day_keys = [by_day.day if key == by_day.hour else key for key in keys]
+    match = [utc_day_sql("%s") if key == by_day.hour else "%s" for key in keys]
+    _delete_if_zero(by_day.target, day_keys, match, list(by_day.amounts), zeros)
 
 
 def _delete_zeros(target, keys, amounts, zeros: list[tuple]) -> None:
     """Remove the counter rows `zeros` (keys then amounts, as the fold returned them:
     the database's own representation, compared back as is) if they are still zero."""
+    _delete_if_zero(target, keys, ["%s"] * len(keys), amounts, zeros)
+
+
+def _delete_if_zero(target, keys, match: list[str], amounts, rows: list[tuple]) -> None:
+    """DELETE the row of `target` whose `keys` equal `match` (SQL over each row's key
+    values) when all its `amounts` are 0, for each of `rows`."""
     table = connection.ops.quote_name(target._meta.db_table)
-    match = ", ".join(["%s"] * len(keys))
     condition = " AND ".join(f"{column} = 0" for column in _columns(target, amounts))
     sql = (
-        f"DELETE FROM {table} WHERE ({', '.join(_columns(target, keys))}) = ({match}) "  # noqa: S608
-        f"AND {condition}"
+        f"DELETE FROM {table} WHERE ({', '.join(_columns(target, keys))}) = "  # noqa: S608
+        f"({', '.join(match)}) AND {condition}"
     )
     with connection.cursor() as cursor:
-        for row in zeros:
+        for row in rows:
             cursor.execute(sql, list(row[: len(keys)]))
 
 

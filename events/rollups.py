@@ -56,6 +56,7 @@ Tally = Counter[tuple[str, str]]
 HOURLY_KEYS = ("tenant_id", "event_id", "hour")
 FIRST_MINUTES = (15, 30, 45)  # HourlyCount's cumulative columns, first_15 …
 HOURLY_AMOUNTS = ("count", *(f"first_{minutes}" for minutes in FIRST_MINUTES))
+DAILY_AMOUNTS = ("count", *HOURS_BEFORE)  # DailyCount's: before_<h> counts from 01:00 on
 INGESTION_KEYS = ("tenant_id", "hour", "outcome", "reason")
 FOLD_BATCH = 10_000  # increments moved per fold transaction
 Outcome = IngestionCount.Outcome
@@ -131,7 +132,7 @@ def daily_rows(deltas: Deltas) -> dict[tuple[int, int, dt.date], tuple[int, ...]
     days: dict[tuple[int, int, dt.date], list[int]] = {}
     for (tenant, event, quarter), change in deltas.items():
         utc = quarter.astimezone(dt.UTC)
-        amounts = days.setdefault((tenant, event, utc.date()), [0] * (1 + len(HOURS_BEFORE)))
+        amounts = days.setdefault((tenant, event, utc.date()), [0] * len(DAILY_AMOUNTS))
         amounts[0] += change
         for hour in range(utc.hour + 1, 24):
             amounts[hour] += change

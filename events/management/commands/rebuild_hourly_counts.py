@@ -7,7 +7,6 @@ from django.db.models import Sum
 from accounts.models import Tenant
 from accounts.tenancy import for_each_tenant, scope_to_tenant
 from events.models import (
-    HOURS_BEFORE,
     DailyCount,
     DailyCountTotal,
     EventLog,
@@ -16,6 +15,7 @@ from events.models import (
     HourlyCountTotal,
 )
 from events.rollups import (
+    DAILY_AMOUNTS,
     HOURLY_AMOUNTS,
     Deltas,
     daily_rows,
@@ -92,7 +92,7 @@ class Command(BaseCommand):
                         tenant_id=t,
                         event_id=e,
                         day=d,
-                        **dict(zip(DAY_AMOUNTS, amounts, strict=True)),
+                        **dict(zip(DAILY_AMOUNTS, amounts, strict=True)),
                     )
                     for (t, e, d), amounts in expected_days.items()
                 )
@@ -110,15 +110,12 @@ def _stored(tenant: Tenant) -> Deltas:
     return +quarter_deltas(rows)
 
 
-DAY_AMOUNTS = ("count", *HOURS_BEFORE)
-
-
 def _stored_days(tenant: Tenant) -> dict:
     """The daily rollup as readers see it, empty days out."""
     rows = (
         scope_to_tenant(DailyCountTotal.objects.all(), tenant)
         .order_by()
         .values_list("tenant_id", "event_id", "day")
-        .annotate(*(Sum(amount) for amount in DAY_AMOUNTS))
+        .annotate(*(Sum(amount) for amount in DAILY_AMOUNTS))
     )
     return {(t, e, d): tuple(amounts) for t, e, d, *amounts in rows if any(amounts)}
