@@ -31,13 +31,40 @@ class TenantForeignKey(models.ForeignKey):
     their tenants (`… ON b.id = a.b_id AND b.tenant_id = a.tenant_id`). The rows are
     the same; a database sharded by tenant (Citus) can then answer the join inside one
     shard instead of refusing it or moving rows between nodes. Both models have a
-    `tenant` foreign key."""
+    `tenant` foreign key.
+
+    Its database constraint is not Django's single-column one: on PostgreSQL the
+    migrations make it `(tenant_id, x_id) → (tenant_id, id)` (core.sharding.TenantKeys),
+    so Django is told there is none to manage (`db_constraint=False`)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("db_constraint", False)
+        super().__init__(*args, **kwargs)
 
     def get_extra_restriction(self, alias, related_alias):
         # The condition is symmetric, so which alias names which side does not matter.
         here = self.model._meta.get_field("tenant")
         there = self.related_model._meta.get_field("tenant")
         return here.get_lookup("exact")(here.get_col(related_alias), there.get_col(alias))
+
+
+class ShardedByTenant(models.Model):
+    """A model whose rows belong to one tenant, in a table distributed by `tenant_id`
+    on a sharded database (core.sharding: primary key `(tenant_id, id)`, co-located).
+
+    An update of a saved row filters on its tenant (so it is routed to one shard) and
+    never writes `tenant_id` (the distribution column, which Citus refuses to modify):
+    a row never changes tenant."""
+
+    distribution_column = "tenant_id"
+
+    class Meta:
+        abstract = True
+
+    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
+        values = [value for value in values if value[0].attname != "tenant_id"]
+        base_qs = base_qs.filter(tenant_id=self.tenant_id)
+        return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
 
 
 def request_tenant(request: Request) -> Tenant:

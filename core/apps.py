@@ -8,3 +8,10 @@ class CoreConfig(AppConfig):
 
     name = "core"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from core.sharding import distribute_after_migrate
+
+        post_migrate.connect(distribute_after_migrate)

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from accounts.models import ApiKey, Tenant
-from accounts.tenancy import TenantForeignKey
+from accounts.tenancy import ShardedByTenant, TenantForeignKey
 from core.ranges import half_open
 from events.uuid7 import uuid7
 
@@ -35,7 +35,7 @@ def validate_event_name(name: str) -> None:
         raise ValidationError(problem)
 
 
-class Event(models.Model):
+class Event(ShardedByTenant):
     """A kind of occurrence a tenant tracks ("purchased", "signup")."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="events")
@@ -60,7 +60,7 @@ class EventLogQuerySet(models.QuerySet):
         return self.filter(half_open(field, start, end))
 
 
-class EventLog(models.Model):
+class EventLog(ShardedByTenant):
     """One occurrence (or `count` occurrences) of an Event, sent by a tenant's client.
 
     Append-only. `uuid` is the idempotency key: a retry with the same uuid is
@@ -138,7 +138,7 @@ class FirstMinutes(models.Model):
         abstract = True
 
 
-class HourlyCount(FirstMinutes):
+class HourlyCount(ShardedByTenant, FirstMinutes):
     """Sum of `EventLog.count` per tenant, event and UTC hour: the folded part.
 
     Writers never touch it: each transaction that inserts or deletes logs appends its
@@ -184,7 +184,7 @@ for _hour, _name in enumerate(HOURS_BEFORE, start=1):
 del _hour, _name
 
 
-class DailyCount(HoursBefore):
+class DailyCount(ShardedByTenant, HoursBefore):
     """Sum of `EventLog.count` per tenant, event and UTC day, and its hours before each
     hour of the day: the hourly rollup's folded rows by day, so a long range reads one
     row per event and day instead of 24.
@@ -210,7 +210,7 @@ class DailyCount(HoursBefore):
         return f"{self.event_id}@{self.day:%Y-%m-%d} = {self.count}"
 
 
-class DeletionReceipt(models.Model):
+class DeletionReceipt(ShardedByTenant):
     """The record of one deletion of event logs: who, which filter, how many, when.
 
     Written in the same transaction as the deleted rows (per chunk for the
@@ -269,7 +269,7 @@ class RejectionReason(models.TextChoices):
     ORIGIN_NOT_ALLOWED = "origin_not_allowed", "a browser origin the ingest key does not allow"
 
 
-class IngestionCount(models.Model):
+class IngestionCount(ShardedByTenant):
     """Ingestion requests and items per tenant and UTC hour (of receipt), by outcome.
 
     `events` counts items: accepted, duplicate, or rejected with a reason (a request
@@ -305,7 +305,7 @@ class IngestionCount(models.Model):
         return f"{self.hour:%Y-%m-%d %H}:00 {label} = {self.events}"
 
 
-class HourlyCountIncrement(FirstMinutes):
+class HourlyCountIncrement(ShardedByTenant, FirstMinutes):
     """A change of one HourlyCount bucket, appended by the transaction that inserted or
     deleted the logs, not folded yet. Appending locks nothing that another request
     needs, so concurrent ingestion of one tenant never waits on a counter row."""
@@ -319,7 +319,7 @@ class HourlyCountIncrement(FirstMinutes):
         return f"{self.event_id}@{self.hour:%Y-%m-%d %H}:00 {self.count:+}"
 
 
-class IngestionCountIncrement(models.Model):
+class IngestionCountIncrement(ShardedByTenant):
     """A change of one IngestionCount row, appended by one request, not folded yet."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -402,7 +402,7 @@ class IngestionCountTotal(models.Model):
         return f"{self.hour:%Y-%m-%d %H}:00 {self.outcome} {self.events:+}"
 
 
-class BlockRule(models.Model):
+class BlockRule(ShardedByTenant):
     """A tenant's blocklist entry: events from matching sources are refused and counted.
 
     `ip`: one address or a CIDR network (IPv4 or IPv6), stored normalised

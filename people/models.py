@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 
+from accounts.tenancy import ShardedByTenant
 from events.models import DISTINCT_ID_MAX_LENGTH
 
 PHONE_MAX_LENGTH = 16  # "+" and E.164's 15 digits
@@ -33,7 +34,7 @@ class PersonQuerySet(models.QuerySet):
         return self.alias(email_lower=Lower("email")).filter(email_lower=email.lower())
 
 
-class Person(models.Model):
+class Person(ShardedByTenant):
     """A tenant's end user (a store's customer): the profile behind a `distinct_id`.
 
     `tenant_id` is a plain integer, not a foreign key: tenants live in the default

@@ -3,10 +3,11 @@
 from django.db import models
 
 from accounts.models import Tenant
+from accounts.tenancy import ShardedByTenant
 from events.models import DISTINCT_ID_MAX_LENGTH
 
 
-class UserActivityPeriod(models.Model):
+class UserActivityPeriod(ShardedByTenant):
     """Sum of `EventLog.count` of one end user (`distinct_id`) in one fixed UTC period
     `[period_start, period_end)`, written only by `manage.py compute_user_activity`.
 
