@@ -109,6 +109,27 @@ def _fast_password_hashing(settings):
 BOTH_DATABASES = ["default", "pii"]
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix, django_db_keepdb, django_db_blocker
+):
+    """On a Citus coordinator (`make test-citus`) the test databases are made here, on
+    every node with the extension and the workers registered (Django would create them
+    on the coordinator alone); Django then keeps (`--reuse-db`) and migrates them, and
+    migrate distributes the tables (core.sharding)."""
+    from django.db import connections
+
+    from core.sharding import create_database, is_citus
+
+    with django_db_blocker.unblock():
+        citus = [alias for alias in connections if is_citus(alias)]
+    if citus and not django_db_keepdb:
+        pytest.exit("On Citus, run pytest with --reuse-db (make test-citus does).", 2)
+    for alias in citus:
+        connection = connections[alias]
+        create_database(connection.settings_dict, connection.creation._get_test_db_name())
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     """`@pytest.mark.pii` (or `pytestmark = pytest.mark.pii`): the test may use the "pii"

@@ -101,7 +101,12 @@ def _time_charts(tenant, runs: int) -> list[tuple[str, dict, dict]]:
     daily = DailyCountTotal.objects.filter(tenant=tenant)  # as the routes read them
     queries: dict[str, Callable[[], object]] = {
         "event_trend": lambda: selectors.event_trend(
-            **scoped, daily=daily, start=today - dt.timedelta(days=59), end=today, tz=tz
+            **scoped,
+            daily=daily,
+            events=Event.objects.filter(tenant=tenant),
+            start=today - dt.timedelta(days=59),
+            end=today,
+            tz=tz,
         ),
         "event_frequency": lambda: selectors.event_frequency(
             events=Event.objects.filter(tenant=tenant),

@@ -64,17 +64,21 @@ def fold(
     amounts: Sequence[str],
     limit: int,
     by_day: ByDay | None = None,
+    tenant_id: int | None = None,
 ) -> int:
     """Move at most `limit` rows of `pending` (appended increments) into `target` (one
     counter row per key), and into `by_day`'s table by day, in one transaction: the
     increments are deleted and added to their counters together, so readers of
     `pending` + a counter table never see one twice or not at all. Counter rows that fall
     to zero are removed (no data = no row). Safe to run in several processes at once: on
-    PostgreSQL each claims rows with SKIP LOCKED; SQLite has a single writer. Returns the
-    number of increments moved."""
+    PostgreSQL each claims rows with SKIP LOCKED; SQLite has a single writer. With
+    `tenant_id`, only that tenant's rows (a database sharded by tenant locks rows inside
+    one shard only; PostgreSQL, where Citus runs). Returns the number of increments moved."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            moved, totals = _fold_postgresql(pending, target, keys, amounts, limit, by_day)
+            moved, totals = _fold_postgresql(
+                pending, target, keys, amounts, limit, by_day, tenant_id
+            )
         else:
             moved, totals = _fold_sqlite(pending, target, keys, amounts, limit, by_day)
         zeros = [row for row in totals if not any(row[len(keys) :])]
@@ -131,18 +135,24 @@ def _delete_if_zero(target, keys, match: list[str], amounts, rows: list[tuple]) 
             cursor.execute(sql, list(row[: len(keys)]))
 
 
-def _fold_postgresql(pending, target, keys, amounts, limit, by_day) -> tuple[int, list[tuple]]:
+def _fold_postgresql(
+    pending, target, keys, amounts, limit, by_day, tenant_id
+) -> tuple[int, list[tuple]]:
     q = connection.ops.quote_name
     table, pk = q(pending._meta.db_table), q(pending._meta.pk.column)
+    where, params = "", [limit]
+    if tenant_id is not None:
+        where, params = f"WHERE {q('tenant_id')} = %s ", [tenant_id, limit, tenant_id]
     key_columns = ", ".join(_columns(pending, keys))
     amount_columns = _columns(pending, amounts)
     sums = ", ".join(f"SUM({column})" for column in amount_columns)
     day_cte = f"by_day AS ({_by_day_sql(by_day, pending, keys, 'moved')}), " if by_day else ""
     # Only identifiers from model metadata and placeholders are interpolated.
     sql = (
-        f"WITH claimed AS (SELECT {pk} FROM {table} ORDER BY {pk} LIMIT %s "  # noqa: S608
-        f"FOR UPDATE SKIP LOCKED), "
-        f"moved AS (DELETE FROM {table} WHERE {pk} IN (SELECT {pk} FROM claimed) "
+        f"WITH claimed AS (SELECT {pk} FROM {table} {where}ORDER BY {pk} "  # noqa: S608
+        f"LIMIT %s FOR UPDATE SKIP LOCKED), "
+        f"moved AS (DELETE FROM {table} {where}{'AND' if where else 'WHERE'} "
+        f"{pk} IN (SELECT {pk} FROM claimed) "
         f"RETURNING {key_columns}, {', '.join(amount_columns)}), "
         f"counted AS (SELECT count(*) AS n FROM moved), {day_cte}"
         f"folded AS ({_insert_sql(target, (*keys, *amounts), '')}"
@@ -152,7 +162,7 @@ def _fold_postgresql(pending, target, keys, amounts, limit, by_day) -> tuple[int
         f"SELECT (SELECT n FROM counted), folded.* FROM folded"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [limit])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     if not rows:
         return 0, []

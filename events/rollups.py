@@ -29,11 +29,12 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models import DateTimeField, Sum
 from django.db.models.functions import ExtractMinute, Trunc
 from django.db.models.lookups import LessThan
 
+from core.sharding import is_sharded
 from core.sql import ByDay, append, fold, utc_hour_of_day_sql
 from events.models import (
     HOURS_BEFORE,
@@ -218,14 +219,31 @@ def fold_counters(*, limit: int | None = None) -> int:
         (IngestionCountIncrement, IngestionCount, INGESTION_KEYS, ("events", "requests"), None),
     ):
         left = limit
-        while left is None or left > 0:
-            batch = FOLD_BATCH if left is None else min(FOLD_BATCH, left)
-            done = fold(pending, target, keys=keys, amounts=amounts, limit=batch, by_day=by_day)
-            moved += done
-            left = None if left is None else left - done
-            if done < batch:
-                break
+        for tenant_id in _fold_scopes(pending):
+            while left is None or left > 0:
+                batch = FOLD_BATCH if left is None else min(FOLD_BATCH, left)
+                done = fold(
+                    pending,
+                    target,
+                    keys=keys,
+                    amounts=amounts,
+                    limit=batch,
+                    by_day=by_day,
+                    tenant_id=tenant_id,
+                )
+                moved += done
+                left = None if left is None else left - done
+                if done < batch:
+                    break
     return moved
+
+
+def _fold_scopes(pending: type[models.Model]) -> list[int | None]:
+    """[None]: fold every tenant's increments together; on a database sharded by tenant,
+    the tenants with increments, one by one (each fold then stays inside one shard)."""
+    if not is_sharded():
+        return [None]
+    return list(pending.objects.values_list("tenant_id", flat=True).distinct().order_by())
 
 
 def _by_day() -> ByDay:

@@ -21,6 +21,7 @@ from django.db.models import F, QuerySet
 
 from accounts.models import ApiKey, Tenant, User
 from accounts.tenancy import scope_to_tenant
+from core.sharding import sequential_shard_writes
 from events.accounting import record_ingestion, report_ingested, tally
 from events.bulk import LogRow, store_logs
 from events.event_ids import event_ids as resolve_event_ids
@@ -226,6 +227,9 @@ def event_delete(
     if event.tenant_id != tenant.pk:
         raise ValueError("The event does not belong to this tenant.")
     with transaction.atomic():
+        # Django deletes the event's rollup rows by event id alone (every shard), and
+        # the deletion then bumps the tenant's cache version (a reference table).
+        sequential_shard_writes()
         receipt = deletion_create(
             tenant=tenant,
             logs=logs.filter(event=event),

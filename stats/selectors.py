@@ -108,6 +108,7 @@ def event_trend(
     source: Source = "auto",
     fill: bool = True,
     daily: QuerySet[DailyCountTotal] | None = None,
+    events: QuerySet[Event] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Sum of counts per bucket and event, `{bucket: {event_name: n}}`, buckets ascending
     and filled across the range (or across the data when the range is open).
@@ -115,14 +116,17 @@ def event_trend(
     Bucket keys: `YYYY-MM-DD` for day, the Monday for week, the 1st for month, and
     the local ISO datetime with offset for hour. Raises TooManyBuckets. With
     `fill=False` only buckets with data are returned (and no bucket limit applies).
-    With `daily`, buckets of whole days are read from the daily rollup."""
+    With `daily` (and the tenant's `events`, which name its rows), buckets of whole days
+    are read from the daily rollup."""
+    if daily is not None and events is None:
+        raise TypeError("event_trend reads the daily rollup with the tenant's events only.")
     lower, upper = day_range_bounds(start=start, end=end, tz=tz)
     if event_name is not None:
         logs, rollup = logs.filter(event__name=event_name), rollup.filter(event__name=event_name)
         daily = daily if daily is None else daily.filter(event__name=event_name)
     split = _day_rollup_split(daily, tz=tz, source=source, start=start, end=end)
     if split is not None and interval != "hour":
-        found = _trend_from_days(rollup, daily, lower, upper, interval, tz, split)
+        found = _trend_from_days(rollup, daily, events, lower, upper, interval, tz, split)
     else:
         found = _trend_from_pieces(logs, rollup, start, end, interval, tz, source)
     # Seed 001's shape lists only the events that occurred in a bucket; an empty bucket
@@ -134,13 +138,15 @@ def event_trend(
     return {key: dict(sorted(found.get(key, empty).items())) for key in keys}
 
 
-def _trend_from_days(rollup, daily, lower, upper, interval, tz, split) -> dict[str, dict[str, int]]:
+def _trend_from_days(
+    rollup, daily, events, lower, upper, interval, tz, split
+) -> dict[str, dict[str, int]]:
     bounds = _data_bounds(daily, lower, upper, tz)
     if bounds is None:
         return {}
     edges, keys = bucket_edges(*bounds, interval, tz)
     totals = bucket_totals(rollup=rollup, daily=daily, edges=edges, split=split)
-    names = dict(Event.objects.filter(pk__in=list(totals)).values_list("id", "name"))
+    names = dict(events.filter(pk__in=list(totals)).values_list("id", "name"))
     found: dict[str, dict[str, int]] = {}
     for event_id, buckets in totals.items():
         for key, total in zip(keys, buckets, strict=True):
@@ -274,6 +280,7 @@ def event_amount(
     event_name: str | None = None,
     source: Source = "auto",
     daily: QuerySet[DailyCountTotal] | None = None,
+    events: QuerySet[Event] | None = None,
 ) -> list[DailyAmount]:
     """Sum of counts per day of `event_name`, or of all events (a store's events
     amount): `event_trend` per day, one row per day of the range, zeros included."""
@@ -281,6 +288,7 @@ def event_amount(
         logs=logs,
         rollup=rollup,
         daily=daily,
+        events=events,
         start=start,
         end=end,
         tz=tz,

@@ -137,14 +137,15 @@ class StatsView(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIVi
         return serializer.validated_data
 
     def event_rows(self, *, daily: bool = False) -> dict:
-        """The raw logs and the hourly rollup of the tenant (and its daily rollup), as the
-        selectors' keywords."""
+        """The raw logs and the hourly rollup of the tenant (and its daily rollup, with the
+        events that name its rows), as the selectors' keywords."""
         rows = {
             "logs": self.scoped(EventLog.objects.all()),
             "rollup": self.scoped(HourlyCountTotal.objects.all()),
         }
         if daily:
             rows["daily"] = self.scoped(DailyCountTotal.objects.all())
+            rows["events"] = self.scoped(Event.objects.all())
         return rows
 
     def respond(self, data, *, tz: ZoneInfo, query: dict, source: StatsSource) -> Response:

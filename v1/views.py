@@ -60,6 +60,7 @@ class V1View(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIView)
             logs=self.scoped(EventLog.objects.all()),
             rollup=self.scoped(HourlyCountTotal.objects.all()),
             daily=self.scoped(DailyCountTotal.objects.all()),
+            events=self.get_queryset(),
             start=start,
             end=end,
             tz=UTC,

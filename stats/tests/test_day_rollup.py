@@ -48,12 +48,13 @@ def answers(tenant, *, zone: str, interval: str, source: str, **days):
         "logs": EventLog.objects.filter(tenant=tenant),
         "rollup": HourlyCountTotal.objects.filter(tenant=tenant),
     }
+    events = Event.objects.filter(tenant=tenant)
     if source == "rollup":
-        rows["daily"] = DailyCountTotal.objects.filter(tenant=tenant)
+        rows |= {"daily": DailyCountTotal.objects.filter(tenant=tenant), "events": events}
     tz = ZoneInfo(zone)
     trend = event_trend(**rows, tz=tz, interval=interval, source=source, **days)
     frequency = event_frequency(
-        events=Event.objects.filter(tenant=tenant),
+        events=events,
         rollup=rows["rollup"],
         daily=rows.get("daily"),
         tz=tz,

@@ -64,14 +64,14 @@ def _every_source(tenant: Tenant, **query):
             event_frequency(events=events, **frequency, source="rollup"),
         ),
         (
-            event_trend(logs=logs, **days, **query, source="rollup"),
+            event_trend(logs=logs, **days, events=events, **query, source="rollup"),
             event_frequency(events=events, **days, **frequency, source="rollup"),
         ),
         (
             event_trend(logs=logs, rollup=rollup, **query, source="raw"),
             event_frequency(events=events, **frequency, source="raw"),
         ),
-        event_trend(logs=logs, **days, **query, source="auto"),
+        event_trend(logs=logs, **days, events=events, **query, source="auto"),
     )
 
 

@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
-from psycopg import sql
+from django.db import connections
 
+from core.sharding import create_database, drop_database
 from eventtracker.tests.live_server import BASE_DIR, call, live_gunicorn, sign_up
 
 pytestmark = pytest.mark.schema
@@ -37,22 +37,19 @@ ACCOUNT_ROUTES = r"^/(auth/|api/tokens|api/members)"
 @contextmanager
 def scratch_database(directory: Path) -> Iterator[str]:
     """A database URL for the server under test: a new database on the PostgreSQL server
-    of DATABASE_URL when that is one (dropped afterwards), else a SQLite file."""
+    of DATABASE_URL when that is one (on every node of a Citus cluster; dropped
+    afterwards), else a SQLite file."""
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         yield f"sqlite:///{directory / 'db.sqlite3'}"
         return
-    parts = urlsplit(url)
     name = f"schemathesis_{os.getpid()}"
-    admin = sql.Identifier(name)
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(admin))
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(admin))
+    settings_dict = connections["default"].settings_dict
+    create_database(settings_dict, name)
     try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
+        yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
     finally:
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(admin))
+        drop_database(settings_dict, name)
 
 
 @pytest.fixture(scope="module")

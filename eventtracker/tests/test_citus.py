@@ -1,0 +1,138 @@
+"""On Citus (`make test-citus`): what concerns one tenant runs in one shard.
+
+Citus answers a statement from one shard ("router" plan, `Task Count: 1`) when it can
+tell that all its rows are one tenant's; otherwise it sends it to every shard, or
+refuses it. With `citus.multi_task_query_log_level = error` any statement that needs
+more than one shard fails, so a tenant's requests below pass only if each of their
+statements (the ingest statement that Django does not log included) is routed to one
+shard. Elsewhere these tests are skipped: the other passes have no shards.
+"""
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from core.sharding import is_citus, placement
+from events import bulk
+from events.models import EventLog
+from events.rollups import fold_counters
+from events.tests.factories import EventFactory, EventLogFactory
+
+pytestmark = pytest.mark.django_db
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+QUERY = {"event_name": "signup", "tz": "Asia/Kolkata"}
+STATS = [
+    "/api/stats/event_trend",
+    "/api/stats/event_frequency",
+    "/api/stats/hourly_distribution",
+    "/api/stats/ingestion",
+    "/api/stats/event_amount",
+    "/api/stats/event_avg_per_user",
+    "/api/stats/store_events_amount",
+    "/api/stats/unique_users",
+    "/api/stats/user_activity",
+]
+
+
+@pytest.fixture(autouse=True)
+def _citus_only(db):
+    if not is_citus():
+        pytest.skip("Citus only: make test-citus")
+
+
+def one_shard_per_statement() -> None:
+    """From here to the end of the test's transaction, a multi-shard statement fails."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL citus.multi_task_query_log_level = 'error'")
+
+
+def plan(sql: str, params=None) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_the_tables_are_placed_as_planned():
+    reference, distributed = placement()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT table_name::text, citus_table_type FROM citus_tables")
+        placed = dict(cursor.fetchall())
+
+    assert {table: placed.get(table) for table in distributed} == dict.fromkeys(
+        distributed, "distributed"
+    )
+    assert {table: placed.get(table) for table in reference} == dict.fromkeys(
+        reference, "reference"
+    )
+    assert "events_eventlog" in distributed
+    assert {"accounts_tenant", "accounts_user", "accounts_apikey"} <= set(reference)
+
+
+def test_a_tenants_requests_touch_one_shard_each(api_client, tenant):
+    event = EventFactory(tenant=tenant, name="signup")
+    EventLogFactory(event=event, timestamp=NOW - dt.timedelta(days=1), distinct_id="u1")
+    one_shard_per_statement()
+
+    single = api_client.post("/api/eventlogs/", {"event_name": "signup", "distinct_id": "u2"})
+    batch = api_client.post(
+        "/api/eventlogs/batch/",
+        {"events": [{"event_name": "signup", "uuid": str(uuid.uuid4())} for _ in range(3)]},
+        format="json",
+    )
+    renamed = api_client.patch(f"/api/events/{event.pk}", {"description": "first visit"})
+    reads = {url: api_client.get(url, QUERY).status_code for url in STATS}
+    lists = [api_client.get(url).status_code for url in ("/api/events/", "/api/eventlogs/")]
+
+    assert (single.status_code, batch.status_code, renamed.status_code) == (201, 200, 200)
+    assert reads == dict.fromkeys(STATS, 200)
+    assert lists == [200, 200]
+    assert EventLog.objects.filter(tenant=tenant, event=event).count() == 5
+
+
+def test_the_fold_works_one_tenant_at_a_time(api_client, other_client):
+    for client in (api_client, other_client):
+        assert client.post("/api/eventlogs/", {"event_name": "signup"}).status_code == 201
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM events_hourlycountincrement")
+        pending = cursor.fetchone()[0]
+    assert pending == 2
+
+    # Which tenants have increments is asked of every shard; each fold then stays in one.
+    assert fold_counters() == 2 + 2  # the hourly increments and the ingestion ones
+
+
+def test_the_ingest_statement_has_a_router_plan(tenant):
+    event = EventFactory(tenant=tenant, name="signup")
+    rows = [
+        bulk.LogRow(tenant.pk, event.pk, uuid.uuid4(), NOW, NOW, 1, "u1", {}, None, None)
+        for _ in range(2)
+    ]
+    params = {f"c{i}": column for i, column in enumerate(bulk._columns(rows))}
+    params |= bulk.increment_parameters(
+        tenant_id=tenant.pk, received=NOW, valid=len(rows), rejected=bulk.Counter()
+    )
+
+    with connection.connection.cursor() as cursor:  # bound on the server, as bulk does
+        cursor.execute(f"EXPLAIN {bulk._store_sql()}", params)
+        explained = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "Task Count: 1" in explained
+
+
+def test_the_stats_statements_have_router_plans(api_client, tenant):
+    EventLogFactory(event=EventFactory(tenant=tenant, name="signup"), timestamp=NOW)
+    with CaptureQueriesContext(connection) as queries:
+        for url in STATS:
+            assert api_client.get(url, QUERY).status_code == 200
+    statements = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith(("SELECT", "WITH")) and "events_" in query["sql"]
+    ]
+
+    assert statements
+    for sql in statements:
+        assert "Task Count: 1" in plan(sql), sql
