@@ -18,12 +18,13 @@ tenants). (Django's admin, staff only, lists every tenant's rows by design.)
 from collections.abc import Iterable, Iterator
 from functools import cache
 
-from django.db import models
+from django.db import models, router, transaction
 from django.db.models import OuterRef
 from rest_framework import serializers
 from rest_framework.request import Request
 
 from accounts.models import ApiKey, Tenant, User
+from core.sharding import sequential_shard_writes
 
 
 class TenantForeignKey(models.ForeignKey):
@@ -54,7 +55,9 @@ class ShardedByTenant(models.Model):
 
     An update of a saved row filters on its tenant (so it is routed to one shard) and
     never writes `tenant_id` (the distribution column, which Citus refuses to modify):
-    a row never changes tenant."""
+    a row never changes tenant. Django deletes a row by its primary key alone, which
+    reaches every shard: one at a time, so that the transaction may then write a
+    reference table (a signal bumping the tenant's cache version, say)."""
 
     distribution_column = "tenant_id"
 
@@ -65,6 +68,12 @@ class ShardedByTenant(models.Model):
         values = [value for value in values if value[0].attname != "tenant_id"]
         base_qs = base_qs.filter(tenant_id=self.tenant_id)
         return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
+
+    def delete(self, using=None, keep_parents=False):
+        using = using or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using):
+            sequential_shard_writes(using)
+            return super().delete(using=using, keep_parents=keep_parents)
 
 
 def request_tenant(request: Request) -> Tenant:

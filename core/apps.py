@@ -10,8 +10,9 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
+        from django.db.models.signals import post_migrate, pre_delete
 
-        from core.sharding import distribute_after_migrate
+        from core.sharding import distribute_after_migrate, sequential_before_reference_delete
 
         post_migrate.connect(distribute_after_migrate)
+        pre_delete.connect(sequential_before_reference_delete)

@@ -33,7 +33,8 @@ _NO_LOCAL_REFERENCE_KEYS = "SET LOCAL citus.enable_local_reference_table_foreign
 class TenantKeys(migrations.operations.base.Operation):
     """Primary keys `(tenant_id, id)` for `tables`, and each relation (table, column,
     referenced table) as a foreign key `(tenant_id, column) → (tenant_id, id)`, on
-    PostgreSQL; nothing on other databases. Reversible. The relations' fields say
+    PostgreSQL; nothing on other databases. Reversible, except once Citus has
+    distributed the tables. The relations' fields say
     `db_constraint=False` in the migration state: this operation owns the constraint."""
 
     reversible = True
@@ -253,6 +254,15 @@ def sequential_shard_writes(using: str = "default") -> None:
             cursor.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
 
 
+def sequential_before_reference_delete(sender, using: str, **_) -> None:
+    """pre_delete receiver: before a row of a reference table goes (a user, an API key, a
+    tenant), Django clears or deletes the rows of distributed tables that point at it,
+    in every shard (`created_by` of the event logs, say); the row's own delete then
+    needs those shard writes made one at a time."""
+    if distribution_column(sender) is None:
+        sequential_shard_writes(using)
+
+
 def distribute_after_migrate(app_config, using: str, verbosity=1, stdout=None, **_) -> None:
     """post_migrate receiver: a migrated Citus database gets its tables placed (new
     tables of the migrations included); any other database is left as it is. The
@@ -270,18 +280,15 @@ def create_database(settings_dict: dict, name: str) -> None:
     database setting) — on every node when that is a Citus coordinator, with the
     extension and the workers registered, as Citus keeps its node list per database.
     For test and scratch databases: an existing `name` is dropped first."""
+    drop_database(settings_dict, name)
     params, workers = _nodes(settings_dict)
-    citus = workers is not None
-    for node in _each_node(params, workers):
+    for node in [params, *(workers or [])]:
         with psycopg.connect(dbname="postgres", autocommit=True, **node) as server:
-            server.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
             server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        if citus:
+        if workers is not None:
             with psycopg.connect(dbname=name, autocommit=True, **node) as new:
                 new.execute("CREATE EXTENSION citus")
-    if citus:
+    if workers is not None:
         with psycopg.connect(dbname=name, autocommit=True, **params) as new:
             new.execute(
                 "SELECT citus_set_coordinator_host(%s, %s)",
@@ -294,7 +301,7 @@ def create_database(settings_dict: dict, name: str) -> None:
 def drop_database(settings_dict: dict, name: str) -> None:
     """Drop the database `name` that `create_database` made, from every node."""
     params, workers = _nodes(settings_dict)
-    for node in _each_node(params, workers):
+    for node in [params, *(workers or [])]:
         with psycopg.connect(dbname="postgres", autocommit=True, **node) as server:
             server.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
@@ -317,7 +324,3 @@ def _nodes(settings_dict: dict) -> tuple[dict, list[dict] | None]:
             ).fetchall()
             return params, [params | {"host": host, "port": port} for host, port in rows]
     return params, None
-
-
-def _each_node(params: dict, workers: list[dict] | None) -> list[dict]:
-    return [params, *(workers or [])]

@@ -4,6 +4,7 @@ import pytest
 
 from accounts.models import AuthToken, Tenant, User
 from accounts.tests.factories import UserFactory
+from events.models import EventLog
 
 
 @pytest.mark.django_db
@@ -123,3 +124,16 @@ def test_create_superuser_gets_a_tenant():
 
     assert admin.is_staff
     assert admin.tenant.name == "root"
+
+
+def test_deleting_ones_account_keeps_the_events_one_sent(api_client, user, tenant):
+    # The logs stay, no longer naming the user: on a database sharded by tenant that is
+    # an update of every shard followed by the delete of a reference table's row.
+    assert api_client.post("/api/eventlogs/", {"event_name": "signup"}).status_code == 201
+
+    response = api_client.delete("/auth/users/me/", {"current_password": "alpine12"})
+
+    assert response.status_code == 204
+    assert not User.objects.filter(pk=user.pk).exists()
+    logs = EventLog.objects.filter(tenant=tenant)
+    assert [log.created_by_id for log in logs] == [None]

@@ -136,3 +136,21 @@ def test_the_stats_statements_have_router_plans(api_client, tenant):
     assert statements
     for sql in statements:
         assert "Task Count: 1" in plan(sql), sql
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deletes_by_id_then_a_reference_write_commit(api_client, tenant):
+    # Django deletes a row by its id alone (every shard), then a signal or the service
+    # writes a reference table (the tenant's versions, the user): each in a transaction
+    # of its own here, as in a live server (a test's transaction hides the conflict).
+    rule = api_client.post("/api/blocklist/", {"kind": "ip", "value": "10.0.0.1"}).json()
+    assert api_client.post("/api/eventlogs/", {"event_name": "signup"}).status_code == 201
+    event = api_client.get("/api/events/").json()[0]
+
+    deleted = [
+        api_client.delete(f"/api/blocklist/{rule['id']}").status_code,
+        api_client.delete(f"/api/events/{event['id']}").status_code,
+        api_client.delete("/auth/users/me/", {"current_password": "alpine12"}).status_code,
+    ]
+
+    assert deleted == [204, 204, 204]
