@@ -89,7 +89,7 @@ def test_web_gets_database_url_and_secret_key(compose, env_example_names):
     environment = _environment_names(web)
 
     assert "DATABASE_URL" in environment
-    assert "@postgres:5432/" in web["environment"]["DATABASE_URL"]
+    assert "@${DATABASE_HOST:-postgres}:5432/" in web["environment"]["DATABASE_URL"]
     assert "GUNICORN_BIND" in environment
     # The secret key comes from .env, whose template must offer it.
     assert ".env" in _env_file_names(web)
@@ -271,12 +271,31 @@ def test_compose_keeps_personal_data_on_its_own_server(compose):
     web = compose["services"]["web"]
     pii = compose["services"]["postgres-pii"]
 
-    assert "@postgres-pii:5432/" in web["environment"]["PII_DATABASE_URL"]
+    assert "@${PII_DATABASE_HOST:-postgres-pii}:5432/" in web["environment"]["PII_DATABASE_URL"]
     assert web["depends_on"]["postgres-pii"]["condition"] == "service_healthy"
     assert "pg_isready" in pii["healthcheck"]["test"]
     volume_names = {mount.split(":", 1)[0] for mount in pii["volumes"]}
     assert volume_names & set(compose["volumes"]), "pii data must live in a named volume"
     assert set(pii["volumes"]).isdisjoint(compose["services"]["postgres"]["volumes"])
+
+
+def test_the_citus_profile_is_a_coordinator_two_workers_and_their_setup(compose):
+    services = compose["services"]
+    citus = {name for name, service in services.items() if "citus" in service.get("profiles", [])}
+    setup = services["citus-setup"]
+    script = _read("deploy/citus/setup.sh")
+
+    assert citus == {"citus-coordinator", "citus-worker-1", "citus-worker-2", "citus-setup"}
+    assert {services[name]["image"] for name in citus} == {"citusdata/citus:13.0.3"}
+    assert set(setup["depends_on"]) == citus - {"citus-setup"}
+    assert "./deploy/citus/setup.sh:/setup.sh:ro" in setup["volumes"]
+    for worker in ("citus-worker-1", "citus-worker-2"):
+        assert worker in script
+    # web waits for the setup when the profile is on, and only then.
+    assert services["web"]["depends_on"]["citus-setup"] == {
+        "condition": "service_completed_successfully",
+        "required": False,
+    }
 
 
 def test_image_keeps_the_pii_sqlite_file_in_the_writable_data_dir():
