@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-citus chaos schema lint format deploy-check audit migrate createsuperuser gunicorn bench bench-quick bench-charts clean
+.PHONY: run test test-citus chaos schema lint format deploy-check audit migrate createsuperuser gunicorn bench bench-quick bench-citus bench-charts clean
 
 # Each phase of a long command prints a header with the time, so progress shows.
 PHASE = @printf '\n== %s  (%s)\n' 
@@ -146,6 +146,15 @@ bench: $(VENV)/.runtime-installed
 
 bench-quick: $(VENV)/.runtime-installed
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
+
+# The same bench on the local PostgreSQL and on each Citus coordinator of CITUS_BENCH_URLS
+# (a database there with its workers registered), BENCH_EVENTS events over BENCH_TENANTS
+# tenants, one comparison table in bench/results/<timestamp>-citus.md (bench/citus.py).
+CITUS_BENCH_URLS ?= $(CITUS_URL)
+BENCH_TENANTS ?= 100
+bench-citus: $(VENV)/.runtime-installed
+	$(BIN)/python -m bench.citus $(foreach url,$(CITUS_BENCH_URLS),--coordinator $(url)) \
+		--events $(BENCH_EVENTS) --tenants $(BENCH_TENANTS) $(BENCH_CITUS_ARGS)
 
 # API key verification and chart drawing, timed in-process on a scratch SQLite database.
 bench-charts: $(VENV)/.runtime-installed

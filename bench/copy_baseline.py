@@ -26,6 +26,13 @@ def create_scratch(conn: psycopg.Connection) -> str:
     scratch, table = sql.Identifier(SCRATCH), sql.Identifier(TABLE)
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(scratch))
     conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(scratch, table))
+    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone():
+        # On Citus, sharded like EventLog: a foreign key to the events needs it, and
+        # the baseline then pays the same routing through the coordinator.
+        conn.execute(
+            "SELECT create_distributed_table(%s, 'tenant_id', colocate_with => %s)",
+            (SCRATCH, TABLE),
+        )
     foreign_keys = conn.execute(
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
         "WHERE conrelid = %s::regclass AND contype = 'f'",

@@ -18,14 +18,19 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER_URL = "postgres://postgres@127.0.0.1:5432"
+# BENCH_SERVER_URL: a database on the server to bench on, for its address and, on a
+# Citus coordinator, its list of workers (the bench database gets the same ones).
+MAIN_URL = os.environ.get("BENCH_SERVER_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+SERVER_URL = urlunsplit(urlsplit(MAIN_URL)._replace(path=""))
 DB_NAME = "eventtracker_bench"
 DATABASE_URL = f"{SERVER_URL}/{DB_NAME}"
+TENANTS = int(os.environ.get("BENCH_TENANTS") or 2)
 TABLE = "events_eventlog"
 ROLLUP = "events_hourlycount"
 DAILY = "events_dailycount"
@@ -62,7 +67,17 @@ EVENT_NAMES = (
     "error",
     "feedback",
 )
-TENANT_SHARE = (0.7, 0.3)  # the first tenant gets 70 % of the events
+
+
+def tenant_shares(tenants: int) -> tuple[float, ...]:
+    """Each tenant's share of the events: 70 % and 30 % for two; for more, by rank as
+    Zipf's law has it (a few large tenants, a long tail)."""
+    if tenants == 2:
+        return (0.7, 0.3)
+    weights = [1 / (rank + 1) for rank in range(tenants)]
+    return tuple(weight / sum(weights) for weight in weights)
+
+
 USERS = 50_000
 CHUNK = 100_000
 GENERATORS = 2
@@ -78,18 +93,24 @@ class Tenant:
 
 
 def recreate_database() -> None:
-    """Drop and create the bench database (never any other one)."""
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
-        name = sql.Identifier(DB_NAME)
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    """Drop and create the bench database (never any other one); on a Citus coordinator
+    on every node, and `migrate` then distributes its tables."""
+    from core.sharding import create_database
+
+    create_database(_settings(), DB_NAME)
 
 
 def drop_database() -> None:
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME))
-        )
+    from core.sharding import drop_database as drop
+
+    drop(_settings(), DB_NAME)
+
+
+def _settings() -> dict:
+    """The server's database of BENCH_SERVER_URL as a Django database setting."""
+    import environ
+
+    return environ.Env.db_url_config(MAIN_URL)
 
 
 def migrate(env: dict[str, str]) -> None:
@@ -103,13 +124,14 @@ def migrate(env: dict[str, str]) -> None:
 
 
 def create_tenants() -> list[Tenant]:
-    """Two tenants, a user and a token each, and the same 20 event names in both (ORM)."""
+    """TENANTS tenants (two by default), a user and a token each, and the same 20 event
+    names in each (ORM)."""
     from accounts.models import AuthToken, User
     from accounts.models import Tenant as TenantModel
     from events.models import Event
 
     tenants = []
-    for slug in ("bench-a", "bench-b"):
+    for slug in (f"bench-{index}" for index in range(TENANTS)):
         tenant = TenantModel.objects.create(name=slug, slug=slug)
         user = User.objects.create_user(username=f"{slug}-user", password=None, tenant=tenant)
         _, key = AuthToken.objects.create_token(user)
@@ -276,7 +298,7 @@ class RowText:
         self.step = 365 * 86400 / n
         self.prefixes: list[str] = []
         self.weights: list[float] = []
-        for tenant, share in zip(tenants, TENANT_SHARE, strict=True):
+        for tenant, share in zip(tenants, tenant_shares(len(tenants)), strict=True):
             zipf = [1 / (rank + 1) for rank in range(len(EVENT_NAMES))]
             for name, weight in zip(EVENT_NAMES, zipf, strict=True):
                 self.prefixes.append(f"{tenant.id}\t{tenant.event_ids[name]}\t")

@@ -65,7 +65,7 @@ def _request_factory(case: str):
 
     from accounts.models import AuthToken, User
 
-    _, token = AuthToken.objects.create_token(User.objects.get(username="bench-a-user"))
+    _, token = AuthToken.objects.create_token(User.objects.get(username="bench-0-user"))
     client = Client(HTTP_AUTHORIZATION=f"Token {token}")
     rng = random.Random(1)  # noqa: S311 - test payloads, not secrets
     phase = Phase(

@@ -223,7 +223,8 @@ def markdown(result: dict, table: list[dict]) -> str:
         + ", ".join(f"{name}={value}" for name, value in machine["pg_settings"].items())
         + ".",
         "",
-        f"- Data: **{result['events_loaded']:,} events** (2 tenants, 20 event names, 50,000 "
+        f"- Data: **{result['events_loaded']:,} events** "
+        f"({result['machine'].get('tenants', 2)} tenants, 20 event names, 50,000 "
         f"users, one year), loaded in {load['seconds']:.1f} s "
         f"({_load_steps(load)}); HourlyCount: {load['rollup_rows']:,} rows.",
         f"- Server: gunicorn, {setup['workers']} workers x {setup['threads']} threads (gthread), "

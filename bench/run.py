@@ -451,17 +451,28 @@ def phase_dict(phase: PhaseResult) -> dict:
 
 
 def machine() -> dict:
-    with psycopg.connect(f"{dataset.SERVER_URL}/postgres") as conn:
+    with psycopg.connect(dataset.MAIN_URL) as conn:
         version = conn.execute("SHOW server_version").fetchone()[0]
         pg_settings = {
             name: conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()[0]
             for name in PG_SETTINGS
         }
+        citus = conn.execute(
+            "SELECT extversion FROM pg_extension WHERE extname = 'citus'"
+        ).fetchone()
+        workers = (
+            conn.execute("SELECT count(*) FROM pg_dist_node WHERE groupid > 0").fetchone()[0]
+            if citus
+            else 0
+        )
     pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     return {
         "cpus": len(os.sched_getaffinity(0)),
         "memory_gib": pages / 2**30,
-        "postgres": f"PostgreSQL {version}",
+        "postgres": f"PostgreSQL {version}"
+        + (f", Citus {citus[0]} with {workers} workers" if citus else ""),
+        "citus_workers": workers,
+        "tenants": dataset.TENANTS,
         "python": platform.python_version(),
         "loadavg_start": loadavg(),
         "pg_settings": pg_settings,
