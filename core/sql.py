@@ -9,6 +9,8 @@ from typing import NamedTuple
 import psycopg
 from django.db import connection, models, transaction
 
+from core.sharding import is_sharded
+
 ROWS_CHUNK = 500  # rows per SQLite statement, under its variable limit
 
 
@@ -206,9 +208,11 @@ def _write_rows(
     build: Callable[[str], str],
 ) -> None:
     """Run `build(source)` with the rows as its source: one array parameter per column
-    bound on the server (PostgreSQL), or VALUES lists of at most ROWS_CHUNK rows."""
+    bound on the server (PostgreSQL), or VALUES lists of at most ROWS_CHUNK rows (SQLite;
+    and Citus, which sends a VALUES insert straight to its shard but an insert from
+    `unnest` through the coordinator, as an intermediate result)."""
     fields = [model._meta.get_field(name) for name in names]
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and not is_sharded():
         # The column types come from model metadata, like every identifier here.
         types = ", ".join(f"%b::{field.db_type(connection)}[]" for field in fields)
         columns = [list(column) for column in zip(*rows, strict=True)]

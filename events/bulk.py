@@ -3,7 +3,8 @@ increments, one statement on PostgreSQL (store_logs).
 
 PostgreSQL gets `INSERT … SELECT FROM unnest(<one array per column>)`: ten bound
 parameters whatever the batch size, so neither psycopg nor the server parses a
-statement with thousands of placeholders. SQLite gets a multi-row VALUES list.
+statement with thousands of placeholders. SQLite, and Citus (which routes a VALUES
+insert to its shard), get multi-row VALUES lists.
 Values are adapted here directly (no model instances), as Django would store them.
 """
 
@@ -17,6 +18,7 @@ from uuid import UUID
 import orjson
 from django.db import connection, transaction
 
+from core.sharding import is_sharded
 from core.sql import server_side_cursor
 from events.accounting import ACCEPTED, DUPLICATE, request_outcome
 from events.models import Event, EventLog
@@ -29,7 +31,7 @@ from events.rollups import (
     ingestion_counts_apply,
 )
 
-SQLITE_CHUNK = 500  # rows per statement: 10 columns, under SQLite's variable limit
+VALUES_CHUNK = 500  # rows per statement: 10 columns, under SQLite's variable limit
 
 
 class LogRow(NamedTuple):
@@ -64,11 +66,13 @@ def store_logs(
     accepted the inserted rows, duplicate the others, and the `rejected` items its caller
     refused. PostgreSQL: one statement (the logs' CTE feeding the increments' CTEs), which
     outside a transaction block commits by itself: three writes, one round trip, and no
-    BEGIN/COMMIT trips. SQLite: the same writes in one transaction. {uuid: id} inserted."""
-    if connection.vendor == "postgresql":
+    BEGIN/COMMIT trips. SQLite, and Citus: the same writes as multi-row inserts in one
+    transaction (Citus sends each to the tenant's shard, where the single statement
+    would travel through the coordinator and commit in two phases). {uuid: id} inserted."""
+    if connection.vendor == "postgresql" and not is_sharded():
         return _store_postgresql(rows, tenant_id=tenant_id, received=received, rejected=rejected)
     with transaction.atomic():
-        inserted = _insert_logs_sqlite(rows)
+        inserted = _insert_logs_values(rows)
         first = {}
         for row in rows:
             first.setdefault(row.uuid, row)
@@ -110,16 +114,16 @@ def _store_sql() -> str:
     )
 
 
-def _insert_logs_sqlite(rows: Sequence[LogRow]) -> dict[UUID, int]:
+def _insert_logs_values(rows: Sequence[LogRow]) -> dict[UUID, int]:
     """Insert `rows`, skipping uuids the tenant already has (`ON CONFLICT DO NOTHING`);
     returns {uuid: id} of the rows inserted by this call. Of equal uuids in `rows`,
     the first is the one stored."""
     with connection.cursor() as cursor:
         inserted: dict[UUID, int] = {}
-        for start in range(0, len(rows), SQLITE_CHUNK):
-            chunk = rows[start : start + SQLITE_CHUNK]
-            cursor.execute(_values_sql(len(chunk)), [v for row in chunk for v in _sqlite(row)])
-            inserted.update((UUID(value), pk) for pk, value in cursor.fetchall())
+        for start in range(0, len(rows), VALUES_CHUNK):
+            chunk = rows[start : start + VALUES_CHUNK]
+            cursor.execute(_values_sql(len(chunk)), [v for row in chunk for v in _values(row)])
+            inserted.update((_uuid(value), pk) for pk, value in cursor.fetchall())
         return inserted
 
 
@@ -130,12 +134,12 @@ def _columns(rows: Sequence[LogRow]) -> list[list]:
     return columns
 
 
-def _sqlite(row: LogRow) -> list:
+def _values(row: LogRow) -> list:
     ops = connection.ops
     return [
         row.tenant_id,
         row.event_id,
-        row.uuid.hex,
+        row.uuid if connection.vendor == "postgresql" else row.uuid.hex,
         ops.adapt_datetimefield_value(row.timestamp),
         ops.adapt_datetimefield_value(row.received_at),
         row.count,
@@ -144,6 +148,11 @@ def _sqlite(row: LogRow) -> list:
         row.created_by_id,
         row.api_key_id,
     ]
+
+
+def _uuid(value: UUID | str) -> UUID:
+    """A returned uuid: PostgreSQL's driver gives a UUID, SQLite its hex text."""
+    return value if isinstance(value, UUID) else UUID(value)
 
 
 def _head() -> str:
