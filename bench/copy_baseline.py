@@ -24,11 +24,15 @@ SCRATCH = "bench_copy_scratch"
 def create_scratch(conn: psycopg.Connection) -> str:
     """(Re)create the scratch table; returns its name."""
     scratch, table = sql.Identifier(SCRATCH), sql.Identifier(TABLE)
+    citus = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone()
+    if citus:
+        # Foreign keys to reference tables: Citus adds them over one connection per node.
+        conn.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(scratch))
     conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(scratch, table))
-    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone():
-        # On Citus, sharded like EventLog: a foreign key to the events needs it, and
-        # the baseline then pays the same routing through the coordinator.
+    if citus:
+        # Sharded like EventLog: its foreign key to the events needs it, and the baseline
+        # then pays the same routing through the coordinator.
         conn.execute(
             "SELECT create_distributed_table(%s, 'tenant_id', colocate_with => %s)",
             (SCRATCH, TABLE),

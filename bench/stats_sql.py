@@ -59,6 +59,7 @@ def captured_sql(
         if endpoint == "event_trend":
             selectors.event_trend(
                 logs=EventLog.objects.filter(tenant_id=tenant_id),
+                events=Event.objects.filter(tenant_id=tenant_id),
                 **rows,
                 start=start,
                 end=end,
