@@ -56,6 +56,14 @@ def plan(sql: str, params=None) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
+def test_no_join_may_move_rows_between_nodes():
+    # Every join is answered inside a shard group, or Citus refuses it: none is allowed
+    # to repartition (and the suite passes this way).
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW citus.enable_repartition_joins")
+        assert cursor.fetchone()[0] == "off"
+
+
 def test_the_tables_are_placed_as_planned():
     reference, distributed = placement()
     with connection.cursor() as cursor:
