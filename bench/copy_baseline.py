@@ -17,6 +17,7 @@ from psycopg import sql
 
 from bench.dataset import COPY_COLUMNS, TABLE
 from bench.loadgen import ClientResult, Phase, make_event
+from core.sharding import citus_version
 
 SCRATCH = "bench_copy_scratch"
 
@@ -24,7 +25,8 @@ SCRATCH = "bench_copy_scratch"
 def create_scratch(conn: psycopg.Connection) -> str:
     """(Re)create the scratch table; returns its name."""
     scratch, table = sql.Identifier(SCRATCH), sql.Identifier(TABLE)
-    citus = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone()
+    with conn.cursor() as cursor:
+        citus = citus_version(cursor) is not None
     if citus:
         # Foreign keys to reference tables: Citus adds them over one connection per node.
         conn.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")

@@ -143,14 +143,17 @@ def create_tenants() -> list[Tenant]:
 
 def load_events(conn: psycopg.Connection, tenants: list[Tenant], n: int, *, now: dt.datetime):
     """COPY n events spread over the year before `now`; returns seconds per step."""
+    from core.sharding import citus_version
+
     timings: dict[str, float] = {}
     conn.execute("SET maintenance_work_mem = '1GB'")
     conn.execute("SET work_mem = '256MB'")
     conn.execute("SET synchronous_commit = off")
-    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone():
-        # The tables' foreign keys to reference tables: Citus changes their shards over
-        # one connection per node, or refuses DDL after a parallel step.
-        conn.execute("SET citus.multi_shard_modify_mode TO 'sequential'")
+    with conn.cursor() as cursor:
+        if citus_version(cursor) is not None:
+            # The tables' foreign keys to reference tables: Citus changes their shards
+            # over one connection per node, or refuses DDL after a parallel step.
+            cursor.execute("SET citus.multi_shard_modify_mode TO 'sequential'")
     saved = _drop_secondary_structures(conn, TABLE)
     begin = time.perf_counter()
     _copy_rows(conn, tenants, n, now=now)

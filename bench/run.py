@@ -35,6 +35,7 @@ from bench.copy_baseline import create_scratch
 from bench.loadgen import Connection, Phase, PhaseResult, make_event, run_phase
 from bench.pressure import ActivitySampler, cpu_burner
 from bench.server import Gunicorn, free_port
+from core.sharding import citus_version
 
 STATS_ENDPOINTS = ("event_trend", "event_frequency")
 STATS_DAYS = (7, 30, 365)
@@ -457,9 +458,8 @@ def machine() -> dict:
             name: conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()[0]
             for name in PG_SETTINGS
         }
-        citus = conn.execute(
-            "SELECT extversion FROM pg_extension WHERE extname = 'citus'"
-        ).fetchone()
+        with conn.cursor() as cursor:
+            citus = citus_version(cursor)
         workers = (
             conn.execute("SELECT count(*) FROM pg_dist_node WHERE groupid > 0").fetchone()[0]
             if citus
@@ -470,7 +470,7 @@ def machine() -> dict:
         "cpus": len(os.sched_getaffinity(0)),
         "memory_gib": pages / 2**30,
         "postgres": f"PostgreSQL {version}"
-        + (f", Citus {citus[0]} with {workers} workers" if citus else ""),
+        + (f", Citus {citus} with {workers} workers" if citus else ""),
         "citus_workers": workers,
         "tenants": dataset.TENANTS,
         "python": platform.python_version(),

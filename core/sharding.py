@@ -134,14 +134,21 @@ def _add_foreign_key(schema_editor, table, columns: list[str], target, target_co
 # -- placement on Citus -------------------------------------------------------------------
 
 
+def citus_version(cursor) -> str | None:
+    """The version of the citus extension in the database of `cursor` (Django's or
+    psycopg's), None where it is not installed."""
+    cursor.execute("SELECT extversion FROM pg_extension WHERE extname = %s", [CITUS])
+    row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
 def is_citus(using: str = "default") -> bool:
     """Whether the database `using` is a Citus coordinator (the extension is installed)."""
     connection = connections[using]
     if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = %s", [CITUS])
-        return cursor.fetchone() is not None
+        return citus_version(cursor) is not None
 
 
 _sharded: dict[tuple[str, str], bool] = {}
@@ -316,8 +323,11 @@ def _nodes(settings_dict: dict) -> tuple[dict, list[dict] | None]:
         "user": settings_dict.get("USER") or None,
         "password": settings_dict.get("PASSWORD") or None,
     }
-    with psycopg.connect(dbname=settings_dict["NAME"], autocommit=True, **params) as main:
-        if main.execute("SELECT 1 FROM pg_extension WHERE extname = %s", [CITUS]).fetchone():
+    with (
+        psycopg.connect(dbname=settings_dict["NAME"], autocommit=True, **params) as main,
+        main.cursor() as cursor,
+    ):
+        if citus_version(cursor) is not None:
             rows = main.execute(
                 "SELECT nodename, nodeport FROM pg_dist_node "
                 "WHERE groupid > 0 AND noderole = 'primary' ORDER BY groupid"
