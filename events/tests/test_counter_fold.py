@@ -32,13 +32,14 @@ def ingest(tenant, *items: EventInput) -> None:
     event_logs_ingest(tenant=tenant, items=list(items), created_by=None, now=T0)
 
 
+def summed(view, bucket: str, tenant) -> dict:
+    """{(event name, bucket): count} of a rollup view, empty buckets left out."""
+    rows = view.objects.filter(tenant=tenant).values_list("event__name", bucket)
+    return {(name, at): n for name, at, n in rows.annotate(n=Sum("count")) if n}
+
+
 def totals(tenant) -> dict[tuple[str, dt.datetime], int]:
-    rows = (
-        HourlyCountTotal.objects.filter(tenant=tenant)
-        .values_list("event__name", "hour")
-        .annotate(n=Sum("count"))
-    )
-    return {(name, hour): n for name, hour, n in rows if n}
+    return summed(HourlyCountTotal, "hour", tenant)
 
 
 def test_increments_count_before_the_fold_and_move_in_it(tenant):
@@ -59,12 +60,7 @@ def test_increments_count_before_the_fold_and_move_in_it(tenant):
 
 
 def days(tenant) -> dict[tuple[str, dt.date], int]:
-    rows = (
-        DailyCountTotal.objects.filter(tenant=tenant)
-        .values_list("event__name", "day")
-        .annotate(n=Sum("count"))
-    )
-    return {(name, day): n for name, day, n in rows if n}
+    return summed(DailyCountTotal, "day", tenant)
 
 
 def test_the_fold_keeps_the_daily_rollup_from_the_same_increments(tenant):
