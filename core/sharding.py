@@ -296,7 +296,15 @@ def create_database(settings_dict: dict, name: str) -> None:
             with psycopg.connect(dbname=name, autocommit=True, **node) as new:
                 new.execute("CREATE EXTENSION citus")
     if workers is not None:
-        with psycopg.connect(dbname=name, autocommit=True, **params) as new:
+        with (
+            psycopg.connect(dbname=settings_dict["NAME"], autocommit=True, **params) as main,
+            psycopg.connect(dbname=name, autocommit=True, **params) as new,
+        ):
+            # Adding a node copies the roles to it, which are shared by every database
+            # of the node: two processes registering at once (pytest's workers) collide
+            # ("tuple concurrently updated"), so they take turns, under a lock of the
+            # database they both start from (held until `main` closes).
+            main.execute("SELECT pg_advisory_lock(hashtext('eventtracker.citus_add_node'))")
             new.execute(
                 "SELECT citus_set_coordinator_host(%s, %s)",
                 [params["host"] or "localhost", int(params["port"] or 5432)],
