@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "accounts",
     "events",
     "stats",
+    "insights",
     "people",
     "platform_admin",
     "v1",

@@ -161,7 +161,7 @@ def _trend_from_pieces(logs, rollup, start, end, interval, tz, source) -> dict[s
         # Grouped by the integer event id, the name carried along by Min(): grouping a
         # year of hourly rows by the text name spilled the sort to disk at 10 M events.
         pieces,
-        lambda instant: _bucket(instant, interval, tz),
+        lambda instant: time_bucket(instant, interval, tz),
         name=Min("event__name"),
     )
     found: dict[str, dict[str, int]] = {}
@@ -470,7 +470,7 @@ def ingestion_counts(
     totals = (
         counts.order_by()
         .filter(half_open("hour", lower, upper))
-        .annotate(bucket=_bucket("hour", interval, tz))
+        .annotate(bucket=time_bucket("hour", interval, tz))
         .values_list("bucket", "outcome", "reason")
         .annotate(events=Sum("events"), requests=Sum("requests"))
     )
@@ -495,7 +495,9 @@ def _empty_ingestion() -> IngestionBucket:
     }
 
 
-def _bucket(field: str | Expression, interval: Interval, tz: ZoneInfo) -> Func:
+def time_bucket(field: str | Expression, interval: Interval, tz: ZoneInfo) -> Func:
+    """The `interval` bucket of an instant column in `tz`: its start instant for hours,
+    its first local day for the others."""
     if interval == "hour":
         # In a whole-hour zone a local hour is a UTC hour; truncating in UTC also keeps
         # the repeated hour of a DST fall-back as two buckets instead of merging them.

@@ -21,16 +21,9 @@ from stats.charts.spec import (
 DATE_FORMAT = "%Y-%m-%d"
 
 
-class StatsQuerySerializer(serializers.Serializer):
-    """Query of every stats route: `start_date`/`end_date` as YYYY-MM-DD, both days
-    included, either may be omitted; `event_name` narrows to one event; `tz` is the
-    IANA zone that decides where days begin (default: the tenant's); `width` and
-    `height` size a PNG chart."""
+class ChartSizeSerializer(serializers.Serializer):
+    """`width` and `height` of a PNG chart, in pixels."""
 
-    start_date = serializers.DateField(required=False, input_formats=[DATE_FORMAT])
-    end_date = serializers.DateField(required=False, input_formats=[DATE_FORMAT])
-    event_name = serializers.CharField(required=False, max_length=200)
-    tz = serializers.CharField(required=False, max_length=64, help_text="IANA time zone name")
     width = serializers.IntegerField(
         default=DEFAULT_WIDTH,
         min_value=MIN_WIDTH,
@@ -43,6 +36,18 @@ class StatsQuerySerializer(serializers.Serializer):
         max_value=MAX_HEIGHT,
         help_text="Chart height in pixels (PNG answers only)",
     )
+
+
+class StatsQuerySerializer(ChartSizeSerializer):
+    """Query of every stats route: `start_date`/`end_date` as YYYY-MM-DD, both days
+    included, either may be omitted; `event_name` narrows to one event; `tz` is the
+    IANA zone that decides where days begin (default: the tenant's); `width` and
+    `height` size a PNG chart."""
+
+    start_date = serializers.DateField(required=False, input_formats=[DATE_FORMAT])
+    end_date = serializers.DateField(required=False, input_formats=[DATE_FORMAT])
+    event_name = serializers.CharField(required=False, max_length=200)
+    tz = serializers.CharField(required=False, max_length=64, help_text="IANA time zone name")
 
     def validate_tz(self, value: str) -> zoneinfo.ZoneInfo:
         if value not in zoneinfo.available_timezones():

@@ -85,26 +85,36 @@ def draw_event_frequency(data: dict | Sequence[dict], *, spec: ChartSpec) -> byt
 
 
 @with_matplotlib
-def draw_frequency(rows: Sequence[dict], *, spec: ChartSpec) -> bytes:
-    """Horizontal bars, most frequent on top; as many events as the height can label."""
+def draw_frequency(
+    rows: Sequence[dict],
+    *,
+    spec: ChartSpec,
+    title: str = "Event frequency",
+    value_label: str = "Occurrences",
+    category_label: str = "Event",
+) -> bytes:
+    """Horizontal bars (`rows`: {event_name, total}), largest on top; as many as the
+    height can label."""
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = style.figure(spec.width, spec.height)
     _, room = style.layout_size(spec.width, spec.height)
     fits = max(1, int(room - 90) // 18)  # an 8-point label needs about 18 pixels
     shown = rows[:fits]
+    whole = all(isinstance(row["total"], int) for row in rows)
     bars = ax.barh(range(len(shown)), [row["total"] for row in shown], color=style.BAR_COLOR)
     ax.set_yticks(range(len(shown)), labels=[style.label(row["event_name"]) for row in shown])
     ax.invert_yaxis()
-    ax.bar_label(bars, labels=[f"{row['total']:,}" for row in shown], padding=3, fontsize=8)
+    values = [f"{row['total']:,}" if whole else f"{row['total']:,.2f}" for row in shown]
+    ax.bar_label(bars, labels=values, padding=3, fontsize=8)
     ax.grid(False, axis="y")
     ax.grid(axis="x", color=style.GRID_COLOR, linewidth=0.8)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=whole))
     ax.xaxis.set_major_formatter(style.thousands())
     ax.margins(x=0.08)
-    ax.set_xlabel("Occurrences", fontsize=9)
-    ax.set_ylabel("Event", fontsize=9)
-    title = "Event frequency" + (f" (top {fits} of {len(rows)})" if len(rows) > fits else "")
+    ax.set_xlabel(value_label, fontsize=9)
+    ax.set_ylabel(category_label, fontsize=9)
+    title += f" (top {fits} of {len(rows)})" if len(rows) > fits else ""
     style.titles(ax, title, spec.caption)
     if not any(row["total"] for row in rows):
         ax.set_xlim(0, 1)
@@ -132,14 +142,20 @@ def draw_trend(
 
 
 @with_matplotlib
-def trend_figure(data: dict[str, dict[str, int]], *, spec: ChartSpec, subject: str = "Events"):
+def trend_figure(
+    data: dict[str, dict[str, int]],
+    *,
+    spec: ChartSpec,
+    subject: str = "Events",
+    y_label: str = "Occurrences",
+):
     fig, ax = style.figure(spec.width, spec.height)
     series = _top_series(_event_series(data), length=len(data))
     only = next(iter(series)) if len(series) == 1 else None
     subject = style.label(only) if only is not None else subject
     style.titles(ax, f"{subject} per {spec.interval}", spec.caption)
     ax.set_xlabel(X_LABELS.get(spec.interval, "Time"), fontsize=9)
-    ax.set_ylabel("Occurrences", fontsize=9)
+    ax.set_ylabel(y_label, fontsize=9)
     if not any(any(row.values()) for row in data.values()):
         style.no_data(ax, "No occurrences in this range")
     if not data:  # not one bucket, so no date to put on the axis

@@ -22,6 +22,7 @@ from stats.charts.drawings import (
     draw_ingestion,
     draw_trend,
 )
+from stats.charts.query import draw_query
 from stats.charts.spec import ChartKind, ChartSpec
 
 Drawing = Callable[..., bytes]  # (a stats view's JSON data, *, spec) -> PNG bytes
@@ -36,6 +37,7 @@ CHARTS: dict[ChartKind, Drawing] = {
     "event_avg_per_user": draw_daily,
     "store_events_amount": draw_daily,
     "unique_users": draw_daily,
+    "query": draw_query,
 }
 # Part of every ETag: bump it when drawings change so clients drop their old images.
 CHART_VERSION = 2

@@ -13,6 +13,8 @@ ChartKind = Literal[
     "event_avg_per_user",
     "store_events_amount",
     "unique_users",
+    # The query API's answers (stats.charts.query).
+    "query",
 ]
 
 DEFAULT_WIDTH, MIN_WIDTH, MAX_WIDTH = 800, 200, 2000

@@ -1,0 +1,141 @@
+"""Filters of the query language as ORM conditions, two-valued on every row.
+
+A condition on a `data` property first checks the property's JSON type, so a string
+never equals a number, `true` never equals 1, and `gt` on a number never matches a
+string, on PostgreSQL and SQLite alike. Every condition is true or false, never
+unknown (SQL NULL), so `not`, `neq` and `not_in` are exact complements and match the
+logs where the property is missing.
+
+Semantics, per field:
+- `eq`/`neq`/`in`/`not_in`: same JSON type and value; `null` stands for "missing or
+  JSON null" (as `is_not_set`).
+- `gt`/`gte`/`lt`/`lte`: numbers with numbers, strings with strings (code point order,
+  so ISO dates compare as dates).
+- `contains`/`not_contains`: a substring of a string property, case-sensitive.
+- `is_set`: present and not JSON null; `is_not_set`: the complement.
+"""
+
+from decimal import Decimal
+
+from django.db.models import F, FloatField, Func, Q, Value
+from django.db.models.functions import StrIndex
+from django.db.models.lookups import (
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    In,
+    LessThan,
+    LessThanOrEqual,
+)
+
+from insights.expressions import JsonNumber, JsonText, JsonType
+from insights.spec import Condition, Field, Group, Scalar
+
+ORDER = {"gt": GreaterThan, "gte": GreaterThanOrEqual, "lt": LessThan, "lte": LessThanOrEqual}
+COLUMNS = {"event": "event__name", "distinct_id": "distinct_id"}
+NOTHING = Q(pk__in=[])
+
+
+class CodePoints(Func):
+    """Text compared by code point: PostgreSQL's "C" collation; SQLite's default."""
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f'({sql}) COLLATE "C"', params
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return compiler.compile(self.source_expressions[0])
+
+
+class Number(Func):
+    """A number as a query parameter: exact numeric on PostgreSQL, a double on SQLite
+    (what JsonNumber compares with on each)."""
+
+    output_field = FloatField()
+
+    def __init__(self, value: int | float) -> None:
+        super().__init__()
+        self.value = value
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return "%s::numeric", [str(Decimal(repr(self.value)))]
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return "%s", [float(self.value)]
+
+
+def filters_q(group: Group) -> Q:
+    """The ORM condition of a query's filters (an empty `and` is no condition)."""
+    return _node(group)
+
+
+def _node(node: Condition | Group) -> Q:
+    if isinstance(node, Condition):
+        return condition_q(node)
+    parts = [_node(child) for child in node.children]
+    if node.op == "not":
+        return ~parts[0]
+    combined = Q()
+    for part in parts:
+        combined = (combined & part) if node.op == "and" else (combined | part)
+    return combined if parts or node.op == "and" else NOTHING
+
+
+def condition_q(condition: Condition) -> Q:
+    op, field, value = condition.op, condition.field, condition.value
+    negated = op in ("neq", "not_in", "not_contains", "is_not_set")
+    positive = {"neq": "eq", "not_in": "in", "not_contains": "contains", "is_not_set": "is_set"}
+    op = positive.get(op, op)
+    if op == "is_set":
+        q = _is_set(field)
+    elif op == "eq":
+        q = _equals(field, value)
+    elif op == "in":
+        q = Q()
+        for item in value:
+            q |= _equals(field, item)
+    elif op == "contains":
+        q = _typed(field, "string") & Q(GreaterThan(StrIndex(_text(field), Value(value)), 0))
+    else:
+        q = _ordered(field, op, value)
+    return ~q if negated else q
+
+
+def _is_set(field: Field) -> Q:
+    if field.name == "event":
+        return Q()
+    if field.name == "distinct_id":
+        return ~Q(distinct_id="")
+    return ~Q(In(JsonType(field.keys), ["missing", "null"]))
+
+
+def _equals(field: Field, value: Scalar) -> Q:
+    if value is None:
+        return ~_is_set(field)
+    if not field.is_data:
+        return Q(**{COLUMNS[field.name]: value})
+    if isinstance(value, bool):
+        return _typed(field, "true" if value else "false")
+    if isinstance(value, str):
+        return _typed(field, "string") & Q(Exact(JsonText(field.keys), value))
+    return _typed(field, "number") & Q(Exact(JsonNumber(field.keys), Number(value)))
+
+
+def _ordered(field: Field, op: str, value: str | int | float) -> Q:
+    lookup = ORDER[op]
+    if isinstance(value, str):
+        return _typed(field, "string") & Q(lookup(_text(field), CodePoints(Value(value))))
+    return _typed(field, "number") & Q(lookup(JsonNumber(field.keys), Number(value)))
+
+
+def _typed(field: Field, json_type: str) -> Q:
+    """`field` holds a value of `json_type` (always true of the text columns' strings)."""
+    if not field.is_data:
+        return Q() if json_type == "string" else NOTHING
+    return Q(Exact(JsonType(field.keys), json_type))
+
+
+def _text(field: Field):
+    if field.is_data:
+        return JsonText(field.keys)
+    return CodePoints(F(COLUMNS[field.name]))

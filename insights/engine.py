@@ -1,0 +1,339 @@
+"""Running a query (insights.spec) over a tenant's logs: a few grouped SQL statements,
+the ranking of series and the time buckets in Python.
+
+Statements: the total of the range; with a breakdown, the totals of every series (a
+combination of the non-time breakdown values), exact for every metric; with a time
+breakdown, the top series per bucket; with more series than `limit`, the rest as one
+"(other)" series. Distinct users are counted by the database over the rows of each
+answer, never summed from smaller answers, so every number is exact.
+"""
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, F, FloatField, Max, Min, Q, QuerySet, Sum
+from django.db.models.lookups import Exact, In, IsNull
+
+from core.ranges import half_open
+from events.models import EventLog
+from insights.conditions import filters_q
+from insights.expressions import JsonNumber, JsonRepr
+from insights.spec import DateRange, Dimension, Metric, Query, QueryError
+from stats.buckets import bucket_key, bucket_keys
+from stats.selectors import day_range_bounds, time_bucket
+
+OTHER = "(other)"  # the breakdown value of the series beyond `limit`
+
+
+@dataclass(frozen=True)
+class Window:
+    """The half-open range of instants a query reads; None is open."""
+
+    lower: dt.datetime | None
+    upper: dt.datetime | None
+
+    def as_json(self, tz: ZoneInfo) -> dict[str, str | None]:
+        return {
+            "start": self.lower.astimezone(tz).isoformat() if self.lower else None,
+            "end": self.upper.astimezone(tz).isoformat() if self.upper else None,
+        }
+
+
+def run_query(
+    query: Query, *, logs: QuerySet[EventLog], tz: ZoneInfo, now: dt.datetime
+) -> dict[str, Any]:
+    """The answer to `query` over `logs` (already the tenant's): JSON-ready.
+    Raises QueryError for a range the calendar cannot hold and stats.buckets'
+    TooManyBuckets for a time breakdown with too many buckets."""
+    window = resolve_window(query.date_range, tz, now)
+    evaluation = Evaluation(query, logs=logs, tz=tz, now=now)
+    answer = {
+        "query": query.echo,
+        "tz": tz.key,
+        "date_range": window.as_json(tz),
+        "columns": [dim.name for dim in query.breakdown] + [m.name for m in query.metrics],
+        **evaluation.run(window),
+    }
+    if query.compare:
+        previous = previous_window(query.date_range, window, tz)
+        answer["previous"] = {"date_range": previous.as_json(tz), **evaluation.run(previous)}
+    return answer
+
+
+def resolve_window(date_range: DateRange, tz: ZoneInfo, now: dt.datetime) -> Window:
+    """A preset counts whole local days up to and including today."""
+    if date_range.preset == "all":
+        return Window(None, None)
+    if date_range.preset is not None:
+        today = now.astimezone(tz).date()
+        first = {
+            "today": today,
+            "yesterday": today - dt.timedelta(days=1),
+            "month": today.replace(day=1),
+            "year": today.replace(month=1, day=1),
+        }.get(date_range.preset)
+        last = today - dt.timedelta(days=1) if date_range.preset == "yesterday" else today
+        if first is None:  # "<N>d": the last N days, today included
+            first = today - dt.timedelta(days=int(date_range.preset[:-1]) - 1)
+        return Window(*day_range_bounds(start=first, end=last, tz=tz))
+    start, end = date_range.start, date_range.end
+    if isinstance(start, dt.datetime) or isinstance(end, dt.datetime):
+        return Window(_instant(start, tz, "start"), _instant(end, tz, "end"))
+    return Window(*day_range_bounds(start=start, end=end, tz=tz))
+
+
+def previous_window(date_range: DateRange, window: Window, tz: ZoneInfo) -> Window:
+    """The range of the same length just before `window`: as many whole local days
+    before a range of days (DST days keep their length in days), else as long."""
+    assert window.lower is not None  # noqa: S101 - parse_query refuses open ranges
+    assert window.upper is not None  # noqa: S101
+    try:
+        if isinstance(date_range.start, dt.datetime):
+            return Window(window.lower - (window.upper - window.lower), window.lower)
+        first = window.lower.astimezone(tz).date()
+        days = (window.upper.astimezone(tz).date() - first).days
+        start = dt.datetime.combine(first - dt.timedelta(days=days), dt.time.min, tzinfo=tz)
+        start.astimezone(dt.UTC)
+    except OverflowError:
+        raise QueryError("compare", "The previous period begins before the year 1.") from None
+    return Window(start, window.lower)
+
+
+def _instant(value: dt.datetime | None, tz: ZoneInfo, side: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=tz)
+    try:
+        return aware.astimezone(dt.UTC)
+    except OverflowError:
+        raise QueryError(f"date_range.{side}", "Is out of the calendar's range.") from None
+
+
+class Evaluation:
+    """One query's SQL and the shaping of its rows, for any window."""
+
+    def __init__(self, query: Query, *, logs: QuerySet[EventLog], tz: ZoneInfo, now) -> None:
+        self.query, self.logs, self.tz, self.now = query, logs, tz, now
+        self.filters = filters_q(query.filters)
+        # Aliases, not the column names: "data.plan" is no SQL alias.
+        self.alias = {dim.name: f"d{index}" for index, dim in enumerate(query.breakdown)}
+        self.exprs = {self.alias[dim.name]: _dimension(dim, tz) for dim in query.breakdown}
+        self.series = [self.alias[dim.name] for dim in query.series_dimensions]
+        self.time = self.alias[query.time.name] if query.time else None
+        self.aggregates = _aggregates(query.metrics)
+        self.columns = [dim.name for dim in query.breakdown] + [m.name for m in query.metrics]
+
+    def run(self, window: Window) -> dict[str, Any]:
+        logs = self.logs.filter(half_open("timestamp", window.lower, window.upper))
+        logs = logs.filter(self.filters).order_by()
+        answer: dict[str, Any] = {"total": self.metrics(logs.aggregate(**self.aggregates))}
+        if not self.series:
+            if self.time is None:
+                answer["rows"] = [answer["total"]]
+            else:
+                rows = self.grouped(logs, [self.time])
+                by_bucket = {self.bucket(row): row for row in rows}
+                answer["rows"] = [
+                    self.row({}, key, by_bucket.get(key, {}))
+                    for key in self.buckets(by_bucket, window)
+                ]
+            return answer
+        ranked = self.rank(self.grouped(logs, self.series))
+        top, rest = ranked[: self.query.limit], ranked[self.query.limit :]
+        top_q = self.key_q([self.key(row) for row in top])
+        other = dict.fromkeys((dim.name for dim in self.query.series_dimensions), OTHER)
+        if self.time is None:
+            rows = [self.row(self.labels(row), None, row) for row in top]
+            if rest:
+                rows.append(self.row(other, None, logs.filter(~top_q).aggregate(**self.aggregates)))
+        else:
+            cells = {
+                (self.key(row), self.bucket(row)): row
+                for row in self.grouped(logs.filter(top_q), [*self.series, self.time])
+            }
+            others = {}
+            if rest:
+                others = {
+                    self.bucket(row): row for row in self.grouped(logs.filter(~top_q), [self.time])
+                }
+            keys = self.buckets({key for _, key in cells} | set(others), window)
+            rows = [
+                self.row(self.labels(series), key, cells.get((self.key(series), key), {}))
+                for series in top
+                for key in keys
+            ]
+            if rest:
+                rows += [self.row(other, key, others.get(key, {})) for key in keys]
+        answer["rows"] = rows
+        answer["series"] = {"count": len(ranked), "shown": len(top), "other": len(rest)}
+        return answer
+
+    def grouped(self, logs: QuerySet, aliases: list[str]) -> list[dict]:
+        """The aggregates of `logs` per value of the breakdowns `aliases`."""
+        return list(
+            logs.annotate(**{alias: self.exprs[alias] for alias in aliases})
+            .values(*aliases)
+            .annotate(**self.aggregates)
+        )
+
+    def key(self, row: dict) -> tuple:
+        """A grouped row's series, as the database returned its values."""
+        return tuple(row[alias] for alias in self.series)
+
+    def key_q(self, keys: list[tuple]) -> Q:
+        """Exactly the logs of the series `keys`: true or false on every row (a NULL
+        breakdown value is compared with IS NULL), so its negation is the rest."""
+        if len(self.series) == 1:
+            expr = self.exprs[self.series[0]]
+            values = [key[0] for key in keys if key[0] is not None]
+            q = Q(IsNull(expr, False)) & Q(In(expr, values)) if values else Q(pk__in=[])
+            return q | Q(IsNull(expr, True)) if any(key[0] is None for key in keys) else q
+        q = Q(pk__in=[])
+        for key in keys:
+            part = Q()
+            for alias, value in zip(self.series, key, strict=True):
+                expr = self.exprs[alias]
+                if value is None:
+                    part &= Q(IsNull(expr, True))
+                else:
+                    part &= Q(IsNull(expr, False)) & Q(Exact(expr, value))
+            q |= part
+        return q
+
+    def metrics(self, aggregates: dict) -> dict[str, Any]:
+        """The metrics of one group; {} (no log) gives zeros, and None where undefined."""
+        return {
+            metric.name: _metric_value(metric, index, aggregates)
+            for index, metric in enumerate(self.query.metrics)
+        }
+
+    def labels(self, row: dict) -> dict[str, Any]:
+        """A grouped row's series values as the answer shows them."""
+        return {
+            dim.name: _display(dim, row[self.alias[dim.name]])
+            for dim in self.query.series_dimensions
+        }
+
+    def row(self, labels: dict, time_key: str | None, aggregates: dict) -> dict[str, Any]:
+        """An answer row, its columns in the answer's order."""
+        values = labels | self.metrics(aggregates)
+        if self.query.time is not None:
+            values[self.query.time.name] = time_key
+        return {column: values[column] for column in self.columns}
+
+    def rank(self, rows: list[dict]) -> list[dict]:
+        """Series in the order of `order_by`'s first term that is not the time (default:
+        the first metric, largest first), ties by their breakdown values."""
+        time_name = self.query.time.name if self.query.time else None
+        terms = [term for term in self.query.order_by if term[0] != time_name][:1]
+        terms = terms or [(self.query.metrics[0].name, True)]
+        shown = {id(row): self.labels(row) | self.metrics(row) for row in rows}
+        ranked = sorted(
+            rows, key=lambda row: [_sortable(value) for value in shown[id(row)].values()]
+        )
+        return _ordered(ranked, terms, lambda row, column: shown[id(row)][column])
+
+    def bucket(self, row: dict) -> str:
+        return bucket_key(row[self.time], self.query.time.interval, self.tz)
+
+    def buckets(self, found: Iterable[str], window: Window) -> list[str]:
+        """Every bucket of the window (of the data, when open) in the answer's order."""
+        keys = bucket_keys(
+            window.lower, window.upper, self.query.time.interval, self.tz, list(found), now=self.now
+        )
+        descending = (self.query.time.name, True) in self.query.order_by
+        return keys[::-1] if descending else keys
+
+
+def _dimension(dim: Dimension, tz: ZoneInfo):
+    if dim.interval is not None:
+        return time_bucket("timestamp", dim.interval, tz)
+    if dim.field.is_data:
+        return JsonRepr(dim.field.keys)
+    return F("event__name") if dim.field.name == "event" else F("distinct_id")
+
+
+def _display(dim: Dimension, value: Any) -> Any:
+    """A breakdown value as shown: a data property decoded from its JSON text."""
+    if dim.field is not None and dim.field.is_data and value is not None:
+        return json.loads(value)
+    return value
+
+
+def _aggregates(metrics: tuple[Metric, ...]) -> dict[str, Any]:
+    """The SQL aggregates the metrics are computed from, by alias."""
+    with_user = ~Q(distinct_id="")
+    aggregates: dict[str, Any] = {}
+    for index, metric in enumerate(metrics):
+        if metric.kind == "events":
+            aggregates["a_events"] = Sum("count")
+        elif metric.kind in ("uniques", "events_per_user"):
+            aggregates["a_uniques"] = Count("distinct_id", distinct=True, filter=with_user)
+            if metric.kind == "events_per_user":
+                aggregates["a_user_events"] = Sum("count", filter=with_user)
+        else:
+            number = JsonNumber(metric.field.keys)
+            if metric.kind in ("sum", "avg"):
+                weighted = Sum(number * F("count"), output_field=FloatField())
+                aggregates[f"a{index}_sum"] = weighted
+            if metric.kind == "avg":
+                aggregates[f"a{index}_weight"] = Sum("count", filter=Q(IsNull(number, False)))
+            if metric.kind == "min":
+                aggregates[f"a{index}_min"] = Min(number)
+            if metric.kind == "max":
+                aggregates[f"a{index}_max"] = Max(number)
+    return aggregates
+
+
+def _metric_value(metric: Metric, index: int, aggregates: dict) -> Any:
+    """A metric from its aggregates. A log of `count` n weighs n in sums and averages."""
+    kind = metric.kind
+    if kind in ("events", "uniques"):
+        return int(aggregates.get(f"a_{kind}") or 0)
+    if kind == "events_per_user":
+        users = aggregates.get("a_uniques") or 0
+        return float(aggregates["a_user_events"]) / users if users else None
+    if kind == "sum":
+        return _number(aggregates.get(f"a{index}_sum") or 0)
+    if kind == "avg":
+        weight = aggregates.get(f"a{index}_weight") or 0
+        return _number(Decimal(aggregates[f"a{index}_sum"]) / weight) if weight else None
+    value = aggregates.get(f"a{index}_{kind}")
+    return None if value is None else _number(value)
+
+
+def _number(value: int | float | Decimal) -> int | float:
+    """An integer when whole (PostgreSQL sums exactly; SQLite in doubles), else a float."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def _sortable(value: Any) -> tuple:
+    """A total order over breakdown values and metrics: numbers, strings, booleans,
+    then anything else by its JSON text."""
+    if isinstance(value, bool):
+        return (2, value)
+    if isinstance(value, int | float | Decimal):
+        return (0, value)
+    if isinstance(value, str):
+        return (1, value)
+    return (3, json.dumps(value, sort_keys=True))
+
+
+def _ordered(items: list, terms: list[tuple[str, bool]], value_of) -> list:
+    """`items` sorted by each (column, descending) term, the first term first; None last
+    in either direction; stable, so earlier order breaks the remaining ties."""
+    for column, descending in reversed(terms):
+        present = [item for item in items if value_of(item, column) is not None]
+        missing = [item for item in items if value_of(item, column) is None]
+        present.sort(key=lambda item: _sortable(value_of(item, column)), reverse=descending)
+        items = present + missing
+    return items

@@ -1,0 +1,107 @@
+"""A property of an event's `data`, read the same way on PostgreSQL and SQLite.
+
+Django's JSON key lookups differ between the two where it matters to exact answers:
+on SQLite `true` equals `1` and a string compares greater than any number, while
+PostgreSQL orders JSON types among themselves. So the query API reads a property
+through these four expressions only, and always checks its type before its value:
+
+- `JsonType`: "string", "number", "true", "false", "null", "object", "array", or
+  "missing" — never SQL NULL, so a condition on it is never unknown and NOT
+  of it is the exact complement;
+- `JsonText`: a string property as text (compared by code point on both databases);
+- `JsonNumber`: a numeric property as a number, NULL for any other type;
+- `JsonRepr`: the value's JSON text, NULL when missing or JSON null: what a
+  breakdown groups by (decoded for display only, so grouping is exact).
+"""
+
+from django.db.models import CharField, F, FloatField, Func
+from django.db.models.fields.json import compile_json_path
+
+
+class _DataPath(Func):
+    """An expression over `data` at a path of keys (["a", "b"] is data.a.b)."""
+
+    output_field = CharField()
+
+    def __init__(self, keys: list[str], *, column: str = "data") -> None:
+        super().__init__(F(column))
+        self.keys = list(keys)
+
+    def _column_sql(self, compiler, connection) -> str:
+        sql, params = compiler.compile(self.source_expressions[0])
+        assert not params  # noqa: S101 - a column reference has none
+        return sql
+
+    def as_sql(self, compiler, connection, **extra):
+        raise NotImplementedError(f"{type(self).__name__} supports PostgreSQL and SQLite.")
+
+    def _sqlite_path(self) -> str:
+        return compile_json_path(self.keys)
+
+
+class JsonType(_DataPath):
+    def as_postgresql(self, compiler, connection, **extra):
+        column = self._column_sql(compiler, connection)
+        value = f"({column} #> %s)"
+        return (
+            f"COALESCE(CASE jsonb_typeof({value}) WHEN 'boolean' THEN {value}::text "
+            f"ELSE jsonb_typeof({value}) END, 'missing')",
+            [self.keys, self.keys, self.keys],
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        column = self._column_sql(compiler, connection)
+        path = self._sqlite_path()
+        return (
+            f"COALESCE(CASE json_type({column}, %s) WHEN 'integer' THEN 'number' "
+            f"WHEN 'real' THEN 'number' WHEN 'text' THEN 'string' "
+            f"ELSE json_type({column}, %s) END, 'missing')",
+            [path, path],
+        )
+
+
+class JsonText(_DataPath):
+    def as_postgresql(self, compiler, connection, **extra):
+        column = self._column_sql(compiler, connection)
+        # The "C" collation: code point order, as SQLite and Python compare.
+        return f'(({column} #>> %s) COLLATE "C")', [self.keys]
+
+    def as_sqlite(self, compiler, connection, **extra):
+        column = self._column_sql(compiler, connection)
+        return (
+            f"CASE json_type({column}, %s) WHEN 'text' THEN json_extract({column}, %s) END",
+            [self._sqlite_path()] * 2,
+        )
+
+
+class JsonNumber(_DataPath):
+    """PostgreSQL: exact numeric. SQLite: a double (integers beyond 2**53 round), so a
+    sum never overflows SQLite's 64-bit integers into an error."""
+
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column = self._column_sql(compiler, connection)
+        value = f"({column} #> %s)"
+        return (
+            f"CASE WHEN jsonb_typeof({value}) = 'number' THEN ({column} #>> %s)::numeric END",
+            [self.keys, self.keys],
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        column = self._column_sql(compiler, connection)
+        return (
+            f"CASE WHEN json_type({column}, %s) IN ('integer', 'real') "
+            f"THEN CAST(json_extract({column}, %s) AS REAL) END",
+            [self._sqlite_path()] * 2,
+        )
+
+
+class JsonRepr(_DataPath):
+    def as_postgresql(self, compiler, connection, **extra):
+        column = self._column_sql(compiler, connection)
+        return f"(NULLIF({column} #> %s, 'null'::jsonb))::text", [self.keys]
+
+    def as_sqlite(self, compiler, connection, **extra):
+        column = self._column_sql(compiler, connection)
+        return f"NULLIF({column} -> %s, 'null')", [self._sqlite_path()]

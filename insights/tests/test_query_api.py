@@ -1,0 +1,454 @@
+"""/api/query through HTTP: metrics, breakdowns, filters, ranges, formats, errors."""
+
+import csv
+import datetime as dt
+import io
+import json
+
+import pytest
+
+from events.tests.factories import EventFactory, EventLogFactory
+from insights.spec import QueryError, parse_query
+
+UTC = dt.UTC
+RANGE = {"start": "2024-01-01", "end": "2024-01-31"}
+
+
+def at(day: int, hour: int = 12, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2024, 1, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.fixture
+def shop(tenant):
+    """purchases and views of three users on two plans, in January 2024."""
+    purchase = EventFactory(tenant=tenant, name="purchase")
+    view = EventFactory(tenant=tenant, name="view")
+    rows = [
+        (purchase, "u1", at(2), {"plan": "pro", "amount": 30}, 1),
+        (purchase, "u1", at(3), {"plan": "pro", "amount": 10}, 2),
+        (purchase, "u2", at(3), {"plan": "free", "amount": 5.5}, 1),
+        (purchase, "u3", at(4), {"plan": "free", "amount": "n/a"}, 1),
+        (view, "u1", at(2), {"plan": "pro", "page": {"path": "/a"}}, 3),
+        (view, "u2", at(2), {"plan": "free"}, 1),
+        (view, "", at(5), {}, 4),
+        (view, "u4", at(20), {"plan": None}, 1),
+    ]
+    for event, user, when, data, count in rows:
+        EventLogFactory(event=event, distinct_id=user, timestamp=when, data=data, count=count)
+    return {"purchase": purchase, "view": view}
+
+
+def query(client, body: dict, **params):
+    return client.post("/api/query" + _params(params), body, format="json")
+
+
+def _params(params: dict) -> str:
+    return "?" + "&".join(f"{name}={value}" for name, value in params.items()) if params else ""
+
+
+@pytest.mark.django_db
+class TestMetrics:
+    def test_events_and_uniques_over_the_range(self, api_client, shop):
+        response = query(
+            api_client, {"metrics": ["events", "uniques", "events_per_user"], "date_range": RANGE}
+        )
+
+        assert response.status_code == 200, response.json()
+        body = response.json()
+        # 1+2+1+1 purchases, 3+1+4+1 views; u1..u4 (the log without a user has none).
+        assert body["total"] == {"events": 14, "uniques": 4, "events_per_user": 10 / 4}
+        assert body["rows"] == [body["total"]]
+        assert body["columns"] == ["events", "uniques", "events_per_user"]
+        assert body["date_range"] == {
+            "start": "2024-01-01T00:00:00+00:00",
+            "end": "2024-02-01T00:00:00+00:00",
+        }
+
+    def test_numeric_property_metrics_weigh_counts_and_skip_non_numbers(self, api_client, shop):
+        response = query(
+            api_client,
+            {
+                "metrics": [
+                    "sum:data.amount",
+                    "avg:data.amount",
+                    "min:data.amount",
+                    "max:data.amount",
+                ],
+                "filters": [["eq", "event", "purchase"]],
+                "date_range": RANGE,
+            },
+        )
+
+        assert response.json()["total"] == {
+            "sum:data.amount": 30 + 2 * 10 + 5.5,
+            "avg:data.amount": (30 + 2 * 10 + 5.5) / 4,
+            "min:data.amount": 5.5,
+            "max:data.amount": 30,
+        }
+
+    def test_metrics_of_nothing(self, api_client, shop):
+        response = query(
+            api_client,
+            {
+                "metrics": ["events", "uniques", "avg:data.amount", "events_per_user"],
+                "date_range": {"start": "2023-01-01", "end": "2023-01-02"},
+            },
+        )
+
+        assert response.json()["total"] == {
+            "events": 0,
+            "uniques": 0,
+            "avg:data.amount": None,
+            "events_per_user": None,
+        }
+
+
+@pytest.mark.django_db
+class TestBreakdown:
+    def test_by_event_and_property_largest_first(self, api_client, shop):
+        response = query(
+            api_client,
+            {
+                "metrics": ["events", "uniques"],
+                "breakdown": ["event", "data.plan"],
+                "date_range": RANGE,
+            },
+        )
+
+        assert response.json()["rows"] == [
+            {"event": "view", "data.plan": None, "events": 5, "uniques": 1},
+            {"event": "purchase", "data.plan": "pro", "events": 3, "uniques": 1},
+            {"event": "view", "data.plan": "pro", "events": 3, "uniques": 1},
+            {"event": "purchase", "data.plan": "free", "events": 2, "uniques": 2},
+            {"event": "view", "data.plan": "free", "events": 1, "uniques": 1},
+        ]
+        assert response.json()["series"] == {"count": 5, "shown": 5, "other": 0}
+
+    def test_nested_property(self, api_client, shop):
+        response = query(
+            api_client,
+            {"breakdown": "data.page.path", "date_range": RANGE, "order_by": "data.page.path"},
+        )
+
+        assert response.json()["rows"] == [
+            {"data.page.path": "/a", "events": 3},
+            {"data.page.path": None, "events": 11},
+        ]
+
+    def test_limit_sums_the_rest_as_other_with_exact_uniques(self, api_client, shop):
+        response = query(
+            api_client,
+            {
+                "metrics": ["uniques", "events"],
+                "breakdown": ["distinct_id"],
+                "limit": 2,
+                "date_range": RANGE,
+            },
+        )
+
+        body = response.json()
+        # One user per series (none for ""), ties by value; the rest: u3, u4 and "".
+        assert body["rows"] == [
+            {"distinct_id": "u1", "uniques": 1, "events": 6},
+            {"distinct_id": "u2", "uniques": 1, "events": 2},
+            {"distinct_id": "(other)", "uniques": 2, "events": 6},
+        ]
+        assert body["series"] == {"count": 5, "shown": 2, "other": 3}
+        assert body["total"] == {"uniques": 4, "events": 14}
+
+    def test_time_breakdown_fills_every_bucket(self, api_client, shop):
+        response = query(
+            api_client,
+            {
+                "breakdown": ["event", "time:day"],
+                "date_range": {"start": "2024-01-02", "end": "2024-01-04"},
+            },
+        )
+
+        assert response.json()["rows"] == [
+            {"event": "purchase", "time:day": "2024-01-02", "events": 1},
+            {"event": "purchase", "time:day": "2024-01-03", "events": 3},
+            {"event": "purchase", "time:day": "2024-01-04", "events": 1},
+            {"event": "view", "time:day": "2024-01-02", "events": 4},
+            {"event": "view", "time:day": "2024-01-03", "events": 0},
+            {"event": "view", "time:day": "2024-01-04", "events": 0},
+        ]
+
+    def test_time_breakdown_with_other_series(self, api_client, shop):
+        response = query(
+            api_client,
+            {
+                "metrics": "uniques",
+                "breakdown": ["distinct_id", "time:week"],
+                "limit": 1,
+                "date_range": {"start": "2024-01-01", "end": "2024-01-14"},
+            },
+        )
+
+        assert response.json()["rows"] == [
+            {"distinct_id": "u1", "time:week": "2024-01-01", "uniques": 1},
+            {"distinct_id": "u1", "time:week": "2024-01-08", "uniques": 0},
+            {"distinct_id": "(other)", "time:week": "2024-01-01", "uniques": 2},
+            {"distinct_id": "(other)", "time:week": "2024-01-08", "uniques": 0},
+        ]
+
+    def test_hours_of_a_half_hour_zone(self, api_client, tenant):
+        event = EventFactory(tenant=tenant, name="e")
+        EventLogFactory(event=event, timestamp=at(1, 4, 29))  # 09:59 in Kolkata
+        EventLogFactory(event=event, timestamp=at(1, 4, 30))  # 10:00
+
+        response = query(
+            api_client,
+            {
+                "breakdown": "time:hour",
+                "tz": "Asia/Kolkata",
+                "date_range": {"start": "2024-01-01T09:00", "end": "2024-01-01T11:00"},
+            },
+        )
+
+        assert response.json()["rows"] == [
+            {"time:hour": "2024-01-01T09:00:00+05:30", "events": 1},
+            {"time:hour": "2024-01-01T10:00:00+05:30", "events": 1},
+        ]
+
+
+@pytest.mark.django_db
+class TestFilters:
+    @pytest.mark.parametrize(
+        ("filters", "events"),
+        [
+            ([["eq", "data.plan", "pro"]], 6),
+            ([["neq", "data.plan", "pro"]], 8),  # missing and null included
+            ([["in", "data.plan", ["pro", "free"]]], 9),
+            ([["not_in", "data.plan", ["pro", "free"]]], 5),
+            ([["eq", "data.plan", None]], 5),  # missing or null
+            ([["is_set", "data.plan"]], 9),
+            ([["is_not_set", "data.plan"]], 5),
+            ([["gt", "data.amount", 5.5]], 3),
+            ([["gte", "data.amount", 5.5]], 4),
+            ([["lt", "data.amount", 30]], 3),
+            ([["lte", "data.amount", "n"]], 0),  # strings compare with strings only
+            ([["gt", "data.amount", "m"]], 1),
+            ([["contains", "data.plan", "r"]], 9),
+            ([["not_contains", "data.plan", "r"]], 5),
+            ([["contains", "data.plan", "R"]], 0),  # case-sensitive
+            ([["eq", "event", "purchase"], ["eq", "distinct_id", "u1"]], 3),
+            ([["or", ["eq", "event", "purchase"], ["eq", "distinct_id", "u1"]]], 8),
+            ([["not", ["eq", "event", "purchase"]]], 9),
+            (["eq", "event", "view"], 9),  # one filter, not in a list
+            ([["is_set", "distinct_id"]], 10),
+            ([["eq", "data.amount", 10]], 2),
+            ([["eq", "data.amount", "10"]], 0),
+            ([["eq", "data.page", None]], 11),
+        ],
+    )
+    def test_conditions(self, api_client, shop, filters, events):
+        response = query(api_client, {"filters": filters, "date_range": RANGE})
+
+        assert response.status_code == 200, response.json()
+        assert response.json()["total"]["events"] == events
+
+    def test_true_is_not_one(self, api_client, tenant):
+        event = EventFactory(tenant=tenant, name="e")
+        EventLogFactory(event=event, data={"flag": True})
+        EventLogFactory(event=event, data={"flag": 1})
+
+        for value, expected in ((True, 1), (1, 1), (False, 0)):
+            response = query(
+                api_client, {"filters": [["eq", "data.flag", value]], "date_range": "all"}
+            )
+            assert response.json()["total"]["events"] == expected, value
+
+
+@pytest.mark.django_db
+class TestRanges:
+    def test_presets_count_whole_local_days_up_to_today(self, api_client, tenant):
+        event = EventFactory(tenant=tenant, name="e")
+        now = dt.datetime.now(UTC)
+        EventLogFactory(event=event, timestamp=now - dt.timedelta(minutes=1))
+        EventLogFactory(event=event, timestamp=now - dt.timedelta(days=40))
+
+        totals = {
+            preset: query(api_client, {"date_range": preset, "tz": "UTC"}).json()["total"]["events"]
+            for preset in ("today", "7d", "30d", "year", "all")
+        }
+
+        assert totals["today"] in (0, 1)  # 0 only in the first minute of a UTC day
+        assert totals["7d"] == totals["30d"] == 1 or totals["today"] == 0
+        assert totals["all"] == 2
+
+    def test_compare_with_the_previous_period(self, api_client, shop):
+        response = query(
+            api_client,
+            {
+                "breakdown": "time:day",
+                "date_range": {"start": "2024-01-04", "end": "2024-01-05"},
+                "compare": "previous_period",
+            },
+        )
+
+        previous = response.json()["previous"]
+        assert previous["date_range"] == {
+            "start": "2024-01-02T00:00:00+00:00",
+            "end": "2024-01-04T00:00:00+00:00",
+        }
+        assert previous["rows"] == [
+            {"time:day": "2024-01-02", "events": 5},
+            {"time:day": "2024-01-03", "events": 3},
+        ]
+        assert response.json()["rows"] == [
+            {"time:day": "2024-01-04", "events": 1},
+            {"time:day": "2024-01-05", "events": 4},
+        ]
+
+
+@pytest.mark.django_db
+class TestFormats:
+    def test_get_with_q_answers_the_same(self, api_client, shop):
+        body = {"metrics": ["uniques"], "breakdown": ["event"], "date_range": RANGE}
+
+        got = api_client.get("/api/query", {"q": json.dumps(body)})
+
+        assert got.status_code == 200
+        assert got.json()["rows"] == query(api_client, body).json()["rows"]
+        assert got.json()["query"] == body
+
+    def test_csv_is_streamed_with_a_header(self, api_client, shop):
+        body = {"breakdown": ["data.page"], "date_range": RANGE, "compare": "previous_period"}
+
+        response = query(api_client, body, format="csv")
+
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/csv")
+        lines = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+        assert lines == [
+            ["period", "data.page", "events"],
+            ["current", "", "11"],
+            ["current", '{"path":"/a"}', "3"],
+        ]  # December has no log: no series, no previous rows
+
+    @pytest.mark.parametrize("breakdown", [["event", "time:day"], ["event"], []])
+    def test_png(self, api_client, shop, breakdown):
+        body = {"breakdown": breakdown, "date_range": RANGE}
+
+        response = api_client.post("/api/query.png", body, format="json")
+
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/png"
+        assert response.content.startswith(b"\x89PNG")
+        again = api_client.post(
+            "/api/query?format=png", body, format="json", HTTP_IF_NONE_MATCH=response["ETag"]
+        )
+        assert again.status_code == 304
+
+
+@pytest.mark.django_db
+class TestErrors:
+    @pytest.mark.parametrize(
+        ("body", "path"),
+        [
+            ([], "query"),
+            ({"metric": "events"}, "metric"),
+            ({"metrics": ["count"]}, "metrics[0]"),
+            ({"metrics": ["sum:event"]}, "metrics[0]"),
+            ({"metrics": []}, "metrics"),
+            ({"metrics": ["events", "events"]}, "metrics[1]"),
+            ({"breakdown": ["time:year"]}, "breakdown[0]"),
+            ({"breakdown": ["time:day", "time:hour"]}, "breakdown"),
+            ({"breakdown": ["data."]}, "breakdown[0]"),
+            ({"breakdown": ["data.a..b"]}, "breakdown[0]"),
+            (
+                {"filters": [["eq", "event", "x"], ["eq", "data.a", 1], ["eq", "plan", 1]]},
+                "filters[2][1]",
+            ),
+            ({"filters": [["between", "event", "x"]]}, "filters[0][0]"),
+            ({"filters": [["eq", "event"]]}, "filters[0]"),
+            ({"filters": [["eq", "event", 1]]}, "filters[0][2]"),
+            ({"filters": [["gt", "data.a", True]]}, "filters[0][2]"),
+            ({"filters": [["gt", "data.a", None]]}, "filters[0][2]"),
+            ({"filters": [["in", "data.a", []]]}, "filters[0][2]"),
+            ({"filters": [["in", "data.a", [1, {"a": 1}]]]}, "filters[0][2][1]"),
+            ({"filters": [["or", ["eq", "event", "x"], ["not"]]]}, "filters[0][2]"),
+            (
+                {
+                    "filters": [
+                        ["not"] * 1
+                        + [
+                            [
+                                "not",
+                                [
+                                    "not",
+                                    [
+                                        "not",
+                                        ["not", ["not", ["not", ["not", ["eq", "event", "x"]]]]],
+                                    ],
+                                ],
+                            ]
+                        ]
+                    ]
+                },
+                "filters[0][1][1][1][1][1][1][1][1]",
+            ),
+            ({"date_range": "week"}, "date_range"),
+            ({"date_range": "0d"}, "date_range"),
+            ({"date_range": {"start": "2024-02-30"}}, "date_range.start"),
+            ({"date_range": {"start": "2024-02-03", "end": "2024-02-01"}}, "date_range.end"),
+            ({"date_range": {"from": "2024-02-03"}}, "date_range.from"),
+            ({"date_range": {"start": "0001-01-01T00:00:00+05:00"}}, "date_range.start"),
+            ({"date_range": "all", "compare": "previous_period"}, "compare"),
+            ({"compare": "last_year"}, "compare"),
+            ({"tz": "Mars/Olympus"}, "tz"),
+            ({"order_by": ["-amount"]}, "order_by[0]"),
+            ({"limit": 0}, "limit"),
+            ({"limit": True}, "limit"),
+            ({"breakdown": "time:hour", "date_range": "all"}, None),  # fine: no data
+            ({"breakdown": "time:hour", "date_range": "3000d"}, "breakdown[0]"),
+        ],
+    )
+    def test_bad_queries_name_their_part(self, api_client, shop, body, path):
+        response = query(api_client, body)
+
+        if path is None:
+            assert response.status_code == 200
+            return
+        assert response.status_code == 400, response.json()
+        assert list(response.json()) == [path]
+
+    @pytest.mark.parametrize(
+        "value", ["a\x00b", 2**70, float("inf")], ids=["nul", "huge", "infinite"]
+    )
+    def test_values_no_body_can_carry_are_refused_by_the_language_too(self, value):
+        with pytest.raises(QueryError) as error:
+            parse_query({"filters": [["eq", "data.a", value]]})
+
+        assert error.value.path == "filters[0][2]"
+
+    def test_malformed_q(self, api_client):
+        assert list(api_client.get("/api/query", {"q": "{"}).json()) == ["q"]
+        assert list(api_client.get("/api/query").json()) == ["q"]
+
+    def test_malformed_body(self, api_client):
+        response = api_client.post("/api/query", b"{", content_type="application/json")
+
+        assert response.status_code == 400
+
+    def test_errors_asked_as_csv_or_png_are_json(self, api_client):
+        for fmt in ("csv", "png"):
+            response = query(api_client, {"metrics": "nope"}, format=fmt)
+            assert response.status_code == 400
+            assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.django_db
+class TestTenancy:
+    def test_another_tenants_logs_are_never_counted(self, api_client, other_client, shop):
+        body = {"metrics": ["events", "uniques"], "breakdown": ["event"], "date_range": "all"}
+
+        assert other_client.post("/api/query", body, format="json").json()["rows"] == []
+        assert query(api_client, body).json()["total"] == {"events": 14, "uniques": 4}
+
+    def test_keys_and_roles(self, key_client, anon_client):
+        assert anon_client.post("/api/query", {}, format="json").status_code == 401
+        for role in ("read", "admin"):
+            assert key_client(role).post("/api/query", {}, format="json").status_code == 200
+        assert key_client("ingest").post("/api/query", {}, format="json").status_code == 403
