@@ -85,6 +85,24 @@ class IngestionQuerySerializer(TrendQuerySerializer):
     event_name = None
 
 
+class ActiveUsersQuerySerializer(StatsQuerySerializer):
+    """`/api/stats/active_users`: users active in the `window` days ending on each day."""
+
+    interval = serializers.ChoiceField(choices=["day"], default="day")
+    window = serializers.IntegerField(
+        default=1, min_value=1, max_value=90, help_text="Days: 1 (DAU), 7 (WAU), 30 (MAU)…"
+    )
+
+
+class ActiveUsersSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    active_users = serializers.IntegerField(help_text="Active in the `window` days to date.")
+    dau = serializers.IntegerField()
+    wau = serializers.IntegerField(help_text="Active in the 7 days to date.")
+    mau = serializers.IntegerField(help_text="Active in the 30 days to date.")
+    stickiness = serializers.FloatField(allow_null=True, help_text="dau / mau")
+
+
 class FrequencySerializer(serializers.Serializer):
     event_name = serializers.CharField()
     total = serializers.IntegerField()

@@ -4,6 +4,7 @@ from django.urls import re_path
 
 from stats.operations import IngestionView, UserActivityView
 from stats.views import (
+    ActiveUsersView,
     EventAmountView,
     EventAvgPerUserView,
     FrequencyView,
@@ -38,6 +39,8 @@ urlpatterns = [
         "store_events_amount", StoreEventsAmountView.as_view(), "stats-store-events-amount"
     ),
     *stats_routes("unique_users", UniqueUsersView.as_view(), "stats-unique-users"),
+    # DAU / WAU / MAU, rolling.
+    *stats_routes("active_users", ActiveUsersView.as_view(), "stats-active-users"),
     # Computed by manage.py compute_user_activity; a paginated list, no chart.
     re_path(r"^user_activity/?$", UserActivityView.as_view(), name="stats-user-activity"),
 ]

@@ -27,6 +27,7 @@ from core.deadline import StatementDeadlineMixin
 from events.exceptions import EventNotFound
 from events.models import DailyCountTotal, Event, EventLog, HourlyCountTotal
 from events.rollups import StatsSource, stats_source
+from insights.active_users import active_users
 from stats import selectors
 from stats.buckets import MAX_BUCKETS, TooManyBuckets
 from stats.charts.render import (
@@ -38,6 +39,8 @@ from stats.charts.render import (
 )
 from stats.charts.spec import ChartKind, ChartSpec
 from stats.serializers import (
+    ActiveUsersQuerySerializer,
+    ActiveUsersSerializer,
     DailyAmountSerializer,
     DailyAveragePerUserSerializer,
     DailyUniqueUsersSerializer,
@@ -386,3 +389,19 @@ class UniqueUsersView(DailyStatsView):
 
     def select(self, query: dict, *, tz: ZoneInfo, source: StatsSource) -> list:
         return selectors.unique_users(logs=self.get_queryset(), **self.days(query), tz=tz)
+
+
+@daily_schema(ActiveUsersSerializer, ActiveUsersQuerySerializer)
+class ActiveUsersView(DailyStatsView):
+    """Users active in the `window` days up to each day (1: DAU, 7: WAU, 30: MAU), of
+    any event or of `event_name`: `[{"date", "active_users", "dau", "wau", "mau",
+    "stickiness"}]`, exact distinct counts; stickiness = dau / mau."""
+
+    query_serializer_class = ActiveUsersQuerySerializer
+    chart_kind = "active_users"
+    in_rollup = False  # per user
+
+    def select(self, query: dict, *, tz: ZoneInfo, source: StatsSource) -> list:
+        return active_users(
+            logs=self.get_queryset(), **self.days(query), tz=tz, window=query["window"]
+        )

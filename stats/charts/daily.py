@@ -24,6 +24,7 @@ DAILY_LINES: dict[ChartKind, DailyLine] = {
         "event_avg_per_user", "Average events per user per day", "Events per user", False
     ),
     "unique_users": DailyLine("unique_users", "Unique users per day", "Users", True),
+    "active_users": DailyLine("active_users", "Active users per day", "Users", True),
 }
 
 

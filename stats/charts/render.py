@@ -37,6 +37,7 @@ CHARTS: dict[ChartKind, Drawing] = {
     "event_avg_per_user": draw_daily,
     "store_events_amount": draw_daily,
     "unique_users": draw_daily,
+    "active_users": draw_daily,
     "query": draw_query,
 }
 # Part of every ETag: bump it when drawings change so clients drop their old images.

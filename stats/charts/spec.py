@@ -13,6 +13,7 @@ ChartKind = Literal[
     "event_avg_per_user",
     "store_events_amount",
     "unique_users",
+    "active_users",
     # The query API's answers (stats.charts.query).
     "query",
 ]

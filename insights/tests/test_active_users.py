@@ -1,0 +1,161 @@
+"""/api/stats/active_users: rolling DAU / WAU / MAU and stickiness, exact."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+from hypothesis.extra.django import TestCase
+
+from accounts.models import Tenant
+from events import event_ids
+from events.models import EventLog
+from events.services import event_logs_delete, event_logs_ingest
+from events.tests.factories import EventFactory, EventLogFactory
+from events.validation import EventInput
+from insights.active_users import active_users
+
+UTC = dt.UTC
+
+
+def at(day: int, hour: int = 12) -> dt.datetime:
+    return dt.datetime(2024, 1, day, hour, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+class TestActiveUsersApi:
+    def test_rolling_windows_and_stickiness(self, api_client, tenant):
+        event = EventFactory(tenant=tenant, name="open")
+        for user, day in [("a", 1), ("a", 2), ("b", 1), ("a", 9), ("c", 9), ("", 9)]:
+            EventLogFactory(event=event, distinct_id=user, timestamp=at(day))
+
+        response = api_client.get(
+            "/api/stats/active_users",
+            {"start_date": "2024-01-01", "end_date": "2024-01-09", "window": 7, "tz": "UTC"},
+        )
+
+        assert response.status_code == 200, response.json()
+        rows = {row["date"]: row for row in response.json()}
+        assert list(rows) == [f"2024-01-0{day}" for day in range(1, 10)]
+        assert rows["2024-01-01"] == {
+            "date": "2024-01-01",
+            "active_users": 2,
+            "dau": 2,
+            "wau": 2,
+            "mau": 2,
+            "stickiness": 1.0,
+        }
+        # On the 8th the 1st has left the 7 days: only a (the 2nd) is left.
+        weekly = [rows[f"2024-01-0{d}"]["active_users"] for d in range(1, 10)]
+        assert weekly == [2, 2, 2, 2, 2, 2, 2, 1, 2]
+        assert rows["2024-01-09"]["dau"] == 2
+        assert rows["2024-01-09"]["mau"] == 3
+        assert rows["2024-01-09"]["stickiness"] == round(2 / 3, 4)
+        assert rows["2024-01-05"]["dau"] == 0
+
+    def test_days_begin_in_the_zone_asked(self, api_client, tenant):
+        event = EventFactory(tenant=tenant, name="open")
+        EventLogFactory(event=event, distinct_id="a", timestamp=at(1, 20))  # the 2nd in Kolkata
+
+        rows = api_client.get(
+            "/api/stats/active_users",
+            {"start_date": "2024-01-01", "end_date": "2024-01-02", "tz": "Asia/Kolkata"},
+        ).json()
+
+        assert [row["dau"] for row in rows] == [0, 1]
+
+    def test_event_name_open_range_png_and_errors(self, api_client, tenant):
+        event = EventFactory(tenant=tenant, name="open")
+        EventLogFactory(event=event, distinct_id="a", timestamp=at(3))
+        EventLogFactory(event=EventFactory(tenant=tenant, name="other"), distinct_id="b")
+
+        rows = api_client.get("/api/stats/active_users", {"event_name": "open"}).json()
+        assert rows == [
+            {
+                "date": "2024-01-03",
+                "active_users": 1,
+                "dau": 1,
+                "wau": 1,
+                "mau": 1,
+                "stickiness": 1.0,
+            }
+        ]
+        png = api_client.get("/api/stats/active_users.png", {"start_date": "2024-01-01"})
+        assert png.status_code == 200
+        assert png.content.startswith(b"\x89PNG")
+        missing = api_client.get("/api/stats/active_users", {"event_name": "nope"})
+        assert missing.status_code == 404
+        for bad in ({"window": 0}, {"window": 91}, {"interval": "week"}, {"tz": "Nowhere"}):
+            response = api_client.get("/api/stats/active_users", bad)
+            assert response.status_code == 400
+            assert list(response.json()) == list(bad)
+
+    def test_another_tenants_users_are_not_counted(self, api_client, other_client, tenant):
+        EventLogFactory(event=EventFactory(tenant=tenant), distinct_id="a", timestamp=at(3))
+
+        query = {"start_date": "2024-01-03", "end_date": "2024-01-03"}
+        assert other_client.get("/api/stats/active_users", query).json()[0]["dau"] == 0
+        assert api_client.get("/api/stats/active_users", query).json()[0]["dau"] == 1
+
+
+START = dt.datetime(2024, 3, 1, tzinfo=UTC)
+
+
+class ActiveUsersEqualRecountTests(TestCase):
+    @settings(
+        max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
+    @given(
+        logs=st.lists(
+            st.tuples(
+                st.sampled_from(["u1", "u2", "u3", "u4", ""]),
+                st.integers(0, 70 * 24 * 60),  # minutes after March 1st, over DST changes
+            ),
+            max_size=40,
+        ),
+        erase=st.none() | st.sampled_from(["u1", "u2"]),
+        zone=st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata", "Australia/Adelaide"]),
+        window=st.integers(1, 40),
+        first=st.integers(0, 60),
+        days=st.integers(0, 20),
+    )
+    def test_every_window_equals_a_recount(self, logs, erase, zone, window, first, days):
+        note(repr((logs, erase, zone, window, first, days)))
+        event_ids.clear_cache()  # the rolled-back examples before reused the same ids
+        tenant = Tenant.objects.create(name="t", slug=Tenant.unique_slug("t"))
+        items = [
+            EventInput("e", distinct_id=user, timestamp=START + dt.timedelta(minutes=minute))
+            for user, minute in logs
+        ]
+        event_logs_ingest(tenant=tenant, items=items, created_by=None, now=START)
+        if erase is not None:
+            event_logs_delete(logs=EventLog.objects.filter(tenant=tenant, distinct_id=erase))
+        tz = ZoneInfo(zone)
+        start = (START + dt.timedelta(days=first)).date()
+        end = start + dt.timedelta(days=days)
+        logs_of_tenant = EventLog.objects.filter(tenant=tenant)
+
+        rows = active_users(logs=logs_of_tenant, start=start, end=end, tz=tz, window=window)
+
+        active = {
+            (user, stamp.astimezone(tz).date())
+            for user, stamp in logs_of_tenant.values_list("distinct_id", "timestamp")
+            if user
+        }
+
+        def recount(day: dt.date, width: int) -> int:
+            since = day - dt.timedelta(days=width - 1)
+            return len({user for user, on in active if since <= on <= day})
+
+        assert [row["date"] for row in rows] == [
+            (start + dt.timedelta(days=n)).isoformat() for n in range(days + 1)
+        ]
+        for row in rows:
+            day = dt.date.fromisoformat(row["date"])
+            assert row["active_users"] == recount(day, window)
+            assert (row["dau"], row["wau"], row["mau"]) == (
+                recount(day, 1),
+                recount(day, 7),
+                recount(day, 30),
+            )
