@@ -48,6 +48,7 @@ def rows(result: dict) -> list[dict]:
     table += [_stats_row(stat, note) for stat in result["stats"]]
     table += [_stats_row(stat, note) for stat in result.get("stats_zones", [])]
     table += [_rollup_row(stat) for stat in result["stats"]]
+    table += [_insight_row(case, note) for case in result.get("insights", [])]
     table.append(_exactly_once_row(result["verify"]))
     check = result["rollup_check"]
     table.append(
@@ -158,6 +159,18 @@ def _stats_row(stat: dict, note: str) -> dict:
         "ratio": f"{http['p95_ms'] / sql['p95_ms']:.1f}x (p95)" if sql["p95_ms"] else "—",
         "goal": f"p95 ≤ {STATS_MAX_P95_MS:.0f} ms{note}",
         "result": verdict(http["p95_ms"] <= STATS_MAX_P95_MS),
+    }
+
+
+def _insight_row(case: dict, note: str) -> dict:
+    http, sql = case["http"], case["sql"]
+    return {
+        "what": f"{case['name']} vs the same numbers in raw SQL via psycopg",
+        "target": f"p50 {ms(http['p50_ms'])} / p95 {ms(http['p95_ms'])} ({http['runs']} req)",
+        "baseline": f"p50 {ms(sql['p50_ms'])} / p95 {ms(sql['p95_ms'])} ({sql['runs']} runs)",
+        "ratio": f"{http['p95_ms'] / sql['p95_ms']:.1f}x (p95)" if sql["p95_ms"] else "—",
+        "goal": f"p95 ≤ {case['goal_ms']:.0f} ms{note}",
+        "result": verdict(http["p95_ms"] <= case["goal_ms"]),
     }
 
 

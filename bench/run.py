@@ -30,7 +30,7 @@ import orjson
 import psycopg
 from psycopg import sql
 
-from bench import dataset, report, stats_sql, verify
+from bench import dataset, insights, report, stats_sql, verify
 from bench.copy_baseline import create_scratch
 from bench.loadgen import Connection, Phase, PhaseResult, make_event, run_phase
 from bench.pressure import ActivitySampler, cpu_burner
@@ -229,6 +229,7 @@ class Bench:
                 self.stats_http(port, endpoint, days, statements[endpoint, days])
                 for endpoint, days in statements
             ]
+            self.result["insights"] = self.insights_http(port)
 
     def single_phases(self, port: int) -> None:
         """Single events from one connection, then from `concurrency` connections while
@@ -299,28 +300,8 @@ class Bench:
         if tz != "UTC":
             path += f"&tz={tz}"
         baseline = statements.get("rollup") or statements["served"]
-        token = self.tenants[0].token
-        conn = Connection(port)
-
-        def get() -> None:
-            status, body = conn.request("GET", path, None, token)
-            if status != 200:
-                raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")
-
-        with psycopg.connect(dataset.DATABASE_URL, autocommit=True) as sql_conn:
-            sql_conn.execute("SET TIME ZONE 'UTC'")  # as Django's connection does
-
-            def query() -> None:
-                stats_sql.run_sql(sql_conn, baseline)
-
-            get()  # warm-up, both
-            query()
-            low, high = self.settings.stats_runs
-            http, direct = stats_sql.sample_pair(
-                get, query, min_runs=low, max_runs=high, budget_s=2 * self.settings.stats_budget_s
-            )
-        source = conn.headers.get(b"x-stats-source", b"?").decode()
-        conn.close()
+        http, direct, headers = self.http_vs_sql(port, "GET", path, None, baseline)
+        source = headers.get(b"x-stats-source", b"?").decode()
         say(
             f"  GET {path}: p50 {http.p50_ms:.1f} ms, p95 {http.p95_ms:.1f} ms ({source}); "
             f"its SQL p50 {direct.p50_ms:.1f} ms"
@@ -335,6 +316,58 @@ class Bench:
             "x_stats_source": source,
             "statements": statements,
         }
+
+    def insights_http(self, port: int) -> list[dict]:
+        """Each insights case over HTTP beside its raw-SQL baseline."""
+        results = []
+        for case in insights.cases(self.tenants[0], self.now.date()):
+            body = insights.body_bytes(case)
+            http, direct, _ = self.http_vs_sql(port, case.method, case.path, body, [case.baseline])
+            say(f"  {case.name}: p95 {http.p95_ms:.1f} ms; raw SQL p95 {direct.p95_ms:.1f} ms")
+            results.append(
+                {
+                    "name": case.name,
+                    "goal_ms": case.goal_ms,
+                    "request": {"method": case.method, "path": case.path, "body": case.body},
+                    "http": http.as_dict(),
+                    "sql": direct.as_dict(),
+                    "baseline": case.baseline,
+                }
+            )
+        return results
+
+    def http_vs_sql(
+        self, port: int, method: str, path: str, body: bytes | None, baseline: list[str]
+    ) -> tuple[stats_sql.Timing, stats_sql.Timing, dict[bytes, bytes]]:
+        """A request and SQL statements, timed alternately (after one warm-up of each) so
+        both see the same conditions; the request's last response headers."""
+        token = self.tenants[0].token
+        conn = Connection(port)
+
+        def request() -> None:
+            status, answer = conn.request(method, path, body, token)
+            if status != 200:
+                raise RuntimeError(f"{method} {path} answered {status}: {answer[:300]!r}")
+
+        with psycopg.connect(dataset.DATABASE_URL, autocommit=True) as sql_conn:
+            sql_conn.execute("SET TIME ZONE 'UTC'")  # as Django's connection does
+
+            def query() -> None:
+                stats_sql.run_sql(sql_conn, baseline)
+
+            request()
+            query()
+            low, high = self.settings.stats_runs
+            http, direct = stats_sql.sample_pair(
+                request,
+                query,
+                min_runs=low,
+                max_runs=high,
+                budget_s=2 * self.settings.stats_budget_s,
+            )
+        headers = conn.headers
+        conn.close()
+        return http, direct, headers
 
     # -- baselines without HTTP --------------------------------------------------------
     def copy_baselines(self) -> None:
