@@ -305,6 +305,9 @@ EVENTTRACKER = {
     # limit), and the longest date range a stats request may cover.
     "STATS_STATEMENT_TIMEOUT_MS": env.int("STATS_STATEMENT_TIMEOUT_MS", default=15000),
     "STATS_MAX_RANGE_DAYS": env.int("STATS_MAX_RANGE_DAYS", default=3660),
+    # PostgreSQL's work_mem for a stats request's queries: the hash of (group, user) pairs
+    # of a month's distinct users fits instead of spilling to disk (per hash, per query).
+    "STATS_WORK_MEM": env.str("STATS_WORK_MEM", default="64MB"),
     # Lists count their total (X-Total-Count) at most this many rows past the page; beyond
     # that they say X-Total-Count-At-Least, so counting never costs more than the page.
     "LIST_COUNT_CAP": env.int("LIST_COUNT_CAP", default=10_000),

@@ -126,12 +126,13 @@ class Evaluation:
         self.series = [self.alias[dim.name] for dim in query.series_dimensions]
         self.time = self.alias[query.time.name] if query.time else None
         self.aggregates = _aggregates(query.metrics)
+        self.per_user = any(m.kind in ("uniques", "events_per_user") for m in query.metrics)
         self.columns = [dim.name for dim in query.breakdown] + [m.name for m in query.metrics]
 
     def run(self, window: Window) -> dict[str, Any]:
         logs = self.logs.filter(half_open("timestamp", window.lower, window.upper))
         logs = logs.filter(self.filters).order_by()
-        answer: dict[str, Any] = {"total": self.metrics(logs.aggregate(**self.aggregates))}
+        answer: dict[str, Any] = {"total": self.metrics(self.aggregate(logs))}
         if not self.series:
             if self.time is None:
                 answer["rows"] = [answer["total"]]
@@ -150,7 +151,7 @@ class Evaluation:
         if self.time is None:
             rows = [self.row(self.labels(row), None, row) for row in top]
             if rest:
-                rows.append(self.row(other, None, logs.filter(~top_q).aggregate(**self.aggregates)))
+                rows.append(self.row(other, None, self.aggregate(logs.filter(~top_q))))
         else:
             cells = {
                 (self.key(row), self.bucket(row)): row
@@ -175,11 +176,50 @@ class Evaluation:
 
     def grouped(self, logs: QuerySet, aliases: list[str]) -> list[dict]:
         """The aggregates of `logs` per value of the breakdowns `aliases`."""
+        if self.per_user:
+            return self.grouped_per_user(logs, aliases)
         return list(
             logs.annotate(**{alias: self.exprs[alias] for alias in aliases})
             .values(*aliases)
             .annotate(**self.aggregates)
         )
+
+    def aggregate(self, logs: QuerySet) -> dict:
+        """The aggregates of all of `logs`."""
+        if self.per_user:
+            return self.grouped_per_user(logs, [])[0]
+        return logs.aggregate(**self.aggregates)
+
+    def grouped_per_user(self, logs: QuerySet, aliases: list[str]) -> list[dict]:
+        """`grouped` in two steps when distinct users are counted: the aggregates per
+        group and user (one hash), then per group, each user one row, so the distinct
+        users of a group are its rows. A single COUNT(DISTINCT) sorts every group's
+        users instead: half as fast on PostgreSQL at a month of a large tenant."""
+        inner = (
+            logs.annotate(**{alias: self.exprs[alias] for alias in aliases})
+            .values(*aliases, "distinct_id")
+            .annotate(**_per_user_partials(self.query.metrics))
+        )
+        compiler = inner.query.get_compiler(using=inner.db)
+        sql, params = compiler.as_sql()
+        quote = compiler.connection.ops.quote_name
+        by_alias = {alias: column for column, _, alias in compiler.select}
+        groups = ", ".join(quote(alias) for alias in aliases)
+        totals = _per_user_totals(self.query.metrics, quote)
+        outer = (  # the inner query's values travel as its parameters
+            f"SELECT {groups + ', ' if groups else ''}{totals} "  # noqa: S608
+            f"FROM ({sql}) AS pairs{' GROUP BY ' + groups if groups else ''}"
+        )
+        # The groups' values through the converters their expressions have (a date out
+        # of SQLite's text, an aware datetime out of a truncated hour).
+        converters = compiler.get_converters([by_alias[alias] for alias in aliases])
+        with compiler.connection.cursor() as cursor:
+            cursor.execute(outer, params)
+            names = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
+        if converters:
+            rows = compiler.apply_converters(rows, converters)
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def key(self, row: dict) -> tuple:
         """A grouped row's series, as the database returned its values."""
@@ -288,6 +328,40 @@ def _aggregates(metrics: tuple[Metric, ...]) -> dict[str, Any]:
             if metric.kind == "max":
                 aggregates[f"a{index}_max"] = Max(number)
     return aggregates
+
+
+def _per_user_partials(metrics: tuple[Metric, ...]) -> dict[str, Any]:
+    """Per group and user: the sums, minimums and maximums the metrics need."""
+    partials: dict[str, Any] = {"p_events": Sum("count")}
+    for index, metric in enumerate(metrics):
+        if metric.field is not None:
+            number = JsonNumber(metric.field.keys)
+            partials[f"p{index}_sum"] = Sum(number * F("count"), output_field=FloatField())
+            partials[f"p{index}_weight"] = Sum("count", filter=Q(IsNull(number, False)))
+            partials[f"p{index}_min"] = Min(number)
+            partials[f"p{index}_max"] = Max(number)
+    return partials
+
+
+def _per_user_totals(metrics: tuple[Metric, ...], quote) -> str:
+    """The SELECT list over the per-user partials, with `_aggregates`' aliases. Only
+    aliases of this module go into the text."""
+    user = "distinct_id <> ''"
+    columns = {
+        "a_events": "SUM(p_events)",
+        "a_uniques": f"SUM(CASE WHEN {user} THEN 1 ELSE 0 END)",
+        "a_user_events": f"SUM(CASE WHEN {user} THEN p_events END)",
+    }
+    for index, metric in enumerate(metrics):
+        if metric.field is not None:
+            for part, function in (
+                ("sum", "SUM"),
+                ("weight", "SUM"),
+                ("min", "MIN"),
+                ("max", "MAX"),
+            ):
+                columns[f"a{index}_{part}"] = f"{function}(p{index}_{part})"
+    return ", ".join(f"{sql} AS {quote(alias)}" for alias, sql in columns.items())
 
 
 def _metric_value(metric: Metric, index: int, aggregates: dict) -> Any:

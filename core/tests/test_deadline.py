@@ -35,10 +35,22 @@ def test_a_query_past_the_deadline_is_stopped_as_unavailable():
     assert database_unavailable(caught.value)
 
 
-def test_the_limit_ends_with_the_block():
-    with statement_deadline(5000):
-        _run("SELECT 1")
+def _settings(*names: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setting FROM pg_settings WHERE name = ANY(%s) ORDER BY name", [list(names)]
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_the_limit_ends_with_the_block(settings):
+    settings.EVENTTRACKER = {**settings.EVENTTRACKER, "STATS_WORK_MEM": "48MB"}
     if connection.vendor == "postgresql":
+        before = _settings("jit", "statement_timeout", "work_mem")
+        with statement_deadline(5000):
+            # jit off; statement_timeout and work_mem as pg_settings shows them (ms, kB).
+            assert _settings("jit", "statement_timeout", "work_mem") == ["off", "5000", "49152"]
+        assert _settings("jit", "statement_timeout", "work_mem") == before
         with connection.cursor() as cursor:
             cursor.execute("SHOW statement_timeout")
             assert cursor.fetchone()[0] == "0"
