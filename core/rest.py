@@ -153,7 +153,11 @@ class HeaderLimitOffsetPagination(LimitOffsetPagination):
     def get_count(self, queryset) -> int:
         """The total, counted no further than LIST_COUNT_CAP rows past the page: counting
         a tenant's millions of event logs would cost more than the page itself. Beyond
-        it the answer says `X-Total-Count-At-Least` instead of `X-Total-Count`."""
+        it the answer says `X-Total-Count-At-Least` instead of `X-Total-Count`. A list
+        computed in Python (a funnel's users) is counted whole."""
+        if isinstance(queryset, list):
+            self.count_exact = True
+            return len(queryset)
         cap = self.get_offset(self.request) + self.limit + settings.EVENTTRACKER["LIST_COUNT_CAP"]
         count = queryset[:cap].count()  # SELECT count(*) FROM (SELECT … LIMIT cap)
         self.count_exact = count < cap

@@ -104,6 +104,9 @@ class Group:
     children: tuple["Condition | Group", ...]
 
 
+NO_FILTERS = Group("and", ())
+
+
 @dataclass(frozen=True)
 class DateRange:
     """A preset, or bounds: a date (whole local days, `end` included) or an instant
@@ -118,7 +121,7 @@ class DateRange:
 class Query:
     metrics: tuple[Metric, ...] = (Metric("events", "events"),)
     breakdown: tuple[Dimension, ...] = ()
-    filters: Group = Group("and", ())
+    filters: Group = NO_FILTERS
     date_range: DateRange = field(default_factory=lambda: DateRange(preset=DEFAULT_RANGE))
     tz: zoneinfo.ZoneInfo | None = None
     compare: str | None = None
@@ -157,8 +160,8 @@ def parse_query(raw: Any) -> Query:
     _unique([dim.name for dim in breakdown], "breakdown")
     if len([dim for dim in breakdown if dim.interval]) > 1:
         raise QueryError("breakdown", "At most one time breakdown.")
-    filters = _filters(raw.get("filters", []))
-    date_range = _date_range(raw.get("date_range", DEFAULT_RANGE))
+    filters = parse_filters(raw.get("filters", []), "filters")
+    date_range = parse_date_range(raw.get("date_range", DEFAULT_RANGE))
     compare = raw.get("compare")
     if compare not in (None, "previous_period"):
         raise QueryError("compare", 'Must be "previous_period" or null.')
@@ -170,10 +173,10 @@ def parse_query(raw: Any) -> Query:
         breakdown=breakdown,
         filters=filters,
         date_range=date_range,
-        tz=_zone(raw.get("tz")),
+        tz=parse_zone(raw.get("tz")),
         compare=compare,
         order_by=_order_by(raw.get("order_by", []), columns),
-        limit=_limit(raw.get("limit", DEFAULT_LIMIT)),
+        limit=parse_limit(raw.get("limit", DEFAULT_LIMIT)),
         echo=raw,
     )
 
@@ -225,14 +228,15 @@ def _dimension(value: Any, path: str) -> Dimension:
     return Dimension(value, field=parse_field(value, path))
 
 
-def _filters(value: Any) -> Group:
-    conditions = _list(value, "filters")
+def parse_filters(value: Any, path: str) -> Group:
+    """A list of filters (all must hold) at `path` of the query."""
+    conditions = _list(value, path)
     if conditions and isinstance(conditions[0], str):  # one filter, not in a list
         conditions = [conditions]
     budget = [MAX_CONDITIONS]
     return Group(
         "and",
-        tuple(_node(item, f"filters[{index}]", 1, budget) for index, item in enumerate(conditions)),
+        tuple(_node(item, f"{path}[{index}]", 1, budget) for index, item in enumerate(conditions)),
     )
 
 
@@ -318,7 +322,7 @@ def _scalar(value: Any, field_: Field, path: str, *, nullable: bool = False) -> 
     raise QueryError(path, "A string, a number, true, false or null.")
 
 
-def _date_range(value: Any) -> DateRange:
+def parse_date_range(value: Any) -> DateRange:
     if isinstance(value, str):
         match = _DAYS.match(value)
         if value in PRESETS or (match and int(match.group(1)) <= MAX_RANGE_DAYS):
@@ -359,7 +363,7 @@ def _open(date_range: DateRange) -> bool:
     return date_range.preset is None and (date_range.start is None or date_range.end is None)
 
 
-def _zone(value: Any) -> zoneinfo.ZoneInfo | None:
+def parse_zone(value: Any) -> zoneinfo.ZoneInfo | None:
     if value is None:
         return None
     if isinstance(value, str) and value in zoneinfo.available_timezones():
@@ -381,7 +385,7 @@ def _order_by(value: Any, columns: list[str]) -> tuple[tuple[str, bool], ...]:
     return tuple(terms)
 
 
-def _limit(value: Any) -> int:
+def parse_limit(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
         raise QueryError("limit", f"A whole number from 1 to {MAX_LIMIT}.")
     return value

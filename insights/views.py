@@ -4,10 +4,13 @@ JSON, a streamed CSV or a PNG chart."""
 import csv
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import orjson
 from django.http import StreamingHttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -16,15 +19,19 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
 )
+from rest_framework import generics
 from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 
 from accounts.permissions import EVERY_ROLE, READ
+from accounts.tenancy import TenantScopedMixin
 from core import jsonbody
 from events.models import EventLog
-from insights.engine import run_query
-from insights.spec import QueryError, parse_query
+from insights.engine import resolve_window, run_query
+from insights.funnels import Funnel, parse_funnel, run_funnel, user_journeys
+from insights.serializers import FunnelUserSerializer, FunnelUsersQuerySerializer
+from insights.spec import Query, QueryError, parse_query
 from stats.buckets import TooManyBuckets
 from stats.charts.spec import ChartSpec
 from stats.serializers import ChartSizeSerializer
@@ -46,6 +53,45 @@ EXAMPLE_ANSWER = {
     "rows": [{"data.plan": "pro", "time:day": "2026-10-28", "events": 12, "uniques": 9}],
     "total": {"events": 310, "uniques": 141},
     "series": {"count": 3, "shown": 3, "other": 0},
+}
+
+
+EXAMPLE_FUNNEL = {
+    "steps": [
+        {"event": "signup"},
+        {"event": "purchase", "filters": [["gt", "data.amount", 10]]},
+    ],
+    "window": "14d",
+    "order": "ordered",
+    "date_range": "30d",
+}
+EXAMPLE_FUNNEL_ANSWER = {
+    "query": EXAMPLE_FUNNEL,
+    "tz": "UTC",
+    "date_range": {"start": "2026-10-28T00:00:00+00:00", "end": "2026-11-27T00:00:00+00:00"},
+    "steps": [
+        {
+            "step": 1,
+            "event": "signup",
+            "users": 120,
+            "conversion_from_first": 1.0,
+            "conversion_from_previous": 1.0,
+            "dropped": 0,
+            "median_seconds": None,
+            "p90_seconds": None,
+        },
+        {
+            "step": 2,
+            "event": "purchase",
+            "users": 30,
+            "conversion_from_first": 0.25,
+            "conversion_from_previous": 0.25,
+            "dropped": 90,
+            "median_seconds": 5400.0,
+            "p90_seconds": 259200.0,
+            "dropped_users": "https://…/api/funnels/users?q=…&step=2",
+        },
+    ],
 }
 
 
@@ -80,6 +126,33 @@ def csv_lines(answer: dict) -> Iterator[str]:
             yield writer.writerow(([period] if len(periods) > 1 else []) + cells)
 
 
+FUNNEL_COLUMNS = (
+    "step",
+    "event",
+    "users",
+    "conversion_from_first",
+    "conversion_from_previous",
+    "dropped",
+    "median_seconds",
+    "p90_seconds",
+)
+
+
+def funnel_csv_lines(answer: dict) -> Iterator[str]:
+    """A funnel's steps as CSV; with a breakdown, a `breakdown` column first and the
+    steps of each value."""
+    writer = csv.writer(_Echo())
+    groups = [(None, answer["steps"])]
+    if "breakdown" in answer:
+        groups = [(group["value"], group["steps"]) for group in answer["breakdown"]]
+    prefix = ["breakdown"] if "breakdown" in answer else []
+    yield writer.writerow([*prefix, *FUNNEL_COLUMNS])
+    for value, steps in groups:
+        for step in steps:
+            cells = [_cell(step[column]) for column in FUNNEL_COLUMNS]
+            yield writer.writerow(([_cell(value)] if prefix else []) + cells)
+
+
 def _caption(date_range: dict, tz: ZoneInfo) -> str:
     """The range a chart covers, e.g. "2024-01-01 to 2024-01-31, Asia/Kolkata" (the end
     shown is the last moment included)."""
@@ -106,52 +179,73 @@ def _cell(value) -> str:
     return orjson.dumps(value).decode()
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter(
-            "q",
-            OpenApiTypes.STR,
-            description="GET only: the query as JSON (what POST takes as its body), for links.",
-        ),
-        OpenApiParameter("format", str, enum=["json", "csv", "png"], description="Answer's format"),
-        ChartSizeSerializer,
-    ],
-    request={"application/json": OpenApiTypes.OBJECT},
-    responses={
-        (200, "application/json"): OpenApiResponse(
-            OpenApiTypes.OBJECT,
-            description="The rows, the total, the query echoed back.",
-            examples=[OpenApiExample("uniques by plan per day", value=EXAMPLE_ANSWER)],
-        ),
-        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR),
-        (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY),
-        304: OpenApiResponse(description="PNG only: `If-None-Match` matched the chart's ETag"),
-        400: BAD_QUERY,
-    },
-    examples=[OpenApiExample("uniques by plan per day", value=EXAMPLE_QUERY, request_only=True)],
-)
-class QueryView(StatsView):
-    """Any count over the tenant's events: metrics (`events`, `uniques`,
-    `events_per_user`, `sum`/`avg`/`min`/`max` of a numeric data property) broken down
-    by event, data properties and time buckets, with filters, over a date range in any
-    time zone. POST the query as JSON, or GET it as `?q=<JSON>`. A bad query answers
-    400 naming the path of its bad part (`filters[2][1]`)."""
+def insight_schema(*, name: str, example: dict, answer: dict):
+    """The OpenAPI of an insight route: POST the JSON, or GET it as `q`; JSON, CSV, PNG."""
+    return extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "q",
+                OpenApiTypes.STR,
+                description=f"GET only: the {name} as JSON (what POST takes as its body).",
+            ),
+            OpenApiParameter(
+                "format", str, enum=["json", "csv", "png"], description="Answer's format"
+            ),
+            ChartSizeSerializer,
+        ],
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description=f"The answer, with the {name} echoed back.",
+                examples=[OpenApiExample(name, value=answer)],
+            ),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR),
+            (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY),
+            304: OpenApiResponse(description="PNG only: `If-None-Match` matched the chart's ETag"),
+            400: BAD_QUERY,
+        },
+        examples=[OpenApiExample(name, value=example, request_only=True)],
+    )
+
+
+def decoded_q(request) -> Any:
+    """The JSON of a GET's `q` parameter (an insight as a link)."""
+    raw = request.query_params.get("q")
+    if raw is None:
+        raise ValidationError({"q": ['The query as JSON, e.g. q={"metrics":["events"]}.']})
+    try:
+        return jsonbody.loads(raw.encode())
+    except jsonbody.JSONBodyError as exc:
+        raise ValidationError({"q": [str(exc)]}) from None
+
+
+class InsightView(StatsView):
+    """Base of the insight routes: the insight as a POST body or a GET's `q`, parsed
+    (`parse`), computed over the tenant's logs (`compute`) and answered as JSON, a
+    streamed CSV (`csv_lines`) or a PNG chart of `chart_kind`. A bad part of the
+    insight answers 400 naming its path."""
 
     queryset = EventLog.objects.all()
     renderer_classes = [*StatsView.renderer_classes, CSVRenderer]
     api_key_roles = {"GET": READ, "HEAD": READ, "OPTIONS": READ, "POST": READ}
-    user_roles = {"default": EVERY_ROLE}  # a query changes nothing: viewers may POST one
-    chart_kind = "query"
+    user_roles = {"default": EVERY_ROLE}  # an insight changes nothing: viewers may POST one
+    csv_name = "insight.csv"
+
+    def parse(self, raw: Any) -> Any:
+        raise NotImplementedError
+
+    def compute(self, parsed: Any, *, tz: ZoneInfo) -> dict:
+        raise NotImplementedError
+
+    def csv_lines(self, answer: dict) -> Iterator[str]:
+        raise NotImplementedError
+
+    def interval(self, parsed: Any) -> str:
+        return "day"
 
     def get(self, request, *args, **kwargs):
-        raw = request.query_params.get("q")
-        if raw is None:
-            raise ValidationError({"q": ['The query as JSON, e.g. q={"metrics":["events"]}.']})
-        try:
-            decoded = jsonbody.loads(raw.encode())
-        except jsonbody.JSONBodyError as exc:
-            raise ValidationError({"q": [str(exc)]}) from None
-        return self.answer(decoded)
+        return self.answer(decoded_q(request))
 
     def post(self, request, *args, **kwargs):
         return self.answer(request.data)
@@ -160,29 +254,26 @@ class QueryView(StatsView):
         size = ChartSizeSerializer(data=self.request.query_params)
         size.is_valid(raise_exception=True)
         try:
-            query = parse_query(raw)
-            tz = query.tz or ZoneInfo(self.tenant.timezone)
-            answer = run_query(query, logs=self.get_queryset(), tz=tz, now=timezone.now())
+            parsed = self.parse(raw)
+            tz = parsed.tz or ZoneInfo(self.tenant.timezone)
+            answer = self.compute(parsed, tz=tz)
         except QueryError as exc:
             raise ValidationError({exc.path: [exc.message]}) from None
-        except TooManyBuckets as exc:
-            index = next(i for i, dim in enumerate(query.breakdown) if dim.interval)
-            raise ValidationError({f"breakdown[{index}]": [str(exc)]}) from None
         if isinstance(self.request.accepted_renderer, CSVRenderer):
-            response = StreamingHttpResponse(csv_lines(answer), content_type="text/csv")
-            response["Content-Disposition"] = 'attachment; filename="query.csv"'
+            response = StreamingHttpResponse(self.csv_lines(answer), content_type="text/csv")
+            response["Content-Disposition"] = f'attachment; filename="{self.csv_name}"'
             return response
-        self.parsed = query
+        self.chart_interval = self.interval(parsed)
         self.caption = _caption(answer["date_range"], tz)
         options = {"q": orjson.dumps(raw, option=orjson.OPT_SORT_KEYS).decode(), **size.data}
         return self.respond(answer, tz=tz, query=options, source="raw")
 
     def chart_spec(self, tz: ZoneInfo, query: dict) -> ChartSpec:
         return ChartSpec(
-            kind="query",
+            kind=self.chart_kind,
             width=query["width"],
             height=query["height"],
-            interval=self.parsed.time.interval if self.parsed.time else "day",
+            interval=self.chart_interval,
             tz=tz.key,
             caption=self.caption,
         )
@@ -196,3 +287,94 @@ class QueryView(StatsView):
             request.accepted_renderer = json_renderer
             request.accepted_media_type = json_renderer.media_type
         return super().finalize_response(request, response, *args, **kwargs)
+
+
+@insight_schema(name="query", example=EXAMPLE_QUERY, answer=EXAMPLE_ANSWER)
+class QueryView(InsightView):
+    """Any count over the tenant's events: metrics (`events`, `uniques`,
+    `events_per_user`, `sum`/`avg`/`min`/`max` of a numeric data property) broken down
+    by event, data properties and time buckets, with filters, over a date range in any
+    time zone. POST the query as JSON, or GET it as `?q=<JSON>`. A bad query answers
+    400 naming the path of its bad part (`filters[2][1]`)."""
+
+    chart_kind = "query"
+    csv_name = "query.csv"
+
+    def parse(self, raw: Any) -> Query:
+        return parse_query(raw)
+
+    def compute(self, parsed: Query, *, tz: ZoneInfo) -> dict:
+        try:
+            return run_query(parsed, logs=self.get_queryset(), tz=tz, now=timezone.now())
+        except TooManyBuckets as exc:
+            index = next(i for i, dim in enumerate(parsed.breakdown) if dim.interval)
+            raise QueryError(f"breakdown[{index}]", str(exc)) from None
+
+    def csv_lines(self, answer: dict) -> Iterator[str]:
+        return csv_lines(answer)
+
+    def interval(self, parsed: Query) -> str:
+        return parsed.time.interval if parsed.time else "day"
+
+
+@insight_schema(name="funnel", example=EXAMPLE_FUNNEL, answer=EXAMPLE_FUNNEL_ANSWER)
+class FunnelView(InsightView):
+    """How many users go through 2-20 steps (events, each with optional filters) in
+    order (`ordered`, `strict`, or `any`) within a conversion `window` (1m-90d): per
+    step the users, the conversion from the first and the previous step, the median
+    and p90 time from the previous step, and the users who dropped off (`dropped_users`:
+    a link that lists them). `breakdown`: the same per value of a property of the
+    first step's event."""
+
+    chart_kind = "funnel"
+    csv_name = "funnel.csv"
+
+    def parse(self, raw: Any) -> Funnel:
+        return parse_funnel(raw)
+
+    def compute(self, parsed: Funnel, *, tz: ZoneInfo) -> dict:
+        answer = run_funnel(parsed, logs=self.get_queryset(), tz=tz, now=timezone.now())
+        link = self.request.build_absolute_uri(reverse("funnel-users"))
+        q = orjson.dumps(parsed.echo).decode()
+        for step in answer["steps"][1:]:
+            step["dropped_users"] = f"{link}?{urlencode({'q': q, 'step': step['step']})}"
+        return answer
+
+    def csv_lines(self, answer: dict) -> Iterator[str]:
+        return funnel_csv_lines(answer)
+
+
+class FunnelUsersView(TenantScopedMixin, generics.ListAPIView):
+    """The distinct_ids of a funnel's users at one step (`q`: the funnel as JSON, `step`):
+    `status=dropped` (default) those who reached the step before and not this one,
+    `converted` those who reached it; sorted, paginated (`limit`, `offset`)."""
+
+    queryset = EventLog.objects.all()
+    api_key_roles = {"GET": READ, "HEAD": READ, "OPTIONS": READ}
+    filter_backends: list = []
+    serializer_class = FunnelUserSerializer
+
+    @extend_schema(parameters=[FunnelUsersQuerySerializer])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def list(self, request, *args, **kwargs):
+        params = FunnelUsersQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        try:
+            funnel = parse_funnel(decoded_q(request))
+        except QueryError as exc:
+            raise ValidationError({exc.path: [exc.message]}) from None
+        step = params.validated_data["step"]
+        if step > len(funnel.steps):
+            raise ValidationError({"step": [f"The funnel has {len(funnel.steps)} steps."]})
+        tz = funnel.tz or ZoneInfo(self.tenant.timezone)
+        window = resolve_window(funnel.date_range, tz, timezone.now())
+        journeys = user_journeys(funnel, logs=self.get_queryset(), window=window)
+        if params.validated_data["status"] == "dropped":
+            users = [u for u, j in journeys.items() if len(j.instants) == step - 1]
+        else:
+            users = [u for u, j in journeys.items() if len(j.instants) >= step]
+        rows = [{"distinct_id": user} for user in sorted(users)]
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(page)

@@ -22,6 +22,7 @@ from stats.charts.drawings import (
     draw_ingestion,
     draw_trend,
 )
+from stats.charts.funnel import draw_funnel
 from stats.charts.query import draw_query
 from stats.charts.spec import ChartKind, ChartSpec
 
@@ -39,6 +40,7 @@ CHARTS: dict[ChartKind, Drawing] = {
     "unique_users": draw_daily,
     "active_users": draw_daily,
     "query": draw_query,
+    "funnel": draw_funnel,
 }
 # Part of every ETag: bump it when drawings change so clients drop their old images.
 CHART_VERSION = 2

@@ -14,8 +14,9 @@ ChartKind = Literal[
     "store_events_amount",
     "unique_users",
     "active_users",
-    # The query API's answers (stats.charts.query).
+    # The insight routes' answers (stats.charts.query, stats.charts.funnel).
     "query",
+    "funnel",
 ]
 
 DEFAULT_WIDTH, MIN_WIDTH, MAX_WIDTH = 800, 200, 2000

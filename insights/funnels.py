@@ -1,0 +1,349 @@
+"""Funnels: how many users go through 2-20 steps, in order, within a conversion window.
+
+    {"steps": [{"event": "signup"},
+               {"event": "purchase", "filters": [["gt", "data.amount", 10]]}],
+     "window": "14d", "order": "ordered", "date_range": "30d", "tz": "Europe/Berlin",
+     "breakdown": "data.plan"}
+
+A user enters with a first-step event inside the date range; later steps may come up to
+`window` after that event (so past the range's end). Per user, every entry is tried
+and the one that goes furthest counts (the earliest of those for the times):
+
+- `ordered` (default): each step is the user's first event of that step after the
+  previous step's event;
+- `strict`: each step is the user's very next event (any other event in between ends
+  the attempt);
+- `any`: the steps may come in any order; a user is at step k once their events since
+  the entry (any step's event) and within the window cover k different steps, each
+  event one step.
+
+Step k counts the users who reached it; its times are from step k-1 to step k of each
+such user. The answer is computed in Python from the users' events, read in one query.
+"""
+
+import datetime as dt
+import json
+import re
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import BooleanField, Case, F, Q, QuerySet, Value, When
+
+from core.ranges import half_open
+from events.models import EVENT_NAME_MAX_LENGTH, EventLog
+from insights.conditions import filters_q
+from insights.engine import OTHER, Window, resolve_window
+from insights.expressions import JsonRepr
+from insights.spec import (
+    DEFAULT_LIMIT,
+    NO_FILTERS,
+    DateRange,
+    Field,
+    Group,
+    QueryError,
+    parse_date_range,
+    parse_field,
+    parse_filters,
+    parse_limit,
+    parse_zone,
+)
+
+MIN_STEPS, MAX_STEPS = 2, 20
+ORDERS = ("ordered", "strict", "any")
+DEFAULT_WINDOW = "14d"
+MIN_WINDOW, MAX_WINDOW = dt.timedelta(minutes=1), dt.timedelta(days=90)
+WINDOW_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+FUNNEL_KEYS = ("steps", "window", "order", "date_range", "tz", "breakdown", "limit")
+_WINDOW = re.compile(r"^([1-9][0-9]{0,5})([mhd])$")
+
+
+@dataclass(frozen=True)
+class Step:
+    event: str
+    filters: Group = NO_FILTERS
+
+
+@dataclass(frozen=True)
+class Funnel:
+    steps: tuple[Step, ...]
+    window: dt.timedelta = dt.timedelta(days=14)
+    order: str = "ordered"
+    date_range: DateRange = field(default_factory=lambda: DateRange(preset="30d"))
+    tz: ZoneInfo | None = None
+    breakdown: Field | None = None
+    limit: int = DEFAULT_LIMIT
+    echo: dict = field(default_factory=dict)
+
+
+def parse_funnel(raw: Any) -> Funnel:
+    """The funnel `raw` (decoded JSON) describes, or QueryError naming the bad part."""
+    if not isinstance(raw, dict):
+        raise QueryError("funnel", "Must be a JSON object.")
+    if unknown := sorted(set(raw) - set(FUNNEL_KEYS)):
+        raise QueryError(unknown[0], f"Unknown key; the keys are {', '.join(FUNNEL_KEYS)}.")
+    steps = raw.get("steps")
+    if not isinstance(steps, list) or not MIN_STEPS <= len(steps) <= MAX_STEPS:
+        raise QueryError("steps", f"A list of {MIN_STEPS} to {MAX_STEPS} steps.")
+    order = raw.get("order", "ordered")
+    if order not in ORDERS:
+        raise QueryError("order", f"One of {', '.join(ORDERS)}.")
+    breakdown = raw.get("breakdown")
+    if breakdown is not None:
+        breakdown = parse_field(breakdown, "breakdown")
+    return Funnel(
+        steps=tuple(_step(step, f"steps[{index}]") for index, step in enumerate(steps)),
+        window=_window(raw.get("window", DEFAULT_WINDOW)),
+        order=order,
+        date_range=parse_date_range(raw.get("date_range", "30d")),
+        tz=parse_zone(raw.get("tz")),
+        breakdown=breakdown,
+        limit=parse_limit(raw.get("limit", DEFAULT_LIMIT)),
+        echo=raw,
+    )
+
+
+def _step(value: Any, path: str) -> Step:
+    if isinstance(value, str):
+        value = {"event": value}
+    if not isinstance(value, dict):
+        raise QueryError(path, 'A step: {"event": name, "filters": [...]} or an event name.')
+    if unknown := sorted(set(value) - {"event", "filters"}):
+        raise QueryError(f"{path}.{unknown[0]}", "Unknown key; a step has event and filters.")
+    event = value.get("event")
+    if not isinstance(event, str) or not 0 < len(event) <= EVENT_NAME_MAX_LENGTH:
+        raise QueryError(f"{path}.event", "An event name.")
+    return Step(event, parse_filters(value.get("filters", []), f"{path}.filters"))
+
+
+def _window(value: Any) -> dt.timedelta:
+    match = _WINDOW.match(value) if isinstance(value, str) else None
+    if match:
+        window = dt.timedelta(**{WINDOW_UNITS[match.group(2)]: int(match.group(1))})
+        if MIN_WINDOW <= window <= MAX_WINDOW:
+            return window
+    raise QueryError(
+        "window", 'From "1m" to "90d": a number of minutes (m), hours (h) or days (d).'
+    )
+
+
+@dataclass
+class Journey:
+    """One user's furthest attempt: the instants of the steps reached, the entry's
+    breakdown value."""
+
+    instants: list[dt.datetime]
+    breakdown: Any = None
+
+
+def run_funnel(
+    funnel: Funnel, *, logs: QuerySet[EventLog], tz: ZoneInfo, now: dt.datetime
+) -> dict[str, Any]:
+    window = resolve_window(funnel.date_range, tz, now)
+    journeys = user_journeys(funnel, logs=logs, window=window)
+    answer = {
+        "query": funnel.echo,
+        "tz": tz.key,
+        "date_range": window.as_json(tz),
+        "steps": _steps(funnel, list(journeys.values())),
+    }
+    if funnel.breakdown is not None:
+        answer["breakdown"] = _breakdown(funnel, journeys)
+    return answer
+
+
+def user_journeys(
+    funnel: Funnel, *, logs: QuerySet[EventLog], window: Window
+) -> dict[str, Journey]:
+    """{distinct_id: journey} of every user who entered the funnel."""
+    upper = None if window.upper is None else window.upper + funnel.window
+    flags = {
+        f"s{index}": Case(
+            When(Q(event__name=step.event) & filters_q(step.filters), then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+        for index, step in enumerate(funnel.steps)
+    }
+    rows = (
+        logs.exclude(distinct_id="")
+        .filter(half_open("timestamp", window.lower, upper))
+        .annotate(**flags)
+        .order_by()
+    )
+    if funnel.order != "strict":  # strict needs every event, to see what comes between
+        any_step = Q()
+        for step in funnel.steps:
+            any_step |= Q(event__name=step.event)
+        rows = rows.filter(any_step)
+    columns = ["distinct_id", "timestamp", "id", *flags]
+    if funnel.breakdown is not None:
+        rows = rows.annotate(breakdown_value=_breakdown_expression(funnel.breakdown))
+        columns.append("breakdown_value")
+    events: dict[str, list[tuple]] = defaultdict(list)
+    for row in rows.values_list(*columns):
+        events[row[0]].append(row[1:])
+    journeys = {}
+    follow = {"ordered": _ordered, "strict": _strict, "any": _any}[funnel.order]
+    for user, stream in events.items():
+        stream.sort(key=lambda event: (event[0], event[1]))
+        journey = follow(stream, len(funnel.steps), funnel.window, window)
+        if journey is not None:
+            journeys[user] = journey
+    return journeys
+
+
+def _entered(instant: dt.datetime, window: Window) -> bool:
+    return (window.lower is None or instant >= window.lower) and (
+        window.upper is None or instant < window.upper
+    )
+
+
+def _ordered(stream: list[tuple], steps: int, limit: dt.timedelta, window: Window):
+    best = None
+    for start, event in enumerate(stream):
+        if not event[2] or not _entered(event[0], window):
+            continue
+        instants, position = [event[0]], start
+        for step in range(1, steps):
+            position = next(
+                (
+                    later
+                    for later in range(position + 1, len(stream))
+                    if stream[later][2 + step] and stream[later][0] - event[0] <= limit
+                ),
+                None,
+            )
+            if position is None:
+                break
+            instants.append(stream[position][0])
+        if best is None or len(instants) > len(best.instants):
+            best = Journey(instants, _value(event, steps))
+            if len(instants) == steps:
+                break
+    return best
+
+
+def _strict(stream: list[tuple], steps: int, limit: dt.timedelta, window: Window):
+    best = None
+    for start, event in enumerate(stream):
+        if not event[2] or not _entered(event[0], window):
+            continue
+        instants = [event[0]]
+        for step in range(1, steps):
+            position = start + step
+            if (
+                position >= len(stream)
+                or not stream[position][2 + step]
+                or stream[position][0] - event[0] > limit
+            ):
+                break
+            instants.append(stream[position][0])
+        if best is None or len(instants) > len(best.instants):
+            best = Journey(instants, _value(event, steps))
+            if len(instants) == steps:
+                break
+    return best
+
+
+def _any(stream: list[tuple], steps: int, limit: dt.timedelta, window: Window):
+    best = None
+    for start, event in enumerate(stream):
+        if not any(event[2 : 2 + steps]) or not _entered(event[0], window):
+            continue
+        owner: dict[int, int] = {}  # step -> the position of the event that covers it
+        instants = []
+        for position in range(start, len(stream)):
+            if stream[position][0] - event[0] > limit:
+                break
+            # One more step covered when the events so far can cover one more distinct
+            # step (an event counts for one step; one matching several may move).
+            if _augment(position, stream, steps, owner, set()):
+                instants.append(stream[position][0])
+                if len(instants) == steps:
+                    break
+        if best is None or len(instants) > len(best.instants):
+            best = Journey(instants, _value(event, steps))
+            if len(instants) == steps:
+                break
+    return best
+
+
+def _augment(position: int, stream: list[tuple], steps: int, owner: dict, seen: set) -> bool:
+    """Kuhn's augmenting path: can the event at `position` cover a step, moving others?"""
+    for step in range(steps):
+        if stream[position][2 + step] and step not in seen:
+            seen.add(step)
+            if step not in owner or _augment(owner[step], stream, steps, owner, seen):
+                owner[step] = position
+                return True
+    return False
+
+
+def _value(event: tuple, steps: int) -> Any:
+    return event[2 + steps] if len(event) > 2 + steps else None
+
+
+def _breakdown_expression(breakdown: Field):
+    if breakdown.is_data:
+        return JsonRepr(breakdown.keys)
+    return F("event__name") if breakdown.name == "event" else F("distinct_id")
+
+
+def _steps(funnel: Funnel, journeys: list[Journey]) -> list[dict[str, Any]]:
+    counts = [sum(1 for j in journeys if len(j.instants) > k) for k in range(len(funnel.steps))]
+    rows = []
+    for index, step in enumerate(funnel.steps):
+        users = counts[index]
+        seconds = [
+            (j.instants[index] - j.instants[index - 1]).total_seconds()
+            for j in journeys
+            if index and len(j.instants) > index
+        ]
+        rows.append(
+            {
+                "step": index + 1,
+                "event": step.event
+                if funnel.order != "any"
+                else f"{index + 1} of {len(funnel.steps)}",
+                "users": users,
+                "conversion_from_first": _share(users, counts[0]),
+                "conversion_from_previous": _share(users, counts[index - 1] if index else users),
+                "dropped": counts[index - 1] - users if index else 0,
+                "median_seconds": statistics.median(seconds) if seconds else None,
+                "p90_seconds": _percentile(sorted(seconds), 90) if seconds else None,
+            }
+        )
+    return rows
+
+
+def _breakdown(funnel: Funnel, journeys: dict[str, Journey]) -> list[dict[str, Any]]:
+    by_value: dict[Any, list[Journey]] = defaultdict(list)
+    for journey in journeys.values():
+        by_value[journey.breakdown].append(journey)
+    ranked = sorted(by_value.items(), key=lambda item: (-len(item[1]), str(item[0])))
+    shown, rest = ranked[: funnel.limit], ranked[funnel.limit :]
+    rows = [
+        {"value": _display(funnel.breakdown, value), "steps": _steps(funnel, group)}
+        for value, group in shown
+    ]
+    if rest:
+        others = [journey for _, group in rest for journey in group]
+        rows.append({"value": OTHER, "steps": _steps(funnel, others)})
+    return rows
+
+
+def _display(breakdown: Field, value: Any) -> Any:
+    return json.loads(value) if breakdown.is_data and value is not None else value
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _percentile(ordered: list[float], pct: int) -> float:
+    """Nearest rank."""
+    rank = max(1, -(-len(ordered) * pct // 100))
+    return ordered[rank - 1]
