@@ -15,3 +15,8 @@ class FunnelUsersQuerySerializer(serializers.Serializer):
 
 class FunnelUserSerializer(serializers.Serializer):
     distinct_id = serializers.CharField()
+
+
+class InsightBodySerializer(serializers.Serializer):
+    """An insight's JSON body, free-form: insights.spec and insights.funnels read it and
+    name its bad parts. (The browsable API's form starts from this empty object.)"""

@@ -30,7 +30,11 @@ from core import jsonbody
 from events.models import EventLog
 from insights.engine import resolve_window, run_query
 from insights.funnels import Funnel, parse_funnel, run_funnel, user_journeys
-from insights.serializers import FunnelUserSerializer, FunnelUsersQuerySerializer
+from insights.serializers import (
+    FunnelUserSerializer,
+    FunnelUsersQuerySerializer,
+    InsightBodySerializer,
+)
 from insights.spec import Query, QueryError, parse_query
 from stats.buckets import TooManyBuckets
 from stats.charts.spec import ChartSpec
@@ -230,6 +234,7 @@ class InsightView(StatsView):
     renderer_classes = [*StatsView.renderer_classes, CSVRenderer]
     api_key_roles = {"GET": READ, "HEAD": READ, "OPTIONS": READ, "POST": READ}
     user_roles = {"default": EVERY_ROLE}  # an insight changes nothing: viewers may POST one
+    serializer_class = InsightBodySerializer
     csv_name = "insight.csv"
 
     def parse(self, raw: Any) -> Any:

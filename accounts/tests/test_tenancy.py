@@ -79,6 +79,8 @@ def test_every_view_over_a_tenant_owned_model_uses_the_mixin():
         "ingestion/?",
         "user_activity",
         "api/query",
+        "api/funnels",
+        "api/funnels/users",
         "admin/tenants",
     ):
         assert any(expected in route for route in checked), expected

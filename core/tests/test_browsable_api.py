@@ -46,6 +46,20 @@ def test_descriptions_are_rendered_as_markdown(api_client):
     assert "`ip`" not in page
 
 
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("/api/query?q=%7B%7D", "Any count over the tenant"),
+        ("/api/funnels?q=%7B%22steps%22%3A%5B%22a%22%2C%22b%22%5D%7D", "How many users go"),
+    ],
+)
+def test_insight_routes_render_in_the_browsable_api(api_client, path, says):
+    page = _html(api_client, path)
+
+    assert says in page
+    assert "&quot;total&quot;" in page or "&quot;steps&quot;" in page
+
+
 @pytest.mark.pii  # the people link reads the personal-data database
 def test_the_root_lists_every_route_group(api_client):
     root = api_client.get("/api/").json()
@@ -59,6 +73,9 @@ def test_the_root_lists_every_route_group(api_client):
         "stats/event_trend",
         "stats/ingestion",
         "stats/user_activity",
+        "stats/active_users",
+        "query",
+        "funnels",
         "v1/events",
         "auth/users/me",
         "docs",
