@@ -21,14 +21,16 @@ class Case:
     method: str
     path: str
     body: dict | None
-    baseline: str  # SQL with literal parameters (integers and ISO dates only)
+    baseline: tuple[str, ...]  # SQL with literal parameters (integers and ISO dates only)
     goal_ms: float  # p95 at 10 M events
 
 
 def cases(tenant: Tenant, today: dt.date) -> list[Case]:
     start30, end30 = date_range(30, today)
     start90, end90 = date_range(90, today)
-    pageview = tenant.event_ids["pageview"]
+    start56, _ = date_range(56, today)
+    ids = tenant.event_ids
+    pageview = ids["pageview"]
     in_range = (
         f"tenant_id = {tenant.id} AND timestamp >= '{start30}T00:00:00Z' "
         f"AND timestamp < '{end30 + dt.timedelta(days=1)}T00:00:00Z'"
@@ -47,7 +49,7 @@ def cases(tenant: Tenant, today: dt.date) -> list[Case]:
             },
             baseline=(
                 "SELECT data -> 'plan', count(DISTINCT distinct_id) FROM events_eventlog "  # noqa: S608
-                f"WHERE {in_range} AND event_id = {pageview} AND distinct_id <> '' GROUP BY 1"
+                f"WHERE {in_range} AND event_id = {pageview} AND distinct_id <> '' GROUP BY 1",
             ),
             goal_ms=300.0,
         ),
@@ -60,9 +62,52 @@ def cases(tenant: Tenant, today: dt.date) -> list[Case]:
                 "SELECT timestamp::date, count(DISTINCT distinct_id) FROM events_eventlog "  # noqa: S608
                 f"WHERE tenant_id = {tenant.id} AND timestamp >= '{start90}T00:00:00Z' "
                 f"AND timestamp < '{end90 + dt.timedelta(days=1)}T00:00:00Z' "
-                "AND distinct_id <> '' GROUP BY 1"
+                "AND distinct_id <> '' GROUP BY 1",
             ),
             goal_ms=500.0,
+        ),
+        Case(
+            name="`POST /api/funnels` 30 days: pageview → signup → purchase within 14 days",
+            method="POST",
+            path="/api/funnels",
+            body={
+                "steps": ["pageview", "signup", "purchase"],
+                "window": "14d",
+                "date_range": {"start": str(start30), "end": str(end30)},
+                "tz": "UTC",
+            },
+            # The floor: reading the rows the funnel follows, in raw SQL.
+            baseline=(
+                "SELECT distinct_id, timestamp, event_id FROM events_eventlog "  # noqa: S608
+                f"WHERE tenant_id = {tenant.id} AND timestamp >= '{start30}T00:00:00Z' "
+                f"AND timestamp < '{end30 + dt.timedelta(days=15)}T00:00:00Z' AND event_id IN "
+                f"({pageview}, {ids['signup']}, {ids['purchase']}) AND distinct_id <> ''",
+            ),
+            goal_ms=1000.0,
+        ),
+        Case(
+            name="`POST /api/retention` 8 weekly cohorts of first signups, returning to purchase",
+            method="POST",
+            path="/api/retention",
+            body={
+                "cohort": {"event": "signup"},
+                "return": {"event": "purchase"},
+                "period": "week",
+                "periods": 8,
+                "date_range": {"start": str(start56), "end": str(today)},
+                "tz": "UTC",
+            },
+            # The floor: each user's first signup, and the weeks of their purchases.
+            baseline=(
+                "SELECT distinct_id, min(timestamp) FROM events_eventlog "  # noqa: S608
+                f"WHERE tenant_id = {tenant.id} AND event_id = {ids['signup']} "
+                "AND distinct_id <> '' GROUP BY 1",
+                "SELECT DISTINCT distinct_id, date_trunc('week', timestamp) "  # noqa: S608
+                f"FROM events_eventlog WHERE tenant_id = {tenant.id} "
+                f"AND event_id = {ids['purchase']} AND timestamp >= '{start56}T00:00:00Z' "
+                "AND distinct_id <> ''",
+            ),
+            goal_ms=1000.0,
         ),
     ]
 

@@ -322,7 +322,9 @@ class Bench:
         results = []
         for case in insights.cases(self.tenants[0], self.now.date()):
             body = insights.body_bytes(case)
-            http, direct, _ = self.http_vs_sql(port, case.method, case.path, body, [case.baseline])
+            http, direct, _ = self.http_vs_sql(
+                port, case.method, case.path, body, list(case.baseline)
+            )
             say(f"  {case.name}: p95 {http.p95_ms:.1f} ms; raw SQL p95 {direct.p95_ms:.1f} ms")
             results.append(
                 {

@@ -15,7 +15,7 @@ from core import exceptions, health, metrics, openapi
 from core.routers import OptionalSlashRouter
 from events.browser import tracker_js
 from events.urls import router as events_router
-from insights.views import FunnelUsersView, FunnelView, QueryView
+from insights.views import FunnelUsersView, FunnelView, QueryView, RetentionView
 from people.urls import router as people_router
 from platform_admin.urls import router as platform_admin_router
 from stats import urls as stats_urls
@@ -33,6 +33,7 @@ def _root_links() -> dict[str, str]:
         "tenant": "tenant",
         "query": "query",
         "funnels": "funnels",
+        "retention": "retention",
         **stats,
         "v1/events": "v1-events",
         "v1/event_history": "v1-event-history",
@@ -74,6 +75,10 @@ urlpatterns = [
     re_path(r"^api/funnels/?$", FunnelView.as_view(), name="funnels"),
     re_path(r"^api/funnels\.(?P<format>png|csv)$", FunnelView.as_view(), name="funnels-format"),
     re_path(r"^api/funnels/users/?$", FunnelUsersView.as_view(), name="funnel-users"),
+    re_path(r"^api/retention/?$", RetentionView.as_view(), name="retention"),
+    re_path(
+        r"^api/retention\.(?P<format>png|csv)$", RetentionView.as_view(), name="retention-format"
+    ),
     path("api/v1/", include(v1_urls.api_urlpatterns)),
     path("", include("web.urls")),  # /dashboard/, /demo/: pages for people
     path("api/", include("accounts.urls")),  # /api/tenant/

@@ -30,6 +30,7 @@ from core import jsonbody
 from events.models import EventLog
 from insights.engine import resolve_window, run_query
 from insights.funnels import Funnel, parse_funnel, run_funnel, user_journeys
+from insights.retention import Retention, parse_retention, run_retention
 from insights.serializers import (
     FunnelUserSerializer,
     FunnelUsersQuerySerializer,
@@ -99,6 +100,26 @@ EXAMPLE_FUNNEL_ANSWER = {
 }
 
 
+EXAMPLE_RETENTION = {
+    "cohort": {"event": "signup", "type": "first"},
+    "return": {"event": "purchase"},
+    "period": "week",
+    "periods": 4,
+    "date_range": "30d",
+}
+EXAMPLE_RETENTION_ANSWER = {
+    "query": EXAMPLE_RETENTION,
+    "tz": "UTC",
+    "date_range": {"start": "2026-10-28T00:00:00+00:00", "end": "2026-11-27T00:00:00+00:00"},
+    "period": "week",
+    "cohorts": [
+        {"cohort": "2026-10-26", "users": 40, "values": [40, 12, 9, 7, 6], "shares": [1.0, 0.3]},
+        {"cohort": "2026-11-23", "users": 25, "values": [25], "shares": [1.0]},
+    ],
+    "average": {"values": [65, 12, 9, 7, 6], "shares": [1.0, 0.3, 0.225, 0.175, 0.15]},
+}
+
+
 class CSVRenderer(BaseRenderer):
     """`text/csv` (`?format=csv`): the view streams the rows itself; errors are JSON."""
 
@@ -155,6 +176,15 @@ def funnel_csv_lines(answer: dict) -> Iterator[str]:
         for step in steps:
             cells = [_cell(step[column]) for column in FUNNEL_COLUMNS]
             yield writer.writerow(([_cell(value)] if prefix else []) + cells)
+
+
+def retention_csv_lines(answer: dict) -> Iterator[str]:
+    """One line per cohort: its first day, its users, then the returns per period."""
+    writer = csv.writer(_Echo())
+    width = max((len(row["values"]) for row in answer["cohorts"]), default=1)
+    yield writer.writerow(["cohort", "users", *(f"period_{n}" for n in range(width))])
+    for row in answer["cohorts"]:
+        yield writer.writerow([row["cohort"], row["users"], *row["values"]])
 
 
 def _caption(date_range: dict, tz: ZoneInfo) -> str:
@@ -347,6 +377,28 @@ class FunnelView(InsightView):
 
     def csv_lines(self, answer: dict) -> Iterator[str]:
         return funnel_csv_lines(answer)
+
+
+@insight_schema(name="retention", example=EXAMPLE_RETENTION, answer=EXAMPLE_RETENTION_ANSWER)
+class RetentionView(InsightView):
+    """Of the users who did `cohort.event` in a period (their first time, or any time),
+    how many did `return.event` (any event when null) in each of the `periods` periods
+    after (day, week or month): one row per cohort, the classic triangle."""
+
+    chart_kind = "retention"
+    csv_name = "retention.csv"
+
+    def parse(self, raw: Any) -> Retention:
+        return parse_retention(raw)
+
+    def compute(self, parsed: Retention, *, tz: ZoneInfo) -> dict:
+        return run_retention(parsed, logs=self.get_queryset(), tz=tz, now=timezone.now())
+
+    def csv_lines(self, answer: dict) -> Iterator[str]:
+        return retention_csv_lines(answer)
+
+    def interval(self, parsed: Retention) -> str:
+        return parsed.period
 
 
 class FunnelUsersView(TenantScopedMixin, generics.ListAPIView):

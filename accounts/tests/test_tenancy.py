@@ -81,6 +81,7 @@ def test_every_view_over_a_tenant_owned_model_uses_the_mixin():
         "api/query",
         "api/funnels",
         "api/funnels/users",
+        "api/retention",
         "admin/tenants",
     ):
         assert any(expected in route for route in checked), expected

@@ -76,6 +76,7 @@ def test_the_root_lists_every_route_group(api_client):
         "stats/active_users",
         "query",
         "funnels",
+        "retention",
         "v1/events",
         "auth/users/me",
         "docs",

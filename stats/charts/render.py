@@ -24,6 +24,7 @@ from stats.charts.drawings import (
 )
 from stats.charts.funnel import draw_funnel
 from stats.charts.query import draw_query
+from stats.charts.retention import draw_retention
 from stats.charts.spec import ChartKind, ChartSpec
 
 Drawing = Callable[..., bytes]  # (a stats view's JSON data, *, spec) -> PNG bytes
@@ -41,6 +42,7 @@ CHARTS: dict[ChartKind, Drawing] = {
     "active_users": draw_daily,
     "query": draw_query,
     "funnel": draw_funnel,
+    "retention": draw_retention,
 }
 # Part of every ETag: bump it when drawings change so clients drop their old images.
 CHART_VERSION = 2

@@ -14,9 +14,10 @@ ChartKind = Literal[
     "store_events_amount",
     "unique_users",
     "active_users",
-    # The insight routes' answers (stats.charts.query, stats.charts.funnel).
+    # The insight routes' answers (stats.charts.query, .funnel, .retention).
     "query",
     "funnel",
+    "retention",
 ]
 
 DEFAULT_WIDTH, MIN_WIDTH, MAX_WIDTH = 800, 200, 2000
