@@ -163,6 +163,15 @@ def _stats_row(stat: dict, note: str) -> dict:
 
 
 def _insight_row(case: dict, note: str) -> dict:
+    if "error" in case:
+        return {
+            "what": case["name"],
+            "target": f"failed: {case['error'][:120]}",
+            "baseline": "—",
+            "ratio": "—",
+            "goal": f"p95 ≤ {case['goal_ms']:.0f} ms{note}",
+            "result": verdict(False),
+        }
     http, sql = case["http"], case["sql"]
     return {
         "what": f"{case['name']} vs the same numbers in raw SQL via psycopg",

@@ -15,7 +15,7 @@ from core import exceptions, health, metrics, openapi
 from core.routers import OptionalSlashRouter
 from events.browser import tracker_js
 from events.urls import router as events_router
-from insights.views import FunnelUsersView, FunnelView, QueryView, RetentionView
+from insights import urls as insights_urls
 from people.urls import router as people_router
 from platform_admin.urls import router as platform_admin_router
 from stats import urls as stats_urls
@@ -46,7 +46,13 @@ def _root_links() -> dict[str, str]:
 
 # One router for /api/ so its browsable root lists every app's resources (and links).
 api_router = OptionalSlashRouter(links=_root_links())
-for app_router in (events_router, accounts_router, people_router, platform_admin_router):
+for app_router in (
+    events_router,
+    accounts_router,
+    people_router,
+    insights_urls.router,
+    platform_admin_router,
+):
     api_router.registry.extend(app_router.registry)
 
 urlpatterns = [
@@ -70,15 +76,8 @@ urlpatterns = [
         name="redoc-bundle",
     ),
     path("api/stats/", include("stats.urls")),
-    re_path(r"^api/query/?$", QueryView.as_view(), name="query"),
-    re_path(r"^api/query\.(?P<format>png|csv)$", QueryView.as_view(), name="query-format"),
-    re_path(r"^api/funnels/?$", FunnelView.as_view(), name="funnels"),
-    re_path(r"^api/funnels\.(?P<format>png|csv)$", FunnelView.as_view(), name="funnels-format"),
-    re_path(r"^api/funnels/users/?$", FunnelUsersView.as_view(), name="funnel-users"),
-    re_path(r"^api/retention/?$", RetentionView.as_view(), name="retention"),
-    re_path(
-        r"^api/retention\.(?P<format>png|csv)$", RetentionView.as_view(), name="retention-format"
-    ),
+    path("api/", include(insights_urls.api_urlpatterns)),
+    path("", include(insights_urls.share_urlpatterns)),
     path("api/v1/", include(v1_urls.api_urlpatterns)),
     path("", include("web.urls")),  # /dashboard/, /demo/: pages for people
     path("api/", include("accounts.urls")),  # /api/tenant/

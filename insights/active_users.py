@@ -5,12 +5,13 @@ count of day d over a window of W days is the number of users active on any of t
 days (d - W, d]. One statement answers every window at once: from each user's distinct
 active days a₁ < a₂ < …, each day aᵢ opens the user's coverage (+1) and closes it
 (-1) at min(aᵢ + W, aᵢ₊₁) — the intervals are disjoint and cover exactly the days the
-user counts on — so the database returns, per day, the net change of every window's
-count, and a running sum over the days gives the counts. Distinct users are never
-summed from smaller counts.
+user counts on — so the database counts the active days by day and gap to the next,
+and a running sum of the opens and closes over the days gives the counts. Distinct
+users are never summed from smaller counts.
 """
 
 import datetime as dt
+from collections import defaultdict
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
@@ -92,38 +93,33 @@ def active_users(
 
 
 def _changes(pairs: QuerySet, windows: dict[str, int]) -> dict[int, dict[str, int]]:
-    """{day number: {window name: net change of its count that day}}."""
+    """{day number: {window name: net change of its count that day}}.
+
+    The database counts the active days by their gap to the user's next one (capped
+    past the widest window, so at most a few thousand groups come back); a day a with
+    gap g opens every window at a and closes a window of W days at a + min(W, g)."""
     connection = connections[pairs.db]
     inner, params = pairs.query.sql_with_params()
     day = DAY_NUMBER[connection.vendor]
-    names = list(windows)
-    opens = ", ".join(f"1 AS {name}" for name in names)
-    closes = []
-    for index, name in enumerate(names):
-        width = int(windows[name])
-        columns = ", ".join(
-            f"{-1 if i == index else 0} AS {other}" for i, other in enumerate(names)
-        )
-        closes.append(
-            f"SELECT CASE WHEN next_day IS NOT NULL AND next_day < day_number + {width} "  # noqa: S608
-            f"THEN next_day ELSE day_number + {width} END AS day_number, {columns} FROM spans"
-        )
-    sums = ", ".join(f"SUM({name})" for name in names)
-    # Only integers and names of this module go into the text; the inner query's values
-    # (the tenant, the range, the zone) travel as its parameters.
+    cap = max(windows.values()) + 1
+    # Only integers of this module go into the text; the inner query's values (the
+    # tenant, the range, the zone) travel as its parameters.
     sql = (
         f"WITH numbered AS (SELECT distinct_id, {day} AS day_number FROM ({inner}) AS pairs), "  # noqa: S608
         "spans AS (SELECT day_number, LEAD(day_number) OVER "
-        "(PARTITION BY distinct_id ORDER BY day_number) AS next_day FROM numbered) "
-        f"SELECT day_number, {sums} FROM ("
-        f"SELECT day_number, {opens} FROM spans UNION ALL {' UNION ALL '.join(closes)}"
-        ") AS changes GROUP BY day_number"
+        "(PARTITION BY distinct_id ORDER BY day_number) - day_number AS gap FROM numbered) "
+        f"SELECT day_number, CASE WHEN gap IS NULL OR gap > {cap} THEN {cap} ELSE gap END, "
+        "count(*) FROM spans GROUP BY 1, 2"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {
-            row[0]: dict(zip(names, map(int, row[1:]), strict=True)) for row in cursor.fetchall()
-        }
+        rows = cursor.fetchall()
+    changes: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(windows, 0))
+    for number, gap, users in rows:
+        for name, width in windows.items():
+            changes[number][name] += users
+            changes[number + min(width, gap)][name] -= users
+    return changes
 
 
 def _days(

@@ -3,13 +3,16 @@ JSON, a streamed CSV or a PNG chart."""
 
 import csv
 import datetime as dt
+import secrets
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import orjson
+from django.db import transaction
 from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -19,22 +22,28 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
 )
-from rest_framework import generics
+from rest_framework import generics, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 
-from accounts.permissions import EVERY_ROLE, READ
-from accounts.tenancy import TenantScopedMixin
+from accounts.permissions import EVERY_ROLE, READ, READ_OR_ADMIN_WRITES
+from accounts.tenancy import TenantScopedMixin, request_actor
 from core import jsonbody
 from events.models import EventLog
 from insights.engine import resolve_window, run_query
 from insights.funnels import Funnel, parse_funnel, run_funnel, user_journeys
+from insights.models import Annotation, Dashboard, Insight
 from insights.retention import Retention, parse_retention, run_retention
 from insights.serializers import (
+    AnnotationSerializer,
+    DashboardParameterSerializer,
+    DashboardSerializer,
     FunnelUserSerializer,
     FunnelUsersQuerySerializer,
     InsightBodySerializer,
+    InsightSerializer,
 )
 from insights.spec import Query, QueryError, parse_query
 from stats.buckets import TooManyBuckets
@@ -117,6 +126,18 @@ EXAMPLE_RETENTION_ANSWER = {
         {"cohort": "2026-11-23", "users": 25, "values": [25], "shares": [1.0]},
     ],
     "average": {"values": [65, 12, 9, 7, 6], "shares": [1.0, 0.3, 0.225, 0.175, 0.15]},
+}
+
+
+SAVED_RESULTS = {
+    (200, "application/json"): OpenApiResponse(
+        OpenApiTypes.OBJECT, description="As its route answers (query, funnel, retention)."
+    ),
+    (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR),
+    (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY),
+    304: OpenApiResponse(description="PNG only: `If-None-Match` matched the chart's ETag"),
+    400: BAD_QUERY,
+    404: OpenApiResponse(description="No such insight (or dashboard) of this tenant"),
 }
 
 
@@ -313,6 +334,10 @@ class InsightView(StatsView):
             caption=self.caption,
         )
 
+    def chart_range(self, query: dict, tz: ZoneInfo, data) -> tuple:
+        bounds = data["date_range"]
+        return tuple(None if b is None else dt.datetime.fromisoformat(b) for b in bounds.values())
+
     def finalize_response(self, request, response, *args, **kwargs):
         # A CSV is only ever the streamed rows; any other answer asked as CSV is JSON.
         if isinstance(getattr(request, "accepted_renderer", None), CSVRenderer) and not (
@@ -435,3 +460,117 @@ class FunnelUsersView(TenantScopedMixin, generics.ListAPIView):
         rows = [{"distinct_id": user} for user in sorted(users)]
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(page)
+
+
+class SavedInsightView(InsightView):
+    """A saved insight's answer, computed now: JSON, CSV (`.csv`) or its chart (`.png`);
+    `?dashboard=<id>` reads it over that dashboard's date range and zone. Another
+    tenant's insight is a 404."""
+
+    kinds = {"query": QueryView, "funnel": FunnelView, "retention": RetentionView}
+
+    @extend_schema(parameters=[DashboardParameterSerializer], responses=SAVED_RESULTS)
+    def get(self, request, *args, pk: int, **kwargs):
+        insight = get_object_or_404(self.scoped(Insight.objects.all()), pk=pk)
+        definition = dict(insight.definition)
+        if (dashboard_id := request.query_params.get("dashboard")) is not None:
+            params = DashboardParameterSerializer(data=request.query_params)
+            params.is_valid(raise_exception=True)
+            dashboard = get_object_or_404(self.scoped(Dashboard.objects.all()), pk=dashboard_id)
+            definition = over_dashboard(definition, dashboard)
+        return self.answer_as(insight.kind, definition)
+
+    def answer_as(self, kind: str, definition: dict) -> Response:
+        self.kind_view = self.kinds[kind]
+        self.chart_kind = self.kind_view.chart_kind
+        self.csv_name = self.kind_view.csv_name
+        return self.answer(definition)
+
+    def parse(self, raw):
+        return self.kind_view.parse(self, raw)
+
+    def compute(self, parsed, *, tz):
+        return self.kind_view.compute(self, parsed, tz=tz)
+
+    def csv_lines(self, answer):
+        return self.kind_view.csv_lines(self, answer)
+
+    def interval(self, parsed):
+        return self.kind_view.interval(self, parsed)
+
+
+def over_dashboard(definition: dict, dashboard: Dashboard) -> dict:
+    """An insight's definition read over its dashboard's range and zone, where set."""
+    if dashboard.date_range is not None:
+        definition["date_range"] = dashboard.date_range
+    if dashboard.tz:
+        definition["tz"] = dashboard.tz
+    return definition
+
+
+class InsightViewSet(TenantScopedMixin, viewsets.ModelViewSet):
+    """The tenant's saved insights: a name, a `kind` (query, funnel, retention), its
+    `definition` (the body its route takes) and `chart`; `results` links to its answer."""
+
+    queryset = Insight.objects.all()
+    serializer_class = InsightSerializer
+    api_key_roles = READ_OR_ADMIN_WRITES
+    filterset_fields = ["kind"]
+    search_fields = ["name", "description"]
+    ordering_fields = ["id", "name", "created_at", "modified_at"]
+    ordering = ["id"]
+
+    def perform_create(self, serializer):
+        serializer.save(tenant=self.tenant, created_by=request_actor(self.request)[0])
+
+
+class DashboardViewSet(TenantScopedMixin, viewsets.ModelViewSet):
+    """The tenant's dashboards: ordered tiles of insights (`insights`, their ids), over a
+    dashboard-wide `date_range` and `tz` when set. `POST …/share` makes a read-only
+    link (`share_url`, no login: `/share/<token>`); `DELETE …/share` revokes it."""
+
+    queryset = Dashboard.objects.all()
+    serializer_class = DashboardSerializer
+    api_key_roles = READ_OR_ADMIN_WRITES
+    search_fields = ["name", "description"]
+    ordering_fields = ["id", "name", "created_at", "modified_at"]
+    ordering = ["id"]
+
+    def scope_queryset(self, queryset):
+        return queryset.prefetch_related("tiles")
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            serializer.save(tenant=self.tenant, created_by=request_actor(self.request)[0])
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            serializer.save()
+
+    @extend_schema(request=None, responses={200: DashboardSerializer, 204: None})
+    @action(detail=True, methods=["post", "delete"])
+    def share(self, request, pk=None):
+        dashboard = self.get_object()
+        if request.method == "DELETE":
+            dashboard.share_token = None
+            dashboard.save(update_fields=["share_token", "modified_at"])
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        if dashboard.share_token is None:
+            dashboard.share_token = secrets.token_urlsafe(24)
+            dashboard.save(update_fields=["share_token", "modified_at"])
+        return Response(self.get_serializer(dashboard).data)
+
+
+class AnnotationViewSet(TenantScopedMixin, viewsets.ModelViewSet):
+    """Dated notes of the tenant ("launched v2"), drawn on every time chart whose range
+    holds them."""
+
+    queryset = Annotation.objects.all()
+    serializer_class = AnnotationSerializer
+    api_key_roles = READ_OR_ADMIN_WRITES
+    search_fields = ["text"]
+    ordering_fields = ["id", "at"]
+    ordering = ["at", "id"]
+
+    def perform_create(self, serializer):
+        serializer.save(tenant=self.tenant, created_by=request_actor(self.request)[0])

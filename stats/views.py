@@ -24,10 +24,12 @@ from rest_framework.settings import api_settings
 from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
 from core.deadline import StatementDeadlineMixin
+from core.ranges import half_open
 from events.exceptions import EventNotFound
 from events.models import DailyCountTotal, Event, EventLog, HourlyCountTotal
 from events.rollups import StatsSource, stats_source
 from insights.active_users import active_users
+from insights.models import Annotation
 from stats import selectors
 from stats.buckets import MAX_BUCKETS, TooManyBuckets
 from stats.charts.render import (
@@ -37,7 +39,8 @@ from stats.charts.render import (
     chart_etag,
     etag_matches,
 )
-from stats.charts.spec import ChartKind, ChartSpec
+from stats.charts.spec import TIME_CHARTS, ChartKind, ChartSpec
+from stats.selectors import day_range_bounds
 from stats.serializers import (
     ActiveUsersQuerySerializer,
     ActiveUsersSerializer,
@@ -157,6 +160,8 @@ class StatsView(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIVi
         if not isinstance(self.request.accepted_renderer, PNGRenderer):
             return Response(data, headers=headers)
         spec = self.chart_spec(tz, query)
+        if spec.kind in TIME_CHARTS:
+            spec = replace(spec, annotations=self.annotations(*self.chart_range(query, tz, data)))
         etag = chart_etag(spec, data)
         headers |= {"ETag": etag, "Cache-Control": CHART_CACHE_CONTROL}
         if etag_matches(etag, self.request.headers.get("If-None-Match", "")):
@@ -173,6 +178,15 @@ class StatsView(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIVi
             tz=tz.key,
             caption=_caption(query, tz),
         )
+
+    def chart_range(self, query: dict, tz: ZoneInfo, data) -> tuple:
+        """The instants a chart covers, as far as the query says (None: open)."""
+        return day_range_bounds(start=query.get("start_date"), end=query.get("end_date"), tz=tz)
+
+    def annotations(self, lower, upper) -> tuple[tuple[str, str], ...]:
+        """The tenant's annotations in [lower, upper), for the chart's markers."""
+        notes = self.scoped(Annotation.objects.all()).filter(half_open("at", lower, upper))
+        return tuple((at.isoformat(), text) for at, text in notes.values_list("at", "text")[:100])
 
     def get_renderer_context(self):
         return {**super().get_renderer_context(), "chart": self.chart}

@@ -20,6 +20,19 @@ ChartKind = Literal[
     "retention",
 ]
 
+# Charts with a time axis: they show the tenant's annotations.
+TIME_CHARTS = frozenset(
+    {
+        "event_trend",
+        "ingestion",
+        "event_amount",
+        "event_avg_per_user",
+        "store_events_amount",
+        "unique_users",
+        "active_users",
+        "query",
+    }
+)
 DEFAULT_WIDTH, MIN_WIDTH, MAX_WIDTH = 800, 200, 2000
 DEFAULT_HEIGHT, MIN_HEIGHT, MAX_HEIGHT = 400, 150, 1500
 
@@ -34,3 +47,6 @@ class ChartSpec:
     interval: str = "day"
     tz: str = "UTC"
     caption: str = ""
+    # The tenant's annotations in the chart's range, (ISO instant, text): drawn on time
+    # axes as markers.
+    annotations: tuple[tuple[str, str], ...] = ()

@@ -169,6 +169,30 @@ def date_axis(ax, spec: ChartSpec, instants: list[dt.datetime]) -> None:
         locator = AutoDateLocator(tz=tz, minticks=2, maxticks=most)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=tz))
+    mark_annotations(ax, spec, first - pad, last + pad)
+
+
+ANNOTATION_COLOR = "#b03a2e"
+
+
+def mark_annotations(ax, spec: ChartSpec, low: float, high: float) -> None:
+    """Each annotation within the axis' span as a dotted vertical line, its text beside."""
+    from matplotlib.dates import date2num
+
+    for at, text in spec.annotations:
+        x = date2num(dt.datetime.fromisoformat(at))
+        if low <= x <= high:
+            ax.axvline(x, color=ANNOTATION_COLOR, linestyle=":", linewidth=1.2, zorder=1)
+            ax.text(
+                x,
+                0.98,
+                f" {label(text)}",
+                transform=ax.get_xaxis_transform(),
+                fontsize=7,
+                color=ANNOTATION_COLOR,
+                va="top",
+                clip_on=True,
+            )
 
 
 def count_axis(ax, *, whole: bool = True) -> None:

@@ -1,0 +1,233 @@
+"""Saved insights, dashboards, share links and annotations: CRUD, results, tenancy."""
+
+import datetime as dt
+import json
+from urllib.parse import quote
+
+import pytest
+
+from events.tests.factories import EventFactory, EventLogFactory
+from insights.models import Dashboard, Insight
+
+UTC = dt.UTC
+QUERY = {
+    "metrics": ["events"],
+    "breakdown": ["time:day"],
+    "date_range": {"start": "2024-01-01", "end": "2024-01-03"},
+    "tz": "UTC",
+}
+FUNNEL = {"steps": ["view", "buy"], "date_range": {"start": "2024-01-01", "end": "2024-01-31"}}
+RETENTION = {"cohort": "view", "period": "day", "periods": 2, "date_range": QUERY["date_range"]}
+
+
+@pytest.fixture
+def logs(tenant):
+    view = EventFactory(tenant=tenant, name="view")
+    buy = EventFactory(tenant=tenant, name="buy")
+    EventLogFactory(event=view, distinct_id="u1", timestamp=dt.datetime(2024, 1, 2, 9, tzinfo=UTC))
+    EventLogFactory(event=buy, distinct_id="u1", timestamp=dt.datetime(2024, 1, 2, 10, tzinfo=UTC))
+    EventLogFactory(event=view, distinct_id="u2", timestamp=dt.datetime(2024, 1, 3, 9, tzinfo=UTC))
+
+
+def create(client, route: str, body: dict):
+    response = client.post(f"/api/{route}/", body, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+@pytest.mark.django_db
+class TestInsights:
+    def test_create_read_results_in_every_format(self, api_client, logs):
+        insight = create(
+            api_client, "insights", {"name": "Daily", "kind": "query", "definition": QUERY}
+        )
+
+        assert insight["chart"] == "line"  # a time breakdown: lines
+        results = api_client.get(insight["results"])
+        assert results.status_code == 200
+        assert [row["events"] for row in results.json()["rows"]] == [0, 2, 1]
+        png = api_client.get(f"/api/insights/{insight['id']}/results.png")
+        assert png.content.startswith(b"\x89PNG")
+        csv = api_client.get(f"/api/insights/{insight['id']}/results.csv")
+        assert b"".join(csv.streaming_content).decode().splitlines()[0] == "time:day,events"
+
+    @pytest.mark.parametrize(
+        ("kind", "definition", "chart"),
+        [("funnel", FUNNEL, "funnel"), ("retention", RETENTION, "heatmap")],
+    )
+    def test_funnels_and_retention_are_saved_too(self, api_client, logs, kind, definition, chart):
+        insight = create(
+            api_client, "insights", {"name": kind, "kind": kind, "definition": definition}
+        )
+
+        assert insight["chart"] == chart
+        results = api_client.get(insight["results"]).json()
+        assert ("steps" if kind == "funnel" else "cohorts") in results
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            (
+                {"name": "x", "kind": "query", "definition": {"metrics": "nope"}},
+                "definition.metrics[0]",
+            ),
+            ({"name": "x", "kind": "funnel", "definition": {"steps": ["a"]}}, "definition.steps"),
+            ({"name": "x", "kind": "query", "definition": QUERY, "chart": "heatmap"}, "chart"),
+            ({"name": "x", "kind": "report", "definition": QUERY}, "kind"),
+            ({"name": "x", "kind": "query", "definition": QUERY, "colour": 1}, "colour"),
+        ],
+    )
+    def test_bad_insights_are_refused(self, api_client, body, field):
+        response = api_client.post("/api/insights/", body, format="json")
+
+        assert response.status_code == 400
+        assert field in response.json()
+
+    def test_update_rechecks_the_definition(self, api_client, logs):
+        insight = create(
+            api_client, "insights", {"name": "Daily", "kind": "query", "definition": QUERY}
+        )
+
+        bad = api_client.patch(
+            f"/api/insights/{insight['id']}/", {"definition": {"limit": 0}}, format="json"
+        )
+        good = api_client.patch(f"/api/insights/{insight['id']}/", {"chart": "bar"}, format="json")
+
+        assert list(bad.json()) == ["definition.limit"]
+        assert good.json()["chart"] == "bar"
+
+
+@pytest.mark.django_db
+class TestDashboards:
+    def test_tiles_in_order_over_the_dashboards_range(self, api_client, logs):
+        daily = create(api_client, "insights", {"name": "d", "kind": "query", "definition": QUERY})
+        funnel = create(
+            api_client, "insights", {"name": "f", "kind": "funnel", "definition": FUNNEL}
+        )
+
+        board = create(
+            api_client,
+            "dashboards",
+            {
+                "name": "Main",
+                "insights": [funnel["id"], daily["id"]],
+                "date_range": {"start": "2024-01-02", "end": "2024-01-02"},
+            },
+        )
+
+        assert board["insights"] == [funnel["id"], daily["id"]]
+        assert board["share_url"] is None
+        results = api_client.get(f"/api/insights/{daily['id']}/results?dashboard={board['id']}")
+        assert [row["events"] for row in results.json()["rows"]] == [2]
+        reordered = api_client.patch(
+            f"/api/dashboards/{board['id']}/", {"insights": [daily["id"]]}, format="json"
+        )
+        assert reordered.json()["insights"] == [daily["id"]]
+
+    def test_a_share_link_shows_only_that_dashboard_until_revoked(
+        self, api_client, anon_client, logs
+    ):
+        daily = create(
+            api_client, "insights", {"name": "Daily views", "kind": "query", "definition": QUERY}
+        )
+        board = create(api_client, "dashboards", {"name": "Public", "insights": [daily["id"]]})
+
+        shared = api_client.post(f"/api/dashboards/{board['id']}/share/")
+        url = shared.json()["share_url"]
+        page = anon_client.get(url)
+
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert "Daily views" in html
+        assert "<td>2</td>" in html  # the table, readable without the image
+        tile = Dashboard.objects.get(pk=board["id"]).tiles.get()
+        png = anon_client.get(f"{url}/tiles/{tile.pk}.png")
+        assert png.status_code == 200
+        assert png.content.startswith(b"\x89PNG")
+        assert anon_client.get(f"{url}/tiles/{tile.pk + 1000}.png").status_code == 404
+        assert api_client.post(f"/api/dashboards/{board['id']}/share/").json()["share_url"] == url
+        assert api_client.delete(f"/api/dashboards/{board['id']}/share/").status_code == 204
+        assert anon_client.get(url).status_code == 404
+        assert anon_client.get(f"{url}/tiles/{tile.pk}.png").status_code == 404
+
+    def test_bad_dashboards(self, api_client, other_client):
+        theirs = create(
+            other_client, "insights", {"name": "t", "kind": "query", "definition": QUERY}
+        )
+
+        for body, field in (
+            ({"name": "x", "insights": [theirs["id"]]}, "insights"),
+            ({"name": "x", "date_range": "week"}, "date_range"),
+            ({"name": "x", "tz": "Mars/Base"}, "tz"),
+        ):
+            response = api_client.post("/api/dashboards/", body, format="json")
+            assert response.status_code == 400
+            assert field in response.json()
+
+
+@pytest.mark.django_db
+class TestAnnotations:
+    def test_crud(self, api_client):
+        note = create(api_client, "annotations", {"at": "2024-01-02T10:00:00Z", "text": "launch"})
+
+        assert api_client.get("/api/annotations/").json()[0]["text"] == "launch"
+        changed = api_client.patch(f"/api/annotations/{note['id']}/", {"text": "v2"}, format="json")
+        assert changed.json()["text"] == "v2"
+        assert api_client.delete(f"/api/annotations/{note['id']}/").status_code == 204
+        bad = api_client.post("/api/annotations/", {"at": "soon", "text": "x"}, format="json")
+        assert list(bad.json()) == ["at"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/stats/event_trend.png?start_date=2024-01-01&end_date=2024-01-03",
+        "/api/stats/unique_users.png?start_date=2024-01-01&end_date=2024-01-03",
+        "/api/query.png?q=" + quote(json.dumps(QUERY)),
+    ],
+)
+def test_annotations_in_a_charts_range_mark_it(api_client, logs, path):
+    before = api_client.get(path)["ETag"]
+    create(api_client, "annotations", {"at": "2023-06-01T00:00:00Z", "text": "long before"})
+    assert api_client.get(path)["ETag"] == before  # outside the range: the same chart
+
+    create(api_client, "annotations", {"at": "2024-01-02T10:00:00Z", "text": "launch"})
+
+    marked = api_client.get(path)
+    assert marked.status_code == 200
+    assert marked.content.startswith(b"\x89PNG")
+    assert marked["ETag"] != before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", ["insights", "dashboards", "annotations"])
+def test_another_tenants_objects_are_404(api_client, other_client, logs, route):
+    bodies = {
+        "insights": {"name": "t", "kind": "query", "definition": QUERY},
+        "dashboards": {"name": "t"},
+        "annotations": {"at": "2024-01-02T10:00:00Z", "text": "t"},
+    }
+    theirs = create(other_client, route, bodies[route])
+    path = f"/api/{route}/{theirs['id']}/"
+
+    assert api_client.get(path).status_code == 404
+    assert api_client.patch(path, {"name": "mine"}, format="json").status_code == 404
+    assert api_client.delete(path).status_code == 404
+    assert api_client.get(f"/api/{route}/").json() == []
+    if route == "insights":
+        assert api_client.get(f"{path}results").status_code == 404
+    if route == "dashboards":
+        assert api_client.post(f"{path}share/").status_code == 404
+    assert other_client.get(path).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_dashboard_of_another_tenant_cannot_frame_an_insight(api_client, other_client, logs):
+    mine = create(api_client, "insights", {"name": "m", "kind": "query", "definition": QUERY})
+    board = create(other_client, "dashboards", {"name": "theirs"})
+
+    response = api_client.get(f"/api/insights/{mine['id']}/results?dashboard={board['id']}")
+
+    assert response.status_code == 404
+    assert Insight.objects.filter(pk=mine["id"]).exists()
