@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Count, F, FloatField, Max, Min, Q, QuerySet, Sum
 from django.db.models.lookups import Exact, In, IsNull
 
@@ -201,7 +202,10 @@ class Evaluation:
             .annotate(**_per_user_partials(self.query.metrics))
         )
         compiler = inner.query.get_compiler(using=inner.db)
-        sql, params = compiler.as_sql()
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:  # a condition no row can meet (no series to read)
+            return [] if aliases else [{}]
         quote = compiler.connection.ops.quote_name
         by_alias = {alias: column for column, _, alias in compiler.select}
         groups = ", ".join(quote(alias) for alias in aliases)

@@ -1,5 +1,5 @@
-"""What a tenant keeps of its insights: saved queries, funnels and retention tables;
-dashboards of them (with a read-only share link); annotations on time charts."""
+"""What a tenant keeps of its insights: saved queries, funnels and retention tables, and
+dashboards of them (with a read-only share link). Annotations are the stats app's."""
 
 from django.conf import settings
 from django.db import models
@@ -93,22 +93,3 @@ class DashboardTile(ShardedByTenant):
 
     def __str__(self) -> str:
         return f"{self.dashboard_id}#{self.position}: {self.insight_id}"
-
-
-class Annotation(ShardedByTenant):
-    """A dated note, drawn as a marker on every time chart of the tenant."""
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
-    at = models.DateTimeField(help_text="When it happened.")
-    text = models.CharField(max_length=500)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["at", "id"]
-        indexes = [models.Index(fields=["tenant", "at"], name="annotation_tenant_at")]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d}: {self.text[:40]}"

@@ -7,9 +7,10 @@ from rest_framework import serializers
 from accounts.tenancy import TenantScopedPrimaryKeyRelatedField
 from core.rest import StrictFieldsMixin
 from insights.funnels import parse_funnel
-from insights.models import Annotation, Dashboard, DashboardTile, Insight
+from insights.models import Dashboard, DashboardTile, Insight
 from insights.retention import parse_retention
 from insights.spec import QueryError, parse_date_range, parse_query, parse_zone
+from stats.models import Annotation
 
 
 class FunnelUsersQuerySerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from accounts.tenancy import scope_to_tenant
 from core.deadline import with_statement_deadline
 from events.models import EventLog
 from insights.engine import run_query
@@ -43,7 +44,7 @@ def tile_answer(dashboard: Dashboard, tile: DashboardTile) -> tuple[dict[str, An
     try:
         parsed = PARSERS[insight.kind](definition)
         tz = parsed.tz or ZoneInfo(dashboard.tenant.timezone)
-        logs = EventLog.objects.filter(tenant_id=dashboard.tenant_id)
+        logs = scope_to_tenant(EventLog.objects.all(), dashboard.tenant)
         answer = COMPUTE[insight.kind](parsed, logs=logs, tz=tz, now=timezone.now())
     except (QueryError, TooManyBuckets) as exc:
         return {"error": str(exc)}, ZoneInfo("UTC")

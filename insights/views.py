@@ -34,7 +34,7 @@ from core import jsonbody
 from events.models import EventLog
 from insights.engine import resolve_window, run_query
 from insights.funnels import Funnel, parse_funnel, run_funnel, user_journeys
-from insights.models import Annotation, Dashboard, Insight
+from insights.models import Dashboard, Insight
 from insights.retention import Retention, parse_retention, run_retention
 from insights.serializers import (
     AnnotationSerializer,
@@ -48,6 +48,7 @@ from insights.serializers import (
 from insights.spec import Query, QueryError, parse_query
 from stats.buckets import TooManyBuckets
 from stats.charts.spec import ChartSpec
+from stats.models import Annotation
 from stats.serializers import ChartSizeSerializer
 from stats.views import BAD_QUERY, StatsView
 

@@ -1,5 +1,7 @@
-"""Data the stats app derives from event logs, and the state of the jobs that derive it."""
+"""Data the stats app derives from event logs, the state of the jobs that derive it, and
+the annotations a tenant marks its time charts with."""
 
+from django.conf import settings
 from django.db import models
 
 from accounts.models import Tenant
@@ -61,3 +63,22 @@ class JobState(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Annotation(ShardedByTenant):
+    """A dated note, drawn as a marker on every time chart of the tenant."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    at = models.DateTimeField(help_text="When it happened.")
+    text = models.CharField(max_length=500)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["tenant", "at"], name="annotation_tenant_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d}: {self.text[:40]}"

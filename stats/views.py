@@ -28,9 +28,8 @@ from core.ranges import half_open
 from events.exceptions import EventNotFound
 from events.models import DailyCountTotal, Event, EventLog, HourlyCountTotal
 from events.rollups import StatsSource, stats_source
-from insights.active_users import active_users
-from insights.models import Annotation
 from stats import selectors
+from stats.active_users import active_users
 from stats.buckets import MAX_BUCKETS, TooManyBuckets
 from stats.charts.render import (
     CHART_CACHE_CONTROL,
@@ -40,6 +39,7 @@ from stats.charts.render import (
     etag_matches,
 )
 from stats.charts.spec import TIME_CHARTS, ChartKind, ChartSpec
+from stats.models import Annotation
 from stats.selectors import day_range_bounds
 from stats.serializers import (
     ActiveUsersQuerySerializer,

@@ -18,7 +18,6 @@ class Migration(migrations.Migration):
                 'insights_insight',
                 'insights_dashboard',
                 'insights_dashboardtile',
-                'insights_annotation',
             ],
             relations=[
                 ('insights_dashboardtile', 'dashboard_id', 'insights_dashboard'),

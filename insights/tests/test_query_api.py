@@ -192,6 +192,21 @@ class TestBreakdown:
             {"distinct_id": "(other)", "time:week": "2024-01-08", "uniques": 0},
         ]
 
+    def test_uniques_by_series_and_time_over_a_range_without_logs(self, api_client, shop):
+        response = query(
+            api_client,
+            {
+                "metrics": ["uniques", "events_per_user"],
+                "breakdown": ["event", "time:day"],
+                "date_range": {"start": "2023-06-01", "end": "2023-06-02"},
+                "compare": "previous_period",
+            },
+        )
+
+        assert response.status_code == 200
+        assert response.json()["rows"] == []
+        assert response.json()["total"] == {"uniques": 0, "events_per_user": None}
+
     def test_hours_of_a_half_hour_zone(self, api_client, tenant):
         event = EventFactory(tenant=tenant, name="e")
         EventLogFactory(event=event, timestamp=at(1, 4, 29))  # 09:59 in Kolkata

@@ -14,7 +14,7 @@ from events.models import EventLog
 from events.services import event_logs_delete, event_logs_ingest
 from events.tests.factories import EventFactory, EventLogFactory
 from events.validation import EventInput
-from insights.active_users import active_users
+from stats.active_users import active_users
 
 UTC = dt.UTC
 
