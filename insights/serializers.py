@@ -6,10 +6,9 @@ from rest_framework import serializers
 
 from accounts.tenancy import TenantScopedPrimaryKeyRelatedField
 from core.rest import StrictFieldsMixin
-from insights.funnels import parse_funnel
+from insights.boards import PARSERS
 from insights.models import Dashboard, DashboardTile, Insight
-from insights.retention import parse_retention
-from insights.spec import QueryError, parse_date_range, parse_query, parse_zone
+from insights.spec import QueryError, parse_date_range, parse_zone
 from stats.models import Annotation
 
 
@@ -42,11 +41,6 @@ KIND_CHARTS = {
     Insight.Kind.QUERY: (Insight.Chart.LINE, Insight.Chart.BAR, Insight.Chart.TABLE),
     Insight.Kind.FUNNEL: (Insight.Chart.FUNNEL, Insight.Chart.TABLE),
     Insight.Kind.RETENTION: (Insight.Chart.HEATMAP, Insight.Chart.TABLE),
-}
-PARSERS = {
-    Insight.Kind.QUERY: parse_query,
-    Insight.Kind.FUNNEL: parse_funnel,
-    Insight.Kind.RETENTION: parse_retention,
 }
 
 

@@ -32,6 +32,7 @@ from accounts.permissions import EVERY_ROLE, READ, READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin, request_actor
 from core import jsonbody
 from events.models import EventLog
+from insights.boards import over_dashboard
 from insights.engine import resolve_window, run_query
 from insights.funnels import Funnel, parse_funnel, run_funnel, user_journeys
 from insights.models import Dashboard, Insight
@@ -498,15 +499,6 @@ class SavedInsightView(InsightView):
 
     def interval(self, parsed):
         return self.kind_view.interval(self, parsed)
-
-
-def over_dashboard(definition: dict, dashboard: Dashboard) -> dict:
-    """An insight's definition read over its dashboard's range and zone, where set."""
-    if dashboard.date_range is not None:
-        definition["date_range"] = dashboard.date_range
-    if dashboard.tz:
-        definition["tz"] = dashboard.tz
-    return definition
 
 
 class InsightViewSet(TenantScopedMixin, viewsets.ModelViewSet):

@@ -177,3 +177,133 @@ class DemoOverrideForm(forms.Form):
         if cleaned.get("host") and not cleaned.get("key"):
             self.add_error("key", "A host needs a key of that server.")
         return cleaned
+
+
+INTERVAL_CHOICES = [
+    ("", "no time breakdown"),
+    *((i, f"per {i}") for i in ("hour", "day", "week", "month")),
+]
+FILTER_OPS = [
+    ("eq", "="),
+    ("neq", "≠"),
+    ("contains", "contains"),
+    ("gt", ">"),
+    ("lt", "<"),
+    ("is_set", "is set"),
+    ("is_not_set", "is not set"),
+]
+
+
+class InsightRangeForm(StatsRangeForm):
+    """The range and zone of an insight page, with the dashboard's defaults."""
+
+    @classmethod
+    def for_tenant(cls, query: QueryDict, tenant: Tenant) -> "InsightRangeForm":
+        bound = super().for_tenant(query, tenant)
+        data = bound.data | {
+            name: query[name]
+            for name in cls.declared_fields
+            if name in query and name not in bound.data
+        }
+        return cls(data=data)
+
+    def date_range(self) -> dict:
+        return {
+            "start": self.cleaned_data["start_date"].isoformat(),
+            "end": self.cleaned_data["end_date"].isoformat(),
+        }
+
+
+class QueryBuilderForm(InsightRangeForm):
+    """The query builder: one event (or all), one metric, a breakdown, a time bucket and
+    one property filter — a query of /api/query, which the page runs and draws."""
+
+    event = forms.CharField(label="Event", required=False, help_text="Blank: every event.")
+    metric = forms.ChoiceField(
+        label="Metric",
+        choices=[
+            ("events", "events"),
+            ("uniques", "unique users"),
+            ("events_per_user", "events per user"),
+        ],
+    )
+    breakdown = forms.CharField(
+        label="Breakdown", required=False, help_text="event, distinct_id or data.<key>"
+    )
+    interval = forms.ChoiceField(label="Over time", choices=INTERVAL_CHOICES, required=False)
+    filter_field = forms.CharField(label="Filter on", required=False, help_text="e.g. data.plan")
+    filter_op = forms.ChoiceField(label="Operator", choices=FILTER_OPS, required=False)
+    filter_value = forms.CharField(label="Value", required=False)
+
+    def query(self) -> dict:
+        """The /api/query body of the form (checked by the query language itself)."""
+        data = self.cleaned_data
+        filters = []
+        if data["event"]:
+            filters.append(["eq", "event", data["event"]])
+        if data["filter_field"]:
+            op = data["filter_op"] or "eq"
+            condition = [op, data["filter_field"]]
+            if op not in ("is_set", "is_not_set"):
+                condition.append(_typed(data["filter_value"], op))
+            filters.append(condition)
+        breakdown = [data["breakdown"]] if data["breakdown"] else []
+        if data["interval"]:
+            breakdown.append(f"time:{data['interval']}")
+        return {
+            "metrics": [data["metric"]],
+            "breakdown": breakdown,
+            "filters": filters,
+            "date_range": self.date_range(),
+            "tz": data["tz"],
+        }
+
+
+def _typed(value: str, op: str):
+    """A filter value as typed: a number when it reads as one (for > and <), else text."""
+    if op in ("gt", "lt", "eq", "neq"):
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                return float(value)
+            except ValueError:
+                return value
+    return value
+
+
+class FunnelForm(InsightRangeForm):
+    steps = forms.CharField(label="Steps", help_text="Event names in order, comma separated.")
+    window = forms.CharField(label="Within", initial="14d", help_text="e.g. 30m, 12h, 14d")
+    order = forms.ChoiceField(
+        label="Order",
+        choices=[("ordered", "in order"), ("strict", "strictly"), ("any", "any order")],
+    )
+
+    def query(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "steps": [step.strip() for step in data["steps"].split(",") if step.strip()],
+            "window": data["window"] or "14d",
+            "order": data["order"],
+            "date_range": self.date_range(),
+            "tz": data["tz"],
+        }
+
+
+class RetentionForm(InsightRangeForm):
+    cohort = forms.CharField(label="Users who did")
+    returning = forms.CharField(label="Came back to", required=False, help_text="Blank: any event.")
+    period = forms.ChoiceField(label="Period", choices=[(p, p) for p in ("day", "week", "month")])
+    periods = forms.IntegerField(label="Periods", min_value=1, max_value=52, initial=8)
+
+    def query(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "cohort": {"event": data["cohort"]},
+            "return": {"event": data["returning"] or None},
+            "period": data["period"],
+            "periods": data["periods"],
+            "date_range": self.date_range(),
+            "tz": data["tz"],
+        }

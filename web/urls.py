@@ -1,9 +1,10 @@
-"""Pages for people: / (the front door), /dashboard/ (sign-up, session login) and /demo/."""
+"""Pages for people: / (the front door), /dashboard/ (sign-up, session login, insights,
+saved dashboards) and /demo/."""
 
 from django.contrib.auth.views import LoginView, LogoutView
 from django.urls import path
 
-from web import views
+from web import insights, views
 
 urlpatterns = [
     path("", views.home, name="web-home"),
@@ -25,4 +26,11 @@ urlpatterns = [
     path("dashboard/members/", views.member_create, name="web-member-create"),
     path("dashboard/members/<int:pk>/remove/", views.member_delete, name="web-member-remove"),
     path("demo/", views.demo, name="web-demo"),
+    path("dashboard/query/", insights.insight_page, {"kind": "query"}, name="web-query"),
+    path("dashboard/funnels/", insights.insight_page, {"kind": "funnels"}, name="web-funnels"),
+    path(
+        "dashboard/retention/", insights.insight_page, {"kind": "retention"}, name="web-retention"
+    ),
+    path("dashboard/boards/", insights.boards, name="web-boards"),
+    path("dashboard/boards/<int:pk>/", insights.board, name="web-board"),
 ]

@@ -26,7 +26,7 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
     "people": frozenset({"core", "accounts", "events"}),
     "platform_admin": frozenset({"core", "accounts", "events", "stats"}),
     "v1": frozenset({"core", "accounts", "events", "stats"}),
-    "web": frozenset({"core", "accounts", "events", "stats", "people"}),
+    "web": frozenset({"core", "accounts", "events", "stats", "insights", "people"}),
 }
 WIRING = "eventtracker"
 OURS = frozenset(ALLOWED_IMPORTS) | {WIRING}

@@ -63,6 +63,35 @@ def test_the_dashboard_with_data_keys_a_new_secret_and_form_errors(web_client, a
     assert {"new-key-secret"} <= {i.get("id") for i in shown.all("input")}
 
 
+def test_the_insight_pages_and_dashboards(web_client, api_client, anon_client, ingest):
+    ingest(api_client, [{"event_name": "signup", "distinct_id": "u1"}])
+    definition = {"metrics": ["uniques"], "breakdown": ["event"], "date_range": "7d"}
+    insight = api_client.post(
+        "/api/insights/",
+        {"name": "Users", "kind": "query", "definition": definition},
+        format="json",
+    ).json()
+    board = api_client.post(
+        "/api/dashboards/", {"name": "Main", "insights": [insight["id"]]}, format="json"
+    ).json()
+    share = api_client.post(f"/api/dashboards/{board['id']}/share/").json()["share_url"]
+
+    pages = [
+        web_client.get("/dashboard/query/", {"metric": "uniques", "breakdown": "event"}),
+        web_client.get("/dashboard/funnels/", {"steps": "signup, buy", "order": "ordered"}),
+        web_client.get(
+            "/dashboard/retention/", {"cohort": "signup", "period": "day", "periods": 2}
+        ),
+        web_client.get("/dashboard/query/", {"breakdown": "nope"}),
+        web_client.get("/dashboard/boards/"),
+        web_client.get(f"/dashboard/boards/{board['id']}/"),
+        anon_client.get(share),
+    ]
+
+    for response in pages:
+        assert_accessible(parse(response))
+
+
 def test_the_demo_page(settings, web_client):
     settings.DEBUG = True
 

@@ -1,0 +1,52 @@
+"""Insights read as saved: each kind's parser and computation, and a dashboard's tiles
+over its range and zone (for the API, the shared page and the dashboard pages)."""
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from accounts.tenancy import scope_to_tenant
+from events.models import EventLog
+from insights.engine import run_query
+from insights.funnels import parse_funnel, run_funnel
+from insights.models import Dashboard, Insight
+from insights.retention import parse_retention, run_retention
+from insights.spec import QueryError, parse_query
+from stats.buckets import TooManyBuckets
+
+PARSERS = {
+    Insight.Kind.QUERY: parse_query,
+    Insight.Kind.FUNNEL: parse_funnel,
+    Insight.Kind.RETENTION: parse_retention,
+}
+COMPUTE = {
+    Insight.Kind.QUERY: run_query,
+    Insight.Kind.FUNNEL: run_funnel,
+    Insight.Kind.RETENTION: run_retention,
+}
+
+
+def over_dashboard(definition: dict, dashboard: Dashboard) -> dict:
+    """An insight's definition read over its dashboard's range and zone, where set."""
+    if dashboard.date_range is not None:
+        definition["date_range"] = dashboard.date_range
+    if dashboard.tz:
+        definition["tz"] = dashboard.tz
+    return definition
+
+
+def tile_answer(dashboard: Dashboard, insight: Insight) -> tuple[dict[str, Any], ZoneInfo]:
+    """The insight computed now over the dashboard's range and zone, from its tenant's
+    logs; one that no longer reads (a definition of an older release, a range grown
+    too long for its buckets) answers {"error": …}."""
+    definition = over_dashboard(dict(insight.definition), dashboard)
+    try:
+        parsed = PARSERS[insight.kind](definition)
+        tz = parsed.tz or ZoneInfo(dashboard.tenant.timezone)
+        logs = scope_to_tenant(EventLog.objects.all(), dashboard.tenant)
+        answer = COMPUTE[insight.kind](parsed, logs=logs, tz=tz, now=timezone.now())
+    except (QueryError, TooManyBuckets) as exc:
+        return {"error": str(exc)}, ZoneInfo("UTC")
+    answer.pop("query", None)
+    return answer, tz

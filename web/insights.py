@@ -1,0 +1,122 @@
+"""The insight pages of the dashboard: a query builder, a funnel and a retention view
+(each a form over its API route, answered as a table and the route's own chart), and
+the saved dashboards with their tiles. Everything is the logged-in user's tenant's."""
+
+import json
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from accounts.tenancy import scope_to_tenant
+from core.deadline import with_statement_deadline
+from events.models import Event, EventLog
+from insights.boards import tile_answer
+from insights.engine import run_query
+from insights.funnels import parse_funnel, run_funnel
+from insights.models import Dashboard, Insight
+from insights.retention import parse_retention, run_retention
+from insights.spec import QueryError, parse_query
+from insights.tables import answer_table
+from stats.buckets import TooManyBuckets
+from web.forms import FunnelForm, QueryBuilderForm, RetentionForm
+from web.views import blocked, page
+
+LOGIN = "web-login"
+KINDS = {
+    "query": ("Query builder", QueryBuilderForm, parse_query, run_query, "query"),
+    "funnels": ("Funnel", FunnelForm, parse_funnel, run_funnel, "funnels"),
+    "retention": ("Retention", RetentionForm, parse_retention, run_retention, "retention"),
+}
+
+
+@login_required(login_url=LOGIN)
+@require_GET
+@with_statement_deadline
+def insight_page(request: HttpRequest, kind: str) -> HttpResponse:
+    """A form; once submitted (any parameter), its answer as a table and a chart."""
+    tenant = request.user.tenant
+    if not tenant.is_active:
+        return blocked(request)
+    title, form_class, parse, run, route = KINDS[kind]
+    form = form_class.for_tenant(request.GET, tenant)
+    context = {
+        "nav": "insights",
+        "title": title,
+        "kind": kind,
+        "form": form,
+        "events": scope_to_tenant(Event.objects.all(), tenant).order_by("name"),
+    }
+    submitted = any(
+        name in request.GET
+        for name in form.declared_fields
+        if name not in ("start_date", "end_date", "tz")
+    )
+    status = 200
+    if submitted and form.is_valid():
+        body = form.query()
+        try:
+            parsed = parse(body)
+            tz = parsed.tz or ZoneInfo(tenant.timezone)
+            logs = scope_to_tenant(EventLog.objects.all(), tenant)
+            answer = run(parsed, logs=logs, tz=tz, now=timezone.now())
+        except (QueryError, TooManyBuckets) as exc:
+            form.add_error(None, str(exc))
+            status = 400
+        else:
+            q = json.dumps(body, separators=(",", ":"))
+            png = reverse(f"{route}-format", kwargs={"format": "png"})
+            context |= {
+                "table": answer_table(answer),
+                "chart": f"{png}?{urlencode({'q': q})}",
+                "definition": q,
+            }
+    elif submitted:
+        status = 400
+    return page(request, "web/insight.html", context, status=status)
+
+
+@login_required(login_url=LOGIN)
+@require_GET
+def boards(request: HttpRequest) -> HttpResponse:
+    """The tenant's dashboards and saved insights."""
+    tenant = request.user.tenant
+    return page(
+        request,
+        "web/boards.html",
+        {
+            "nav": "boards",
+            "dashboards": scope_to_tenant(Dashboard.objects.all(), tenant).order_by("name"),
+            "insights": scope_to_tenant(Insight.objects.all(), tenant).order_by("name"),
+        },
+    )
+
+
+@login_required(login_url=LOGIN)
+@require_GET
+@with_statement_deadline
+def board(request: HttpRequest, pk: int) -> HttpResponse:
+    """One dashboard: its tiles in order, each its chart and its table."""
+    tenant = request.user.tenant
+    dashboard = get_object_or_404(scope_to_tenant(Dashboard.objects.all(), tenant), pk=pk)
+    tiles = []
+    for tile in dashboard.tiles.select_related("insight"):
+        insight = tile.insight
+        answer, _ = tile_answer(dashboard, insight)
+        chart = reverse("insight-results-format", kwargs={"pk": insight.pk, "format": "png"})
+        tiles.append(
+            {
+                "insight": insight,
+                "error": answer.get("error"),
+                "table": answer_table(answer),
+                "chart": f"{chart}?dashboard={dashboard.pk}" if insight.chart != "table" else None,
+            }
+        )
+    return page(
+        request, "web/board.html", {"nav": "boards", "dashboard": dashboard, "tiles": tiles}
+    )
