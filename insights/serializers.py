@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from accounts.tenancy import TenantScopedPrimaryKeyRelatedField
 from core.rest import StrictFieldsMixin
-from insights.boards import PARSERS
+from insights.boards import PARSERS, tiles_of
 from insights.models import Dashboard, DashboardTile, Insight
 from insights.spec import QueryError, parse_date_range, parse_zone
 from stats.models import Annotation
@@ -123,7 +123,9 @@ class DashboardSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     def to_representation(self, dashboard: Dashboard):
         data = super().to_representation(dashboard)
-        data["insights"] = [tile.insight_id for tile in dashboard.tiles.all()]
+        cached = getattr(dashboard, "_prefetched_objects_cache", {})
+        tiles = cached["tiles"] if "tiles" in cached else tiles_of(dashboard)
+        data["insights"] = [tile.insight_id for tile in tiles]
         return data
 
     def get_share_url(self, dashboard: Dashboard) -> str | None:
@@ -165,7 +167,7 @@ class DashboardSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
 
 def _set_tiles(dashboard: Dashboard, insights: list[Insight]) -> None:
-    dashboard.tiles.all().delete()
+    tiles_of(dashboard).delete()
     DashboardTile.objects.bulk_create(
         DashboardTile(
             tenant_id=dashboard.tenant_id, dashboard=dashboard, insight=insight, position=index

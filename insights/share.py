@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from core.deadline import with_statement_deadline
-from insights.boards import tile_answer
+from insights.boards import tile_answer, tiles_of
 from insights.models import Dashboard
 from insights.tables import answer_table
 from stats.charts.render import cached_png, chart_etag, draw_chart, etag_matches
@@ -29,7 +29,7 @@ def shared_dashboard(token: str) -> Dashboard:
 def dashboard_page(request, token: str) -> HttpResponse:
     dashboard = shared_dashboard(token)
     tiles = []
-    for tile in dashboard.tiles.select_related("insight"):
+    for tile in tiles_of(dashboard):
         answer, _ = tile_answer(dashboard, tile.insight)
         tiles.append(
             {"tile": tile, "insight": tile.insight, "answer": answer, "table": answer_table(answer)}
@@ -43,7 +43,7 @@ def dashboard_page(request, token: str) -> HttpResponse:
 @with_statement_deadline
 def tile(request, token: str, tile: str, format: str | None = None) -> HttpResponse:
     dashboard = shared_dashboard(token)
-    found = dashboard.tiles.select_related("insight").filter(pk=tile).first()
+    found = tiles_of(dashboard).filter(pk=tile).first()
     if found is None:
         raise Http404("No such tile.")
     answer, tz = tile_answer(dashboard, found.insight)

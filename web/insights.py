@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 from accounts.tenancy import scope_to_tenant
 from core.deadline import with_statement_deadline
 from events.models import Event, EventLog
-from insights.boards import tile_answer
+from insights.boards import tile_answer, tiles_of
 from insights.engine import run_query
 from insights.funnels import parse_funnel, run_funnel
 from insights.models import Dashboard, Insight
@@ -105,7 +105,7 @@ def board(request: HttpRequest, pk: int) -> HttpResponse:
     tenant = request.user.tenant
     dashboard = get_object_or_404(scope_to_tenant(Dashboard.objects.all(), tenant), pk=pk)
     tiles = []
-    for tile in dashboard.tiles.select_related("insight"):
+    for tile in tiles_of(dashboard):
         insight = tile.insight
         answer, _ = tile_answer(dashboard, insight)
         chart = reverse("insight-results-format", kwargs={"pk": insight.pk, "format": "png"})

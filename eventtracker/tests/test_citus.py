@@ -35,7 +35,20 @@ STATS = [
     "/api/stats/store_events_amount",
     "/api/stats/unique_users",
     "/api/stats/user_activity",
+    "/api/stats/active_users",
 ]
+INSIGHTS = {
+    "/api/query": {
+        "metrics": ["events", "uniques", "sum:data.amount"],
+        "breakdown": ["data.plan", "time:day"],
+        "filters": [["eq", "event", "signup"]],
+        "date_range": "7d",
+        "limit": 1,
+        "compare": "previous_period",
+    },
+    "/api/funnels": {"steps": ["signup", "signup"], "date_range": "7d", "breakdown": "data.plan"},
+    "/api/retention": {"cohort": "signup", "period": "day", "periods": 3, "date_range": "7d"},
+}
 
 
 @pytest.fixture(autouse=True)
@@ -99,6 +112,49 @@ def test_a_tenants_requests_touch_one_shard_each(api_client, tenant):
     assert reads == dict.fromkeys(STATS, 200)
     assert lists == [200, 200]
     assert EventLog.objects.filter(tenant=tenant, event=event).count() == 5
+
+
+def test_insights_touch_one_shard_each(api_client, tenant):
+    event = EventFactory(tenant=tenant, name="signup")
+    for day, user, plan in ((1, "u1", "pro"), (2, "u2", "free"), (2, "u1", "pro")):
+        EventLogFactory(
+            event=event,
+            timestamp=NOW - dt.timedelta(days=day),
+            distinct_id=user,
+            data={"plan": plan, "amount": day},
+        )
+    one_shard_per_statement()
+
+    answers = {
+        route: api_client.post(route, body, format="json") for route, body in INSIGHTS.items()
+    }
+    insight = api_client.post(
+        "/api/insights/",
+        {"name": "q", "kind": "query", "definition": INSIGHTS["/api/query"]},
+        format="json",
+    ).json()
+    board = api_client.post(
+        "/api/dashboards/", {"name": "b", "insights": [insight["id"]]}, format="json"
+    ).json()
+    changed = api_client.patch(
+        f"/api/dashboards/{board['id']}/", {"insights": [insight["id"]] * 2}, format="json"
+    )
+    shared = api_client.post(f"/api/dashboards/{board['id']}/share/")
+    results = api_client.get(f"/api/insights/{insight['id']}/results.png?dashboard={board['id']}")
+    lists = [api_client.get(f"/api/{name}/").status_code for name in ("insights", "dashboards")]
+    note = api_client.post("/api/annotations/", {"at": NOW.isoformat(), "text": "x"}, format="json")
+
+    assert {route: answer.status_code for route, answer in answers.items()} == dict.fromkeys(
+        INSIGHTS, 200
+    )
+    assert answers["/api/query"].json()["total"]["uniques"] == 2
+    assert changed.json()["insights"] == [insight["id"]] * 2
+    assert (shared.status_code, results.status_code, lists, note.status_code) == (
+        200,
+        200,
+        [200, 200],
+        201,
+    )
 
 
 def test_the_fold_works_one_tenant_at_a_time(api_client, other_client):
