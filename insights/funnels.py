@@ -44,6 +44,7 @@ from insights.spec import (
     Field,
     Group,
     QueryError,
+    check_object,
     parse_date_range,
     parse_field,
     parse_filters,
@@ -80,10 +81,7 @@ class Funnel:
 
 def parse_funnel(raw: Any) -> Funnel:
     """The funnel `raw` (decoded JSON) describes, or QueryError naming the bad part."""
-    if not isinstance(raw, dict):
-        raise QueryError("funnel", "Must be a JSON object.")
-    if unknown := sorted(set(raw) - set(FUNNEL_KEYS)):
-        raise QueryError(unknown[0], f"Unknown key; the keys are {', '.join(FUNNEL_KEYS)}.")
+    check_object(raw, "funnel", FUNNEL_KEYS)
     steps = raw.get("steps")
     if not isinstance(steps, list) or not MIN_STEPS <= len(steps) <= MAX_STEPS:
         raise QueryError("steps", f"A list of {MIN_STEPS} to {MAX_STEPS} steps.")
@@ -201,62 +199,64 @@ def _entered(instant: dt.datetime, window: Window) -> bool:
     )
 
 
-def _ordered(stream: list[tuple], steps: int, limit: dt.timedelta, window: Window):
+def _furthest(stream: list[tuple], steps: int, window: Window, *, any_step: bool, attempt):
+    """The furthest attempt of one user: `attempt(start)` gives the step instants reached
+    from the entry at `start` (a first-step event, or any step's with `any_step`, in the
+    range); the earliest entry among those that go as far."""
     best = None
     for start, event in enumerate(stream):
-        if not event[2] or not _entered(event[0], window):
+        entry = any(event[2 : 2 + steps]) if any_step else event[2]
+        if not entry or not _entered(event[0], window):
             continue
-        instants, position = [event[0]], start
+        instants = attempt(start)
+        if best is None or len(instants) > len(best.instants):
+            best = Journey(instants, _value(event, steps))
+            if len(instants) == steps:
+                break
+    return best
+
+
+def _ordered(stream: list[tuple], steps: int, limit: dt.timedelta, window: Window):
+    def attempt(start: int) -> list[dt.datetime]:
+        # Each step: the earliest matching event after the previous step's (which never
+        # hurts the steps after it), within the window of the entry.
+        instants, position = [stream[start][0]], start
         for step in range(1, steps):
             position = next(
                 (
                     later
                     for later in range(position + 1, len(stream))
-                    if stream[later][2 + step] and stream[later][0] - event[0] <= limit
+                    if stream[later][2 + step] and stream[later][0] - instants[0] <= limit
                 ),
                 None,
             )
             if position is None:
                 break
             instants.append(stream[position][0])
-        if best is None or len(instants) > len(best.instants):
-            best = Journey(instants, _value(event, steps))
-            if len(instants) == steps:
-                break
-    return best
+        return instants
+
+    return _furthest(stream, steps, window, any_step=False, attempt=attempt)
 
 
 def _strict(stream: list[tuple], steps: int, limit: dt.timedelta, window: Window):
-    best = None
-    for start, event in enumerate(stream):
-        if not event[2] or not _entered(event[0], window):
-            continue
-        instants = [event[0]]
-        for step in range(1, steps):
-            position = start + step
-            if (
-                position >= len(stream)
-                or not stream[position][2 + step]
-                or stream[position][0] - event[0] > limit
-            ):
+    def attempt(start: int) -> list[dt.datetime]:
+        instants = [stream[start][0]]
+        for position in range(start + 1, min(start + steps, len(stream))):
+            later = stream[position]
+            if not later[2 + position - start] or later[0] - instants[0] > limit:
                 break
-            instants.append(stream[position][0])
-        if best is None or len(instants) > len(best.instants):
-            best = Journey(instants, _value(event, steps))
-            if len(instants) == steps:
-                break
-    return best
+            instants.append(later[0])
+        return instants
+
+    return _furthest(stream, steps, window, any_step=False, attempt=attempt)
 
 
 def _any(stream: list[tuple], steps: int, limit: dt.timedelta, window: Window):
-    best = None
-    for start, event in enumerate(stream):
-        if not any(event[2 : 2 + steps]) or not _entered(event[0], window):
-            continue
+    def attempt(start: int) -> list[dt.datetime]:
         owner: dict[int, int] = {}  # step -> the position of the event that covers it
         instants = []
         for position in range(start, len(stream)):
-            if stream[position][0] - event[0] > limit:
+            if stream[position][0] - stream[start][0] > limit:
                 break
             # One more step covered when the events so far can cover one more distinct
             # step (an event counts for one step; one matching several may move).
@@ -264,11 +264,9 @@ def _any(stream: list[tuple], steps: int, limit: dt.timedelta, window: Window):
                 instants.append(stream[position][0])
                 if len(instants) == steps:
                     break
-        if best is None or len(instants) > len(best.instants):
-            best = Journey(instants, _value(event, steps))
-            if len(instants) == steps:
-                break
-    return best
+        return instants
+
+    return _furthest(stream, steps, window, any_step=True, attempt=attempt)
 
 
 def _augment(position: int, stream: list[tuple], steps: int, owner: dict, seen: set) -> bool:

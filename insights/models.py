@@ -8,7 +8,20 @@ from accounts.models import Tenant
 from accounts.tenancy import ShardedByTenant, TenantForeignKey
 
 
-class Insight(ShardedByTenant):
+class Authored(models.Model):
+    """Who made it (None once that user is gone, or when an API key did) and when."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Insight(ShardedByTenant, Authored):
     """A named query, funnel or retention table, as its route takes it (`definition`),
     with the chart it is shown as."""
 
@@ -30,11 +43,6 @@ class Insight(ShardedByTenant):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     definition = models.JSONField(help_text="The body its route takes.")
     chart = models.CharField(max_length=10, choices=Chart.choices, default=Chart.LINE)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    modified_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["id"]
@@ -44,7 +52,7 @@ class Insight(ShardedByTenant):
         return self.name
 
 
-class Dashboard(ShardedByTenant):
+class Dashboard(ShardedByTenant, Authored):
     """Ordered tiles of insights, read over one date range and zone when set (else each
     insight's own). `share_token` set: anyone with /share/<token> may read it."""
 
@@ -61,11 +69,6 @@ class Dashboard(ShardedByTenant):
     share_token = models.CharField(  # noqa: DJ001
         max_length=64, null=True, blank=True, editable=False
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    modified_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["id"]

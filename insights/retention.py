@@ -34,6 +34,7 @@ from insights.spec import (
     DateRange,
     Group,
     QueryError,
+    check_object,
     parse_date_range,
     parse_filters,
     parse_zone,
@@ -71,10 +72,7 @@ class Retention:
 
 def parse_retention(raw: Any) -> Retention:
     """The retention query `raw` (decoded JSON) describes, or QueryError naming the part."""
-    if not isinstance(raw, dict):
-        raise QueryError("retention", "Must be a JSON object.")
-    if unknown := sorted(set(raw) - set(RETENTION_KEYS)):
-        raise QueryError(unknown[0], f"Unknown key; the keys are {', '.join(RETENTION_KEYS)}.")
+    check_object(raw, "retention", RETENTION_KEYS)
     cohort = raw.get("cohort")
     if not isinstance(cohort, dict | str):
         raise QueryError("cohort", 'The cohort\'s event: {"event": name, "type": "first"}.')

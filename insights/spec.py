@@ -140,10 +140,7 @@ class Query:
 
 def parse_query(raw: Any) -> Query:
     """The query `raw` (decoded JSON) describes, or QueryError."""
-    if not isinstance(raw, dict):
-        raise QueryError("query", "Must be a JSON object.")
-    if unknown := sorted(set(raw) - set(QUERY_KEYS)):
-        raise QueryError(unknown[0], f"Unknown key; the keys are {', '.join(QUERY_KEYS)}.")
+    check_object(raw, "query", QUERY_KEYS)
     metrics = tuple(
         _metric(value, f"metrics[{index}]")
         for index, value in enumerate(_list(raw.get("metrics", ["events"]), "metrics"))
@@ -179,6 +176,14 @@ def parse_query(raw: Any) -> Query:
         limit=parse_limit(raw.get("limit", DEFAULT_LIMIT)),
         echo=raw,
     )
+
+
+def check_object(raw: Any, name: str, keys: tuple[str, ...]) -> None:
+    """`raw` is a JSON object of no other keys than `keys`, or QueryError."""
+    if not isinstance(raw, dict):
+        raise QueryError(name, "Must be a JSON object.")
+    if unknown := sorted(set(raw) - set(keys)):
+        raise QueryError(unknown[0], f"Unknown key; the keys are {', '.join(keys)}.")
 
 
 def parse_field(value: Any, path: str) -> Field:

@@ -10,15 +10,14 @@ import statistics
 from urllib.parse import urlsplit
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import given, note
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from accounts.models import Tenant
-from events import event_ids
 from events.models import EventLog
 from events.services import event_logs_delete, event_logs_ingest
 from events.tests.factories import EventFactory, EventLogFactory
+from events.tests.property import examples, fresh_tenant
 from events.validation import EventInput
 from insights.engine import resolve_window
 from insights.funnels import parse_funnel, run_funnel
@@ -257,9 +256,7 @@ def _matching(events, steps) -> int:
 
 
 class FunnelEqualsBruteForceTests(TestCase):
-    @settings(
-        max_examples=100, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
-    )
+    @examples(100)
     @given(
         logs=st.lists(
             st.tuples(
@@ -286,8 +283,7 @@ class FunnelEqualsBruteForceTests(TestCase):
         self, logs, steps, order, window_minutes, first_day, erase
     ):
         note(repr((logs, steps, order, window_minutes, first_day, erase)))
-        event_ids.clear_cache()  # the rolled-back examples before reused the same ids
-        tenant = Tenant.objects.create(name="t", slug=Tenant.unique_slug("t"))
+        tenant = fresh_tenant()
         items = [
             EventInput(
                 name, distinct_id=user, timestamp=START + dt.timedelta(minutes=m), data={"x": x}

@@ -8,15 +8,15 @@ import math
 from collections import defaultdict
 from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import given, note
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from accounts.models import Tenant
-from events import event_ids
 from events.models import EventLog
 from events.rollups import whole_hour_zone
 from events.services import event_logs_delete, event_logs_ingest
+from events.tests.property import examples, fresh_tenant
 from events.validation import EventInput
 from insights.engine import OTHER, resolve_window, run_query
 from insights.spec import COMPARISONS, COUNT_METRICS, PRESENCE, PROPERTY_METRICS, parse_query
@@ -222,7 +222,6 @@ def assert_metrics_equal(got: dict, expected: dict) -> None:
 
 def store(tenant: Tenant, logs, late, erase) -> None:
     """The logs, then late ones a day later, then an erasure of one user's logs."""
-    event_ids.clear_cache()  # the rolled-back examples before reused the same ids
     for batch, now in ((logs, NOW), (late, NOW + dt.timedelta(days=1))):
         items = [
             EventInput(
@@ -305,9 +304,7 @@ class Recount:
 
 
 class QueryEqualsRecountTests(TestCase):
-    @settings(
-        max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
-    )
+    @examples(80)
     @given(
         logs=logs_strategy,
         late=logs_strategy,
@@ -319,7 +316,7 @@ class QueryEqualsRecountTests(TestCase):
     )
     def test_answers_equal_a_recount(self, logs, late, erase, raw, zone, first_day, days):
         note(repr((logs, late, erase, raw, zone, first_day, days)))
-        tenant = Tenant.objects.create(name="t", slug=Tenant.unique_slug("t"))
+        tenant = fresh_tenant()
         store(tenant, logs, late, erase)
         first = (START + dt.timedelta(days=first_day)).date()
         raw = dict(raw)

@@ -9,15 +9,14 @@ from collections import defaultdict
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import given, note
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from accounts.models import Tenant
-from events import event_ids
 from events.models import EventLog
 from events.services import event_logs_delete, event_logs_ingest
 from events.tests.factories import EventFactory, EventLogFactory
+from events.tests.property import examples, fresh_tenant
 from events.validation import EventInput
 from insights.engine import resolve_window
 from insights.retention import parse_retention, run_retention
@@ -154,9 +153,7 @@ NOW = START + dt.timedelta(days=40)
 
 
 class RetentionEqualsRecountTests(TestCase):
-    @settings(
-        max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
-    )
+    @examples(60)
     @given(
         logs=st.lists(
             st.tuples(
@@ -178,8 +175,7 @@ class RetentionEqualsRecountTests(TestCase):
         self, logs, first, any_return, period, zone, first_day, days, erase
     ):
         note(repr((logs, first, any_return, period, zone, first_day, days, erase)))
-        event_ids.clear_cache()  # the rolled-back examples before reused the same ids
-        tenant = Tenant.objects.create(name="t", slug=Tenant.unique_slug("t"))
+        tenant = fresh_tenant()
         items = [
             EventInput(name, distinct_id=user, timestamp=START + dt.timedelta(hours=hours))
             for user, name, hours in logs

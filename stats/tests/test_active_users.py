@@ -4,15 +4,14 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import given, note
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from accounts.models import Tenant
-from events import event_ids
 from events.models import EventLog
 from events.services import event_logs_delete, event_logs_ingest
 from events.tests.factories import EventFactory, EventLogFactory
+from events.tests.property import examples, fresh_tenant
 from events.validation import EventInput
 from stats.active_users import active_users
 
@@ -103,9 +102,7 @@ START = dt.datetime(2024, 3, 1, tzinfo=UTC)
 
 
 class ActiveUsersEqualRecountTests(TestCase):
-    @settings(
-        max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
-    )
+    @examples(60)
     @given(
         logs=st.lists(
             st.tuples(
@@ -122,8 +119,7 @@ class ActiveUsersEqualRecountTests(TestCase):
     )
     def test_every_window_equals_a_recount(self, logs, erase, zone, window, first, days):
         note(repr((logs, erase, zone, window, first, days)))
-        event_ids.clear_cache()  # the rolled-back examples before reused the same ids
-        tenant = Tenant.objects.create(name="t", slug=Tenant.unique_slug("t"))
+        tenant = fresh_tenant()
         items = [
             EventInput("e", distinct_id=user, timestamp=START + dt.timedelta(minutes=minute))
             for user, minute in logs
