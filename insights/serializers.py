@@ -167,7 +167,11 @@ class DashboardSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
 
 def _set_tiles(dashboard: Dashboard, insights: list[Insight]) -> None:
-    tiles_of(dashboard).delete()
+    # One DELETE with the tenant in its condition (one shard on Citus): the collector
+    # behind QuerySet.delete() would delete by id alone, as a pre_delete receiver is
+    # connected for every model, and tiles have no relations or signals to honour.
+    tiles = tiles_of(dashboard)
+    tiles._raw_delete(tiles.db)
     DashboardTile.objects.bulk_create(
         DashboardTile(
             tenant_id=dashboard.tenant_id, dashboard=dashboard, insight=insight, position=index
