@@ -154,9 +154,10 @@ class Evaluation:
             if rest:
                 rows.append(self.row(other, None, self.aggregate(logs.filter(~top_q))))
         else:
+            shown = logs.filter(top_q) if rest else logs  # every series shown: no condition
             cells = {
                 (self.key(row), self.bucket(row)): row
-                for row in self.grouped(logs.filter(top_q), [*self.series, self.time])
+                for row in self.grouped(shown, [*self.series, self.time])
             }
             others = {}
             if rest:
