@@ -34,6 +34,8 @@ from insights.spec import Condition, Field, Group, Scalar
 ORDER = {"gt": GreaterThan, "gte": GreaterThanOrEqual, "lt": LessThan, "lte": LessThanOrEqual}
 COLUMNS = {"event": "event__name", "distinct_id": "distinct_id"}
 NOTHING = Q(pk__in=[])
+# Always true, and its negation NOTHING (`~Q()` would be no condition at all).
+EVERYTHING = ~NOTHING
 
 
 class CodePoints(Func):
@@ -103,7 +105,7 @@ def condition_q(condition: Condition) -> Q:
 
 def _is_set(field: Field) -> Q:
     if field.name == "event":
-        return Q()
+        return EVERYTHING
     if field.name == "distinct_id":
         return ~Q(distinct_id="")
     return ~Q(In(JsonType(field.keys), ["missing", "null"]))
@@ -131,7 +133,7 @@ def _ordered(field: Field, op: str, value: str | int | float) -> Q:
 def _typed(field: Field, json_type: str) -> Q:
     """`field` holds a value of `json_type` (always true of the text columns' strings)."""
     if not field.is_data:
-        return Q() if json_type == "string" else NOTHING
+        return EVERYTHING if json_type == "string" else NOTHING
     return Q(Exact(JsonType(field.keys), json_type))
 
 

@@ -252,6 +252,9 @@ class TestFilters:
             ([["not", ["eq", "event", "purchase"]]], 9),
             (["eq", "event", "view"], 9),  # one filter, not in a list
             ([["is_set", "distinct_id"]], 10),
+            ([["is_set", "event"]], 14),
+            ([["is_not_set", "event"]], 0),  # every log has an event
+            ([["not", ["contains", "event", "i"]]], 5),  # the purchases
             ([["eq", "data.amount", 10]], 2),
             ([["eq", "data.amount", "10"]], 0),
             ([["eq", "data.page", None]], 11),
