@@ -2,18 +2,21 @@
 charts and data. A revoked or unknown token is a 404; nothing else of the tenant is
 reachable from them, and no user is named (a funnel's dropped users are not listed)."""
 
+import datetime as dt
+
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from accounts.tenancy import scope_to_tenant
 from core.deadline import with_statement_deadline
 from insights.boards import tile_answer, tiles_of
 from insights.models import Dashboard
 from insights.tables import answer_table
 from stats.charts.render import cached_png, chart_etag, draw_chart, etag_matches
 from stats.charts.spec import ChartSpec
-
-CHART_KINDS = {"query": "query", "funnel": "funnel", "retention": "retention"}
+from stats.models import Annotation
+from stats.selectors import annotation_marks
 
 
 def shared_dashboard(token: str) -> Dashboard:
@@ -51,11 +54,17 @@ def tile(request, token: str, tile: str, format: str | None = None) -> HttpRespo
         return JsonResponse(answer)
     if "error" in answer:
         return JsonResponse(answer, status=400)
+    bounds = [
+        None if bound is None else dt.datetime.fromisoformat(bound)
+        for bound in answer["date_range"].values()
+    ]
+    notes = scope_to_tenant(Annotation.objects.all(), dashboard.tenant)
     spec = ChartSpec(
-        kind=CHART_KINDS[found.insight.kind],
+        kind=found.insight.kind,  # each kind's chart is named after it
         interval=_interval(answer),
         tz=tz.key,
         caption=f"{found.insight.name} · {tz.key}",
+        annotations=annotation_marks(notes, *bounds) if found.insight.kind == "query" else (),
     )
     etag = chart_etag(spec, answer)
     headers = {"ETag": etag, "Cache-Control": "public, no-cache"}

@@ -1,5 +1,7 @@
-"""`/api/query`: the query language (insights.spec) over the tenant's logs, answered as
-JSON, a streamed CSV or a PNG chart."""
+"""The insight routes: `/api/query`, `/api/funnels` (and the users of a step),
+`/api/retention` and a saved insight's results, each answered as JSON, a streamed CSV
+or a PNG chart; and the resources `/api/insights/`, `/api/dashboards/` (with their
+share links) and `/api/annotations/`."""
 
 import csv
 import datetime as dt

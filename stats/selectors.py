@@ -495,6 +495,18 @@ def _empty_ingestion() -> IngestionBucket:
     }
 
 
+MAX_MARKS = 100  # annotations drawn on one chart
+
+
+def annotation_marks(
+    notes: QuerySet, lower: dt.datetime | None, upper: dt.datetime | None
+) -> tuple[tuple[str, str], ...]:
+    """The annotations (of one tenant) in [lower, upper) as a chart's marks: (ISO instant,
+    text), the first MAX_MARKS."""
+    rows = notes.filter(half_open("at", lower, upper)).order_by("at", "id")
+    return tuple((at.isoformat(), text) for at, text in rows.values_list("at", "text")[:MAX_MARKS])
+
+
 def time_bucket(field: str | Expression, interval: Interval, tz: ZoneInfo) -> Func:
     """The `interval` bucket of an instant column in `tz`: its start instant for hours,
     its first local day for the others."""

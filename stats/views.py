@@ -24,7 +24,6 @@ from rest_framework.settings import api_settings
 from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
 from core.deadline import StatementDeadlineMixin
-from core.ranges import half_open
 from events.exceptions import EventNotFound
 from events.models import DailyCountTotal, Event, EventLog, HourlyCountTotal
 from events.rollups import StatsSource, stats_source
@@ -185,8 +184,7 @@ class StatsView(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIVi
 
     def annotations(self, lower, upper) -> tuple[tuple[str, str], ...]:
         """The tenant's annotations in [lower, upper), for the chart's markers."""
-        notes = self.scoped(Annotation.objects.all()).filter(half_open("at", lower, upper))
-        return tuple((at.isoformat(), text) for at, text in notes.values_list("at", "text")[:100])
+        return selectors.annotation_marks(self.scoped(Annotation.objects.all()), lower, upper)
 
     def get_renderer_context(self):
         return {**super().get_renderer_context(), "chart": self.chart}

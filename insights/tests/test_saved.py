@@ -150,6 +150,25 @@ class TestDashboards:
         assert anon_client.get(url).status_code == 404
         assert anon_client.get(f"{url}/tiles/{tile.pk}.png").status_code == 404
 
+    def test_a_shared_time_chart_marks_the_tenants_annotations(
+        self, api_client, other_client, anon_client, logs
+    ):
+        daily = create(api_client, "insights", {"name": "d", "kind": "query", "definition": QUERY})
+        board = create(api_client, "dashboards", {"name": "P", "insights": [daily["id"]]})
+        url = api_client.post(f"/api/dashboards/{board['id']}/share/").json()["share_url"]
+        tile = Dashboard.objects.get(pk=board["id"]).tiles.get()
+        before = anon_client.get(f"{url}/tiles/{tile.pk}.png")["ETag"]
+
+        note = {"at": "2024-01-02T10:00:00Z", "text": "launch"}
+        create(other_client, "annotations", note)  # another tenant's: not on this chart
+        unchanged = anon_client.get(f"{url}/tiles/{tile.pk}.png")["ETag"]
+        create(api_client, "annotations", note)
+        marked = anon_client.get(f"{url}/tiles/{tile.pk}.png")
+
+        assert unchanged == before
+        assert marked.status_code == 200
+        assert marked["ETag"] != before
+
     def test_bad_dashboards(self, api_client, other_client):
         theirs = create(
             other_client, "insights", {"name": "t", "kind": "query", "definition": QUERY}
