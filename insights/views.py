@@ -473,6 +473,7 @@ class SavedInsightView(InsightView):
     tenant's insight is a 404."""
 
     kinds = {"query": QueryView, "funnel": FunnelView, "retention": RetentionView}
+    http_method_names = ["get", "head", "options"]  # the insight is saved: nothing to POST
 
     @extend_schema(parameters=[DashboardParameterSerializer], responses=SAVED_RESULTS)
     def get(self, request, *args, pk: int, **kwargs):

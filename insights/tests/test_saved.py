@@ -50,6 +50,9 @@ class TestInsights:
         assert png.content.startswith(b"\x89PNG")
         csv = api_client.get(f"/api/insights/{insight['id']}/results.csv")
         assert b"".join(csv.streaming_content).decode().splitlines()[0] == "time:day,events"
+        posted = api_client.post(f"/api/insights/{insight['id']}/results?format=csv", {})
+        assert posted.status_code == 405  # a saved insight is read, not posted
+        assert posted["Content-Type"] == "application/json"
 
     @pytest.mark.parametrize(
         ("kind", "definition", "chart"),
