@@ -20,6 +20,8 @@ from rest_framework.response import Response
 from core import jsonbody
 
 MAX_PAGE_SIZE = 1000
+# Far past any list, and within the databases' 64-bit OFFSET (a larger one was a 500).
+MAX_OFFSET = 10**12
 MAX_SEARCH_TERMS = 20
 
 
@@ -100,7 +102,10 @@ class BoundedSearchFilter(SearchFilter):
     to the WHERE clause; past ~900 SQLite refuses the expression tree (a 500)."""
 
     def get_search_terms(self, request):
-        terms = super().get_search_terms(request)
+        try:
+            terms = super().get_search_terms(request)
+        except exceptions.ValidationError as exc:  # a NUL: named, as every 400 names its field
+            raise exceptions.ValidationError({self.search_param: exc.detail}) from None
         if len(terms) > MAX_SEARCH_TERMS:
             message = f"At most {MAX_SEARCH_TERMS} search terms."
             raise exceptions.ValidationError({self.search_param: [message]})
@@ -127,9 +132,10 @@ class HeaderLimitOffsetPagination(LimitOffsetPagination):
             value = int(raw)
         except ValueError:
             raise exceptions.ValidationError({name: ["A whole number is required."]}) from None
-        if value < minimum or (name == self.limit_query_param and value > self.max_limit):
-            upper = f" and at most {self.max_limit}" if name == self.limit_query_param else ""
-            raise exceptions.ValidationError({name: [f"Must be at least {minimum}{upper}."]})
+        maximum = self.max_limit if name == self.limit_query_param else MAX_OFFSET
+        if not minimum <= value <= maximum:
+            message = f"Must be at least {minimum} and at most {maximum}."
+            raise exceptions.ValidationError({name: [message]})
         return value
 
     def paginate_queryset(self, queryset, request, view=None):
