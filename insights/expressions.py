@@ -12,9 +12,11 @@ through these four expressions only, and always checks its type before its value
 - `JsonNumber`: a numeric property as a number, NULL for any other type;
 - `JsonRepr`: the value's JSON text, NULL when missing or JSON null: what a
   breakdown groups by (decoded for display only, so grouping is exact).
+
+And `EpochMicroseconds`, an instant as an integer, for code that reads many rows.
 """
 
-from django.db.models import CharField, F, FloatField, Func
+from django.db.models import BigIntegerField, CharField, F, FloatField, Func
 from django.db.models.fields.json import compile_json_path
 
 
@@ -105,3 +107,29 @@ class JsonRepr(_DataPath):
     def as_sqlite(self, compiler, connection, **extra):
         column = self._column_sql(compiler, connection)
         return f"NULLIF({column} -> %s, 'null')", [self._sqlite_path()]
+
+
+class EpochMicroseconds(Func):
+    """A datetime column as whole microseconds since 1970-01-01 UTC, exact. Reading
+    many instants this way is several times cheaper than as datetimes (Django's
+    timestamptz loader is pure Python), and integers compare faster too."""
+
+    output_field = BigIntegerField()
+
+    def as_sql(self, compiler, connection, **extra):
+        raise NotImplementedError("EpochMicroseconds supports PostgreSQL and SQLite.")
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"(EXTRACT(EPOCH FROM {sql}) * 1000000)::bigint", params
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django stores 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC: the whole seconds of the
+        # first 19 characters (strftime would truncate a fraction towards zero, wrong
+        # before 1970), then the six digits after the point (none: 0).
+        sql, params = compiler.compile(self.source_expressions[0])
+        return (
+            f"(CAST(strftime('%%s', substr({sql}, 1, 19)) AS INTEGER) * 1000000 "
+            f"+ CAST(substr({sql}, 21, 6) AS INTEGER))",
+            params * 2,
+        )

@@ -21,6 +21,7 @@ Step k counts the users who reached it; its times are from step k-1 to step k of
 such user. The answer is computed in Python from the users' events, read in one query.
 """
 
+import bisect
 import datetime as dt
 import json
 import re
@@ -30,13 +31,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db import connections
 from django.db.models import BooleanField, Case, F, Q, QuerySet, Value, When
 
 from core.ranges import half_open
 from events.models import EVENT_NAME_MAX_LENGTH, EventLog
 from insights.conditions import filters_q
 from insights.engine import OTHER, Window, resolve_window
-from insights.expressions import JsonRepr
+from insights.expressions import EpochMicroseconds, JsonRepr
 from insights.spec import (
     DEFAULT_LIMIT,
     NO_FILTERS,
@@ -59,6 +61,10 @@ MIN_WINDOW, MAX_WINDOW = dt.timedelta(minutes=1), dt.timedelta(days=90)
 WINDOW_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 FUNNEL_KEYS = ("steps", "window", "order", "date_range", "tz", "breakdown", "limit")
 _WINDOW = re.compile(r"^([1-9][0-9]{0,5})([mhd])$")
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# An event of a user's stream: (distinct_id, instant in microseconds, id, whether it
+# matches step 0, step 1, …[, the breakdown value]).
+_AT, _STEP = 1, 3
 
 
 @dataclass(frozen=True)
@@ -129,10 +135,10 @@ def _window(value: Any) -> dt.timedelta:
 
 @dataclass
 class Journey:
-    """One user's furthest attempt: the instants of the steps reached, the entry's
-    breakdown value."""
+    """One user's furthest attempt: the instants of the steps reached (microseconds
+    since the epoch), the entry's breakdown value."""
 
-    instants: list[dt.datetime]
+    instants: list[int]
     breakdown: Any = None
 
 
@@ -168,7 +174,7 @@ def user_journeys(
     rows = (
         logs.exclude(distinct_id="")
         .filter(half_open("timestamp", window.lower, upper))
-        .annotate(**flags)
+        .annotate(instant=EpochMicroseconds("timestamp"), **flags)
         .order_by()
     )
     if funnel.order != "strict":  # strict needs every event, to see what comes between
@@ -176,37 +182,58 @@ def user_journeys(
         for step in funnel.steps:
             any_step |= Q(event__name=step.event)
         rows = rows.filter(any_step)
-    columns = ["distinct_id", "timestamp", "id", *flags]
+    columns = ["distinct_id", "instant", "id", *flags]
     if funnel.breakdown is not None:
         rows = rows.annotate(breakdown_value=_breakdown_expression(funnel.breakdown))
         columns.append("breakdown_value")
+    # A user's events as the rows come (see _AT), read through the cursor: the ORM's
+    # per-row conversions cost more than the funnel, and tuples of plain values are
+    # left alone by the garbage collector where lists are not.
+    sql, params = rows.values_list(*columns).query.sql_with_params()
     events: dict[str, list[tuple]] = defaultdict(list)
-    for row in rows.values_list(*columns):
-        events[row[0]].append(row[1:])
+    with connections[rows.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        for event in cursor.fetchall():
+            events[event[0]].append(event)
+    entry = Entry(_micros(window.lower), _micros(window.upper))
+    limit = funnel.window // dt.timedelta(microseconds=1)
     journeys = {}
     follow = {"ordered": _ordered, "strict": _strict, "any": _any}[funnel.order]
     for user, stream in events.items():
-        stream.sort(key=lambda event: (event[0], event[1]))
-        journey = follow(stream, len(funnel.steps), funnel.window, window)
+        stream.sort()  # by (the user,) instant, then id
+        journey = follow(stream, len(funnel.steps), limit, entry)
         if journey is not None:
             journeys[user] = journey
     return journeys
 
 
-def _entered(instant: dt.datetime, window: Window) -> bool:
-    return (window.lower is None or instant >= window.lower) and (
-        window.upper is None or instant < window.upper
-    )
+@dataclass(frozen=True)
+class Entry:
+    """The half-open range of microseconds a first step must lie in; None is open."""
+
+    lower: int | None
+    upper: int | None
+
+    def admits(self, instant: int) -> bool:
+        return (self.lower is None or instant >= self.lower) and (
+            self.upper is None or instant < self.upper
+        )
 
 
-def _furthest(stream: list[tuple], steps: int, window: Window, *, any_step: bool, attempt):
+def _micros(instant: dt.datetime | None) -> int | None:
+    if instant is None:
+        return None
+    return (instant - EPOCH) // dt.timedelta(microseconds=1)
+
+
+def _furthest(stream: list[tuple], steps: int, entry: Entry, *, any_step: bool, attempt):
     """The furthest attempt of one user: `attempt(start)` gives the step instants reached
     from the entry at `start` (a first-step event, or any step's with `any_step`, in the
     range); the earliest entry among those that go as far."""
     best = None
     for start, event in enumerate(stream):
-        entry = any(event[2 : 2 + steps]) if any_step else event[2]
-        if not entry or not _entered(event[0], window):
+        entered = any(event[_STEP : _STEP + steps]) if any_step else event[_STEP]
+        if not entered or not entry.admits(event[_AT]):
             continue
         instants = attempt(start)
         if best is None or len(instants) > len(best.instants):
@@ -216,63 +243,67 @@ def _furthest(stream: list[tuple], steps: int, window: Window, *, any_step: bool
     return best
 
 
-def _ordered(stream: list[tuple], steps: int, limit: dt.timedelta, window: Window):
-    def attempt(start: int) -> list[dt.datetime]:
+def _ordered(stream: list[tuple], steps: int, limit: int, entry: Entry):
+    # Where each step's events lie in the stream, so that an attempt finds its next step
+    # by bisection instead of walking the stream (a user's many entries each walked it).
+    matches = [[]] + [
+        [position for position, event in enumerate(stream) if event[_STEP + step]]
+        for step in range(1, steps)
+    ]
+
+    def attempt(start: int) -> list[int]:
         # Each step: the earliest matching event after the previous step's (which never
-        # hurts the steps after it), within the window of the entry.
-        instants, position = [stream[start][0]], start
+        # hurts the steps after it), within the window of the entry. The stream is in
+        # time order, so the first match after the previous step is the only candidate.
+        instants, position = [stream[start][_AT]], start
         for step in range(1, steps):
-            position = next(
-                (
-                    later
-                    for later in range(position + 1, len(stream))
-                    if stream[later][2 + step] and stream[later][0] - instants[0] <= limit
-                ),
-                None,
-            )
-            if position is None:
+            found = bisect.bisect_right(matches[step], position)
+            if found == len(matches[step]):
                 break
-            instants.append(stream[position][0])
+            position = matches[step][found]
+            if stream[position][_AT] - instants[0] > limit:
+                break
+            instants.append(stream[position][_AT])
         return instants
 
-    return _furthest(stream, steps, window, any_step=False, attempt=attempt)
+    return _furthest(stream, steps, entry, any_step=False, attempt=attempt)
 
 
-def _strict(stream: list[tuple], steps: int, limit: dt.timedelta, window: Window):
-    def attempt(start: int) -> list[dt.datetime]:
-        instants = [stream[start][0]]
+def _strict(stream: list[tuple], steps: int, limit: int, entry: Entry):
+    def attempt(start: int) -> list[int]:
+        instants = [stream[start][_AT]]
         for position in range(start + 1, min(start + steps, len(stream))):
             later = stream[position]
-            if not later[2 + position - start] or later[0] - instants[0] > limit:
+            if not later[_STEP + position - start] or later[_AT] - instants[0] > limit:
                 break
-            instants.append(later[0])
+            instants.append(later[_AT])
         return instants
 
-    return _furthest(stream, steps, window, any_step=False, attempt=attempt)
+    return _furthest(stream, steps, entry, any_step=False, attempt=attempt)
 
 
-def _any(stream: list[tuple], steps: int, limit: dt.timedelta, window: Window):
-    def attempt(start: int) -> list[dt.datetime]:
+def _any(stream: list[tuple], steps: int, limit: int, entry: Entry):
+    def attempt(start: int) -> list[int]:
         owner: dict[int, int] = {}  # step -> the position of the event that covers it
         instants = []
         for position in range(start, len(stream)):
-            if stream[position][0] - stream[start][0] > limit:
+            if stream[position][_AT] - stream[start][_AT] > limit:
                 break
             # One more step covered when the events so far can cover one more distinct
             # step (an event counts for one step; one matching several may move).
             if _augment(position, stream, steps, owner, set()):
-                instants.append(stream[position][0])
+                instants.append(stream[position][_AT])
                 if len(instants) == steps:
                     break
         return instants
 
-    return _furthest(stream, steps, window, any_step=True, attempt=attempt)
+    return _furthest(stream, steps, entry, any_step=True, attempt=attempt)
 
 
 def _augment(position: int, stream: list[tuple], steps: int, owner: dict, seen: set) -> bool:
     """Kuhn's augmenting path: can the event at `position` cover a step, moving others?"""
     for step in range(steps):
-        if stream[position][2 + step] and step not in seen:
+        if stream[position][_STEP + step] and step not in seen:
             seen.add(step)
             if step not in owner or _augment(owner[step], stream, steps, owner, seen):
                 owner[step] = position
@@ -281,7 +312,7 @@ def _augment(position: int, stream: list[tuple], steps: int, owner: dict, seen: 
 
 
 def _value(event: tuple, steps: int) -> Any:
-    return event[2 + steps] if len(event) > 2 + steps else None
+    return event[_STEP + steps] if len(event) > _STEP + steps else None
 
 
 def _breakdown_expression(breakdown: Field):
@@ -296,7 +327,7 @@ def _steps(funnel: Funnel, journeys: list[Journey]) -> list[dict[str, Any]]:
     for index, step in enumerate(funnel.steps):
         users = counts[index]
         seconds = [
-            (j.instants[index] - j.instants[index - 1]).total_seconds()
+            (j.instants[index] - j.instants[index - 1]) / 1_000_000
             for j in journeys
             if index and len(j.instants) > index
         ]
