@@ -104,8 +104,18 @@ class EventLog(ShardedByTenant):
             ),
         ]
         indexes = [
-            models.Index(fields=["tenant", "event", "timestamp"], name="eventlog_tenant_event_ts"),
-            models.Index(fields=["tenant", "timestamp"], name="eventlog_tenant_ts"),
+            # Covering (PostgreSQL): the insights read users and instants from the index
+            # alone (funnels, first occurrences, active users), not from the table.
+            models.Index(
+                fields=["tenant", "event", "timestamp"],
+                include=["distinct_id", "id"],
+                name="eventlog_tenant_event_ts_cover",
+            ),
+            models.Index(
+                fields=["tenant", "timestamp"],
+                include=["distinct_id"],
+                name="eventlog_tenant_ts_cover",
+            ),
             models.Index(
                 fields=["tenant", "distinct_id", "timestamp"], name="eventlog_tenant_user_ts"
             ),
