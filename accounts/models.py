@@ -6,7 +6,7 @@ import zoneinfo
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -70,6 +70,19 @@ class Tenant(models.Model):
         help_text="Bumped whenever something a process may cache for this tenant changes "
         "(its users, tokens and API keys, its event names): caches keyed by it are "
         "stale from the next request on, in every process.",
+    )
+    # Web analytics: how visits are counted from a page's events (webstats).
+    session_minutes = models.PositiveSmallIntegerField(
+        default=30,
+        db_default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        help_text="A visit ends after this many minutes without an event of its visitor.",
+    )
+    respect_dnt = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Refuse events from browsers that send Do-Not-Track or Global Privacy "
+        "Control (counted as do_not_track).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -110,6 +110,8 @@ class TenantSerializer(serializers.ModelSerializer):
             "retention_days",
             "ingest_rate",
             "read_rate",
+            "session_minutes",
+            "respect_dnt",
             "created_at",
         ]
         read_only_fields = fields

@@ -2,10 +2,13 @@
 
 CORS for web pages (events.browser); after authentication: the body-size check
 (so a 413 is counted against the sender's tenant), the origin check, the
-tenant's blocklist; and the accounting of every request refused as a whole.
+tenant's blocklist, bots and Do-Not-Track for web pages (events.enrichment); and the
+accounting of every request refused as a whole.
 Requests that reach the store are counted by the service, in its transaction
 (events.services).
 """
+
+from collections.abc import Callable
 
 from rest_framework.exceptions import APIException, ParseError
 
@@ -20,12 +23,20 @@ from events.browser import (
     origin_refusal,
     preflight_response,
 )
+from events.devices import is_bot
+from events.enrichment import Visit, asks_not_to_track, is_web
 from events.exceptions import Refused
+from events.validation import EventInput
 
 BLOCKED_MESSAGES = {
     Reason.BLOCKED_IP: "Events from this address are blocked by the tenant's blocklist.",
     Reason.BLOCKED_USER_AGENT: "Events from this User-Agent are blocked by the tenant's blocklist.",
 }
+BOT_MESSAGE = "Events a known bot or crawler sends from a web page are not counted."
+DO_NOT_TRACK_MESSAGE = (
+    "This browser asks not to be tracked (Do-Not-Track or Global Privacy Control), "
+    "and the tenant honours it."
+)
 
 
 class IngestionMixin:
@@ -53,6 +64,16 @@ class IngestionMixin:
             raise Refused(message, reason=Reason.ORIGIN_NOT_ALLOWED, status=403)
         if reason := blocked_reason(self.tenant, request):
             raise Refused(BLOCKED_MESSAGES[reason], reason=reason, status=403)
+        if is_web(request):
+            if is_bot(request.META.get("HTTP_USER_AGENT", "")):
+                raise Refused(BOT_MESSAGE, reason=Reason.BOT, status=403)
+            if self.tenant.respect_dnt and asks_not_to_track(request):
+                raise Refused(DO_NOT_TRACK_MESSAGE, reason=Reason.DO_NOT_TRACK, status=403)
+
+    def enricher(self, now) -> Callable[[EventInput], EventInput] | None:
+        """What the events of this request get added (events.enrichment): only a web
+        page's."""
+        return Visit.of(self.request, self.tenant, now).enrich if is_web(self.request) else None
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -6,10 +6,11 @@ authentication and permission classes, content negotiation, parsers, serializer)
 more CPU than storing the event. This middleware, last in MIDDLEWARE, answers that case
 itself and hands every other request on unchanged.
 
-It answers only a request that is ordinary from end to end: a JSON answer (no
+It answers only a request that is ordinary from end to end: not from a web page (no
+`Origin`: the view enriches a page's events, events.enrichment), a JSON answer (no
 browsable API, no `?format=`), a body with its length, a token or API key (no session)
-that may ingest in an active tenant, room in the rate window, an origin the key allows,
-no blocklist match, and a body that parses and passes validation. Everything it checks
+that may ingest in an active tenant, room in the rate window, no blocklist match, and a
+body that parses and passes validation. Everything it checks
 is checked by the same functions the view uses, and it stores through the same service
 (events.services.event_logs_ingest), so it answers what the view answers: the same
 status, body and headers (events/tests/test_fastpath.py sends each request both ways
@@ -41,7 +42,6 @@ from core.jsonbody import JSONBodyError, loads
 from core.middleware import body_size_problem
 from core.ratelimit import credential_window
 from events.blocklist import blocked_reason
-from events.browser import add_cors_headers, origin_refusal
 from events.serializers import log_representation
 from events.services import event_logs_ingest, stored_log
 from events.validation import EventInput, validate_event
@@ -119,8 +119,6 @@ def _admitted(
     window = credential_window(request, principal, scope="ingest")
     if window is not None and not window.allowed:
         return None
-    if origin_refusal(request, key) is not None:
-        return None
     if blocked_reason(principal.tenant, request) is not None:
         return None
     try:
@@ -136,7 +134,8 @@ def _plain(request: HttpRequest) -> bool:
     """Nothing about the request's form asks for the view: a JSON body with a length
     within the limit, a JSON answer, no session cookie."""
     return (
-        request.content_type in JSON_BODIES
+        "HTTP_ORIGIN" not in request.META  # a web page's: the view enriches it
+        and request.content_type in JSON_BODIES
         and request.META.get("CONTENT_LENGTH", "") not in ("", "0")
         and body_size_problem(request) is None
         and request.META.get("HTTP_ACCEPT", "").strip() in JSON_ACCEPT
@@ -171,7 +170,6 @@ def _json(request: HttpRequest, body: object, status: int) -> HttpResponse:
     response = HttpResponse(orjson.dumps(body), status=status, content_type="application/json")
     response["Allow"] = ALLOW
     patch_vary_headers(response, ["Accept"])
-    add_cors_headers(request, response)
     return response
 
 

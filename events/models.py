@@ -264,6 +264,18 @@ class DeletionReceipt(ShardedByTenant):
         return "api_key" if self.api_key_id is not None else "system"
 
 
+class VisitorSalt(models.Model):
+    """A random salt per UTC day for cookieless visitor ids (events.visitors). Only
+    today's and yesterday's are kept: once a day's salt is gone, nobody (the operator
+    included) can recompute which address and browser an id of that day stood for."""
+
+    day = models.DateField(primary_key=True)
+    salt = models.BinaryField(max_length=32)
+
+    def __str__(self) -> str:
+        return self.day.isoformat()
+
+
 class RejectionReason(models.TextChoices):
     """Why an ingestion request or item was refused (receipts, accounting, metrics)."""
 
@@ -277,6 +289,8 @@ class RejectionReason(models.TextChoices):
     RATE_LIMITED = "rate_limited", "over the ingestion rate"
     TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range", "before 1970 or too far in the future"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed", "a browser origin the ingest key does not allow"
+    BOT = "bot", "a web page's events sent by a known bot or crawler"
+    DO_NOT_TRACK = "do_not_track", "the browser asks not to be tracked (Do-Not-Track, GPC)"
 
 
 class IngestionCount(ShardedByTenant):

@@ -63,12 +63,15 @@ def event_logs_ingest(
     api_key: ApiKey | None = None,
     skew: dt.timedelta = dt.timedelta(0),
     atomic: bool = False,
+    enrich: Callable[[EventInput], EventInput] | None = None,
 ) -> list[Receipt]:
     """Validate `raw_items` (decoded JSON, by events.validation) — or take `items` an
     adapter already mapped (seed 000) — store the valid ones exactly once each (by uuid)
     and return one receipt per item, in order.
 
-    With `atomic`, nothing is stored if any item is rejected. The counter increments (the
+    `enrich` maps each valid item before it is stored (events.enrichment: what a web page's
+    request says about the visit). With `atomic`, nothing is stored if any item is
+    rejected. The counter increments (the
     hourly rollup, the ingestion accounting of the request and all its items) commit with
     the logs: on PostgreSQL in the one statement that inserts them (events.bulk)."""
     if (raw_items is None) == (items is None):
@@ -77,6 +80,8 @@ def event_logs_ingest(
         rejected, valid = _validate(raw_items, now=now, skew=skew)
     else:
         rejected, valid = [], list(enumerate(items))
+    if enrich is not None:
+        valid = [(index, enrich(item)) for index, item in valid]
     if atomic and rejected:
         receipts = _in_order(rejected, [_unstored(index, item) for index, item in valid])
         _abandon(receipts)  # no event is resolved (nor created) for a doomed batch

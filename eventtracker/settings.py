@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "platform_admin",
     "v1",
     "web",
+    "webstats",
 ]
 
 MIDDLEWARE = [
@@ -159,6 +160,10 @@ def _database(url: str, *, test_file_prefix: str = "eventtracker-test") -> dict:
         config["CONN_HEALTH_CHECKS"] = True
     return config
 
+
+# The logs' covering indexes (events.EventLog) INCLUDE columns on PostgreSQL; SQLite
+# builds them without (Django says so with this warning on every migrate and runserver).
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
 
 DATABASES = {
     "default": _database(env.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")),
@@ -345,6 +350,12 @@ TRUSTED_PROXIES = [
     ipaddress.ip_network(network, strict=False)
     for network in env.list("TRUSTED_PROXIES", default=[])
 ]
+
+# Web analytics (webstats): a MaxMind-format database for the country and region of a
+# visit (GeoLite2 City or Country, DB-IP lite), and an optional newer referrer list in
+# Snowplow referer-parser's JSON form. Both are files on this machine; none is fetched.
+GEOIP_DATABASE = env.str("GEOIP_DATABASE", default="") or None
+REFERRER_DATABASE = env.str("REFERRER_DATABASE", default="") or None
 
 LOGGING = {
     "version": 1,

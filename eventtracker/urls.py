@@ -13,6 +13,7 @@ from accounts.urls import router as accounts_router
 from accounts.views import TokenLogoutView
 from core import exceptions, health, metrics, openapi
 from core.routers import OptionalSlashRouter
+from events import views as events_views
 from events.browser import tracker_js
 from events.urls import router as events_router
 from insights import urls as insights_urls
@@ -60,6 +61,9 @@ urlpatterns = [
     path("health/ready", health.ready, name="health-ready"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("t.js", tracker_js, name="tracker-js"),
+    # The tracker and the collect route under names a tenant chooses (ad blockers' lists
+    # hold the usual ones): /js/<name>.js, POST /<name>/e (events.views.collect).
+    re_path(r"^js/[A-Za-z0-9_.-]{1,64}\.js$", tracker_js, name="tracker-js-named"),
     path("auth/", include("djoser.urls")),
     # djoser's token login (a new hashed token per login); logout revokes only the token
     # it is sent with (djoser's deletes every token of the user).
@@ -75,6 +79,7 @@ urlpatterns = [
         openapi.redoc_bundle,
         name="redoc-bundle",
     ),
+    path("api/stats/", include("webstats.urls")),
     path("api/stats/", include("stats.urls")),
     path("api/", include(insights_urls.api_urlpatterns)),
     path("", include(insights_urls.share_urlpatterns)),
@@ -87,6 +92,7 @@ urlpatterns = [
     # Any other API path answers a JSON 404, under DEBUG too (Django's page is HTML).
     re_path(r"^(?:api|admin/v1)/", exceptions.unmatched_api_path),
     path("admin/", admin.site.urls),
+    re_path(r"^(?P<name>[A-Za-z0-9_-]{1,64})/e/?$", events_views.collect, name="web-collect"),
 ]
 
 handler400 = exceptions.bad_request

@@ -80,6 +80,12 @@ def _iter_keys(lower, upper, interval, tz, found, now) -> Iterator[str]:
         )
 
 
+def key_of(instant: dt.datetime, interval: Interval, tz: ZoneInfo) -> str:
+    """The key of the bucket that holds `instant`."""
+    start = _bucket_start(instant, interval, tz)
+    return bucket_key(start if interval == "hour" else start.date(), interval, tz)
+
+
 def _bucket_start(instant: dt.datetime, interval: Interval, tz: ZoneInfo) -> dt.datetime:
     local = instant.astimezone(tz)
     if interval == "hour":

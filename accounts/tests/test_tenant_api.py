@@ -10,6 +10,8 @@ FIELDS = {
     "name",
     "timezone",
     "is_active",
+    "session_minutes",
+    "respect_dnt",
     "auto_create_events",
     "retention_days",
     "ingest_rate",

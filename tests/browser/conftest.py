@@ -24,6 +24,10 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
     "--window-size=1280,1600",
+    # A visitor's browser: headless Chromium's own User-Agent names it a bot, whose
+    # events from a web page are refused (webstats).
+    "--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/156.0.0.0 Safari/537.36",
 ]
 _accounts = itertools.count(1)
 

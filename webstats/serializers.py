@@ -1,0 +1,52 @@
+import json
+from typing import Any
+
+from rest_framework import serializers
+
+from insights.spec import PRESETS, QueryError, parse_date_range, parse_filters
+from stats.serializers import TrendQuerySerializer
+
+MAX_LIMIT = 1000
+COMPARES = ("previous_period",)
+
+
+class WebQuerySerializer(TrendQuerySerializer):
+    """`date_range` (a preset: today, yesterday, 7d, 30d, month, year; default 30d) or
+    `start_date`/`end_date`; `filters` as JSON in the query API's form, on the page
+    views (e.g. `[["eq", "data.$country", "DE"]]`); `limit` rows per list; `compare`."""
+
+    date_range = serializers.CharField(required=False, help_text=f"{', '.join(PRESETS)}, or Nd")
+    filters = serializers.CharField(required=False, help_text="JSON, as in POST /api/query")
+    limit = serializers.IntegerField(required=False, default=10, min_value=1, max_value=MAX_LIMIT)
+    compare = serializers.ChoiceField(choices=COMPARES, required=False)
+    interval = serializers.ChoiceField(choices=("hour", "day", "week", "month"), required=False)
+
+    def validate_date_range(self, value: str):
+        return _parsed(lambda: parse_date_range(value), "date_range")
+
+    def validate_filters(self, value: str):
+        try:
+            raw: Any = json.loads(value)
+        except ValueError:
+            raise serializers.ValidationError("Not JSON.") from None
+        return _parsed(lambda: parse_filters(raw, "filters"), "filters")
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if "date_range" in attrs and ("start_date" in attrs or "end_date" in attrs):
+            raise serializers.ValidationError(
+                {"date_range": ["Give date_range or start_date/end_date, not both."]}
+            )
+        return attrs
+
+
+def _parsed(parse, name: str):
+    try:
+        return parse()
+    except QueryError as exc:
+        where = "" if exc.path == name else f" ({exc.path})"
+        raise serializers.ValidationError(f"{exc.message}{where}") from None
+
+
+class RealtimeQuerySerializer(serializers.Serializer):
+    minutes = serializers.IntegerField(required=False, default=5, min_value=1, max_value=60)

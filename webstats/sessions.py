@@ -1,0 +1,220 @@
+"""Visits (sessions) and the web stats of a range, from the `$pageview` and `$pageleave`
+events the tracker sends (enriched at ingestion: webstats.enrichment).
+
+A visit is a visitor's run of such events with gaps shorter than the tenant's
+`session_minutes` (30 by default); its source, campaign, country, device, browser and
+OS are those of its first page view, its entry page the first page viewed, its exit
+page the last, its duration from its first event to its last (a `$pageleave` carries
+the time spent on the last page). A visit with a single page view is a bounce.
+Visits are cut at the range's edges. Everything is counted exactly, in Python, from
+one read of the range's web events.
+"""
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import connections
+from django.db.models import Q, QuerySet
+
+from core.ranges import half_open
+from events.models import EventLog
+from insights.engine import Window
+from insights.expressions import EpochMicroseconds, JsonText
+from stats.buckets import bucket_keys, key_of
+
+PAGEVIEW, PAGELEAVE = "$pageview", "$pageleave"
+# What a visit is broken down by: the answer's key → the property of its first page view.
+VISIT_PROPERTIES = {
+    "sources": "$source",
+    "channels": "$channel",
+    "utm_sources": "$utm_source",
+    "utm_mediums": "$utm_medium",
+    "utm_campaigns": "$utm_campaign",
+    "countries": "$country",
+    "devices": "$device_type",
+    "browsers": "$browser",
+    "oses": "$os",
+}
+PATH = "$pathname"
+COLUMNS = (PATH, *VISIT_PROPERTIES.values())
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MICROS = 1_000_000
+
+
+@dataclass
+class Visit:
+    visitor: str
+    start: int  # microseconds since the epoch
+    end: int
+    pages: list[str | None] = field(default_factory=list)  # the paths viewed, in order
+    properties: dict[str, Any] | None = None  # of its first page view
+
+
+def web_stats(
+    *,
+    logs: QuerySet[EventLog],
+    window: Window,
+    tz: ZoneInfo,
+    session_minutes: int,
+    conditions: Q,
+    limit: int,
+    interval: str,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    views = web_events(logs, window, conditions)
+    visits = sessions(views, gap=session_minutes * 60 * MICROS)
+    answer = headline(visits)
+    answer["timeseries"] = _timeseries(views, visits, window, tz, interval, now)
+    answer["pages"] = _top(_page_counts(visits), limit, ("visitors", "pageviews"), label="page")
+    answer["entry_pages"] = _top(
+        _visit_counts(visits, lambda visit: visit.pages[0]), limit, ("visitors", "visits")
+    )
+    answer["exit_pages"] = _top(
+        _visit_counts(visits, lambda visit: visit.pages[-1]), limit, ("visitors", "visits")
+    )
+    for key, name in VISIT_PROPERTIES.items():
+        counts = _visit_counts(visits, lambda visit, name=name: visit.properties.get(name))
+        answer[key] = _top(counts, limit, ("visitors", "visits"))
+    return answer
+
+
+def headline(visits: list[Visit]) -> dict[str, Any]:
+    pageviews = sum(len(visit.pages) for visit in visits)
+    count = len(visits)
+    return {
+        "visitors": len({visit.visitor for visit in visits}),
+        "visits": count,
+        "pageviews": pageviews,
+        "views_per_visit": round(pageviews / count, 2) if count else None,
+        "bounce_rate": round(sum(len(v.pages) == 1 for v in visits) / count, 4) if count else None,
+        "visit_duration": round(sum(v.end - v.start for v in visits) / count / MICROS, 1)
+        if count
+        else None,
+    }
+
+
+def sessions(views: Iterable[tuple], *, gap: int) -> list[Visit]:
+    """The visits of `views` — (visitor, instant, is a page view, path, properties…)
+    rows — that have a page view."""
+    by_visitor: dict[str, list[tuple]] = defaultdict(list)
+    for row in views:
+        by_visitor[row[0]].append(row)
+    visits: list[Visit] = []
+    for visitor, rows in by_visitor.items():
+        rows.sort(key=lambda row: row[1])
+        current: Visit | None = None
+        for row in rows:
+            instant = row[1]
+            if current is None or instant - current.end >= gap:
+                if current is not None and current.pages:
+                    visits.append(current)
+                current = Visit(visitor, instant, instant)
+            current.end = instant
+            if row[2]:
+                current.pages.append(row[3])
+                if current.properties is None:
+                    current.properties = dict(zip(COLUMNS[1:], row[4:], strict=True))
+        if current is not None and current.pages:
+            visits.append(current)
+    return visits
+
+
+def web_events(logs: QuerySet[EventLog], window: Window, conditions: Q) -> list[tuple]:
+    """(visitor, instant, is a page view, path, the visit properties…) of every web event
+    of the range that meets `conditions`, read through the cursor."""
+    rows = (
+        logs.exclude(distinct_id="")
+        .filter(half_open("timestamp", window.lower, window.upper))
+        .filter(Q(event__name=PAGEVIEW) | Q(event__name=PAGELEAVE))
+        .filter(conditions)
+        .annotate(
+            instant=EpochMicroseconds("timestamp"),
+            **{f"p{index}": JsonText([name]) for index, name in enumerate(COLUMNS)},
+        )
+        .order_by()
+        .values_list(
+            "distinct_id",
+            "instant",
+            "event__name",
+            *(f"p{index}" for index in range(len(COLUMNS))),
+        )
+    )
+    sql, params = rows.query.sql_with_params()
+    with connections[rows.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(row[0], row[1], row[2] == PAGEVIEW, *row[3:]) for row in cursor.fetchall()]
+
+
+def _page_counts(visits: list[Visit]) -> dict[Any, tuple[int, int]]:
+    """{path: (visitors, page views)}."""
+    viewers: dict[Any, set[str]] = defaultdict(set)
+    views: Counter = Counter()
+    for visit in visits:
+        for page in visit.pages:
+            viewers[page].add(visit.visitor)
+            views[page] += 1
+    return {page: (len(viewers[page]), views[page]) for page in views}
+
+
+def _visit_counts(visits: list[Visit], value_of) -> dict[Any, tuple[int, int]]:
+    """{value: (visitors, visits)} of a property of each visit."""
+    visitors: dict[Any, set[str]] = defaultdict(set)
+    counts: Counter = Counter()
+    for visit in visits:
+        value = value_of(visit)
+        visitors[value].add(visit.visitor)
+        counts[value] += 1
+    return {value: (len(visitors[value]), counts[value]) for value in counts}
+
+
+def _top(
+    counts: dict[Any, tuple[int, int]], limit: int, names: tuple[str, str], *, label="value"
+) -> list[dict[str, Any]]:
+    """The `limit` largest by visitors (then the second count, then the value); a missing
+    value (no referrer, no country…) is listed as null."""
+    ranked = sorted(counts.items(), key=lambda item: (-item[1][0], -item[1][1], str(item[0])))
+    return [
+        {label: value, names[0]: first, names[1]: second}
+        for value, (first, second) in ranked[:limit]
+    ]
+
+
+def _timeseries(
+    views: list[tuple],
+    visits: list[Visit],
+    window: Window,
+    tz: ZoneInfo,
+    interval: str,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """Per bucket of `interval` in `tz`: the visitors who viewed a page in it, its page
+    views, and the visits that began in it."""
+    visitors: dict[str, set[str]] = defaultdict(set)
+    pageviews: Counter = Counter()
+    started: Counter = Counter()
+    for row in views:
+        if row[2]:
+            key = _bucket(row[1], interval, tz)
+            visitors[key].add(row[0])
+            pageviews[key] += 1
+    for visit in visits:
+        started[_bucket(visit.start, interval, tz)] += 1
+    found = sorted(set(pageviews) | set(started))
+    keys = bucket_keys(window.lower, window.upper, interval, tz, found, now=now)
+    return [
+        {
+            "date": key,
+            "visitors": len(visitors.get(key, ())),
+            "pageviews": pageviews.get(key, 0),
+            "visits": started.get(key, 0),
+        }
+        for key in keys
+    ]
+
+
+def _bucket(micros: int, interval: str, tz: ZoneInfo) -> str:
+    return key_of(EPOCH + dt.timedelta(microseconds=micros), interval, tz)

@@ -1,0 +1,194 @@
+"""GET /api/stats/web and /api/stats/web/realtime: visits cut at gaps, bounces, durations,
+entry and exit pages, sources, breakdowns, filters, comparison, zones, and tenancy."""
+
+import datetime as dt
+import json
+
+import pytest
+from django.utils import timezone
+
+from events.tests.factories import EventFactory, EventLogFactory
+
+pytestmark = pytest.mark.django_db
+UTC = dt.UTC
+URL = "/api/stats/web"
+
+
+def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 3, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.fixture
+def site(tenant):
+    """Two visitors over March 2026:
+    - v1: /, /pricing, /signup 10:00-10:20 from Google on a desktop in DE, left /signup
+      at 10:25; then /docs alone at 11:00 (a bounce: the gap is 40 minutes);
+    - v2: / at 12:00 direct on a mobile in FR, a bounce, on day 2."""
+    events = {name: EventFactory(tenant=tenant, name=name) for name in ("$pageview", "$pageleave")}
+
+    def log(name, visitor, when, **data):
+        EventLogFactory(event=events[name], distinct_id=visitor, timestamp=when, data=data)
+
+    google = {
+        "$source": "Google",
+        "$channel": "search",
+        "$country": "DE",
+        "$device_type": "desktop",
+        "$browser": "Chrome",
+        "$os": "Windows",
+    }
+    log("$pageview", "v1", at(1, 10), **{"$pathname": "/", **google})
+    log("$pageview", "v1", at(1, 10, 10), **{"$pathname": "/pricing", **google})
+    log("$pageview", "v1", at(1, 10, 20), **{"$pathname": "/signup", **google})
+    log("$pageleave", "v1", at(1, 10, 25), **{"$pathname": "/signup"})
+    log("$pageview", "v1", at(1, 11, 5), **{"$pathname": "/docs", "$channel": "direct"})
+    mobile = {"$channel": "direct", "$country": "FR", "$device_type": "mobile"}
+    log("$pageview", "v2", at(2, 12), **{"$pathname": "/", **mobile})
+    return tenant
+
+
+def get(client, **params):
+    query = {"start_date": "2026-03-01", "end_date": "2026-03-31", "tz": "UTC", **params}
+    response = client.get(URL, query)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_headline_numbers(api_client, site):
+    body = get(api_client)
+
+    assert {key: body[key] for key in ("visitors", "visits", "pageviews")} == {
+        "visitors": 2,
+        "visits": 3,
+        "pageviews": 5,
+    }
+    assert body["views_per_visit"] == round(5 / 3, 2)
+    assert body["bounce_rate"] == round(2 / 3, 4)
+    assert body["visit_duration"] == round(25 * 60 / 3, 1)  # 25 min, then two bounces of 0
+
+
+def test_pages_entries_exits_and_sources(api_client, site):
+    body = get(api_client)
+
+    assert body["pages"][0] == {"page": "/", "visitors": 2, "pageviews": 2}
+    assert {row["page"] for row in body["pages"]} == {"/", "/pricing", "/signup", "/docs"}
+    assert body["entry_pages"] == [
+        {"value": "/", "visitors": 2, "visits": 2},
+        {"value": "/docs", "visitors": 1, "visits": 1},
+    ]
+    assert {row["value"]: row["visits"] for row in body["exit_pages"]} == {
+        "/signup": 1,
+        "/docs": 1,
+        "/": 1,
+    }
+    assert body["channels"] == [
+        {"value": "direct", "visitors": 2, "visits": 2},
+        {"value": "search", "visitors": 1, "visits": 1},
+    ]
+    assert {row["value"] for row in body["sources"]} == {"Google", None}
+    assert {row["value"] for row in body["countries"]} == {"DE", "FR", None}
+
+
+def test_limit_and_timeseries(api_client, site):
+    body = get(api_client, limit=1)
+
+    assert len(body["pages"]) == 1
+    assert body["interval"] == "day"
+    days = {row["date"]: row for row in body["timeseries"]}
+    assert days["2026-03-01"] == {"date": "2026-03-01", "visitors": 1, "pageviews": 4, "visits": 2}
+    assert days["2026-03-02"]["visitors"] == 1
+    assert days["2026-03-03"] == {"date": "2026-03-03", "visitors": 0, "pageviews": 0, "visits": 0}
+
+
+def test_the_tenants_session_length(api_client, site):
+    site.session_minutes = 60
+    site.save()
+
+    body = get(api_client)
+
+    assert body["visits"] == 2  # v1's 40-minute gap no longer ends a visit
+    assert body["bounce_rate"] == 0.5
+
+
+def test_filters_on_page_views(api_client, site):
+    body = get(api_client, filters=json.dumps([["eq", "data.$country", "DE"]]))
+
+    assert (body["visitors"], body["pageviews"]) == (1, 3)
+
+
+def test_a_zone_moves_the_days(api_client, site):
+    utc = get(api_client, start_date="2026-03-02", end_date="2026-03-02")
+    kiritimati = get(
+        api_client, tz="Pacific/Kiritimati", start_date="2026-03-02", end_date="2026-03-02"
+    )
+
+    assert (utc["pageviews"], utc["interval"]) == (1, "hour")
+    # UTC+14: v1's 10:00-11:05 UTC on March 1st is March 2nd there, v2's noon March 3rd.
+    assert (kiritimati["visitors"], kiritimati["pageviews"]) == (1, 4)
+    assert kiritimati["timeseries"][0]["date"] == "2026-03-02T00:00:00+14:00"
+
+
+def test_compare_with_the_previous_period(api_client, site):
+    body = get(
+        api_client, start_date="2026-03-02", end_date="2026-03-02", compare="previous_period"
+    )
+
+    assert body["visitors"] == 1
+    assert body["previous"]["date_range"]["start"].startswith("2026-03-01")
+    assert (body["previous"]["visits"], body["previous"]["pageviews"]) == (2, 4)
+
+
+def test_another_tenants_page_views_are_not_counted(other_client, site):
+    body = get(other_client)
+
+    assert (body["visitors"], body["pageviews"], body["pages"]) == (0, 0, [])
+
+
+def test_a_preset_range(api_client, tenant):
+    event = EventFactory(tenant=tenant, name="$pageview")
+    EventLogFactory(event=event, distinct_id="v", timestamp=timezone.now(), data={"$pathname": "/"})
+
+    body = api_client.get(URL, {"date_range": "7d"}).json()
+
+    assert (body["visitors"], body["pages"][0]["page"]) == (1, "/")
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"filters": "[not json"}, "filters"),
+        ({"filters": json.dumps([["zz", "event", "a"]])}, "filters"),
+        ({"date_range": "forever"}, "date_range"),
+        ({"date_range": "7d", "start_date": "2026-03-01"}, "date_range"),
+        ({"limit": "0"}, "limit"),
+        ({"compare": "last_year"}, "compare"),
+        ({"tz": "Mars/Olympus"}, "tz"),
+        ({"start_date": "2026-02-30"}, "start_date"),
+    ],
+)
+def test_bad_queries_are_400s_naming_the_parameter(api_client, params, field):
+    response = api_client.get(URL, params)
+
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_anonymous_is_401(anon_client):
+    assert anon_client.get(URL).status_code == 401
+
+
+def test_realtime_counts_the_last_minutes(api_client, tenant, other_tenant):
+    now = timezone.now()
+    views = EventFactory(tenant=tenant, name="$pageview")
+    EventLogFactory(event=views, distinct_id="a", timestamp=now - dt.timedelta(minutes=1))
+    EventLogFactory(event=views, distinct_id="a", timestamp=now - dt.timedelta(minutes=2))
+    EventLogFactory(event=views, distinct_id="b", timestamp=now - dt.timedelta(minutes=9))
+    theirs = EventFactory(tenant=other_tenant, name="$pageview")
+    EventLogFactory(event=theirs, distinct_id="c", timestamp=now)
+
+    body = api_client.get(f"{URL}/realtime").json()
+    wider = api_client.get(f"{URL}/realtime", {"minutes": 10}).json()
+
+    assert body == {"minutes": 5, "visitors": 1, "pageviews": 2}
+    assert (wider["visitors"], wider["pageviews"]) == (2, 3)
+    assert api_client.get(f"{URL}/realtime", {"minutes": 0}).status_code == 400

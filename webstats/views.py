@@ -1,0 +1,107 @@
+"""Web stats: `GET /api/stats/web` and `GET /api/stats/web/realtime`."""
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from core.ranges import half_open
+from events.models import EventLog
+from insights.conditions import filters_q
+from insights.engine import Window, previous_window, resolve_window
+from insights.spec import DateRange
+from stats.buckets import TooManyBuckets
+from stats.selectors import day_range_bounds
+from stats.views import StatsView
+from webstats.serializers import RealtimeQuerySerializer, WebQuerySerializer
+from webstats.sessions import PAGELEAVE, PAGEVIEW, headline, sessions, web_events, web_stats
+
+DEFAULT_RANGE = DateRange(preset="30d")
+
+
+class WebStatsView(StatsView):
+    """A site's web analytics over a range, from the tracker's page views: `visitors`,
+    `visits`, `pageviews`, `views_per_visit`, `bounce_rate`, `visit_duration` (seconds),
+    a `timeseries`, and the top `pages`, `entry_pages`, `exit_pages`, `sources`,
+    `channels`, `utm_sources`, `utm_mediums`, `utm_campaigns`, `countries`, `devices`,
+    `browsers` and `oses`; with `compare=previous_period`, the headline numbers of the
+    period before as `previous`."""
+
+    queryset = EventLog.objects.all()
+    query_serializer_class = WebQuerySerializer
+    renderer_classes = api_settings.DEFAULT_RENDERER_CLASSES  # no chart
+    buckets_field = "interval"
+
+    @extend_schema(parameters=[WebQuerySerializer], responses={200: OpenApiResponse(dict)})
+    def get(self, request, *args, **kwargs):
+        query = self.query()
+        tz = query.get("tz") or ZoneInfo(self.tenant.timezone)
+        now = timezone.now()
+        date_range = query.get("date_range")
+        if date_range is None and ("start_date" in query or "end_date" in query):
+            window = Window(*day_range_bounds(start=query.get("start_date"),
+                                              end=query.get("end_date"), tz=tz))  # fmt: skip
+            date_range = DateRange(start=query.get("start_date"), end=query.get("end_date"))
+        else:
+            date_range = date_range or DEFAULT_RANGE
+            window = resolve_window(date_range, tz, now)
+        conditions = filters_q(query["filters"]) if "filters" in query else Q()
+        interval = query.get("interval") or _interval(window)
+        try:
+            answer: dict[str, Any] = web_stats(
+                logs=self.get_queryset(),
+                window=window,
+                tz=tz,
+                session_minutes=self.tenant.session_minutes,
+                conditions=conditions,
+                limit=query["limit"],
+                interval=interval,
+                now=now,
+            )
+        except TooManyBuckets as exc:
+            raise ValidationError({"interval": [str(exc)]}) from None
+        if query.get("compare") and window.lower is not None and window.upper is not None:
+            previous = previous_window(date_range, window, tz)
+            visits = sessions(
+                web_events(self.get_queryset(), previous, conditions),
+                gap=self.tenant.session_minutes * 60_000_000,
+            )
+            answer["previous"] = {"date_range": previous.as_json(tz), **headline(visits)}
+        body = {"date_range": window.as_json(tz), "tz": tz.key, "interval": interval, **answer}
+        return Response(body, headers={"X-Timezone": tz.key})
+
+
+class RealtimeView(StatsView):
+    """Visitors with a page view or a page leave in the last `minutes` (default 5), and
+    their page views."""
+
+    queryset = EventLog.objects.all()
+    query_serializer_class = RealtimeQuerySerializer
+    renderer_classes = api_settings.DEFAULT_RENDERER_CLASSES
+
+    @extend_schema(parameters=[RealtimeQuerySerializer], responses={200: OpenApiResponse(dict)})
+    def get(self, request, *args, **kwargs):
+        minutes = self.query()["minutes"]
+        now = timezone.now()
+        recent = (
+            self.get_queryset()
+            .filter(half_open("timestamp", now - dt.timedelta(minutes=minutes), None))
+            .filter(Q(event__name=PAGEVIEW) | Q(event__name=PAGELEAVE))
+            .exclude(distinct_id="")
+            .order_by()
+        )
+        visitors = recent.values("distinct_id").distinct().count()
+        pageviews = recent.filter(event__name=PAGEVIEW).count()
+        return Response({"minutes": minutes, "visitors": visitors, "pageviews": pageviews})
+
+
+def _interval(window: Window) -> str:
+    """Hours for a range of up to two days, else days."""
+    bounded = window.lower is not None and window.upper is not None
+    return "hour" if bounded and window.upper - window.lower <= dt.timedelta(days=2) else "day"
