@@ -16,12 +16,24 @@ SHOP_PAGE = """<!doctype html>
 <button id="add-to-cart">Add to cart</button>
 <button id="checkout">Checkout</button>
 <button id="identify">I am shopper-7</button>
+<a id="to-pricing" href="/pricing">Pricing</a>
 <p id="ready"></p>
-<script src="{service}/t.js"></script>
+<script src="{service}/js/site.js"></script>
 <script>
   const params = new URLSearchParams(location.search);
+  // ?web=1: the web analytics snippet's defaults (page views, cookieless); otherwise
+  // the tracker as an app uses it (its own events, a stored anonymous id).
+  const web = params.get("web") === "1";
   eventtracker.init({{key: params.get("key"), host: params.get("host"),
-                     flushInterval: Number(params.get("flush") || 200)}});
+                     flushInterval: Number(params.get("flush") || 200),
+                     autocapture: web, cookieless: web,
+                     sensitiveParams: ["key", "host", "flush", "web"]}});
+  // A single-page app's link: the address changes, the page stays.
+  document.getElementById("to-pricing").onclick = (event) => {{
+    event.preventDefault();
+    history.pushState({{}}, "", "/pricing");
+    document.title = "Pricing";
+  }};
   document.getElementById("add-to-cart").onclick =
     () => eventtracker.track("add_to_cart", {{sku: "A-1", price: 12.5}});
   document.getElementById("checkout").onclick =

@@ -39,17 +39,18 @@
       } catch (e) {}
     };
     // Storage may be missing, throw on access (private mode, blocked cookies) or be
-    // full: memory stays the source of truth and storage is best effort.
+    // full: memory stays the source of truth and storage is best effort. Cookieless:
+    // nothing is stored at all.
     const load = (name) => {
       try {
-        return env.storage.getItem(name);
+        return cfg.cookieless ? null : env.storage.getItem(name);
       } catch (e) {
         return null;
       }
     };
     const store = (name, value) => {
       try {
-        value == null ? env.storage.removeItem(name) : env.storage.setItem(name, value);
+        if (!cfg.cookieless) value == null ? env.storage.removeItem(name) : env.storage.setItem(name, value);
       } catch (e) {}
     };
     const iso = () => new Date(env.now()).toISOString();
@@ -57,12 +58,15 @@
     // encodeURIComponent cannot throw here.
     const size = (event) => encodeURIComponent(JSON.stringify(event)).replace(/%../g, '.').length + 1;
     const pending = () => queue.filter((e) => !inFlight.has(e.uuid));
+    // Cookieless: no id at all (the server derives a daily one); else a stored random
+    // one, made when first needed (after init, which may ask for cookieless).
     const newAnon = () => {
-      const id = env.uuid();
+      const id = cfg.cookieless ? '' : env.uuid();
       store(ANON, id);
       return id;
     };
-    let distinctId = load(IDENT) || load(ANON) || newAnon();
+    let distinctId = null;
+    const currentId = () => (distinctId ??= load(IDENT) || load(ANON) || newAnon());
 
     // Public methods never throw into the host page.
     const safe = (fn) => (...args) => {
@@ -238,7 +242,7 @@
 
     function track(name, data) {
       if (!name || typeof name != 'string') return warn('track() needs an event name');
-      const event = { event_name: name, data: data || {}, timestamp: iso(), distinct_id: distinctId, uuid: env.uuid() };
+      const event = { event_name: name, data: data || {}, timestamp: iso(), distinct_id: currentId(), uuid: env.uuid() };
       // Also throws on what JSON cannot encode (cycles, BigInt): refused here, not
       // later in a batch.
       if (size(event) > MAX_BODY - 50) return warn(`event "${name}" is over ${MAX_BODY} bytes, dropped`);
@@ -263,7 +267,7 @@
         store(IDENT, null);
         distinctId = newAnon();
       },
-      distinctId: () => distinctId,
+      distinctId: currentId,
       // Send now rather than within flushInterval (a pending backoff still
       // applies), or with beacons when the page is about to go away.
       flush: (useBeacon) => (useBeacon ? beacon() : pump()),
@@ -280,6 +284,35 @@
     if (typeof module == 'object') module.exports = { createTracker };
     return;
   }
+  // Page views without code (autocapture, on unless init says `autocapture: false`):
+  // one when init runs and one on every history change of a single-page app
+  // (pushState, popstate; hash changes too with `hashChanges: true`), each followed by
+  // a $pageleave with the seconds spent and the deepest scroll (percent) when the page
+  // changes, is hidden or goes away. `sensitiveParams` are removed from the url.
+  let cfg = {};
+  let page = null;
+  let since = 0;
+  let depth = 0;
+  const scrolled = () => {
+    const e = d.documentElement;
+    depth = Math.max(depth, Math.min(100, Math.round((100 * (w.scrollY + w.innerHeight)) / e.scrollHeight)) || 0);
+  };
+  const leave = () => {
+    if (page) tracker.track('$pageleave', { url: page, seconds: Math.round((Date.now() - since) / 1000), scroll: depth });
+    since = Date.now();
+  };
+  const view = () => {
+    const u = new URL(w.location.href);
+    (cfg.sensitiveParams || []).forEach((p) => u.searchParams.delete(p));
+    if (!cfg.hashChanges) u.hash = '';
+    if (u.href == page) return;
+    leave();
+    page = u.href;
+    depth = 0;
+    scrolled();
+    const n = w.navigator;
+    tracker.track('$pageview', { url: page, title: d.title, referrer: d.referrer, screen_width: w.screen.width, language: n.language });
+  };
   const before = w.eventtracker; // the snippet's array of calls, if any
   if (before && before.track) return; // the script was included twice
   let storage;
@@ -306,10 +339,37 @@
     // Default host: where this script was loaded from.
     host: script && script.src ? new URL(script.src).origin : undefined,
   });
+  const init = tracker.init;
+  // Never throws into the page (a missing history API, say): the tracker still works.
+  tracker.init = (options) => {
+    cfg = { autocapture: true, cookieless: true, ...options };
+    init(cfg);
+    const n = w.navigator;
+    // Do-Not-Track / Global Privacy Control, when the page asks the tracker to honour them.
+    if (cfg.respectDnt && (n.doNotTrack == '1' || n.globalPrivacyControl)) tracker.track = () => {};
+    try {
+      if (cfg.autocapture) {
+        const h = w.history;
+        const push = h.pushState;
+        h.pushState = function () {
+          push.apply(this, arguments);
+          view();
+        };
+        w.addEventListener('popstate', view);
+        if (cfg.hashChanges) w.addEventListener('hashchange', view);
+        w.addEventListener('scroll', scrolled, { passive: true });
+        view();
+      }
+    } catch (e) {}
+  };
   // pagehide is the last event a page reliably gets (unload is not fired on
   // mobile or with the back-forward cache); hidden covers tabs closed later.
-  w.addEventListener('pagehide', () => tracker.flush(true));
-  d.addEventListener('visibilitychange', () => d.visibilityState == 'hidden' && tracker.flush(true));
+  const hide = () => {
+    if (cfg.autocapture) leave();
+    tracker.flush(true);
+  };
+  w.addEventListener('pagehide', hide);
+  d.addEventListener('visibilitychange', () => d.visibilityState == 'hidden' && hide());
   w.eventtracker = tracker;
   if (Array.isArray(before)) tracker.push(...before);
 })(globalThis);

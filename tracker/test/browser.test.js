@@ -9,12 +9,19 @@ const vm = require('node:vm');
 const { memoryStorage, settle } = require('./helpers.js');
 const { OUTPUT, SOURCE } = require('../scripts/build.js');
 
+// The transport tests: no page views of their own, today's stored anonymous id.
 const SNIPPET = `
 window.eventtracker = window.eventtracker || [];
-eventtracker.push(["init", {key: "et_pfx_secret", flushInterval: 10}], ["track", "signup", {plan: "pro"}]);
+eventtracker.push(["init", {key: "et_pfx_secret", flushInterval: 10, autocapture: false, cookieless: false}],
+                  ["track", "signup", {plan: "pro"}]);
 `;
+const init = (options) =>
+  `window.eventtracker = [["init", ${JSON.stringify({ key: 'k', flushInterval: 10, ...options })}]];`;
 
-function loadPage(code, { snippet = '', localStorage = memoryStorage(), crypto = globalThis.crypto, beaconResult = true } = {}) {
+function loadPage(
+  code,
+  { snippet = '', localStorage = memoryStorage(), crypto = globalThis.crypto, beaconResult = true, navigator = {} } = {},
+) {
   const listeners = { window: {}, document: {} };
   const on = (target) => (type, fn) => (listeners[target][type] ||= []).push(fn);
   const beacons = [];
@@ -23,6 +30,16 @@ function loadPage(code, { snippet = '', localStorage = memoryStorage(), crypto =
     visibilityState: 'visible',
     currentScript: { src: 'https://et.example/t.js?v=1' },
     addEventListener: on('document'),
+    title: 'Shop',
+    referrer: 'https://www.google.com/',
+    documentElement: { scrollHeight: 4000 },
+  };
+  // A single-page app's history: pushState changes the address without an event.
+  const location = { href: 'https://shop.example/a?x=1&token=secret#top' };
+  const history = {
+    pushState(state, title, url) {
+      location.href = new URL(url, location.href).href;
+    },
   };
   const window = {
     document,
@@ -33,7 +50,14 @@ function loadPage(code, { snippet = '', localStorage = memoryStorage(), crypto =
     setTimeout,
     clearTimeout,
     addEventListener: on('window'),
+    location,
+    history,
+    screen: { width: 1280 },
+    scrollY: 0,
+    innerHeight: 1000,
     navigator: {
+      language: 'de-DE',
+      ...navigator,
       sendBeacon(url, data) {
         if (this !== window.navigator) throw new TypeError('Illegal invocation');
         beacons.push({ url, data });
@@ -154,6 +178,53 @@ for (const [label, file] of [
     const first = page.window.eventtracker;
     vm.runInContext(code, page.window);
     assert.equal(page.window.eventtracker, first);
+  });
+
+  test(`${label}: a page view on init, cookieless: no id, nothing stored`, async () => {
+    const localStorage = memoryStorage();
+    const page = loadPage(code, { snippet: init({ sensitiveParams: ['token'] }), localStorage });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const [event] = page.requests[0].body.events;
+    assert.equal(event.event_name, '$pageview');
+    assert.deepEqual(event.data, {
+      url: 'https://shop.example/a?x=1',
+      title: 'Shop',
+      referrer: 'https://www.google.com/',
+      screen_width: 1280,
+      language: 'de-DE',
+    });
+    assert.equal(event.distinct_id, '');
+    assert.equal(localStorage.items.size, 0);
+  });
+
+  test(`${label}: a single-page app's navigation leaves one page and views the next`, async () => {
+    const page = loadPage(code, { snippet: init({}) });
+    page.window.scrollY = 1000;
+    page.fire('window', 'scroll');
+    page.window.history.pushState({}, '', '/b');
+    page.window.history.pushState({}, '', '/b'); // the same address again: nothing
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const events = page.requests.flatMap((r) => r.body.events);
+    assert.deepEqual(
+      events.map((e) => [e.event_name, e.data.url]),
+      [
+        ['$pageview', 'https://shop.example/a?x=1&token=secret'],
+        ['$pageleave', 'https://shop.example/a?x=1&token=secret'],
+        ['$pageview', 'https://shop.example/b'],
+      ],
+    );
+    assert.equal(events[1].data.scroll, 50);
+    assert.equal(typeof events[1].data.seconds, 'number');
+    page.fire('window', 'pagehide');
+    assert.deepEqual(await beaconEvents(page.beacons[0]), ['$pageleave']);
+  });
+
+  test(`${label}: autocapture off, and Do-Not-Track when the page honours it`, async () => {
+    const off = loadPage(code, { snippet: init({ autocapture: false }) });
+    const dnt = loadPage(code, { snippet: init({ respectDnt: true }), navigator: { doNotTrack: '1' } });
+    const gpc = loadPage(code, { snippet: init({ respectDnt: true }), navigator: { globalPrivacyControl: true } });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.deepEqual([off.requests.length, dnt.requests.length, gpc.requests.length], [0, 0, 0]);
   });
 }
 

@@ -39,7 +39,10 @@
 
   function showIdentity() { who.textContent = tracker.distinctId(); }
 
-  tracker.init({ key: config.key, host: config.host || location.origin, flushInterval: 500 });
+  // The tracker as an app uses it: the events of these buttons (no page views), and a
+  // stored anonymous id to show (web analytics' defaults are page views, cookieless).
+  tracker.init({ key: config.key, host: config.host || location.origin, flushInterval: 500,
+                 autocapture: false, cookieless: false });
   showIdentity();
 
   document.querySelectorAll('button[data-event]').forEach(function (button) {

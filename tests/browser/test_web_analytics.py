@@ -1,0 +1,51 @@
+"""Web analytics end to end in headless Chromium: the shop page loads the tracker under a
+name of its own with the snippet's defaults, is navigated as a single-page app, and the
+service's web stats count the page views, the visit and its source."""
+
+from urllib.parse import urlencode
+
+from events.devices import agent, device_type
+from eventtracker.tests.live_server import call
+from tests.browser.test_tracker import click, settled, wait_for
+
+
+def test_a_single_page_apps_visit_is_counted(driver, service, shop, account):
+    query = {"key": account["key"], "host": service, "flush": 200, "web": 1}
+    campaign = {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "autumn"}
+    driver.get(f"{shop}/")
+    driver.execute_script("localStorage.clear()")  # what earlier tests' pages stored
+    driver.get(f"{shop}/?{urlencode({**query, **campaign})}")
+    wait_for(lambda: driver.find_element("id", "ready").text == "ready")
+
+    click(driver, "to-pricing")  # pushState: a page view of /pricing, a leave of /
+    driver.back()  # popstate: / again
+    wait_for(lambda: driver.execute_script("return location.pathname") == "/")
+    logs = settled(service, account["token"], expected=5)
+
+    views = sorted(
+        (log for log in logs if log["event_name"] == "$pageview"), key=lambda log: log["timestamp"]
+    )
+    assert [log["data"]["$pathname"] for log in views] == ["/", "/pricing", "/"]
+    assert "key=" not in views[0]["data"]["url"]  # sensitiveParams never leave the page
+    assert {log["distinct_id"] for log in logs} == {views[0]["distinct_id"]}
+    assert views[0]["distinct_id"].startswith("anon-")  # cookieless: the server's id
+    assert driver.execute_script("return localStorage.length") == 0  # nothing stored
+    assert views[0]["data"]["$browser"] == "Chrome"
+    # By the screen width the page sent, as Plausible reads it.
+    width = views[0]["data"]["screen_width"]
+    assert views[0]["data"]["$device_type"] == device_type(agent(""), width)
+    leaves = [log for log in logs if log["event_name"] == "$pageleave"]
+    assert {log["data"]["url"].split("?")[0] for log in leaves} >= {f"{shop}/", f"{shop}/pricing"}
+
+    status, stats = call(f"{service}/api/stats/web?date_range=today&tz=UTC", token=account["token"])
+
+    assert status == 200, stats
+    assert (stats["visitors"], stats["visits"], stats["pageviews"]) == (1, 1, 3)
+    assert stats["bounce_rate"] == 0
+    assert stats["entry_pages"] == [{"value": "/", "visitors": 1, "visits": 1}]
+    assert stats["sources"] == [{"value": "newsletter", "visitors": 1, "visits": 1}]
+    assert stats["channels"][0]["value"] == "email"
+    assert stats["utm_campaigns"][0]["value"] == "autumn"
+    assert {row["page"]: row["pageviews"] for row in stats["pages"]} == {"/": 2, "/pricing": 1}
+    status, realtime = call(f"{service}/api/stats/web/realtime", token=account["token"])
+    assert (status, realtime["visitors"]) == (200, 1)
