@@ -18,39 +18,35 @@ def _online(schema_editor) -> bool:
     return True
 
 
+def _concurrently(operation, schema_editor, state, app_label: str, index, *, add: bool) -> None:
+    """Build (`add`) or drop `index` of the operation's model, as it is in `state`."""
+    model = state.apps.get_model(app_label, operation.model_name)
+    if operation.allow_migrate_model(schema_editor.connection.alias, model):
+        change = schema_editor.add_index if add else schema_editor.remove_index
+        change(model, index, concurrently=True)
+
+
 class AddIndexOnline(AddIndex):
     def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
         if not _online(schema_editor):
             return super().database_forwards(app_label, schema_editor, from_state, to_state)
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            schema_editor.add_index(model, self.index, concurrently=True)
-        return None
+        return _concurrently(self, schema_editor, to_state, app_label, self.index, add=True)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:
         if not _online(schema_editor):
             return super().database_backwards(app_label, schema_editor, from_state, to_state)
-        model = from_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            schema_editor.remove_index(model, self.index, concurrently=True)
-        return None
+        return _concurrently(self, schema_editor, from_state, app_label, self.index, add=False)
 
 
 class RemoveIndexOnline(RemoveIndex):
     def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
         if not _online(schema_editor):
             return super().database_forwards(app_label, schema_editor, from_state, to_state)
-        model = from_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            index = from_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
-            schema_editor.remove_index(model, index, concurrently=True)
-        return None
+        index = from_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
+        return _concurrently(self, schema_editor, from_state, app_label, index, add=False)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:
         if not _online(schema_editor):
             return super().database_backwards(app_label, schema_editor, from_state, to_state)
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            index = to_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
-            schema_editor.add_index(model, index, concurrently=True)
-        return None
+        index = to_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
+        return _concurrently(self, schema_editor, to_state, app_label, index, add=True)

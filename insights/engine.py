@@ -378,6 +378,10 @@ def _per_user_partials(metrics: tuple[Metric, ...]) -> dict[str, Any]:
     return partials
 
 
+# A numeric property's per-user partials, and how partials of several rows fold into one.
+PARTIAL_FOLDS = (("sum", "SUM"), ("weight", "SUM"), ("min", "MIN"), ("max", "MAX"))
+
+
 def _per_user_folds(metrics: tuple[Metric, ...]) -> str:
     """The per-user partials of several groups folded into one per user (a user's
     partials over the whole range), under the same names. Only aliases of this module
@@ -385,12 +389,7 @@ def _per_user_folds(metrics: tuple[Metric, ...]) -> str:
     columns = {"p_events": "SUM"}
     for index, metric in enumerate(metrics):
         if metric.field is not None:
-            for part, function in (
-                ("sum", "SUM"),
-                ("weight", "SUM"),
-                ("min", "MIN"),
-                ("max", "MAX"),
-            ):
+            for part, function in PARTIAL_FOLDS:
                 columns[f"p{index}_{part}"] = function
     return ", ".join(f"{function}({alias}) AS {alias}" for alias, function in columns.items())
 
@@ -417,12 +416,7 @@ def _per_user_totals(metrics: tuple[Metric, ...], quote) -> str:
     }
     for index, metric in enumerate(metrics):
         if metric.field is not None:
-            for part, function in (
-                ("sum", "SUM"),
-                ("weight", "SUM"),
-                ("min", "MIN"),
-                ("max", "MAX"),
-            ):
+            for part, function in PARTIAL_FOLDS:
                 columns[f"a{index}_{part}"] = f"{function}(p{index}_{part})"
     return ", ".join(f"{sql} AS {quote(alias)}" for alias, sql in columns.items())
 

@@ -38,15 +38,12 @@ class ChartSizeSerializer(serializers.Serializer):
     )
 
 
-class StatsQuerySerializer(ChartSizeSerializer):
-    """Query of every stats route: `start_date`/`end_date` as YYYY-MM-DD, both days
-    included, either may be omitted; `event_name` narrows to one event; `tz` is the
-    IANA zone that decides where days begin (default: the tenant's); `width` and
-    `height` size a PNG chart."""
+class DaysQuerySerializer(serializers.Serializer):
+    """`start_date`/`end_date` as YYYY-MM-DD, both days included, either may be omitted;
+    `tz` is the IANA zone that decides where days begin (default: the tenant's)."""
 
     start_date = serializers.DateField(required=False, input_formats=[DATE_FORMAT])
     end_date = serializers.DateField(required=False, input_formats=[DATE_FORMAT])
-    event_name = serializers.CharField(required=False, max_length=200)
     tz = serializers.CharField(required=False, max_length=64, help_text="IANA time zone name")
 
     def validate_tz(self, value: str) -> zoneinfo.ZoneInfo:
@@ -60,6 +57,13 @@ class StatsQuerySerializer(ChartSizeSerializer):
             raise serializers.ValidationError({"end_date": ["end_date is before start_date."]})
         check_range_days(start, end)
         return attrs
+
+
+class StatsQuerySerializer(DaysQuerySerializer, ChartSizeSerializer):
+    """Query of every stats route: the days and zone; `event_name` narrows to one
+    event; `width` and `height` size a PNG chart."""
+
+    event_name = serializers.CharField(required=False, max_length=200)
 
 
 def max_range_days() -> int:

@@ -4,7 +4,7 @@ saved dashboards) and /demo/."""
 from django.contrib.auth.views import LoginView, LogoutView
 from django.urls import path
 
-from web import insights, views
+from web import insights, site, views
 
 urlpatterns = [
     path("", views.home, name="web-home"),
@@ -32,5 +32,6 @@ urlpatterns = [
         "dashboard/retention/", insights.insight_page, {"kind": "retention"}, name="web-retention"
     ),
     path("dashboard/boards/", insights.boards, name="web-boards"),
+    path("dashboard/web/", site.site, name="web-site"),
     path("dashboard/boards/<int:pk>/", insights.board, name="web-board"),
 ]

@@ -4,13 +4,13 @@ from typing import Any
 from rest_framework import serializers
 
 from insights.spec import PRESETS, QueryError, parse_date_range, parse_filters
-from stats.serializers import TrendQuerySerializer
+from stats.serializers import DaysQuerySerializer
 
 MAX_LIMIT = 1000
 COMPARES = ("previous_period",)
 
 
-class WebQuerySerializer(TrendQuerySerializer):
+class WebQuerySerializer(DaysQuerySerializer):
     """`date_range` (a preset: today, yesterday, 7d, 30d, month, year; default 30d) or
     `start_date`/`end_date`; `filters` as JSON in the query API's form, on the page
     views (e.g. `[["eq", "data.$country", "DE"]]`); `limit` rows per list; `compare`."""

@@ -51,6 +51,7 @@ class Visit:
     start: int  # microseconds since the epoch
     end: int
     pages: list[str | None] = field(default_factory=list)  # the paths viewed, in order
+    viewed: list[int] = field(default_factory=list)  # when each page was viewed
     properties: dict[str, Any] | None = None  # of its first page view
 
 
@@ -64,11 +65,14 @@ def web_stats(
     limit: int,
     interval: str,
     now: dt.datetime,
+    visits_with: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    views = web_events(logs, window, conditions)
-    visits = sessions(views, gap=session_minutes * 60 * MICROS)
+    """The answer of /api/stats/web. `conditions` select the events read; `visits_with`
+    keeps the visits whose properties (VISIT_PROPERTIES' names: `$source`, `$country` …)
+    have these values, all their page views included (the dashboard's filters)."""
+    visits = _visits(logs, window, conditions, session_minutes, visits_with)
     answer = headline(visits)
-    answer["timeseries"] = _timeseries(views, visits, window, tz, interval, now)
+    answer["timeseries"] = _timeseries(visits, window, tz, interval, now)
     answer["pages"] = _top(_page_counts(visits), limit, ("visitors", "pageviews"), label="page")
     answer["entry_pages"] = _top(
         _visit_counts(visits, lambda visit: visit.pages[0]), limit, ("visitors", "visits")
@@ -80,6 +84,26 @@ def web_stats(
         counts = _visit_counts(visits, lambda visit, name=name: visit.properties.get(name))
         answer[key] = _top(counts, limit, ("visitors", "visits"))
     return answer
+
+
+def headline_of(
+    logs: QuerySet[EventLog],
+    window: Window,
+    conditions: Q,
+    *,
+    session_minutes: int,
+    visits_with: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The headline numbers alone (a comparison's period before)."""
+    return headline(_visits(logs, window, conditions, session_minutes, visits_with))
+
+
+def _visits(logs, window, conditions, session_minutes, visits_with) -> list[Visit]:
+    visits = sessions(web_events(logs, window, conditions), gap=session_minutes * 60 * MICROS)
+    if not visits_with:
+        return visits
+    wanted = visits_with.items()
+    return [visit for visit in visits if all(visit.properties.get(k) == v for k, v in wanted)]
 
 
 def headline(visits: list[Visit]) -> dict[str, Any]:
@@ -116,6 +140,7 @@ def sessions(views: Iterable[tuple], *, gap: int) -> list[Visit]:
             current.end = instant
             if row[2]:
                 current.pages.append(row[3])
+                current.viewed.append(instant)
                 if current.properties is None:
                     current.properties = dict(zip(COLUMNS[1:], row[4:], strict=True))
         if current is not None and current.pages:
@@ -184,25 +209,19 @@ def _top(
 
 
 def _timeseries(
-    views: list[tuple],
-    visits: list[Visit],
-    window: Window,
-    tz: ZoneInfo,
-    interval: str,
-    now: dt.datetime,
+    visits: list[Visit], window: Window, tz: ZoneInfo, interval: str, now: dt.datetime
 ) -> list[dict[str, Any]]:
     """Per bucket of `interval` in `tz`: the visitors who viewed a page in it, its page
     views, and the visits that began in it."""
     visitors: dict[str, set[str]] = defaultdict(set)
     pageviews: Counter = Counter()
     started: Counter = Counter()
-    for row in views:
-        if row[2]:
-            key = _bucket(row[1], interval, tz)
-            visitors[key].add(row[0])
-            pageviews[key] += 1
     for visit in visits:
         started[_bucket(visit.start, interval, tz)] += 1
+        for instant in visit.viewed:
+            key = _bucket(instant, interval, tz)
+            visitors[key].add(visit.visitor)
+            pageviews[key] += 1
     found = sorted(set(pageviews) | set(started))
     keys = bucket_keys(window.lower, window.upper, interval, tz, found, now=now)
     return [

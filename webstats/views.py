@@ -17,10 +17,9 @@ from insights.conditions import filters_q
 from insights.engine import Window, previous_window, resolve_window
 from insights.spec import DateRange
 from stats.buckets import TooManyBuckets
-from stats.selectors import day_range_bounds
 from stats.views import StatsView
 from webstats.serializers import RealtimeQuerySerializer, WebQuerySerializer
-from webstats.sessions import PAGELEAVE, PAGEVIEW, headline, sessions, web_events, web_stats
+from webstats.sessions import PAGELEAVE, PAGEVIEW, headline_of, web_stats
 
 DEFAULT_RANGE = DateRange(preset="30d")
 
@@ -36,21 +35,16 @@ class WebStatsView(StatsView):
     queryset = EventLog.objects.all()
     query_serializer_class = WebQuerySerializer
     renderer_classes = api_settings.DEFAULT_RENDERER_CLASSES  # no chart
-    buckets_field = "interval"
 
     @extend_schema(parameters=[WebQuerySerializer], responses={200: OpenApiResponse(dict)})
     def get(self, request, *args, **kwargs):
         query = self.query()
         tz = query.get("tz") or ZoneInfo(self.tenant.timezone)
         now = timezone.now()
-        date_range = query.get("date_range")
-        if date_range is None and ("start_date" in query or "end_date" in query):
-            window = Window(*day_range_bounds(start=query.get("start_date"),
-                                              end=query.get("end_date"), tz=tz))  # fmt: skip
+        date_range = query.get("date_range") or DEFAULT_RANGE
+        if "start_date" in query or "end_date" in query:
             date_range = DateRange(start=query.get("start_date"), end=query.get("end_date"))
-        else:
-            date_range = date_range or DEFAULT_RANGE
-            window = resolve_window(date_range, tz, now)
+        window = resolve_window(date_range, tz, now)
         conditions = filters_q(query["filters"]) if "filters" in query else Q()
         interval = query.get("interval") or _interval(window)
         try:
@@ -68,11 +62,13 @@ class WebStatsView(StatsView):
             raise ValidationError({"interval": [str(exc)]}) from None
         if query.get("compare") and window.lower is not None and window.upper is not None:
             previous = previous_window(date_range, window, tz)
-            visits = sessions(
-                web_events(self.get_queryset(), previous, conditions),
-                gap=self.tenant.session_minutes * 60_000_000,
+            numbers = headline_of(
+                self.get_queryset(),
+                previous,
+                conditions,
+                session_minutes=self.tenant.session_minutes,
             )
-            answer["previous"] = {"date_range": previous.as_json(tz), **headline(visits)}
+            answer["previous"] = {"date_range": previous.as_json(tz), **numbers}
         body = {"date_range": window.as_json(tz), "tz": tz.key, "interval": interval, **answer}
         return Response(body, headers={"X-Timezone": tz.key})
 

@@ -15,7 +15,9 @@ import uuid
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 
+from accounts.services import api_key_create
 from core.sharding import is_citus, placement
 from events import rollups
 from events.models import EventLog
@@ -24,6 +26,10 @@ from events.tests.factories import EventFactory, EventLogFactory
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+DESKTOP_CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
 QUERY = {"event_name": "signup", "tz": "Asia/Kolkata"}
 STATS = [
     "/api/stats/event_trend",
@@ -155,6 +161,23 @@ def test_insights_touch_one_shard_each(api_client, tenant):
         [200, 200],
         201,
     )
+
+
+def test_web_analytics_touch_one_shard_each(api_client, tenant):
+    _, secret = api_key_create(tenant=tenant, name="site", role="ingest")
+    one_shard_per_statement()
+    page = {"url": "https://shop.example/pricing?utm_source=news", "referrer": "https://t.co/x"}
+    body = {"events": [{"event_name": "$pageview", "data": page}]}
+
+    sent = APIClient().post(
+        f"/site/e?key={secret}", body, format="json", HTTP_USER_AGENT=DESKTOP_CHROME
+    )
+    web = api_client.get("/api/stats/web", {"date_range": "7d", "compare": "previous_period"})
+    realtime = api_client.get("/api/stats/web/realtime")
+
+    assert (sent.status_code, web.status_code, realtime.status_code) == (200, 200, 200)
+    assert (web.json()["pageviews"], web.json()["sources"][0]["value"]) == (1, "news")
+    assert realtime.json()["visitors"] == 1
 
 
 def test_the_fold_works_one_tenant_at_a_time(api_client, other_client):

@@ -27,7 +27,7 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
     "people": frozenset({"core", "accounts", "events"}),
     "platform_admin": frozenset({"core", "accounts", "events", "stats"}),
     "v1": frozenset({"core", "accounts", "events", "stats"}),
-    "web": frozenset({"core", "accounts", "events", "stats", "insights", "people"}),
+    "web": frozenset({"core", "accounts", "events", "stats", "insights", "webstats", "people"}),
 }
 WIRING = "eventtracker"
 OURS = frozenset(ALLOWED_IMPORTS) | {WIRING}

@@ -6,10 +6,11 @@ from urllib.parse import urlencode
 
 from events.devices import agent, device_type
 from eventtracker.tests.live_server import call
+from tests.browser.test_pages import log_in
 from tests.browser.test_tracker import click, settled, wait_for
 
 
-def test_a_single_page_apps_visit_is_counted(driver, service, shop, account):
+def test_a_single_page_apps_visit_is_counted(driver, service, shop, account, artifacts):
     query = {"key": account["key"], "host": service, "flush": 200, "web": 1}
     campaign = {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "autumn"}
     driver.get(f"{shop}/")
@@ -17,7 +18,11 @@ def test_a_single_page_apps_visit_is_counted(driver, service, shop, account):
     driver.get(f"{shop}/?{urlencode({**query, **campaign})}")
     wait_for(lambda: driver.find_element("id", "ready").text == "ready")
 
+    # Each step waits for its events to be stored: batches apart by more than the clock
+    # skew the server corrects per batch, so the stored times keep the order of the steps.
+    settled(service, account["token"], expected=1)
     click(driver, "to-pricing")  # pushState: a page view of /pricing, a leave of /
+    settled(service, account["token"], expected=3)
     driver.back()  # popstate: / again
     wait_for(lambda: driver.execute_script("return location.pathname") == "/")
     logs = settled(service, account["token"], expected=5)
@@ -49,3 +54,18 @@ def test_a_single_page_apps_visit_is_counted(driver, service, shop, account):
     assert {row["page"]: row["pageviews"] for row in stats["pages"]} == {"/": 2, "/pricing": 1}
     status, realtime = call(f"{service}/api/stats/web/realtime", token=account["token"])
     assert (status, realtime["visitors"]) == (200, 1)
+
+    # The dashboard's web analytics page shows them, and a source's row filters it.
+    log_in(driver, service, account, "/dashboard/web/?period=today")
+    cards = {
+        card.get_attribute("data-key"): card.find_element("class name", "card-value").text
+        for card in driver.find_elements("css selector", "#headline .card")
+    }
+    assert (cards["visitors"], cards["visits"], cards["pageviews"]) == ("1", "1", "3")
+    driver.find_element("link text", "newsletter").click()
+    wait_for(lambda: "f=%24source%3Anewsletter" in driver.current_url)
+    assert "newsletter" in driver.find_element("id", "filters").text
+    # The newsletter's visit with all its pages (/pricing's own view has no source).
+    shown = driver.find_element("css selector", "[data-key=pageviews] .card-value").text
+    assert shown == "3"
+    driver.save_screenshot(str(artifacts / "web-analytics.png"))

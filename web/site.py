@@ -1,0 +1,174 @@
+"""The web analytics page of the dashboard (/dashboard/web/): a site's headline numbers
+beside the previous period's, visitors per day or hour, and its top pages, sources,
+countries and devices, every row a link that filters the whole page. Drawn on the
+server (the chart is inline SVG): the numbers read without JavaScript, fast on a phone."""
+
+import datetime as dt
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from accounts.tenancy import scope_to_tenant
+from core.deadline import with_statement_deadline
+from events.models import EventLog
+from insights.conditions import filters_q
+from insights.engine import Window, previous_window, resolve_window
+from insights.spec import DateRange, parse_filters
+from web.views import blocked, page
+from webstats.sessions import headline_of, web_events, web_stats
+
+PERIODS = {
+    "today": "Today",
+    "7d": "7 days",
+    "30d": "30 days",
+    "month": "This month",
+    "year": "This year",
+}
+# The panels: the answer's list, its title, the property a row's link filters on.
+PANELS = (
+    ("pages", "Top pages", "$pathname"),
+    ("entry_pages", "Entry pages", "$pathname"),
+    ("exit_pages", "Exit pages", "$pathname"),
+    ("sources", "Sources", "$source"),
+    ("channels", "Channels", "$channel"),
+    ("utm_campaigns", "Campaigns", "$utm_campaign"),
+    ("countries", "Countries", "$country"),
+    ("devices", "Devices", "$device_type"),
+    ("browsers", "Browsers", "$browser"),
+    ("oses", "Operating systems", "$os"),
+)
+FILTERABLE = frozenset(prop for _, _, prop in PANELS)
+PAGE = "$pathname"
+HEADLINE = (
+    ("visitors", "Visitors", "{:,}"),
+    ("visits", "Visits", "{:,}"),
+    ("pageviews", "Page views", "{:,}"),
+    ("views_per_visit", "Views per visit", "{:.2f}"),
+    ("bounce_rate", "Bounce rate", "{:.0%}"),
+    ("visit_duration", "Visit duration", "{:.0f} s"),
+)
+LIMIT = 8
+REALTIME_MINUTES = 5
+CHART_WIDTH, CHART_HEIGHT = 720, 160
+
+
+@login_required(login_url="web-login")
+@require_GET
+@with_statement_deadline
+def site(request: HttpRequest) -> HttpResponse:
+    tenant = request.user.tenant
+    if not tenant.is_active:
+        return blocked(request)
+    period = request.GET.get("period") if request.GET.get("period") in PERIODS else "30d"
+    filters = _filters(request.GET.getlist("f"))
+    tz = ZoneInfo(tenant.timezone)
+    now = timezone.now()
+    logs = scope_to_tenant(EventLog.objects.all(), tenant)
+    date_range = DateRange(preset=period)
+    window = resolve_window(date_range, tz, now)
+    # A page filter keeps those page views; any other keeps the visits with that source,
+    # country … and all their pages, as Plausible filters.
+    pages = [["eq", f"data.{p}", v] for p, v in filters if p == PAGE]
+    conditions = filters_q(parse_filters(pages, "f"))
+    visits_with = {p: v for p, v in filters if p != PAGE}
+    interval = "hour" if period == "today" else "day"
+    answer = web_stats(logs=logs, window=window, tz=tz, session_minutes=tenant.session_minutes,
+                       conditions=conditions, limit=LIMIT, interval=interval, now=now,
+                       visits_with=visits_with)  # fmt: skip
+    previous = headline_of(
+        logs,
+        previous_window(date_range, window, tz),
+        conditions,
+        session_minutes=tenant.session_minutes,
+        visits_with=visits_with,
+    )
+    recent = web_events(logs, _last_minutes(now), Q())
+    context = {
+        "nav": "web",
+        "period": period,
+        "periods": [(key, label, _link(key, filters)) for key, label in PERIODS.items()],
+        "filters": [(p, v, _link(period, [f for f in filters if f != (p, v)])) for p, v in filters],
+        "cards": [_card(answer, previous, *spec) for spec in HEADLINE],
+        "chart": _chart(answer["timeseries"]),
+        "panels": [_panel(answer, period, filters, *spec) for spec in PANELS],
+        "realtime": len({row[0] for row in recent}),
+        "realtime_minutes": REALTIME_MINUTES,
+        "tz": tz.key,
+    }
+    return page(request, "web/site.html", context)
+
+
+def _filters(raw: list[str]) -> list[tuple[str, str]]:
+    """`f=$source:Google` pairs of the panels' properties, in order, repeats dropped."""
+    found: list[tuple[str, str]] = []
+    for item in raw:
+        prop, _, value = item.partition(":")
+        if prop in FILTERABLE and value and (prop, value) not in found:
+            found.append((prop, value))
+    return found
+
+
+def _link(period: str, filters: list[tuple[str, str]]) -> str:
+    query = [("period", period)] + [("f", f"{p}:{v}") for p, v in filters]
+    return "?" + urlencode(query)
+
+
+def _card(answer: dict, previous: dict, key: str, label: str, shape: str) -> dict:
+    value, before = answer[key], previous[key]
+    change = None
+    if value is not None and before:
+        change = round(100 * (value - before) / before)
+    return {
+        "key": key,
+        "label": label,
+        "value": "—" if value is None else shape.format(value),
+        "change": change,
+    }
+
+
+def _panel(answer: dict, period: str, filters: list, key: str, title: str, prop: str) -> dict:
+    rows = []
+    label = "page" if key == "pages" else "value"
+    for row in answer[key]:
+        value = row[label]
+        shown = (
+            value if value is not None else ("Direct / none" if prop == "$source" else "Unknown")
+        )
+        link = _link(period, [*filters, (prop, value)]) if value is not None else None
+        counts = [row[name] for name in row if name != label]
+        rows.append({"value": shown, "link": link, "counts": counts})
+    names = [name for name in (answer[key][0] if answer[key] else {}) if name != label]
+    return {"key": key, "title": title, "rows": rows, "columns": names}
+
+
+def _chart(timeseries: list[dict]) -> dict:
+    """Bars of visitors per bucket, scaled to the chart's height."""
+    top = max((row["visitors"] for row in timeseries), default=0) or 1
+    width = CHART_WIDTH / max(len(timeseries), 1)
+    bars = [
+        {
+            "x": round(index * width, 1),
+            "width": round(max(width - 2, 1), 1),
+            "height": round(CHART_HEIGHT * row["visitors"] / top, 1),
+            "y": round(CHART_HEIGHT - CHART_HEIGHT * row["visitors"] / top, 1),
+            "title": f"{row['date']}: {row['visitors']} visitors, {row['pageviews']} page views",
+        }
+        for index, row in enumerate(timeseries)
+    ]
+    first, last = (timeseries[0]["date"], timeseries[-1]["date"]) if timeseries else ("", "")
+    return {
+        "bars": bars,
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "first": first,
+        "last": last,
+    }
+
+
+def _last_minutes(now: dt.datetime) -> Window:
+    return Window(now - dt.timedelta(minutes=REALTIME_MINUTES), None)

@@ -1,0 +1,106 @@
+"""The web analytics page: headline numbers beside the previous period, the chart, the
+panels whose rows filter the page, the realtime count; tenancy; accessibility."""
+
+import datetime as dt
+import re
+from html import unescape
+
+import pytest
+from django.utils import timezone
+
+from events.tests.factories import EventFactory, EventLogFactory
+from web.tests.markup import parse
+from web.tests.test_accessibility import assert_accessible
+
+pytestmark = pytest.mark.django_db
+URL = "/dashboard/web/"
+
+
+@pytest.fixture
+def visits(tenant):
+    """Today: v1 views / from Google in DE, then /pricing (a single-page app's second view:
+    no referrer, no source of its own); v2 views / directly from FR.
+    Five days ago: v3 views /, so the 7-day period has a period before it to compare."""
+    views = EventFactory(tenant=tenant, name="$pageview")
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    google = {"$source": "Google", "$channel": "search", "$country": "DE"}
+    for visitor, minutes, data in (
+        ("v1", 0, {"$pathname": "/", **google}),
+        ("v1", 5, {"$pathname": "/pricing", "$channel": "direct"}),
+        ("v2", 10, {"$pathname": "/", "$channel": "direct", "$country": "FR"}),
+    ):
+        when = min(now + dt.timedelta(minutes=minutes), timezone.now())
+        EventLogFactory(event=views, distinct_id=visitor, timestamp=when, data=data)
+    EventLogFactory(
+        event=views,
+        distinct_id="v3",
+        timestamp=timezone.now() - dt.timedelta(days=9),
+        data={"$pathname": "/"},
+    )
+
+
+def card(html: str, key: str) -> str:
+    found = re.search(rf'data-key="{key}">.*?card-value">([^<]*)<', html, re.DOTALL)
+    return unescape(found.group(1))
+
+
+def test_the_page_counts_todays_visits(web_client, visits):
+    html = web_client.get(URL, {"period": "today"}).content.decode()
+
+    counts = [card(html, key) for key in ("visitors", "visits", "pageviews")]
+    assert counts == ["2", "2", "3"]
+    assert card(html, "bounce_rate") == "50%"
+    assert '<a href="?period=today&amp;f=%24source%3AGoogle">Google</a>' in html
+    assert "Direct / none" in html  # v2's visit has no source
+    assert re.search(r'id="realtime"><strong>\d+</strong>', html)
+    assert html.count("<rect ") == timezone.now().hour + 1  # a bar per hour of today so far
+
+
+def test_a_rows_link_filters_the_whole_page_by_visit(web_client, visits):
+    html = web_client.get(URL, {"period": "today", "f": "$source:Google"}).content.decode()
+
+    # The visits from Google, with all their pages (/pricing has no source of its own).
+    assert (card(html, "visitors"), card(html, "pageviews")) == ("1", "2")
+    assert 'id="filters"' in html
+    assert "FR" not in re.search(r'id="panel-countries".*?</section>', html, re.DOTALL).group(0)
+    assert "/pricing" in re.search(r'id="panel-pages".*?</section>', html, re.DOTALL).group(0)
+
+
+def test_a_page_filter_keeps_those_page_views(web_client, visits):
+    html = web_client.get(URL, {"period": "today", "f": "$pathname:/pricing"}).content.decode()
+
+    assert (card(html, "visits"), card(html, "pageviews")) == ("1", "1")
+
+
+def test_unknown_filters_and_periods_are_ignored(web_client, visits):
+    html = web_client.get(URL, {"period": "decade", "f": ["$password:x", "nocolon"]})
+
+    assert html.status_code == 200
+    assert 'aria-current="page">30 days' in html.content.decode()
+    assert 'id="filters"' not in html.content.decode()
+
+
+def test_the_change_against_the_period_before(web_client, visits):
+    html = web_client.get(URL, {"period": "7d"}).content.decode()
+
+    # 7 days: v1 and v2 (3 views); the 7 days before: v3 (1 view).
+    assert card(html, "visitors") == "2"
+    assert re.search(r'data-key="pageviews">.*?\+200% vs the period before', html, re.DOTALL)
+
+
+def test_another_tenants_visits_are_not_shown(other_web_client, visits):
+    html = other_web_client.get(URL, {"period": "today"}).content.decode()
+
+    assert card(html, "visitors") == "0"
+    assert "Google" not in html
+
+
+def test_logged_out_is_sent_to_log_in(client):
+    response = client.get(URL)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/dashboard/login/")
+
+
+def test_the_page_is_accessible(web_client, visits):
+    assert_accessible(parse(web_client.get(URL, {"period": "today"})))
