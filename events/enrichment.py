@@ -31,6 +31,12 @@ from events import devices, geo, referrers, visitors
 from events.validation import EventInput
 
 MAX_VALUE = 500  # characters kept of a derived text value
+# Every property the server derives: what a page sent under these names is dropped.
+DERIVED = (
+    "$browser", "$browser_version", "$os", "$os_version", "$device_type", "$country",
+    "$region", "$host", "$pathname", *(f"${name}" for name in referrers.UTM_FIELDS),
+    "$click_id", "$referrer_host", "$source", "$channel",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,9 @@ class Visit:
         )
 
     def enrich(self, item: EventInput) -> EventInput:
-        data = dict(item.data)
+        """`item` with the derived properties in its data, and a cookieless id when it
+        has none."""
+        data = {name: value for name, value in item.data.items() if name not in DERIVED}
         agent = devices.agent(self.user_agent)
         place = geo.place_of(self.address)
         derived: dict[str, Any] = {
@@ -87,7 +95,6 @@ class Visit:
                 "$channel": source.channel,
             }
         for name, value in derived.items():
-            data.pop(name, None)
             if value is not None:
                 data[name] = value[:MAX_VALUE] if isinstance(value, str) else value
         distinct_id = item.distinct_id or visitors.visitor_id(
@@ -101,6 +108,7 @@ class Visit:
 
 
 def is_web(request: HttpRequest) -> bool:
+    """Sent from a web page: an `Origin` header, or the collect route."""
     return "HTTP_ORIGIN" in request.META or getattr(request, "web_collect", False)
 
 

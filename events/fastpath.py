@@ -10,8 +10,8 @@ It answers only a request that is ordinary from end to end: not from a web page 
 `Origin`: the view enriches a page's events, events.enrichment), a JSON answer (no
 browsable API, no `?format=`), a body with its length, a token or API key (no session)
 that may ingest in an active tenant, room in the rate window, no blocklist match, and a
-body that parses and passes validation. Everything it checks
-is checked by the same functions the view uses, and it stores through the same service
+body that parses and passes validation. Everything it checks is checked by the same
+functions the view uses, and it stores through the same service
 (events.services.event_logs_ingest), so it answers what the view answers: the same
 status, body and headers (events/tests/test_fastpath.py sends each request both ways
 and compares).

@@ -69,11 +69,11 @@ def event_logs_ingest(
     adapter already mapped (seed 000) — store the valid ones exactly once each (by uuid)
     and return one receipt per item, in order.
 
-    `enrich` maps each valid item before it is stored (events.enrichment: what a web page's
-    request says about the visit). With `atomic`, nothing is stored if any item is
-    rejected. The counter increments (the
-    hourly rollup, the ingestion accounting of the request and all its items) commit with
-    the logs: on PostgreSQL in the one statement that inserts them (events.bulk)."""
+    `enrich` maps each valid item before it is stored (events.enrichment: what a web
+    page's request says about the visit). With `atomic`, nothing is stored if any item is
+    rejected. The counter increments (the hourly rollup, the ingestion accounting of the
+    request and all its items) commit with the logs: on PostgreSQL in the one statement
+    that inserts them (events.bulk)."""
     if (raw_items is None) == (items is None):
         raise TypeError("Give raw_items or items, not both.")
     if items is None:

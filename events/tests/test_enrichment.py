@@ -169,11 +169,16 @@ def test_sources_and_channels(ingest_key, referrer, page, source, channel):
 
 
 def test_the_page_cannot_forge_derived_properties(ingest_key):
-    send(ingest_key, [pageview(**{"$country": "XX", "$browser": "Forged"})])
+    forged = {"$country": "XX", "$browser": "Forged", "$source": "Forged", "$channel": "paid"}
+    send(ingest_key, [pageview(**forged), {"event_name": "signup", "data": forged}])
 
-    data = EventLog.objects.get().data
-    assert "$country" not in data
-    assert data["$browser"] == "Chrome"
+    stored = {log.event.name: log.data for log in EventLog.objects.select_related("event")}
+    with_page, without = stored["$pageview"], stored["signup"]
+    assert "$country" not in with_page
+    assert with_page["$browser"] == "Chrome"
+    assert with_page["$channel"] == "email"  # from the url's utm_medium, not the forged one
+    # No url nor referrer: nothing derives a source, and the forged one is gone too.
+    assert not {"$source", "$channel", "$country"} & set(without)
 
 
 def test_known_bots_are_refused_and_counted(ingest_key, tenant):
