@@ -342,6 +342,7 @@
   const init = tracker.init;
   // Never throws into the page (a missing history API, say): the tracker still works.
   tracker.init = (options) => {
+    if (cfg.key) return init(options); // a second init: ignored (and warned about) as before
     cfg = { autocapture: true, cookieless: true, ...options };
     init(cfg);
     const n = w.navigator;

@@ -219,6 +219,17 @@ for (const [label, file] of [
     assert.deepEqual(await beaconEvents(page.beacons[0]), ['$pageleave']);
   });
 
+  test(`${label}: a second init changes nothing: one page view, one listener`, async (t) => {
+    const warn = t.mock.method(console, 'warn', () => {});
+    const page = loadPage(code, { snippet: init({}) });
+    page.window.eventtracker.init({ key: 'other' });
+    page.window.history.pushState({}, '', '/b');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const events = page.requests.flatMap((r) => r.body.events).map((e) => e.event_name);
+    assert.deepEqual(events, ['$pageview', '$pageleave', '$pageview']);
+    assert.equal(warn.mock.callCount(), 1);
+  });
+
   test(`${label}: autocapture off, and Do-Not-Track when the page honours it`, async () => {
     const off = loadPage(code, { snippet: init({ autocapture: false }) });
     const dnt = loadPage(code, { snippet: init({ respectDnt: true }), navigator: { doNotTrack: '1' } });
