@@ -3,12 +3,10 @@ beside the previous period's, visitors per day or hour, and its top pages, sourc
 countries and devices, every row a link that filters the whole page. Drawn on the
 server (the chart is inline SVG): the numbers read without JavaScript, fast on a phone."""
 
-import datetime as dt
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -17,10 +15,10 @@ from accounts.tenancy import scope_to_tenant
 from core.deadline import with_statement_deadline
 from events.models import EventLog
 from insights.conditions import filters_q
-from insights.engine import Window, previous_window, resolve_window
+from insights.engine import previous_window, resolve_window
 from insights.spec import DateRange, parse_filters
 from web.views import blocked, page
-from webstats.sessions import headline_of, web_events, web_stats
+from webstats.sessions import headline_of, realtime, web_stats
 
 PERIODS = {
     "today": "Today",
@@ -87,7 +85,6 @@ def site(request: HttpRequest) -> HttpResponse:
         session_minutes=tenant.session_minutes,
         visits_with=visits_with,
     )
-    recent = web_events(logs, _last_minutes(now), Q())
     context = {
         "nav": "web",
         "period": period,
@@ -96,7 +93,7 @@ def site(request: HttpRequest) -> HttpResponse:
         "cards": [_card(answer, previous, *spec) for spec in HEADLINE],
         "chart": _chart(answer["timeseries"]),
         "panels": [_panel(answer, period, filters, *spec) for spec in PANELS],
-        "realtime": len({row[0] for row in recent}),
+        "realtime": realtime(logs, now=now, minutes=REALTIME_MINUTES)["visitors"],
         "realtime_minutes": REALTIME_MINUTES,
         "tz": tz.key,
     }
@@ -168,7 +165,3 @@ def _chart(timeseries: list[dict]) -> dict:
         "first": first,
         "last": last,
     }
-
-
-def _last_minutes(now: dt.datetime) -> Window:
-    return Window(now - dt.timedelta(minutes=REALTIME_MINUTES), None)

@@ -86,6 +86,21 @@ def web_stats(
     return answer
 
 
+def realtime(logs: QuerySet[EventLog], *, now: dt.datetime, minutes: int) -> dict[str, int]:
+    """The visitors with a page view or a page leave in the last `minutes`, and their page
+    views: two counts in the database."""
+    recent = (
+        logs.exclude(distinct_id="")
+        .filter(half_open("timestamp", now - dt.timedelta(minutes=minutes), None))
+        .filter(Q(event__name=PAGEVIEW) | Q(event__name=PAGELEAVE))
+        .order_by()
+    )
+    return {
+        "visitors": recent.values("distinct_id").distinct().count(),
+        "pageviews": recent.filter(event__name=PAGEVIEW).count(),
+    }
+
+
 def headline_of(
     logs: QuerySet[EventLog],
     window: Window,

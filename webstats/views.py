@@ -11,7 +11,6 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from core.ranges import half_open
 from events.models import EventLog
 from insights.conditions import filters_q
 from insights.engine import Window, previous_window, resolve_window
@@ -19,7 +18,7 @@ from insights.spec import DateRange
 from stats.buckets import TooManyBuckets
 from stats.views import StatsView
 from webstats.serializers import RealtimeQuerySerializer, WebQuerySerializer
-from webstats.sessions import PAGELEAVE, PAGEVIEW, headline_of, web_stats
+from webstats.sessions import headline_of, realtime, web_stats
 
 DEFAULT_RANGE = DateRange(preset="30d")
 
@@ -84,17 +83,8 @@ class RealtimeView(StatsView):
     @extend_schema(parameters=[RealtimeQuerySerializer], responses={200: OpenApiResponse(dict)})
     def get(self, request, *args, **kwargs):
         minutes = self.query()["minutes"]
-        now = timezone.now()
-        recent = (
-            self.get_queryset()
-            .filter(half_open("timestamp", now - dt.timedelta(minutes=minutes), None))
-            .filter(Q(event__name=PAGEVIEW) | Q(event__name=PAGELEAVE))
-            .exclude(distinct_id="")
-            .order_by()
-        )
-        visitors = recent.values("distinct_id").distinct().count()
-        pageviews = recent.filter(event__name=PAGEVIEW).count()
-        return Response({"minutes": minutes, "visitors": visitors, "pageviews": pageviews})
+        counts = realtime(self.get_queryset(), now=timezone.now(), minutes=minutes)
+        return Response({"minutes": minutes, **counts})
 
 
 def _interval(window: Window) -> str:
