@@ -16,6 +16,8 @@ through these four expressions only, and always checks its type before its value
 And `EpochMicroseconds`, an instant as an integer, for code that reads many rows.
 """
 
+import datetime as dt
+
 from django.db.models import BigIntegerField, CharField, F, FloatField, Func
 from django.db.models.fields.json import compile_json_path
 
@@ -107,6 +109,20 @@ class JsonRepr(_DataPath):
     def as_sqlite(self, compiler, connection, **extra):
         column = self._column_sql(compiler, connection)
         return f"NULLIF({column} -> %s, 'null')", [self._sqlite_path()]
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def micros_of(instant: dt.datetime) -> int:
+    """An aware datetime as EpochMicroseconds reads it."""
+    return (instant - EPOCH) // MICROSECOND
+
+
+def instant_of(micros: int) -> dt.datetime:
+    """EpochMicroseconds' integer as an aware datetime (UTC)."""
+    return EPOCH + micros * MICROSECOND
 
 
 class EpochMicroseconds(Func):

@@ -38,7 +38,7 @@ from core.ranges import half_open
 from events.models import EVENT_NAME_MAX_LENGTH, EventLog
 from insights.conditions import filters_q
 from insights.engine import OTHER, Window, resolve_window
-from insights.expressions import EpochMicroseconds, JsonRepr
+from insights.expressions import EpochMicroseconds, JsonRepr, micros_of
 from insights.spec import (
     DEFAULT_LIMIT,
     NO_FILTERS,
@@ -61,7 +61,6 @@ MIN_WINDOW, MAX_WINDOW = dt.timedelta(minutes=1), dt.timedelta(days=90)
 WINDOW_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 FUNNEL_KEYS = ("steps", "window", "order", "date_range", "tz", "breakdown", "limit")
 _WINDOW = re.compile(r"^([1-9][0-9]{0,5})([mhd])$")
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # An event of a user's stream: (distinct_id, instant in microseconds, id, whether it
 # matches step 0, step 1, …[, the breakdown value]).
 _AT, _STEP = 1, 3
@@ -223,7 +222,7 @@ class Entry:
 def _micros(instant: dt.datetime | None) -> int | None:
     if instant is None:
         return None
-    return (instant - EPOCH) // dt.timedelta(microseconds=1)
+    return micros_of(instant)
 
 
 def _furthest(stream: list[tuple], steps: int, entry: Entry, *, any_step: bool, attempt):

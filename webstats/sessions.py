@@ -23,7 +23,7 @@ from django.db.models import Q, QuerySet
 from core.ranges import half_open
 from events.models import EventLog
 from insights.engine import Window
-from insights.expressions import EpochMicroseconds, JsonText
+from insights.expressions import EpochMicroseconds, JsonText, instant_of
 from stats.buckets import bucket_keys, key_of
 
 PAGEVIEW, PAGELEAVE = "$pageview", "$pageleave"
@@ -41,7 +41,6 @@ VISIT_PROPERTIES = {
 }
 PATH = "$pathname"
 COLUMNS = (PATH, *VISIT_PROPERTIES.values())
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MICROS = 1_000_000
 
 
@@ -251,4 +250,4 @@ def _timeseries(
 
 
 def _bucket(micros: int, interval: str, tz: ZoneInfo) -> str:
-    return key_of(EPOCH + dt.timedelta(microseconds=micros), interval, tz)
+    return key_of(instant_of(micros), interval, tz)
