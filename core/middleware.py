@@ -9,9 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from core.exceptions import json_error
 
 
-def body_size_problem(request: HttpRequest) -> tuple[int, str] | None:
-    """(status, message) when the Content-Length header alone condemns the request."""
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+def body_size_problem(request: HttpRequest, limit: int | None = None) -> tuple[int, str] | None:
+    """(status, message) when the Content-Length header alone condemns the request
+    (larger than `limit`, by default DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE if limit is None else limit
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "v1",
     "web",
     "webstats",
+    "webimports",
 ]
 
 MIDDLEWARE = [
@@ -230,6 +231,11 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # Bodies larger than this are refused with 413 before they are read.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
+# Imports of other products' exports (webimports): the largest upload to POST
+# /api/imports/ (larger exports go through `manage.py import_web_stats`), and the most
+# CSV a zip may unpack to.
+WEBIMPORT_MAX_UPLOAD_BYTES = env.int("WEBIMPORT_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+WEBIMPORT_MAX_BYTES = env.int("WEBIMPORT_MAX_BYTES", default=4 * 1024 * 1024 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -21,6 +21,7 @@ from people.urls import router as people_router
 from platform_admin.urls import router as platform_admin_router
 from stats import urls as stats_urls
 from v1 import urls as v1_urls
+from webimports import urls as webimports_urls
 
 
 def _root_links() -> dict[str, str]:
@@ -52,6 +53,7 @@ for app_router in (
     accounts_router,
     people_router,
     insights_urls.router,
+    webimports_urls.router,
     platform_admin_router,
 ):
     api_router.registry.extend(app_router.registry)

@@ -18,6 +18,7 @@ from insights.conditions import filters_q
 from insights.engine import previous_window, resolve_window
 from insights.spec import DateRange, parse_filters
 from web.views import blocked, page
+from webimports.models import ImportedDay
 from webstats.sessions import headline_of, realtime, web_stats
 
 PERIODS = {
@@ -75,15 +76,19 @@ def site(request: HttpRequest) -> HttpResponse:
     conditions = filters_q(parse_filters(pages, "f"))
     visits_with = {p: v for p, v in filters if p != PAGE}
     interval = "hour" if period == "today" else "day"
+    # Imported days are daily totals: they have no pages or visits to filter.
+    imported = None if filters else scope_to_tenant(ImportedDay.objects.all(), tenant)
     answer = web_stats(logs=logs, window=window, tz=tz, session_minutes=tenant.session_minutes,
                        conditions=conditions, limit=LIMIT, interval=interval, now=now,
-                       visits_with=visits_with)  # fmt: skip
+                       visits_with=visits_with, imported=imported)  # fmt: skip
     previous = headline_of(
         logs,
         previous_window(date_range, window, tz),
         conditions,
+        tz=tz,
         session_minutes=tenant.session_minutes,
         visits_with=visits_with,
+        imported=imported,
     )
     context = {
         "nav": "web",
@@ -95,6 +100,7 @@ def site(request: HttpRequest) -> HttpResponse:
         "panels": [_panel(answer, period, filters, *spec) for spec in PANELS],
         "realtime": realtime(logs, now=now, minutes=REALTIME_MINUTES)["visitors"],
         "realtime_minutes": REALTIME_MINUTES,
+        "imported": answer["imported"],
         "tz": tz.key,
     }
     return page(request, "web/site.html", context)

@@ -13,13 +13,20 @@ COMPARES = ("previous_period",)
 class WebQuerySerializer(DaysQuerySerializer):
     """`date_range` (a preset: today, yesterday, 7d, 30d, month, year; default 30d) or
     `start_date`/`end_date`; `filters` as JSON in the query API's form, on the page
-    views (e.g. `[["eq", "data.$country", "DE"]]`); `limit` rows per list; `compare`."""
+    views (e.g. `[["eq", "data.$country", "DE"]]`); `limit` rows per list; `compare`;
+    `imported=false` leaves imported days out."""
 
     date_range = serializers.CharField(required=False, help_text=f"{', '.join(PRESETS)}, or Nd")
     filters = serializers.CharField(required=False, help_text="JSON, as in POST /api/query")
     limit = serializers.IntegerField(required=False, default=10, min_value=1, max_value=MAX_LIMIT)
     compare = serializers.ChoiceField(choices=COMPARES, required=False)
     interval = serializers.ChoiceField(choices=("hour", "day", "week", "month"), required=False)
+    imported = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="Add the days imported from another product (POST /api/imports/); "
+        "left out when filters are given.",
+    )
 
     def validate_date_range(self, value: str):
         return _parsed(lambda: parse_date_range(value), "date_range")

@@ -21,12 +21,14 @@ from django.db import connections
 from django.db.models import Q, QuerySet
 
 from core.ranges import half_open
+from events.enrichment import PAGELEAVE, PAGEVIEW
 from events.models import EventLog
 from insights.engine import Window
 from insights.expressions import EpochMicroseconds, JsonText, instant_of
 from stats.buckets import bucket_keys, key_of
+from webimports.models import ImportedDay
+from webimports.stats import Imported, imported_in
 
-PAGEVIEW, PAGELEAVE = "$pageview", "$pageleave"
 # What a visit is broken down by: the answer's key → the property of its first page view.
 VISIT_PROPERTIES = {
     "sources": "$source",
@@ -65,23 +67,38 @@ def web_stats(
     interval: str,
     now: dt.datetime,
     visits_with: dict[str, str] | None = None,
+    imported: QuerySet[ImportedDay] | None = None,
 ) -> dict[str, Any]:
     """The answer of /api/stats/web. `conditions` select the events read; `visits_with`
     keeps the visits whose properties (VISIT_PROPERTIES' names: `$source`, `$country` …)
-    have these values, all their page views included (the dashboard's filters)."""
+    have these values, all their page views included (the dashboard's filters).
+    `imported`: the tenant's imported days (webimports), added to the numbers of the
+    whole days of the range; an hourly timeseries has none."""
     visits = _visits(logs, window, conditions, session_minutes, visits_with)
-    answer = headline(visits)
-    answer["timeseries"] = _timeseries(visits, window, tz, interval, now)
-    answer["pages"] = _top(_page_counts(visits), limit, ("visitors", "pageviews"), label="page")
+    extra = imported_in(imported, window, tz) if imported is not None else None
+    answer = _headline(visits, extra)
+    answer["timeseries"] = _timeseries(visits, window, tz, interval, now, extra)
+    answer["pages"] = _top(
+        _page_counts(visits), limit, ("visitors", "pageviews"), label="page", extra=extra
+    )
     answer["entry_pages"] = _top(
-        _visit_counts(visits, lambda visit: visit.pages[0]), limit, ("visitors", "visits")
+        _visit_counts(visits, lambda visit: visit.pages[0]),
+        limit,
+        ("visitors", "visits"),
+        extra=extra,
+        dimension="entry_pages",
     )
     answer["exit_pages"] = _top(
-        _visit_counts(visits, lambda visit: visit.pages[-1]), limit, ("visitors", "visits")
+        _visit_counts(visits, lambda visit: visit.pages[-1]),
+        limit,
+        ("visitors", "visits"),
+        extra=extra,
+        dimension="exit_pages",
     )
     for key, name in VISIT_PROPERTIES.items():
         counts = _visit_counts(visits, lambda visit, name=name: visit.properties.get(name))
-        answer[key] = _top(counts, limit, ("visitors", "visits"))
+        answer[key] = _top(counts, limit, ("visitors", "visits"), extra=extra, dimension=key)
+    answer["imported"] = extra.as_json() if extra is not None else None
     return answer
 
 
@@ -105,11 +122,14 @@ def headline_of(
     window: Window,
     conditions: Q,
     *,
+    tz: ZoneInfo,
     session_minutes: int,
     visits_with: dict[str, str] | None = None,
+    imported: QuerySet[ImportedDay] | None = None,
 ) -> dict[str, Any]:
     """The headline numbers alone (a comparison's period before)."""
-    return headline(_visits(logs, window, conditions, session_minutes, visits_with))
+    visits = _visits(logs, window, conditions, session_minutes, visits_with)
+    return _headline(visits, imported_in(imported, window, tz) if imported is not None else None)
 
 
 def _visits(logs, window, conditions, session_minutes, visits_with) -> list[Visit]:
@@ -120,18 +140,26 @@ def _visits(logs, window, conditions, session_minutes, visits_with) -> list[Visi
     return [visit for visit in visits if all(visit.properties.get(k) == v for k, v in wanted)]
 
 
-def headline(visits: list[Visit]) -> dict[str, Any]:
-    pageviews = sum(len(visit.pages) for visit in visits)
-    count = len(visits)
-    return {
+def _headline(visits: list[Visit], imported: Imported | None) -> dict[str, Any]:
+    """Visitors, visits, page views, views per visit, bounce rate and mean visit duration
+    (seconds), with the imported days' numbers added."""
+    numbers = {
         "visitors": len({visit.visitor for visit in visits}),
+        "visits": len(visits),
+        "pageviews": sum(len(visit.pages) for visit in visits),
+        "bounces": sum(len(visit.pages) == 1 for visit in visits),
+        "visit_duration": sum(visit.end - visit.start for visit in visits) / MICROS,
+    }
+    if imported is not None:
+        numbers = {name: value + imported.total()[name] for name, value in numbers.items()}
+    count, pageviews = numbers["visits"], numbers["pageviews"]
+    return {
+        "visitors": numbers["visitors"],
         "visits": count,
         "pageviews": pageviews,
         "views_per_visit": round(pageviews / count, 2) if count else None,
-        "bounce_rate": round(sum(len(v.pages) == 1 for v in visits) / count, 4) if count else None,
-        "visit_duration": round(sum(v.end - v.start for v in visits) / count / MICROS, 1)
-        if count
-        else None,
+        "bounce_rate": round(numbers["bounces"] / count, 4) if count else None,
+        "visit_duration": round(numbers["visit_duration"] / count, 1) if count else None,
     }
 
 
@@ -211,10 +239,22 @@ def _visit_counts(visits: list[Visit], value_of) -> dict[Any, tuple[int, int]]:
 
 
 def _top(
-    counts: dict[Any, tuple[int, int]], limit: int, names: tuple[str, str], *, label="value"
+    counts: dict[Any, tuple[int, int]],
+    limit: int,
+    names: tuple[str, str],
+    *,
+    label="value",
+    extra: Imported | None = None,
+    dimension: str = "pages",
 ) -> list[dict[str, Any]]:
-    """The `limit` largest by visitors (then the second count, then the value); a missing
-    value (no referrer, no country…) is listed as null."""
+    """The `limit` largest by visitors (then the second count, then the value), with the
+    imported counts of `dimension` added; a missing value (no referrer, no country…) is
+    listed as null."""
+    if extra is not None:
+        counts = dict(counts)
+        for value, (first, second) in extra.counts(dimension, names).items():
+            before = counts.get(value, (0, 0))
+            counts[value] = (before[0] + first, before[1] + second)
     ranked = sorted(counts.items(), key=lambda item: (-item[1][0], -item[1][1], str(item[0])))
     return [
         {label: value, names[0]: first, names[1]: second}
@@ -223,25 +263,38 @@ def _top(
 
 
 def _timeseries(
-    visits: list[Visit], window: Window, tz: ZoneInfo, interval: str, now: dt.datetime
+    visits: list[Visit],
+    window: Window,
+    tz: ZoneInfo,
+    interval: str,
+    now: dt.datetime,
+    imported: Imported | None,
 ) -> list[dict[str, Any]]:
     """Per bucket of `interval` in `tz`: the visitors who viewed a page in it, its page
-    views, and the visits that began in it."""
+    views, and the visits that began in it (plus the imported days' numbers, which are
+    daily visitors summed over a week or a month)."""
     visitors: dict[str, set[str]] = defaultdict(set)
     pageviews: Counter = Counter()
     started: Counter = Counter()
+    more_visitors: Counter = Counter()
     for visit in visits:
         started[_bucket(visit.start, interval, tz)] += 1
         for instant in visit.viewed:
             key = _bucket(instant, interval, tz)
             visitors[key].add(visit.visitor)
             pageviews[key] += 1
+    if imported is not None and interval != "hour":
+        for day, numbers in imported.days.items():
+            key = key_of(dt.datetime.combine(day, dt.time.min, tzinfo=tz), interval, tz)
+            more_visitors[key] += numbers["visitors"]
+            pageviews[key] += numbers["pageviews"]
+            started[key] += numbers["visits"]
     found = sorted(set(pageviews) | set(started))
     keys = bucket_keys(window.lower, window.upper, interval, tz, found, now=now)
     return [
         {
             "date": key,
-            "visitors": len(visitors.get(key, ())),
+            "visitors": len(visitors.get(key, ())) + more_visitors.get(key, 0),
             "pageviews": pageviews.get(key, 0),
             "visits": started.get(key, 0),
         }

@@ -17,10 +17,12 @@ from insights.engine import Window, previous_window, resolve_window
 from insights.spec import DateRange
 from stats.buckets import TooManyBuckets
 from stats.views import StatsView
+from webimports.models import ImportedDay
 from webstats.serializers import RealtimeQuerySerializer, WebQuerySerializer
 from webstats.sessions import headline_of, realtime, web_stats
 
 DEFAULT_RANGE = DateRange(preset="30d")
+FILTERED = "Imported days are daily totals: filters apply to native events only."
 
 
 class WebStatsView(StatsView):
@@ -29,7 +31,9 @@ class WebStatsView(StatsView):
     a `timeseries`, and the top `pages`, `entry_pages`, `exit_pages`, `sources`,
     `channels`, `utm_sources`, `utm_mediums`, `utm_campaigns`, `countries`, `devices`,
     `browsers` and `oses`; with `compare=previous_period`, the headline numbers of the
-    period before as `previous`."""
+    period before as `previous`. Days imported from another product (POST
+    /api/imports/) are added unless `imported=false` or filters are given; `imported`
+    says which days were."""
 
     queryset = EventLog.objects.all()
     query_serializer_class = WebQuerySerializer
@@ -46,6 +50,8 @@ class WebStatsView(StatsView):
         window = resolve_window(date_range, tz, now)
         conditions = filters_q(query["filters"]) if "filters" in query else Q()
         interval = query.get("interval") or _interval(window)
+        imported = self.scoped(ImportedDay.objects.all())
+        included = query["imported"] and "filters" not in query
         try:
             answer: dict[str, Any] = web_stats(
                 logs=self.get_queryset(),
@@ -56,6 +62,7 @@ class WebStatsView(StatsView):
                 limit=query["limit"],
                 interval=interval,
                 now=now,
+                imported=imported if included else None,
             )
         except TooManyBuckets as exc:
             raise ValidationError({"interval": [str(exc)]}) from None
@@ -65,9 +72,13 @@ class WebStatsView(StatsView):
                 self.get_queryset(),
                 previous,
                 conditions,
+                tz=tz,
                 session_minutes=self.tenant.session_minutes,
+                imported=imported if included else None,
             )
             answer["previous"] = {"date_range": previous.as_json(tz), **numbers}
+        if query["imported"] and not included and imported.exists():
+            answer["imported"] = {"included": False, "reason": FILTERED}
         body = {"date_range": window.as_json(tz), "tz": tz.key, "interval": interval, **answer}
         return Response(body, headers={"X-Timezone": tz.key})
 

@@ -1,8 +1,9 @@
 """The layout rules of the README's Development section, checked over the source with `ast`.
 
-1. Imports point one way: `core ← accounts ← events ← stats ← insights ← webstats`, with `people`,
-   `v1`, `web` and `platform_admin` on top and `eventtracker/` (wiring) above everything. A module
-   importing an app above its own fails, lazy imports inside functions included.
+1. Imports point one way: `core ← accounts ← events ← stats ← insights ← webimports ←
+   webstats`, with `people`, `v1`, `web` and `platform_admin` on top and `eventtracker/`
+   (wiring) above everything. A module importing an app above its own fails, lazy imports
+   inside functions included.
 2. Only `accounts/tenancy.py` filters by tenant: a `tenant=` / `tenant_id__in=` … keyword
    in a `filter()`, `exclude()`, `get()` or `Q()` anywhere else fails. Code without a
    request scopes through tenancy's named entry points instead.
@@ -23,11 +24,14 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
     "events": frozenset({"core", "accounts"}),
     "stats": frozenset({"core", "accounts", "events"}),
     "insights": frozenset({"core", "accounts", "events", "stats"}),
-    "webstats": frozenset({"core", "accounts", "events", "stats", "insights"}),
+    "webimports": frozenset({"core", "accounts", "events", "insights"}),
+    "webstats": frozenset({"core", "accounts", "events", "stats", "insights", "webimports"}),
     "people": frozenset({"core", "accounts", "events"}),
     "platform_admin": frozenset({"core", "accounts", "events", "stats"}),
     "v1": frozenset({"core", "accounts", "events", "stats"}),
-    "web": frozenset({"core", "accounts", "events", "stats", "insights", "webstats", "people"}),
+    "web": frozenset(
+        {"core", "accounts", "events", "stats", "insights", "webimports", "webstats", "people"}
+    ),
 }
 WIRING = "eventtracker"
 OURS = frozenset(ALLOWED_IMPORTS) | {WIRING}

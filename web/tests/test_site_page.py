@@ -2,8 +2,10 @@
 panels whose rows filter the page, the realtime count; tenancy; accessibility."""
 
 import datetime as dt
+import io
 import re
 from html import unescape
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -11,6 +13,7 @@ from django.utils import timezone
 from events.tests.factories import EventFactory, EventLogFactory
 from web.tests.markup import parse
 from web.tests.test_accessibility import assert_accessible
+from webimports.importer import Upload, run_import
 
 pytestmark = pytest.mark.django_db
 URL = "/dashboard/web/"
@@ -104,3 +107,19 @@ def test_logged_out_is_sent_to_log_in(client):
 
 def test_the_page_is_accessible(web_client, visits):
     assert_accessible(parse(web_client.get(URL, {"period": "today"})))
+
+
+def test_the_page_adds_imported_days_and_says_so(web_client, tenant):
+    yesterday = timezone.now().astimezone(ZoneInfo(tenant.timezone)).date() - dt.timedelta(days=1)
+    export = f"date,visitors,pageviews,bounces,visits,visit_duration\n{yesterday},7,9,1,8,80\n"
+    data = export.encode()
+    run_import(tenant, "plausible", [Upload("visitors.csv", len(data), lambda: io.BytesIO(data))])
+
+    html = web_client.get(URL, {"period": "7d"}).content.decode()
+    filtered = web_client.get(URL, {"period": "7d", "f": "$country:DE"}).content.decode()
+
+    assert card(html, "visitors") == "7"
+    assert card(html, "pageviews") == "9"
+    assert "Includes 1 day imported from another product" in html
+    assert card(filtered, "visitors") == "0"  # imported days have no countries to filter
+    assert 'id="imported"' not in filtered

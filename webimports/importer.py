@@ -1,0 +1,314 @@
+"""An import: files of one export read line by line (webimports.readers), their rows
+stored as a tenant's daily aggregates in one transaction, and a receipt (WebImport).
+
+An import never doubles what is already counted: days on or after the tenant's first
+native page view are left out (those are counted natively), and so are days an earlier
+import already covers; the receipt counts the lines left out, by reason. A file that
+cannot be read at all (its header, its encoding) stops the import with nothing stored.
+"""
+
+import csv
+import datetime as dt
+import io
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Tenant
+from accounts.tenancy import scope_to_tenant
+from core.locks import try_lock
+from events.enrichment import PAGEVIEW
+from events.models import EventLog
+from webimports.models import ImportedDay, WebImport
+from webimports.readers import (
+    PLAUSIBLE_SKIPPED,
+    BadRow,
+    ExportError,
+    GaReader,
+    PlausibleReader,
+    Reader,
+    Row,
+    UmamiReader,
+    plausible_table,
+)
+
+BATCH = 2000  # rows per INSERT
+MAX_ERRORS = 20  # problems listed in a receipt (all are counted)
+EPOCH = dt.date(1970, 1, 1)
+
+
+class ImportBusy(RuntimeError):
+    """Another import of the same tenant is running."""
+
+
+@dataclass
+class Upload:
+    """A file to read: its name, its size in bytes and how to open it (binary)."""
+
+    name: str
+    size: int
+    open: Callable[[], IO[bytes]]
+
+
+def uploads_of(name: str, size: int, opener: Callable[[], IO[bytes]]) -> list[Upload]:
+    """The CSV files of an upload: itself, or the `.csv` members of a zip (Plausible
+    exports one), refused when they would unpack to more than WEBIMPORT_MAX_BYTES."""
+    with opener() as head:
+        is_zip = head.read(4) == b"PK\x03\x04"
+    if not is_zip:
+        return [Upload(name, size, opener)]
+    try:
+        with opener() as handle, zipfile.ZipFile(handle) as archive:
+            members = [
+                info
+                for info in archive.infolist()
+                if not info.is_dir() and info.filename.lower().endswith(".csv")
+            ]
+    except zipfile.BadZipFile as exc:
+        raise ExportError(f"{name}: not a readable zip ({exc}).") from None
+    if not members:
+        raise ExportError(f"{name}: the zip holds no .csv file.")
+    if sum(info.file_size for info in members) > settings.WEBIMPORT_MAX_BYTES:
+        raise ExportError(f"{name}: unpacks to more than {settings.WEBIMPORT_MAX_BYTES} bytes.")
+    return [Upload(info.filename, info.file_size, _member(opener, info)) for info in members]
+
+
+def uploads_of_paths(paths: Iterable[str | Path]) -> list[Upload]:
+    found: list[Upload] = []
+    for path in map(Path, paths):
+        found += uploads_of(str(path.name), path.stat().st_size, lambda path=path: path.open("rb"))
+    return found
+
+
+def _member(opener, info: zipfile.ZipInfo) -> Callable[[], IO[bytes]]:
+    def open_member() -> IO[bytes]:
+        handle = opener()
+        archive = zipfile.ZipFile(handle)
+        return _Closing(archive.open(info), (archive, handle))  # type: ignore[return-value]
+
+    return open_member
+
+
+@dataclass
+class _Receipt:
+    """What the receipt counts while the files are read."""
+
+    read: int = 0
+    imported: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    first: dt.date | None = None
+    last: dt.date | None = None
+
+    def skip(self, reason: str, upload: str, line: int, message: str | None = None) -> None:
+        self.skipped[reason] += 1
+        if message is not None and len(self.errors) < MAX_ERRORS:
+            self.errors.append({"file": upload, "line": line, "message": message})
+
+    def stored(self, day: dt.date) -> None:
+        self.first = day if self.first is None else min(self.first, day)
+        self.last = day if self.last is None else max(self.last, day)
+
+
+def run_import(
+    tenant: Tenant,
+    source: str,
+    uploads: list[Upload],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> WebImport:
+    """Reads `uploads` (an export of `source`: WebImport.Source) into `tenant`'s daily
+    aggregates and returns the receipt. `progress` is told each chunk of bytes read.
+    Raises ExportError (nothing stored) or ImportBusy."""
+    with try_lock(f"webimport-{tenant.pk}") as held:
+        if not held:
+            raise ImportBusy("Another import of this tenant is running.")
+        with transaction.atomic():
+            return _import(tenant, source, uploads, progress or (lambda size: None))
+
+
+def _import(tenant, source, uploads, progress) -> WebImport:
+    run = _Run(tenant, source, progress)
+    for upload in uploads:
+        run.read(upload)
+    return run.finish()
+
+
+class _Run:
+    """One import under way: its receipt, the days it may bring, the rows not yet stored."""
+
+    def __init__(self, tenant: Tenant, source: str, progress: Callable[[int], None]):
+        self.tenant = tenant
+        self.source = source
+        self.progress = progress
+        self.tz = ZoneInfo(tenant.timezone)
+        self.receipt = _Receipt()
+        self.days = _Days(tenant, self.tz)
+        self.web_import = WebImport.objects.create(tenant=tenant, source=source)
+        self.pending: list[ImportedDay] = []
+
+    def read(self, upload: Upload) -> None:
+        with upload.open() as handle:
+            stream = io.BufferedReader(_Counting(handle, self.progress))
+            lines = _Lines(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""))
+            try:
+                self._read_lines(upload.name, lines)
+            except csv.Error as exc:
+                raise ExportError(f"{upload.name}, line {lines.number}: {exc}") from None
+            except UnicodeDecodeError:
+                message = f"{upload.name}: not UTF-8 text (save it as UTF-8 CSV)."
+                raise ExportError(message) from None
+
+    def _read_lines(self, name: str, lines: "_Lines") -> None:
+        receipt = self.receipt
+        records = csv.DictReader(lines, strict=True)
+        records.fieldnames = [column.strip() for column in records.fieldnames or []]
+        reader = _reader(self.source, name, records.fieldnames, self.tz)
+        done = {"name": name, "table": reader.table if reader else None, "rows": 0}
+        receipt.files.append(done)
+        for record in records:
+            receipt.read += 1
+            done["rows"] += 1
+            if reader is None:
+                receipt.skip("unsupported_table", name, lines.number)
+                continue
+            try:
+                reason = self.days.reason_against(reader.day_of(record))
+                if reason is not None:
+                    receipt.skip(reason, name, lines.number)
+                    continue
+                self.store(reader.add(record))
+            except BadRow as exc:
+                receipt.skip("invalid_row", name, lines.number, str(exc))
+                continue
+            receipt.imported += 1
+        if reader is not None:
+            self.store(reader.finish())
+
+    def store(self, rows: Iterable[Row]) -> None:
+        for row in rows:
+            self.receipt.stored(row.date)
+            self.pending.append(
+                ImportedDay(tenant=self.tenant, web_import=self.web_import, **row._asdict())
+            )
+        if len(self.pending) >= BATCH:
+            ImportedDay.objects.bulk_create(self.pending)
+            self.pending.clear()
+
+    def finish(self) -> WebImport:
+        ImportedDay.objects.bulk_create(self.pending)
+        receipt, web_import = self.receipt, self.web_import
+        web_import.files = receipt.files
+        web_import.rows_read = receipt.read
+        web_import.rows_imported = receipt.imported
+        web_import.rows_skipped = dict(receipt.skipped)
+        web_import.errors = receipt.errors
+        web_import.start_date, web_import.end_date = receipt.first, receipt.last
+        web_import.finished_at = timezone.now()
+        web_import.save()
+        return web_import
+
+
+def _reader(source: str, name: str, columns: list[str], tz: ZoneInfo) -> Reader | None:
+    """The reader of one file; None for a table that is not imported."""
+    if not columns:
+        raise ExportError(f"{name}: the file is empty.")
+    if source == WebImport.Source.PLAUSIBLE:
+        table = plausible_table(name, columns)
+        return None if table in PLAUSIBLE_SKIPPED else PlausibleReader(table, columns)
+    if source == WebImport.Source.UMAMI:
+        return UmamiReader(columns, tz)
+    return GaReader(columns)
+
+
+class _Days:
+    """Which days an import may bring: from 1970 to tomorrow, before the tenant's first
+    native page view (in its zone), and outside the days of its earlier imports."""
+
+    def __init__(self, tenant: Tenant, tz: ZoneInfo):
+        first_view = (
+            scope_to_tenant(EventLog.objects.filter(event__name=PAGEVIEW), tenant)
+            .order_by("timestamp")
+            .values_list("timestamp", flat=True)
+            .first()
+        )
+        self.native_from = first_view.astimezone(tz).date() if first_view else None
+        self.latest = timezone.now().astimezone(tz).date() + dt.timedelta(days=1)
+        self.imported = list(
+            scope_to_tenant(WebImport.objects.exclude(start_date=None), tenant).values_list(
+                "start_date", "end_date"
+            )
+        )
+
+    def reason_against(self, day: dt.date) -> str | None:
+        if not EPOCH <= day <= self.latest:
+            return "date_out_of_range"
+        if self.native_from is not None and day >= self.native_from:
+            return "tracked_natively"
+        if any(start <= day <= end for start, end in self.imported):
+            return "already_imported"
+        return None
+
+
+class _Counting(io.RawIOBase):
+    """A binary stream that reports how many bytes were read from it."""
+
+    def __init__(self, inner: IO[bytes], report: Callable[[int], None]):
+        self.inner = inner
+        self.report = report
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.inner.read(len(buffer))
+        buffer[: len(data)] = data
+        if data:
+            self.report(len(data))
+        return len(data)
+
+
+class _Lines(Iterator[str]):
+    """A text stream's lines without blank ones and `#` comments (Google Analytics puts
+    its report's title and dates above the header), numbered as in the file."""
+
+    def __init__(self, stream: IO[str]):
+        self.stream = stream
+        self.number = 0
+
+    def __next__(self) -> str:
+        for line in self.stream:
+            self.number += 1
+            if line.strip() and not line.startswith("#"):
+                return line
+        raise StopIteration
+
+
+class _Closing:
+    """A zip member that also closes its archive and the file under it."""
+
+    def __init__(self, member: IO[bytes], owners: tuple):
+        self.member = member
+        self.owners = owners
+
+    def read(self, size: int = -1) -> bytes:
+        return self.member.read(size)
+
+    def close(self) -> None:
+        for owner in (self.member, *self.owners):
+            owner.close()
+
+    def __enter__(self) -> "_Closing":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
