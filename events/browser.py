@@ -1,4 +1,4 @@
-"""What browsers need from the ingestion routes: CORS for ingest keys, and /t.js.
+"""What browsers need from the ingestion routes: CORS for ingest keys, /t.js and /l.js.
 
 Web pages send with an **ingest** key whose `allowed_origins` matches their
 `Origin`; the JavaScript tracker posts `text/plain` bodies with the key in the
@@ -20,7 +20,9 @@ from accounts.models import ApiKey
 from accounts.origins import origin_allowed
 from core.rest import StrictJSONParser
 
-TRACKER_JS = Path(__file__).resolve().parent / "static/events/t.js"
+STATIC = Path(__file__).resolve().parent / "static/events"
+TRACKER_JS = STATIC / "t.js"  # the tracker (tracker/src/tracker.js)
+LINKS_JS = STATIC / "l.js"  # its add-on for outbound links and downloads (tracker/src/links.js)
 # Not a hashed file name: a short max-age, then revalidation by ETag.
 TRACKER_CACHE_CONTROL = "public, max-age=3600, stale-while-revalidate=86400"
 PREFLIGHT_MAX_AGE = 600
@@ -84,18 +86,29 @@ def add_cors_headers(request: HttpRequest, response: HttpResponse) -> None:
 
 
 @cache
-def _tracker_js() -> tuple[bytes, str]:
-    body = TRACKER_JS.read_bytes()
+def _script(path: Path) -> tuple[bytes, str]:
+    body = path.read_bytes()
     return body, f'"{hashlib.sha256(body).hexdigest()[:32]}"'
 
 
-@require_GET
-def tracker_js(request: HttpRequest) -> HttpResponse:
-    """The JavaScript tracker (built from tracker/src/tracker.js)."""
-    body, etag = _tracker_js()
+def _serve_script(request: HttpRequest, path: Path) -> HttpResponse:
+    body, etag = _script(path)
     headers = {"ETag": etag, "Cache-Control": TRACKER_CACHE_CONTROL}
     if etag in request.headers.get("If-None-Match", ""):
         return HttpResponseNotModified(headers=headers)
     response = HttpResponse(body, content_type="text/javascript; charset=utf-8", headers=headers)
     response["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+@require_GET
+def tracker_js(request: HttpRequest) -> HttpResponse:
+    """The JavaScript tracker (built from tracker/src/tracker.js)."""
+    return _serve_script(request, TRACKER_JS)
+
+
+@require_GET
+def links_js(request: HttpRequest) -> HttpResponse:
+    """The tracker's add-on for outbound-link clicks and file downloads (built from
+    tracker/src/links.js)."""
+    return _serve_script(request, LINKS_JS)

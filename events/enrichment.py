@@ -30,8 +30,9 @@ from core.clients import IPAddress, client_address
 from events import devices, geo, referrers, visitors
 from events.validation import EventInput
 
-# The events the tracker sends for a web page (webstats reads them back).
+# The events the tracker and its links add-on send for a web page (webstats reads them).
 PAGEVIEW, PAGELEAVE = "$pageview", "$pageleave"
+OUTBOUND, DOWNLOAD = "$outbound", "$download"
 
 MAX_VALUE = 500  # characters kept of a derived text value
 # Every property the server derives: what a page sent under these names is dropped.

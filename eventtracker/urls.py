@@ -14,7 +14,7 @@ from accounts.views import TokenLogoutView
 from core import exceptions, health, metrics, openapi
 from core.routers import OptionalSlashRouter
 from events import views as events_views
-from events.browser import tracker_js
+from events.browser import links_js, tracker_js
 from events.urls import router as events_router
 from insights import urls as insights_urls
 from people.urls import router as people_router
@@ -63,8 +63,11 @@ urlpatterns = [
     path("health/ready", health.ready, name="health-ready"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("t.js", tracker_js, name="tracker-js"),
-    # The tracker and the collect route under names a tenant chooses (ad blockers' lists
-    # hold the usual ones): /js/<name>.js, POST /<name>/e (events.views.collect).
+    path("l.js", links_js, name="links-js"),
+    # The tracker, its links add-on and the collect route under names a tenant chooses (ad
+    # blockers' lists hold the usual ones): /js/<name>.js, /js/<name>.links.js, POST
+    # /<name>/e (events.views.collect).
+    re_path(r"^js/[A-Za-z0-9_-]{1,64}\.links\.js$", links_js, name="links-js-named"),
     re_path(r"^js/[A-Za-z0-9_.-]{1,64}\.js$", tracker_js, name="tracker-js-named"),
     path("auth/", include("djoser.urls")),
     # djoser's token login (a new hashed token per login); logout revokes only the token

@@ -28,7 +28,8 @@ PERIODS = {
     "month": "This month",
     "year": "This year",
 }
-# The panels: the answer's list, its title, the property a row's link filters on.
+# The panels: the answer's list, its title, the property a row's link filters on (None:
+# rows are not links).
 PANELS = (
     ("pages", "Top pages", "$pathname"),
     ("entry_pages", "Entry pages", "$pathname"),
@@ -40,8 +41,10 @@ PANELS = (
     ("devices", "Devices", "$device_type"),
     ("browsers", "Browsers", "$browser"),
     ("oses", "Operating systems", "$os"),
+    ("outbound_links", "Outbound links", None),  # clicks (the links add-on): not filters
+    ("downloads", "File downloads", None),
 )
-FILTERABLE = frozenset(prop for _, _, prop in PANELS)
+FILTERABLE = frozenset(prop for _, _, prop in PANELS if prop)
 PAGE = "$pathname"
 HEADLINE = (
     ("visitors", "Visitors", "{:,}"),
@@ -134,7 +137,9 @@ def _card(answer: dict, previous: dict, key: str, label: str, shape: str) -> dic
     }
 
 
-def _panel(answer: dict, period: str, filters: list, key: str, title: str, prop: str) -> dict:
+def _panel(
+    answer: dict, period: str, filters: list, key: str, title: str, prop: str | None
+) -> dict:
     rows = []
     label = "page" if key == "pages" else "value"
     for row in answer[key]:
@@ -142,7 +147,7 @@ def _panel(answer: dict, period: str, filters: list, key: str, title: str, prop:
         shown = (
             value if value is not None else ("Direct / none" if prop == "$source" else "Unknown")
         )
-        link = _link(period, [*filters, (prop, value)]) if value is not None else None
+        link = _link(period, [*filters, (prop, value)]) if prop and value is not None else None
         counts = [row[name] for name in row if name != label]
         rows.append({"value": shown, "link": link, "counts": counts})
     names = [name for name in (answer[key][0] if answer[key] else {}) if name != label]

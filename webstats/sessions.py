@@ -1,11 +1,13 @@
 """Visits (sessions) and the web stats of a range, from the `$pageview` and `$pageleave`
-events the tracker sends (enriched at ingestion: webstats.enrichment).
+events the tracker sends (enriched at ingestion: events.enrichment), and the
+`$outbound` and `$download` clicks of its links add-on.
 
 A visit is a visitor's run of such events with gaps shorter than the tenant's
 `session_minutes` (30 by default); its source, campaign, country, device, browser and
 OS are those of its first page view, its entry page the first page viewed, its exit
 page the last, its duration from its first event to its last (a `$pageleave` carries
-the time spent on the last page). A visit with a single page view is a bounce.
+the time spent on the last page). A visit with a single page view is a bounce. Its
+clicks on outbound links and downloads are listed by the link's `url`.
 Visits are cut at the range's edges. Everything is counted exactly, in Python, from
 one read of the range's web events.
 """
@@ -21,7 +23,7 @@ from django.db import connections
 from django.db.models import Q, QuerySet
 
 from core.ranges import half_open
-from events.enrichment import PAGELEAVE, PAGEVIEW
+from events.enrichment import DOWNLOAD, OUTBOUND, PAGELEAVE, PAGEVIEW
 from events.models import EventLog
 from insights.engine import Window
 from insights.expressions import EpochMicroseconds, JsonText, instant_of
@@ -41,8 +43,11 @@ VISIT_PROPERTIES = {
     "browsers": "$browser",
     "oses": "$os",
 }
+# The clicks of the links add-on: the answer's key → the event.
+CLICKS = {"outbound_links": OUTBOUND, "downloads": DOWNLOAD}
+WEB_EVENTS = (PAGEVIEW, PAGELEAVE, OUTBOUND, DOWNLOAD)
 PATH = "$pathname"
-COLUMNS = (PATH, *VISIT_PROPERTIES.values())
+COLUMNS = (PATH, "url", *VISIT_PROPERTIES.values())
 MICROS = 1_000_000
 
 
@@ -54,6 +59,7 @@ class Visit:
     pages: list[str | None] = field(default_factory=list)  # the paths viewed, in order
     viewed: list[int] = field(default_factory=list)  # when each page was viewed
     properties: dict[str, Any] | None = None  # of its first page view
+    clicks: list[tuple[str, str | None]] = field(default_factory=list)  # (event, url)
 
 
 def web_stats(
@@ -98,6 +104,8 @@ def web_stats(
     for key, name in VISIT_PROPERTIES.items():
         counts = _visit_counts(visits, lambda visit, name=name: visit.properties.get(name))
         answer[key] = _top(counts, limit, ("visitors", "visits"), extra=extra, dimension=key)
+    for key, name in CLICKS.items():
+        answer[key] = _top(_click_counts(visits, name), limit, ("visitors", "events"))
     answer["imported"] = extra.as_json() if extra is not None else None
     return answer
 
@@ -164,8 +172,8 @@ def _headline(visits: list[Visit], imported: Imported | None) -> dict[str, Any]:
 
 
 def sessions(views: Iterable[tuple], *, gap: int) -> list[Visit]:
-    """The visits of `views` — (visitor, instant, is a page view, path, properties…)
-    rows — that have a page view."""
+    """The visits of `views` — (visitor, instant, event, path, url, properties…) rows —
+    that have a page view."""
     by_visitor: dict[str, list[tuple]] = defaultdict(list)
     for row in views:
         by_visitor[row[0]].append(row)
@@ -180,23 +188,25 @@ def sessions(views: Iterable[tuple], *, gap: int) -> list[Visit]:
                     visits.append(current)
                 current = Visit(visitor, instant, instant)
             current.end = instant
-            if row[2]:
+            if row[2] == PAGEVIEW:
                 current.pages.append(row[3])
                 current.viewed.append(instant)
                 if current.properties is None:
-                    current.properties = dict(zip(COLUMNS[1:], row[4:], strict=True))
+                    current.properties = dict(zip(COLUMNS[2:], row[5:], strict=True))
+            elif row[2] != PAGELEAVE:
+                current.clicks.append((row[2], row[4]))
         if current is not None and current.pages:
             visits.append(current)
     return visits
 
 
 def web_events(logs: QuerySet[EventLog], window: Window, conditions: Q) -> list[tuple]:
-    """(visitor, instant, is a page view, path, the visit properties…) of every web event
-    of the range that meets `conditions`, read through the cursor."""
+    """(visitor, instant, event, path, url, the visit properties…) of every web event of
+    the range that meets `conditions`, read through the cursor."""
     rows = (
         logs.exclude(distinct_id="")
         .filter(half_open("timestamp", window.lower, window.upper))
-        .filter(Q(event__name=PAGEVIEW) | Q(event__name=PAGELEAVE))
+        .filter(event__name__in=WEB_EVENTS)
         .filter(conditions)
         .annotate(
             instant=EpochMicroseconds("timestamp"),
@@ -213,7 +223,7 @@ def web_events(logs: QuerySet[EventLog], window: Window, conditions: Q) -> list[
     sql, params = rows.query.sql_with_params()
     with connections[rows.db].cursor() as cursor:
         cursor.execute(sql, params)
-        return [(row[0], row[1], row[2] == PAGEVIEW, *row[3:]) for row in cursor.fetchall()]
+        return cursor.fetchall()
 
 
 def _page_counts(visits: list[Visit]) -> dict[Any, tuple[int, int]]:
@@ -236,6 +246,18 @@ def _visit_counts(visits: list[Visit], value_of) -> dict[Any, tuple[int, int]]:
         visitors[value].add(visit.visitor)
         counts[value] += 1
     return {value: (len(visitors[value]), counts[value]) for value in counts}
+
+
+def _click_counts(visits: list[Visit], event: str) -> dict[Any, tuple[int, int]]:
+    """{url: (visitors, clicks)} of a kind of click."""
+    visitors: dict[Any, set[str]] = defaultdict(set)
+    clicks: Counter = Counter()
+    for visit in visits:
+        for name, url in visit.clicks:
+            if name == event:
+                visitors[url].add(visit.visitor)
+                clicks[url] += 1
+    return {url: (len(visitors[url]), clicks[url]) for url in clicks}
 
 
 def _top(

@@ -232,3 +232,19 @@ def test_tracker_js_is_served_small_cacheable_and_revalidated(client):
     assert len(response.content) <= 5 * 1024
     assert b"eventtracker" in response.content
     assert again.status_code == 304
+
+
+@pytest.mark.parametrize("path", ["/l.js", "/js/shop-assets.links.js"])
+def test_the_links_add_on_is_served_small_cacheable_and_revalidated(client, path):
+    response = client.get(path)
+    again = client.get(path, HTTP_IF_NONE_MATCH=response["ETag"])
+    tracker = client.get("/js/shop-assets.js")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert len(response.content) <= 1024
+    assert b"$outbound" in response.content
+    assert b"$download" in response.content
+    assert again.status_code == 304
+    assert tracker.content != response.content  # the tracker keeps its own names

@@ -1,5 +1,6 @@
 """Pieces the browser tests run for real beside the service: a tenant's shop on its own
-origin (a page that loads /t.js), and a proxy that can fail requests on purpose."""
+origin (a page that loads the tracker and its links add-on), and a proxy that can fail
+requests on purpose."""
 
 import http.client
 import threading
@@ -17,8 +18,11 @@ SHOP_PAGE = """<!doctype html>
 <button id="checkout">Checkout</button>
 <button id="identify">I am shopper-7</button>
 <a id="to-pricing" href="/pricing">Pricing</a>
+<a id="price-list" href="/files/price-list.pdf?v=2">Price list (PDF)</a>
+<a id="to-docs" href="{service}/health/ping?from=shop">Our status page</a>
 <p id="ready"></p>
 <script src="{service}/js/site.js"></script>
+<script src="{service}/js/site.links.js"></script>
 <script>
   const params = new URLSearchParams(location.search);
   // ?web=1: the web analytics snippet's defaults (page views, cookieless); otherwise
@@ -34,6 +38,8 @@ SHOP_PAGE = """<!doctype html>
     history.pushState({{}}, "", "/pricing");
     document.title = "Pricing";
   }};
+  // A download that keeps the page (the test's shop has no files to send).
+  document.getElementById("price-list").onclick = (event) => event.preventDefault();
   document.getElementById("add-to-cart").onclick =
     () => eventtracker.track("add_to_cart", {{sku: "A-1", price: 12.5}});
   document.getElementById("checkout").onclick =

@@ -1,6 +1,7 @@
-"""Web analytics end to end in headless Chromium: the shop page loads the tracker under a
-name of its own with the snippet's defaults, is navigated as a single-page app, and the
-service's web stats count the page views, the visit and its source."""
+"""Web analytics end to end in headless Chromium: the shop page loads the tracker and its
+links add-on under names of its own with the snippet's defaults, is navigated as a
+single-page app, offers a download and leaves by a link to another site, and the
+service's web stats count the page views, the visit, its source and its clicks."""
 
 from urllib.parse import urlencode
 
@@ -42,6 +43,20 @@ def test_a_single_page_apps_visit_is_counted(driver, service, shop, account, art
     leaves = [log for log in logs if log["event_name"] == "$pageleave"]
     assert {log["data"]["url"].split("?")[0] for log in leaves} >= {f"{shop}/", f"{shop}/pricing"}
 
+    # The links add-on: a download (the page keeps it from navigating), then a link to
+    # another site, whose click leaves in the page's last beacon with its $pageleave.
+    click(driver, "price-list")
+    settled(service, account["token"], expected=6)
+    click(driver, "to-docs")
+    wait_for(lambda: driver.current_url.startswith(service))
+    logs = settled(service, account["token"], expected=8)
+    links = ("$download", "$outbound")
+    clicks = {log["event_name"]: log["data"]["url"] for log in logs if log["event_name"] in links}
+    assert clicks == {
+        "$download": f"{shop}/files/price-list.pdf",
+        "$outbound": f"{service}/health/ping",
+    }
+
     status, stats = call(f"{service}/api/stats/web?date_range=today&tz=UTC", token=account["token"])
 
     assert status == 200, stats
@@ -52,6 +67,12 @@ def test_a_single_page_apps_visit_is_counted(driver, service, shop, account, art
     assert stats["channels"][0]["value"] == "email"
     assert stats["utm_campaigns"][0]["value"] == "autumn"
     assert {row["page"]: row["pageviews"] for row in stats["pages"]} == {"/": 2, "/pricing": 1}
+    assert stats["downloads"] == [
+        {"value": f"{shop}/files/price-list.pdf", "visitors": 1, "events": 1}
+    ]
+    assert stats["outbound_links"] == [
+        {"value": f"{service}/health/ping", "visitors": 1, "events": 1}
+    ]
     status, realtime = call(f"{service}/api/stats/web/realtime", token=account["token"])
     assert (status, realtime["visitors"]) == (200, 1)
 

@@ -1,14 +1,21 @@
-// Minifies src/tracker.js into the file Django serves at /t.js.
-// `node scripts/build.js` writes it; the tests call build() to check that the
-// committed file is up to date with the source.
+// Minifies the browser scripts into the files Django serves: src/tracker.js as /t.js,
+// src/links.js (outbound links and downloads) as /l.js. `node scripts/build.js` writes
+// them; the tests call build() to check that the committed files are up to date.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 
-const SOURCE = path.join(__dirname, '..', 'src', 'tracker.js');
-const OUTPUT = path.join(__dirname, '..', '..', 'events', 'static', 'events', 't.js');
+const SRC = path.join(__dirname, '..', 'src');
+const STATIC = path.join(__dirname, '..', '..', 'events', 'static', 'events');
+// source → served file
+const SCRIPTS = {
+  tracker: { source: path.join(SRC, 'tracker.js'), output: path.join(STATIC, 't.js') },
+  links: { source: path.join(SRC, 'links.js'), output: path.join(STATIC, 'l.js') },
+};
+const SOURCE = SCRIPTS.tracker.source;
+const OUTPUT = SCRIPTS.tracker.output;
 
-// Changing these changes the output: rebuild and commit t.js with them.
+// Changing these changes the output: rebuild and commit the files with them.
 const OPTIONS = {
   ecma: 2020,
   compress: { passes: 2 },
@@ -16,17 +23,20 @@ const OPTIONS = {
   format: { comments: false },
 };
 
-async function build() {
+async function build(name = 'tracker') {
   const { minify } = require('terser');
-  const { code } = await minify(fs.readFileSync(SOURCE, 'utf8'), OPTIONS);
+  const { code } = await minify(fs.readFileSync(SCRIPTS[name].source, 'utf8'), OPTIONS);
   return code + '\n';
 }
 
-module.exports = { build, OUTPUT, SOURCE };
+module.exports = { build, OUTPUT, SOURCE, SCRIPTS };
 
 if (require.main === module) {
-  build().then((code) => {
-    fs.writeFileSync(OUTPUT, code);
-    console.log(`${path.relative(process.cwd(), OUTPUT)}: ${Buffer.byteLength(code)} bytes`);
-  });
+  (async () => {
+    for (const name of Object.keys(SCRIPTS)) {
+      const code = await build(name);
+      fs.writeFileSync(SCRIPTS[name].output, code);
+      console.log(`${path.relative(process.cwd(), SCRIPTS[name].output)}: ${Buffer.byteLength(code)} bytes`);
+    }
+  })();
 }

@@ -3,20 +3,25 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const zlib = require('node:zlib');
-const { build, OUTPUT } = require('../scripts/build.js');
+const { build, SCRIPTS } = require('../scripts/build.js');
 
-const MAX_BYTES = 5120;
+// Most bytes of each served file: the tracker ≤ 5 KB, the links add-on ≤ 1 KB.
+const MAX_BYTES = { tracker: 5120, links: 1024 };
 
-test('the committed t.js is at most 5 KB', () => {
-  const code = fs.readFileSync(OUTPUT);
-  assert.ok(code.length <= MAX_BYTES, `${code.length} bytes (gzip ${zlib.gzipSync(code).length})`);
-});
+for (const [name, { output }] of Object.entries(SCRIPTS)) {
+  const file = output.split('/').pop();
 
-test('the committed t.js is built from the current source (npm run build)', async (t) => {
-  try {
-    require.resolve('terser');
-  } catch (e) {
-    return t.skip('terser is not installed: npm ci');
-  }
-  assert.equal(fs.readFileSync(OUTPUT, 'utf8'), await build(), 'stale: run `npm run build` in tracker/');
-});
+  test(`the committed ${file} is at most ${MAX_BYTES[name]} bytes`, () => {
+    const code = fs.readFileSync(output);
+    assert.ok(code.length <= MAX_BYTES[name], `${code.length} bytes (gzip ${zlib.gzipSync(code).length})`);
+  });
+
+  test(`the committed ${file} is built from the current source (npm run build)`, async (t) => {
+    try {
+      require.resolve('terser');
+    } catch (e) {
+      return t.skip('terser is not installed: npm ci');
+    }
+    assert.equal(fs.readFileSync(output, 'utf8'), await build(name), 'stale: run `npm run build` in tracker/');
+  });
+}

@@ -5,9 +5,14 @@ import datetime as dt
 import json
 
 import pytest
+from django.db.models import Q
 from django.utils import timezone
 
+from accounts.tenancy import scope_to_tenant
+from events.models import EventLog
 from events.tests.factories import EventFactory, EventLogFactory
+from insights.engine import Window
+from webstats.sessions import web_stats
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -87,6 +92,40 @@ def test_pages_entries_exits_and_sources(api_client, site):
     ]
     assert {row["value"] for row in body["sources"]} == {"Google", None}
     assert {row["value"] for row in body["countries"]} == {"DE", "FR", None}
+
+
+def test_clicks_on_outbound_links_and_downloads(api_client, site, tenant):
+    events = {name: EventFactory(tenant=tenant, name=name) for name in ("$outbound", "$download")}
+
+    def click(name, visitor, when, url):
+        EventLogFactory(event=events[name], distinct_id=visitor, timestamp=when, data={"url": url})
+
+    docs = "https://docs.other.example/guide"
+    click("$outbound", "v1", at(1, 10, 12), docs)  # during v1's first visit
+    click("$outbound", "v1", at(1, 10, 22), docs)
+    click("$download", "v2", at(2, 12, 1), "https://shop.example/price-list.pdf")
+    click("$outbound", "v3", at(3, 9), docs)  # no page view: not a visit
+
+    body = get(api_client)
+    from_google = web_stats_of(site, visits_with={"$source": "Google"})
+
+    assert body["outbound_links"] == [{"value": docs, "visitors": 1, "events": 2}]
+    assert body["downloads"] == [
+        {"value": "https://shop.example/price-list.pdf", "visitors": 1, "events": 1}
+    ]
+    assert (body["visits"], body["visitors"]) == (3, 2)  # the clicks make no visit
+    # A visit lasts to its last event: v2's download a minute after its page view.
+    assert body["visit_duration"] == round((25 * 60 + 60) / 3, 1)
+    assert from_google["outbound_links"] == body["outbound_links"]
+    assert from_google["downloads"] == []  # v2's visit came directly
+
+
+def web_stats_of(tenant, **options):
+    """The web stats of March 2026 in UTC, as the dashboard's page asks for them."""
+    window = Window(at(1, 0), at(31, 0) + dt.timedelta(days=1))
+    return web_stats(logs=scope_to_tenant(EventLog.objects.all(), tenant), window=window,
+                     tz=dt.UTC, session_minutes=30, conditions=Q(), limit=10,
+                     interval="day", now=at(31, 0), **options)  # fmt: skip
 
 
 def test_limit_and_timeseries(api_client, site):
