@@ -67,6 +67,7 @@ def fold(
     limit: int,
     by_day: ByDay | None = None,
     tenant_id: int | None = None,
+    after: Callable[[list[tuple]], None] | None = None,
 ) -> int:
     """Move at most `limit` rows of `pending` (appended increments) into `target` (one
     counter row per key), and into `by_day`'s table by day, in one transaction: the
@@ -75,7 +76,8 @@ def fold(
     to zero are removed (no data = no row). Safe to run in several processes at once: on
     PostgreSQL each claims rows with SKIP LOCKED; SQLite has a single writer. With
     `tenant_id`, only that tenant's rows (a database sharded by tenant locks rows inside
-    one shard only; PostgreSQL, where Citus runs). Returns the number of increments moved."""
+    one shard only; PostgreSQL, where Citus runs). `after` gets the folded counter rows
+    (keys then amounts) inside the transaction. Returns the number of increments moved."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
             moved, totals = _fold_postgresql(
@@ -83,6 +85,8 @@ def fold(
             )
         else:
             moved, totals = _fold_sqlite(pending, target, keys, amounts, limit, by_day)
+        if after is not None and totals:
+            after(totals)
         zeros = [row for row in totals if not any(row[len(keys) :])]
         _delete_zeros(target, keys, amounts, zeros)
         if by_day is not None:

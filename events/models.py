@@ -343,6 +343,28 @@ class HourlyCountIncrement(ShardedByTenant, FirstMinutes):
         return f"{self.event_id}@{self.hour:%Y-%m-%d %H}:00 {self.count:+}"
 
 
+class HourlyUserSketch(ShardedByTenant):
+    """The distinct users (non-empty distinct_ids) of a tenant's events in one closed UTC
+    hour, as a HyperLogLog sketch (the `hll` PostgreSQL extension's binary form), for
+    approximate active users over long ranges (stats.active_users). Built by
+    `manage.py build_user_sketches` (events.sketches) for hours an hour past; the fold
+    deletes the sketch of every hour it moves an increment of (a late event, a deletion,
+    an erasure), and readers take a sketch only while its hour has no increment
+    pending, so a sketch never answers for rows it has not seen."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    hour = models.DateTimeField(help_text="Start of the UTC hour.")
+    users = models.BinaryField(help_text="hll_send() of the hour's hll_add_agg().")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "hour"], name="hourlyusersketch_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}@{self.hour:%Y-%m-%d %H}:00"
+
+
 class IngestionCountIncrement(ShardedByTenant):
     """A change of one IngestionCount row, appended by one request, not folded yet."""
 

@@ -9,7 +9,8 @@ jobs process every FOLD_INTERVAL_SECONDS and opportunistically after ingestion
 (`fold_soon`), so the increment tables stay small without a jobs process too. Readers
 sum the *Total views (counters + increments): exact at every instant, since an
 increment commits with its logs and a fold moves it in one transaction. The same fold
-also adds the hourly increments to DailyCount by UTC day, for long ranges.
+also adds the hourly increments to DailyCount by UTC day, for long ranges, and deletes
+the user sketches of the past hours it changed (events.sketches).
 
 Changes are kept per quarter hour (Deltas) and stored per hour with cumulative
 quarter-hour columns (first_15, first_30, first_45: see events.models.FirstMinutes).
@@ -33,6 +34,7 @@ from django.db import DatabaseError, connection, models, transaction
 from django.db.models import DateTimeField, Sum
 from django.db.models.functions import ExtractMinute, Trunc
 from django.db.models.lookups import LessThan
+from django.utils import timezone
 
 from core.sharding import is_sharded
 from core.sql import ByDay, append, fold, utc_hour_of_day_sql
@@ -45,6 +47,7 @@ from events.models import (
     IngestionCount,
     IngestionCountIncrement,
 )
+from events.sketches import forget_hours
 
 logger = logging.getLogger(__name__)
 
@@ -214,9 +217,24 @@ def fold_counters(*, limit: int | None = None) -> int:
     (or `limit` of each table were moved), FOLD_BATCH per transaction. Safe to run in
     several processes at once. Returns the number of increments moved."""
     moved = 0
-    for pending, target, keys, amounts, by_day in (
-        (HourlyCountIncrement, HourlyCount, HOURLY_KEYS, HOURLY_AMOUNTS, _by_day()),
-        (IngestionCountIncrement, IngestionCount, INGESTION_KEYS, ("events", "requests"), None),
+    now = timezone.now()
+    for pending, target, keys, amounts, by_day, after in (
+        (
+            HourlyCountIncrement,
+            HourlyCount,
+            HOURLY_KEYS,
+            HOURLY_AMOUNTS,
+            _by_day(),
+            lambda totals: forget_hours(totals, now=now),
+        ),
+        (
+            IngestionCountIncrement,
+            IngestionCount,
+            INGESTION_KEYS,
+            ("events", "requests"),
+            None,
+            None,
+        ),
     ):
         left = limit
         for tenant_id in _fold_scopes(pending):
@@ -230,6 +248,7 @@ def fold_counters(*, limit: int | None = None) -> int:
                     limit=batch,
                     by_day=by_day,
                     tenant_id=tenant_id,
+                    after=after,
                 )
                 moved += done
                 left = None if left is None else left - done

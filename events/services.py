@@ -31,6 +31,7 @@ from events.rollups import (
     deltas_of_queryset,
     hourly_counts_apply,
 )
+from events.sketches import forget_event
 from events.uuid7 import uuid7
 from events.validation import EventInput, FieldErrors, validate_event
 
@@ -243,6 +244,7 @@ def event_delete(
             created_by=created_by,
             api_key=api_key,
         )
+        forget_event(event)
         event.delete()
     return receipt
 

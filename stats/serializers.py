@@ -96,6 +96,13 @@ class ActiveUsersQuerySerializer(StatsQuerySerializer):
     window = serializers.IntegerField(
         default=1, min_value=1, max_value=90, help_text="Days: 1 (DAU), 7 (WAU), 30 (MAU)…"
     )
+    approximate = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Allow an approximate answer (HyperLogLog sketches, PostgreSQL with the "
+        "hll extension, any event): each row then says `approximate` and its "
+        "`relative_error`.",
+    )
 
 
 class ActiveUsersSerializer(serializers.Serializer):
@@ -105,6 +112,12 @@ class ActiveUsersSerializer(serializers.Serializer):
     wau = serializers.IntegerField(help_text="Active in the 7 days to date.")
     mau = serializers.IntegerField(help_text="Active in the 30 days to date.")
     stickiness = serializers.FloatField(allow_null=True, help_text="dau / mau")
+    approximate = serializers.BooleanField(
+        required=False, help_text="With ?approximate=true: whether this row is approximate."
+    )
+    relative_error = serializers.FloatField(
+        required=False, help_text="One standard error, relative (0.023: ±2.3 %); 0: exact."
+    )
 
 
 class FrequencySerializer(serializers.Serializer):

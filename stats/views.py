@@ -25,10 +25,17 @@ from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
 from core.deadline import StatementDeadlineMixin
 from events.exceptions import EventNotFound
-from events.models import DailyCountTotal, Event, EventLog, HourlyCountTotal
+from events.models import (
+    DailyCountTotal,
+    Event,
+    EventLog,
+    HourlyCountIncrement,
+    HourlyCountTotal,
+    HourlyUserSketch,
+)
 from events.rollups import StatsSource, stats_source
 from stats import selectors
-from stats.active_users import active_users
+from stats.active_users import Sketches, active_users
 from stats.buckets import MAX_BUCKETS, TooManyBuckets
 from stats.charts.render import (
     CHART_CACHE_CONTROL,
@@ -414,6 +421,16 @@ class ActiveUsersView(DailyStatsView):
     in_rollup = False  # per user
 
     def select(self, query: dict, *, tz: ZoneInfo, source: StatsSource) -> list:
+        sketches = None
+        if query["approximate"]:
+            sketches = Sketches(
+                self.scoped(HourlyUserSketch.objects.all()),
+                self.scoped(HourlyCountIncrement.objects.all()),
+            )
         return active_users(
-            logs=self.get_queryset(), **self.days(query), tz=tz, window=query["window"]
+            logs=self.get_queryset(),
+            **self.days(query),
+            tz=tz,
+            window=query["window"],
+            sketches=sketches,
         )

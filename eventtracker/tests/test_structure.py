@@ -10,6 +10,7 @@
 """
 
 import ast
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,3 +142,13 @@ def test_only_tenancy_filters_by_tenant():
 )
 def test_the_tenant_filter_check_flags_hand_written_filters(code, expected):
     assert list(tenant_filters(ast.parse(code))) == expected
+
+
+def test_every_tests_folder_is_collected():
+    """pytest collects only `testpaths`: an app's tests left out of it would never run."""
+    config = tomllib.loads((BASE_DIR / "pyproject.toml").read_text())
+    collected = set(config["tool"]["pytest"]["ini_options"]["testpaths"])
+    folders = {path.parent.name for path in BASE_DIR.glob("*/tests") if path.is_dir()}
+
+    assert folders - collected == set()
+    assert "tests" in collected  # the top-level folder (browser, README, schema, chaos)
