@@ -159,7 +159,8 @@ def _headline(visits: list[Visit], imported: Imported | None) -> dict[str, Any]:
         "visit_duration": sum(visit.end - visit.start for visit in visits) / MICROS,
     }
     if imported is not None:
-        numbers = {name: value + imported.total()[name] for name, value in numbers.items()}
+        more = imported.total()
+        numbers = {name: value + more[name] for name, value in numbers.items()}
     count, pageviews = numbers["visits"], numbers["pageviews"]
     return {
         "visitors": numbers["visitors"],
