@@ -42,6 +42,7 @@ from webimports.readers import (
 
 BATCH = 2000  # rows per INSERT
 MAX_ERRORS = 20  # problems listed in a receipt (all are counted)
+MAX_NAME = 200  # characters of a file's name kept in a receipt
 EPOCH = dt.date(1970, 1, 1)
 
 
@@ -56,6 +57,10 @@ class Upload:
     name: str
     size: int
     open: Callable[[], IO[bytes]]
+
+    def __post_init__(self) -> None:
+        # Shown in receipts (stored as JSON, which holds no NUL): printable, and short.
+        self.name = "".join(c for c in self.name if c.isprintable())[:MAX_NAME] or "unnamed"
 
 
 def uploads_of(name: str, size: int, opener: Callable[[], IO[bytes]]) -> list[Upload]:

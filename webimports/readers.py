@@ -149,7 +149,7 @@ class PlausibleReader(Reader):
 
 def _plausible_value(dimension: str, value: str) -> str:
     if dimension == "sources":
-        return "" if value.lower() in PLAUSIBLE_DIRECT else value
+        return "" if value.lower() in PLAUSIBLE_DIRECT else value[:MAX_VALUE]
     return normalised(dimension, value)
 
 
@@ -281,7 +281,9 @@ class UmamiReader(Reader):
             "utm_campaigns": campaign.get("utm_campaign", ""),
             "countries": normalised("countries", text(record, "country")),
             "devices": normalised("devices", text(record, "device")),
-            "browsers": UMAMI_BROWSERS.get(text(record, "browser"), text(record, "browser")),
+            "browsers": normalised(
+                "browsers", UMAMI_BROWSERS.get(text(record, "browser"), text(record, "browser"))
+            ),
             "oses": normalised("oses", text(record, "os")),
         }
 
@@ -412,15 +414,15 @@ COUNTRIES = {"russia": "RU", "kosovo": "XK", "côte d\u2019ivoire": "CI", "côte
 
 
 def normalised(dimension: str, value: str) -> str:
-    """`value` of `dimension` as the native enrichment names it."""
+    """`value` of `dimension` as the native enrichment names it (at most MAX_VALUE long)."""
     if not value:
         return ""
     if dimension == "devices":
-        return value.lower()
-    if dimension == "countries":
-        return country_code(value)
-    if dimension == "oses":
-        return OSES.get(value.lower(), value)
+        value = value.lower()
+    elif dimension == "countries":
+        value = country_code(value)
+    elif dimension == "oses":
+        value = OSES.get(value.lower(), value)
     return value[:MAX_VALUE]
 
 

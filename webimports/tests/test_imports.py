@@ -527,3 +527,20 @@ def test_the_command_refuses_unknown_tenants_and_unreadable_files(tenant, tmp_pa
         call_command("import_web_stats", "--tenant", tenant.slug, "--source", "plausible",
                      str(bad), stderr=io.StringIO())  # fmt: skip
     assert not WebImport.objects.exists()
+
+
+def test_long_values_are_cut_and_odd_file_names_kept_printable(api_client):
+    long_source = "S" * 3000
+    text = csv_text(
+        "date,source,referrer,utm_source,utm_medium,utm_campaign,utm_content,utm_term,"
+        "pageviews,visitors,visits,visit_duration,bounces",
+        f"2024-01-01,{long_source},,{'u' * 3000},,,,,1,1,1,0,1",
+    )
+
+    receipt = imported(api_client, "plausible", {"imported_sources_\x01\x7f.csv": text})
+
+    assert receipt["rows_imported"] == 1
+    assert receipt["files"][0]["name"] == "imported_sources_.csv"
+    stored = ImportedDay.objects.get(dimension="sources")
+    assert stored.value == long_source[:2000]
+    assert len(ImportedDay.objects.get(dimension="utm_sources").value) == 2000
