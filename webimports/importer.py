@@ -224,15 +224,19 @@ class _Run:
 
 
 def _reader(source: str, name: str, columns: list[str], tz: ZoneInfo) -> Reader | None:
-    """The reader of one file; None for a table that is not imported."""
-    if not columns:
-        raise ExportError(f"{name}: the file is empty.")
-    if source == WebImport.Source.PLAUSIBLE:
-        table = plausible_table(name, columns)
-        return None if table in PLAUSIBLE_SKIPPED else PlausibleReader(table, columns)
-    if source == WebImport.Source.UMAMI:
-        return UmamiReader(columns, tz)
-    return GaReader(columns)
+    """The reader of one file; None for a table that is not imported. Raises ExportError
+    naming the file."""
+    try:
+        if not columns:
+            raise ExportError("the file is empty.")
+        if source == WebImport.Source.PLAUSIBLE:
+            table = plausible_table(name, columns)
+            return None if table in PLAUSIBLE_SKIPPED else PlausibleReader(table, columns)
+        if source == WebImport.Source.UMAMI:
+            return UmamiReader(columns, tz)
+        return GaReader(columns)
+    except ExportError as exc:
+        raise ExportError(f"{name}: {exc}") from None
 
 
 class _Days:

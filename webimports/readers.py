@@ -114,8 +114,8 @@ def plausible_table(name: str, columns: list[str]) -> str:
     if set(PLAUSIBLE_TABLES["visitors"].required) <= set(columns):
         return "visitors"
     raise ExportError(
-        f"{name}: not a file of Plausible's export (expected imported_<table>_<dates>.csv "
-        f"with one of: {', '.join(PLAUSIBLE_TABLES)})."
+        "not a file of Plausible's export (expected imported_<table>_<dates>.csv with one "
+        f"of: {', '.join(PLAUSIBLE_TABLES)})."
     )
 
 
