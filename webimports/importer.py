@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -172,6 +173,8 @@ class _Run:
             except UnicodeDecodeError:
                 message = f"{upload.name}: not UTF-8 text (save it as UTF-8 CSV)."
                 raise ExportError(message) from None
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a damaged zip member
+                raise ExportError(f"{upload.name}: cannot be unpacked ({exc}).") from None
 
     def _read_lines(self, name: str, lines: "_Lines") -> None:
         receipt = self.receipt

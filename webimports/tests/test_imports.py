@@ -422,6 +422,22 @@ def test_unreadable_files_are_refused_naming_the_problem(api_client, source, fil
     assert not ImportedDay.objects.exists()
 
 
+def test_a_damaged_zip_member_is_refused_naming_it(api_client):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "imported_visitors_x.csv", PLAUSIBLE["imported_visitors_20240101_20240102.csv"] * 50
+        )
+    data = bytearray(buffer.getvalue())
+    data[60:70] = b"\xff" * 10  # inside the member's compressed bytes
+
+    response = upload(api_client, "plausible", {"export.zip": bytes(data)})
+
+    assert response.status_code == 400, response.content
+    assert "imported_visitors_x.csv: cannot be unpacked" in response.json()["files"][0]
+    assert not ImportedDay.objects.exists()
+
+
 def test_bad_lines_are_skipped_and_named(api_client):
     text = """date,visitors,pageviews,bounces,visits,visit_duration
 2024-01-01,10,30,4,12,600
