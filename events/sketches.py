@@ -25,14 +25,14 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from accounts.tenancy import for_each_tenant, scope_to_tenant
-from events.models import Event, HourlyCount, HourlyCountIncrement, HourlyUserSketch
+from events.models import Event, EventLog, HourlyCount, HourlyCountIncrement, HourlyUserSketch
 
 BUILD_BATCH = 48  # hours per build statement
 HOUR = dt.timedelta(hours=1)
 # Only identifiers from model metadata go into these.
 _SKETCHES = HourlyUserSketch._meta.db_table
-_LOGS = "events_eventlog"
-_PENDING = "events_hourlycountincrement"
+_LOGS = EventLog._meta.db_table
+_PENDING = HourlyCountIncrement._meta.db_table
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('eventtracker:sketches:' || %s, 0))"
 # The hours of one run [first, last] without a pending increment, from their rows (every
 # such hour has some: the counters hold only hours with logs). Written without a
