@@ -1,6 +1,8 @@
 """Half-open ranges `[start, end)` as one ORM condition, the only way the project
-writes "from start, before end" on an instant or date field."""
+writes "from start, before end" on an instant or date field; and the UTC hour an
+instant falls in, the grain of the counters and the user sketches."""
 
+import datetime as dt
 from typing import Any
 
 from django.db.models import Q
@@ -14,3 +16,8 @@ def half_open(field: str, start: Any | None, end: Any | None) -> Q:
     if end is not None:
         condition &= Q(**{f"{field}__lt": end})
     return condition
+
+
+def utc_hour(instant: dt.datetime) -> dt.datetime:
+    """The start of the UTC hour that holds `instant` (aware)."""
+    return instant.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)

@@ -36,6 +36,7 @@ from django.db.models.functions import ExtractMinute, Trunc
 from django.db.models.lookups import LessThan
 from django.utils import timezone
 
+from core.ranges import utc_hour
 from core.sharding import is_sharded
 from core.sql import ByDay, append, fold, utc_hour_of_day_sql
 from events.models import (
@@ -64,10 +65,6 @@ DAILY_AMOUNTS = ("count", *HOURS_BEFORE)  # DailyCount's: before_<h> counts from
 INGESTION_KEYS = ("tenant_id", "hour", "outcome", "reason")
 FOLD_BATCH = 10_000  # increments moved per fold transaction
 Outcome = IngestionCount.Outcome
-
-
-def utc_hour(instant: dt.datetime) -> dt.datetime:
-    return instant.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def utc_quarter(instant: dt.datetime) -> dt.datetime:

@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from accounts.tenancy import for_each_tenant, scope_to_tenant
+from core.ranges import utc_hour
 from events.models import Event, EventLog, HourlyCount, HourlyCountIncrement, HourlyUserSketch
 
 BUILD_BATCH = 48  # hours per build statement
@@ -66,7 +67,7 @@ def _has_hll(database: str) -> bool:
 
 def closed_before(now: dt.datetime) -> dt.datetime:
     """Hours before this one are built: at least an hour past."""
-    return now.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0) - HOUR
+    return utc_hour(now) - HOUR
 
 
 def build_user_sketches(*, now: dt.datetime, tenants: QuerySet | None = None) -> int:
@@ -129,7 +130,7 @@ def forget_hours(totals: Iterable[tuple], *, now: dt.datetime) -> None:
     one whose increments it moved (`totals`: (tenant, event, hour, …) rows)."""
     if not hll_ready():  # no sketches (nor aware hours: SQLite's are naive)
         return
-    current = now.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    current = utc_hour(now)
     hours: dict[int, set[dt.datetime]] = {}
     for tenant_id, _event_id, hour, *_ in totals:
         if hour < current:

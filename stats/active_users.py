@@ -26,7 +26,7 @@ from django.db import connections
 from django.db.models import Max, Min, QuerySet
 from django.db.models.functions import TruncDate
 
-from core.ranges import half_open
+from core.ranges import half_open, utc_hour
 from events.models import EventLog, HourlyCountIncrement, HourlyUserSketch
 from events.sketches import hll_ready
 from stats.buckets import MAX_BUCKETS, TooManyBuckets
@@ -136,13 +136,13 @@ def _sketched(
     # Hours a local midnight falls inside (zones with :30 or :45 offsets): read as rows.
     split = sorted(
         {
-            _hour_of(midnight)
+            utc_hour(midnight)
             for day in range((last - start).days + 2)
             if (midnight := _midnight(start + dt.timedelta(days=day), tz)).minute
         }
     )
     usable = (
-        sketches.sketches.filter(hour__gte=_hour_of(lower), hour__lt=upper)
+        sketches.sketches.filter(hour__gte=utc_hour(lower), hour__lt=upper)
         .exclude(hour__in=split)
         .exclude(hour__in=sketches.pending.values("hour"))
         .order_by()
@@ -182,8 +182,8 @@ def _sketched(
     )
     params = [
         *usable_params,
-        _hour_of(lower),
-        _hour_of(upper - dt.timedelta(microseconds=1)),
+        utc_hour(lower),
+        utc_hour(upper - dt.timedelta(microseconds=1)),
         tz.key,
         *rows_params,
         tz.key,
@@ -202,10 +202,6 @@ def _sketched(
 
 def _midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=tz).astimezone(dt.UTC)
-
-
-def _hour_of(instant: dt.datetime) -> dt.datetime:
-    return instant.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _changes(pairs: QuerySet, windows: dict[str, int]) -> dict[int, dict[str, int]]:
