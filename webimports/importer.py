@@ -139,14 +139,10 @@ def run_import(
         if not held:
             raise ImportBusy("Another import of this tenant is running.")
         with transaction.atomic():
-            return _import(tenant, source, uploads, progress or (lambda size: None))
-
-
-def _import(tenant, source, uploads, progress) -> WebImport:
-    run = _Run(tenant, source, progress)
-    for upload in uploads:
-        run.read(upload)
-    return run.finish()
+            run = _Run(tenant, source, progress or (lambda size: None))
+            for upload in uploads:
+                run.read(upload)
+            return run.finish()
 
 
 class _Run:

@@ -47,8 +47,13 @@ class Imported:
         }
 
 
-def imported_in(days: QuerySet[ImportedDay], window: Window, tz: ZoneInfo) -> Imported | None:
-    """The imported numbers of the whole days of `window` in `tz` (None: there are none)."""
+def imported_in(
+    days: QuerySet[ImportedDay] | None, window: Window, tz: ZoneInfo
+) -> Imported | None:
+    """The imported numbers of the whole days of `window` in `tz` (None: there are none,
+    or `days` is None: imported days are left out)."""
+    if days is None:
+        return None
     first, last = whole_days(window, tz)
     if first is not None and last is not None and first > last:
         return None

@@ -81,7 +81,7 @@ def web_stats(
     `imported`: the tenant's imported days (webimports), added to the numbers of the
     whole days of the range; an hourly timeseries has none."""
     visits = _visits(logs, window, conditions, session_minutes, visits_with)
-    extra = imported_in(imported, window, tz) if imported is not None else None
+    extra = imported_in(imported, window, tz)
     answer = _headline(visits, extra)
     answer["timeseries"] = _timeseries(visits, window, tz, interval, now, extra)
     answer["pages"] = _top(
@@ -137,7 +137,7 @@ def headline_of(
 ) -> dict[str, Any]:
     """The headline numbers alone (a comparison's period before)."""
     visits = _visits(logs, window, conditions, session_minutes, visits_with)
-    return _headline(visits, imported_in(imported, window, tz) if imported is not None else None)
+    return _headline(visits, imported_in(imported, window, tz))
 
 
 def _visits(logs, window, conditions, session_minutes, visits_with) -> list[Visit]:
