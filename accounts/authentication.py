@@ -47,9 +47,13 @@ class TenantTokenAuthentication(TokenAuthentication):
 
     model = AuthToken
 
+    def __init__(self, *, read_tenant: bool = True) -> None:
+        # False: a cached credential comes with its tenant as cached (accounts.credentials)
+        self.read_tenant = read_tenant
+
     def authenticate_credentials(self, key):
         digest = AuthToken.digest_of(key)
-        cached = credentials.cached_token(digest)
+        cached = credentials.cached_token(digest, read_tenant=self.read_tenant)
         if cached is not None:
             user, token = cached
         else:
@@ -102,6 +106,10 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     keyword = "Api-Key"
 
+    def __init__(self, *, read_tenant: bool = True) -> None:
+        # False: a cached key comes with its tenant as cached (accounts.credentials)
+        self.read_tenant = read_tenant
+
     def authenticate(self, request):
         view = (request.parser_context or {}).get("view")
         return self.authenticate_for(
@@ -142,12 +150,11 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid Api-Key header: one key expected.")
         return parts[1].decode("latin-1")
 
-    @staticmethod
-    def _verify(raw: str) -> ApiKey:
+    def _verify(self, raw: str) -> ApiKey:
         prefix = keys.prefix_of(raw)
         key = None
         if prefix is not None:
-            key = credentials.cached_api_key(prefix)
+            key = credentials.cached_api_key(prefix, read_tenant=self.read_tenant)
             if key is None:
                 key = ApiKey.objects.select_related("tenant").filter(prefix=prefix).first()
                 if key is not None:

@@ -8,8 +8,13 @@ on every request (it also says whether the tenant is blocked). So logging out, r
 or rotating a key, deactivating a user or blocking a tenant takes effect on the very
 next request in every process. Entries also expire after CACHE_SECONDS, and secrets are
 still compared on every request (API keys: the hash; tokens: their SHA-256 is the lookup).
+
+`read_tenant=False` skips that read and answers the tenant as it was cached, for a caller
+that makes its write conditional on the tenant row being unchanged (the single-event
+fast path: events.bulk's guarded statement), so the change is seen all the same.
 """
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -45,6 +50,7 @@ class Snapshot:
 class Entry:
     rows: tuple[Snapshot, ...]
     tenant_id: int
+    tenant: Snapshot  # as read with the credential
     version: int
     expires: float
 
@@ -53,10 +59,10 @@ _tokens: LockedLRU[str, Entry] = LockedLRU(size=CACHED_CREDENTIALS)
 _api_keys: LockedLRU[str, Entry] = LockedLRU(size=CACHED_CREDENTIALS)
 
 
-def cached_token(digest: str) -> tuple[User, AuthToken] | None:
+def cached_token(digest: str, *, read_tenant: bool = True) -> tuple[User, AuthToken] | None:
     """(user, token) of a token verified before (by the SHA-256 of its key), with its
-    tenant read now; None when not cached, expired, or stale."""
-    found = _fresh(_tokens, digest)
+    tenant read now (or as cached); None when not cached, expired, or stale."""
+    found = _fresh(_tokens, digest, read_tenant=read_tenant)
     if found is None:
         return None
     (token_row, user_row), tenant = found
@@ -73,10 +79,11 @@ def remember_token(token: AuthToken) -> None:
     _tokens.put(token.digest, _entry(rows, token.user.tenant))
 
 
-def cached_api_key(prefix: str) -> ApiKey | None:
-    """The API key with this prefix as verified before, its tenant read now (the caller
-    still compares the secret's hash); None when not cached, expired, or stale."""
-    found = _fresh(_api_keys, prefix)
+def cached_api_key(prefix: str, *, read_tenant: bool = True) -> ApiKey | None:
+    """The API key with this prefix as verified before, its tenant read now (or as
+    cached; the caller still compares the secret's hash); None when not cached, expired,
+    or stale."""
+    found = _fresh(_api_keys, prefix, read_tenant=read_tenant)
     if found is None:
         return None
     (key_row,), tenant = found
@@ -98,17 +105,43 @@ def clear_cache() -> None:
 
 def _entry(rows: tuple[Snapshot, ...], tenant: Tenant) -> Entry:
     expires = time.monotonic() + CACHE_SECONDS
-    return Entry(rows=rows, tenant_id=tenant.pk, version=tenant.cache_version, expires=expires)
+    return Entry(
+        rows=rows,
+        tenant_id=tenant.pk,
+        tenant=Snapshot.of(tenant),
+        version=tenant.cache_version,
+        expires=expires,
+    )
 
 
-def _fresh(cache: LockedLRU[str, Entry], key: str) -> tuple[tuple[Snapshot, ...], Tenant] | None:
+def _fresh(
+    cache: LockedLRU[str, Entry], key: str, *, read_tenant: bool
+) -> tuple[tuple[Snapshot, ...], Tenant] | None:
     entry = cache.get(key)
     if entry is None or entry.expires < time.monotonic():
         return None
+    if not read_tenant:
+        return entry.rows, entry.tenant.instance()
     tenant = tenant_row(entry.tenant_id)
     if tenant is None or tenant.cache_version != entry.version:
         return None
+    if (snapshot := Snapshot.of(tenant)) != entry.tenant:
+        # Another of the tenant's settings changed: what read_tenant=False answers next.
+        cache.put(key, dataclasses.replace(entry, tenant=snapshot))
     return entry.rows, tenant
+
+
+class TenantChanged(Exception):
+    """The tenant's row is no longer the one a credential was cached with (a setting, a
+    credential or the block changed): nothing was written; authenticate afresh."""
+
+
+def ensure_unchanged(tenant: Tenant) -> None:
+    """Raise TenantChanged unless the tenant's row is still `tenant` (as cached), field
+    for field. The statement-level form of this check is events.bulk's guard."""
+    row = tenant_row(tenant.pk)
+    if row is None or Snapshot.of(row) != Snapshot.of(tenant):
+        raise TenantChanged
 
 
 def tenant_row(tenant_id: int) -> Tenant | None:
@@ -116,6 +149,9 @@ def tenant_row(tenant_id: int) -> Tenant | None:
     Django would compile the queryset anew on every request, which cost a quarter of a
     cached single-event ingest (bench.profile_request)."""
     alias = router.db_for_read(Tenant)
+    if connections[alias].vendor != "postgresql":
+        # SQLite's driver answers text for times and 0/1 for booleans; the ORM converts.
+        return Tenant.objects.using(alias).filter(pk=tenant_id).first()
     sql, attnames = _tenant_select()
     with connections[alias].cursor() as cursor:
         cursor.execute(sql, [tenant_id])

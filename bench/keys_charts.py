@@ -80,7 +80,7 @@ def _fill(events: int):
 def _time_key(secret: str, runs: int) -> dict:
     from accounts.authentication import ApiKeyAuthentication
 
-    verify = ApiKeyAuthentication._verify
+    verify = ApiKeyAuthentication()._verify
     return _timings(lambda: verify(secret), runs)
 
 

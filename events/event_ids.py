@@ -37,6 +37,12 @@ def event_ids(*, tenant: Tenant, names: Iterable[str]) -> dict[str, int]:
     return found
 
 
+def cached_event_id(*, tenant: Tenant, name: str) -> int | None:
+    """The id of the tenant's event `name` if this process knows it (no query)."""
+    cached = _cache.get(tenant.pk)
+    return cached[1].get(name) if cached is not None and cached[0] == tenant.cache_version else None
+
+
 def clear_cache() -> None:
     """Forget every cached id (tests: tenant ids and versions repeat after rollbacks)."""
     _cache.clear()

@@ -159,13 +159,14 @@ def ingestion_counts_apply(
     append(IngestionCountIncrement, fields=(*INGESTION_KEYS, "events", "requests"), rows=rows)
 
 
-def increment_ctes(*, logs: str) -> str:
+def increment_ctes(*, logs: str, condition: str | None = None) -> str:
     """Members of a WITH clause that append a request's counter increments in the very
     statement that inserts its logs (events.bulk, PostgreSQL): HourlyCount increments of
     the logs the CTE `logs` returned (event_id, timestamp, count: only those inserted),
     and the request's IngestionCount increments — `accepted` the inserted logs (and the
-    request), `duplicate` the %(valid)s rows less those, `rejected` by reason. Named
-    parameters: tenant_id, hour, valid, accepted, duplicate, rejected, reasons, items."""
+    request), `duplicate` the %(valid)s rows less those, `rejected` by reason — only
+    where SQL `condition` holds, if given. Named parameters: tenant_id, hour, valid,
+    accepted, duplicate, rejected, reasons, items."""
     q = connection.ops.quote_name
     hourly = q(HourlyCountIncrement._meta.db_table)
     accounting = q(IngestionCountIncrement._meta.db_table)
@@ -188,7 +189,8 @@ def increment_ctes(*, logs: str) -> str:
         f"UNION ALL SELECT %(duplicate)s::text, ''::text, %(valid)s - {inserted}, 0 "
         f"UNION ALL SELECT %(rejected)s::text, reason, items, 0 "
         f"FROM unnest(%(reasons)s::text[], %(items)s::bigint[]) AS r(reason, items)"
-        f") AS outcomes(outcome, reason, events, requests) WHERE events > 0 OR requests > 0)"
+        f") AS outcomes(outcome, reason, events, requests) WHERE (events > 0 OR requests > 0)"
+        f"{f' AND {condition}' if condition else ''})"
     )
 
 

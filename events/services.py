@@ -19,6 +19,7 @@ from uuid import UUID
 from django.db import transaction
 from django.db.models import F, QuerySet
 
+from accounts.credentials import ensure_unchanged
 from accounts.models import ApiKey, Tenant, User
 from accounts.tenancy import scope_to_tenant
 from core.sharding import sequential_shard_writes
@@ -65,6 +66,7 @@ def event_logs_ingest(
     skew: dt.timedelta = dt.timedelta(0),
     atomic: bool = False,
     enrich: Callable[[EventInput], EventInput] | None = None,
+    tenant_from_cache: bool = False,
 ) -> list[Receipt]:
     """Validate `raw_items` (decoded JSON, by events.validation) — or take `items` an
     adapter already mapped (seed 000) — store the valid ones exactly once each (by uuid)
@@ -74,7 +76,11 @@ def event_logs_ingest(
     page's request says about the visit). With `atomic`, nothing is stored if any item is
     rejected. The counter increments (the hourly rollup, the ingestion accounting of the
     request and all its items) commit with the logs: on PostgreSQL in the one statement
-    that inserts them (events.bulk)."""
+    that inserts them (events.bulk).
+
+    `tenant_from_cache`: `tenant` is as a cached credential had it, not read by this
+    request; then nothing is written unless its row is still that, and TenantChanged
+    says so (accounts.credentials)."""
     if (raw_items is None) == (items is None):
         raise TypeError("Give raw_items or items, not both.")
     if items is None:
@@ -92,7 +98,7 @@ def event_logs_ingest(
         )
         if atomic and any(receipt.status == "rejected" for receipt in receipts):
             _abandon(receipts)
-    _store(tenant, receipts, now=now)
+    _store(tenant, receipts, now=now, tenant_from_cache=tenant_from_cache)
     return receipts
 
 
@@ -139,7 +145,9 @@ def _receipts(
     return _in_order(rejected, built)
 
 
-def _store(tenant: Tenant, receipts: list[Receipt], *, now: dt.datetime) -> None:
+def _store(
+    tenant: Tenant, receipts: list[Receipt], *, now: dt.datetime, tenant_from_cache: bool
+) -> None:
     """Insert the rows of the `accepted` receipts (marking the repeats `duplicate`) and
     count the request; Prometheus hears of the items once that is committed."""
     pending = [receipt for receipt in receipts if receipt.row is not None]
@@ -149,11 +157,19 @@ def _store(tenant: Tenant, receipts: list[Receipt], *, now: dt.datetime) -> None
         # same order, so overlapping retries wait for each other instead of deadlocking.
         # The sort is stable: the first of equal uuids is the one stored.
         rows = sorted((r.row for r in pending), key=lambda row: row.uuid.int)
-        inserted = store_logs(rows, tenant_id=tenant.pk, received=now, rejected=refused)
+        inserted = store_logs(
+            rows,
+            tenant_id=tenant.pk,
+            received=now,
+            rejected=refused,
+            unchanged=tenant if tenant_from_cache else None,
+        )
         _mark_duplicates(pending, inserted)
         report_ingested(tally(receipts))
         after_ingest_commit()
     else:
+        if tenant_from_cache:  # a rare answer: worth the read of the row
+            ensure_unchanged(tenant)
         record_ingestion(tenant_id=tenant.pk, received=now, items=refused)
 
 

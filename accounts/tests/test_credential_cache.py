@@ -1,6 +1,7 @@
-"""Credentials cached per process: a known token or key costs one read of its tenant,
-and logging out, revoking a key, deactivating a user or blocking a tenant is seen by the
-very next request, in this process and in every other worker."""
+"""Credentials cached per process: a known token or key costs one read of its tenant (a
+single event none: its write checks the tenant row itself), and logging out, revoking a
+key, deactivating a user or blocking a tenant is seen by the very next request, in this
+process and in every other worker."""
 
 import uuid
 
@@ -123,5 +124,23 @@ def test_a_logout_is_seen_by_every_worker(tmp_path):
         after = [call(f"{base}{URL}", token=token)[0] for _ in range(8)]
 
     assert before == [200] * 8
+    assert logout == 204
+    assert after == [401] * 8
+
+
+def test_a_logout_stops_single_events_in_every_worker(tmp_path):
+    """The single-event fast path holds a verified token's tenant as cached and lets the
+    write itself check the tenant row (events.bulk): a logout still stops the very next
+    event in every worker, and none is stored after it."""
+    event = {"event_name": "signup"}
+    with live_gunicorn(tmp_path, workers=2) as base:
+        token = sign_up(base, f"u{uuid.uuid4().hex[:8]}", "alpine12x")
+        before = [call(f"{base}/api/eventlogs/", body=event, token=token)[0] for _ in range(8)]
+        stored = call(f"{base}/api/eventlogs/", token=token)[1]
+        logout = call(f"{base}/auth/token/logout/", method="POST", token=token)[0]
+        after = [call(f"{base}/api/eventlogs/", body=event, token=token)[0] for _ in range(8)]
+
+    assert before == [201] * 8
+    assert len(stored) == 8
     assert logout == 204
     assert after == [401] * 8

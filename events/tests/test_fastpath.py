@@ -16,7 +16,7 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import AuthToken
+from accounts.models import AuthToken, Tenant
 from accounts.services import api_key_create
 from core import ratelimit
 from events import fastpath
@@ -257,3 +257,55 @@ def test_a_logged_in_browser_session_is_answered_by_the_view(sender, answered, u
 
     assert answered == [False]
     assert response.status_code == 201  # APIClient skips CSRF checks, as DRF's tests do
+
+
+def test_a_tenant_blocked_behind_the_cached_credential_is_refused_and_nothing_stored(
+    sender, answered
+):
+    case = Case("token", True, 201)
+    assert sender.send(case, fast=True).status_code == 201  # the token is cached now
+    # No signal, no cache_version bump: only the write's own check can see it.
+    Tenant.objects.filter(pk=sender.tenant.pk).update(is_active=False)
+
+    response = sender.send(case, fast=True)
+
+    assert response.status_code == 403
+    assert answered == [True, False]  # the fast path wrote nothing and handed it on
+    assert EventLog.objects.filter(tenant=sender.tenant).count() == 1
+    outcomes = IngestionCountTotal.objects.filter(tenant=sender.tenant)
+    assert sorted(outcomes.values_list("outcome", "reason", "requests", "events")) == [
+        ("accepted", "", 1, 1),
+        ("rejected", "tenant_inactive", 1, 1),
+    ]
+
+
+def test_a_setting_changed_behind_the_cached_credential_holds_from_the_next_request(
+    sender, answered
+):
+    assert sender.send(Case("token", True, 201), fast=True).status_code == 201
+    Tenant.objects.filter(pk=sender.tenant.pk).update(auto_create_events=True)
+    new_name = Case("new name", False, 201, body={"event_name": "brand-new", "uuid": "x"})
+
+    response = sender.send(new_name, fast=True)
+
+    # As cached the tenant refuses unknown names; as it is now, it creates them.
+    assert response.status_code == 201, response.content
+    assert answered == [True, False]
+    assert sender.tenant.events.filter(name="brand-new").exists()
+    assert not IngestionCountTotal.objects.filter(outcome="rejected").exists()
+
+
+def test_an_event_name_new_to_this_process_is_created_by_the_view(
+    sender, answered, django_capture_on_commit_callbacks
+):
+    Tenant.objects.filter(pk=sender.tenant.pk).update(auto_create_events=True)
+    case = Case("new name", False, 201, body={"event_name": "first-seen", "uuid": "x"})
+
+    statuses = []
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):  # ids are cached on commit
+            statuses.append(sender.send(case, fast=True).status_code)
+
+    assert statuses == [201, 201]
+    assert answered == [False, True]  # then the process knows its id
+    assert EventLog.objects.filter(event__name="first-seen").count() == 2
