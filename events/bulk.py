@@ -23,7 +23,7 @@ from accounts.models import Tenant
 from core.sharding import is_sharded
 from core.sql import server_side_cursor
 from events.accounting import ACCEPTED, DUPLICATE, request_outcome
-from events.models import Event, EventLog
+from events.models import EventLog
 from events.rollups import (
     Tally,
     deltas_of_rows,
@@ -49,11 +49,6 @@ class LogRow(NamedTuple):
     data: dict
     created_by_id: int | None
     api_key_id: int | None
-
-    def to_log(self, *, pk: int, event_name: str) -> EventLog:
-        """The stored log as an (unsaved) instance, to answer without reading it back."""
-        event = Event(id=self.event_id, tenant_id=self.tenant_id, name=event_name)
-        return EventLog(pk=pk, event=event, **self._asdict() | {"event_id": self.event_id})
 
 
 _FIELDS = [EventLog._meta.get_field(attname) for attname in LogRow._fields]

@@ -49,7 +49,7 @@ from core.middleware import body_size_problem
 from core.ratelimit import credential_window
 from events.blocklist import blocked_reason
 from events.event_ids import cached_event_id
-from events.serializers import log_representation
+from events.serializers import log_representation, row_representation
 from events.services import event_logs_ingest, stored_log
 from events.validation import EventInput, validate_event
 
@@ -110,8 +110,10 @@ def _answer(request: HttpRequest) -> HttpResponse | None:
     if receipt.status == "rejected":  # an unknown event the tenant does not create
         return _json(request, receipt.errors, 400)
     if receipt.status == "accepted":
-        log = receipt.row.to_log(pk=receipt.log_id, event_name=receipt.item.event_name)
-        return _json(request, log_representation(log), 201)
+        answer = row_representation(
+            receipt.row, pk=receipt.log_id, event_name=receipt.item.event_name
+        )
+        return _json(request, answer, 201)
     return _json(request, log_representation(stored_log(tenant, receipt.uuid)), 200)
 
 

@@ -3,7 +3,7 @@ by events.validation, whose field table the ingest serializer is built from."""
 
 import dataclasses
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rest_framework import serializers
 
@@ -20,6 +20,9 @@ from events.models import (
     event_name_problem,
 )
 from events.validation import EVENT_FIELDS, EventInput, FieldSpec
+
+if TYPE_CHECKING:
+    from events.bulk import LogRow
 
 
 class EventSerializer(StrictFieldsMixin, serializers.ModelSerializer):
@@ -69,6 +72,25 @@ def log_representation(log: EventLog) -> dict:
     instance's fields are bound once and only read (DRF's ListSerializer reuses one
     child for every item the same way)."""
     return _LOG_REPRESENTATION.to_representation(log)
+
+
+def row_representation(row: "LogRow", *, pk: int, event_name: str) -> dict:
+    """What `log_representation` answers for the log just stored from `row`, without
+    building Event and EventLog instances for it (a sixth of a single event's own CPU).
+    The times and the uuid go through the serializer's own fields; a test holds the two
+    equal, key for key."""
+    fields = _LOG_REPRESENTATION.fields
+    return {
+        "id": pk,
+        "uuid": fields["uuid"].to_representation(row.uuid),
+        "event": row.event_id,
+        "event_name": event_name,
+        "timestamp": fields["timestamp"].to_representation(row.timestamp),
+        "received_at": fields["received_at"].to_representation(row.received_at),
+        "count": row.count,
+        "distinct_id": row.distinct_id,
+        "data": row.data,
+    }
 
 
 _KINDS: dict[str, type[serializers.Field]] = {

@@ -30,6 +30,7 @@ from events.serializers import (
     EventSerializer,
     batch_response,
     log_representation,
+    row_representation,
 )
 from events.services import deletion_create, event_delete, event_logs_ingest, stored_log
 from events.validation import MAX_BATCH_EVENTS, validate_batch
@@ -132,8 +133,10 @@ class EventLogViewSet(
         if receipt.status == "rejected":
             raise RejectedInput(receipt.errors, reason=receipt.reason, counted=True)
         if receipt.status == "accepted":
-            log = receipt.row.to_log(pk=receipt.log_id, event_name=receipt.item.event_name)
-            return Response(log_representation(log), status=status.HTTP_201_CREATED)
+            answer = row_representation(
+                receipt.row, pk=receipt.log_id, event_name=receipt.item.event_name
+            )
+            return Response(answer, status=status.HTTP_201_CREATED)
         log = stored_log(self.tenant, receipt.uuid)  # a retry: answer what is stored
         return Response(log_representation(log), status=status.HTTP_200_OK)
 

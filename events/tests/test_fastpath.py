@@ -174,6 +174,20 @@ def test_every_stored_field_is_what_the_answer_says(sender, answered):
     assert log.timestamp.isoformat().replace("+00:00", "Z") == body["timestamp"]
 
 
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "view"])
+def test_the_201_is_what_reading_the_log_back_answers(sender, answered, fast):
+    """The 201 is built from the row just written (events.serializers.row_representation),
+    not read back: it must be what the serializer says of the stored log, key for key."""
+    created = sender.send(Case("rich", True, 201, body=RICH), fast=fast)
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {sender.token}")
+    read_back = client.get(f"{PATH}{created.json()['id']}/")
+    assert (created.status_code, read_back.status_code) == (201, 200)
+    assert list(created.json().items()) == list(read_back.json().items())
+    assert answered == ([True] if fast else [])
+
+
 def test_a_handed_on_refusal_is_counted_once(sender, answered, api_client):
     bad = Case("unknown field", False, 400, body={**EVENT, "colour": "red"})
     assert sender.send(bad, fast=True).status_code == 400
