@@ -20,7 +20,7 @@ from events.models import (
     IngestionCountIncrement,
     IngestionCountTotal,
 )
-from events.rollups import fold_counters
+from events.rollups import HOURLY_AMOUNTS, HOURLY_KEYS, fold_counters
 from events.services import deletion_create, event_logs_ingest
 from events.tests.factories import EventFactory
 from events.validation import EventInput
@@ -157,3 +157,25 @@ def test_ingestion_does_not_wait_for_another_open_ingest_of_the_same_bucket(tena
 
     assert errors == []
     assert totals(tenant) == {("a", T0.replace(minute=0)): 2}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # the fold's own transaction, as in the jobs
+def test_the_fold_runs_without_jit_and_leaves_the_session_as_it_was(tenant):
+    """A queue table's statistics lag its churn; JIT-compiling the fold for the large
+    table the planner then expects cost most of its time (bench)."""
+    from core.sql import fold
+
+    def jit() -> str:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SHOW jit")
+            return cursor.fetchone()[0]
+
+    ingest(tenant, EventInput("a", timestamp=T0))
+    before, seen = jit(), []
+
+    moved = fold(HourlyCountIncrement, HourlyCount, keys=HOURLY_KEYS, amounts=HOURLY_AMOUNTS,
+                 limit=100, after=lambda totals: seen.append((jit(), len(totals))))  # fmt: skip
+
+    assert (moved, seen) == (1, [("off", 1)])
+    assert jit() == before
