@@ -163,10 +163,10 @@ def _database(url: str, *, test_file_prefix: str = "eventtracker-test") -> dict:
         config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
         config["CONN_HEALTH_CHECKS"] = True
         # Statements sent through core.sql.server_side_cursor (the ingest write, the
-        # folds) are prepared on their connection after this many runs: PostgreSQL then
-        # skips parsing and planning them. Django's own queries bind on the client and are
-        # never prepared. Empty turns it off, for a pooler in transaction mode that cannot
-        # keep prepared statements (PgBouncer before 1.21).
+        # increments' appends) are prepared on their connection after this many runs:
+        # PostgreSQL then skips parsing and planning them. Django's own queries bind on the
+        # client and are never prepared. Empty turns it off, for a pooler in transaction
+        # mode that cannot keep prepared statements (PgBouncer before 1.21).
         threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="2").strip()
         config.setdefault("OPTIONS", {})["prepare_threshold"] = (
             int(threshold) if threshold else None
