@@ -42,6 +42,8 @@ def rows(result: dict) -> list[dict]:
             _busy_row(phases),
             _lock_row(result["activity"]),
         ]
+    if phases["single"].get("cpu"):  # measured since bench.cpu exists (Linux)
+        table.append(_cpu_row(phases))
     for size in (100, 1000):
         table.append(_batch_row(phases, size))
     note = "" if result["events_loaded"] >= TARGET_EVENTS else " (goal is stated at 10 M)"
@@ -116,6 +118,36 @@ def _busy_row(phases: dict) -> dict:
         "ratio": "—",
         "goal": "no larger a share than the hello's",
         "result": verdict(single <= hello),
+    }
+
+
+def cpu_ms(phase: dict) -> dict[str, float]:
+    """CPU milliseconds per request of a phase, by who spent them (bench.cpu), with the
+    load generator's own; empty for runs from before it was measured."""
+    cpu, requests = phase.get("cpu"), phase["requests"] or 1
+    if not cpu:
+        return {}
+    spent = {
+        "server": cpu["server"],
+        "PostgreSQL": cpu["postgres"] + cpu["postgres_background"],
+        "load generator": phase["client_cpu_seconds"],
+    }
+    return {who: 1000 * seconds / requests for who, seconds in spent.items()}
+
+
+def _cpu_row(phases: dict) -> dict:
+    single, hello = phases["single"], phases["hello"]
+
+    def shares(phase: dict) -> str:
+        return ", ".join(f"{who} {value:.2f}" for who, value in cpu_ms(phase).items())
+
+    return {
+        "what": "CPU per request during the many-connection phase, by who spent it (ms)",
+        "target": f"single-event POST: {shares(single)}",
+        "baseline": f"hello: {shares(hello)}",
+        "ratio": f"{sum(cpu_ms(single).values()) / sum(cpu_ms(hello).values()):.1f}x",
+        "goal": "—",
+        "result": "info",
     }
 
 
@@ -299,16 +331,19 @@ def _phase_details(result: dict) -> list[str]:
         "## Phases",
         "",
         "| phase | requests | events | wall | req/s | events/s | p50 | p95 | p99 | statuses | "
-        "client CPU | load avg after |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "client CPU | CPU per request: server / PostgreSQL / clients | load avg after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, phase in result["phases"].items():
         statuses = ", ".join(f"{code}: {n:,}" for code, n in sorted(phase["statuses"].items()))
+        shares = cpu_ms(phase).values()
+        per_request = " / ".join(f"{value:.2f}" for value in shares) + " ms" if shares else "—"
         lines.append(
             f"| {name} | {phase['requests']:,} | {phase['events']:,} | "
             f"{phase['wall_seconds']:.1f} s | {phase['rps']:,.1f} | {phase['eps']:,.0f} | "
             f"{phase['p50_ms']:.1f} | {phase['p95_ms']:.1f} | {phase['p99_ms']:.1f} | "
-            f"{statuses} | {phase['client_cpu_seconds']:.1f} s | {phase['loadavg_after']:.2f} |"
+            f"{statuses} | {phase['client_cpu_seconds']:.1f} s | {per_request} | "
+            f"{phase['loadavg_after']:.2f} |"
         )
     errors = [(name, e) for name, phase in result["phases"].items() for e in phase["errors"][:3]]
     if errors:

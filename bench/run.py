@@ -22,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -32,6 +34,7 @@ from psycopg import sql
 
 from bench import dataset, insights, report, stats_sql, verify
 from bench.copy_baseline import create_scratch
+from bench.cpu import cpu_spent
 from bench.loadgen import Connection, Phase, PhaseResult, make_event, run_phase
 from bench.pressure import ActivitySampler, cpu_burner
 from bench.server import Gunicorn, free_port
@@ -111,6 +114,8 @@ class Bench:
         self.env = dataset.django_env(workers=settings.workers)
         self.logs = Path(tempfile.mkdtemp(prefix="eventtracker-bench-"))
         self.phases: dict[str, PhaseResult] = {}
+        self.cpu: dict[str, dict[str, float]] = {}  # per phase: CPU seconds by who spent them
+        self.server_pid: int | None = None  # the gunicorn master serving the phases
         self.loadavg: dict[str, float] = {}  # 1-minute load average after each phase
         self.receipts: list[tuple[str, str]] = []
         self.result: dict = {
@@ -168,8 +173,10 @@ class Bench:
         options.setdefault("event_names", dataset.EVENT_NAMES)
         options.setdefault("tokens", tuple(tenant.token for tenant in self.tenants))
         say(f"phase {name}: {options.get('duration')} s max, {options['concurrency']} clients")
-        result = run_phase(name, Phase(kind=kind, port=port, path=path, **options))
+        with cpu_spent(self.server_pid, dataset.DB_NAME) as spent:
+            result = run_phase(name, Phase(kind=kind, port=port, path=path, **options))
         self.phases[name] = result
+        self.cpu[name] = spent
         self.loadavg[name] = os.getloadavg()[0]
         self.receipts += result.receipts
         say(
@@ -178,11 +185,22 @@ class Bench:
         )
         return result
 
+    @contextmanager
+    def serving(self, server: Gunicorn) -> Iterator[None]:
+        """Run `server` for the block; its processes' CPU is counted per phase (bench.cpu)."""
+        with server:
+            self.server_pid = server.process.pid
+            try:
+                yield
+            finally:
+                self.server_pid = None
+
     def drive_hello(self) -> None:
         port = free_port()
         env = {**self.env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
         seconds = self.settings.hello_s
-        with Gunicorn("bench.hello_wsgi:application", env=env, port=port, log=self.log("hello")):
+        hello = Gunicorn("bench.hello_wsgi:application", env=env, port=port, log=self.log("hello"))
+        with self.serving(hello):
             for name, concurrency in (("hello1", 1), ("hello", self.settings.concurrency)):
                 self.phase(
                     name, "hello", port, "/", duration=seconds, max_requests=200_000,
@@ -196,7 +214,7 @@ class Bench:
         port = free_port()
         env = {**self.env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
         # No app argument: gunicorn.conf.py names the app (eventtracker.wsgi).
-        with Gunicorn(None, env=env, port=port, log=self.log("app")):
+        with self.serving(Gunicorn(None, env=env, port=port, log=self.log("app"))):
             # Capture the stats SQL now, from the code the server has just loaded.
             statements = {
                 (endpoint, days): {
@@ -440,7 +458,7 @@ class Bench:
 
     def finish(self) -> int:
         self.result["phases"] = {
-            name: {**phase_dict(p), "loadavg_after": self.loadavg[name]}
+            name: {**phase_dict(p), "loadavg_after": self.loadavg[name], "cpu": self.cpu[name]}
             for name, p in self.phases.items()
         }
         self.result["settings"] = {
