@@ -113,7 +113,10 @@ def _store_postgresql(
     )
     guarded = unchanged is not None
     if guarded:
-        params |= {f"t{i}": getattr(unchanged, f.attname) for i, f in enumerate(_TENANT_FIELDS)}
+        params |= {
+            f"t{i}": field.get_db_prep_value(getattr(unchanged, field.attname), connection)
+            for i, field in enumerate(_TENANT_FIELDS)
+        }
     with server_side_cursor() as cursor:
         cursor.execute(_store_sql(single=single, guarded=guarded), params)
         stored = cursor.fetchall()
