@@ -24,8 +24,7 @@ def event_ids(*, tenant: Tenant, names: Iterable[str]) -> dict[str, int]:
     """{name: id} of the events named, creating the missing ones when the tenant allows
     (a name it may not create is left out)."""
     names = set(names)
-    cached = _cache.get(tenant.pk)
-    known = cached[1] if cached is not None and cached[0] == tenant.cache_version else {}
+    known = _known(tenant)
     found = {name: known[name] for name in names if name in known}
     if missing := names - found.keys():
         found |= _look_up(tenant, missing)
@@ -39,8 +38,13 @@ def event_ids(*, tenant: Tenant, names: Iterable[str]) -> dict[str, int]:
 
 def cached_event_id(*, tenant: Tenant, name: str) -> int | None:
     """The id of the tenant's event `name` if this process knows it (no query)."""
+    return _known(tenant).get(name)
+
+
+def _known(tenant: Tenant) -> dict[str, int]:
+    """{name: id} this process holds for the tenant as of its `cache_version`."""
     cached = _cache.get(tenant.pk)
-    return cached[1].get(name) if cached is not None and cached[0] == tenant.cache_version else None
+    return cached[1] if cached is not None and cached[0] == tenant.cache_version else {}
 
 
 def clear_cache() -> None:
