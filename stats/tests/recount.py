@@ -1,9 +1,33 @@
-"""Active users recounted by brute force over the raw rows, for the property tests."""
+"""Active users recounted by brute force over the raw rows, for the property tests, and
+the logs those tests generate."""
 
 import datetime as dt
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
+from hypothesis import strategies as st
+
+from events.services import event_logs_ingest
+from events.validation import EventInput
+
+START = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)  # March: over DST changes in most zones
+USERS = ("u1", "u2", "u3", "u4", "")  # "" is a log without a user
+
+
+def user_minutes(*, days: int, max_size: int | None = None, users=USERS) -> st.SearchStrategy:
+    """Lists of (distinct_id, minutes after START), within `days` days."""
+    return st.lists(
+        st.tuples(st.sampled_from(users), st.integers(0, days * 24 * 60)), max_size=max_size
+    )
+
+
+def ingest_at_minutes(tenant, rows: list[tuple[str, int]]) -> None:
+    """Store one "e" event per (distinct_id, minutes after START)."""
+    items = [
+        EventInput("e", distinct_id=user, timestamp=START + dt.timedelta(minutes=minute))
+        for user, minute in rows
+    ]
+    event_logs_ingest(tenant=tenant, items=items, created_by=None, now=START)
 
 
 def assert_rows_equal_a_recount(

@@ -9,12 +9,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from events.models import EventLog
-from events.services import event_logs_delete, event_logs_ingest
+from events.services import event_logs_delete
 from events.tests.factories import EventFactory, EventLogFactory
 from events.tests.property import examples, fresh_tenant
-from events.validation import EventInput
 from stats.active_users import active_users
-from stats.tests.recount import assert_rows_equal_a_recount
+from stats.tests.recount import START, assert_rows_equal_a_recount, ingest_at_minutes, user_minutes
 
 UTC = dt.UTC
 
@@ -99,19 +98,10 @@ class TestActiveUsersApi:
         assert api_client.get("/api/stats/active_users", query).json()[0]["dau"] == 1
 
 
-START = dt.datetime(2024, 3, 1, tzinfo=UTC)
-
-
 class ActiveUsersEqualRecountTests(TestCase):
     @examples(60)
     @given(
-        logs=st.lists(
-            st.tuples(
-                st.sampled_from(["u1", "u2", "u3", "u4", ""]),
-                st.integers(0, 70 * 24 * 60),  # minutes after March 1st, over DST changes
-            ),
-            max_size=40,
-        ),
+        logs=user_minutes(days=70, max_size=40),
         erase=st.none() | st.sampled_from(["u1", "u2"]),
         zone=st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata", "Australia/Adelaide"]),
         window=st.integers(1, 40),
@@ -121,11 +111,7 @@ class ActiveUsersEqualRecountTests(TestCase):
     def test_every_window_equals_a_recount(self, logs, erase, zone, window, first, days):
         note(repr((logs, erase, zone, window, first, days)))
         tenant = fresh_tenant()
-        items = [
-            EventInput("e", distinct_id=user, timestamp=START + dt.timedelta(minutes=minute))
-            for user, minute in logs
-        ]
-        event_logs_ingest(tenant=tenant, items=items, created_by=None, now=START)
+        ingest_at_minutes(tenant, logs)
         if erase is not None:
             event_logs_delete(logs=EventLog.objects.filter(tenant=tenant, distinct_id=erase))
         tz = ZoneInfo(zone)

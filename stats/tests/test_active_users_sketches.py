@@ -13,17 +13,15 @@ from hypothesis.extra.django import TestCase
 
 from events.models import EventLog, HourlyCountIncrement, HourlyUserSketch
 from events.rollups import fold_counters
-from events.services import event_delete, event_logs_delete, event_logs_ingest
+from events.services import event_delete, event_logs_delete
 from events.sketches import BUILD_BATCH, HOUR, _runs, build_user_sketches, hll_ready
 from events.tests.factories import EventFactory, EventLogFactory
 from events.tests.property import examples, fresh_tenant
-from events.validation import EventInput
 from stats.active_users import RELATIVE_ERROR, Sketches, active_users
-from stats.tests.recount import assert_rows_equal_a_recount
+from stats.tests.recount import START, assert_rows_equal_a_recount, ingest_at_minutes, user_minutes
 
 UTC = dt.UTC
 URL = "/api/stats/active_users"
-START = dt.datetime(2024, 3, 1, tzinfo=UTC)
 LATER = START + dt.timedelta(days=400)  # every hour of the data is closed by then
 
 
@@ -111,14 +109,8 @@ class ApproximateActiveUsersEqualRecountTests(TestCase):
 
     @examples(40)
     @given(
-        logs=st.lists(
-            st.tuples(
-                st.sampled_from(["u1", "u2", "u3", "u4", ""]),
-                st.integers(0, 40 * 24 * 60),  # minutes after March 1st, over DST changes
-            ),
-            max_size=30,
-        ),
-        late=st.lists(st.tuples(st.sampled_from(["u5", "u1"]), st.integers(0, 40 * 24 * 60))),
+        logs=user_minutes(days=40, max_size=30),
+        late=user_minutes(days=40, users=("u5", "u1")),
         fold_late=st.booleans(),
         erase=st.none() | st.sampled_from(["u1", "u2"]),
         zone=st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu"]),
@@ -131,18 +123,10 @@ class ApproximateActiveUsersEqualRecountTests(TestCase):
     ):
         note(repr((logs, late, fold_late, erase, zone, window, first, days)))
         tenant = fresh_tenant()
-
-        def ingest(rows):
-            items = [
-                EventInput("e", distinct_id=user, timestamp=START + dt.timedelta(minutes=minute))
-                for user, minute in rows
-            ]
-            event_logs_ingest(tenant=tenant, items=items, created_by=None, now=START)
-
-        ingest(logs)
+        ingest_at_minutes(tenant, logs)
         fold_counters()
         build_user_sketches(now=LATER)
-        ingest(late)  # into hours sketched already
+        ingest_at_minutes(tenant, late)  # into hours sketched already
         if fold_late:
             fold_counters()
         if erase is not None:
