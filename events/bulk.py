@@ -3,8 +3,10 @@ increments, one statement on PostgreSQL (store_logs).
 
 PostgreSQL gets `INSERT … SELECT FROM unnest(<one array per column>)`: ten bound
 parameters whatever the batch size, so neither psycopg nor the server parses a
-statement with thousands of placeholders. SQLite, and Citus (which routes a VALUES
-insert to its shard), get multi-row VALUES lists.
+statement with thousands of placeholders. A batch of COPY_MIN_ROWS or more whose uuids
+are all new goes by COPY instead, the increments after it in the same transaction.
+SQLite, and Citus (which routes a VALUES insert to its shard), get multi-row VALUES
+lists.
 Values are adapted here directly (no model instances), as Django would store them.
 """
 
@@ -16,7 +18,8 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import orjson
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import UniqueConstraint
 
 from accounts.credentials import TenantChanged, ensure_unchanged
 from accounts.models import Tenant
@@ -34,6 +37,8 @@ from events.rollups import (
 )
 
 VALUES_CHUNK = 500  # rows per statement: 10 columns, under SQLite's variable limit
+# From this many rows on, PostgreSQL stores a batch of new uuids with COPY (_copy_new_rows).
+COPY_MIN_ROWS = 50
 
 
 class LogRow(NamedTuple):
@@ -52,6 +57,7 @@ class LogRow(NamedTuple):
 
 
 _FIELDS = [EventLog._meta.get_field(attname) for attname in LogRow._fields]
+_COLUMNS = [field.column for field in _FIELDS]
 
 
 def store_logs(
@@ -76,6 +82,12 @@ def store_logs(
     writes happen only if its row still holds exactly that, else TenantChanged and
     nothing is written. On PostgreSQL the statement checks it, without another trip."""
     if connection.vendor == "postgresql" and not is_sharded():
+        if unchanged is None and len(rows) >= COPY_MIN_ROWS:
+            inserted = _copy_new_rows(
+                rows, tenant_id=tenant_id, received=received, rejected=rejected
+            )
+            if inserted is not None:
+                return inserted
         return _store_postgresql(
             rows, tenant_id=tenant_id, received=received, rejected=rejected, unchanged=unchanged
         )
@@ -86,15 +98,79 @@ def store_logs(
         first = {}
         for row in rows:
             first.setdefault(row.uuid, row)
-        hourly_counts_apply(deltas_of_rows(first[uuid] for uuid in inserted))
-        items = +(
-            Counter({ACCEPTED: len(inserted), DUPLICATE: len(rows) - len(inserted)}) + rejected
-        )
-        requests = Counter({request_outcome(items): 1})
-        ingestion_counts_apply(
-            tenant_id=tenant_id, received=received, items=items, requests=requests
+        _append_increments(
+            [first[uuid] for uuid in inserted],
+            valid=len(rows),
+            tenant_id=tenant_id,
+            received=received,
+            rejected=rejected,
         )
     return inserted
+
+
+def _append_increments(
+    stored: Sequence[LogRow], *, valid: int, tenant_id: int, received: dt.datetime, rejected: Tally
+) -> None:
+    """The counter increments of a request that stored `stored` of its `valid` rows (the
+    others were duplicates), in the transaction that stored them."""
+    hourly_counts_apply(deltas_of_rows(stored))
+    items = +(Counter({ACCEPTED: len(stored), DUPLICATE: valid - len(stored)}) + rejected)
+    requests = Counter({request_outcome(items): 1})
+    ingestion_counts_apply(tenant_id=tenant_id, received=received, items=items, requests=requests)
+
+
+def _copy_new_rows(
+    rows: Sequence[LogRow], *, tenant_id: int, received: dt.datetime, rejected: Tally
+) -> dict[UUID, int] | None:
+    """store_logs for a batch whose uuids are all new, the common case, with COPY: the
+    server writes its rows a page at a time, where INSERT … ON CONFLICT inserts each row
+    speculatively on its own (half a 1000-row batch's database time at 10 M logs). The
+    ids come from EventLog's sequence first (COPY returns nothing), and the increments
+    follow in the same transaction. None, with nothing written, when a uuid repeats in
+    `rows` or the tenant has it already: the statement with ON CONFLICT decides those."""
+    if len({row.uuid for row in rows}) < len(rows):
+        return None
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_next_ids_sql(), [len(rows)])
+            ids = [pk for (pk,) in cursor.fetchall()]
+            # Django wraps execute's errors, not COPY's: the same IntegrityError here.
+            with connection.wrap_database_errors, cursor.copy(_copy_sql()) as copy:
+                for pk, values in zip(ids, map(_row_values, rows), strict=True):
+                    copy.write_row((pk, *values))
+            _append_increments(
+                rows, valid=len(rows), tenant_id=tenant_id, received=received, rejected=rejected
+            )
+    except IntegrityError as exc:
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != _UUID_UNIQUE:
+            raise
+        return None
+    return {row.uuid: pk for row, pk in zip(rows, ids, strict=True)}
+
+
+_UUID_UNIQUE = next(
+    constraint.name
+    for constraint in EventLog._meta.constraints
+    if isinstance(constraint, UniqueConstraint) and "uuid" in constraint.fields
+)
+
+
+@cache
+def _next_ids_sql() -> str:
+    table = EventLog._meta.db_table
+    column = EventLog._meta.pk.column
+    # Only names from model metadata are interpolated (as literals).
+    return (
+        f"SELECT nextval(pg_get_serial_sequence('{table}', '{column}')) "  # noqa: S608
+        "FROM generate_series(1, %s)"
+    )
+
+
+@cache
+def _copy_sql() -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(column) for column in (EventLog._meta.pk.column, *_COLUMNS))
+    return f"COPY {quote(EventLog._meta.db_table)} ({columns}) FROM STDIN"
 
 
 def _store_postgresql(
@@ -216,7 +292,7 @@ def _uuid(value: UUID | str) -> UUID:
 
 def _head() -> str:
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in _FIELDS)
+    columns = ", ".join(quote(column) for column in _COLUMNS)
     return f"INSERT INTO {quote(EventLog._meta.db_table)} ({columns}) "
 
 

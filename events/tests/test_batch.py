@@ -6,10 +6,14 @@ import uuid
 import pytest
 from django.db.models import Sum
 
-from events.models import Event, EventLog, HourlyCountTotal
+from events.bulk import COPY_MIN_ROWS
+from events.models import Event, EventLog, HourlyCountTotal, IngestionCountTotal
 from events.validation import MAX_BATCH_EVENTS
 
 BATCH = "/api/eventlogs/batch/"
+# On PostgreSQL a batch of COPY_MIN_ROWS new uuids is stored with COPY, a smaller one
+# with the statement every backend runs (events.bulk): both must answer alike.
+SIZES = [5, COPY_MIN_ROWS]
 
 
 def post_batch(client, events, url=BATCH, **extra):
@@ -70,17 +74,75 @@ def test_duplicates_inside_one_batch_are_stored_once(api_client, tenant):
     assert stored_total(tenant) == rollup_total(tenant) == 5
 
 
-def test_retry_of_a_batch_is_all_duplicates(api_client, tenant):
-    events = [{"event_name": "a", "uuid": str(uuid.uuid4())} for _ in range(5)]
+def accounted(tenant) -> tuple[dict[str, int], int]:
+    """The tenant's ingestion accounting: events per outcome, and requests."""
+    totals = IngestionCountTotal.objects.filter(tenant=tenant)
+    events = dict(totals.values_list("outcome").annotate(n=Sum("events")))
+    return events, totals.aggregate(n=Sum("requests"))["n"]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_retry_of_a_batch_is_all_duplicates(api_client, tenant, size):
+    events = [{"event_name": "a", "uuid": str(uuid.uuid4())} for _ in range(size)]
     first = post_batch(api_client, events).json()
 
     retry = post_batch(api_client, events)
 
-    assert first["accepted"] == 5
+    assert first["accepted"] == size
     assert retry.status_code == 200
-    assert (retry.json()["accepted"], retry.json()["duplicate"]) == (0, 5)
-    assert EventLog.objects.filter(tenant=tenant).count() == 5
-    assert rollup_total(tenant) == 5
+    assert (retry.json()["accepted"], retry.json()["duplicate"]) == (0, size)
+    assert EventLog.objects.filter(tenant=tenant).count() == size
+    assert rollup_total(tenant) == size
+    assert accounted(tenant) == ({"accepted": size, "duplicate": size}, 2)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_batch_stores_each_item_as_sent(api_client, tenant, size):
+    events = [
+        {
+            "event_name": f"e{index % 3}",
+            "uuid": str(uuid.uuid4()),
+            "count": index + 1,
+            "distinct_id": f"user-{index}",
+            "data": {"n": index, "tag": 'ü\\\t"x"', "none": None},
+            "timestamp": f"2026-01-02T03:04:{index % 60:02d}.000123Z",
+        }
+        for index in range(size)
+    ]
+
+    body = post_batch(api_client, events).json()
+
+    assert body["accepted"] == size
+    stored = {
+        str(log.uuid): log for log in EventLog.objects.filter(tenant=tenant).select_related("event")
+    }
+    assert len({log.pk for log in stored.values()}) == size
+    for event in events:
+        log = stored[event["uuid"]]
+        assert (log.event.name, log.count, log.distinct_id, log.data) == (
+            event["event_name"],
+            event["count"],
+            event["distinct_id"],
+            event["data"],
+        )
+        assert log.timestamp == dt.datetime.fromisoformat(event["timestamp"])
+    assert stored_total(tenant) == rollup_total(tenant) == size * (size + 1) // 2
+    assert accounted(tenant) == ({"accepted": size}, 1)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_batch_with_one_stored_uuid_stores_the_others_once(api_client, tenant, size):
+    events = [{"event_name": "a", "uuid": str(uuid.uuid4()), "count": 2} for _ in range(size)]
+    middle = size // 2
+    post_batch(api_client, [events[middle]])
+
+    body = post_batch(api_client, events).json()
+
+    statuses = [receipt["status"] for receipt in body["receipts"]]
+    assert statuses == ["accepted"] * middle + ["duplicate"] + ["accepted"] * (size - middle - 1)
+    assert EventLog.objects.filter(tenant=tenant).count() == size
+    assert stored_total(tenant) == rollup_total(tenant) == 2 * size
+    assert accounted(tenant) == ({"accepted": size, "duplicate": 1}, 2)
 
 
 def test_single_and_batch_routes_share_the_uuid_space(api_client, tenant):

@@ -23,18 +23,30 @@ from events.rollups import fold_counters
 
 THREADS = 4
 BATCHES_PER_THREAD = 5
-BATCH_SIZE = 40
+# Above events.bulk.COPY_MIN_ROWS: a batch of uuids new to the tenant and none repeated
+# goes by COPY on PostgreSQL, any other by INSERT … ON CONFLICT.
+BATCH_SIZE = 60
 
 
-def _send_batches(token: str, pool: list[str], seed: int, results: list, errors: list) -> None:
+def _send_batches(
+    token: str, pool: list[str], seed: int, repeats: bool, results: list, errors: list
+) -> None:
     rng = random.Random(seed)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     try:
         for _ in range(BATCHES_PER_THREAD):
+            # With repeats, uuids repeat inside a batch too. Without, half the batches are
+            # new uuids and half overlap others (stored, or being stored concurrently).
+            if repeats:
+                uuids = rng.choices(pool, k=BATCH_SIZE)
+            elif rng.random() < 0.5:
+                uuids = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(BATCH_SIZE)]
+            else:
+                uuids = rng.sample(pool, BATCH_SIZE)
             events = [
-                {"event_name": rng.choice(["a", "b", "c"]), "uuid": rng.choice(pool), "count": 2}
-                for _ in range(BATCH_SIZE)
+                {"event_name": rng.choice(["a", "b", "c"]), "uuid": value, "count": 2}
+                for value in uuids
             ]
             response = client.post("/api/eventlogs/batch/", {"events": events}, format="json")
             if response.status_code != 200:
@@ -58,13 +70,14 @@ def _fold_until(done: threading.Event, errors: list) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_parallel_batches_store_each_uuid_exactly_once(api_client, tenant):
+@pytest.mark.parametrize("repeats", [True, False], ids=["repeats-inside", "distinct-inside"])
+def test_parallel_batches_store_each_uuid_exactly_once(api_client, tenant, repeats):
     token = api_client._credentials["HTTP_AUTHORIZATION"].split()[1]
-    pool = [str(uuid.uuid4()) for _ in range(120)]
+    pool = [str(uuid.uuid4()) for _ in range(180)]
     results: list[str] = []
     errors: list = []
     threads = [
-        threading.Thread(target=_send_batches, args=(token, pool, seed, results, errors))
+        threading.Thread(target=_send_batches, args=(token, pool, seed, repeats, results, errors))
         for seed in range(THREADS)
     ]
 
