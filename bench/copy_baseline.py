@@ -21,21 +21,21 @@ from bench.dataset import COPY_COLUMNS, TABLE
 from bench.loadgen import ClientResult, Phase, make_event
 
 
-def id_watermark(conn: psycopg.Connection) -> int:
-    """An id below every log stored from now on (ids come from EventLog's sequence)."""
-    query = sql.SQL("SELECT nextval(pg_get_serial_sequence({}, 'id'))").format(sql.Literal(TABLE))
-    return conn.execute(query).fetchone()[0]
+def id_watermarks(conn: psycopg.Connection, tenant_ids: list[int]) -> dict[int, int]:
+    """Each tenant's highest log id now (through the primary key, (tenant_id, id))."""
+    query = sql.SQL("SELECT coalesce(max(id), 0) FROM {} WHERE tenant_id = %s").format(
+        sql.Identifier(TABLE)
+    )
+    return {tenant_id: conn.execute(query, (tenant_id,)).fetchone()[0] for tenant_id in tenant_ids}
 
 
-def remove_copied(conn: psycopg.Connection, tenant_ids: list[int], watermark: int) -> int:
-    """Delete the tenants' logs stored after `watermark` (the baseline's, when nothing else
+def remove_copied(conn: psycopg.Connection, watermarks: dict[int, int]) -> int:
+    """Delete each tenant's logs past its watermark (the baseline's, when nothing else
     wrote meanwhile) and vacuum, so later statements read no dead rows. Needs autocommit."""
-    deleted = conn.execute(
-        sql.SQL("DELETE FROM {} WHERE tenant_id = ANY(%s) AND id > %s").format(
-            sql.Identifier(TABLE)
-        ),
-        (tenant_ids, watermark),
-    ).rowcount
+    statement = sql.SQL("DELETE FROM {} WHERE tenant_id = %s AND id > %s").format(
+        sql.Identifier(TABLE)
+    )
+    deleted = sum(conn.execute(statement, item).rowcount for item in watermarks.items())
     conn.execute(sql.SQL("VACUUM {}").format(sql.Identifier(TABLE)))
     return deleted
 

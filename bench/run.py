@@ -33,7 +33,7 @@ import psycopg
 from psycopg import sql
 
 from bench import dataset, insights, report, stats_sql, verify
-from bench.copy_baseline import id_watermark, remove_copied
+from bench.copy_baseline import id_watermarks, remove_copied
 from bench.cpu import cpu_spent
 from bench.loadgen import Connection, Phase, PhaseResult, make_event, run_phase
 from bench.pressure import ActivitySampler, cpu_burner
@@ -402,7 +402,7 @@ class Bench:
     # -- baselines without HTTP --------------------------------------------------------
     def copy_baselines(self) -> None:
         with psycopg.connect(dataset.DATABASE_URL, autocommit=True) as conn:
-            watermark = id_watermark(conn)
+            watermarks = id_watermarks(conn, [tenant.id for tenant in self.tenants])
         copy_tenants = tuple(
             (tenant.id, tenant.user_id, tenant.event_ids) for tenant in self.tenants
         )
@@ -421,10 +421,9 @@ class Bench:
                 copy_tenants=copy_tenants,
                 tokens=(),
             )
-        # The server is stopped: every log past the watermark is the baseline's.
+        # The server is stopped: every log past a tenant's watermark is the baseline's.
         with psycopg.connect(dataset.DATABASE_URL, autocommit=True) as conn:
-            tenant_ids = [tenant.id for tenant in self.tenants]
-            say(f"removed the {remove_copied(conn, tenant_ids, watermark):,} copied rows")
+            say(f"removed the {remove_copied(conn, watermarks):,} copied rows")
 
     def stats_sql(self) -> None:
         """EXPLAIN both statements of each case; time the raw one (the rollup one was
