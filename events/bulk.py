@@ -124,16 +124,21 @@ def _copy_new_rows(
 ) -> dict[UUID, int] | None:
     """store_logs for a batch whose uuids are all new, the common case, with COPY: the
     server writes its rows a page at a time, where INSERT … ON CONFLICT inserts each row
-    speculatively on its own (half a 1000-row batch's database time at 10 M logs). The
-    ids come from EventLog's sequence first (COPY returns nothing), and the increments
-    follow in the same transaction. None, with nothing written, when a uuid repeats in
-    `rows` or the tenant has it already: the statement with ON CONFLICT decides those."""
+    speculatively on its own (97 against 59 ms for 1000 rows at 10 M logs). The ids come
+    from EventLog's sequence first (COPY returns nothing), unless the tenant has one of
+    the uuids already (a retried batch: no COPY that fails half-way, leaving dead rows
+    and an error in the server's log); the increments follow in the same transaction.
+    None, with nothing written, when a uuid repeats in `rows` or is stored already (also
+    by a concurrent request, which the COPY then waits for): the statement with ON
+    CONFLICT decides those."""
     if len({row.uuid for row in rows}) < len(rows):
         return None
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_next_ids_sql(), [len(rows)])
+            cursor.execute(_next_ids_sql(), [len(rows), tenant_id, [row.uuid for row in rows]])
             ids = [pk for (pk,) in cursor.fetchall()]
+            if not ids:
+                return None
             # Django wraps execute's errors, not COPY's: the same IntegrityError here.
             with connection.wrap_database_errors, cursor.copy(_copy_sql()) as copy:
                 for pk, values in zip(ids, map(_row_values, rows), strict=True):
@@ -157,12 +162,15 @@ _UUID_UNIQUE = next(
 
 @cache
 def _next_ids_sql() -> str:
+    """%s ids from EventLog's sequence, or none when tenant %s has one of the uuids %s."""
+    quote = connection.ops.quote_name
     table = EventLog._meta.db_table
     column = EventLog._meta.pk.column
-    # Only names from model metadata are interpolated (as literals).
+    # Only names from model metadata are interpolated (as literals and identifiers).
     return (
         f"SELECT nextval(pg_get_serial_sequence('{table}', '{column}')) "  # noqa: S608
-        "FROM generate_series(1, %s)"
+        f"FROM generate_series(1, %s) WHERE NOT EXISTS (SELECT FROM {quote(table)} "
+        f"WHERE {quote('tenant_id')} = %s AND {quote('uuid')} = ANY(%s))"
     )
 
 
