@@ -212,11 +212,13 @@ class Evaluation:
         users instead: half as fast on PostgreSQL at a month of a large tenant. The
         total comes from the same (group, user) pairs, folded per user: one scan of the
         logs for both."""
-        inner = (
-            logs.annotate(**{alias: self.exprs[alias] for alias in aliases})
-            .values(*aliases, "distinct_id")
-            .annotate(**_per_user_partials(self.query.metrics))
+        pairs = logs.annotate(**{alias: self.exprs[alias] for alias in aliases}).values(
+            *aliases, "distinct_id"
         )
+        partials = _per_user_partials(self.query.metrics)
+        # Users alone (uniques): the pairs need no aggregate, and a hash without one is a
+        # seventh cheaper at a month of a large tenant.
+        inner = pairs.annotate(**partials) if partials else pairs.distinct()
         compiler = inner.query.get_compiler(using=inner.db)
         try:
             sql, params = compiler.as_sql()
@@ -234,7 +236,7 @@ class Evaluation:
                 f"WITH pairs AS MATERIALIZED ({sql}) "  # noqa: S608
                 f"SELECT 0 AS is_total, {groups}, {totals} FROM pairs GROUP BY {groups} "
                 f"UNION ALL SELECT 1, {nulls}, {totals} FROM "
-                f"(SELECT distinct_id, {_per_user_folds(self.query.metrics)} "
+                f"(SELECT distinct_id{_per_user_folds(self.query.metrics)} "
                 "FROM pairs GROUP BY distinct_id) AS users"
             )
         else:
@@ -365,9 +367,14 @@ def _aggregates(metrics: tuple[Metric, ...]) -> dict[str, Any]:
     return aggregates
 
 
+def _counts_events(metrics: tuple[Metric, ...]) -> bool:
+    """Whether the metrics need the sum of the logs' counts, beside distinct users."""
+    return any(metric.kind in ("events", "events_per_user") for metric in metrics)
+
+
 def _per_user_partials(metrics: tuple[Metric, ...]) -> dict[str, Any]:
     """Per group and user: the sums, minimums and maximums the metrics need."""
-    partials: dict[str, Any] = {"p_events": Sum("count")}
+    partials: dict[str, Any] = {"p_events": Sum("count")} if _counts_events(metrics) else {}
     for index, metric in enumerate(metrics):
         if metric.field is not None:
             number = JsonNumber(metric.field.keys)
@@ -384,14 +391,15 @@ PARTIAL_FOLDS = (("sum", "SUM"), ("weight", "SUM"), ("min", "MIN"), ("max", "MAX
 
 def _per_user_folds(metrics: tuple[Metric, ...]) -> str:
     """The per-user partials of several groups folded into one per user (a user's
-    partials over the whole range), under the same names. Only aliases of this module
-    go into the text."""
-    columns = {"p_events": "SUM"}
+    partials over the whole range), under the same names: terms that continue a SELECT
+    list, each after a comma (none for distinct users alone). Only aliases of this
+    module go into the text."""
+    columns = {"p_events": "SUM"} if _counts_events(metrics) else {}
     for index, metric in enumerate(metrics):
         if metric.field is not None:
             for part, function in PARTIAL_FOLDS:
                 columns[f"p{index}_{part}"] = function
-    return ", ".join(f"{function}({alias}) AS {alias}" for alias, function in columns.items())
+    return "".join(f", {function}({alias}) AS {alias}" for alias, function in columns.items())
 
 
 def _combined(rows: list[dict], aggregates: dict[str, Any]) -> dict:
@@ -409,11 +417,10 @@ def _per_user_totals(metrics: tuple[Metric, ...], quote) -> str:
     """The SELECT list over the per-user partials, with `_aggregates`' aliases. Only
     aliases of this module go into the text."""
     user = "distinct_id <> ''"
-    columns = {
-        "a_events": "SUM(p_events)",
-        "a_uniques": f"SUM(CASE WHEN {user} THEN 1 ELSE 0 END)",
-        "a_user_events": f"SUM(CASE WHEN {user} THEN p_events END)",
-    }
+    columns = {"a_uniques": f"SUM(CASE WHEN {user} THEN 1 ELSE 0 END)"}
+    if _counts_events(metrics):
+        columns["a_events"] = "SUM(p_events)"
+        columns["a_user_events"] = f"SUM(CASE WHEN {user} THEN p_events END)"
     for index, metric in enumerate(metrics):
         if metric.field is not None:
             for part, function in PARTIAL_FOLDS:
