@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from django.db import connections
 from django.db.models import BooleanField, Case, F, Q, QuerySet, Value, When
 
+from core.collector import collection_paused
 from core.ranges import half_open
 from events.models import EVENT_NAME_MAX_LENGTH, EventLog
 from insights.conditions import filters_q
@@ -190,19 +191,21 @@ def user_journeys(
     # left alone by the garbage collector where lists are not.
     sql, params = rows.values_list(*columns).query.sql_with_params()
     events: dict[str, list[tuple]] = defaultdict(list)
-    with connections[rows.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        for event in cursor.fetchall():
-            events[event[0]].append(event)
     entry = Entry(_micros(window.lower), _micros(window.upper))
     limit = funnel.window // dt.timedelta(microseconds=1)
     journeys = {}
     follow = {"ordered": _ordered, "strict": _strict, "any": _any}[funnel.order]
-    for user, stream in events.items():
-        stream.sort()  # by (the user,) instant, then id
-        journey = follow(stream, len(funnel.steps), limit, entry)
-        if journey is not None:
-            journeys[user] = journey
+    # Hundreds of thousands of tuples, lists and journeys, none of them cyclic.
+    with collection_paused():
+        with connections[rows.db].cursor() as cursor:
+            cursor.execute(sql, params)
+            for event in cursor.fetchall():
+                events[event[0]].append(event)
+        for user, stream in events.items():
+            stream.sort()  # by (the user,) instant, then id
+            journey = follow(stream, len(funnel.steps), limit, entry)
+            if journey is not None:
+                journeys[user] = journey
     return journeys
 
 
@@ -228,61 +231,70 @@ def _micros(instant: dt.datetime | None) -> int | None:
 def _furthest(stream: list[tuple], steps: int, entry: Entry, *, any_step: bool, attempt):
     """The furthest attempt of one user: `attempt(start)` gives the step instants reached
     from the entry at `start` (a first-step event, or any step's with `any_step`, in the
-    range); the earliest entry among those that go as far."""
+    range), and whether no later entry can reach more steps; the earliest entry among
+    those that go as far."""
     best = None
     for start, event in enumerate(stream):
         entered = any(event[_STEP : _STEP + steps]) if any_step else event[_STEP]
         if not entered or not entry.admits(event[_AT]):
             continue
-        instants = attempt(start)
+        instants, final = attempt(start)
         if best is None or len(instants) > len(best.instants):
             best = Journey(instants, _value(event, steps))
-            if len(instants) == steps:
-                break
+        if final or len(instants) == steps:
+            break
     return best
 
 
 def _ordered(stream: list[tuple], steps: int, limit: int, entry: Entry):
     # Where each step's events lie in the stream, so that an attempt finds its next step
-    # by bisection instead of walking the stream (a user's many entries each walked it).
-    matches = [[]] + [
-        [position for position, event in enumerate(stream) if event[_STEP + step]]
-        for step in range(1, steps)
-    ]
+    # by bisection instead of walking the stream (a user's many entries each walked it);
+    # found for a step when an attempt first reaches it (most users stop early).
+    positions: dict[int, list[int]] = {}
 
-    def attempt(start: int) -> list[int]:
+    def matching(step: int) -> list[int]:
+        if step not in positions:
+            column = _STEP + step
+            positions[step] = [at for at, event in enumerate(stream) if event[column]]
+        return positions[step]
+
+    def attempt(start: int) -> tuple[list[int], bool]:
         # Each step: the earliest matching event after the previous step's (which never
         # hurts the steps after it), within the window of the entry. The stream is in
         # time order, so the first match after the previous step is the only candidate.
+        # A later entry's steps are never earlier than this one's: when a step has no
+        # match left at all (not merely none in the window), no later entry gets past
+        # it either, and the user's other entries need no attempt (final).
         instants, position = [stream[start][_AT]], start
         for step in range(1, steps):
-            found = bisect.bisect_right(matches[step], position)
-            if found == len(matches[step]):
-                break
-            position = matches[step][found]
+            matches = matching(step)
+            found = bisect.bisect_right(matches, position)
+            if found == len(matches):
+                return instants, True
+            position = matches[found]
             if stream[position][_AT] - instants[0] > limit:
                 break
             instants.append(stream[position][_AT])
-        return instants
+        return instants, False
 
     return _furthest(stream, steps, entry, any_step=False, attempt=attempt)
 
 
 def _strict(stream: list[tuple], steps: int, limit: int, entry: Entry):
-    def attempt(start: int) -> list[int]:
+    def attempt(start: int) -> tuple[list[int], bool]:
         instants = [stream[start][_AT]]
         for position in range(start + 1, min(start + steps, len(stream))):
             later = stream[position]
             if not later[_STEP + position - start] or later[_AT] - instants[0] > limit:
                 break
             instants.append(later[_AT])
-        return instants
+        return instants, False
 
     return _furthest(stream, steps, entry, any_step=False, attempt=attempt)
 
 
 def _any(stream: list[tuple], steps: int, limit: int, entry: Entry):
-    def attempt(start: int) -> list[int]:
+    def attempt(start: int) -> tuple[list[int], bool]:
         owner: dict[int, int] = {}  # step -> the position of the event that covers it
         instants = []
         for position in range(start, len(stream)):
@@ -294,7 +306,7 @@ def _any(stream: list[tuple], steps: int, limit: int, entry: Entry):
                 instants.append(stream[position][_AT])
                 if len(instants) == steps:
                     break
-        return instants
+        return instants, False
 
     return _furthest(stream, steps, entry, any_step=True, attempt=attempt)
 
