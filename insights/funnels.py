@@ -195,17 +195,18 @@ def user_journeys(
     limit = funnel.window // dt.timedelta(microseconds=1)
     journeys = {}
     follow = {"ordered": _ordered, "strict": _strict, "any": _any}[funnel.order]
-    # Hundreds of thousands of tuples, lists and journeys, none of them cyclic.
-    with collection_paused():
-        with connections[rows.db].cursor() as cursor:
-            cursor.execute(sql, params)
+    with connections[rows.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        # Hundreds of thousands of tuples, lists and journeys, none of them cyclic; the
+        # collector is held off only once the rows are here, not while the query runs.
+        with collection_paused():
             for event in cursor.fetchall():
                 events[event[0]].append(event)
-        for user, stream in events.items():
-            stream.sort()  # by (the user,) instant, then id
-            journey = follow(stream, len(funnel.steps), limit, entry)
-            if journey is not None:
-                journeys[user] = journey
+            for user, stream in events.items():
+                stream.sort()  # by (the user,) instant, then id
+                journey = follow(stream, len(funnel.steps), limit, entry)
+                if journey is not None:
+                    journeys[user] = journey
     return journeys
 
 
