@@ -74,9 +74,11 @@ def store_logs(
     accepted the inserted rows, duplicate the others, and the `rejected` items its caller
     refused. PostgreSQL: one statement (the logs' CTE feeding the increments' CTEs), which
     outside a transaction block commits by itself: three writes, one round trip, and no
-    BEGIN/COMMIT trips. SQLite, and Citus: the same writes as multi-row inserts in one
-    transaction (Citus sends each to the tenant's shard, where the single statement
-    would travel through the coordinator and commit in two phases). {uuid: id} inserted.
+    BEGIN/COMMIT trips; a batch of COPY_MIN_ROWS or more uuids all new to the tenant
+    goes by COPY instead (_copy_new_rows). SQLite, and Citus: the same writes as
+    multi-row inserts in one transaction (Citus sends each to the tenant's shard, where
+    the single statement would travel through the coordinator and commit in two
+    phases). {uuid: id} inserted.
 
     `unchanged`: the tenant as a cached credential had it (accounts.credentials); the
     writes happen only if its row still holds exactly that, else TenantChanged and
