@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import NamedTuple
 
 import psycopg
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 
 from core.sharding import is_sharded
 
@@ -15,14 +15,16 @@ ROWS_CHUNK = 500  # rows per SQLite statement, under its variable limit
 
 
 @contextmanager
-def server_side_cursor() -> Iterator[psycopg.Cursor]:
+def server_side_cursor(using: str = DEFAULT_DB_ALIAS) -> Iterator[psycopg.Cursor]:
     """A cursor on Django's own PostgreSQL connection (so inside its transaction, if any)
-    that binds parameters on the server. Django's cursors bind on the client, which turns
-    large arrays into SQL literals (slow); these statements bypass Django's query
-    logging, which is the price. Errors come out as Django's (a lost connection is an
-    OperationalError, answered 503 like any other query's)."""
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    that binds parameters on the server and can read results in binary. Django's cursors
+    bind on the client, which turns large arrays into SQL literals (slow), and read text;
+    these statements bypass Django's query logging, which is the price. Errors come out
+    as Django's (a lost connection is an OperationalError, answered 503 like any other
+    query's)."""
+    conn = connections[using]
+    conn.ensure_connection()
+    with conn.wrap_database_errors, psycopg.Cursor(conn.connection) as cursor:
         yield cursor
 
 

@@ -13,13 +13,18 @@ through these four expressions only, and always checks its type before its value
 - `JsonRepr`: the value's JSON text, NULL when missing or JSON null: what a
   breakdown groups by (decoded for display only, so grouping is exact).
 
-And `EpochMicroseconds`, an instant as an integer, for code that reads many rows.
+And `EpochMicroseconds`, an instant as an integer, for code that reads many rows with
+`fetch_rows`.
 """
 
 import datetime as dt
 
-from django.db.models import BigIntegerField, CharField, F, FloatField, Func
+from django.db import connections
+from django.db.models import BigIntegerField, CharField, F, FloatField, Func, QuerySet
 from django.db.models.fields.json import compile_json_path
+from psycopg.types.numeric import Int8BinaryLoader
+
+from core.sql import server_side_cursor
 
 
 class _DataPath(Func):
@@ -125,10 +130,18 @@ def instant_of(micros: int) -> dt.datetime:
     return EPOCH + micros * MICROSECOND
 
 
+# PostgreSQL keeps a timestamptz as whole microseconds since 2000-01-01 UTC, and sends
+# it so in binary: shifted by the 30 years from 1970, that integer is the instant's
+# EpochMicroseconds. Adding a span without days or months is one integer addition.
+_SINCE_1970 = "interval '946684800 seconds'"
+
+
 class EpochMicroseconds(Func):
-    """A datetime column as whole microseconds since 1970-01-01 UTC, exact. Reading
-    many instants this way is several times cheaper than as datetimes (Django's
-    timestamptz loader is pure Python), and integers compare faster too."""
+    """A datetime column as whole microseconds since 1970-01-01 UTC, exact, for code that
+    reads many rows with `fetch_rows`: integers are several times cheaper to read than
+    datetimes (Django's timestamptz loader is pure Python), and compare faster too. On
+    PostgreSQL the integer exists only in rows `fetch_rows` reads (in binary); in SQL
+    the expression is a timestamptz."""
 
     output_field = BigIntegerField()
 
@@ -137,7 +150,7 @@ class EpochMicroseconds(Func):
 
     def as_postgresql(self, compiler, connection, **extra):
         sql, params = compiler.compile(self.source_expressions[0])
-        return f"(EXTRACT(EPOCH FROM {sql}) * 1000000)::bigint", params
+        return f"({sql} + {_SINCE_1970})", params
 
     def as_sqlite(self, compiler, connection, **extra):
         # Django stores 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC: the whole seconds of the
@@ -149,3 +162,26 @@ class EpochMicroseconds(Func):
             f"+ CAST(substr({sql}, 21, 6) AS INTEGER))",
             params * 2,
         )
+
+
+def fetch_rows(rows: QuerySet) -> list[tuple]:
+    """Every row of `rows` (a `values_list` query) as a plain tuple, read through the
+    cursor: the ORM's per-row conversions cost more than what code that reads many rows
+    does with them. Its EpochMicroseconds columns come as their integers.
+
+    On PostgreSQL the statement is the one Django would send (its parameters bound on
+    the client, as Django binds them), and the rows come in binary, with every
+    timestamptz read as the integer it is sent as (so select instants through
+    EpochMicroseconds only): reading 250 k instants took 110 ms less than through
+    `EXTRACT(EPOCH …)`, a numeric, at 10 M logs. It bypasses Django's query logging."""
+    connection = connections[rows.db]
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        statement = cursor.cursor.mogrify(sql, params)
+    with server_side_cursor(using=rows.db) as cursor:
+        cursor.adapters.register_loader("timestamptz", Int8BinaryLoader)
+        cursor.execute(statement, binary=True)
+        return cursor.fetchall()

@@ -23,7 +23,9 @@ such user. The answer is computed in Python from the users' events, read in one 
 
 import bisect
 import datetime as dt
+import functools
 import json
+import operator
 import re
 import statistics
 from collections import defaultdict
@@ -31,15 +33,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import connections
-from django.db.models import BooleanField, Case, F, Q, QuerySet, Value, When
+from django.db.models import Case, F, Q, QuerySet, Value, When
 
 from core.collector import collection_paused
 from core.ranges import half_open
 from events.models import EVENT_NAME_MAX_LENGTH, EventLog
 from insights.conditions import filters_q
 from insights.engine import OTHER, Window, resolve_window
-from insights.expressions import EpochMicroseconds, JsonRepr, micros_of
+from insights.expressions import EpochMicroseconds, JsonRepr, fetch_rows, micros_of
 from insights.spec import (
     DEFAULT_LIMIT,
     NO_FILTERS,
@@ -62,9 +63,11 @@ MIN_WINDOW, MAX_WINDOW = dt.timedelta(minutes=1), dt.timedelta(days=90)
 WINDOW_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 FUNNEL_KEYS = ("steps", "window", "order", "date_range", "tz", "breakdown", "limit")
 _WINDOW = re.compile(r"^([1-9][0-9]{0,5})([mhd])$")
-# An event of a user's stream: (distinct_id, instant in microseconds, id, whether it
-# matches step 0, step 1, …[, the breakdown value]).
-_AT, _STEP = 1, 3
+# An event of a user's stream: (instant in microseconds, id, the steps it matches as
+# bits — step k is 1 << k —, distinct_id[, the breakdown value]). Sorted as they are,
+# a user's events are in time order, ties by id; one integer of bits reads faster than
+# a column per step.
+_AT, _STEPS, _USER, _VALUE = 0, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ def _window(value: Any) -> dt.timedelta:
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class Journey:
     """One user's furthest attempt: the instants of the steps reached (microseconds
     since the epoch), the entry's breakdown value."""
@@ -163,18 +166,20 @@ def user_journeys(
 ) -> dict[str, Journey]:
     """{distinct_id: journey} of every user who entered the funnel."""
     upper = None if window.upper is None else window.upper + funnel.window
-    flags = {
-        f"s{index}": Case(
-            When(Q(event__name=step.event) & filters_q(step.filters), then=Value(True)),
-            default=Value(False),
-            output_field=BooleanField(),
-        )
-        for index, step in enumerate(funnel.steps)
-    }
+    matched = functools.reduce(
+        operator.add,
+        (
+            Case(
+                When(Q(event__name=step.event) & filters_q(step.filters), then=Value(1 << index)),
+                default=Value(0),
+            )
+            for index, step in enumerate(funnel.steps)
+        ),
+    )
     rows = (
         logs.exclude(distinct_id="")
         .filter(half_open("timestamp", window.lower, upper))
-        .annotate(instant=EpochMicroseconds("timestamp"), **flags)
+        .annotate(instant=EpochMicroseconds("timestamp"), matched=matched)
         .order_by()
     )
     if funnel.order != "strict":  # strict needs every event, to see what comes between
@@ -182,140 +187,135 @@ def user_journeys(
         for step in funnel.steps:
             any_step |= Q(event__name=step.event)
         rows = rows.filter(any_step)
-    columns = ["distinct_id", "instant", "id", *flags]
+    columns = ["instant", "id", "matched", "distinct_id"]
     if funnel.breakdown is not None:
         rows = rows.annotate(breakdown_value=_breakdown_expression(funnel.breakdown))
         columns.append("breakdown_value")
-    # A user's events as the rows come (see _AT), read through the cursor: the ORM's
-    # per-row conversions cost more than the funnel, and tuples of plain values are
-    # left alone by the garbage collector where lists are not.
-    sql, params = rows.values_list(*columns).query.sql_with_params()
     events: dict[str, list[tuple]] = defaultdict(list)
-    entry = Entry(_micros(window.lower), _micros(window.upper))
-    limit = funnel.window // dt.timedelta(microseconds=1)
+    rules = Rules.of(funnel, window)
     journeys = {}
-    follow = {"ordered": _ordered, "strict": _strict, "any": _any}[funnel.order]
-    with connections[rows.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        # Hundreds of thousands of tuples, lists and journeys, none of them cyclic; the
-        # collector is held off only once the rows are here, not while the query runs.
-        with collection_paused():
-            for event in cursor.fetchall():
-                events[event[0]].append(event)
-            for user, stream in events.items():
-                stream.sort()  # by (the user,) instant, then id
-                journey = follow(stream, len(funnel.steps), limit, entry)
-                if journey is not None:
-                    journeys[user] = journey
+    # Hundreds of thousands of tuples, lists and journeys, none of them cyclic: the
+    # collector is held off from reading the rows to freeing them.
+    with collection_paused():
+        for event in fetch_rows(rows.values_list(*columns)):
+            events[event[_USER]].append(event)
+        for user, stream in events.items():
+            stream.sort()  # by instant, then id
+            journey = _furthest(stream, rules, funnel.order)
+            if journey is not None:
+                journeys[user] = journey
+        # Freed while the collector is off: once on, it would traverse every object made
+        # in the block that is still alive.
+        events.clear()
     return journeys
 
 
-@dataclass(frozen=True)
-class Entry:
-    """The half-open range of microseconds a first step must lie in; None is open."""
+# Instants beyond any a row holds: the ends of an open range.
+_BEFORE_ALL, _AFTER_ALL = -(2**63), 2**63
 
-    lower: int | None
-    upper: int | None
 
-    def admits(self, instant: int) -> bool:
-        return (self.lower is None or instant >= self.lower) and (
-            self.upper is None or instant < self.upper
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What every user's attempts share: the number of steps, the conversion window and
+    the half-open range of instants an entry must lie in (microseconds)."""
+
+    steps: int
+    limit: int
+    lower: int = _BEFORE_ALL
+    upper: int = _AFTER_ALL
+
+    @classmethod
+    def of(cls, funnel: Funnel, window: Window) -> "Rules":
+        return cls(
+            steps=len(funnel.steps),
+            limit=funnel.window // dt.timedelta(microseconds=1),
+            lower=_BEFORE_ALL if window.lower is None else micros_of(window.lower),
+            upper=_AFTER_ALL if window.upper is None else micros_of(window.upper),
         )
 
 
-def _micros(instant: dt.datetime | None) -> int | None:
-    if instant is None:
-        return None
-    return micros_of(instant)
-
-
-def _furthest(stream: list[tuple], steps: int, entry: Entry, *, any_step: bool, attempt):
-    """The furthest attempt of one user: `attempt(start)` gives the step instants reached
-    from the entry at `start` (a first-step event, or any step's with `any_step`, in the
-    range), and whether no later entry can reach more steps; the earliest entry among
-    those that go as far."""
-    best = None
+def _furthest(stream: list[tuple], rules: Rules, order: str) -> Journey | None:
+    """The furthest attempt of one user, the earliest entry among those that go as far.
+    An entry is a first-step event in the range (any step's, in any order); each order's
+    attempt gives the step instants it reaches, and whether no later entry can reach
+    more steps."""
+    attempt, entering = _ORDERS[order], (1 << rules.steps) - 1 if order == "any" else 1
+    lower, upper = rules.lower, rules.upper
+    best, scratch = None, {}
     for start, event in enumerate(stream):
-        entered = any(event[_STEP : _STEP + steps]) if any_step else event[_STEP]
-        if not entered or not entry.admits(event[_AT]):
+        if not event[_STEPS] & entering or not lower <= event[_AT] < upper:
             continue
-        instants, final = attempt(start)
+        instants, final = attempt(stream, start, rules, scratch)
         if best is None or len(instants) > len(best.instants):
-            best = Journey(instants, _value(event, steps))
-        if final or len(instants) == steps:
+            best = Journey(instants, _value(event))
+        if final or len(instants) == rules.steps:
             break
     return best
 
 
-def _ordered(stream: list[tuple], steps: int, limit: int, entry: Entry):
-    # Where each step's events lie in the stream, so that an attempt finds its next step
-    # by bisection instead of walking the stream (a user's many entries each walked it);
-    # found for a step when an attempt first reaches it (most users stop early).
-    positions: dict[int, list[int]] = {}
+def _ordered(
+    stream: list[tuple], start: int, rules: Rules, positions: dict[int, list[int]]
+) -> tuple[list[int], bool]:
+    """Each step: the earliest matching event after the previous step's (which never hurts
+    the steps after it), within the window of the entry. The stream is in time order, so
+    the first match after the previous step is the only candidate, found by bisection in
+    `positions`: where each step's events lie in the stream, found for a step when an
+    attempt first reaches it (most users stop early). A later entry's steps are never
+    earlier than this one's: when a step has no match left at all (not merely none in
+    the window), no later entry gets past it either (final)."""
+    instants, position = [stream[start][_AT]], start
+    for step in range(1, rules.steps):
+        matches = positions.get(step)
+        if matches is None:
+            bit = 1 << step
+            matches = positions[step] = [
+                at for at, event in enumerate(stream) if event[_STEPS] & bit
+            ]
+        found = bisect.bisect_right(matches, position)
+        if found == len(matches):
+            return instants, True
+        position = matches[found]
+        if stream[position][_AT] - instants[0] > rules.limit:
+            break
+        instants.append(stream[position][_AT])
+    return instants, False
 
-    def matching(step: int) -> list[int]:
-        if step not in positions:
-            column = _STEP + step
-            positions[step] = [at for at, event in enumerate(stream) if event[column]]
-        return positions[step]
 
-    def attempt(start: int) -> tuple[list[int], bool]:
-        # Each step: the earliest matching event after the previous step's (which never
-        # hurts the steps after it), within the window of the entry. The stream is in
-        # time order, so the first match after the previous step is the only candidate.
-        # A later entry's steps are never earlier than this one's: when a step has no
-        # match left at all (not merely none in the window), no later entry gets past
-        # it either, and the user's other entries need no attempt (final).
-        instants, position = [stream[start][_AT]], start
-        for step in range(1, steps):
-            matches = matching(step)
-            found = bisect.bisect_right(matches, position)
-            if found == len(matches):
-                return instants, True
-            position = matches[found]
-            if stream[position][_AT] - instants[0] > limit:
-                break
+def _strict(stream: list[tuple], start: int, rules: Rules, _: dict) -> tuple[list[int], bool]:
+    """Each step: the very next event, when it matches and is within the window."""
+    instants = [stream[start][_AT]]
+    for position in range(start + 1, min(start + rules.steps, len(stream))):
+        later = stream[position]
+        matches = later[_STEPS] & (1 << (position - start))
+        if not matches or later[_AT] - instants[0] > rules.limit:
+            break
+        instants.append(later[_AT])
+    return instants, False
+
+
+def _any(stream: list[tuple], start: int, rules: Rules, _: dict) -> tuple[list[int], bool]:
+    """One more step each time the events since the entry, within the window, can cover
+    one more distinct step (an event counts for one step; one matching several may
+    move)."""
+    owner: dict[int, int] = {}  # step -> the position of the event that covers it
+    instants = []
+    for position in range(start, len(stream)):
+        if stream[position][_AT] - stream[start][_AT] > rules.limit:
+            break
+        if _augment(position, stream, rules.steps, owner, set()):
             instants.append(stream[position][_AT])
-        return instants, False
-
-    return _furthest(stream, steps, entry, any_step=False, attempt=attempt)
-
-
-def _strict(stream: list[tuple], steps: int, limit: int, entry: Entry):
-    def attempt(start: int) -> tuple[list[int], bool]:
-        instants = [stream[start][_AT]]
-        for position in range(start + 1, min(start + steps, len(stream))):
-            later = stream[position]
-            if not later[_STEP + position - start] or later[_AT] - instants[0] > limit:
+            if len(instants) == rules.steps:
                 break
-            instants.append(later[_AT])
-        return instants, False
-
-    return _furthest(stream, steps, entry, any_step=False, attempt=attempt)
+    return instants, False
 
 
-def _any(stream: list[tuple], steps: int, limit: int, entry: Entry):
-    def attempt(start: int) -> tuple[list[int], bool]:
-        owner: dict[int, int] = {}  # step -> the position of the event that covers it
-        instants = []
-        for position in range(start, len(stream)):
-            if stream[position][_AT] - stream[start][_AT] > limit:
-                break
-            # One more step covered when the events so far can cover one more distinct
-            # step (an event counts for one step; one matching several may move).
-            if _augment(position, stream, steps, owner, set()):
-                instants.append(stream[position][_AT])
-                if len(instants) == steps:
-                    break
-        return instants, False
-
-    return _furthest(stream, steps, entry, any_step=True, attempt=attempt)
+_ORDERS = {"ordered": _ordered, "strict": _strict, "any": _any}
 
 
 def _augment(position: int, stream: list[tuple], steps: int, owner: dict, seen: set) -> bool:
     """Kuhn's augmenting path: can the event at `position` cover a step, moving others?"""
     for step in range(steps):
-        if stream[position][_STEP + step] and step not in seen:
+        if stream[position][_STEPS] & (1 << step) and step not in seen:
             seen.add(step)
             if step not in owner or _augment(owner[step], stream, steps, owner, seen):
                 owner[step] = position
@@ -323,8 +323,8 @@ def _augment(position: int, stream: list[tuple], steps: int, owner: dict, seen: 
     return False
 
 
-def _value(event: tuple, steps: int) -> Any:
-    return event[_STEP + steps] if len(event) > _STEP + steps else None
+def _value(event: tuple) -> Any:
+    return event[_VALUE] if len(event) > _VALUE else None
 
 
 def _breakdown_expression(breakdown: Field):

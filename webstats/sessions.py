@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import connections
 from django.db.models import Q, QuerySet
 
 from core.ranges import half_open
 from events.enrichment import DOWNLOAD, OUTBOUND, PAGELEAVE, PAGEVIEW
 from events.models import EventLog
 from insights.engine import Window
-from insights.expressions import EpochMicroseconds, JsonText, instant_of
+from insights.expressions import EpochMicroseconds, JsonText, fetch_rows, instant_of
 from stats.buckets import bucket_keys, key_of
 from webimports.models import ImportedDay
 from webimports.stats import Imported, imported_in
@@ -221,10 +220,7 @@ def web_events(logs: QuerySet[EventLog], window: Window, conditions: Q) -> list[
             *(f"p{index}" for index in range(len(COLUMNS))),
         )
     )
-    sql, params = rows.query.sql_with_params()
-    with connections[rows.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return fetch_rows(rows)
 
 
 def _page_counts(visits: list[Visit]) -> dict[Any, tuple[int, int]]:
