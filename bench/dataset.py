@@ -113,14 +113,10 @@ def _settings() -> dict:
     return environ.Env.db_url_config(MAIN_URL)
 
 
-def migrate(env: dict[str, str]) -> None:
+def manage(env: dict[str, str], *args: str) -> None:
+    """`manage.py *args` against the bench database."""
     # A fixed argv (this interpreter, the project's manage.py): no shell, no user input.
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)  # noqa: S603
 
 
 def create_tenants() -> list[Tenant]:

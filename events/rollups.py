@@ -256,6 +256,24 @@ def fold_counters(*, limit: int | None = None) -> int:
     return moved
 
 
+def vacuum_increments() -> bool:
+    """Reclaim the dead rows folds leave in the increment tables (PostgreSQL; outside a
+    transaction). Every counter read sums these tables, and its scan visits every dead
+    row still in them: at 10 M logs, 47 k of them (a minute of ingest, what autovacuum
+    may leave) made a year's event_frequency 4x slower (89 against 23 ms). The jobs
+    process runs it after each fold (`manage.py fold_counters`); a table another VACUUM
+    holds is skipped. Returns whether it ran."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    tables = ", ".join(
+        connection.ops.quote_name(model._meta.db_table)
+        for model in (HourlyCountIncrement, IngestionCountIncrement)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (SKIP_LOCKED) {tables}")
+    return True
+
+
 def _fold_scopes(pending: type[models.Model]) -> list[int | None]:
     """[None]: fold every tenant's increments together; on a database sharded by tenant,
     the tenants with increments, one by one (each fold then stays inside one shard)."""

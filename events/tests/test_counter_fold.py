@@ -184,3 +184,42 @@ def test_the_fold_runs_without_jit_and_leaves_the_session_as_it_was(tenant):
 
     assert (moved, seen) == (1, [("off", 1)])
     assert jit() == before
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # VACUUM runs outside a transaction, as in the jobs
+def test_the_fold_command_vacuums_the_increment_tables(tenant):
+    """Every counter read sums the increment tables and visits their dead rows: the
+    jobs' fold reclaims what it deleted (the emptied table shrinks to nothing), and the
+    vacuum is skipped inside a transaction instead of failing it."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from core.sharding import is_sharded
+    from events.rollups import vacuum_increments
+
+    table = HourlyCountIncrement._meta.db_table
+    size_of = "citus_relation_size" if is_sharded() else "pg_relation_size"
+
+    def size() -> int:
+        with connections["default"].cursor() as cursor:
+            cursor.execute(f"SELECT {size_of}(%s)", [table])
+            return cursor.fetchone()[0]
+
+    event = EventFactory(tenant=tenant, name="a")
+    HourlyCountIncrement.objects.bulk_create(
+        HourlyCountIncrement(tenant=tenant, event=event, hour=T0.replace(minute=0), count=1)
+        for _ in range(2000)
+    )
+    with transaction.atomic():
+        assert vacuum_increments() is False
+    assert fold_counters() == 2000  # deleted, their space not reclaimed yet
+    assert size() > 0
+    out = StringIO()
+
+    call_command("fold_counters", stdout=out)
+
+    assert size() == 0
+    assert HourlyCount.objects.get(tenant=tenant, event=event).count == 2000
+    assert out.getvalue() == ""  # nothing was left to fold
