@@ -92,6 +92,15 @@ def on_starting(server) -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="eventtracker-metrics-")
 
 
+def post_worker_init(worker) -> None:
+    """Once the worker has loaded the app: what it loaded is kept out of the garbage
+    collector's full passes (core.collector.freeze_loaded)."""
+    from core.collector import freeze_loaded
+
+    frozen = freeze_loaded()
+    worker.log.info("Worker %s: %d objects kept out of the collector's reach.", worker.pid, frozen)
+
+
 def child_exit(server, worker) -> None:
     """A dead worker's live gauges must stop counting (prometheus-client multiprocess)."""
     from prometheus_client import multiprocess

@@ -241,6 +241,10 @@ def test_gunicorn_serves_the_app(tmp_path):
     assert json.loads(body) == "ping ok"
     output = log_path.read_text(encoding="utf-8", errors="replace")
     assert "GET /health/ping" in output, "the access log goes to the process output"
+    # post_worker_init froze what the worker loaded: Django, DRF and every view module.
+    frozen = re.search(r"(\d+) objects kept out of the collector's reach", output)
+    assert frozen is not None, output
+    assert int(frozen.group(1)) > 100_000
 
 
 # --- the pii database (people) ------------------------------------------------------
