@@ -37,11 +37,14 @@ def freeze_loaded() -> int:
     Django, DRF, matplotlib and this project, which no collection frees anyway. Such a
     collection cost about 50 ms (with the GIL held, so every thread of the process
     waited), once every few requests that build many objects: a year's trend by day
-    took 55 ms, and 110 ms every third time. For a server worker once it has loaded the
-    app (gunicorn.conf.py's post_worker_init). Returns the number of objects frozen."""
+    took 55 ms, and 110 ms every third time. For a server worker once it has loaded its
+    app (gunicorn.conf.py's post_worker_init), this project's or another (the bench's
+    plain WSGI hello: no URLconf then). Returns the number of objects frozen."""
+    from django.apps import apps
     from django.urls import get_resolver
 
-    get_resolver().url_patterns  # noqa: B018 - the property imports every view module
+    if apps.ready:
+        get_resolver().url_patterns  # noqa: B018 - the property imports every view module
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()

@@ -207,7 +207,9 @@ def test_gunicorn_conf_refuses_a_bad_worker_count(monkeypatch):
         runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
 
 
-def test_gunicorn_serves_the_app(tmp_path):
+def _gunicorn(tmp_path, *app: str, path: str) -> tuple[bytes, str]:
+    """(the body of GET `path`, the server's output) from gunicorn with the project's
+    gunicorn.conf.py, one worker, serving `app` (none: the one the config names)."""
     port = free_port()
     gunicorn = Path(sys.executable).parent / "gunicorn"
     env = {
@@ -219,10 +221,12 @@ def test_gunicorn_serves_the_app(tmp_path):
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "PII_DATABASE_URL": f"sqlite:///{tmp_path / 'pii.sqlite3'}",
     }
+    if app:
+        env.pop("DJANGO_SETTINGS_MODULE", None)  # as the bench serves its hello
     log_path = tmp_path / "gunicorn.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            [str(gunicorn), "-c", "gunicorn.conf.py"],
+            [str(gunicorn), "-c", "gunicorn.conf.py", *app],
             cwd=BASE_DIR,
             env=env,
             stdout=log,
@@ -230,21 +234,38 @@ def test_gunicorn_serves_the_app(tmp_path):
         )
         try:
             body = get_until_up(
-                f"http://127.0.0.1:{port}/health/ping",
+                f"http://127.0.0.1:{port}{path}",
                 process=process,
                 log_path=log_path,
                 deadline_seconds=20,
             )
         finally:
             stop(process)
+    return body, log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def _frozen(output: str) -> int:
+    """How many objects post_worker_init froze, as the worker logged it."""
+    found = re.search(r"(\d+) objects kept out of the collector's reach", output)
+    assert found is not None, output
+    return int(found.group(1))
+
+
+def test_gunicorn_serves_the_app(tmp_path):
+    body, output = _gunicorn(tmp_path, path="/health/ping")
 
     assert json.loads(body) == "ping ok"
-    output = log_path.read_text(encoding="utf-8", errors="replace")
     assert "GET /health/ping" in output, "the access log goes to the process output"
     # post_worker_init froze what the worker loaded: Django, DRF and every view module.
-    frozen = re.search(r"(\d+) objects kept out of the collector's reach", output)
-    assert frozen is not None, output
-    assert int(frozen.group(1)) > 100_000
+    assert _frozen(output) > 100_000
+
+
+def test_gunicorn_conf_serves_another_app_too(tmp_path):
+    """The bench's hello runs with the same config: no Django settings, no URLconf."""
+    body, output = _gunicorn(tmp_path, "bench.hello_wsgi:application", path="/")
+
+    assert json.loads(body) == "hello"
+    assert 0 < _frozen(output) < 100_000
 
 
 # --- the pii database (people) ------------------------------------------------------
