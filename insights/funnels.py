@@ -29,6 +29,7 @@ import operator
 import re
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -201,7 +202,7 @@ def user_journeys(
             events[event[_USER]].append(event)
         for user, stream in events.items():
             stream.sort()  # by instant, then id
-            journey = _furthest(stream, rules, funnel.order)
+            journey = _furthest(stream, rules)
             if journey is not None:
                 journeys[user] = journey
         # Freed while the collector is off: once on, it would traverse every object made
@@ -217,30 +218,35 @@ _BEFORE_ALL, _AFTER_ALL = -(2**63), 2**63
 @dataclass(frozen=True, slots=True)
 class Rules:
     """What every user's attempts share: the number of steps, the conversion window and
-    the half-open range of instants an entry must lie in (microseconds)."""
+    the half-open range of instants an entry must lie in (microseconds), the steps an
+    entry may match (bits, as the rows hold them) and the order's attempt."""
 
     steps: int
     limit: int
-    lower: int = _BEFORE_ALL
-    upper: int = _AFTER_ALL
+    lower: int
+    upper: int
+    entering: int
+    attempt: Callable[[list[tuple], int, "Rules", dict], tuple[list[int], bool]]
 
     @classmethod
     def of(cls, funnel: Funnel, window: Window) -> "Rules":
+        steps = len(funnel.steps)
         return cls(
-            steps=len(funnel.steps),
+            steps=steps,
             limit=funnel.window // dt.timedelta(microseconds=1),
             lower=_BEFORE_ALL if window.lower is None else micros_of(window.lower),
             upper=_AFTER_ALL if window.upper is None else micros_of(window.upper),
+            entering=(1 << steps) - 1 if funnel.order == "any" else 1,
+            attempt=_ORDERS[funnel.order],
         )
 
 
-def _furthest(stream: list[tuple], rules: Rules, order: str) -> Journey | None:
+def _furthest(stream: list[tuple], rules: Rules) -> Journey | None:
     """The furthest attempt of one user, the earliest entry among those that go as far.
     An entry is a first-step event in the range (any step's, in any order); each order's
     attempt gives the step instants it reaches, and whether no later entry can reach
     more steps."""
-    attempt, entering = _ORDERS[order], (1 << rules.steps) - 1 if order == "any" else 1
-    lower, upper = rules.lower, rules.upper
+    attempt, entering, lower, upper = rules.attempt, rules.entering, rules.lower, rules.upper
     best, scratch = None, {}
     for start, event in enumerate(stream):
         if not event[_STEPS] & entering or not lower <= event[_AT] < upper:
