@@ -365,6 +365,92 @@ class HourlyUserSketch(ShardedByTenant):
         return f"{self.tenant_id}@{self.hour:%Y-%m-%d %H}:00"
 
 
+class UserNumber(ShardedByTenant):
+    """A number for one distinct_id of a tenant: the hourly user sets (HourlyUserSet)
+    hold users as these numbers, in roaring bitmaps (events.usersets). It names a
+    person, so erasing the person deletes it (people.services.person_erase)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    distinct_id = models.CharField(max_length=DISTINCT_ID_MAX_LENGTH)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "distinct_id"], name="usernumber_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}:{self.pk}"
+
+
+class UserSetColumns(models.Model):
+    """What a set of a closed UTC hour's logs holds (events.usersets): the sum of their
+    counts, the sum of the counts of those with a distinct_id, and the distinct users
+    (numbers of UserNumber, a serialized 64-bit roaring bitmap)."""
+
+    hour = models.DateTimeField(help_text="Start of the UTC hour.")
+    events = models.BigIntegerField(help_text="Sum of the logs' counts.")
+    user_events = models.BigIntegerField(help_text="Sum of the counts of logs with a user.")
+    users = models.BinaryField(help_text="The distinct users: a serialized BitMap64.")
+
+    class Meta:
+        abstract = True
+
+
+class HourlyUserSet(ShardedByTenant, UserSetColumns):
+    """The logs of one event (or, with no event, of every event) in one closed UTC hour:
+    built by a job for hours an hour past, deleted by the fold when an increment of its
+    hour moves (a late event, a deletion, an erasure), and read only while its hour has
+    none pending; so a set never answers for rows it has not seen. The row without an
+    event says the hour is built."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    event = TenantForeignKey(Event, on_delete=models.CASCADE, related_name="+", null=True)
+    crowded_keys = models.JSONField(
+        default=list, help_text="Top-level `data` keys with too many values for their sets."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "event", "hour"],
+                condition=models.Q(event__isnull=False),
+                name="hourlyuserset_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "hour"],
+                condition=models.Q(event__isnull=True),
+                name="hourlyuserset_unique_all",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id or '*'}@{self.hour:%Y-%m-%d %H}:00"
+
+
+class HourlyPropertyUserSet(ShardedByTenant, UserSetColumns):
+    """HourlyUserSet's logs of one event and hour parted by the value of one top-level
+    `data` key: `value` is its JSON text (insights.expressions.JsonRepr), "" where the
+    key is missing or null. A key with more values in the hour than the builder keeps
+    has none (it is among the hour's `crowded_keys`): that hour is read from its logs;
+    a key without either is missing from every log of the hour."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    event = TenantForeignKey(Event, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    value = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "key", "event", "hour", "value"],
+                name="hourlypropertyuserset_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}@{self.hour:%Y-%m-%d %H}:00 {self.key}={self.value}"
+
+
 class IngestionCountIncrement(ShardedByTenant):
     """A change of one IngestionCount row, appended by one request, not folded yet."""
 

@@ -14,7 +14,8 @@ A sketch never answers for rows it has not seen:
 - a reader takes a sketch only while its hour has no increment pending, else it reads
   that hour's rows.
 Both writers take the tenant's sketch lock (a transaction-scoped advisory lock), so a
-fold cannot miss a sketch that a build is about to commit.
+fold cannot miss a sketch that a build is about to commit. The exact user sets
+(events.usersets) are built under the same lock and forgotten with the sketches.
 """
 
 import datetime as dt
@@ -26,15 +27,25 @@ from django.db.models import QuerySet
 
 from accounts.tenancy import for_each_tenant, scope_to_tenant
 from core.ranges import utc_hour
-from events.models import Event, EventLog, HourlyCount, HourlyCountIncrement, HourlyUserSketch
+from events.models import (
+    Event,
+    EventLog,
+    HourlyCount,
+    HourlyCountIncrement,
+    HourlyPropertyUserSet,
+    HourlyUserSet,
+    HourlyUserSketch,
+)
 
 BUILD_BATCH = 48  # hours per build statement
 HOUR = dt.timedelta(hours=1)
 # Only identifiers from model metadata go into these.
 _SKETCHES = HourlyUserSketch._meta.db_table
+# What is built of closed hours, and deleted when one of them changes.
+_BUILT = (_SKETCHES, HourlyUserSet._meta.db_table, HourlyPropertyUserSet._meta.db_table)
 _LOGS = EventLog._meta.db_table
 _PENDING = HourlyCountIncrement._meta.db_table
-_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('eventtracker:sketches:' || %s, 0))"
+LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('eventtracker:sketches:' || %s, 0))"
 # The hours of one run [first, last] without a pending increment, from their rows (every
 # such hour has some: the counters hold only hours with logs). Written without a
 # correlated subquery or a set-returning function, which Citus cannot plan together.
@@ -85,20 +96,20 @@ def build_user_sketches(*, now: dt.datetime, tenants: QuerySet | None = None) ->
             .values_list("hour", flat=True)
             .distinct()
         )
-        for first, last in _runs(hours):
+        for first, last in hour_runs(hours, BUILD_BATCH):
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(_LOCK, [str(tenant.pk)])
+                cursor.execute(LOCK, [str(tenant.pk)])
                 cursor.execute(_BUILD, {"tenant": tenant.pk, "first": first, "last": last})
                 built += cursor.rowcount
     return built
 
 
-def _runs(hours: list[dt.datetime]) -> Iterator[tuple[dt.datetime, dt.datetime]]:
-    """(first, last) of each run of consecutive `hours` (sorted), at most BUILD_BATCH long."""
+def hour_runs(hours: list[dt.datetime], most: int) -> Iterator[tuple[dt.datetime, dt.datetime]]:
+    """(first, last) of each run of consecutive `hours` (sorted), at most `most` long."""
     first = last = None
     for hour in hours:
         if first is not None and last is not None:
-            if hour - last == HOUR and (hour - first) // HOUR < BUILD_BATCH:
+            if hour - last == HOUR and (hour - first) // HOUR < most:
                 last = hour
                 continue
             yield first, last
@@ -108,9 +119,9 @@ def _runs(hours: list[dt.datetime]) -> Iterator[tuple[dt.datetime, dt.datetime]]
 
 
 def forget_event(event: Event) -> None:
-    """Before `event` is deleted: delete the sketches of its hours (its pending increments
-    go with it, so no fold would)."""
-    if not hll_ready():
+    """Before `event` is deleted: delete what was built of its hours (its pending
+    increments go with it, so no fold would)."""
+    if connection.vendor != "postgresql":  # nothing is built elsewhere
         return
     hours = sorted(
         {
@@ -126,9 +137,9 @@ def forget_event(event: Event) -> None:
 
 
 def forget_hours(totals: Iterable[tuple], *, now: dt.datetime) -> None:
-    """In the fold's transaction: delete the sketches of the hours before the current
+    """In the fold's transaction: delete what was built of the hours before the current
     one whose increments it moved (`totals`: (tenant, event, hour, …) rows)."""
-    if not hll_ready():  # no sketches (nor aware hours: SQLite's are naive)
+    if connection.vendor != "postgresql":  # nothing is built (nor aware hours: SQLite's are naive)
         return
     current = utc_hour(now)
     hours: dict[int, set[dt.datetime]] = {}
@@ -140,9 +151,11 @@ def forget_hours(totals: Iterable[tuple], *, now: dt.datetime) -> None:
 
 
 def _forget(tenant_id: int, hours: list[dt.datetime]) -> None:
+    """Delete the sketches and the user sets (events.usersets) of `hours`."""
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK, [str(tenant_id)])
-        cursor.execute(
-            f"DELETE FROM {_SKETCHES} WHERE tenant_id = %s AND hour = ANY(%s)",  # noqa: S608
-            [tenant_id, hours],
-        )
+        cursor.execute(LOCK, [str(tenant_id)])
+        for table in _BUILT:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE tenant_id = %s AND hour = ANY(%s)",  # noqa: S608
+                [tenant_id, hours],
+            )

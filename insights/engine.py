@@ -22,9 +22,11 @@ from django.db.models.lookups import Exact, In, IsNull
 
 from core.ranges import half_open
 from events.models import EventLog
+from events.usersets import UserSets
 from insights.conditions import filters_q
 from insights.expressions import JsonNumber, JsonRepr
 from insights.spec import DateRange, Dimension, Metric, Query, QueryError
+from insights.usersets import SetReader, Tally, combined, qualifies
 from stats.buckets import bucket_key, bucket_keys
 from stats.selectors import day_range_bounds, time_bucket
 
@@ -46,13 +48,20 @@ class Window:
 
 
 def run_query(
-    query: Query, *, logs: QuerySet[EventLog], tz: ZoneInfo, now: dt.datetime
+    query: Query,
+    *,
+    logs: QuerySet[EventLog],
+    tz: ZoneInfo,
+    now: dt.datetime,
+    sets: UserSets | None = None,
 ) -> dict[str, Any]:
-    """The answer to `query` over `logs` (already the tenant's): JSON-ready.
-    Raises QueryError for a range the calendar cannot hold and stats.buckets'
-    TooManyBuckets for a time breakdown with too many buckets."""
+    """The answer to `query` over `logs` (already the tenant's): JSON-ready. With the
+    tenant's `sets`, counts come from its hourly user sets where the query allows
+    (insights.usersets), the same numbers sooner. Raises QueryError for a range the
+    calendar cannot hold and stats.buckets' TooManyBuckets for a time breakdown with
+    too many buckets."""
     window = resolve_window(query.date_range, tz, now)
-    evaluation = Evaluation(query, logs=logs, tz=tz, now=now)
+    evaluation = Evaluation(query, logs=logs, tz=tz, now=now, sets=sets)
     answer = {
         "query": query.echo,
         "tz": tz.key,
@@ -118,11 +127,22 @@ def _instant(value: dt.datetime | None, tz: ZoneInfo, side: str) -> dt.datetime 
 class Evaluation:
     """One query's SQL and the shaping of its rows, for any window."""
 
-    def __init__(self, query: Query, *, logs: QuerySet[EventLog], tz: ZoneInfo, now) -> None:
+    def __init__(
+        self,
+        query: Query,
+        *,
+        logs: QuerySet[EventLog],
+        tz: ZoneInfo,
+        now,
+        sets: UserSets | None = None,
+    ) -> None:
         self.query, self.logs, self.tz, self.now = query, logs, tz, now
         self.filters = filters_q(query.filters)
         # Aliases, not the column names: "data.plan" is no SQL alias.
         self.alias = {dim.name: f"d{index}" for index, dim in enumerate(query.breakdown)}
+        self.sets = None
+        if sets is not None and qualifies(query):
+            self.sets = SetReader(query, sets, logs, self.filters, self.alias)
         self.exprs = {self.alias[dim.name]: _dimension(dim, tz) for dim in query.breakdown}
         self.series = [self.alias[dim.name] for dim in query.series_dimensions]
         self.time = self.alias[query.time.name] if query.time else None
@@ -131,6 +151,10 @@ class Evaluation:
         self.columns = [dim.name for dim in query.breakdown] + [m.name for m in query.metrics]
 
     def run(self, window: Window) -> dict[str, Any]:
+        if self.sets is not None:
+            tallies = self.sets.tallies(window.lower, window.upper)
+            if tallies is not None:
+                return self.counted(tallies)
         logs = self.logs.filter(half_open("timestamp", window.lower, window.upper))
         logs = logs.filter(self.filters).order_by()
         answer: dict[str, Any] = {}
@@ -177,6 +201,29 @@ class Evaluation:
             ]
             if rest:
                 rows += [self.row(other, key, others.get(key, {})) for key in keys]
+        answer["rows"] = rows
+        answer["series"] = {"count": len(ranked), "shown": len(top), "other": len(rest)}
+        return answer
+
+    def counted(self, tallies: dict[tuple, Tally]) -> dict[str, Any]:
+        """`run`'s answer from the tallies of every series (a query without a time
+        breakdown whose counts come from the user sets)."""
+        answer: dict[str, Any] = {"total": self.metrics(combined(tallies.values()).aggregates())}
+        if not self.series:
+            answer["rows"] = [answer["total"]]
+            return answer
+        ranked = self.rank(
+            [
+                dict(zip(self.series, key, strict=True)) | t.aggregates()
+                for key, t in tallies.items()
+            ]
+        )
+        top, rest = ranked[: self.query.limit], ranked[self.query.limit :]
+        rows = [self.row(self.labels(row), None, row) for row in top]
+        if rest:
+            other = dict.fromkeys((dim.name for dim in self.query.series_dimensions), OTHER)
+            rest_tally = combined(tallies[self.key(row)] for row in rest)
+            rows.append(self.row(other, None, rest_tally.aggregates()))
         answer["rows"] = rows
         answer["series"] = {"count": len(ranked), "shown": len(top), "other": len(rest)}
         return answer

@@ -35,6 +35,7 @@ from accounts.permissions import EVERY_ROLE, READ, READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin, request_actor, tenant_stamp
 from core import jsonbody
 from events.models import EventLog
+from events.usersets import tenant_sets
 from insights.boards import over_dashboard
 from insights.engine import resolve_window, run_query
 from insights.funnels import Funnel, parse_funnel, run_funnel, user_journeys
@@ -370,7 +371,13 @@ class QueryView(InsightView):
 
     def compute(self, parsed: Query, *, tz: ZoneInfo) -> dict:
         try:
-            return run_query(parsed, logs=self.get_queryset(), tz=tz, now=timezone.now())
+            return run_query(
+                parsed,
+                logs=self.get_queryset(),
+                tz=tz,
+                now=timezone.now(),
+                sets=tenant_sets(self.scoped),
+            )
         except TooManyBuckets as exc:
             index = next(i for i, dim in enumerate(parsed.breakdown) if dim.interval)
             raise QueryError(f"breakdown[{index}]", str(exc)) from None

@@ -3,7 +3,8 @@
 from django.db.models import QuerySet
 
 from accounts.models import ApiKey, Tenant, User
-from events.models import DeletionReceipt, EventLog
+from accounts.tenancy import scope_to_tenant
+from events.models import DeletionReceipt, EventLog, UserNumber
 from events.services import deletion_create
 from people.models import Person
 
@@ -17,7 +18,8 @@ def person_erase(
     api_key: ApiKey | None = None,
 ) -> DeletionReceipt:
     """Delete `person`'s events (those of `logs`, the tenant's, with their distinct_id),
-    their share of the rollup, and then the profile; returns the deletion's receipt.
+    their share of the rollup, the number the user sets know them by
+    (events.usersets), and then the profile; returns the deletion's receipt.
 
     Two databases cannot share a transaction, so the order is chosen for retries: the
     events and the receipt go first, in one transaction on the default database, the
@@ -35,5 +37,6 @@ def person_erase(
         created_by=created_by,
         api_key=api_key,
     )
+    scope_to_tenant(UserNumber.objects.filter(distinct_id=person.distinct_id), tenant).delete()
     person.delete()
     return receipt

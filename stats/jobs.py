@@ -23,8 +23,8 @@ logger = logging.getLogger(__name__)
 FOLD_JOB = "fold_counters"
 # Management commands, in the order of a round: the counters folded first, then the
 # purge, so that the activity periods it empties are recomputed in the same round; the
-# user sketches of the hours the fold left unchanged last.
-JOBS = (FOLD_JOB, "purge_expired", USER_ACTIVITY_JOB, "build_user_sketches")
+# user sketches and sets of the hours the fold left unchanged last.
+JOBS = (FOLD_JOB, "purge_expired", USER_ACTIVITY_JOB, "build_user_sketches", "build_user_sets")
 
 
 def job_interval(name: str, *, interval: float) -> float:

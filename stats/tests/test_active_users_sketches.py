@@ -14,7 +14,7 @@ from hypothesis.extra.django import TestCase
 from events.models import EventLog, HourlyCountIncrement, HourlyUserSketch
 from events.rollups import fold_counters
 from events.services import event_delete, event_logs_delete
-from events.sketches import BUILD_BATCH, HOUR, _runs, build_user_sketches, hll_ready
+from events.sketches import BUILD_BATCH, HOUR, build_user_sketches, hll_ready, hour_runs
 from events.tests.factories import EventFactory, EventLogFactory
 from events.tests.property import examples, fresh_tenant
 from stats.active_users import RELATIVE_ERROR, Sketches, active_users
@@ -155,7 +155,7 @@ class ApproximateActiveUsersEqualRecountTests(TestCase):
 def test_hours_are_built_in_runs_of_consecutive_hours():
     hours = [at(1, h) for h in (0, 1, 2, 5, 6)] + [at(3, 0) + HOUR * n for n in range(50)]
 
-    runs = list(_runs(hours))
+    runs = list(hour_runs(hours, BUILD_BATCH))
 
     assert runs == [
         (at(1, 0), at(1, 2)),
@@ -163,4 +163,4 @@ def test_hours_are_built_in_runs_of_consecutive_hours():
         (at(3, 0), at(3, 0) + HOUR * (BUILD_BATCH - 1)),  # at most BUILD_BATCH hours a run
         (at(3, 0) + HOUR * BUILD_BATCH, at(3, 0) + HOUR * 49),
     ]
-    assert list(_runs([])) == []
+    assert list(hour_runs([], BUILD_BATCH)) == []

@@ -1,0 +1,369 @@
+"""Counts from the hourly user sets (events.usersets, insights.usersets): the same
+answers as a recount over the rows, whatever was built, changed late, folded or
+erased, in zones with :30 and :45 offsets and windows that cut hours; and only for
+the queries the sets can answer."""
+
+import contextlib
+import datetime as dt
+import random
+from unittest import mock
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection, transaction
+from hypothesis import given, note
+from hypothesis import strategies as st
+from hypothesis.extra.django import TestCase
+
+from events import usersets
+from events.models import (
+    EventLog,
+    HourlyPropertyUserSet,
+    HourlyUserSet,
+    UserNumber,
+)
+from events.rollups import fold_counters
+from events.services import event_delete
+from events.tests.factories import EventFactory, EventLogFactory
+from events.tests.property import examples, fresh_tenant
+from events.usersets import UserSets, build_user_sets, tenant_sets
+from insights.engine import resolve_window, run_query
+from insights.spec import parse_query
+from insights.tests.test_query_property import (
+    ZONES,
+    Recount,
+    assert_metrics_equal,
+    matches,
+    recount,
+    store,
+    stored_rows,
+)
+from insights.usersets import SetReader, event_predicate, qualifies
+from people.tests.factories import PersonFactory
+
+START = dt.datetime(2024, 3, 27, tzinfo=dt.UTC)  # as test_query_property's
+NOW = START + dt.timedelta(days=60)
+LATER = NOW + dt.timedelta(days=30)  # every hour of the data is closed by then
+MINUTES = 2 * 24 * 60  # two days: hours with several logs, so keys with sets
+
+
+def sets_of(tenant) -> UserSets:
+    return tenant_sets(lambda rows: rows.filter(tenant=tenant))
+
+
+@contextlib.contextmanager
+def reading_sets():
+    """What each SetReader.tallies call found (None: it left the query to the logs),
+    with no limit on the stretches of logs read beside the sets."""
+    read, tallies = [], SetReader.tallies
+
+    def spy(reader, lower, upper):
+        read.append(tallies(reader, lower, upper))
+        return read[-1]
+
+    with (
+        mock.patch.object(SetReader, "tallies", spy),
+        mock.patch("insights.usersets.MAX_LOG_RANGES", 10_000),
+    ):
+        yield read
+
+
+plans = st.sampled_from(["pro", "free", "", None, 1, 2.5, True, {"a": 1}])
+logs_strategy = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", "c"]),
+        st.sampled_from(["", "u1", "u2", "u3", "u4"]),
+        # Often a few shared hours (several logs each, so keys with sets), else anywhere.
+        st.one_of(st.integers(0, 7).map(lambda six: six * 360 + 17), st.integers(0, MINUTES - 1)),
+        st.integers(1, 3),
+        st.one_of(
+            st.just({}),
+            st.builds(lambda plan: {"plan": plan}, plans),
+            st.builds(lambda plan, other: {"plan": plan, "other": other}, plans, st.integers(0, 3)),
+        ),
+    ),
+    min_size=3,
+    max_size=40,
+)
+event_names = st.sampled_from(["a", "b", "c", "x"])
+
+
+@st.composite
+def event_filters(draw, depth: int = 0):
+    if depth < 2 and draw(st.integers(0, 3)) == 0:
+        op = draw(st.sampled_from(["and", "or", "not"]))
+        size = 1 if op == "not" else draw(st.integers(1, 3))
+        return [op, *[draw(event_filters(depth + 1)) for _ in range(size)]]
+    op = draw(st.sampled_from(["eq", "neq", "in", "not_in"]))
+    if op in ("in", "not_in"):
+        return [op, "event", draw(st.lists(event_names, min_size=1, max_size=3))]
+    return [op, "event", draw(event_names)]
+
+
+queries = st.fixed_dictionaries(
+    {
+        "metrics": st.lists(
+            st.sampled_from(["events", "uniques", "events_per_user"]),
+            min_size=1,
+            max_size=3,
+            unique=True,
+        ),
+        "breakdown": st.lists(st.sampled_from(["event", "data.plan"]), max_size=2, unique=True),
+        "filters": st.lists(event_filters(), max_size=2),
+        "limit": st.integers(1, 4),
+    }
+)
+
+
+@pytest.mark.postgres
+class CountsFromUserSetsEqualRecountTests(TestCase):
+    @examples(80)
+    @given(
+        logs=logs_strategy,
+        late=logs_strategy,
+        fold_late=st.booleans(),
+        erase=st.none() | st.sampled_from(["u1", "u2"]),
+        raw=queries,
+        zone=st.sampled_from(ZONES),
+        first_minute=st.integers(0, MINUTES // 2),
+        minutes=st.integers(26 * 60, MINUTES),  # 24 whole hours at least: the sets answer
+        max_values=st.integers(1, 8),
+        min_logs=st.integers(1, 2),
+    )
+    def test_answers_equal_a_recount(
+        self, logs, late, fold_late, erase, raw, zone, first_minute, minutes, max_values, min_logs
+    ):
+        note(repr((logs, late, fold_late, erase, raw, zone, first_minute, minutes)))
+        tenant = fresh_tenant()
+        store(tenant, logs, [], None)
+        fold_counters()
+        with (
+            mock.patch.object(usersets, "MAX_VALUES", max_values),
+            mock.patch.object(usersets, "MIN_LOGS_PER_VALUE", min_logs),
+        ):
+            build_user_sets(now=LATER)
+        store(tenant, [], late, erase)  # late logs into built hours, an erasure
+        if fold_late:
+            fold_counters()
+        tz = ZoneInfo(zone)
+        start = START + dt.timedelta(minutes=first_minute)
+        end = start + dt.timedelta(minutes=minutes)
+        raw = dict(raw) | {
+            "tz": zone,
+            "date_range": {"start": start.isoformat(), "end": end.isoformat()},
+        }
+        query = parse_query(raw)
+        logs_of_tenant = EventLog.objects.filter(tenant=tenant)
+        with reading_sets() as read:
+            answer = run_query(query, logs=logs_of_tenant, tz=tz, now=NOW, sets=sets_of(tenant))
+
+        window = resolve_window(query.date_range, tz, NOW)
+        assert len(read) == 1
+        assert read[0] is not None  # the counts came from the sets (and the logs between)
+        rows = [
+            row
+            for row in stored_rows(logs_of_tenant)
+            if window.lower <= row["timestamp"] < window.upper
+            and all(matches(row, node) for node in raw["filters"])
+        ]
+        assert_metrics_equal(answer["total"], recount(rows, raw["metrics"]))
+        if not raw["breakdown"]:
+            assert answer["rows"] == [answer["total"]]
+            return
+        expected = Recount(raw, rows, tz)
+        assert answer["series"]["count"] == len(expected.groups)
+        expected.check_rows(answer["rows"], raw["limit"])
+
+
+def at(day: int, hour: int = 12, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2024, 1, day, hour, minute, tzinfo=dt.UTC)
+
+
+def query_of(**parts) -> dict:
+    return {"date_range": {"start": "2024-01-01", "end": "2024-01-09"}, "tz": "UTC"} | parts
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_the_sets_answer_built_hours_and_the_logs_the_rest(api_client, tenant, other_tenant):
+    view = EventFactory(tenant=tenant, name="view")
+    for user, day, hour, plan in [("a", 1, 9, "pro"), ("b", 1, 9, "pro"), ("a", 2, 0, "free")]:
+        EventLogFactory(event=view, distinct_id=user, timestamp=at(day, hour), data={"plan": plan})
+    EventLogFactory(event=EventFactory(tenant=other_tenant), distinct_id="z", timestamp=at(1, 9))
+    fold_counters()
+    with mock.patch.object(usersets, "MIN_LOGS_PER_VALUE", 1):
+        built = build_user_sets(now=at(20))
+    EventLogFactory(event=view, distinct_id="c", timestamp=at(3, 5), data={"plan": "pro"})
+    body = query_of(metrics=["uniques", "events"], breakdown=["data.plan"])
+
+    answer = api_client.post("/api/query", body, format="json").json()
+
+    assert built == 3  # the hours with logs, of both tenants
+    assert HourlyUserSet.objects.filter(tenant=tenant, event__isnull=True).count() == 2
+    assert UserNumber.objects.filter(tenant=tenant).count() == 2  # a and b; c is not built
+    assert answer["rows"] == [
+        {"data.plan": "pro", "uniques": 3, "events": 3},
+        {"data.plan": "free", "uniques": 1, "events": 1},
+    ]
+    assert answer["total"] == {"uniques": 3, "events": 4}
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_the_fold_forgets_the_sets_of_an_hour_that_changed(tenant):
+    view = EventFactory(tenant=tenant, name="view")
+    EventLogFactory(event=view, distinct_id="a", timestamp=at(1, 9))
+    EventLogFactory(event=view, distinct_id="b", timestamp=at(1, 10))
+    fold_counters()
+    build_user_sets(now=at(20))
+    EventLogFactory(event=view, distinct_id="c", timestamp=at(1, 9, 30))  # late
+
+    fold_counters()
+
+    assert set(HourlyUserSet.objects.values_list("hour", flat=True)) == {at(1, 10)}
+    assert build_user_sets(now=at(20)) == 1  # built again, with the late log
+    built = HourlyUserSet.objects.get(event__isnull=True, hour=at(1, 9))
+    assert (built.events, len(usersets.BitMap64.deserialize(bytes(built.users)))) == (2, 2)
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_a_deleted_event_leaves_no_user_in_the_hours_sets(tenant):
+    kept, dropped = EventFactory(tenant=tenant, name="kept"), EventFactory(tenant=tenant)
+    EventLogFactory(event=kept, distinct_id="a", timestamp=at(1, 9))
+    EventLogFactory(event=dropped, distinct_id="b", timestamp=at(1, 9))
+    fold_counters()
+    build_user_sets(now=at(20))
+
+    dropped_id = dropped.pk
+    event_delete(tenant=tenant, event=dropped, logs=EventLog.objects.filter(tenant=tenant))
+    build_user_sets(now=at(20))
+    query = parse_query(query_of(metrics=["uniques"]))
+    answer = run_query(
+        query,
+        logs=EventLog.objects.filter(tenant=tenant),
+        tz=ZoneInfo("UTC"),
+        now=at(20),
+        sets=sets_of(tenant),
+    )
+
+    assert answer["total"] == {"uniques": 1}
+    assert not HourlyUserSet.objects.filter(event_id=dropped_id).exists()
+
+
+@pytest.mark.pii
+@pytest.mark.postgres
+def test_erasing_a_person_deletes_their_number(api_client, tenant):
+    person = PersonFactory(tenant_id=tenant.pk, distinct_id="gone")
+    EventLogFactory(event=EventFactory(tenant=tenant), distinct_id="gone", timestamp=at(1, 9))
+    EventLogFactory(event=EventFactory(tenant=tenant), distinct_id="kept", timestamp=at(1, 9))
+    fold_counters()
+    build_user_sets(now=at(20))
+    assert UserNumber.objects.filter(tenant=tenant).count() == 2
+
+    response = api_client.delete(f"/api/people/{person.distinct_id}?erase_events=true")
+
+    assert response.status_code == 200, response.content
+    assert list(UserNumber.objects.values_list("distinct_id", flat=True)) == ["kept"]
+
+
+@pytest.mark.parametrize(
+    ("parts", "expected"),
+    [
+        ({"metrics": ["uniques", "events", "events_per_user"]}, True),
+        ({"metrics": ["sum:data.amount"]}, False),
+        ({"breakdown": ["event", "data.plan"]}, True),
+        ({"breakdown": ["data.plan", "data.country"]}, False),  # one key at most
+        ({"breakdown": ["data.a.b"]}, False),  # nested
+        ({"breakdown": ["distinct_id"]}, False),
+        ({"breakdown": ["time:day"]}, False),
+        ({"filters": [["in", "event", ["a", "b"]], ["not", ["eq", "event", "c"]]]}, True),
+        ({"filters": [["eq", "data.plan", "pro"]]}, False),
+        ({"filters": [["contains", "event", "a"]]}, False),
+        ({"filters": [["or", ["eq", "event", "a"], ["eq", "distinct_id", "u"]]]}, False),
+    ],
+)
+def test_which_queries_the_sets_answer(parts, expected):
+    assert qualifies(parse_query(query_of(**parts))) is expected
+
+
+def test_an_event_filter_picks_event_names_as_sql_would():
+    filters = [
+        ["or", ["in", "event", ["a", "b"]], ["eq", "event", "c"]],
+        ["neq", "event", "b"],
+        ["not", ["not_in", "event", ["a", "c", "d"]]],
+    ]
+    passes = event_predicate(parse_query(query_of(filters=filters)).filters)
+
+    assert [name for name in ["a", "b", "c", "d", "e"] if passes(name)] == ["a", "c"]
+
+
+WITH_SETS = [
+    {"metrics": ["uniques"], "breakdown": ["data.plan"], "filters": [["eq", "event", "a"]]},
+    {"metrics": ["uniques", "events", "events_per_user"], "breakdown": ["event", "data.plan"]},
+    {"metrics": ["events", "uniques"], "breakdown": ["data.plan", "event"], "limit": 3},
+    {"metrics": ["uniques"], "breakdown": ["data.path"]},  # crowded: from the logs
+    {"metrics": ["uniques"], "filters": [["not_in", "event", ["b"]]]},
+    {"metrics": ["events_per_user"], "breakdown": ["event"], "limit": 1},
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kathmandu"])
+def test_busy_hours_answer_as_the_logs_do(tenant, seed, zone):
+    """Hundreds of logs in a few dozen hours: most keys keep sets; every query answers
+    as it does from the logs alone, late logs and a window that cuts hours included."""
+    rng = random.Random(seed)
+    plans = ["pro", "free", "team", 1, True, None]
+
+    def logs(count: int) -> list:
+        return [
+            (
+                rng.choice("abc"),
+                rng.choice(["", *(f"u{n}" for n in range(40))]),
+                rng.randrange(30) * 97 + rng.randrange(60),
+                rng.randint(1, 3),
+                {"plan": rng.choice(plans), "path": f"/{rng.randrange(500)}"}
+                if rng.random() < 0.9
+                else {},
+            )
+            for _ in range(count)
+        ]
+
+    store(tenant, logs(600), [], None)
+    fold_counters()
+    build_user_sets(now=LATER)
+    store(tenant, [], logs(20), None)
+    if seed:
+        fold_counters()
+    the_logs = EventLog.objects.filter(tenant=tenant)
+    window = {"start": "2024-03-27T05:20:00", "end": "2024-03-28T21:40:00"}
+
+    for parts in WITH_SETS:
+        query = parse_query({**parts, "date_range": window, "tz": zone})
+        tz = ZoneInfo(zone)
+
+        with reading_sets() as read:
+            answer = run_query(query, logs=the_logs, tz=tz, now=NOW, sets=sets_of(tenant))
+
+        assert len(read) == 1
+        assert read[0] is not None  # the counts came from the sets (and the logs between)
+        assert answer == run_query(query, logs=the_logs, tz=tz, now=NOW), parts
+    assert HourlyPropertyUserSet.objects.filter(tenant=tenant, key="plan").count() > 30
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_a_second_build_of_the_same_hours_builds_nothing(tenant):
+    EventLogFactory(event=EventFactory(tenant=tenant), distinct_id="a", timestamp=at(1, 9))
+    fold_counters()
+    assert build_user_sets(now=at(20)) == 1
+
+    # As a second process would, having listed the hours before the first committed.
+    with transaction.atomic(), connection.cursor() as cursor:
+        again = usersets._build(cursor, tenant.pk, at(1, 0), at(1, 23))
+
+    assert again == 0
+    assert HourlyUserSet.objects.filter(tenant=tenant).count() == 2  # the hour's, the event's

@@ -1,0 +1,243 @@
+"""Counts of the query API from the hourly user sets (events.usersets) instead of the
+logs, where a query allows it: exact all the same, and a month of a large tenant reads
+a few hundred small bitmaps instead of every log's `data`.
+
+A query qualifies when its metrics are counts (`events`, `uniques`, `events_per_user`),
+its breakdowns are `event` and at most one top-level `data` key (no time bucket), and
+its filters name only `event` (`eq`, `neq`, `in`, `not_in`): they pick whole events,
+so whole sets. The window's UTC hours that have sets and no pending increment come
+from the sets, read in one statement (one snapshot, as the sketches' reader does); the
+rest — the window's partial first and last hours, hours not built yet or changed since,
+and an event's hours whose key has too many values to have sets — come from the logs.
+A user read from a log who has no number yet cannot be in any set, so they count apart
+and the two never overlap.
+"""
+
+import datetime as dt
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connections
+from django.db.models import Q, QuerySet, Sum
+from pyroaring import BitMap64
+
+from core.ranges import half_open, utc_hour
+from events.sketches import HOUR
+from events.usersets import UserSets, hours_between, numbers_of, sets_ready, stretches
+from insights.spec import COUNT_METRICS, Condition, Group, Query
+
+MIN_HOURS = 24  # a shorter window reads its logs: the sets would not pay for their reads
+MAX_LOG_RANGES = 64  # more separate stretches of logs to read than this: read them all
+
+
+@dataclass(slots=True)
+class Tally:
+    """The counts of one breakdown group: the sum of its logs' counts, of those with a
+    user, and its distinct users (numbers, and distinct_ids without a number)."""
+
+    events: int = 0
+    user_events: int = 0
+    users: BitMap64 = field(default_factory=BitMap64)
+    strays: set[str] = field(default_factory=set)
+
+    def add(self, other: "Tally") -> None:
+        self.events += other.events
+        self.user_events += other.user_events
+        self.users |= other.users
+        self.strays |= other.strays
+
+    def add_set(self, events: int, user_events: int, users: bytes) -> None:
+        self.events += events
+        self.user_events += user_events
+        self.users |= BitMap64.deserialize(users)
+
+    def aggregates(self) -> dict[str, int]:
+        """Under the engine's aggregate names (insights.engine._aggregates)."""
+        return {
+            "a_events": self.events,
+            "a_user_events": self.user_events,
+            "a_uniques": len(self.users) + len(self.strays),
+        }
+
+
+def combined(tallies: Iterable[Tally]) -> Tally:
+    total = Tally()
+    for tally in tallies:
+        total.add(tally)
+    return total
+
+
+def event_predicate(filters: Group) -> Callable[[str], bool] | None:
+    """Whether an event name passes `filters`, when they name only `event` with the
+    comparisons the sets can answer exactly (else None)."""
+    if isinstance(filters, Condition):
+        condition = filters
+        values = condition.value if condition.op in ("in", "not_in") else [condition.value]
+        if condition.field.name != "event" or condition.op not in ("eq", "neq", "in", "not_in"):
+            return None
+        names = set(values)  # strings: the query language compares `event` with strings
+        if condition.op in ("eq", "in"):
+            return names.__contains__
+        return lambda name: name not in names
+    parts = [event_predicate(child) for child in filters.children]
+    if any(part is None for part in parts):
+        return None
+    if filters.op == "not":
+        return lambda name: not parts[0](name)
+    if filters.op == "and":
+        return lambda name: all(part(name) for part in parts)
+    return lambda name: any(part(name) for part in parts)
+
+
+def qualifies(query: Query) -> bool:
+    if any(metric.kind not in COUNT_METRICS for metric in query.metrics) or query.time:
+        return False
+    fields = [dim.field for dim in query.breakdown]
+    data = [f for f in fields if f is not None and f.is_data]
+    if any(f is None or f.name == "distinct_id" for f in fields) or len(data) > 1:
+        return False
+    if data and len(data[0].keys) != 1:
+        return False
+    return event_predicate(query.filters) is not None
+
+
+class SetReader:
+    """The tallies of a qualifying query's groups over a window, from the sets and the
+    logs; `aliases` name the breakdowns (the engine's d0, d1…) in the query's order."""
+
+    def __init__(
+        self, query: Query, sets: UserSets, logs: QuerySet, filters: Q, aliases: dict[str, str]
+    ) -> None:
+        self.query, self.sets, self.logs, self.filters = query, sets, logs, filters
+        self.dims = [(aliases[dim.name], dim) for dim in query.breakdown]
+        data = [dim.field.keys[0] for dim in query.breakdown if dim.field.is_data]
+        self.key = data[0] if data else None
+        self.by_event = any(dim.field.name == "event" for dim in query.breakdown)
+        self.passes = event_predicate(query.filters)
+
+    def tallies(self, lower: dt.datetime | None, upper: dt.datetime | None):
+        """{group: Tally} (a group: its breakdown values as the logs' SQL gives them), or
+        None when the window is open or too short for the sets to pay."""
+        if lower is None or upper is None or not sets_ready():
+            return None
+        first = utc_hour(lower) + (HOUR if lower != utc_hour(lower) else dt.timedelta())
+        end = utc_hour(upper)
+        if (end - first) // HOUR < MIN_HOURS:
+            return None
+        names = dict(self.sets.events.values_list("id", "name"))
+        chosen = {pk: name for pk, name in names.items() if self.passes(name)}
+        whole = len(chosen) == len(names) and not self.by_event and self.key is None
+        found = self._read_sets(first, end, None if whole else sorted(chosen))
+        groups, built, crowded = self._from_sets(found, chosen, whole=whole)
+        unbuilt = [hour for hour in hours_between(first, end) if hour not in built]
+        spans = [(None, span) for span in stretches(lower, upper, first, end, unbuilt)]
+        for event_id, hours in crowded.items():
+            spans += [(event_id, span) for span in stretches(None, None, first, end, hours)]
+        if len(spans) > MAX_LOG_RANGES:
+            return None
+        from_logs = Q(pk__in=[])
+        for event_id, (start, stop) in spans:
+            span = half_open("timestamp", start, stop)
+            from_logs |= span if event_id is None else Q(event_id=event_id) & span
+        self._read_logs(from_logs, groups)
+        return groups
+
+    def _from_sets(self, found: list[tuple], chosen: dict[int, str], *, whole: bool):
+        """The groups' tallies from the sets `found`, the hours built, and the hours of
+        each event whose key has too many values to have sets (to read from the logs)."""
+        groups: dict[tuple, Tally] = defaultdict(Tally)
+        built = {hour for kind, event_id, hour, *_ in found if kind == 0 and event_id is None}
+        valued = {(event_id, hour) for kind, event_id, hour, *_ in found if kind == 1}
+        crowded: dict[int, list[dt.datetime]] = defaultdict(list)
+        for kind, event_id, hour, value, events, user_events, users, keys in found:
+            if kind == 1:  # a value of the key
+                group = self._group(chosen.get(event_id), value or None)
+            elif (event_id is None) != whole:
+                continue  # the hour's own set when no event is picked out, else the events'
+            elif self.key is not None and self.key in keys:
+                crowded[event_id].append(hour)
+                continue
+            elif self.key is not None and (event_id, hour) in valued:
+                continue  # counted by its values
+            else:  # no key, or a key missing from every log of the event's hour
+                group = self._group(chosen.get(event_id), None)
+            groups[group].add_set(events, user_events, users)
+        return groups, built, crowded
+
+    def _group(self, event_name: str | None, value: str | None) -> tuple:
+        return tuple(event_name if dim.field.name == "event" else value for _, dim in self.dims)
+
+    def _read_sets(self, first: dt.datetime, end: dt.datetime, events: list[int] | None):
+        """(kind, event, hour, value, events, user events, users, crowded keys) of every
+        set of [first, end) whose hour has no pending increment: kind 0 an hour's (with
+        the hour's own row, event NULL), kind 1 a value's of the key; one statement."""
+        fresh = {"hour__gte": first, "hour__lt": end}
+        pending = self.sets.pending.values("hour")
+        hours = self.sets.hours.filter(**fresh).exclude(hour__in=pending)
+        if events is not None:
+            hours = hours.filter(Q(event__isnull=True) | Q(event_id__in=events))
+        else:
+            hours = hours.filter(event__isnull=True)
+        parts = [
+            hours.order_by().values_list(
+                "event_id", "hour", "events", "user_events", "users", "crowded_keys"
+            )
+        ]
+        if self.key is not None and events:
+            parts.append(
+                self.sets.properties.filter(**fresh, key=self.key, event_id__in=events)
+                .exclude(hour__in=pending)
+                .order_by()
+                .values_list("event_id", "hour", "value", "events", "user_events", "users")
+            )
+        hours_sql, params = parts[0].query.sql_with_params()
+        sql = f"SELECT 0, e, h, NULL, n, u, s, k FROM ({hours_sql}) AS hours(e, h, n, u, s, k)"  # noqa: S608
+        if len(parts) > 1:
+            values_sql, values_params = parts[1].query.sql_with_params()
+            sql += (
+                " UNION ALL SELECT 1, e, h, v, n, u, s, NULL "  # noqa: S608
+                f"FROM ({values_sql}) AS props(e, h, v, n, u, s)"
+            )
+            params = (*params, *values_params)
+        # Only the querysets' SQL goes into the text; their values travel as parameters.
+        with connections[self.logs.db].cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        return [(*row[:-1], _keys(row[-1])) for row in rows]
+
+    def _read_logs(self, stretches: Q, groups: dict[tuple, Tally]) -> None:
+        """Add the logs of `stretches` (those the query's filters pass) to `groups`."""
+        exprs = self._expressions()
+        rows = list(
+            self.logs.filter(stretches)
+            .filter(self.filters)
+            .order_by()
+            .annotate(**exprs)
+            .values(*exprs, "distinct_id")
+            .annotate(p_events=Sum("count"))
+            .values_list(*exprs, "distinct_id", "p_events")
+        )
+        numbers = numbers_of(self.sets.numbers, {row[-2] for row in rows if row[-2]})
+        for *group, distinct_id, events in rows:
+            tally = groups[tuple(group)]
+            tally.events += events
+            if distinct_id:
+                tally.user_events += events
+                number = numbers.get(distinct_id)
+                if number is None:
+                    tally.strays.add(distinct_id)
+                else:
+                    tally.users.add(number)
+
+    def _expressions(self) -> dict[str, Any]:
+        from insights.engine import _dimension  # the engine imports this module
+
+        return {alias: _dimension(dim, dt.UTC) for alias, dim in self.dims}
+
+
+def _keys(value: Any) -> list[str]:
+    """The crowded keys' JSON column as the backend returns it: text, or None."""
+    return json.loads(value) if isinstance(value, str) else list(value or ())
