@@ -25,14 +25,19 @@ from zoneinfo import ZoneInfo
 from django.db import connections
 from django.db.models import Max, Min, QuerySet
 from django.db.models.functions import TruncDate
+from pyroaring import BitMap64
 
 from core.ranges import half_open, utc_hour
 from events.models import EventLog, HourlyCountIncrement, HourlyUserSketch
 from events.sketches import hll_ready
+from events.usersets import UserSets, hours_between, sets_ready, stretches
 from stats.buckets import MAX_BUCKETS, TooManyBuckets
 from stats.selectors import day_range_bounds
 
 WINDOWS = {"dau": 1, "wau": 7, "mau": 30}
+HOUR = dt.timedelta(hours=1)
+MICROSECOND = dt.timedelta(microseconds=1)
+MAX_ROW_STRETCHES = 200  # separate stretches of rows beside the sets; more: read all rows
 # One standard error of a sketch of hll's default size (2^11 registers): 1.04 / √2048.
 RELATIVE_ERROR = 0.023
 MAX_WINDOW = 90
@@ -70,11 +75,13 @@ def active_users(
     window: int = 1,
     event_name: str | None = None,
     sketches: Sketches | None = None,
+    sets: UserSets | None = None,
 ) -> list[ActiveUsers]:
     """One row per day of [start, end] (of the data, where open). Raises TooManyBuckets
     for more than MAX_BUCKETS days. With `sketches`, an approximate answer where this
     database keeps them (any event only), each row saying which it is: `approximate`
-    and its `relative_error`."""
+    and its `relative_error`. With `sets`, an exact answer (any event) counts from the
+    hourly user sets where this database keeps them (`_from_sets`)."""
     users = logs.exclude(distinct_id="").order_by()
     if event_name is not None:
         users = users.filter(event__name=event_name)
@@ -88,12 +95,24 @@ def active_users(
         if event_name is None and hll_ready():
             rows = _sketched(users, sketches, first, last, tz, windows)
             return [{**row, "approximate": True, "relative_error": RELATIVE_ERROR} for row in rows]
-        rows = _exact(users, first, last, tz, windows)
+        rows = _exact(users, first, last, tz, windows, sets if event_name is None else None)
         return [{**row, "approximate": False, "relative_error": 0.0} for row in rows]
-    return _exact(users, first, last, tz, windows)
+    return _exact(users, first, last, tz, windows, sets if event_name is None else None)
 
 
-def _exact(users, first: dt.date, last: dt.date, tz: ZoneInfo, windows) -> list[ActiveUsers]:
+def _exact(
+    users, first: dt.date, last: dt.date, tz: ZoneInfo, windows, sets: UserSets | None
+) -> list[ActiveUsers]:
+    """The exact answer: from the hourly user sets where this database has them, else
+    from the rows."""
+    if sets is not None and sets_ready():
+        rows = _from_sets(users, sets, first, last, tz, windows)
+        if rows is not None:
+            return rows
+    return _from_rows(users, first, last, tz, windows)
+
+
+def _from_rows(users, first: dt.date, last: dt.date, tz: ZoneInfo, windows) -> list[ActiveUsers]:
     widest = max(windows.values())
     lower, upper = day_range_bounds(start=first - dt.timedelta(days=widest - 1), end=last, tz=tz)
     pairs = (
@@ -198,6 +217,92 @@ def _sketched(
         for number, *found_counts in found
         if number >= _number(first)
     ]
+
+
+def _from_sets(
+    users: QuerySet, sets: UserSets, first: dt.date, last: dt.date, tz: ZoneInfo, windows
+) -> list[ActiveUsers] | None:
+    """The exact answer from the hourly user sets (events.usersets): each local day is
+    the union of the sets of its whole UTC hours that have sets and no pending
+    increment, and of the users of its other hours' rows (recent, changed since, or cut
+    by a :30 or :45 zone's midnight); each window the union of its days. A user of a
+    row who has no number yet is in no set: they count apart, by distinct_id. None when
+    the rows to read are too scattered to be worth it."""
+    widest = max(windows.values())
+    start = first - dt.timedelta(days=widest - 1)
+    lower, upper = day_range_bounds(start=start, end=last, tz=tz)
+    assert lower is not None  # noqa: S101 - both days are given
+    assert upper is not None  # noqa: S101
+    first_hour = utc_hour(lower) + (HOUR if lower != utc_hour(lower) else dt.timedelta())
+    end_hour = utc_hour(upper)
+    found = (
+        sets.hours.filter(event__isnull=True, hour__gte=first_hour, hour__lt=end_hour)
+        .exclude(hour__in=sets.pending.values("hour"))
+        .order_by()
+        .values_list("hour", "users")
+    )
+    blobs: dict[int, list[bytes]] = defaultdict(list)
+    covered = set()
+    for hour, users_set in found:
+        day = hour.astimezone(tz).date()
+        if (hour + HOUR - MICROSECOND).astimezone(tz).date() == day:  # no midnight inside
+            covered.add(hour)
+            blobs[_number(day)].append(users_set)
+    rest = [hour for hour in hours_between(first_hour, end_hour) if hour not in covered]
+    spans = stretches(lower, upper, first_hour, end_hour, rest)
+    if len(spans) > MAX_ROW_STRETCHES:
+        return None
+    found_users = _day_users(users, sets.numbers, spans, tz)
+    days: dict[int, BitMap64] = {
+        number: BitMap64.union(*(BitMap64.deserialize(blob) for blob in day_blobs))
+        for number, day_blobs in blobs.items()
+    }
+    strays: dict[int, set[str]] = defaultdict(set)
+    for day, number, distinct_id in found_users:
+        if number is None:
+            strays[_number(day)].add(distinct_id)
+        else:
+            days.setdefault(_number(day), BitMap64()).add(number)
+    rows = []
+    for day in range(_number(first), _number(last) + 1):
+        counts = {}
+        for name, width in windows.items():
+            span = range(day - width + 1, day + 1)
+            known = BitMap64.union(BitMap64(), *(days[n] for n in span if n in days))
+            apart = set().union(*(strays[n] for n in span if n in strays))
+            counts[name] = len(known) + len(apart)
+        rows.append(_row(day, counts))
+    return rows
+
+
+def _day_users(
+    users: QuerySet,
+    numbers: QuerySet,
+    spans: list[tuple[dt.datetime, dt.datetime]],
+    tz: ZoneInfo,
+) -> list[tuple[dt.date, int | None, str]]:
+    """The distinct (local day, user number or None, distinct_id) of the rows in `spans`
+    (half-open ranges): joined to the list of ranges, each read by its own index scan
+    (ORed, a hundred ranges become one scan of every row of the tenant), and to the
+    users' numbers (`numbers`: UserNumber, the tenant's)."""
+    if not spans:
+        return []
+    rows, rows_params = users.values("timestamp", "distinct_id").query.sql_with_params()
+    known, known_params = numbers.values("id", "distinct_id").query.sql_with_params()
+    # Only the querysets' SQL goes into the text; their values, the ranges and the zone
+    # travel as parameters.
+    sql = (
+        "SELECT DISTINCT (r.timestamp AT TIME ZONE %s)::date, n.id, r.distinct_id "  # noqa: S608
+        f"FROM ({rows}) AS r(timestamp, distinct_id) "
+        "JOIN unnest(%s::timestamptz[], %s::timestamptz[]) AS s(lower, upper) "
+        "ON r.timestamp >= s.lower AND r.timestamp < s.upper "
+        f"LEFT JOIN ({known}) AS n(id, distinct_id) ON n.distinct_id = r.distinct_id"
+    )
+    lowers, uppers = zip(*spans, strict=True)
+    params = [tz.key, *rows_params, list(lowers), list(uppers), *known_params]
+    with connections[users.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:

@@ -34,6 +34,7 @@ from events.models import (
     HourlyUserSketch,
 )
 from events.rollups import StatsSource, stats_source
+from events.usersets import tenant_sets
 from stats import selectors
 from stats.active_users import Sketches, active_users
 from stats.buckets import MAX_BUCKETS, TooManyBuckets
@@ -433,4 +434,5 @@ class ActiveUsersView(DailyStatsView):
             tz=tz,
             window=query["window"],
             sketches=sketches,
+            sets=tenant_sets(self.scoped),
         )

@@ -1,6 +1,7 @@
 """/api/stats/active_users: rolling DAU / WAU / MAU and stickiness, exact."""
 
 import datetime as dt
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -9,9 +10,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from events.models import EventLog
+from events.rollups import fold_counters
 from events.services import event_logs_delete
 from events.tests.factories import EventFactory, EventLogFactory
 from events.tests.property import examples, fresh_tenant
+from events.usersets import build_user_sets, tenant_sets
 from stats.active_users import active_users
 from stats.tests.recount import START, assert_rows_equal_a_recount, ingest_at_minutes, user_minutes
 
@@ -121,6 +124,53 @@ class ActiveUsersEqualRecountTests(TestCase):
 
         rows = active_users(logs=logs_of_tenant, start=start, end=end, tz=tz, window=window)
 
+        assert_rows_equal_a_recount(
+            rows, logs_of_tenant, tz=tz, start=start, days=days, window=window
+        )
+
+
+@pytest.mark.postgres
+class ActiveUsersFromUserSetsEqualRecountTests(TestCase):
+    """Exact answers from the hourly user sets (events.usersets) equal a recount,
+    whatever was built, then changed late, folded or erased, in zones whose midnight
+    cuts an hour too."""
+
+    @examples(50)
+    @given(
+        logs=user_minutes(days=40, max_size=40),
+        late=user_minutes(days=40, users=("u5", "u1")),
+        fold_late=st.booleans(),
+        erase=st.none() | st.sampled_from(["u1", "u2"]),
+        zone=st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu"]),
+        window=st.integers(1, 40),
+        first=st.integers(0, 35),
+        days=st.integers(0, 10),
+    )
+    def test_every_window_equals_a_recount(
+        self, logs, late, fold_late, erase, zone, window, first, days
+    ):
+        note(repr((logs, late, fold_late, erase, zone, window, first, days)))
+        tenant = fresh_tenant()
+        ingest_at_minutes(tenant, logs)
+        fold_counters()
+        build_user_sets(now=START + dt.timedelta(days=400))
+        ingest_at_minutes(tenant, late)  # into hours built already
+        if fold_late:
+            fold_counters()
+        if erase is not None:
+            event_logs_delete(logs=EventLog.objects.filter(tenant=tenant, distinct_id=erase))
+        tz = ZoneInfo(zone)
+        start = (START + dt.timedelta(days=first)).date()
+        end = start + dt.timedelta(days=days)
+        logs_of_tenant = EventLog.objects.filter(tenant=tenant)
+        sets = tenant_sets(lambda rows: rows.filter(tenant=tenant))
+
+        with mock.patch("stats.active_users._from_rows") as from_rows:
+            rows = active_users(
+                logs=logs_of_tenant, start=start, end=end, tz=tz, window=window, sets=sets
+            )
+
+        from_rows.assert_not_called()  # the sets answered (with the rows of the other hours)
         assert_rows_equal_a_recount(
             rows, logs_of_tenant, tz=tz, start=start, days=days, window=window
         )
