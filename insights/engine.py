@@ -140,10 +140,10 @@ class Evaluation:
         self.filters = filters_q(query.filters)
         # Aliases, not the column names: "data.plan" is no SQL alias.
         self.alias = {dim.name: f"d{index}" for index, dim in enumerate(query.breakdown)}
+        self.exprs = {self.alias[dim.name]: _dimension(dim, tz) for dim in query.breakdown}
         self.sets = None
         if sets is not None and qualifies(query):
-            self.sets = SetReader(query, sets, logs, self.filters, self.alias)
-        self.exprs = {self.alias[dim.name]: _dimension(dim, tz) for dim in query.breakdown}
+            self.sets = SetReader(query, sets, logs, self.filters, self.exprs, self.alias)
         self.series = [self.alias[dim.name] for dim in query.series_dimensions]
         self.time = self.alias[query.time.name] if query.time else None
         self.aggregates = _aggregates(query.metrics)

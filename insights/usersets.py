@@ -30,7 +30,11 @@ from events.usersets import UserSets, hours_between, numbers_of, sets_ready, str
 from insights.spec import COUNT_METRICS, Condition, Group, Query
 
 MIN_HOURS = 24  # a shorter window reads its logs: the sets would not pay for their reads
-MAX_LOG_RANGES = 64  # more separate stretches of logs to read than this: read them all
+# More separate stretches of logs to read beside the sets than this, or an event whose
+# key has too many values in more than this share of the built hours: the logs alone
+# answer sooner.
+MAX_LOG_RANGES = 64
+MAX_LOG_SHARE = 0.25
 
 
 @dataclass(slots=True)
@@ -109,9 +113,16 @@ class SetReader:
     logs; `aliases` name the breakdowns (the engine's d0, d1…) in the query's order."""
 
     def __init__(
-        self, query: Query, sets: UserSets, logs: QuerySet, filters: Q, aliases: dict[str, str]
+        self,
+        query: Query,
+        sets: UserSets,
+        logs: QuerySet,
+        filters: Q,
+        exprs: dict[str, Any],
+        aliases: dict[str, str],
     ) -> None:
         self.query, self.sets, self.logs, self.filters = query, sets, logs, filters
+        self.exprs = exprs  # the breakdowns' expressions by alias, as the engine groups by
         self.dims = [(aliases[dim.name], dim) for dim in query.breakdown]
         data = [dim.field.keys[0] for dim in query.breakdown if dim.field.is_data]
         self.key = data[0] if data else None
@@ -133,6 +144,8 @@ class SetReader:
         found = self._read_sets(first, end, None if whole else sorted(chosen))
         groups, built, crowded = self._from_sets(found, chosen, whole=whole)
         unbuilt = [hour for hour in hours_between(first, end) if hour not in built]
+        if max(map(len, crowded.values()), default=0) > MAX_LOG_SHARE * len(built):
+            return None  # a key with many values (a page path): its logs answer sooner
         spans = [(None, span) for span in stretches(lower, upper, first, end, unbuilt)]
         for event_id, hours in crowded.items():
             spans += [(event_id, span) for span in stretches(None, None, first, end, hours)]
@@ -208,11 +221,11 @@ class SetReader:
             rows = cursor.fetchall()
         return [(*row[:-1], _keys(row[-1])) for row in rows]
 
-    def _read_logs(self, stretches: Q, groups: dict[tuple, Tally]) -> None:
-        """Add the logs of `stretches` (those the query's filters pass) to `groups`."""
-        exprs = self._expressions()
+    def _read_logs(self, which: Q, groups: dict[tuple, Tally]) -> None:
+        """Add the logs `which` (those the query's filters pass) to `groups`."""
+        exprs = {alias: self.exprs[alias] for alias, _ in self.dims}
         rows = list(
-            self.logs.filter(stretches)
+            self.logs.filter(which)
             .filter(self.filters)
             .order_by()
             .annotate(**exprs)
@@ -231,11 +244,6 @@ class SetReader:
                     tally.strays.add(distinct_id)
                 else:
                     tally.users.add(number)
-
-    def _expressions(self) -> dict[str, Any]:
-        from insights.engine import _dimension  # the engine imports this module
-
-        return {alias: _dimension(dim, dt.UTC) for alias, dim in self.dims}
 
 
 def _keys(value: Any) -> list[str]:

@@ -44,6 +44,7 @@ from people.tests.factories import PersonFactory
 START = dt.datetime(2024, 3, 27, tzinfo=dt.UTC)  # as test_query_property's
 NOW = START + dt.timedelta(days=60)
 LATER = NOW + dt.timedelta(days=30)  # every hour of the data is closed by then
+HOUR = dt.timedelta(hours=1)
 MINUTES = 2 * 24 * 60  # two days: hours with several logs, so keys with sets
 
 
@@ -54,7 +55,7 @@ def sets_of(tenant) -> UserSets:
 @contextlib.contextmanager
 def reading_sets():
     """What each SetReader.tallies call found (None: it left the query to the logs),
-    with no limit on the stretches of logs read beside the sets."""
+    with no limit on the logs read beside the sets."""
     read, tallies = [], SetReader.tallies
 
     def spy(reader, lower, upper):
@@ -64,6 +65,7 @@ def reading_sets():
     with (
         mock.patch.object(SetReader, "tallies", spy),
         mock.patch("insights.usersets.MAX_LOG_RANGES", 10_000),
+        mock.patch("insights.usersets.MAX_LOG_SHARE", 1.0),
     ):
         yield read
 
@@ -367,3 +369,29 @@ def test_a_second_build_of_the_same_hours_builds_nothing(tenant):
 
     assert again == 0
     assert HourlyUserSet.objects.filter(tenant=tenant).count() == 2  # the hour's, the event's
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_a_key_with_a_value_per_log_is_left_to_the_logs(tenant):
+    view = EventFactory(tenant=tenant, name="view")
+    for hour in range(30):
+        for n in range(3):
+            EventLogFactory(event=view, distinct_id=f"u{n}", timestamp=at(1) + hour * HOUR,
+                            data={"path": f"/{hour}/{n}", "plan": "pro"})  # fmt: skip
+    fold_counters()
+    build_user_sets(now=at(20))
+    logs = EventLog.objects.filter(tenant=tenant)
+    answers = {}
+
+    for key in ("path", "plan"):
+        query = parse_query(query_of(metrics=["uniques"], breakdown=[f"data.{key}"]))
+        with mock.patch.object(SetReader, "_read_logs", autospec=True) as read_logs:
+            run_query(query, logs=logs, tz=ZoneInfo("UTC"), now=at(20), sets=sets_of(tenant))
+        answers[key] = read_logs.called
+
+    # Every hour of the path has three values in three logs: the engine reads the logs;
+    # the plan has sets (only the window's other hours come from the logs).
+    assert answers == {"path": False, "plan": True}
+    assert HourlyPropertyUserSet.objects.filter(key="plan").count() == 30
+    assert not HourlyPropertyUserSet.objects.filter(key="path").exists()
