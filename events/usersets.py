@@ -44,7 +44,6 @@ from events.models import (
 from events.sketches import HOUR, LOCK, closed_before, hour_runs
 
 BUILD_BATCH = 24  # hours per build transaction
-NUMBER_BATCH = 5000  # distinct_ids per lookup of their numbers
 # A key keeps its sets in an event's hour when it has at most MAX_VALUES values there,
 # with MIN_LOGS_PER_VALUE logs a value at least (else its sets would hold one user each
 # and save nothing over the rows): a plan or a country, not a page or an order id.
@@ -85,6 +84,7 @@ WITH rows AS MATERIALIZED (
 pairs AS (
     SELECT r.event_id, r.hour, e.key, NULLIF(e.value, 'null'::jsonb)::text AS value
     FROM rows AS r CROSS JOIN LATERAL jsonb_each(r.data) AS e
+    WHERE length(e.key) <= %(longest_key)s
 ),
 sizes AS (SELECT event_id, hour, count(*) AS logs FROM rows GROUP BY 1, 2),
 keys AS (
@@ -162,6 +162,7 @@ def _build(cursor, tenant_id: int, first: dt.datetime, last: dt.datetime) -> int
         "last": last,
         "max_values": MAX_VALUES,
         "min_logs": MIN_LOGS_PER_VALUE,
+        "longest_key": HourlyPropertyUserSet._meta.get_field("key").max_length,
     }
     cursor.execute(_NUMBER, params)
     cursor.execute(_ROWS, params)
@@ -205,16 +206,6 @@ def tenant_sets(scoped: Callable[[QuerySet], QuerySet]) -> UserSets:
         events=scoped(Event.objects.all()),
         numbers=scoped(UserNumber.objects.all()),
     )
-
-
-def numbers_of(numbers: QuerySet[UserNumber], distinct_ids: set[str]) -> dict[str, int]:
-    """The numbers of those of `distinct_ids` that have one (of `numbers`' tenant)."""
-    found: dict[str, int] = {}
-    ordered = sorted(distinct_ids)
-    for start in range(0, len(ordered), NUMBER_BATCH):
-        batch = ordered[start : start + NUMBER_BATCH]
-        found.update(numbers.filter(distinct_id__in=batch).values_list("distinct_id", "id"))
-    return found
 
 
 def hours_between(first: dt.datetime, end: dt.datetime) -> Iterable[dt.datetime]:

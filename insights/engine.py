@@ -143,7 +143,7 @@ class Evaluation:
         self.exprs = {self.alias[dim.name]: _dimension(dim, tz) for dim in query.breakdown}
         self.sets = None
         if sets is not None and qualifies(query):
-            self.sets = SetReader(query, sets, logs, self.filters, self.exprs, self.alias)
+            self.sets = SetReader(query, sets, logs, self.exprs, self.alias)
         self.series = [self.alias[dim.name] for dim in query.series_dimensions]
         self.time = self.alias[query.time.name] if query.time else None
         self.aggregates = _aggregates(query.metrics)

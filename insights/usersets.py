@@ -20,13 +20,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet
 from pyroaring import BitMap64
 
 from core.ranges import half_open, utc_hour
 from events.sketches import HOUR
-from events.usersets import UserSets, hours_between, numbers_of, sets_ready, stretches
+from events.usersets import UserSets, hours_between, sets_ready, stretches
 from insights.spec import COUNT_METRICS, Condition, Group, Query
 
 MIN_HOURS = 24  # a shorter window reads its logs: the sets would not pay for their reads
@@ -117,11 +118,10 @@ class SetReader:
         query: Query,
         sets: UserSets,
         logs: QuerySet,
-        filters: Q,
         exprs: dict[str, Any],
         aliases: dict[str, str],
     ) -> None:
-        self.query, self.sets, self.logs, self.filters = query, sets, logs, filters
+        self.query, self.sets, self.logs = query, sets, logs
         self.exprs = exprs  # the breakdowns' expressions by alias, as the engine groups by
         self.dims = [(aliases[dim.name], dim) for dim in query.breakdown]
         data = [dim.field.keys[0] for dim in query.breakdown if dim.field.is_data]
@@ -155,7 +155,7 @@ class SetReader:
         for event_id, (start, stop) in spans:
             span = half_open("timestamp", start, stop)
             from_logs |= span if event_id is None else Q(event_id=event_id) & span
-        self._read_logs(from_logs, groups)
+        self._read_logs(from_logs, chosen, groups)
         return groups
 
     def _from_sets(self, found: list[tuple], chosen: dict[int, str], *, whole: bool):
@@ -221,29 +221,54 @@ class SetReader:
             rows = cursor.fetchall()
         return [(*row[:-1], _keys(row[-1])) for row in rows]
 
-    def _read_logs(self, which: Q, groups: dict[tuple, Tally]) -> None:
-        """Add the logs `which` (those the query's filters pass) to `groups`."""
-        exprs = {alias: self.exprs[alias] for alias, _ in self.dims}
-        rows = list(
-            self.logs.filter(which)
-            .filter(self.filters)
+    def _read_logs(self, which: Q, chosen: dict[int, str], groups: dict[tuple, Tally]) -> None:
+        """Add the logs `which` of the `chosen` events (those the filters pass, by id and
+        name) to `groups`: one row per group, its users as numbers and, without one, as
+        distinct_ids, in one statement (the recent hours of a busy tenant hold hundreds
+        of thousands of logs). By event id, never joined to the events by name: the
+        planner's estimates of the newest rows lag, and a join per log cost seconds."""
+        aliases = [alias for alias, _ in self.dims]
+        exprs = {
+            alias: F("event_id") if dim.field.name == "event" else self.exprs[alias]
+            for alias, dim in self.dims
+        }
+        logs = (
+            self.logs.filter(which, event_id__in=sorted(chosen))
             .order_by()
             .annotate(**exprs)
-            .values(*exprs, "distinct_id")
-            .annotate(p_events=Sum("count"))
-            .values_list(*exprs, "distinct_id", "p_events")
+            .values(*aliases, "distinct_id", "count")
         )
-        numbers = numbers_of(self.sets.numbers, {row[-2] for row in rows if row[-2]})
-        for *group, distinct_id, events in rows:
-            tally = groups[tuple(group)]
+        try:
+            rows, params = logs.query.sql_with_params()
+        except EmptyResultSet:  # no stretch to read
+            return
+        known, known_params = self.sets.numbers.values("id", "distinct_id").query.sql_with_params()
+        connection = connections[self.logs.db]
+        quote = connection.ops.quote_name
+        groups_sql = ", ".join(f"r.{quote(alias)}" for alias in aliases)
+        # Only the querysets' SQL and this module's aliases go into the text; their values
+        # travel as parameters.
+        sql = (
+            f"SELECT {groups_sql + ', ' if aliases else ''}sum(r.count)::bigint, "  # noqa: S608
+            "(sum(r.count) FILTER (WHERE r.distinct_id <> ''))::bigint, "
+            "array_agg(DISTINCT n.id) FILTER (WHERE n.id IS NOT NULL), "
+            "array_agg(DISTINCT r.distinct_id) FILTER (WHERE n.id IS NULL AND r.distinct_id <> '') "
+            f"FROM ({rows}) AS r LEFT JOIN ({known}) AS n ON n.distinct_id = r.distinct_id"
+            f"{' GROUP BY ' + groups_sql if aliases else ''}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, (*params, *known_params))
+            found = cursor.fetchall()
+        for *group, events, user_events, numbers, strays in found:
+            if events is None:  # no log at all (an aggregate without groups)
+                continue
+            names = (chosen[value] if dim.field.name == "event" else value
+                     for value, (_, dim) in zip(group, self.dims, strict=True))  # fmt: skip
+            tally = groups[tuple(names)]
             tally.events += events
-            if distinct_id:
-                tally.user_events += events
-                number = numbers.get(distinct_id)
-                if number is None:
-                    tally.strays.add(distinct_id)
-                else:
-                    tally.users.add(number)
+            tally.user_events += user_events or 0
+            tally.users |= BitMap64(numbers or ())
+            tally.strays.update(strays or ())
 
 
 def _keys(value: Any) -> list[str]:

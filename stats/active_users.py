@@ -29,13 +29,12 @@ from pyroaring import BitMap64
 
 from core.ranges import half_open, utc_hour
 from events.models import EventLog, HourlyCountIncrement, HourlyUserSketch
-from events.sketches import hll_ready
+from events.sketches import HOUR, hll_ready
 from events.usersets import UserSets, hours_between, sets_ready, stretches
 from stats.buckets import MAX_BUCKETS, TooManyBuckets
 from stats.selectors import day_range_bounds
 
 WINDOWS = {"dau": 1, "wau": 7, "mau": 30}
-HOUR = dt.timedelta(hours=1)
 MICROSECOND = dt.timedelta(microseconds=1)
 MAX_ROW_STRETCHES = 200  # separate stretches of rows beside the sets; more: read all rows
 # One standard error of a sketch of hll's default size (2^11 registers): 1.04 / √2048.
@@ -257,12 +256,10 @@ def _from_sets(
         number: BitMap64.union(*(BitMap64.deserialize(blob) for blob in day_blobs))
         for number, day_blobs in blobs.items()
     }
-    strays: dict[int, set[str]] = defaultdict(set)
-    for day, number, distinct_id in found_users:
-        if number is None:
-            strays[_number(day)].add(distinct_id)
-        else:
-            days.setdefault(_number(day), BitMap64()).add(number)
+    strays: dict[int, set[str]] = {}
+    for day, day_numbers, day_strays in found_users:
+        days[_number(day)] = days.get(_number(day), BitMap64()) | BitMap64(day_numbers or ())
+        strays[_number(day)] = set(day_strays or ())
     rows = []
     for day in range(_number(first), _number(last) + 1):
         counts = {}
@@ -280,11 +277,11 @@ def _day_users(
     numbers: QuerySet,
     spans: list[tuple[dt.datetime, dt.datetime]],
     tz: ZoneInfo,
-) -> list[tuple[dt.date, int | None, str]]:
-    """The distinct (local day, user number or None, distinct_id) of the rows in `spans`
-    (half-open ranges): joined to the list of ranges, each read by its own index scan
-    (ORed, a hundred ranges become one scan of every row of the tenant), and to the
-    users' numbers (`numbers`: UserNumber, the tenant's)."""
+) -> list[tuple[dt.date, list[int] | None, list[str] | None]]:
+    """Per local day, the users of the rows in `spans` (half-open ranges): their numbers
+    (`numbers`: UserNumber, the tenant's) and the distinct_ids without one. The rows are
+    joined to the list of ranges, each read by its own index scan (ORed, a hundred
+    ranges become one scan of every row of the tenant)."""
     if not spans:
         return []
     rows, rows_params = users.values("timestamp", "distinct_id").query.sql_with_params()
@@ -292,11 +289,14 @@ def _day_users(
     # Only the querysets' SQL goes into the text; their values, the ranges and the zone
     # travel as parameters.
     sql = (
-        "SELECT DISTINCT (r.timestamp AT TIME ZONE %s)::date, n.id, r.distinct_id "  # noqa: S608
+        "SELECT (r.timestamp AT TIME ZONE %s)::date, "  # noqa: S608
+        "array_agg(DISTINCT n.id) FILTER (WHERE n.id IS NOT NULL), "
+        "array_agg(DISTINCT r.distinct_id) FILTER (WHERE n.id IS NULL) "
         f"FROM ({rows}) AS r(timestamp, distinct_id) "
         "JOIN unnest(%s::timestamptz[], %s::timestamptz[]) AS s(lower, upper) "
         "ON r.timestamp >= s.lower AND r.timestamp < s.upper "
-        f"LEFT JOIN ({known}) AS n(id, distinct_id) ON n.distinct_id = r.distinct_id"
+        f"LEFT JOIN ({known}) AS n(id, distinct_id) ON n.distinct_id = r.distinct_id "
+        "GROUP BY 1"
     )
     lowers, uppers = zip(*spans, strict=True)
     params = [tz.key, *rows_params, list(lowers), list(uppers), *known_params]

@@ -332,18 +332,23 @@ class QueryEqualsRecountTests(TestCase):
 
         answer = run_query(query, logs=logs_of_tenant, tz=tz, now=NOW)
 
-        window = resolve_window(query.date_range, tz, NOW)
-        rows = [
-            row
-            for row in stored_rows(logs_of_tenant)
-            if window.lower <= row["timestamp"] < window.upper
-            and all(matches(row, node) for node in raw["filters"])
-        ]
-        assert_metrics_equal(answer["total"], recount(rows, raw["metrics"]))
-        if not raw["breakdown"]:
-            assert answer["rows"] == [answer["total"]]
-            return
-        expected = Recount(raw, rows, tz)
-        if expected.dimensions:
-            assert answer["series"]["count"] == len(expected.groups)
-        expected.check_rows(answer["rows"], raw["limit"])
+        assert_answer_is_a_recount(answer, raw, logs_of_tenant, tz)
+
+
+def assert_answer_is_a_recount(answer: dict, raw: dict, logs, tz: ZoneInfo) -> None:
+    """The answer to the query `raw` (with its `date_range`) equals a recount of `logs`."""
+    window = resolve_window(parse_query(raw).date_range, tz, NOW)
+    rows = [
+        row
+        for row in stored_rows(logs)
+        if window.lower <= row["timestamp"] < window.upper
+        and all(matches(row, node) for node in raw["filters"])
+    ]
+    assert_metrics_equal(answer["total"], recount(rows, raw["metrics"]))
+    if not raw["breakdown"]:
+        assert answer["rows"] == [answer["total"]]
+        return
+    expected = Recount(raw, rows, tz)
+    if expected.dimensions:
+        assert answer["series"]["count"] == len(expected.groups)
+    expected.check_rows(answer["rows"], raw["limit"])

@@ -27,22 +27,13 @@ from events.services import event_delete
 from events.tests.factories import EventFactory, EventLogFactory
 from events.tests.property import examples, fresh_tenant
 from events.usersets import UserSets, build_user_sets, tenant_sets
-from insights.engine import resolve_window, run_query
+from insights.engine import run_query
 from insights.spec import parse_query
-from insights.tests.test_query_property import (
-    ZONES,
-    Recount,
-    assert_metrics_equal,
-    matches,
-    recount,
-    store,
-    stored_rows,
-)
+from insights.tests.test_query_property import NOW, ZONES, assert_answer_is_a_recount, store
 from insights.usersets import SetReader, event_predicate, qualifies
 from people.tests.factories import PersonFactory
 
 START = dt.datetime(2024, 3, 27, tzinfo=dt.UTC)  # as test_query_property's
-NOW = START + dt.timedelta(days=60)
 LATER = NOW + dt.timedelta(days=30)  # every hour of the data is closed by then
 HOUR = dt.timedelta(hours=1)
 MINUTES = 2 * 24 * 60  # two days: hours with several logs, so keys with sets
@@ -159,22 +150,9 @@ class CountsFromUserSetsEqualRecountTests(TestCase):
         with reading_sets() as read:
             answer = run_query(query, logs=logs_of_tenant, tz=tz, now=NOW, sets=sets_of(tenant))
 
-        window = resolve_window(query.date_range, tz, NOW)
         assert len(read) == 1
         assert read[0] is not None  # the counts came from the sets (and the logs between)
-        rows = [
-            row
-            for row in stored_rows(logs_of_tenant)
-            if window.lower <= row["timestamp"] < window.upper
-            and all(matches(row, node) for node in raw["filters"])
-        ]
-        assert_metrics_equal(answer["total"], recount(rows, raw["metrics"]))
-        if not raw["breakdown"]:
-            assert answer["rows"] == [answer["total"]]
-            return
-        expected = Recount(raw, rows, tz)
-        assert answer["series"]["count"] == len(expected.groups)
-        expected.check_rows(answer["rows"], raw["limit"])
+        assert_answer_is_a_recount(answer, raw, logs_of_tenant, tz)
 
 
 def at(day: int, hour: int = 12, minute: int = 0) -> dt.datetime:
@@ -395,3 +373,17 @@ def test_a_key_with_a_value_per_log_is_left_to_the_logs(tenant):
     assert answers == {"path": False, "plan": True}
     assert HourlyPropertyUserSet.objects.filter(key="plan").count() == 30
     assert not HourlyPropertyUserSet.objects.filter(key="path").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_a_key_longer_than_a_set_can_name_keeps_no_sets(tenant):
+    view, long_key = EventFactory(tenant=tenant, name="view"), "k" * 201
+    for n in range(4):
+        EventLogFactory(event=view, distinct_id="u", timestamp=at(1, 9, n),
+                        data={long_key: "x", "plan": "pro"})  # fmt: skip
+    fold_counters()
+
+    assert build_user_sets(now=at(20)) == 1
+
+    assert list(HourlyPropertyUserSet.objects.values_list("key", flat=True)) == ["plan"]

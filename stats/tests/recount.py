@@ -7,7 +7,9 @@ from zoneinfo import ZoneInfo
 from django.db.models import QuerySet
 from hypothesis import strategies as st
 
-from events.services import event_logs_ingest
+from events.models import EventLog
+from events.rollups import fold_counters
+from events.services import event_logs_delete, event_logs_ingest
 from events.validation import EventInput
 
 START = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)  # March: over DST changes in most zones
@@ -28,6 +30,20 @@ def ingest_at_minutes(tenant, rows: list[tuple[str, int]]) -> None:
         for user, minute in rows
     ]
     event_logs_ingest(tenant=tenant, items=items, created_by=None, now=START)
+
+
+def built_then_changed(tenant, logs, late, *, build, fold_late: bool, erase: str | None) -> None:
+    """`logs` stored, folded and built upon (`build`), then changed: `late` logs into the
+    built hours (folded when `fold_late`: the fold forgets what was built of their
+    hours), and the logs of `erase` deleted."""
+    ingest_at_minutes(tenant, logs)
+    fold_counters()
+    build()
+    ingest_at_minutes(tenant, late)
+    if fold_late:
+        fold_counters()
+    if erase is not None:
+        event_logs_delete(logs=EventLog.objects.filter(tenant=tenant, distinct_id=erase))
 
 
 def assert_rows_equal_a_recount(

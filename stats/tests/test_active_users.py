@@ -10,13 +10,18 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from events.models import EventLog
-from events.rollups import fold_counters
 from events.services import event_logs_delete
 from events.tests.factories import EventFactory, EventLogFactory
 from events.tests.property import examples, fresh_tenant
 from events.usersets import build_user_sets, tenant_sets
 from stats.active_users import active_users
-from stats.tests.recount import START, assert_rows_equal_a_recount, ingest_at_minutes, user_minutes
+from stats.tests.recount import (
+    START,
+    assert_rows_equal_a_recount,
+    built_then_changed,
+    ingest_at_minutes,
+    user_minutes,
+)
 
 UTC = dt.UTC
 
@@ -151,14 +156,14 @@ class ActiveUsersFromUserSetsEqualRecountTests(TestCase):
     ):
         note(repr((logs, late, fold_late, erase, zone, window, first, days)))
         tenant = fresh_tenant()
-        ingest_at_minutes(tenant, logs)
-        fold_counters()
-        build_user_sets(now=START + dt.timedelta(days=400))
-        ingest_at_minutes(tenant, late)  # into hours built already
-        if fold_late:
-            fold_counters()
-        if erase is not None:
-            event_logs_delete(logs=EventLog.objects.filter(tenant=tenant, distinct_id=erase))
+        built_then_changed(
+            tenant,
+            logs,
+            late,
+            build=lambda: build_user_sets(now=START + dt.timedelta(days=400)),
+            fold_late=fold_late,
+            erase=erase,
+        )
         tz = ZoneInfo(zone)
         start = (START + dt.timedelta(days=first)).date()
         end = start + dt.timedelta(days=days)

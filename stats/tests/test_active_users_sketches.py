@@ -13,12 +13,17 @@ from hypothesis.extra.django import TestCase
 
 from events.models import EventLog, HourlyCountIncrement, HourlyUserSketch
 from events.rollups import fold_counters
-from events.services import event_delete, event_logs_delete
+from events.services import event_delete
 from events.sketches import BUILD_BATCH, HOUR, build_user_sketches, hll_ready, hour_runs
 from events.tests.factories import EventFactory, EventLogFactory
 from events.tests.property import examples, fresh_tenant
 from stats.active_users import RELATIVE_ERROR, Sketches, active_users
-from stats.tests.recount import START, assert_rows_equal_a_recount, ingest_at_minutes, user_minutes
+from stats.tests.recount import (
+    START,
+    assert_rows_equal_a_recount,
+    built_then_changed,
+    user_minutes,
+)
 
 UTC = dt.UTC
 URL = "/api/stats/active_users"
@@ -123,14 +128,14 @@ class ApproximateActiveUsersEqualRecountTests(TestCase):
     ):
         note(repr((logs, late, fold_late, erase, zone, window, first, days)))
         tenant = fresh_tenant()
-        ingest_at_minutes(tenant, logs)
-        fold_counters()
-        build_user_sketches(now=LATER)
-        ingest_at_minutes(tenant, late)  # into hours sketched already
-        if fold_late:
-            fold_counters()
-        if erase is not None:
-            event_logs_delete(logs=EventLog.objects.filter(tenant=tenant, distinct_id=erase))
+        built_then_changed(
+            tenant,
+            logs,
+            late,
+            build=lambda: build_user_sketches(now=LATER),
+            fold_late=fold_late,
+            erase=erase,
+        )
         tz = ZoneInfo(zone)
         start = (START + dt.timedelta(days=first)).date()
         end = start + dt.timedelta(days=days)
