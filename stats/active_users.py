@@ -262,13 +262,13 @@ def _from_sets(
         strays[_number(day)] = set(day_strays or ())
     rows = []
     for day in range(_number(first), _number(last) + 1):
-        counts = {}
-        for name, width in windows.items():
+        by_width = {}  # the window asked is often one of the three
+        for width in set(windows.values()):
             span = range(day - width + 1, day + 1)
             known = BitMap64.union(BitMap64(), *(days[n] for n in span if n in days))
             apart = set().union(*(strays[n] for n in span if n in strays))
-            counts[name] = len(known) + len(apart)
-        rows.append(_row(day, counts))
+            by_width[width] = len(known) + len(apart)
+        rows.append(_row(day, {name: by_width[width] for name, width in windows.items()}))
     return rows
 
 
