@@ -62,11 +62,10 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('tenant', 'distinct_id'), name='usernumber_unique')],
             },
         ),
+        # Primary keys (tenant_id, id). No database key to the events: TenantKeys would
+        # restore a single-column one when migrating back, which events_event's primary
+        # key (tenant_id, id) cannot take; Django deletes the sets with their event.
         core.sharding.TenantKeys(
             tables=['events_usernumber', 'events_hourlyuserset', 'events_hourlypropertyuserset'],
-            relations=[
-                ('events_hourlyuserset', 'event_id', 'events_event'),
-                ('events_hourlypropertyuserset', 'event_id', 'events_event'),
-            ],
         ),
     ]
