@@ -7,6 +7,9 @@ from typing import Any
 
 from django.db.models import Q
 
+# The finest step of an instant: `end - MICROSECOND` is the last one of a half-open range.
+MICROSECOND = dt.timedelta(microseconds=1)
+
 
 def half_open(field: str, start: Any | None, end: Any | None) -> Q:
     """`start <= field < end`; a None bound leaves that side open (both None: no filter)."""

@@ -31,7 +31,7 @@ from django.db.models import QuerySet
 from pyroaring import BitMap64
 
 from accounts.tenancy import for_each_tenant, scope_to_tenant
-from core.ranges import half_open
+from core.ranges import half_open, utc_hour
 from events.models import (
     Event,
     EventLog,
@@ -206,6 +206,13 @@ def tenant_sets(scoped: Callable[[QuerySet], QuerySet]) -> UserSets:
         events=scoped(Event.objects.all()),
         numbers=scoped(UserNumber.objects.all()),
     )
+
+
+def whole_hours(lower: dt.datetime, upper: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The first and the end of the whole UTC hours inside [lower, upper): the hours a
+    set can answer for; the window's partial first and last hours are read as logs."""
+    first = utc_hour(lower)
+    return (first if first == lower else first + HOUR), utc_hour(upper)
 
 
 def hours_between(first: dt.datetime, end: dt.datetime) -> Iterable[dt.datetime]:

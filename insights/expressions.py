@@ -24,6 +24,7 @@ from django.db.models import BigIntegerField, CharField, F, FloatField, Func, Qu
 from django.db.models.fields.json import compile_json_path
 from psycopg.types.numeric import Int8BinaryLoader
 
+from core.ranges import MICROSECOND
 from core.sql import server_side_cursor
 
 
@@ -117,7 +118,6 @@ class JsonRepr(_DataPath):
 
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def micros_of(instant: dt.datetime) -> int:

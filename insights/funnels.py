@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Case, F, Q, QuerySet, Value, When
 
 from core.collector import collection_paused
-from core.ranges import half_open
+from core.ranges import MICROSECOND, half_open
 from events.models import EVENT_NAME_MAX_LENGTH, EventLog
 from insights.conditions import filters_q
 from insights.engine import OTHER, Window, resolve_window
@@ -233,7 +233,7 @@ class Rules:
         steps = len(funnel.steps)
         return cls(
             steps=steps,
-            limit=funnel.window // dt.timedelta(microseconds=1),
+            limit=funnel.window // MICROSECOND,
             lower=_BEFORE_ALL if window.lower is None else micros_of(window.lower),
             upper=_AFTER_ALL if window.upper is None else micros_of(window.upper),
             entering=(1 << steps) - 1 if funnel.order == "any" else 1,

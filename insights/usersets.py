@@ -25,9 +25,9 @@ from django.db import connections
 from django.db.models import F, Q, QuerySet
 from pyroaring import BitMap64
 
-from core.ranges import half_open, utc_hour
+from core.ranges import half_open
 from events.sketches import HOUR
-from events.usersets import UserSets, hours_between, sets_ready, stretches
+from events.usersets import UserSets, hours_between, sets_ready, stretches, whole_hours
 from insights.spec import COUNT_METRICS, Condition, Group, Query
 
 MIN_HOURS = 24  # a shorter window reads its logs: the sets would not pay for their reads
@@ -134,8 +134,7 @@ class SetReader:
         None when the window is open or too short for the sets to pay."""
         if lower is None or upper is None or not sets_ready():
             return None
-        first = utc_hour(lower) + (HOUR if lower != utc_hour(lower) else dt.timedelta())
-        end = utc_hour(upper)
+        first, end = whole_hours(lower, upper)
         if (end - first) // HOUR < MIN_HOURS:
             return None
         names = dict(self.sets.events.values_list("id", "name"))

@@ -34,6 +34,7 @@ from rest_framework.response import Response
 from accounts.permissions import EVERY_ROLE, READ, READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin, request_actor, tenant_stamp
 from core import jsonbody
+from core.ranges import MICROSECOND
 from events.models import EventLog
 from events.usersets import tenant_sets
 from insights.boards import over_dashboard
@@ -222,7 +223,7 @@ def _caption(date_range: dict, tz: ZoneInfo) -> str:
         return f"all time, {tz.key}"
     shown_end = None
     if end is not None:
-        last = dt.datetime.fromisoformat(end) - dt.timedelta(microseconds=1)
+        last = dt.datetime.fromisoformat(end) - MICROSECOND
         shown_end = f"{last:%Y-%m-%d}"
     if start is None:
         return f"until {shown_end}, {tz.key}"

@@ -27,15 +27,14 @@ from django.db.models import Max, Min, QuerySet
 from django.db.models.functions import TruncDate
 from pyroaring import BitMap64
 
-from core.ranges import half_open, utc_hour
+from core.ranges import MICROSECOND, half_open, utc_hour
 from events.models import EventLog, HourlyCountIncrement, HourlyUserSketch
 from events.sketches import HOUR, hll_ready
-from events.usersets import UserSets, hours_between, sets_ready, stretches
+from events.usersets import UserSets, hours_between, sets_ready, stretches, whole_hours
 from stats.buckets import MAX_BUCKETS, TooManyBuckets
 from stats.selectors import day_range_bounds
 
 WINDOWS = {"dau": 1, "wau": 7, "mau": 30}
-MICROSECOND = dt.timedelta(microseconds=1)
 MAX_ROW_STRETCHES = 200  # separate stretches of rows beside the sets; more: read all rows
 # One standard error of a sketch of hll's default size (2^11 registers): 1.04 / √2048.
 RELATIVE_ERROR = 0.023
@@ -201,7 +200,7 @@ def _sketched(
     params = [
         *usable_params,
         utc_hour(lower),
-        utc_hour(upper - dt.timedelta(microseconds=1)),
+        utc_hour(upper - MICROSECOND),
         tz.key,
         *rows_params,
         tz.key,
@@ -232,8 +231,7 @@ def _from_sets(
     lower, upper = day_range_bounds(start=start, end=last, tz=tz)
     assert lower is not None  # noqa: S101 - both days are given
     assert upper is not None  # noqa: S101
-    first_hour = utc_hour(lower) + (HOUR if lower != utc_hour(lower) else dt.timedelta())
-    end_hour = utc_hour(upper)
+    first_hour, end_hour = whole_hours(lower, upper)
     found = (
         sets.hours.filter(event__isnull=True, hour__gte=first_hour, hour__lt=end_hour)
         .exclude(hour__in=sets.pending.values("hour"))

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from core.ranges import MICROSECOND
+
 Interval = Literal["hour", "day", "week", "month"]
 INTERVALS: tuple[Interval, ...] = ("hour", "day", "week", "month")
 MAX_BUCKETS = 10_000
@@ -65,7 +67,7 @@ def bucket_edges(
 def _iter_keys(lower, upper, interval, tz, found, now) -> Iterator[str]:
     first = lower or min(_sort_instant(key, tz) for key in found)
     last = upper or max(_sort_instant(key, tz) for key in found) + dt.timedelta(seconds=1)
-    last = min(last, now + dt.timedelta(microseconds=1))  # the bucket holding now, no later
+    last = min(last, now + MICROSECOND)  # the bucket holding now, no later
     step_hours = interval == "hour"
     cursor = _bucket_start(first, interval, tz)
     for _ in range(MAX_BUCKETS):

@@ -9,13 +9,12 @@ from django.core.management import call_command
 from django.db import DatabaseError
 from django.utils import timezone
 
+from core.ranges import MICROSECOND
 from events.models import Event
 from events.tests.factories import EventLogFactory
 from stats import services
 from stats.models import JobState, UserActivityPeriod
 from stats.services import JOB, LATE_MARGIN, period_floor, user_activity_compute
-
-MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def at(day: int, hour: int = 0, minute: int = 0, second: int = 0, micro: int = 0) -> dt.datetime:
