@@ -173,14 +173,12 @@ class Evaluation:
             return answer
         rows, total = self.grouped(logs, self.series, with_total=True)
         answer["total"] = self.metrics(total)
-        ranked = self.rank(rows)
-        top, rest = ranked[: self.query.limit], ranked[self.query.limit :]
+        ranked, top, rest = self.ranked(rows)
         top_q = self.key_q([self.key(row) for row in top])
-        other = dict.fromkeys((dim.name for dim in self.query.series_dimensions), OTHER)
         if self.time is None:
             rows = [self.row(self.labels(row), None, row) for row in top]
             if rest:
-                rows.append(self.row(other, None, self.aggregate(logs.filter(~top_q))))
+                rows.append(self.row(self.other, None, self.aggregate(logs.filter(~top_q))))
         else:
             shown = logs.filter(top_q) if rest else logs  # every series shown: no condition
             cells = {
@@ -200,7 +198,7 @@ class Evaluation:
                 for key in keys
             ]
             if rest:
-                rows += [self.row(other, key, others.get(key, {})) for key in keys]
+                rows += [self.row(self.other, key, others.get(key, {})) for key in keys]
         answer["rows"] = rows
         answer["series"] = {"count": len(ranked), "shown": len(top), "other": len(rest)}
         return answer
@@ -212,18 +210,16 @@ class Evaluation:
         if not self.series:
             answer["rows"] = [answer["total"]]
             return answer
-        ranked = self.rank(
+        ranked, top, rest = self.ranked(
             [
                 dict(zip(self.series, key, strict=True)) | t.aggregates()
                 for key, t in tallies.items()
             ]
         )
-        top, rest = ranked[: self.query.limit], ranked[self.query.limit :]
         rows = [self.row(self.labels(row), None, row) for row in top]
         if rest:
-            other = dict.fromkeys((dim.name for dim in self.query.series_dimensions), OTHER)
             rest_tally = combined(tallies[self.key(row)] for row in rest)
-            rows.append(self.row(other, None, rest_tally.aggregates()))
+            rows.append(self.row(self.other, None, rest_tally.aggregates()))
         answer["rows"] = rows
         answer["series"] = {"count": len(ranked), "shown": len(top), "other": len(rest)}
         return answer
@@ -349,6 +345,16 @@ class Evaluation:
         if self.query.time is not None:
             values[self.query.time.name] = time_key
         return {column: values[column] for column in self.columns}
+
+    @property
+    def other(self) -> dict[str, str]:
+        """The labels of the row that sums the series beyond `limit`."""
+        return dict.fromkeys((dim.name for dim in self.query.series_dimensions), OTHER)
+
+    def ranked(self, rows: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
+        """`rows` (one per series) ranked, the first `limit` of them, and the rest."""
+        ranked = self.rank(rows)
+        return ranked, ranked[: self.query.limit], ranked[self.query.limit :]
 
     def rank(self, rows: list[dict]) -> list[dict]:
         """Series in the order of `order_by`'s first term that is not the time (default:
