@@ -10,6 +10,7 @@ answer, never summed from smaller answers, so every number is exact.
 
 import datetime as dt
 import json
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,7 +27,7 @@ from events.usersets import UserSets
 from insights.conditions import filters_q
 from insights.expressions import JsonNumber, JsonRepr
 from insights.spec import DateRange, Dimension, Metric, Query, QueryError
-from insights.usersets import SetReader, Tally, combined, qualifies
+from insights.usersets import Groups, SetReader, Tally, combined, qualifies
 from stats.buckets import bucket_key, bucket_keys
 from stats.selectors import day_range_bounds, time_bucket
 
@@ -143,7 +144,7 @@ class Evaluation:
         self.exprs = {self.alias[dim.name]: _dimension(dim, tz) for dim in query.breakdown}
         self.sets = None
         if sets is not None and qualifies(query):
-            self.sets = SetReader(query, sets, logs, self.exprs, self.alias)
+            self.sets = SetReader(query, sets, logs, self.exprs, self.alias, tz)
         self.series = [self.alias[dim.name] for dim in query.series_dimensions]
         self.time = self.alias[query.time.name] if query.time else None
         self.aggregates = _aggregates(query.metrics)
@@ -154,7 +155,7 @@ class Evaluation:
         if self.sets is not None:
             tallies = self.sets.tallies(window.lower, window.upper)
             if tallies is not None:
-                return self.counted(tallies)
+                return self.counted(tallies, window)
         logs = self.logs.filter(half_open("timestamp", window.lower, window.upper))
         logs = logs.filter(self.filters).order_by()
         answer: dict[str, Any] = {}
@@ -203,23 +204,42 @@ class Evaluation:
         answer["series"] = {"count": len(ranked), "shown": len(top), "other": len(rest)}
         return answer
 
-    def counted(self, tallies: dict[tuple, Tally]) -> dict[str, Any]:
-        """`run`'s answer from the tallies of every series (a query without a time
-        breakdown whose counts come from the user sets)."""
+    def counted(self, tallies: Groups, window: Window) -> dict[str, Any]:
+        """`run`'s answer from the tallies of every (series, time bucket) group, counted
+        from the user sets."""
         answer: dict[str, Any] = {"total": self.metrics(combined(tallies.values()).aggregates())}
-        if not self.series:
+        if not self.series and self.time is None:
             answer["rows"] = [answer["total"]]
             return answer
+        keys = [None]
+        if self.time is not None:
+            keys = self.buckets({bucket for _, bucket in tallies}, window)
+        if not self.series:
+            answer["rows"] = [self.row({}, key, _cell(tallies.get(((), key)))) for key in keys]
+            return answer
+        series: dict[tuple, Tally] = defaultdict(Tally)  # each series over every bucket
+        for (values, _), tally in tallies.items():
+            series[values].add(tally)
         ranked, top, rest = self.ranked(
             [
-                dict(zip(self.series, key, strict=True)) | t.aggregates()
-                for key, t in tallies.items()
+                dict(zip(self.series, values, strict=True)) | t.aggregates()
+                for values, t in series.items()
             ]
         )
-        rows = [self.row(self.labels(row), None, row) for row in top]
+        if self.time is None:
+            tallies = {(values, None): tally for values, tally in series.items()}
+        rows = [
+            self.row(self.labels(row), key, _cell(tallies.get((self.key(row), key))))
+            for row in top
+            for key in keys
+        ]
         if rest:
-            rest_tally = combined(tallies[self.key(row)] for row in rest)
-            rows.append(self.row(self.other, None, rest_tally.aggregates()))
+            others: dict[str | None, Tally] = defaultdict(Tally)
+            hidden = {self.key(row) for row in rest}
+            for (values, bucket), tally in tallies.items():
+                if values in hidden:
+                    others[bucket].add(tally)
+            rows += [self.row(self.other, key, _cell(others.get(key))) for key in keys]
         answer["rows"] = rows
         answer["series"] = {"count": len(ranked), "shown": len(top), "other": len(rest)}
         return answer
@@ -386,6 +406,11 @@ def _dimension(dim: Dimension, tz: ZoneInfo):
     if dim.field.is_data:
         return JsonRepr(dim.field.keys)
     return F("event__name") if dim.field.name == "event" else F("distinct_id")
+
+
+def _cell(tally: Tally | None) -> dict[str, int]:
+    """A group's aggregates, {} for a group without a log (as the logs' SQL leaves it)."""
+    return {} if tally is None else tally.aggregates()
 
 
 def _display(dim: Dimension, value: Any) -> Any:

@@ -3,14 +3,15 @@ logs, where a query allows it: exact all the same, and a month of a large tenant
 a few hundred small bitmaps instead of every log's `data`.
 
 A query qualifies when its metrics are counts (`events`, `uniques`, `events_per_user`),
-its breakdowns are `event` and at most one top-level `data` key (no time bucket), and
-its filters name only `event` (`eq`, `neq`, `in`, `not_in`): they pick whole events,
-so whole sets. The window's UTC hours that have sets and no pending increment come
-from the sets, read in one statement (one snapshot, as the sketches' reader does); the
-rest — the window's partial first and last hours, hours not built yet or changed since,
-and an event's hours whose key has too many values to have sets — come from the logs.
-A user read from a log who has no number yet cannot be in any set, so they count apart
-and the two never overlap.
+its breakdowns are `event`, at most one top-level `data` key and at most one time
+bucket, and its filters name only `event` (`eq`, `neq`, `in`, `not_in`): they pick
+whole events, so whole sets. The window's UTC hours that have sets, no pending
+increment and lie whole inside one time bucket come from the sets, read in one
+statement (one snapshot, as the sketches' reader does); the rest — the window's
+partial first and last hours, hours not built yet or changed since, hours a bucket's
+local edge cuts (midnights of :30 and :45 zones), and an event's hours whose key has
+too many values to have sets — come from the logs. A user read from a log who has no
+number yet cannot be in any set, so they count apart and the two never overlap.
 """
 
 import datetime as dt
@@ -19,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
@@ -29,11 +31,12 @@ from core.ranges import half_open
 from events.sketches import HOUR
 from events.usersets import UserSets, hours_between, sets_ready, stretches, whole_hours
 from insights.spec import COUNT_METRICS, Condition, Group, Query
+from stats.buckets import TooManyBuckets, bucket_edges, bucket_key
 
 MIN_HOURS = 24  # a shorter window reads its logs: the sets would not pay for their reads
 # More separate stretches of logs to read beside the sets than this, or an event whose
-# key has too many values in more than this share of the built hours: the logs alone
-# answer sooner.
+# key has too many values in more than this share of the built hours, or time buckets
+# whose edges cut more than this share of the hours: the logs alone answer sooner.
 MAX_LOG_RANGES = 64
 MAX_LOG_SHARE = 0.25
 
@@ -98,15 +101,20 @@ def event_predicate(filters: Group) -> Callable[[str], bool] | None:
 
 
 def qualifies(query: Query) -> bool:
-    if any(metric.kind not in COUNT_METRICS for metric in query.metrics) or query.time:
+    if any(metric.kind not in COUNT_METRICS for metric in query.metrics):
         return False
-    fields = [dim.field for dim in query.breakdown]
+    fields = [dim.field for dim in query.series_dimensions]
     data = [f for f in fields if f is not None and f.is_data]
     if any(f is None or f.name == "distinct_id" for f in fields) or len(data) > 1:
         return False
     if data and len(data[0].keys) != 1:
         return False
     return event_predicate(query.filters) is not None
+
+
+# A group's tallies are keyed by (its series' values as the logs' SQL gives them, its
+# time bucket's key or None).
+Groups = dict[tuple[tuple, str | None], Tally]
 
 
 class SetReader:
@@ -120,30 +128,36 @@ class SetReader:
         logs: QuerySet,
         exprs: dict[str, Any],
         aliases: dict[str, str],
+        tz: ZoneInfo,
     ) -> None:
-        self.query, self.sets, self.logs = query, sets, logs
+        self.query, self.sets, self.logs, self.tz = query, sets, logs, tz
         self.exprs = exprs  # the breakdowns' expressions by alias, as the engine groups by
-        self.dims = [(aliases[dim.name], dim) for dim in query.breakdown]
-        data = [dim.field.keys[0] for dim in query.breakdown if dim.field.is_data]
+        self.dims = [(aliases[dim.name], dim) for dim in query.series_dimensions]
+        self.time = (aliases[query.time.name], query.time.interval) if query.time else None
+        data = [dim.field.keys[0] for _, dim in self.dims if dim.field.is_data]
         self.key = data[0] if data else None
-        self.by_event = any(dim.field.name == "event" for dim in query.breakdown)
+        self.by_event = any(dim.field.name == "event" for _, dim in self.dims)
         self.passes = event_predicate(query.filters)
 
-    def tallies(self, lower: dt.datetime | None, upper: dt.datetime | None):
-        """{group: Tally} (a group: its breakdown values as the logs' SQL gives them), or
-        None when the window is open or too short for the sets to pay."""
+    def tallies(self, lower: dt.datetime | None, upper: dt.datetime | None) -> Groups | None:
+        """The groups' tallies, or None when the window is open or too short for the
+        sets to pay, or the logs would answer sooner."""
         if lower is None or upper is None or not sets_ready():
             return None
         first, end = whole_hours(lower, upper)
-        if (end - first) // HOUR < MIN_HOURS:
+        hours = (end - first) // HOUR
+        if hours < MIN_HOURS:
             return None
+        bucket_of = self._buckets(first, end)
+        if bucket_of is None or len(bucket_of) < (1 - MAX_LOG_SHARE) * hours:
+            return None  # hour buckets of a :30 zone: every hour is cut
         names = dict(self.sets.events.values_list("id", "name"))
         chosen = {pk: name for pk, name in names.items() if self.passes(name)}
         whole = len(chosen) == len(names) and not self.by_event and self.key is None
         found = self._read_sets(first, end, None if whole else sorted(chosen))
-        groups, built, crowded = self._from_sets(found, chosen, whole=whole)
-        unbuilt = [hour for hour in hours_between(first, end) if hour not in built]
-        if max(map(len, crowded.values()), default=0) > MAX_LOG_SHARE * len(built):
+        groups, used, crowded = self._from_sets(found, chosen, bucket_of, whole=whole)
+        unbuilt = [hour for hour in hours_between(first, end) if hour not in used]
+        if max(map(len, crowded.values()), default=0) > MAX_LOG_SHARE * len(used):
             return None  # a key with many values (a page path): its logs answer sooner
         spans = [(None, span) for span in stretches(lower, upper, first, end, unbuilt)]
         for event_id, hours in crowded.items():
@@ -157,16 +171,46 @@ class SetReader:
         self._read_logs(from_logs, chosen, groups)
         return groups
 
-    def _from_sets(self, found: list[tuple], chosen: dict[int, str], *, whole: bool):
-        """The groups' tallies from the sets `found`, the hours built, and the hours of
-        each event whose key has too many values to have sets (to read from the logs)."""
-        groups: dict[tuple, Tally] = defaultdict(Tally)
-        built = {hour for kind, event_id, hour, *_ in found if kind == 0 and event_id is None}
+    def _buckets(self, first: dt.datetime, end: dt.datetime) -> dict[dt.datetime, str | None]:
+        """{hour: its time bucket's key} of the hours of [first, end) that lie whole inside
+        one bucket (every hour, keyed None, without a time breakdown); None when there
+        are too many buckets (the logs' path says so)."""
+        if self.time is None:
+            return dict.fromkeys(hours_between(first, end))
+        try:
+            edges, keys = bucket_edges(first, end, self.time[1], self.tz)
+        except TooManyBuckets:
+            return None
+        bucket_of = {}
+        for start, stop, key in zip(edges, edges[1:], keys, strict=False):
+            bucket_of |= dict.fromkeys(hours_between(*whole_hours(start, stop)), key)
+        return bucket_of
+
+    def _from_sets(
+        self,
+        found: list[tuple],
+        chosen: dict[int, str],
+        bucket_of: dict[dt.datetime, str | None],
+        *,
+        whole: bool,
+    ) -> tuple[Groups, set[dt.datetime], dict[int, list[dt.datetime]]]:
+        """The groups' tallies from the sets `found`, the hours they answered for (built,
+        inside a bucket), and the hours of each event whose key has too many values to
+        have sets (to read from the logs)."""
+        groups: Groups = defaultdict(Tally)
+        used = {
+            hour
+            for kind, event_id, hour, *_ in found
+            if kind == 0 and event_id is None and hour in bucket_of
+        }
         valued = {(event_id, hour) for kind, event_id, hour, *_ in found if kind == 1}
         crowded: dict[int, list[dt.datetime]] = defaultdict(list)
         for kind, event_id, hour, value, events, user_events, users, keys in found:
+            if hour not in used:
+                continue  # cut by a bucket's edge: read from the logs
+            bucket = bucket_of[hour]
             if kind == 1:  # a value of the key
-                group = self._group(chosen.get(event_id), value or None)
+                group = (self._series(chosen.get(event_id), value or None), bucket)
             elif (event_id is None) != whole:
                 continue  # the hour's own set when no event is picked out, else the events'
             elif self.key is not None and self.key in keys:
@@ -175,11 +219,11 @@ class SetReader:
             elif self.key is not None and (event_id, hour) in valued:
                 continue  # counted by its values
             else:  # no key, or a key missing from every log of the event's hour
-                group = self._group(chosen.get(event_id), None)
+                group = (self._series(chosen.get(event_id), None), bucket)
             groups[group].add_set(events, user_events, users)
-        return groups, built, crowded
+        return groups, used, crowded
 
-    def _group(self, event_name: str | None, value: str | None) -> tuple:
+    def _series(self, event_name: str | None, value: str | None) -> tuple:
         return tuple(event_name if dim.field.name == "event" else value for _, dim in self.dims)
 
     def _read_sets(self, first: dt.datetime, end: dt.datetime, events: list[int] | None):
@@ -220,7 +264,7 @@ class SetReader:
             rows = cursor.fetchall()
         return [(*row[:-1], _keys(row[-1])) for row in rows]
 
-    def _read_logs(self, which: Q, chosen: dict[int, str], groups: dict[tuple, Tally]) -> None:
+    def _read_logs(self, which: Q, chosen: dict[int, str], groups: Groups) -> None:
         """Add the logs `which` of the `chosen` events (those the filters pass, by id and
         name) to `groups`: one row per group, its users as numbers and, without one, as
         distinct_ids, in one statement (the recent hours of a busy tenant hold hundreds
@@ -231,6 +275,9 @@ class SetReader:
             alias: F("event_id") if dim.field.name == "event" else self.exprs[alias]
             for alias, dim in self.dims
         }
+        if self.time is not None:
+            aliases.append(self.time[0])
+            exprs[self.time[0]] = self.exprs[self.time[0]]
         logs = (
             self.logs.filter(which, event_id__in=sorted(chosen))
             .order_by()
@@ -258,16 +305,36 @@ class SetReader:
         with connection.cursor() as cursor:
             cursor.execute(sql, (*params, *known_params))
             found = cursor.fetchall()
+        key_of = self._bucket_key(logs.query.annotations, connection)
         for *group, events, user_events, numbers, strays in found:
             if events is None:  # no log at all (an aggregate without groups)
                 continue
+            bucket = None if key_of is None else key_of(group.pop())
             names = (chosen[value] if dim.field.name == "event" else value
                      for value, (_, dim) in zip(group, self.dims, strict=True))  # fmt: skip
-            tally = groups[tuple(names)]
+            tally = groups[tuple(names), bucket]
             tally.events += events
             tally.user_events += user_events or 0
             tally.users |= BitMap64(numbers or ())
             tally.strays.update(strays or ())
+
+    def _bucket_key(self, expressions: dict, connection: Any) -> Callable[[Any], str] | None:
+        """The time bucket's key of a value of the logs' time expression as a cursor
+        reads it, converted first as the ORM would (a truncated local time made aware in
+        its zone); None without a time breakdown."""
+        if self.time is None:
+            return None
+        alias, interval = self.time
+        expression = expressions[alias]
+        converters = connection.ops.get_db_converters(expression)
+        converters += expression.get_db_converters(connection)
+
+        def key(value: Any) -> str:
+            for converter in converters:
+                value = converter(value, expression, connection)
+            return bucket_key(value, interval, self.tz)
+
+        return key
 
 
 def _keys(value: Any) -> list[str]:

@@ -44,20 +44,20 @@ def sets_of(tenant) -> UserSets:
 
 
 @contextlib.contextmanager
-def reading_sets():
+def reading_sets(*, unlimited: bool = True):
     """What each SetReader.tallies call found (None: it left the query to the logs),
-    with no limit on the logs read beside the sets."""
+    with no limit on the logs read beside the sets unless `unlimited` is False."""
     read, tallies = [], SetReader.tallies
 
     def spy(reader, lower, upper):
         read.append(tallies(reader, lower, upper))
         return read[-1]
 
-    with (
-        mock.patch.object(SetReader, "tallies", spy),
-        mock.patch("insights.usersets.MAX_LOG_RANGES", 10_000),
-        mock.patch("insights.usersets.MAX_LOG_SHARE", 1.0),
-    ):
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(SetReader, "tallies", spy))
+        if unlimited:
+            stack.enter_context(mock.patch("insights.usersets.MAX_LOG_RANGES", 10_000))
+            stack.enter_context(mock.patch("insights.usersets.MAX_LOG_SHARE", 1.0))
         yield read
 
 
@@ -101,7 +101,12 @@ queries = st.fixed_dictionaries(
             max_size=3,
             unique=True,
         ),
-        "breakdown": st.lists(st.sampled_from(["event", "data.plan"]), max_size=2, unique=True),
+        # Series and at most one time bucket, in any order.
+        "breakdown": st.tuples(
+            st.lists(st.sampled_from(["event", "data.plan"]), max_size=2, unique=True),
+            st.sampled_from([[], ["time:hour"], ["time:day"], ["time:week"]]),
+            st.booleans(),
+        ).map(lambda parts: parts[1] + parts[0] if parts[2] else parts[0] + parts[1]),
         "filters": st.lists(event_filters(), max_size=2),
         "limit": st.integers(1, 4),
     }
@@ -256,7 +261,8 @@ def test_erasing_a_person_deletes_their_number(api_client, tenant):
         ({"breakdown": ["data.plan", "data.country"]}, False),  # one key at most
         ({"breakdown": ["data.a.b"]}, False),  # nested
         ({"breakdown": ["distinct_id"]}, False),
-        ({"breakdown": ["time:day"]}, False),
+        ({"breakdown": ["time:day"]}, True),
+        ({"breakdown": ["event", "time:hour", "data.plan"]}, True),
         ({"filters": [["in", "event", ["a", "b"]], ["not", ["eq", "event", "c"]]]}, True),
         ({"filters": [["eq", "data.plan", "pro"]]}, False),
         ({"filters": [["contains", "event", "a"]]}, False),
@@ -285,6 +291,8 @@ WITH_SETS = [
     {"metrics": ["uniques"], "breakdown": ["data.path"]},  # crowded: from the logs
     {"metrics": ["uniques"], "filters": [["not_in", "event", ["b"]]]},
     {"metrics": ["events_per_user"], "breakdown": ["event"], "limit": 1},
+    {"metrics": ["uniques", "events"], "breakdown": ["time:day", "data.plan"], "limit": 2},
+    {"metrics": ["uniques"], "breakdown": ["event", "time:hour"], "limit": 2},
 ]
 
 
@@ -332,6 +340,33 @@ def test_busy_hours_answer_as_the_logs_do(tenant, seed, zone):
         assert read[0] is not None  # the counts came from the sets (and the logs between)
         assert answer == run_query(query, logs=the_logs, tz=tz, now=NOW), parts
     assert HourlyPropertyUserSet.objects.filter(tenant=tenant, key="plan").count() > 30
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+@pytest.mark.parametrize(("zone", "interval", "from_sets"), [
+    ("Asia/Kathmandu", "hour", False),  # every hour cut by a local hour's start
+    ("Asia/Kathmandu", "day", True),  # one hour a day cut
+    ("America/New_York", "hour", True),
+])  # fmt: skip
+def test_hour_buckets_that_cut_every_hour_are_left_to_the_logs(tenant, zone, interval, from_sets):
+    view = EventFactory(tenant=tenant, name="view")
+    for day, hour in [(1, 9), (2, 10), (3, 11)]:
+        EventLogFactory(event=view, distinct_id="a", timestamp=at(day, hour))
+    fold_counters()
+    build_user_sets(now=at(20))
+    query = parse_query(
+        query_of(metrics=["uniques", "events"], breakdown=[f"time:{interval}"], tz=zone)
+    )
+    the_logs = EventLog.objects.filter(tenant=tenant)
+    tz = ZoneInfo(zone)
+
+    with reading_sets(unlimited=False) as read:
+        answer = run_query(query, logs=the_logs, tz=tz, now=at(20), sets=sets_of(tenant))
+
+    assert (read[0] is not None) is from_sets
+    assert answer == run_query(query, logs=the_logs, tz=tz, now=at(20))
+    assert answer["total"] == {"uniques": 1, "events": 3}
 
 
 @pytest.mark.django_db
