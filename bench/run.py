@@ -263,6 +263,9 @@ class Bench:
             # round does: build again the user sets of the hours the fold changed.
             dataset.manage(self.env, "fold_counters")
             dataset.manage(self.env, "build_user_sets", "--days", str(USER_SET_DAYS))
+            with psycopg.connect(dataset.DATABASE_URL, autocommit=True) as conn:
+                self.result["autoanalyzed"] = dataset.autoanalyze(conn)
+            say(f"analyzed as autovacuum would: {self.result['autoanalyzed']}")
             self.result["stats_zones"] = [
                 self.stats_http(port, endpoint, 365, {"served": sql}, tz=zone)
                 for (endpoint, zone), sql in zone_statements.items()
