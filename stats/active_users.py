@@ -23,7 +23,7 @@ from typing import NamedTuple, TypedDict
 from zoneinfo import ZoneInfo
 
 from django.db import connections
-from django.db.models import Max, Min, QuerySet
+from django.db.models import Max, Min, Q, QuerySet
 from django.db.models.functions import TruncDate
 from pyroaring import BitMap64
 
@@ -78,8 +78,8 @@ def active_users(
     """One row per day of [start, end] (of the data, where open). Raises TooManyBuckets
     for more than MAX_BUCKETS days. With `sketches`, an approximate answer where this
     database keeps them (any event only), each row saying which it is: `approximate`
-    and its `relative_error`. With `sets`, an exact answer (any event) counts from the
-    hourly user sets where this database keeps them (`_from_sets`)."""
+    and its `relative_error`. With `sets`, an exact answer counts from the hourly user
+    sets where this database keeps them (`_from_sets`)."""
     users = logs.exclude(distinct_id="").order_by()
     if event_name is not None:
         users = users.filter(event__name=event_name)
@@ -93,18 +93,24 @@ def active_users(
         if event_name is None and hll_ready():
             rows = _sketched(users, sketches, first, last, tz, windows)
             return [{**row, "approximate": True, "relative_error": RELATIVE_ERROR} for row in rows]
-        rows = _exact(users, first, last, tz, windows, sets if event_name is None else None)
+        rows = _exact(users, first, last, tz, windows, sets, event_name)
         return [{**row, "approximate": False, "relative_error": 0.0} for row in rows]
-    return _exact(users, first, last, tz, windows, sets if event_name is None else None)
+    return _exact(users, first, last, tz, windows, sets, event_name)
 
 
 def _exact(
-    users, first: dt.date, last: dt.date, tz: ZoneInfo, windows, sets: UserSets | None
+    users,
+    first: dt.date,
+    last: dt.date,
+    tz: ZoneInfo,
+    windows,
+    sets: UserSets | None,
+    event_name: str | None,
 ) -> list[ActiveUsers]:
     """The exact answer: from the hourly user sets where this database has them, else
     from the rows."""
     if sets is not None and sets_ready():
-        rows = _from_sets(users, sets, first, last, tz, windows)
+        rows = _from_sets(users, sets, first, last, tz, windows, event_name)
         if rows is not None:
             return rows
     return _from_rows(users, first, last, tz, windows)
@@ -218,32 +224,45 @@ def _sketched(
 
 
 def _from_sets(
-    users: QuerySet, sets: UserSets, first: dt.date, last: dt.date, tz: ZoneInfo, windows
+    users: QuerySet,
+    sets: UserSets,
+    first: dt.date,
+    last: dt.date,
+    tz: ZoneInfo,
+    windows,
+    event_name: str | None,
 ) -> list[ActiveUsers] | None:
     """The exact answer from the hourly user sets (events.usersets): each local day is
-    the union of the sets of its whole UTC hours that have sets and no pending
-    increment, and of the users of its other hours' rows (recent, changed since, or cut
-    by a :30 or :45 zone's midnight); each window the union of its days. A user of a
-    row who has no number yet is in no set: they count apart, by distinct_id. None when
-    the rows to read are too scattered to be worth it."""
+    the union of the sets (the hour's own, or its `event_name`'s) of its whole UTC hours
+    that are built and have no pending increment, and of the users of its other hours'
+    rows (recent, changed since, or cut by a :30 or :45 zone's midnight); each window
+    the union of its days. A built hour without a set of the event had none of its
+    logs. A user of a row who has no number yet is in no set: they count apart, by
+    distinct_id. None when the rows to read are too scattered to be worth it."""
     widest = max(windows.values())
     start = first - dt.timedelta(days=widest - 1)
     lower, upper = day_range_bounds(start=start, end=last, tz=tz)
     assert lower is not None  # noqa: S101 - both days are given
     assert upper is not None  # noqa: S101
     first_hour, end_hour = whole_hours(lower, upper)
+    which = Q(event__isnull=True)  # the hour's own set: it says the hour is built
+    if event_name is not None:
+        which |= Q(event__name=event_name)
     found = (
-        sets.hours.filter(event__isnull=True, hour__gte=first_hour, hour__lt=end_hour)
+        sets.hours.filter(which, hour__gte=first_hour, hour__lt=end_hour)
         .exclude(hour__in=sets.pending.values("hour"))
         .order_by()
-        .values_list("hour", "users")
+        .values_list("event_id", "hour", "users")
     )
     blobs: dict[int, list[bytes]] = defaultdict(list)
     covered = set()
-    for hour, users_set in found:
+    for event_id, hour, users_set in found:
         day = hour.astimezone(tz).date()
-        if (hour + HOUR - MICROSECOND).astimezone(tz).date() == day:  # no midnight inside
+        if (hour + HOUR - MICROSECOND).astimezone(tz).date() != day:
+            continue  # a midnight inside: read from the rows
+        if event_id is None:
             covered.add(hour)
+        if (event_id is None) == (event_name is None):
             blobs[_number(day)].append(users_set)
     rest = [hour for hour in hours_between(first_hour, end_hour) if hour not in covered]
     spans = stretches(lower, upper, first_hour, end_hour, rest)

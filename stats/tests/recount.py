@@ -16,18 +16,21 @@ START = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)  # March: over DST changes in mos
 USERS = ("u1", "u2", "u3", "u4", "")  # "" is a log without a user
 
 
-def user_minutes(*, days: int, max_size: int | None = None, users=USERS) -> st.SearchStrategy:
-    """Lists of (distinct_id, minutes after START), within `days` days."""
+def user_minutes(
+    *, days: int, max_size: int | None = None, users=USERS, events=("e",)
+) -> st.SearchStrategy:
+    """Lists of (distinct_id, minutes after START, event name), within `days` days."""
     return st.lists(
-        st.tuples(st.sampled_from(users), st.integers(0, days * 24 * 60)), max_size=max_size
+        st.tuples(st.sampled_from(users), st.integers(0, days * 24 * 60), st.sampled_from(events)),
+        max_size=max_size,
     )
 
 
-def ingest_at_minutes(tenant, rows: list[tuple[str, int]]) -> None:
-    """Store one "e" event per (distinct_id, minutes after START)."""
+def ingest_at_minutes(tenant, rows: list[tuple[str, int, str]]) -> None:
+    """Store one event per (distinct_id, minutes after START, event name)."""
     items = [
-        EventInput("e", distinct_id=user, timestamp=START + dt.timedelta(minutes=minute))
-        for user, minute in rows
+        EventInput(name, distinct_id=user, timestamp=START + dt.timedelta(minutes=minute))
+        for user, minute, name in rows
     ]
     event_logs_ingest(tenant=tenant, items=items, created_by=None, now=START)
 

@@ -142,19 +142,20 @@ class ActiveUsersFromUserSetsEqualRecountTests(TestCase):
 
     @examples(50)
     @given(
-        logs=user_minutes(days=40, max_size=40),
-        late=user_minutes(days=40, users=("u5", "u1")),
+        logs=user_minutes(days=40, max_size=40, events=("e", "f")),
+        late=user_minutes(days=40, users=("u5", "u1"), events=("e", "f")),
         fold_late=st.booleans(),
         erase=st.none() | st.sampled_from(["u1", "u2"]),
         zone=st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu"]),
         window=st.integers(1, 40),
         first=st.integers(0, 35),
         days=st.integers(0, 10),
+        event_name=st.none() | st.sampled_from(["e", "f", "x"]),
     )
     def test_every_window_equals_a_recount(
-        self, logs, late, fold_late, erase, zone, window, first, days
+        self, logs, late, fold_late, erase, zone, window, first, days, event_name
     ):
-        note(repr((logs, late, fold_late, erase, zone, window, first, days)))
+        note(repr((logs, late, fold_late, erase, zone, window, first, days, event_name)))
         tenant = fresh_tenant()
         built_then_changed(
             tenant,
@@ -172,10 +173,18 @@ class ActiveUsersFromUserSetsEqualRecountTests(TestCase):
 
         with mock.patch("stats.active_users._from_rows") as from_rows:
             rows = active_users(
-                logs=logs_of_tenant, start=start, end=end, tz=tz, window=window, sets=sets
+                logs=logs_of_tenant,
+                start=start,
+                end=end,
+                tz=tz,
+                window=window,
+                event_name=event_name,
+                sets=sets,
             )
 
         from_rows.assert_not_called()  # the sets answered (with the rows of the other hours)
+        if event_name is not None:
+            logs_of_tenant = logs_of_tenant.filter(event__name=event_name)
         assert_rows_equal_a_recount(
             rows, logs_of_tenant, tz=tz, start=start, days=days, window=window
         )
