@@ -298,7 +298,8 @@ def _day_users(
     """Per local day, the users of the rows in `spans` (half-open ranges): their numbers
     (`numbers`: UserNumber, the tenant's) and the distinct_ids without one. The rows are
     joined to the list of ranges, each read by its own index scan (ORed, a hundred
-    ranges become one scan of every row of the tenant)."""
+    ranges become one scan of every row of the tenant); their distinct (day, user)
+    pairs, not every row, are then looked up among the numbers."""
     if not spans:
         return []
     rows, rows_params = users.values("timestamp", "distinct_id").query.sql_with_params()
@@ -306,13 +307,13 @@ def _day_users(
     # Only the querysets' SQL goes into the text; their values, the ranges and the zone
     # travel as parameters.
     sql = (
-        "SELECT (r.timestamp AT TIME ZONE %s)::date, "  # noqa: S608
-        "array_agg(DISTINCT n.id) FILTER (WHERE n.id IS NOT NULL), "
-        "array_agg(DISTINCT r.distinct_id) FILTER (WHERE n.id IS NULL) "
+        "SELECT p.day, array_agg(n.id) FILTER (WHERE n.id IS NOT NULL), "  # noqa: S608
+        "array_agg(p.distinct_id) FILTER (WHERE n.id IS NULL) "
+        "FROM (SELECT DISTINCT (r.timestamp AT TIME ZONE %s)::date AS day, r.distinct_id "
         f"FROM ({rows}) AS r(timestamp, distinct_id) "
         "JOIN unnest(%s::timestamptz[], %s::timestamptz[]) AS s(lower, upper) "
-        "ON r.timestamp >= s.lower AND r.timestamp < s.upper "
-        f"LEFT JOIN ({known}) AS n(id, distinct_id) ON n.distinct_id = r.distinct_id "
+        "ON r.timestamp >= s.lower AND r.timestamp < s.upper) AS p "
+        f"LEFT JOIN ({known}) AS n(id, distinct_id) ON n.distinct_id = p.distinct_id "
         "GROUP BY 1"
     )
     lowers, uppers = zip(*spans, strict=True)
