@@ -371,6 +371,46 @@ def test_hour_buckets_that_cut_every_hour_are_left_to_the_logs(tenant, zone, int
 
 @pytest.mark.django_db
 @pytest.mark.postgres
+@pytest.mark.parametrize("interval", ["hour", "day"])
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York"])
+def test_time_buckets_across_a_daylight_saving_change(tenant, interval, zone):
+    """Berlin springs forward on 2024-03-31 (a 23-hour day), New York falls back on
+    2024-11-03 (a 25-hour day, its 01:00 twice): the sets' buckets are the logs'."""
+    view = EventFactory(tenant=tenant, name="view")
+    change = {"Europe/Berlin": dt.datetime(2024, 3, 31, 1, tzinfo=dt.UTC),
+              "America/New_York": dt.datetime(2024, 11, 3, 6, tzinfo=dt.UTC)}[zone]  # fmt: skip
+    for minutes in range(-36 * 60, 36 * 60, 50):
+        user = f"u{minutes % 7}"
+        EventLogFactory(
+            event=view, distinct_id=user, timestamp=change + dt.timedelta(minutes=minutes)
+        )
+    fold_counters()
+    build_user_sets(now=change + dt.timedelta(days=5))
+    day = change.astimezone(ZoneInfo(zone)).date()
+    days = {"start": str(day - dt.timedelta(days=1)), "end": str(day + dt.timedelta(days=1))}
+    query = parse_query(
+        {
+            "metrics": ["uniques", "events"],
+            "breakdown": [f"time:{interval}"],
+            "date_range": days,
+            "tz": zone,
+        }
+    )
+    the_logs = EventLog.objects.filter(tenant=tenant)
+    now = change + dt.timedelta(days=5)
+
+    with reading_sets(unlimited=False) as read:
+        answer = run_query(query, logs=the_logs, tz=ZoneInfo(zone), now=now, sets=sets_of(tenant))
+
+    assert read[0] is not None
+    assert answer == run_query(query, logs=the_logs, tz=ZoneInfo(zone), now=now)
+    assert len(answer["rows"]) == (
+        3 if interval == "day" else 23 + 24 + 24 + (2 if "York" in zone else 0)
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
 def test_a_second_build_of_the_same_hours_builds_nothing(tenant):
     EventLogFactory(event=EventFactory(tenant=tenant), distinct_id="a", timestamp=at(1, 9))
     fold_counters()
