@@ -15,6 +15,7 @@ Semantics, per field:
 - `is_set`: present and not JSON null; `is_not_set`: the complement.
 """
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from django.db.models import F, FloatField, Func, Q, Value
@@ -66,15 +67,17 @@ class Number(Func):
         return "%s", [float(self.value)]
 
 
-def filters_q(group: Group) -> Q:
-    """The ORM condition of a query's filters (an empty `and` is no condition)."""
-    return _node(group)
+def filters_q(group: Group, event_ids: Mapping[str, int] | None = None) -> Q:
+    """The ORM condition of a query's filters (an empty `and` is no condition). With
+    `event_ids` (the tenant's events by name), a condition on `event` compares the
+    logs' event ids, with no join to the events."""
+    return _node(group, event_ids)
 
 
-def _node(node: Condition | Group) -> Q:
+def _node(node: Condition | Group, event_ids: Mapping[str, int] | None) -> Q:
     if isinstance(node, Condition):
-        return condition_q(node)
-    parts = [_node(child) for child in node.children]
+        return condition_q(node, event_ids)
+    parts = [_node(child, event_ids) for child in node.children]
     if node.op == "not":
         return ~parts[0]
     combined = Q()
@@ -83,7 +86,7 @@ def _node(node: Condition | Group) -> Q:
     return combined if parts or node.op == "and" else NOTHING
 
 
-def condition_q(condition: Condition) -> Q:
+def condition_q(condition: Condition, event_ids: Mapping[str, int] | None = None) -> Q:
     op, field, value = condition.op, condition.field, condition.value
     negated = op in ("neq", "not_in", "not_contains", "is_not_set")
     positive = {"neq": "eq", "not_in": "in", "not_contains": "contains", "is_not_set": "is_set"}
@@ -91,11 +94,11 @@ def condition_q(condition: Condition) -> Q:
     if op == "is_set":
         q = _is_set(field)
     elif op == "eq":
-        q = _equals(field, value)
+        q = _equals(field, value, event_ids)
     elif op == "in":
         q = Q()
         for item in value:
-            q |= _equals(field, item)
+            q |= _equals(field, item, event_ids)
     elif op == "contains":
         q = _typed(field, "string") & Q(GreaterThan(StrIndex(_text(field), Value(value)), 0))
     else:
@@ -111,9 +114,11 @@ def _is_set(field: Field) -> Q:
     return ~Q(In(JsonType(field.keys), ["missing", "null"]))
 
 
-def _equals(field: Field, value: Scalar) -> Q:
+def _equals(field: Field, value: Scalar, event_ids: Mapping[str, int] | None = None) -> Q:
     if value is None:
         return ~_is_set(field)
+    if field.name == "event" and event_ids is not None:
+        return Q(event_id=event_ids[value]) if value in event_ids else NOTHING
     if not field.is_data:
         return Q(**{COLUMNS[field.name]: value})
     if isinstance(value, bool):

@@ -19,6 +19,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,7 +31,8 @@ from pyroaring import BitMap64
 from core.ranges import half_open
 from events.sketches import HOUR
 from events.usersets import UserSets, hours_between, sets_ready, stretches, whole_hours
-from insights.spec import COUNT_METRICS, Condition, Group, Query
+from insights.conditions import filters_q
+from insights.spec import COUNT_METRICS, Condition, Group, Query, Scalar
 from stats.buckets import TooManyBuckets, bucket_edges, bucket_key
 
 MIN_HOURS = 24  # a shorter window reads its logs: the sets would not pay for their reads
@@ -78,26 +80,88 @@ def combined(tallies: Iterable[Tally]) -> Tally:
     return total
 
 
-def event_predicate(filters: Group) -> Callable[[str], bool] | None:
-    """Whether an event name passes `filters`, when they name only `event` with the
-    comparisons the sets can answer exactly (else None)."""
-    if isinstance(filters, Condition):
-        condition = filters
-        values = condition.value if condition.op in ("in", "not_in") else [condition.value]
-        if condition.field.name != "event" or condition.op not in ("eq", "neq", "in", "not_in"):
+# A predicate on a log: its event name and the JSON text of the filters' data key (""
+# when missing or JSON null; None when not known yet). True or False, or None when the
+# answer depends on a value not known.
+Predicate = Callable[[str, str | None], bool | None]
+
+
+def log_predicate(filters: Group) -> tuple[Predicate, str | None] | None:
+    """`filters` as a predicate on a log, and the one top-level data key they name (or
+    None), when they name only `event` and that key with `eq`, `neq`, `in` or `not_in`:
+    comparisons that pick whole events and whole values, so whole sets. None otherwise.
+    A value compares as insights.conditions compares it (same JSON type and value;
+    `null` for missing or JSON null), and `not`, `and` and `or` combine an undecided
+    part as Kleene's logic does, so an event's logs that may pass are never left out."""
+    keys: set[str] = set()
+
+    def build(node: Condition | Group) -> Predicate | None:
+        if isinstance(node, Condition):
+            return _condition_predicate(node, keys)
+        parts = [build(child) for child in node.children]
+        if any(part is None for part in parts):
             return None
-        names = set(values)  # strings: the query language compares `event` with strings
-        if condition.op in ("eq", "in"):
-            return names.__contains__
-        return lambda name: name not in names
-    parts = [event_predicate(child) for child in filters.children]
-    if any(part is None for part in parts):
+        if node.op == "not":
+            return lambda event, value: _not(parts[0](event, value))
+        if node.op == "and":
+            return lambda event, value: _all(part(event, value) for part in parts)
+        return lambda event, value: _not(_all(_not(part(event, value)) for part in parts))
+
+    passes = build(filters)
+    if passes is None or len(keys) > 1:
         return None
-    if filters.op == "not":
-        return lambda name: not parts[0](name)
-    if filters.op == "and":
-        return lambda name: all(part(name) for part in parts)
-    return lambda name: any(part(name) for part in parts)
+    return passes, next(iter(keys), None)
+
+
+def _condition_predicate(condition: Condition, keys: set[str]) -> Predicate | None:
+    """One condition as a predicate (adding its data key to `keys`), or None."""
+    if condition.op not in ("eq", "neq", "in", "not_in"):
+        return None
+    values = condition.value if condition.op in ("in", "not_in") else [condition.value]
+    if condition.field.name == "event":
+        names = set(values)  # strings: the query language compares `event` with strings
+        test: Predicate = lambda event, value: event in names  # noqa: E731
+    elif condition.field.is_data and len(condition.field.keys) == 1:
+        keys.add(condition.field.keys[0])
+        test = lambda event, value: _json_in(value, values)  # noqa: E731
+    else:
+        return None
+    if condition.op in ("neq", "not_in"):
+        return lambda event, value: _not(test(event, value))
+    return test
+
+
+def _not(answer: bool | None) -> bool | None:
+    return None if answer is None else not answer
+
+
+def _all(answers: Iterable[bool | None]) -> bool | None:
+    undecided = False
+    for answer in answers:
+        if answer is False:
+            return False
+        undecided |= answer is None
+    return None if undecided else True
+
+
+def _json_in(text: str | None, values: Iterable[Scalar]) -> bool | None:
+    """Whether the JSON text of a data value (`""`: missing or null) equals one of the
+    query's scalars, as insights.conditions compares them; None when `text` is None."""
+    if text is None:
+        return None
+    parsed = json.loads(text, parse_float=Decimal, parse_int=Decimal) if text else None
+    for value in values:
+        if value is None:
+            found = parsed is None
+        elif isinstance(value, bool):
+            found = parsed is value
+        elif isinstance(value, str):
+            found = isinstance(parsed, str) and parsed == value
+        else:
+            found = isinstance(parsed, Decimal) and parsed == Decimal(repr(value))
+        if found:
+            return True
+    return False
 
 
 def qualifies(query: Query) -> bool:
@@ -109,7 +173,11 @@ def qualifies(query: Query) -> bool:
         return False
     if data and len(data[0].keys) != 1:
         return False
-    return event_predicate(query.filters) is not None
+    predicate = log_predicate(query.filters)
+    if predicate is None:
+        return False
+    key = predicate[1]  # the filters' key: the breakdown's, if it has one
+    return key is None or not data or data[0].keys[0] == key
 
 
 # A group's tallies are keyed by (its series' values as the logs' SQL gives them, its
@@ -135,9 +203,11 @@ class SetReader:
         self.dims = [(aliases[dim.name], dim) for dim in query.series_dimensions]
         self.time = (aliases[query.time.name], query.time.interval) if query.time else None
         data = [dim.field.keys[0] for _, dim in self.dims if dim.field.is_data]
-        self.key = data[0] if data else None
+        found = log_predicate(query.filters)
+        assert found is not None  # noqa: S101 - only for a query that qualifies
+        self.passes, filtered = found
+        self.key = data[0] if data else filtered  # the key whose values' sets are read
         self.by_event = any(dim.field.name == "event" for _, dim in self.dims)
-        self.passes = event_predicate(query.filters)
 
     def tallies(self, lower: dt.datetime | None, upper: dt.datetime | None) -> Groups | None:
         """The groups' tallies, or None when the window is open or too short for the
@@ -152,7 +222,8 @@ class SetReader:
         if bucket_of is None or len(bucket_of) < (1 - MAX_LOG_SHARE) * hours:
             return None  # hour buckets of a :30 zone: every hour is cut
         names = dict(self.sets.events.values_list("id", "name"))
-        chosen = {pk: name for pk, name in names.items() if self.passes(name)}
+        # The events whose logs may pass (every one when the data key decides).
+        chosen = {pk: name for pk, name in names.items() if self.passes(name, None) is not False}
         whole = len(chosen) == len(names) and not self.by_event and self.key is None
         found = self._read_sets(first, end, None if whole else sorted(chosen))
         groups, used, crowded = self._from_sets(found, chosen, bucket_of, whole=whole)
@@ -168,7 +239,7 @@ class SetReader:
         for event_id, (start, stop) in spans:
             span = half_open("timestamp", start, stop)
             from_logs |= span if event_id is None else Q(event_id=event_id) & span
-        self._read_logs(from_logs, chosen, groups)
+        self._read_logs(from_logs, chosen, {name: pk for pk, name in names.items()}, groups)
         return groups
 
     def _buckets(self, first: dt.datetime, end: dt.datetime) -> dict[dt.datetime, str | None]:
@@ -210,7 +281,9 @@ class SetReader:
                 continue  # cut by a bucket's edge: read from the logs
             bucket = bucket_of[hour]
             if kind == 1:  # a value of the key
-                group = (self._series(chosen.get(event_id), value or None), bucket)
+                if not self.passes(chosen[event_id], value):
+                    continue
+                group = (self._series(chosen[event_id], value or None), bucket)
             elif (event_id is None) != whole:
                 continue  # the hour's own set when no event is picked out, else the events'
             elif self.key is not None and self.key in keys:
@@ -219,6 +292,8 @@ class SetReader:
             elif self.key is not None and (event_id, hour) in valued:
                 continue  # counted by its values
             else:  # no key, or a key missing from every log of the event's hour
+                if self.key is not None and not self.passes(chosen[event_id], ""):
+                    continue
                 group = (self._series(chosen.get(event_id), None), bucket)
             groups[group].add_set(events, user_events, users)
         return groups, used, crowded
@@ -264,11 +339,14 @@ class SetReader:
             rows = cursor.fetchall()
         return [(*row[:-1], _keys(row[-1])) for row in rows]
 
-    def _read_logs(self, which: Q, chosen: dict[int, str], groups: Groups) -> None:
-        """Add the logs `which` of the `chosen` events (those the filters pass, by id and
-        name) to `groups`: one row per group, its users as numbers and, without one, as
-        distinct_ids, in one statement (the recent hours of a busy tenant hold hundreds
-        of thousands of logs). By event id, never joined to the events by name: the
+    def _read_logs(
+        self, which: Q, chosen: dict[int, str], event_ids: dict[str, int], groups: Groups
+    ) -> None:
+        """Add the logs `which` of the `chosen` events (those whose logs may pass the
+        filters, by id and name) that pass the filters to `groups`: one row per group,
+        its users as numbers and, without one, as distinct_ids, in one statement (the
+        recent hours of a busy tenant hold hundreds of thousands of logs). By event id
+        (`event_ids`: the tenant's by name), never joined to the events by name: the
         planner's estimates of the newest rows lag, and a join per log cost seconds."""
         aliases = [alias for alias, _ in self.dims]
         exprs = {
@@ -280,6 +358,7 @@ class SetReader:
             exprs[self.time[0]] = self.exprs[self.time[0]]
         logs = (
             self.logs.filter(which, event_id__in=sorted(chosen))
+            .filter(filters_q(self.query.filters, event_ids))
             .order_by()
             .annotate(**exprs)
             .values(*aliases, "distinct_id", "count")

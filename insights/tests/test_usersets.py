@@ -30,7 +30,7 @@ from events.usersets import UserSets, build_user_sets, tenant_sets
 from insights.engine import run_query
 from insights.spec import parse_query
 from insights.tests.test_query_property import NOW, ZONES, assert_answer_is_a_recount, store
-from insights.usersets import SetReader, event_predicate, qualifies
+from insights.usersets import SetReader, log_predicate, qualifies
 from people.tests.factories import PersonFactory
 
 START = dt.datetime(2024, 3, 27, tzinfo=dt.UTC)  # as test_query_property's
@@ -79,6 +79,7 @@ logs_strategy = st.lists(
     max_size=40,
 )
 event_names = st.sampled_from(["a", "b", "c", "x"])
+plan_values = st.sampled_from(["pro", "free", "", None, 1, 2.5, True, False, "1"])
 
 
 @st.composite
@@ -88,9 +89,14 @@ def event_filters(draw, depth: int = 0):
         size = 1 if op == "not" else draw(st.integers(1, 3))
         return [op, *[draw(event_filters(depth + 1)) for _ in range(size)]]
     op = draw(st.sampled_from(["eq", "neq", "in", "not_in"]))
+    field, values = draw(
+        st.sampled_from(
+            [("event", event_names), ("data.plan", plan_values), ("event", event_names)]
+        )
+    )
     if op in ("in", "not_in"):
-        return [op, "event", draw(st.lists(event_names, min_size=1, max_size=3))]
-    return [op, "event", draw(event_names)]
+        return [op, field, draw(st.lists(values, min_size=1, max_size=3))]
+    return [op, field, draw(values)]
 
 
 queries = st.fixed_dictionaries(
@@ -264,7 +270,11 @@ def test_erasing_a_person_deletes_their_number(api_client, tenant):
         ({"breakdown": ["time:day"]}, True),
         ({"breakdown": ["event", "time:hour", "data.plan"]}, True),
         ({"filters": [["in", "event", ["a", "b"]], ["not", ["eq", "event", "c"]]]}, True),
-        ({"filters": [["eq", "data.plan", "pro"]]}, False),
+        ({"filters": [["eq", "data.plan", "pro"]]}, True),
+        ({"filters": [["not", ["in", "data.plan", [1, None]]]], "breakdown": ["data.plan"]}, True),
+        ({"filters": [["eq", "data.plan", "pro"]], "breakdown": ["data.country"]}, False),
+        ({"filters": [["eq", "data.plan", "pro"], ["eq", "data.country", "fr"]]}, False),
+        ({"filters": [["gt", "data.plan", 1]]}, False),
         ({"filters": [["contains", "event", "a"]]}, False),
         ({"filters": [["or", ["eq", "event", "a"], ["eq", "distinct_id", "u"]]]}, False),
     ],
@@ -279,9 +289,22 @@ def test_an_event_filter_picks_event_names_as_sql_would():
         ["neq", "event", "b"],
         ["not", ["not_in", "event", ["a", "c", "d"]]],
     ]
-    passes = event_predicate(parse_query(query_of(filters=filters)).filters)
+    passes, key = log_predicate(parse_query(query_of(filters=filters)).filters)
 
-    assert [name for name in ["a", "b", "c", "d", "e"] if passes(name)] == ["a", "c"]
+    assert [name for name in ["a", "b", "c", "d", "e"] if passes(name, None)] == ["a", "c"]
+    assert key is None
+
+
+def test_a_data_filter_compares_values_as_sql_would_and_defers_when_unknown():
+    filters = [["or", ["eq", "event", "a"], ["in", "data.plan", ["pro", 2, True, None]]]]
+    passes, key = log_predicate(parse_query(query_of(filters=filters)).filters)
+    texts = ['"pro"', "2.0", "2", "true", "", '"2"', "1", '{"a": 1}', "false", '"Pro"']
+
+    assert key == "plan"
+    assert [text for text in texts if passes("b", text)] == ['"pro"', "2.0", "2", "true", ""]
+    assert all(passes("a", text) for text in texts)
+    assert passes("a", None) is True  # the event decides
+    assert passes("b", None) is None  # the value would
 
 
 WITH_SETS = [
@@ -293,6 +316,12 @@ WITH_SETS = [
     {"metrics": ["events_per_user"], "breakdown": ["event"], "limit": 1},
     {"metrics": ["uniques", "events"], "breakdown": ["time:day", "data.plan"], "limit": 2},
     {"metrics": ["uniques"], "breakdown": ["event", "time:hour"], "limit": 2},
+    {"metrics": ["uniques", "events"], "filters": [["in", "data.plan", ["pro", 1, None]]]},
+    {
+        "metrics": ["uniques"],
+        "breakdown": ["event", "data.plan"],
+        "filters": [["or", ["eq", "event", "a"], ["neq", "data.plan", "team"]]],
+    },
 ]
 
 
