@@ -393,9 +393,9 @@ class SetReader:
             f"LEFT JOIN ({known}) AS n ON n.distinct_id = r.distinct_id"
             f"{' GROUP BY ' + groups_sql if aliases else ''}"
         )
-        events, lowers, uppers = (list(column) for column in zip(*ranges, strict=True))
+        event_column, lowers, uppers = (list(column) for column in zip(*ranges, strict=True))
         with connection.cursor() as cursor:
-            cursor.execute(sql, (*params, events, lowers, uppers, *known_params))
+            cursor.execute(sql, (*params, event_column, lowers, uppers, *known_params))
             found = cursor.fetchall()
         key_of = self._bucket_key(logs.query.annotations, connection)
         for *group, events, user_events, numbers, strays in found:
