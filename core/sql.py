@@ -54,10 +54,12 @@ def utc_day_sql(instant: str) -> str:
 
 
 def utc_hour_of_day_sql(instant: str) -> str:
-    """SQL for the UTC hour of the day (0-23) of `instant` (a column)."""
+    """SQL for the UTC hour of the day (0-23) of `instant` (a column). On SQLite the hour
+    of `time()`, not `strftime('%H', …)`: a literal `%` in a statement with parameters
+    breaks Django's query logging under DEBUG, which formats the SQL with them."""
     if connection.vendor == "postgresql":
         return f"extract(hour FROM {instant} AT TIME ZONE 'UTC')"
-    return f"CAST(strftime('%H', {instant}) AS INTEGER)"
+    return f"CAST(substr(time({instant}), 1, 2) AS INTEGER)"
 
 
 def fold(

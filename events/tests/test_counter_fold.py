@@ -8,6 +8,7 @@ import threading
 import pytest
 from django.db import connections, transaction
 from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 
 from events.models import (
     DailyCount,
@@ -40,6 +41,20 @@ def summed(view, bucket: str, tenant) -> dict:
 
 def totals(tenant) -> dict[tuple[str, dt.datetime], int]:
     return summed(HourlyCountTotal, "hour", tenant)
+
+
+def test_the_fold_runs_with_queries_logged_as_under_debug(tenant):
+    """DEBUG (`make run`) logs each query by formatting it with its parameters: the fold's
+    SQL holds no literal `%` that the formatting would take for a placeholder."""
+    ingest(tenant, EventInput("a", timestamp=T0), EventInput("a", timestamp=T0))
+    pending = HourlyCountIncrement.objects.count() + IngestionCountIncrement.objects.count()
+
+    with CaptureQueriesContext(connections["default"]) as captured:
+        assert fold_counters() == pending
+
+    assert captured.captured_queries  # the fold's statements were logged
+    assert not HourlyCountIncrement.objects.exists()
+    assert summed(DailyCount, "day", tenant) == {("a", T0.date()): 2}
 
 
 def test_increments_count_before_the_fold_and_move_in_it(tenant):
