@@ -386,6 +386,18 @@ def _display(breakdown: Field, value: Any) -> Any:
     return json.loads(value) if breakdown.is_data and value is not None else value
 
 
+def value_key(value: Any) -> str:
+    """A breakdown value as the answer shows it, as canonical JSON text: what a link
+    carries, and what tells `1`, `1.0`, `true` and `"1"` apart (Python's `==` does not)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def journey_value_key(funnel: Funnel, journey: Journey) -> str:
+    """The value_key of a journey's breakdown value."""
+    assert funnel.breakdown is not None  # noqa: S101 - a funnel with a breakdown
+    return value_key(_display(funnel.breakdown, journey.breakdown))
+
+
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 

@@ -20,6 +20,11 @@ class FunnelUsersQuerySerializer(serializers.Serializer):
         default="dropped",
         help_text="dropped: reached the step before, not this one; converted: reached it.",
     )
+    value = serializers.CharField(
+        required=False,
+        max_length=10_000,
+        help_text="With a breakdown: only the users of this value, as JSON (a row's `value`).",
+    )
 
 
 class DashboardParameterSerializer(serializers.Serializer):

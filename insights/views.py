@@ -5,6 +5,7 @@ share links) and `/api/annotations/`."""
 
 import csv
 import datetime as dt
+import json
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -39,7 +40,14 @@ from events.models import EventLog
 from events.usersets import tenant_sets
 from insights.boards import over_dashboard
 from insights.engine import resolve_window, run_query
-from insights.funnels import Funnel, parse_funnel, run_funnel, user_journeys
+from insights.funnels import (
+    Funnel,
+    journey_value_key,
+    parse_funnel,
+    run_funnel,
+    user_journeys,
+    value_key,
+)
 from insights.models import Dashboard, DashboardTile, Insight
 from insights.retention import Retention, parse_retention, run_retention
 from insights.serializers import (
@@ -411,6 +419,11 @@ class FunnelView(InsightView):
         q = orjson.dumps(parsed.echo).decode()
         for step in answer["steps"][1:]:
             step["dropped_users"] = f"{link}?{urlencode({'q': q, 'step': step['step']})}"
+        # A row past `limit` sums the values beyond it: it has no one value to link.
+        for row in answer.get("breakdown", [])[: parsed.limit]:
+            for step in row["steps"][1:]:
+                params = {"q": q, "step": step["step"], "value": value_key(row["value"])}
+                step["dropped_users"] = f"{link}?{urlencode(params)}"
         return answer
 
     def csv_lines(self, answer: dict) -> Iterator[str]:
@@ -442,7 +455,8 @@ class RetentionView(InsightView):
 class FunnelUsersView(TenantScopedMixin, generics.ListAPIView):
     """The distinct_ids of a funnel's users at one step (`q`: the funnel as JSON, `step`):
     `status=dropped` (default) those who reached the step before and not this one,
-    `converted` those who reached it; sorted, paginated (`limit`, `offset`)."""
+    `converted` those who reached it; with `value` (JSON), only those whose breakdown
+    value it is; sorted, paginated (`limit`, `offset`)."""
 
     queryset = EventLog.objects.all()
     api_key_roles = {"GET": READ, "HEAD": READ, "OPTIONS": READ}
@@ -466,6 +480,13 @@ class FunnelUsersView(TenantScopedMixin, generics.ListAPIView):
         tz = funnel.tz or ZoneInfo(self.tenant.timezone)
         window = resolve_window(funnel.date_range, tz, timezone.now())
         journeys = user_journeys(funnel, logs=self.get_queryset(), window=window)
+        if (value := params.validated_data.get("value")) is not None:
+            wanted = _breakdown_value_key(funnel, value)
+            journeys = {
+                user: journey
+                for user, journey in journeys.items()
+                if journey_value_key(funnel, journey) == wanted
+            }
         if params.validated_data["status"] == "dropped":
             users = [u for u, j in journeys.items() if len(j.instants) == step - 1]
         else:
@@ -473,6 +494,17 @@ class FunnelUsersView(TenantScopedMixin, generics.ListAPIView):
         rows = [{"distinct_id": user} for user in sorted(users)]
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(page)
+
+
+def _breakdown_value_key(funnel: Funnel, value: str) -> str:
+    """The value_key of a `value` parameter (JSON), or a 400."""
+    if funnel.breakdown is None:
+        raise ValidationError({"value": ["The funnel has no breakdown."]})
+    try:
+        # The standard library's parser: a data value may be an integer past 64 bits.
+        return value_key(json.loads(value))
+    except (ValueError, RecursionError):
+        raise ValidationError({"value": ["Is not JSON: a breakdown row's value."]}) from None
 
 
 class SavedInsightView(InsightView):

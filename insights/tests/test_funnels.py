@@ -134,6 +134,29 @@ class TestFunnelApi:
         assert converted.json() == [{"distinct_id": "u1"}, {"distinct_id": "u2"}]
         assert converted["X-Total-Count"] == "3"
 
+    def test_each_breakdown_value_links_its_own_dropped_users(self, api_client, tenant):
+        view, buy = (EventFactory(tenant=tenant, name=name) for name in ("view", "buy"))
+        plans = {"a": 1, "b": 1, "c": True, "d": "1", "e": 1.5, "f": 1.5}
+        for user, plan in plans.items():
+            EventLogFactory(event=view, distinct_id=user, timestamp=at(2), data={"plan": plan})
+        EventLogFactory(event=buy, distinct_id="b", timestamp=at(2, 13))
+        body = {**BODY, "steps": ["view", "buy"], "breakdown": "data.plan", "limit": 3}
+
+        rows = funnel(api_client, body).json()["breakdown"]
+
+        def listed(row) -> list[str]:
+            link = urlsplit(row["steps"][1]["dropped_users"])
+            return [
+                user["distinct_id"] for user in api_client.get(f"{link.path}?{link.query}").json()
+            ]
+
+        by_value = {json.dumps(row["value"]): row for row in rows}
+        assert list(by_value) == ["1", "1.5", '"1"', '"(other)"']  # 2, 2, then ties by text
+        assert listed(by_value["1"]) == ["a"]  # b converted; c's `true` is not 1
+        assert listed(by_value["1.5"]) == ["e", "f"]
+        assert listed(by_value['"1"']) == ["d"]
+        assert "dropped_users" not in by_value['"(other)"']["steps"][1]  # several values
+
     def test_csv_png_and_get(self, api_client, shop):
         lines = list(
             csv.reader(
@@ -182,6 +205,13 @@ class TestFunnelApi:
         assert list(api_client.get("/api/funnels/users", {"q": q, "step": 4}).json()) == ["step"]
         assert list(api_client.get("/api/funnels/users", {"q": q, "step": 1}).json()) == ["step"]
         assert list(api_client.get("/api/funnels/users", {"step": 2}).json()) == ["q"]
+        no_breakdown = {"q": q, "step": 2, "value": "1"}
+        assert list(api_client.get("/api/funnels/users", no_breakdown).json()) == ["value"]
+        for value in ("{", "[" * 5000):
+            bad = {"q": json.dumps({**BODY, "breakdown": "data.plan"}), "step": 2, "value": value}
+            response = api_client.get("/api/funnels/users", bad)
+            assert response.status_code == 400
+            assert list(response.json()) == ["value"]
 
     def test_another_tenants_users_are_never_seen(self, other_client, shop):
         assert [s["users"] for s in funnel(other_client, BODY).json()["steps"]] == [0, 0, 0]
