@@ -477,11 +477,12 @@ class FunnelUsersView(TenantScopedMixin, generics.ListAPIView):
         step = params.validated_data["step"]
         if step > len(funnel.steps):
             raise ValidationError({"step": [f"The funnel has {len(funnel.steps)} steps."]})
+        value = params.validated_data.get("value")
+        wanted = None if value is None else _breakdown_value_key(funnel, value)
         tz = funnel.tz or ZoneInfo(self.tenant.timezone)
         window = resolve_window(funnel.date_range, tz, timezone.now())
         journeys = user_journeys(funnel, logs=self.get_queryset(), window=window)
-        if (value := params.validated_data.get("value")) is not None:
-            wanted = _breakdown_value_key(funnel, value)
+        if wanted is not None:
             journeys = {
                 user: journey
                 for user, journey in journeys.items()
