@@ -11,6 +11,10 @@ from insights.models import Dashboard, DashboardTile, Insight
 from insights.spec import QueryError, parse_date_range, parse_zone
 from stats.models import Annotation
 
+# The longest breakdown value a dropped-users link carries (as JSON): a request line is
+# at most 4 KiB once encoded, the funnel's own JSON included.
+MAX_VALUE_LENGTH = 200
+
 
 class FunnelUsersQuerySerializer(serializers.Serializer):
     q = serializers.CharField(help_text="The funnel as JSON (what POST /api/funnels takes).")
@@ -22,7 +26,7 @@ class FunnelUsersQuerySerializer(serializers.Serializer):
     )
     value = serializers.CharField(
         required=False,
-        max_length=10_000,
+        max_length=MAX_VALUE_LENGTH,
         help_text="With a breakdown: only the users of this value, as JSON (a row's `value`).",
     )
 

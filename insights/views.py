@@ -51,6 +51,7 @@ from insights.funnels import (
 from insights.models import Dashboard, DashboardTile, Insight
 from insights.retention import Retention, parse_retention, run_retention
 from insights.serializers import (
+    MAX_VALUE_LENGTH,
     AnnotationSerializer,
     DashboardParameterSerializer,
     DashboardSerializer,
@@ -419,10 +420,12 @@ class FunnelView(InsightView):
         q = orjson.dumps(parsed.echo).decode()
         for step in answer["steps"][1:]:
             step["dropped_users"] = f"{link}?{urlencode({'q': q, 'step': step['step']})}"
-        # A row past `limit` sums the values beyond it: it has no one value to link.
+        # A row past `limit` sums the values beyond it: it has no one value to link; nor
+        # has a value too long for a link.
         for row in answer.get("breakdown", [])[: parsed.limit]:
-            for step in row["steps"][1:]:
-                params = {"q": q, "step": step["step"], "value": value_key(row["value"])}
+            value = value_key(row["value"])
+            for step in row["steps"][1:] if len(value) <= MAX_VALUE_LENGTH else ():
+                params = {"q": q, "step": step["step"], "value": value}
                 step["dropped_users"] = f"{link}?{urlencode(params)}"
         return answer
 

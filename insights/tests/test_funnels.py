@@ -157,6 +157,18 @@ class TestFunnelApi:
         assert listed(by_value['"1"']) == ["d"]
         assert "dropped_users" not in by_value['"(other)"']["steps"][1]  # several values
 
+    def test_a_value_too_long_for_a_link_has_none(self, api_client, tenant):
+        view = EventFactory(tenant=tenant, name="view")
+        EventFactory(tenant=tenant, name="buy")
+        for user, plan in (("a", "x" * 198), ("b", "y" * 300)):  # 200 and 302 as JSON
+            EventLogFactory(event=view, distinct_id=user, timestamp=at(2), data={"plan": plan})
+        body = {**BODY, "steps": ["view", "buy"], "breakdown": "data.plan"}
+
+        rows = funnel(api_client, body).json()["breakdown"]
+
+        linked = {row["value"][0]: "dropped_users" in row["steps"][1] for row in rows}
+        assert linked == {"x": True, "y": False}
+
     def test_csv_png_and_get(self, api_client, shop):
         lines = list(
             csv.reader(
