@@ -226,8 +226,6 @@ class Evaluation:
                 for values, t in series.items()
             ]
         )
-        if self.time is None:
-            tallies = {(values, None): tally for values, tally in series.items()}
         rows = [
             self.row(self.labels(row), key, _cell(tallies.get((self.key(row), key))))
             for row in top
