@@ -418,15 +418,20 @@ class FunnelView(InsightView):
         answer = run_funnel(parsed, logs=self.get_queryset(), tz=tz, now=timezone.now())
         link = self.request.build_absolute_uri(reverse("funnel-users"))
         q = orjson.dumps(parsed.echo).decode()
+
+        def dropped_users(step: dict, **narrowed: str) -> str:
+            return f"{link}?{urlencode({'q': q, 'step': step['step'], **narrowed})}"
+
         for step in answer["steps"][1:]:
-            step["dropped_users"] = f"{link}?{urlencode({'q': q, 'step': step['step']})}"
+            step["dropped_users"] = dropped_users(step)
         # A row past `limit` sums the values beyond it: it has no one value to link; nor
         # has a value too long for a link.
         for row in answer.get("breakdown", [])[: parsed.limit]:
             value = value_key(row["value"])
-            for step in row["steps"][1:] if len(value) <= MAX_VALUE_LENGTH else ():
-                params = {"q": q, "step": step["step"], "value": value}
-                step["dropped_users"] = f"{link}?{urlencode(params)}"
+            if len(value) > MAX_VALUE_LENGTH:
+                continue
+            for step in row["steps"][1:]:
+                step["dropped_users"] = dropped_users(step, value=value)
         return answer
 
     def csv_lines(self, answer: dict) -> Iterator[str]:
