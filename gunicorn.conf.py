@@ -45,7 +45,11 @@ graceful_timeout: int = 30
 keepalive: int = 5
 
 # Logs go to the process streams; the container runtime collects them.
-accesslog: str = "-"
+# GUNICORN_ACCESS_LOG=off leaves the access log out (a proxy in front logs requests).
+_access_log = os.environ.get("GUNICORN_ACCESS_LOG", "").strip().lower() or "on"
+if _access_log not in ("on", "off"):
+    raise ValueError(f"GUNICORN_ACCESS_LOG must be on or off, got {_access_log!r}")
+accesslog: str | None = "-" if _access_log == "on" else None
 # The path only, never the query string (the tracker sends its ingest key as ?key=, and
 # queries carry distinct_ids) nor the Referer (a page URL, with the same problem):
 # client, user, time, "METHOD /path PROTOCOL", status, bytes, user agent, milliseconds.

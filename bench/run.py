@@ -209,7 +209,8 @@ class Bench:
 
     def drive_hello(self) -> None:
         port = free_port()
-        env = {**self.env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+        # As issue 14 defines the baseline: the same config, no access log.
+        env = {**self.env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_ACCESS_LOG": "off"}
         seconds = self.settings.hello_s
         hello = Gunicorn("bench.hello_wsgi:application", env=env, port=port, log=self.log("hello"))
         with self.serving(hello):

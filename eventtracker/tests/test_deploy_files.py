@@ -200,6 +200,21 @@ def test_gunicorn_conf_reads_the_environment(monkeypatch):
     assert conf["bind"] == ["0.0.0.0:9000"]
 
 
+@pytest.mark.parametrize(("value", "accesslog"), [("off", None), ("OFF", None), ("on", "-")])
+def test_gunicorn_conf_turns_the_access_log_off(monkeypatch, value, accesslog):
+    """The bench's hello runs without it, as issue 14 defines the baseline."""
+    monkeypatch.setenv("GUNICORN_ACCESS_LOG", value)
+
+    assert runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["accesslog"] == accesslog
+
+
+def test_gunicorn_conf_refuses_a_bad_access_log_setting(monkeypatch):
+    monkeypatch.setenv("GUNICORN_ACCESS_LOG", "verbose")
+
+    with pytest.raises(ValueError, match="GUNICORN_ACCESS_LOG"):
+        runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
+
+
 def test_gunicorn_conf_refuses_a_bad_worker_count(monkeypatch):
     monkeypatch.setenv("GUNICORN_WORKERS", "many")
 
