@@ -6,6 +6,7 @@ handler is in core.exceptions (it imports DRF's views, which load this module).
 """
 
 import copy
+from functools import cached_property
 
 import orjson
 from django.conf import settings
@@ -83,10 +84,20 @@ class StrictFieldsMixin:
 
 
 class CachedFieldsMixin:
-    """For read-only ModelSerializers on hot paths whose fields depend on neither the
-    instance nor the context: ModelSerializer maps the model's fields anew for every
-    instance; this maps them once per class and deep-copies them, as DRF itself does for
-    declared fields. (A serializer that varies its fields per request must not use it.)"""
+    """For ModelSerializers on hot paths whose fields depend on neither the instance nor
+    the context (a serializer that varies its fields per request must not use it).
+
+    - ModelSerializer maps the model's fields anew for every serializer; this maps them
+      once per class and deep-copies them, as DRF itself does for declared fields.
+    - A DateTimeField looks the current time zone up for every value it writes; here it
+      takes the one current when the serializer is built (what it would find: nothing
+      activates another in between). A list of 20 events looked 40 times. A serializer
+      kept for the process (events.serializers' log representation) writes in the zone
+      current at its first use: the default, UTC, as nothing here activates another.
+    - DRF walks the fields anew for every instance to find the readable ones; here they
+      are listed once per serializer.
+
+    Together a fifth of the CPU of listing 20 events."""
 
     def get_fields(self):
         cls = type(self)
@@ -94,7 +105,15 @@ class CachedFieldsMixin:
         if prototype is None:
             prototype = super().get_fields()
             cls._prototype_fields = prototype  # a race only computes it twice
-        return copy.deepcopy(prototype)
+        fields = copy.deepcopy(prototype)
+        for field in fields.values():
+            if isinstance(field, serializers.DateTimeField) and not hasattr(field, "timezone"):
+                field.timezone = field.default_timezone()
+        return fields
+
+    @cached_property
+    def _readable_fields(self) -> tuple:
+        return tuple(field for field in self.fields.values() if not field.write_only)
 
 
 class BoundedSearchFilter(SearchFilter):

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from events.bulk import LogRow
 
 
-class EventSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+class EventSerializer(StrictFieldsMixin, CachedFieldsMixin, serializers.ModelSerializer):
     """An event definition. Names are unique per tenant (checked by the database)."""
 
     class Meta:
