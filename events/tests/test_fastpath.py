@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from accounts.models import AuthToken, Tenant
 from accounts.services import api_key_create
 from core import ratelimit
-from events import fastpath
+from events import bulk, fastpath
 from events.models import BlockRule, EventLog, IngestionCountTotal
 
 pytestmark = pytest.mark.django_db
@@ -323,3 +323,18 @@ def test_an_event_name_new_to_this_process_is_created_by_the_view(
     assert statuses == [201, 201]
     assert answered == [False, True]  # then the process knows its id
     assert EventLog.objects.filter(event__name="first-seen").count() == 2
+
+
+def test_the_guard_is_prepared_once_per_version_of_the_tenant_row(sender):
+    """events.bulk memoizes the guard's parameters by the row's values, which must
+    therefore all be hashable: a field that is not (a JSONField) needs another key."""
+    tenant = Tenant.objects.get(pk=sender.tenant.pk)
+    values = tuple(getattr(tenant, name) for name in bulk._TENANT_ATTNAMES)
+
+    first = bulk._guard_parameters(values)
+
+    assert bulk._guard_parameters(values) is first
+    tenant.retention_days = (tenant.retention_days or 0) + 1
+    changed = tuple(getattr(tenant, name) for name in bulk._TENANT_ATTNAMES)
+    assert bulk._guard_parameters(changed) != first
+    assert len(first) == len(Tenant._meta.concrete_fields)
