@@ -225,7 +225,8 @@ class Bench:
     def drive_app(self) -> None:
         s = self.settings
         port = free_port()
-        env = {**self.env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+        # The service keeps its access log, whatever the shell says.
+        env = {**self.env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_ACCESS_LOG": "on"}
         # No app argument: gunicorn.conf.py names the app (eventtracker.wsgi).
         with self.serving(Gunicorn(None, env=env, port=port, log=self.log("app"))):
             # Capture the stats SQL now, from the code the server has just loaded.

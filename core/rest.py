@@ -6,11 +6,11 @@ handler is in core.exceptions (it imports DRF's views, which load this module).
 """
 
 import copy
-from functools import cached_property
 
 import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.utils.functional import cached_property
 from rest_framework import exceptions, serializers
 from rest_framework.filters import SearchFilter
 from rest_framework.pagination import LimitOffsetPagination
@@ -111,6 +111,8 @@ class CachedFieldsMixin:
                 field.timezone = field.default_timezone()
         return fields
 
+    # Django's cached_property, as DRF's `fields`: functools' takes a lock shared by every
+    # instance of the class on Python 3.11.
     @cached_property
     def _readable_fields(self) -> tuple:
         return tuple(field for field in self.fields.values() if not field.write_only)

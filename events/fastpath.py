@@ -6,10 +6,13 @@ authentication and permission classes, content negotiation, parsers, serializer)
 more CPU than storing the event. This middleware answers that case itself and hands
 every other request on unchanged. It sits right inside the middleware that every answer
 needs (metrics, security and rate-limit headers). Of the middleware after it, which
-would cost such a request a tenth of its CPU, two add to an answer like its own:
-clickjacking's X-Frame-Options and common's Content-Length, which it applies (SKIPPED).
-The others add nothing to a request that has no cookie and never touched a session, a
-CSRF token or messages.
+would cost such a request a tenth of its CPU, two matter to it, and it does their part
+itself with their own code: common's checks of the request (the Host header against
+ALLOWED_HOSTS, forbidden user agents, the www redirect: any of them hands the request on,
+and the view's stack answers it) and what both add to an answer (clickjacking's
+X-Frame-Options, common's Content-Length), also to a 500. The others (sessions, CSRF,
+messages, authentication, static files, login throttling) do nothing for a request that
+has no cookie and never touches them.
 
 It answers only a request that is ordinary from end to end: not from a web page (no
 `Origin`: the view enriches a page's events, events.enrichment), a JSON answer (no
@@ -37,6 +40,8 @@ from collections.abc import Callable
 from functools import cache
 
 import orjson
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.core.handlers.exception import response_for_exception
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
@@ -72,9 +77,11 @@ JSON_BODIES = frozenset({"application/json", "text/plain"})
 # (event_logs_ingest's tenant_from_cache), which saves the request a round trip.
 _token_authentication = TenantTokenAuthentication(read_tenant=False)
 _key_authentication = ApiKeyAuthentication(read_tenant=False)
-# The middleware after this one that add to its answers, innermost first: their
-# process_response needs nothing from a process_request.
-SKIPPED = (XFrameOptionsMiddleware(lambda request: None), CommonMiddleware(lambda request: None))
+# The middleware after this one whose work its answers need (see the module's docstring).
+_common = CommonMiddleware(lambda request: None)
+# What they add to an answer, innermost first (their process_response needs nothing
+# from a process_request).
+SKIPPED = (XFrameOptionsMiddleware(lambda request: None), _common)
 
 
 class SingleEventFastPath:
@@ -84,7 +91,11 @@ class SingleEventFastPath:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.method != "POST" or request.path_info not in _route()[0]:
             return self.get_response(request)
-        return _answer(request) or self.get_response(request)
+        try:
+            answer = _answer(request)
+        except Exception as exc:  # what Django answers for it (a 500, logged), finished
+            answer = _finished(request, response_for_exception(request, exc))
+        return answer or self.get_response(request)
 
 
 @cache
@@ -132,7 +143,7 @@ def _admitted(
 ) -> tuple[object, ApiKey | None, EventInput, dt.datetime] | None:
     """(principal, API key or None, the validated event, the time it was received) when
     the view would store the event; None when it would answer anything else."""
-    if not _plain(request):
+    if not _plain(request) or not _common_passes(request):
         return None
     found = _credential(request)
     if found is None:
@@ -170,6 +181,15 @@ def _plain(request: HttpRequest) -> bool:
     )
 
 
+def _common_passes(request: HttpRequest) -> bool:
+    """CommonMiddleware's checks of the request pass: an allowed Host, no forbidden user
+    agent, no redirect to www. (Else the view's stack answers: 400, 403 or the redirect.)"""
+    try:
+        return _common.process_request(request) is None
+    except (SuspiciousOperation, PermissionDenied):
+        return False
+
+
 def _credential(request: HttpRequest) -> tuple[object, ApiKey | None] | None:
     """(principal, API key or None) as DRF's authentication would find them (a token
     first, then an API key) when they may ingest; None for anything else — no
@@ -203,6 +223,11 @@ def _json(request: HttpRequest, body: object, status: int) -> HttpResponse:
     response = HttpResponse(orjson.dumps(body), status=status, content_type="application/json")
     response["Allow"] = ALLOW
     patch_vary_headers(response, ["Accept"])
+    return _finished(request, response)
+
+
+def _finished(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """`response` with what the middleware after this one add to the view's answers."""
     for middleware in SKIPPED:
         response = middleware.process_response(request, response)
     return response

@@ -6,12 +6,14 @@ answer) and with the fast path removed (the view answers); status, headers and b
 must agree, apart from what differs between two stored events (id, uuid, times)."""
 
 import json
+import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import DatabaseError
 from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -19,7 +21,7 @@ from rest_framework.test import APIClient
 from accounts.models import AuthToken, Tenant
 from accounts.services import api_key_create
 from core import ratelimit
-from events import bulk, fastpath
+from events import bulk, fastpath, views
 from events.models import BlockRule, EventLog, IngestionCountTotal
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +41,7 @@ class Sender:
     token: str
     keys: dict[str, str] = field(default_factory=dict)
 
-    def send(self, case: "Case", *, fast: bool):
+    def send(self, case: "Case", *, fast: bool, **client_options):
         body = case.body if isinstance(case.body, bytes) else json.dumps(case.body)
         if isinstance(case.body, dict) and "uuid" in case.body and not case.fixed_uuid:
             body = json.dumps({**case.body, "uuid": str(uuid.uuid4())})
@@ -47,7 +49,7 @@ class Sender:
             name: value.format(**self.__dict__, **self.keys) for name, value in case.headers.items()
         }
         path = case.path.format(**self.keys)
-        client = APIClient()
+        client = APIClient(**client_options)
         if fast:
             return client.generic("POST", path, body, content_type=case.content_type, **headers)
         without = [name for name in django_settings.MIDDLEWARE if name != FAST_PATH]
@@ -105,6 +107,8 @@ CASES = [
     Case("a foreign origin", False, 403, headers={"HTTP_ORIGIN": "https://evil.example"}, **BEACON),
     Case("a token from a page", False, 403, headers={**TOKEN, "HTTP_ORIGIN": SHOP}),
     Case("a blocked user agent", False, 403, headers={**TOKEN, "HTTP_USER_AGENT": "BadBot/1"}),
+    # Django's own check of the Host header (CommonMiddleware, after the fast path).
+    Case("a Host not allowed", False, 400, headers={**TOKEN, "HTTP_HOST": "evil.example"}),
     Case("the browsable API", False, 201, headers={**TOKEN, "HTTP_ACCEPT": "text/html"}),
     Case("?format=json", False, 201, path=PATH + "?format=json"),
     Case("an unsupported body type", False, 415, content_type="application/xml"),
@@ -338,3 +342,41 @@ def test_the_guard_is_prepared_once_per_version_of_the_tenant_row(sender):
     changed = tuple(getattr(tenant, name) for name in bulk._TENANT_ATTNAMES)
     assert bulk._guard_parameters(changed) != first
     assert len(first) == len(Tenant._meta.concrete_fields)
+
+
+def test_a_user_agent_django_refuses_is_answered_by_the_view(sender, answered, settings):
+    """settings.DISALLOWED_USER_AGENTS, which CommonMiddleware checks after the fast path."""
+    settings.DISALLOWED_USER_AGENTS = [re.compile(r"crawler", re.IGNORECASE)]
+    case = Case("crawler", False, 403, headers={**TOKEN, "HTTP_USER_AGENT": "Crawler/2"})
+
+    fast, view = sender.send(case, fast=True), sender.send(case, fast=False)
+
+    assert answered == [False]
+    assert (fast.status_code, view.status_code) == (403, 403)
+    assert not EventLog.objects.filter(tenant=sender.tenant).exists()
+
+
+def test_an_unexpected_error_is_the_views_500(sender, monkeypatch):
+    """Django's 500, with the headers the middleware after the fast path add to the
+    view's (X-Frame-Options, Content-Length)."""
+    calls = []
+
+    def failing(where: str):
+        def ingest(**kwargs):
+            calls.append(where)
+            raise DatabaseError("an error that is not an outage")
+
+        return ingest
+
+    monkeypatch.setattr(fastpath, "event_logs_ingest", failing("fast path"))
+    monkeypatch.setattr(views, "event_logs_ingest", failing("view"))
+    case = Case("token", True, 500)
+
+    fast = sender.send(case, fast=True, raise_request_exception=False)
+    view = sender.send(case, fast=False, raise_request_exception=False)
+
+    assert calls == ["fast path", "view"]
+    assert (fast.status_code, view.status_code) == (500, 500)
+    assert _headers(fast) == _headers(view)
+    assert "X-Frame-Options" in fast.headers
+    assert fast.content == view.content

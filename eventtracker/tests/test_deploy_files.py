@@ -180,6 +180,7 @@ def test_entrypoint_migrates_then_execs():
 def test_gunicorn_conf_names_the_app_and_workers(monkeypatch):
     monkeypatch.delenv("GUNICORN_WORKERS", raising=False)
     monkeypatch.delenv("GUNICORN_BIND", raising=False)
+    monkeypatch.delenv("GUNICORN_ACCESS_LOG", raising=False)
 
     conf = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
 
