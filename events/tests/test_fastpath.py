@@ -3,7 +3,9 @@ and hands every other request on to it, which then counts it once.
 
 Each case is sent twice: through the whole middleware stack (where the fast path may
 answer) and with the fast path removed (the view answers); status, headers and body
-must agree, apart from what differs between two stored events (id, uuid, times)."""
+(its bytes, so its layout too) must agree, apart from what differs between two stored
+events (id, uuid, times). The listed cases name what each check is for; a property test
+then draws bodies and headers, mostly what clients send and sometimes anything else."""
 
 import json
 import re
@@ -16,6 +18,8 @@ from django.conf import settings as django_settings
 from django.db import DatabaseError
 from django.test import override_settings
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from accounts.models import AuthToken, Tenant
@@ -23,6 +27,7 @@ from accounts.services import api_key_create
 from core import ratelimit
 from events import bulk, fastpath, views
 from events.models import BlockRule, EventLog, IngestionCountTotal
+from events.tests.property import examples
 
 pytestmark = pytest.mark.django_db
 PATH = "/api/eventlogs/"
@@ -246,14 +251,19 @@ def _headers(response) -> dict[str, str]:
 
 
 def _body(response):
+    """The body, apart from what differs between two stored events; JSON also as its
+    bytes with those values masked, so that even its layout must agree."""
     if response["Content-Type"].startswith("text/html"):
         return "a page"  # the browsable API: forms with per-request CSRF tokens
     if not response["Content-Type"].startswith("application/json"):
         return response.content
     body = response.json()
     if isinstance(body, dict) and "received_at" in body:
-        return {name: "…" if name in VOLATILE_FIELDS else value for name, value in body.items()}
-    return body
+        body = {name: "…" if name in VOLATILE_FIELDS else value for name, value in body.items()}
+    return body, VOLATILE_VALUES.sub(rb'"\1": "?"', response.content)
+
+
+VOLATILE_VALUES = re.compile(rb'"(%s)": ?("[^"]*"|\d+)' % "|".join(VOLATILE_FIELDS).encode())
 
 
 def test_a_body_over_the_limit_is_answered_by_the_view(sender, answered, settings):
@@ -380,3 +390,85 @@ def test_an_unexpected_error_is_the_views_500(sender, monkeypatch):
     assert _headers(fast) == _headers(view)
     assert "X-Frame-Options" in fast.headers
     assert fast.content == view.content
+
+
+# Requests a property test builds from these: the fast path must answer whatever it
+# answers exactly as the view does, for any body and any of these headers. Each part is
+# mostly what a client sends, so that requests the fast path answers are common, and
+# sometimes anything else.
+CREDENTIALS = [TOKEN, KEY, {"HTTP_X_API_KEY": "{read}"}, {"HTTP_AUTHORIZATION": "Token nope"}, {}]
+ACCEPTS = ["", "*/*", "application/json", "application/json; indent=2", "text/html"]
+BODY_TYPES = ["application/json", "application/json; charset=utf-8", "text/plain", "text/csv"]
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+# Per field: what clients send, and how often the field is there.
+FIELDS = {
+    "event_name": (st.sampled_from(["signup", "purchase", "new"]), 1.0),
+    "distinct_id": (st.text(max_size=12), 0.5),
+    "data": (st.dictionaries(st.text(max_size=6), JSON_VALUES, max_size=3), 0.5),
+    "timestamp": (st.sampled_from(["2026-01-02T03:04:05Z", "2026-01-02", "soon"]), 0.3),
+    "count": (st.integers(min_value=-3, max_value=2**64), 0.3),
+    "colour": (JSON_VALUES, 0.1),  # an unknown field
+}
+# What may happen to the serialized body.
+FLAWS = [
+    lambda body: b"\xef\xbb\xbf" + body,  # a byte order mark
+    lambda body: body[:-1],  # cut short
+    lambda body: body + b" x",  # trailing junk
+    lambda body: body.replace(b"}", b', "count": NaN}', 1),
+    lambda body: body.replace(b"{", b'{"event_name": "purchase", ', 1),  # a repeated key
+    lambda body: body.replace(b"}", b', "distinct_id": "\\u0000"}', 1),
+    lambda body: body.replace(b"}", b', "distinct_id": "\xff"}', 1),  # not UTF-8
+]
+
+
+def _often(draw, usual: list, unusual: list, *, usually: float = 0.85):
+    """One of `usual` (with probability `usually`), else one of `unusual`."""
+    rare = draw(st.floats(0, 1)) >= usually
+    return draw(st.sampled_from(unusual if rare else usual))
+
+
+@st.composite
+def requests(draw) -> tuple[dict, object, dict, str]:
+    """(fields of the event, a flaw for its serialized form or None, headers, body type)."""
+    fields = {}
+    for name, (usual, presence) in FIELDS.items():
+        if draw(st.floats(0, 1)) < presence:
+            rare = draw(st.floats(0, 1)) >= 0.9
+            fields[name] = draw(JSON_VALUES if rare else usual)
+    flaw = _often(draw, [None], FLAWS)
+    headers = dict(_often(draw, CREDENTIALS[:2], CREDENTIALS[2:]))
+    if accept := _often(draw, ACCEPTS[:3], ACCEPTS[3:]):
+        headers["HTTP_ACCEPT"] = accept
+    return fields, flaw, headers, _often(draw, BODY_TYPES[:3], BODY_TYPES[3:])
+
+
+def test_for_any_body_and_headers_the_fast_path_answers_what_the_view_answers(sender, answered):
+    @examples(200)
+    @given(requests())
+    def check(request) -> None:
+        fields, flaw, headers, body_type = request
+        answers = []
+        for fast in (True, False):
+            # A new uuid each time, so that neither finds the other's event stored.
+            body = json.dumps({**fields, "uuid": str(uuid.uuid4())}).encode()
+            case = Case("any", answered=True, status=0, body=flaw(body) if flaw else body)
+            case.headers, case.content_type = headers, body_type
+            answers.append(sender.send(case, fast=fast))
+        fast, view = answers
+        assert fast.status_code == view.status_code, (fast.content, view.content)
+        assert _headers(fast) == _headers(view)
+        assert _body(fast) == _body(view)
+
+    check()
+    # Both kinds of request were drawn, many of each: answered, and handed on.
+    assert min(Counter(answered).values()) > 20, Counter(answered)
