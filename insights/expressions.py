@@ -21,7 +21,6 @@ import datetime as dt
 
 from django.db import connections
 from django.db.models import BigIntegerField, CharField, F, FloatField, Func, QuerySet
-from django.db.models.fields.json import compile_json_path
 from psycopg.types.numeric import Int8BinaryLoader
 
 from core.ranges import MICROSECOND
@@ -29,7 +28,10 @@ from core.sql import server_side_cursor
 
 
 class _DataPath(Func):
-    """An expression over `data` at a path of keys (["a", "b"] is data.a.b)."""
+    """An expression over `data` at a path of keys (["a", "b"] is data.a.b). Every key
+    names an object's member on both databases, one that looks like a number too
+    ("0", "-1"): never an array's element, which PostgreSQL's `#>` path and Django's
+    SQLite path would take it for."""
 
     output_field = CharField()
 
@@ -45,18 +47,26 @@ class _DataPath(Func):
     def as_sql(self, compiler, connection, **extra):
         raise NotImplementedError(f"{type(self).__name__} supports PostgreSQL and SQLite.")
 
+    def _postgresql_value(self, column: str, *, text: bool = False) -> tuple[str, list[str]]:
+        """`column`'s value at the path (jsonb; `text`: as text), each step by key."""
+        sql = column
+        for index, _ in enumerate(self.keys):
+            operator = "->>" if text and index == len(self.keys) - 1 else "->"
+            sql = f"({sql} {operator} %s::text)"
+        return sql, list(self.keys)
+
     def _sqlite_path(self) -> str:
-        return compile_json_path(self.keys)
+        # Keys never hold a double quote or a backslash (insights.spec): quoted as they are.
+        return "$" + "".join(f'."{key}"' for key in self.keys)
 
 
 class JsonType(_DataPath):
     def as_postgresql(self, compiler, connection, **extra):
-        column = self._column_sql(compiler, connection)
-        value = f"({column} #> %s)"
+        value, params = self._postgresql_value(self._column_sql(compiler, connection))
         return (
             f"COALESCE(CASE jsonb_typeof({value}) WHEN 'boolean' THEN {value}::text "
             f"ELSE jsonb_typeof({value}) END, 'missing')",
-            [self.keys, self.keys, self.keys],
+            params * 3,
         )
 
     def as_sqlite(self, compiler, connection, **extra):
@@ -72,9 +82,9 @@ class JsonType(_DataPath):
 
 class JsonText(_DataPath):
     def as_postgresql(self, compiler, connection, **extra):
-        column = self._column_sql(compiler, connection)
+        text, params = self._postgresql_value(self._column_sql(compiler, connection), text=True)
         # The "C" collation: code point order, as SQLite and Python compare.
-        return f'(({column} #>> %s) COLLATE "C")', [self.keys]
+        return f'({text} COLLATE "C")', params
 
     def as_sqlite(self, compiler, connection, **extra):
         column = self._column_sql(compiler, connection)
@@ -92,10 +102,11 @@ class JsonNumber(_DataPath):
 
     def as_postgresql(self, compiler, connection, **extra):
         column = self._column_sql(compiler, connection)
-        value = f"({column} #> %s)"
+        value, params = self._postgresql_value(column)
+        text, _ = self._postgresql_value(column, text=True)
         return (
-            f"CASE WHEN jsonb_typeof({value}) = 'number' THEN ({column} #>> %s)::numeric END",
-            [self.keys, self.keys],
+            f"CASE WHEN jsonb_typeof({value}) = 'number' THEN {text}::numeric END",
+            params * 2,
         )
 
     def as_sqlite(self, compiler, connection, **extra):
@@ -109,8 +120,8 @@ class JsonNumber(_DataPath):
 
 class JsonRepr(_DataPath):
     def as_postgresql(self, compiler, connection, **extra):
-        column = self._column_sql(compiler, connection)
-        return f"(NULLIF({column} #> %s, 'null'::jsonb))::text", [self.keys]
+        value, params = self._postgresql_value(self._column_sql(compiler, connection))
+        return f"(NULLIF({value}, 'null'::jsonb))::text", params
 
     def as_sqlite(self, compiler, connection, **extra):
         column = self._column_sql(compiler, connection)

@@ -277,6 +277,27 @@ class TestFilters:
             )
             assert response.json()["total"]["events"] == expected, value
 
+    def test_keys_that_look_like_numbers_are_keys(self, api_client, tenant):
+        """`data.0` is the member "0" of an object on both databases, never an array's
+        first element (SQLite's JSON path took "0" for one, and "-1" for an error)."""
+        event = EventFactory(tenant=tenant, name="e")
+        EventLogFactory(event=event, count=2, data={"0": "zero", "-1": 7, "10": {"1": "x"}})
+        EventLogFactory(event=event, data={"list": ["zero"], "-1": "seven"})
+
+        def answer(body: dict) -> dict:
+            response = query(api_client, {"date_range": "all", **body})
+            assert response.status_code == 200, response.json()
+            return response.json()
+
+        assert answer({"filters": [["eq", "data.0", "zero"]]})["total"]["events"] == 2
+        assert answer({"filters": [["eq", "data.10.1", "x"]]})["total"]["events"] == 2
+        assert answer({"filters": [["is_set", "data.list.0"]]})["total"]["events"] == 0
+        assert answer({"metrics": ["sum:data.-1"]})["total"] == {"sum:data.-1": 14}
+        assert answer({"breakdown": "data.-1", "order_by": "data.-1"})["rows"] == [
+            {"data.-1": 7, "events": 2},
+            {"data.-1": "seven", "events": 1},
+        ]
+
 
 @pytest.mark.django_db
 class TestRanges:
