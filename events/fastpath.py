@@ -93,8 +93,13 @@ class SingleEventFastPath:
             return self.get_response(request)
         try:
             answer = _answer(request)
-        except Exception as exc:  # what Django answers for it (a 500, logged), finished
-            answer = _finished(request, response_for_exception(request, exc))
+        except Exception as exc:
+            if isinstance(exc, DatabaseError) and database_unavailable(exc):
+                # Nothing was committed: the view's 503, wherever the request met it
+                # (a credential's last use is written too, before the event).
+                answer = _unavailable(request)
+            else:  # what Django answers for it (a 500, logged), finished
+                answer = _finished(request, response_for_exception(request, exc))
         return answer or self.get_response(request)
 
 
@@ -124,10 +129,6 @@ def _answer(request: HttpRequest) -> HttpResponse | None:
         )
     except TenantChanged:  # nothing written: the view authenticates afresh
         return None
-    except DatabaseError as exc:
-        if not database_unavailable(exc):
-            raise
-        return _unavailable(request)
     if receipt.status == "rejected":  # an unknown event the tenant does not create
         return _json(request, receipt.errors, 400)
     if receipt.status == "accepted":

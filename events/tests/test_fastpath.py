@@ -9,20 +9,24 @@ then draws bodies and headers, mostly what clients send and sometimes anything e
 
 import json
 import re
+import sqlite3
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import psycopg
 import pytest
 from django.conf import settings as django_settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.test import override_settings
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from accounts.models import AuthToken, Tenant
+from accounts.models import ApiKey, AuthToken, Tenant
 from accounts.services import api_key_create
 from core import ratelimit
 from events import bulk, fastpath, views
@@ -145,7 +149,11 @@ def answered(monkeypatch) -> list[bool]:
     original = fastpath._answer
 
     def spy(request):
-        response = original(request)
+        try:
+            response = original(request)
+        except Exception:  # the fast path answers it (a 503 or a 500)
+            seen.append(True)
+            raise
         seen.append(response is not None)
         return response
 
@@ -390,6 +398,57 @@ def test_an_unexpected_error_is_the_views_500(sender, monkeypatch):
     assert _headers(fast) == _headers(view)
     assert "X-Frame-Options" in fast.headers
     assert fast.content == view.content
+
+
+@contextmanager
+def credentials_locked(key_id: int, wait_seconds: float = 0.3) -> Iterator[None]:
+    """Another connection holds a write lock on the API key's row for the block (SQLite:
+    on the whole database), and this one gives up waiting after `wait_seconds`: its
+    errors are those of a database that cannot answer in time."""
+    options = connection.settings_dict.setdefault("OPTIONS", {})
+    saved = dict(options)
+    if connection.vendor == "postgresql":
+        options["options"] = f"-c statement_timeout={int(wait_seconds * 1000)}"
+        db = connection.settings_dict
+        holder = psycopg.connect(
+            dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"], host=db["HOST"],
+            port=db["PORT"] or None,
+        )  # fmt: skip
+        holder.execute("SELECT FROM accounts_apikey WHERE id = %s FOR UPDATE", [key_id])
+    else:
+        options["timeout"] = wait_seconds
+        holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+    connection.close()  # opened again with the short wait
+    try:
+        yield
+    finally:
+        holder.rollback()
+        holder.close()
+        options.clear()
+        options.update(saved)
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_that_cannot_answer_is_the_views_503_wherever_it_is_met(sender, answered):
+    """An unused key's first request writes when it was used (accounts.authentication),
+    before the event: a lock held elsewhere makes that write wait past its limit, and
+    the fast path answers the view's 503, not a 500."""
+    case = Case("key", True, 503, headers=KEY)
+    key_id = ApiKey.objects.get(tenant=sender.tenant, role="ingest", name="ingest").pk
+
+    with credentials_locked(key_id):
+        fast = sender.send(case, fast=True)
+        view = sender.send(case, fast=False)
+
+    assert answered == [True]
+    assert (fast.status_code, view.status_code) == (503, 503), (fast.content, view.content)
+    assert fast["Retry-After"] == view["Retry-After"]
+    assert _headers(fast) == _headers(view)
+    assert _body(fast) == _body(view)
+    assert not EventLog.objects.filter(tenant=sender.tenant).exists()
+    assert sender.send(case, fast=True).status_code == 201  # once the lock is gone
 
 
 # Requests a property test builds from these: the fast path must answer whatever it
