@@ -350,11 +350,6 @@ def _hour_split(key: str, first_year: int, last_year: int) -> int | None:
     return int(split) if split % 15 == 0 else None
 
 
-def whole_hour_zone(key: str) -> bool:
-    """True if every UTC offset `key` used from 1970 to 2037 is a whole number of hours."""
-    return _hour_split(key, 1970, 2037) == 0
-
-
 def use_rollup(
     *, tz: ZoneInfo, source: Source, start: dt.date | None = None, end: dt.date | None = None
 ) -> bool:

@@ -48,7 +48,7 @@ from events.models import (
     IngestionCountTotal,
     RejectionReason,
 )
-from events.rollups import Source, hour_split, use_rollup, whole_hour_zone
+from events.rollups import Source, hour_split, use_rollup
 from stats.buckets import Interval, bucket_edges, bucket_key, bucket_keys, key_sorter
 from stats.day_rollup import bucket_totals
 from stats.models import UserActivityPeriod
@@ -511,9 +511,14 @@ def time_bucket(field: str | Expression, interval: Interval, tz: ZoneInfo) -> Fu
     """The `interval` bucket of an instant column in `tz`: its start instant for hours,
     its first local day for the others."""
     if interval == "hour":
-        # In a whole-hour zone a local hour is a UTC hour; truncating in UTC also keeps
-        # the repeated hour of a DST fall-back as two buckets instead of merging them.
-        hour_tz = ZoneInfo("UTC") if whole_hour_zone(tz.key) else tz
+        # In most zones every local hour begins at the same minute of a UTC hour (0; 30
+        # in India or Newfoundland, whose daylight time moves a whole hour): truncating
+        # in a fixed offset that begins its hours there gives the local hours, and keeps
+        # the repeated hour of a DST fall-back as two buckets, where truncating in the
+        # zone itself merges them. Other zones (Lord Howe's half-hour daylight time)
+        # are truncated in the zone.
+        split = hour_split(tz)
+        hour_tz = tz if split is None else dt.timezone(-dt.timedelta(minutes=split))
         return Trunc(field, "hour", output_field=DateTimeField(), tzinfo=hour_tz)
     if interval == "day":
         return TruncDate(field, tzinfo=tz)

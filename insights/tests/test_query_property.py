@@ -14,7 +14,7 @@ from hypothesis.extra.django import TestCase
 
 from accounts.models import Tenant
 from events.models import EventLog
-from events.rollups import whole_hour_zone
+from events.rollups import hour_split
 from events.services import event_logs_delete, event_logs_ingest
 from events.tests.property import examples, fresh_tenant
 from events.validation import EventInput
@@ -166,8 +166,10 @@ def matches(row: dict, node: list) -> bool:
 def time_key(instant: dt.datetime, interval: str, tz: ZoneInfo) -> str:
     local = instant.astimezone(tz)
     if interval == "hour":
-        if whole_hour_zone(tz.key):
-            hour = instant.replace(minute=0, second=0, microsecond=0)
+        split = hour_split(tz)
+        if split is not None:  # local hours begin at this minute of every UTC hour
+            since = (instant - dt.timedelta(minutes=split)).replace(minute=0, second=0)
+            hour = since.replace(microsecond=0) + dt.timedelta(minutes=split)
             return hour.astimezone(tz).isoformat()
         # Local wall-clock hours; a repeated hour counts once, at its first offset.
         return dt.datetime(local.year, local.month, local.day, local.hour, tzinfo=tz).isoformat()

@@ -72,6 +72,49 @@ def test_fall_back_keeps_the_repeated_hour_apart(api_client, click):
     assert body["2024-11-03T01:00:00-05:00"] == {"click": 10}
 
 
+@pytest.mark.parametrize(
+    ("zone", "day", "first", "second", "keys"),
+    [
+        # 2026-11-01 in Newfoundland (-02:30, then -03:30): 01:00 to 02:00 twice.
+        (
+            "America/St_Johns",
+            "2026-11-01",
+            utc(2026, 11, 1, 3, 40),
+            utc(2026, 11, 1, 4, 40),
+            ("2026-11-01T01:00:00-02:30", "2026-11-01T01:00:00-03:30"),
+        ),
+        # 2026-04-05 on the Chatham Islands (+13:45, then +12:45): 02:45 to 03:45 twice.
+        (
+            "Pacific/Chatham",
+            "2026-04-05",
+            utc(2026, 4, 4, 13, 20),
+            utc(2026, 4, 4, 14, 20),
+            ("2026-04-05T03:00:00+13:45", "2026-04-05T03:00:00+12:45"),
+        ),
+    ],
+)
+def test_fall_back_keeps_the_repeated_hour_apart_off_the_whole_hour(
+    api_client, click, zone, day, first, second, keys
+):
+    """The trend (from the hourly rollup) and the query API (from the rows) alike."""
+    EventLogFactory(event=click, timestamp=first, count=1)
+    EventLogFactory(event=click, timestamp=second, count=10)
+
+    trend = api_client.get(
+        TREND, {"interval": "hour", "start_date": day, "end_date": day, "tz": zone}
+    ).json()
+    rows = api_client.post(
+        "/api/query",
+        {"breakdown": "time:hour", "date_range": {"start": day, "end": day}, "tz": zone},
+        format="json",
+    ).json()["rows"]
+
+    assert len(trend) == len(rows) == 25
+    assert (trend[keys[0]], trend[keys[1]]) == ({"click": 1}, {"click": 10})
+    by_hour = {row["time:hour"]: row["events"] for row in rows}
+    assert (by_hour[keys[0]], by_hour[keys[1]]) == (1, 10)
+
+
 def test_dst_day_sums_its_23_hours(api_client, click):
     # Local midnight-to-midnight on 2024-03-10 in New York is 05:00 UTC to 04:00 UTC next day.
     EventLogFactory(event=click, timestamp=utc(2024, 3, 10, 5, 0), count=1)
