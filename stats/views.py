@@ -248,6 +248,7 @@ def date_range(query: dict) -> dict:
                 )
             ],
         ),
+        not_found=True,
     )
 )
 class TrendView(StatsView):
@@ -259,6 +260,9 @@ class TrendView(StatsView):
     chart_kind = "event_trend"
 
     def select(self, query: dict, *, tz: ZoneInfo, source: StatsSource) -> dict:
+        name = query.get("event_name")
+        if name is not None and not self.scoped(Event.objects.filter(name=name)).exists():
+            raise Event.DoesNotExist  # a 404, as every other stats route answers
         return selectors.event_trend(
             **self.event_rows(daily=True),
             **date_range(query),

@@ -175,7 +175,7 @@ def test_bad_query_asked_as_png_is_a_json_400(api_client, url, ask):
     assert list(response.json()) == ["start_date"]
 
 
-@pytest.mark.parametrize("url", [FREQUENCY, HOURLY])
+@pytest.mark.parametrize("url", [TREND, FREQUENCY, HOURLY])
 def test_unknown_event_asked_as_png_is_a_json_404(api_client, url):
     assert_json_error(api_client.get(f"{url}.png", {"event_name": "nope"}), 404)
 

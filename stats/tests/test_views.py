@@ -120,6 +120,13 @@ def test_frequency_unknown_event_name_is_404(api_client, url):
     assert "detail" in response.json()
 
 
+def test_trend_of_an_unknown_event_is_404(api_client):
+    response = api_client.get(TREND, {"event_name": "nope", "start_date": "2024-01-15"})
+
+    assert_json(response, 404)
+    assert response.json() == {"detail": "No event named 'nope'."}
+
+
 @pytest.mark.usefixtures("seed_trend")
 def test_trend_event_name_narrows_to_one_event(api_client):
     response = api_client.get(TREND, {"event_name": "event1"})
@@ -332,12 +339,12 @@ def test_another_tenants_event_name_is_404_on_frequency(api_client, other_client
 
 
 @pytest.mark.usefixtures("two_tenants_logs")
-def test_another_tenants_event_name_is_empty_on_trend(api_client):
-    # The trend reads logs, not events: an unknown name simply has no days.
+def test_another_tenants_event_name_is_404_on_trend(api_client, other_client):
+    # As on every other stats route: zeros would read as "it never happened".
     response = api_client.get(TREND, {"event_name": "secret"})
 
-    assert_json(response, 200)
-    assert response.json() == {}
+    assert_json(response, 404)
+    assert other_client.get(TREND, {"event_name": "secret"}).json() == {"2024-01-15": {"secret": 9}}
 
 
 # --- query counts ------------------------------------------------------------
