@@ -3,7 +3,8 @@ stored as a tenant's daily aggregates in one transaction, and a receipt (WebImpo
 
 An import never doubles what is already counted: days on or after the tenant's first
 native page view are left out (those are counted natively), and so are days an earlier
-import already covers; the receipt counts the lines left out, by reason. A file that
+import already covers, days of a table another file of this import brought, and lines
+repeated in a file; the receipt counts the lines left out, by reason. A file that
 cannot be read at all (its header, its encoding) stops the import with nothing stored.
 """
 
@@ -173,30 +174,43 @@ class _Run:
                 raise ExportError(f"{upload.name}: cannot be unpacked ({exc}).") from None
 
     def _read_lines(self, name: str, lines: "_Lines") -> None:
-        receipt = self.receipt
         records = csv.DictReader(lines, strict=True)
         records.fieldnames = [column.strip() for column in records.fieldnames or []]
         reader = _reader(self.source, name, records.fieldnames, self.tz)
         done = {"name": name, "table": reader.table if reader else None, "rows": 0}
-        receipt.files.append(done)
+        self.receipt.files.append(done)
+        file = _File(name, len(self.receipt.files), reader)
         for record in records:
-            receipt.read += 1
+            self.receipt.read += 1
             done["rows"] += 1
-            if reader is None:
-                receipt.skip("unsupported_table", name, lines.number)
-                continue
-            try:
-                reason = self.days.reason_against(reader.day_of(record))
-                if reason is not None:
-                    receipt.skip(reason, name, lines.number)
-                    continue
-                self.store(reader.add(record))
-            except BadRow as exc:
-                receipt.skip("invalid_row", name, lines.number, str(exc))
-                continue
-            receipt.imported += 1
+            self._take(file, record, lines.number)
         if reader is not None:
             self.store(reader.finish())
+
+    def _take(self, file: "_File", record: dict[str, str], line: int) -> None:
+        """Stores the rows of one line, or counts why it is left out."""
+        reader, receipt = file.reader, self.receipt
+        if reader is None:
+            receipt.skip("unsupported_table", file.name, line)
+            return
+        try:
+            day = reader.day_of(record)
+            reason = self.days.reason_against(day, unit=reader.unit, file=file.number)
+            if reason is not None:
+                receipt.skip(reason, file.name, line)
+                return
+            key = _line_key(record)
+            if key in file.lines:
+                same = f"the same line as line {file.lines[key]}."
+                receipt.skip("duplicate_row", file.name, line, same)
+                return
+            self.store(reader.add(record))
+        except BadRow as exc:
+            receipt.skip("invalid_row", file.name, line, str(exc))
+            return
+        self.days.bring(day, unit=reader.unit, file=file.number)
+        file.lines[key] = line
+        receipt.imported += 1
 
     def store(self, rows: Iterable[Row]) -> None:
         for row in rows:
@@ -240,7 +254,9 @@ def _reader(source: str, name: str, columns: list[str], tz: ZoneInfo) -> Reader 
 
 class _Days:
     """Which days an import may bring: from 1970 to tomorrow, before the tenant's first
-    native page view (in its zone), and outside the days of its earlier imports."""
+    native page view (in its zone), outside the days of its earlier imports, and a day of
+    one unit (a table) from one of its files only: a file given twice, or a zip and one
+    of its files, brings its days once."""
 
     def __init__(self, tenant: Tenant, tz: ZoneInfo):
         first_view = (
@@ -256,15 +272,40 @@ class _Days:
                 "start_date", "end_date"
             )
         )
+        self.brought: dict[tuple[str, dt.date], int] = {}  # (unit, day): the file's number
 
-    def reason_against(self, day: dt.date) -> str | None:
+    def reason_against(self, day: dt.date, *, unit: str, file: int) -> str | None:
         if not EPOCH <= day <= self.latest:
             return "date_out_of_range"
         if self.native_from is not None and day >= self.native_from:
             return "tracked_natively"
         if any(start <= day <= end for start, end in self.imported):
             return "already_imported"
+        if self.brought.get((unit, day), file) != file:
+            return "already_imported"  # by another file of this import
         return None
+
+    def bring(self, day: dt.date, *, unit: str, file: int) -> None:
+        self.brought.setdefault((unit, day), file)
+
+
+@dataclass
+class _File:
+    """A file being read: its number in the import, its reader (None: a table left out)
+    and the lines it gave, by key (to leave out a line given again)."""
+
+    name: str
+    number: int
+    reader: Reader | None
+    lines: dict[int, int] = field(default_factory=dict)  # key: the line's number
+
+
+def _line_key(record: dict[str, Any]) -> int:
+    """A line's values, hashed: the same line twice in an export (all the values of a day,
+    a page or an event again) is the same numbers twice, never new ones. 64 bits, kept
+    per file (about 100 bytes a line), so two different lines of a file of ten million
+    share one with a chance of about 1 in 300,000."""
+    return hash(tuple(tuple(v) if isinstance(v, list) else v for v in record.values()))
 
 
 class _Counting(io.RawIOBase):

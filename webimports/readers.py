@@ -58,6 +58,12 @@ class Reader:
 
     table = ""
 
+    @property
+    def unit(self) -> str:
+        """What one file brings of a day: another file of the same unit brings the same
+        numbers again (a file given twice, a zip and one of its files)."""
+        return self.table
+
     def day_of(self, record: dict[str, str]) -> dt.date:
         return parse_date(text(record, "date"))
 
@@ -368,6 +374,11 @@ class GaReader(Reader):
         if not {"visitors", "visits", "pageviews"} & set(self.metrics):
             raise ExportError("The report has no Users, Sessions or Views column.")
         self.table = self.dimension[1] if self.dimension else "visitors"
+
+    @property
+    def unit(self) -> str:
+        # Reports of one dimension with other metrics (Users in one, Views in another) add up.
+        return f"{self.table}: {', '.join(sorted(self.metrics))}"
 
     def day_of(self, record: dict[str, str]) -> dt.date:
         return parse_date(text(record, self.date))

@@ -92,21 +92,25 @@ def zipped(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def upload(client, source: str, files: dict[str, bytes | str]):
+Files = dict[str, bytes | str] | list[tuple[str, bytes | str]]  # a list may repeat a name
+
+
+def upload(client, source: str, files: Files):
+    pairs = files.items() if isinstance(files, dict) else files
     return client.post(
         URL,
         {
             "source": source,
             "files": [
                 SimpleUploadedFile(name, data.encode() if isinstance(data, str) else data)
-                for name, data in files.items()
+                for name, data in pairs
             ],
         },
         format="multipart",
     )
 
 
-def imported(client, source: str, files: dict[str, bytes | str]) -> dict:
+def imported(client, source: str, files: Files) -> dict:
     response = upload(client, source, files)
     assert response.status_code == 201, response.content
     return response.json()
