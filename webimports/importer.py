@@ -11,6 +11,7 @@ cannot be read at all (its header, its encoding) stops the import with nothing s
 import csv
 import datetime as dt
 import io
+import lzma
 import zipfile
 import zlib
 from collections import Counter
@@ -46,6 +47,22 @@ BATCH = 2000  # rows per INSERT
 MAX_ERRORS = 20  # problems listed in a receipt (all are counted)
 MAX_NAME = 200  # characters of a file's name kept in a receipt
 EPOCH = dt.date(1970, 1, 1)
+ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a member's header; an empty zip's end
+# What zipfile raises besides BadZipFile for a damaged or unusual zip (found by damaging
+# zips at random): an encrypted member (RuntimeError), an unknown compression method or
+# zip version (NotImplementedError), a name flagged UTF-8 that is not (UnicodeDecodeError)
+# or an offset before the start (both ValueError), damaged compressed bytes (zlib.error,
+# EOFError, lzma.LZMAError, and OSError from bz2).
+UNPACKING_ERRORS = (
+    zipfile.BadZipFile,
+    RuntimeError,
+    NotImplementedError,
+    ValueError,
+    zlib.error,
+    EOFError,
+    lzma.LZMAError,
+    OSError,
+)
 
 
 class ImportBusy(RuntimeError):
@@ -69,18 +86,19 @@ def uploads_of(name: str, size: int, opener: Callable[[], IO[bytes]]) -> list[Up
     """The CSV files of an upload: itself, or the `.csv` members of a zip (Plausible
     exports one), refused when they would unpack to more than WEBIMPORT_MAX_BYTES."""
     with opener() as head:
-        is_zip = head.read(4) == b"PK\x03\x04"
+        is_zip = head.read(4) in ZIP_SIGNATURES
     if not is_zip:
         return [Upload(name, size, opener)]
-    try:
-        with opener() as handle, zipfile.ZipFile(handle) as archive:
-            members = [
-                info
-                for info in archive.infolist()
-                if not info.is_dir() and info.filename.lower().endswith(".csv")
-            ]
-    except zipfile.BadZipFile as exc:
-        raise ExportError(f"{name}: not a readable zip ({exc}).") from None
+    with opener() as handle:
+        try:
+            with zipfile.ZipFile(handle) as archive:
+                members = [
+                    info
+                    for info in archive.infolist()
+                    if not info.is_dir() and info.filename.lower().endswith(".csv")
+                ]
+        except UNPACKING_ERRORS as exc:
+            raise ExportError(f"{name}: not a readable zip ({exc}).") from None
     if not members:
         raise ExportError(f"{name}: the zip holds no .csv file.")
     if sum(info.file_size for info in members) > settings.WEBIMPORT_MAX_BYTES:
@@ -96,10 +114,17 @@ def uploads_of_paths(paths: Iterable[str | Path]) -> list[Upload]:
 
 
 def _member(opener, info: zipfile.ZipInfo) -> Callable[[], IO[bytes]]:
+    """Opens a zip's member; what it cannot unpack raises BadZipFile, opened or read."""
+
     def open_member() -> IO[bytes]:
         handle = opener()
-        archive = zipfile.ZipFile(handle)
-        return _Closing(archive.open(info), (archive, handle))  # type: ignore[return-value]
+        try:
+            archive = zipfile.ZipFile(handle)
+            member = archive.open(info)
+        except UNPACKING_ERRORS as exc:
+            handle.close()
+            raise zipfile.BadZipFile(exc) from exc
+        return _Member(member, (archive, handle))  # type: ignore[return-value]
 
     return open_member
 
@@ -160,18 +185,21 @@ class _Run:
         self.pending: list[ImportedDay] = []
 
     def read(self, upload: Upload) -> None:
-        with upload.open() as handle:
-            stream = io.BufferedReader(_Counting(handle, self.progress))
-            lines = _Lines(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""))
-            try:
-                self._read_lines(upload.name, lines)
-            except csv.Error as exc:
-                raise ExportError(f"{upload.name}, line {lines.number}: {exc}") from None
-            except UnicodeDecodeError:
-                message = f"{upload.name}: not UTF-8 text (save it as UTF-8 CSV)."
-                raise ExportError(message) from None
-            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a damaged zip member
-                raise ExportError(f"{upload.name}: cannot be unpacked ({exc}).") from None
+        try:
+            with upload.open() as handle:
+                self._read_text(upload.name, handle)
+        except zipfile.BadZipFile as exc:  # a zip's member, opened or read (see _member)
+            raise ExportError(f"{upload.name}: cannot be unpacked ({exc}).") from None
+
+    def _read_text(self, name: str, handle: IO[bytes]) -> None:
+        stream = io.BufferedReader(_Counting(handle, self.progress))
+        lines = _Lines(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""))
+        try:
+            self._read_lines(name, lines)
+        except csv.Error as exc:
+            raise ExportError(f"{name}, line {lines.number}: {exc}") from None
+        except UnicodeDecodeError:
+            raise ExportError(f"{name}: not UTF-8 text (save it as UTF-8 CSV).") from None
 
     def _read_lines(self, name: str, lines: "_Lines") -> None:
         records = csv.DictReader(lines, strict=True)
@@ -342,21 +370,25 @@ class _Lines(Iterator[str]):
         raise StopIteration
 
 
-class _Closing:
-    """A zip member that also closes its archive and the file under it."""
+class _Member:
+    """A zip's member: what cannot be unpacked raises BadZipFile (a UnicodeDecodeError from
+    here is no text's), and closing it closes its archive and the file under it."""
 
     def __init__(self, member: IO[bytes], owners: tuple):
         self.member = member
         self.owners = owners
 
     def read(self, size: int = -1) -> bytes:
-        return self.member.read(size)
+        try:
+            return self.member.read(size)
+        except UNPACKING_ERRORS as exc:
+            raise zipfile.BadZipFile(exc) from exc
 
     def close(self) -> None:
         for owner in (self.member, *self.owners):
             owner.close()
 
-    def __enter__(self) -> "_Closing":
+    def __enter__(self) -> "_Member":
         return self
 
     def __exit__(self, *exc) -> None:
