@@ -265,7 +265,12 @@ class UmamiReader(Reader):
             instant = dt.datetime.fromisoformat(raw.replace(" UTC", ""))
         except ValueError:
             raise BadRow(f"created_at {raw[:40]!r} is not a date and time.") from None
-        return instant.replace(tzinfo=dt.UTC) if instant.tzinfo is None else instant
+        instant = instant.replace(tzinfo=dt.UTC) if instant.tzinfo is None else instant
+        try:
+            instant.astimezone(self.tz)  # its day here: not before year 1 nor after 9999
+        except OverflowError:
+            raise BadRow(f"created_at {raw[:40]!r} is out of range.") from None
+        return instant
 
     def _properties(self, record: dict[str, str]) -> dict[str, str]:
         domain = text(record, "referrer_domain")
@@ -393,6 +398,8 @@ class GaReader(Reader):
         duration = 0
         if "duration" in metrics:  # a mean per visit
             duration = round(visits * seconds(record, metrics["duration"]))
+            if duration > MAX_NUMBER:  # each below it, their product may not be
+                raise BadRow(f"{metrics['duration']} times {metrics['visits']} is out of range.")
         numbers = (
             count(record, metrics["visitors"]) if "visitors" in metrics else 0,
             visits,

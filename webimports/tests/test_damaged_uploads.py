@@ -1,4 +1,5 @@
-"""Damaged or unusual zips: a 400 naming the file, never a 500."""
+"""Damaged or unusual zips and out-of-range numbers: a 400 naming the file, or a line
+skipped as `invalid_row`, never a 500."""
 
 import io
 import struct
@@ -103,3 +104,38 @@ def test_the_odd_zips_are_whole_zips_otherwise(api_client):
     assert len(zipped({})) == 22  # the end of the central directory only
     receipt = imported(api_client, "plausible", {"export.zip": odd_zip(lambda *_: None)})
     assert receipt["rows_imported"] == 2
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "text", "message"),
+    [
+        (
+            "ga",
+            "report.csv",
+            "Date,Users,Sessions,Average session duration\n"
+            "20230501,1,4611686018427387904,4611686018427387904\n20230502,1,2,30\n",
+            "is out of range",
+        ),
+        (
+            "umami",
+            "website_event.csv",
+            "session_id,visit_id,created_at,url_path,event_type\n"
+            "s1,v1,0001-01-01T00:30:00+01:00,/a,1\ns2,v2,2023-05-02 10:00:00,/,1\n",
+            "created_at '0001-01-01T00:30:00+01:00' is out of range",
+        ),
+        (
+            "umami",
+            "website_event.csv",
+            "session_id,visit_id,created_at,url_path,event_type\n"
+            "s1,v1,9999-12-31T23:00:00-05:00,/a,1\ns2,v2,2023-05-02 10:00:00,/,1\n",
+            "created_at '9999-12-31T23:00:00-05:00' is out of range",
+        ),
+    ],
+    ids=["ga-duration-times-sessions", "umami-year-1", "umami-year-9999"],
+)
+def test_numbers_and_times_out_of_range_are_invalid_rows(api_client, source, name, text, message):
+    receipt = imported(api_client, source, {name: text})
+
+    assert (receipt["rows_imported"], receipt["rows_skipped"]) == (1, {"invalid_row": 1})
+    assert receipt["errors"][0]["line"] == 2
+    assert message in receipt["errors"][0]["message"]
