@@ -21,7 +21,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db.models import Count, F, FloatField, Max, Min, Q, QuerySet, Sum
 from django.db.models.lookups import Exact, In, IsNull
 
-from core.ranges import half_open
+from core.ranges import NOTHING, OutOfCalendar, half_open, within_calendar
 from events.models import EventLog
 from events.usersets import UserSets
 from insights.conditions import filters_q
@@ -32,6 +32,7 @@ from stats.buckets import bucket_key, bucket_keys
 from stats.selectors import day_range_bounds, time_bucket
 
 OTHER = "(other)"  # the breakdown value of the series beyond `limit`
+ONE_DAY = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,27 @@ def run_query(
     return answer
 
 
-def resolve_window(date_range: DateRange, tz: ZoneInfo, now: dt.datetime) -> Window:
-    """A preset counts whole local days up to and including today."""
+def resolve_window(
+    date_range: DateRange,
+    tz: ZoneInfo,
+    now: dt.datetime,
+    *,
+    before: dt.timedelta = NOTHING,
+    after: dt.timedelta = NOTHING,
+) -> Window:
+    """The instants `date_range` covers in `tz`; a preset counts whole local days up to
+    and including today. QueryError (`date_range.start`, `date_range.end`) when the
+    window, with the `before` and `after` its computation reads around it, leaves the
+    calendar (core.ranges.within_calendar)."""
+    window = _window(date_range, tz, now)
+    try:
+        within_calendar(lower=window.lower, upper=window.upper, tz=tz, before=before, after=after)
+    except OutOfCalendar as exc:
+        raise QueryError(f"date_range.{exc.side}", exc.message) from None
+    return window
+
+
+def _window(date_range: DateRange, tz: ZoneInfo, now: dt.datetime) -> Window:
     if date_range.preset == "all":
         return Window(None, None)
     if date_range.preset is not None:
@@ -100,18 +120,21 @@ def resolve_window(date_range: DateRange, tz: ZoneInfo, now: dt.datetime) -> Win
 
 def previous_window(date_range: DateRange, window: Window, tz: ZoneInfo) -> Window:
     """The range of the same length just before `window`: as many whole local days
-    before a range of days (DST days keep their length in days), else as long."""
-    assert window.lower is not None  # noqa: S101 - parse_query refuses open ranges
-    assert window.upper is not None  # noqa: S101
-    try:
-        if isinstance(date_range.start, dt.datetime):
-            return Window(window.lower - (window.upper - window.lower), window.lower)
-        first = window.lower.astimezone(tz).date()
-        days = (window.upper.astimezone(tz).date() - first).days
-        start = dt.datetime.combine(first - dt.timedelta(days=days), dt.time.min, tzinfo=tz)
-        start.astimezone(dt.UTC)
-    except OverflowError:
+    before a range of days (DST days keep their length in days), else as long.
+    QueryError (`compare`) when it would begin before the calendar does."""
+    # parse_query refuses open ranges; the calendar's first and last days open them too.
+    if window.lower is None or window.upper is None:
+        raise QueryError("compare", "Needs a range with a start and an end in the calendar.")
+    length = window.upper - window.lower
+    try:  # a day more: a range of days may grow by an hour of DST
+        within_calendar(lower=window.lower, upper=None, tz=tz, before=length + ONE_DAY)
+    except OutOfCalendar:
         raise QueryError("compare", "The previous period begins before the year 1.") from None
+    if isinstance(date_range.start, dt.datetime):
+        return Window(window.lower - length, window.lower)
+    first = window.lower.astimezone(tz).date()
+    days = (window.upper.astimezone(tz).date() - first).days
+    start = dt.datetime.combine(first - dt.timedelta(days=days), dt.time.min, tzinfo=tz)
     return Window(start, window.lower)
 
 

@@ -149,7 +149,7 @@ class Journey:
 def run_funnel(
     funnel: Funnel, *, logs: QuerySet[EventLog], tz: ZoneInfo, now: dt.datetime
 ) -> dict[str, Any]:
-    window = resolve_window(funnel.date_range, tz, now)
+    window = funnel_window(funnel, tz=tz, now=now)
     journeys = user_journeys(funnel, logs=logs, window=window)
     answer = {
         "query": funnel.echo,
@@ -162,10 +162,17 @@ def run_funnel(
     return answer
 
 
+def funnel_window(funnel: Funnel, *, tz: ZoneInfo, now: dt.datetime) -> Window:
+    """The range users enter in. Their later steps are read up to the funnel's window
+    past its end: QueryError when that leaves the calendar."""
+    return resolve_window(funnel.date_range, tz, now, after=funnel.window)
+
+
 def user_journeys(
     funnel: Funnel, *, logs: QuerySet[EventLog], window: Window
 ) -> dict[str, Journey]:
-    """{distinct_id: journey} of every user who entered the funnel."""
+    """{distinct_id: journey} of every user who entered the funnel in `window` (from
+    funnel_window)."""
     upper = None if window.upper is None else window.upper + funnel.window
     matched = functools.reduce(
         operator.add,

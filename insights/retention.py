@@ -46,6 +46,13 @@ PERIODS = ("day", "week", "month")
 MAX_PERIODS = 52
 RETENTION_KEYS = ("cohort", "return", "period", "periods", "date_range", "tz")
 DEFAULT_PERIODS = 8
+# How far before a day its period may begin. Cohorts to come are never listed, so
+# returns are read at most `periods` periods past now: nothing past the range's end.
+REACH = {
+    "day": dt.timedelta(0),
+    "week": dt.timedelta(days=6),
+    "month": dt.timedelta(days=30),
+}
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,8 @@ def _activity(value: dict, path: str, keys: set[str], *, required: bool) -> Acti
 def run_retention(
     retention: Retention, *, logs: QuerySet[EventLog], tz: ZoneInfo, now: dt.datetime
 ) -> dict[str, Any]:
-    window = resolve_window(retention.date_range, tz, now)
+    # The first cohort begins on the Monday or the 1st of the range's first local day.
+    window = resolve_window(retention.date_range, tz, now, before=REACH[retention.period])
     users = logs.exclude(distinct_id="").order_by()
     cohorts = _cohorts(retention, users, window, tz, now)
     last_cohort = max(cohorts, default=None)

@@ -39,9 +39,10 @@ from core.ranges import MICROSECOND
 from events.models import EventLog
 from events.usersets import tenant_sets
 from insights.boards import over_dashboard
-from insights.engine import resolve_window, run_query
+from insights.engine import run_query
 from insights.funnels import (
     Funnel,
+    funnel_window,
     journey_value_key,
     parse_funnel,
     run_funnel,
@@ -480,6 +481,8 @@ class FunnelUsersView(TenantScopedMixin, generics.ListAPIView):
         params.is_valid(raise_exception=True)
         try:
             funnel = parse_funnel(decoded_q(request))
+            tz = funnel.tz or ZoneInfo(self.tenant.timezone)
+            window = funnel_window(funnel, tz=tz, now=timezone.now())
         except QueryError as exc:
             raise ValidationError({exc.path: [exc.message]}) from None
         step = params.validated_data["step"]
@@ -487,8 +490,6 @@ class FunnelUsersView(TenantScopedMixin, generics.ListAPIView):
             raise ValidationError({"step": [f"The funnel has {len(funnel.steps)} steps."]})
         value = params.validated_data.get("value")
         wanted = None if value is None else _breakdown_value_key(funnel, value)
-        tz = funnel.tz or ZoneInfo(self.tenant.timezone)
-        window = resolve_window(funnel.date_range, tz, timezone.now())
         journeys = user_journeys(funnel, logs=self.get_queryset(), window=window)
         if wanted is not None:
             journeys = {

@@ -225,6 +225,31 @@ class TestFunnelApi:
             assert response.status_code == 400
             assert list(response.json()) == ["value"]
 
+    @pytest.mark.parametrize(
+        "date_range",
+        [
+            {"start": "9999-12-01", "end": "9999-12-30"},
+            {"start": "9999-12-31T00:00:00+00:00", "end": "9999-12-31T23:59:59+00:00"},
+        ],
+    )
+    def test_a_window_past_the_calendars_end_is_a_400(self, api_client, date_range):
+        # The steps after an entry are read up to `window` past the range's end.
+        body = {"steps": ["view", "buy"], "date_range": date_range, "tz": "UTC"}
+
+        answers = [
+            funnel(api_client, body),
+            api_client.get("/api/funnels/users", {"q": json.dumps(body), "step": 2}),
+        ]
+
+        for response in answers:
+            assert response.status_code == 400, response.content
+            assert "out of the calendar's range" in response.json()["date_range.end"][0]
+
+    def test_a_window_that_fits_before_the_calendars_end_answers(self, api_client, shop):
+        body = {**BODY, "window": "1d", "date_range": {"start": "9999-12-01", "end": "9999-12-29"}}
+
+        assert [step["users"] for step in funnel(api_client, body).json()["steps"]] == [0, 0, 0]
+
     def test_another_tenants_users_are_never_seen(self, other_client, shop):
         assert [s["users"] for s in funnel(other_client, BODY).json()["steps"]] == [0, 0, 0]
         q = json.dumps(BODY)

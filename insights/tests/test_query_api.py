@@ -340,6 +340,54 @@ class TestRanges:
             {"time:day": "2024-01-05", "events": 4},
         ]
 
+    @pytest.mark.parametrize(
+        ("date_range", "tz", "path"),
+        [
+            # The local day of a bound lies before the year 1 or after 9999.
+            ({"start": "0001-01-01T00:00:00+00:00"}, "Etc/GMT+12", "date_range.start"),
+            ({"end": "9999-12-31T23:59:59+00:00"}, "Etc/GMT-14", "date_range.end"),
+            ({"end": "9999-12-31T23:00:00+00:00"}, "Asia/Kolkata", "date_range.end"),
+        ],
+    )
+    def test_bounds_whose_local_day_leaves_the_calendar_are_400s(
+        self, api_client, date_range, tz, path
+    ):
+        for breakdown in ([], ["time:hour"], ["time:week"], ["time:month"]):
+            body = {"date_range": date_range, "tz": tz, "breakdown": breakdown}
+
+            response = query(api_client, body)
+
+            assert response.status_code == 400, (breakdown, response.content)
+            assert "out of the calendar's range" in response.json()[path][0]
+
+    @pytest.mark.parametrize(
+        "date_range",
+        [
+            {"start": "0001-01-01", "end": "0001-01-03"},  # the first day: an open start
+            {"start": "0001-01-02", "end": "0001-01-03"},
+            {"start": "9999-12-29", "end": "9999-12-31"},  # the last day: an open end
+            {"start": "0001-01-01T00:00:00+00:00", "end": "0001-01-02T00:00:00+00:00"},
+        ],
+    )
+    def test_a_previous_period_before_the_calendar_is_a_400(self, api_client, date_range):
+        body = {"date_range": date_range, "tz": "UTC", "compare": "previous_period"}
+
+        response = query(api_client, body)
+
+        assert response.status_code == 400, response.content
+        assert list(response.json()) == ["compare"]
+
+    def test_ranges_near_the_ends_of_the_calendar_still_answer(self, api_client, shop):
+        for date_range, tz in (
+            ({"start": "0001-01-02", "end": "0001-01-03"}, "Etc/GMT-14"),
+            ({"start": "9999-12-01", "end": "9999-12-30"}, "Etc/GMT+12"),
+            ({"start": "9999-12-31T00:00:00+00:00", "end": "9999-12-31T23:59:59+00:00"}, "UTC"),
+        ):
+            response = query(api_client, {"date_range": date_range, "tz": tz})
+
+            assert response.status_code == 200, response.content
+            assert response.json()["total"] == {"events": 0}
+
 
 @pytest.mark.django_db
 class TestFormats:

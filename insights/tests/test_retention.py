@@ -142,6 +142,24 @@ class TestRetentionApi:
         assert response.status_code == 400
         assert list(response.json()) == [path]
 
+    @pytest.mark.parametrize(
+        ("date_range", "period", "side"),
+        [
+            # The week of the 2nd began on Monday the 1st, before the year 1 in UTC+14.
+            ({"start": "0001-01-02", "end": "0001-01-03"}, "week", "start"),
+            ({"start": "0001-01-01T00:00:00+00:00", "end": "0001-01-02T00:00:00Z"}, "day", "start"),
+            ({"start": "0001-01-20", "end": "0001-02-03"}, "month", "start"),
+        ],
+    )
+    def test_periods_beyond_the_calendar_are_a_400(self, api_client, date_range, period, side):
+        # (Cohorts to come are never listed: returns are read at most `periods` past now.)
+        body = {"cohort": "signup", "date_range": date_range, "period": period, "tz": "Etc/GMT-14"}
+
+        response = retention(api_client, body)
+
+        assert response.status_code == 400, response.content
+        assert "out of the calendar's range" in response.json()[f"date_range.{side}"][0]
+
     def test_another_tenants_users_are_never_counted(self, other_client, app):
         cohorts = retention(other_client, BODY).json()["cohorts"]
 

@@ -172,6 +172,33 @@ class TestDashboards:
         assert marked.status_code == 200
         assert marked["ETag"] != before
 
+    def test_a_tile_whose_range_the_calendar_cannot_hold_shows_the_error(
+        self, api_client, anon_client, logs
+    ):
+        funnel = create(
+            api_client, "insights", {"name": "f", "kind": "funnel", "definition": FUNNEL}
+        )
+        board = create(api_client, "dashboards", {"name": "B", "insights": [funnel["id"]]})
+        # A range every query can read; a funnel reads 14 days past it.
+        late = {"date_range": {"start": "9999-12-01", "end": "9999-12-30"}}
+        patched = api_client.patch(f"/api/dashboards/{board['id']}/", late, format="json")
+        assert patched.status_code == 200
+        url = api_client.post(f"/api/dashboards/{board['id']}/share/").json()["share_url"]
+        tile = Dashboard.objects.get(pk=board["id"]).tiles.get()
+
+        results = api_client.get(f"/api/insights/{funnel['id']}/results?dashboard={board['id']}")
+        page = anon_client.get(url)
+        data = anon_client.get(f"{url}/tiles/{tile.pk}.json")
+        png = anon_client.get(f"{url}/tiles/{tile.pk}.png")
+
+        assert results.status_code == 400
+        assert "out of the calendar's range" in results.json()["date_range.end"][0]
+        assert page.status_code == 200
+        assert "out of the calendar&#x27;s range" in page.content.decode()
+        assert data.status_code == 200
+        assert data.json()["error"].startswith("date_range.end: Is out of the calendar's range")
+        assert png.status_code == 400
+
     def test_bad_dashboards(self, api_client, other_client):
         theirs = create(
             other_client, "insights", {"name": "t", "kind": "query", "definition": QUERY}
