@@ -27,7 +27,7 @@ from django.db.models import Max, Min, Q, QuerySet
 from django.db.models.functions import TruncDate
 from pyroaring import BitMap64
 
-from core.ranges import MICROSECOND, half_open, utc_hour
+from core.ranges import MICROSECOND, half_open, utc_hour, within_calendar
 from events.models import EventLog, HourlyCountIncrement, HourlyUserSketch
 from events.sketches import HOUR, hll_ready
 from events.usersets import UserSets, hours_between, sets_ready, stretches, whole_hours
@@ -76,7 +76,8 @@ def active_users(
     sets: UserSets | None = None,
 ) -> list[ActiveUsers]:
     """One row per day of [start, end] (of the data, where open). Raises TooManyBuckets
-    for more than MAX_BUCKETS days. With `sketches`, an approximate answer where this
+    for more than MAX_BUCKETS days, OutOfCalendar when the windows of the range's days
+    reach beyond the calendar. With `sketches`, an approximate answer where this
     database keeps them (any event only), each row saying which it is: `approximate`
     and its `relative_error`. With `sets`, an exact answer counts from the hourly user
     sets where this database keeps them (`_from_sets`)."""
@@ -89,6 +90,14 @@ def active_users(
     if (last - first).days >= MAX_BUCKETS:
         raise TooManyBuckets(f"More than {MAX_BUCKETS} days: narrow the range.")
     windows = {**WINDOWS, "active_users": window}
+    # The first day's widest window and the day after the last one are read too.
+    within_calendar(
+        lower=_local_midnight(first, tz),
+        upper=_local_midnight(last, tz),
+        tz=tz,
+        before=dt.timedelta(days=max(windows.values()) - 1),
+        after=dt.timedelta(days=1),
+    )
     if sketches is not None:
         if event_name is None and hll_ready():
             rows = _sketched(users, sketches, first, last, tz, windows)
@@ -324,7 +333,12 @@ def _day_users(
 
 
 def _midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=tz).astimezone(dt.UTC)
+    return _local_midnight(day, tz).astimezone(dt.UTC)
+
+
+def _local_midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
+    """Aware, in `tz`: made for any day, even one whose midnight UTC cannot hold."""
+    return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
 
 
 def _changes(pairs: QuerySet, windows: dict[str, int]) -> dict[int, dict[str, int]]:

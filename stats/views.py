@@ -24,6 +24,7 @@ from rest_framework.settings import api_settings
 from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
 from core.deadline import StatementDeadlineMixin
+from core.ranges import OutOfCalendar
 from events.exceptions import EventNotFound
 from events.models import (
     DailyCountTotal,
@@ -123,7 +124,8 @@ class StatsView(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIVi
 
     def select(self, query: dict, *, tz: ZoneInfo, source: StatsSource) -> Any:
         """The answer's data, read from `source`. An unknown `event_name` raises
-        Event.DoesNotExist (a 404); too long a range raises TooManyBuckets (a 400)."""
+        Event.DoesNotExist (a 404); too long a range raises TooManyBuckets, one whose
+        computation leaves the calendar OutOfCalendar (both a 400)."""
         raise NotImplementedError
 
     def get(self, request, *args, **kwargs):
@@ -140,6 +142,8 @@ class StatsView(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIVi
         except TooManyBuckets as exc:
             message = self.buckets_message or str(exc)
             raise ValidationError({self.buckets_field: [message]}) from None
+        except OutOfCalendar as exc:
+            raise ValidationError({f"{exc.side}_date": [exc.message]}) from None
         except Event.DoesNotExist:
             raise EventNotFound(query["event_name"]) from None
         return self.respond(data, tz=tz, query=query, source=source)

@@ -98,6 +98,34 @@ class TestActiveUsersApi:
             assert response.status_code == 400
             assert list(response.json()) == list(bad)
 
+    @pytest.mark.parametrize("path", ["/api/stats/active_users", "/api/stats/active_users.png"])
+    @pytest.mark.parametrize("tz", ["UTC", "Etc/GMT-14", "Etc/GMT+12"])
+    @pytest.mark.parametrize(
+        ("start", "end", "field"),
+        [
+            # The first day's monthly window reaches 29 days before it: before the year 1.
+            ("0001-01-02", "0001-01-03", "start_date"),
+            ("0001-01-01", "0001-01-01", "start_date"),
+            # The day after the last one is read as well.
+            ("9999-12-30", "9999-12-31", "end_date"),
+        ],
+    )
+    def test_windows_beyond_the_calendar_are_a_400(
+        self, api_client, tenant, path, tz, start, end, field
+    ):
+        response = api_client.get(path, {"start_date": start, "end_date": end, "tz": tz})
+
+        assert response.status_code == 400, response.content
+        assert "out of the calendar's range" in response.json()[field][0]
+
+    def test_windows_that_fit_the_calendar_answer(self, api_client, tenant):
+        query = {"start_date": "0001-01-31", "end_date": "0001-01-31", "window": 30, "tz": "UTC"}
+
+        response = api_client.get("/api/stats/active_users", query)
+
+        assert response.status_code == 200, response.content
+        assert [row["mau"] for row in response.json()] == [0]
+
     def test_another_tenants_users_are_not_counted(self, api_client, other_client, tenant):
         EventLogFactory(event=EventFactory(tenant=tenant), distinct_id="a", timestamp=at(3))
 
