@@ -44,7 +44,18 @@ class WebQuerySerializer(DaysQuerySerializer):
             raise serializers.ValidationError(
                 {"date_range": ["Give date_range or start_date/end_date, not both."]}
             )
+        if attrs.get("compare") and _open(attrs):
+            # As /api/query: an open range has no previous period.
+            raise serializers.ValidationError(
+                {"compare": ["Needs a range with a start and an end."]}
+            )
         return attrs
+
+
+def _open(attrs: dict) -> bool:
+    if "date_range" in attrs:
+        return attrs["date_range"].preset == "all"
+    return ("start_date" in attrs) != ("end_date" in attrs)
 
 
 def _parsed(parse, name: str):

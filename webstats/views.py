@@ -14,7 +14,7 @@ from rest_framework.settings import api_settings
 from events.models import EventLog
 from insights.conditions import filters_q
 from insights.engine import Window, previous_window, resolve_window
-from insights.spec import DateRange
+from insights.spec import DateRange, QueryError
 from stats.buckets import TooManyBuckets
 from stats.views import StatsView
 from webimports.models import ImportedDay
@@ -47,7 +47,7 @@ class WebStatsView(StatsView):
         date_range = query.get("date_range") or DEFAULT_RANGE
         if "start_date" in query or "end_date" in query:
             date_range = DateRange(start=query.get("start_date"), end=query.get("end_date"))
-        window = resolve_window(date_range, tz, now)
+        window, previous = _windows(date_range, tz, now, compare="compare" in query)
         conditions = filters_q(query["filters"]) if "filters" in query else Q()
         interval = query.get("interval") or _interval(window)
         imported = self.scoped(ImportedDay.objects.all())
@@ -66,8 +66,7 @@ class WebStatsView(StatsView):
             )
         except TooManyBuckets as exc:
             raise ValidationError({"interval": [str(exc)]}) from None
-        if query.get("compare") and window.lower is not None and window.upper is not None:
-            previous = previous_window(date_range, window, tz)
+        if previous is not None:
             numbers = headline_of(
                 self.get_queryset(),
                 previous,
@@ -96,6 +95,18 @@ class RealtimeView(StatsView):
         minutes = self.query()["minutes"]
         counts = realtime(self.get_queryset(), now=timezone.now(), minutes=minutes)
         return Response({"minutes": minutes, **counts})
+
+
+def _windows(
+    date_range: DateRange, tz: ZoneInfo, now: dt.datetime, *, compare: bool
+) -> tuple[Window, Window | None]:
+    """The range asked and, to compare with, the one before it; a 400 naming the
+    parameter when the calendar cannot hold them."""
+    try:
+        window = resolve_window(date_range, tz, now)
+        return window, previous_window(date_range, window, tz) if compare else None
+    except QueryError as exc:
+        raise ValidationError({exc.path.partition(".")[0]: [exc.message]}) from None
 
 
 def _interval(window: Window) -> str:

@@ -177,6 +177,24 @@ def test_compare_with_the_previous_period(api_client, site):
     assert (body["previous"]["visits"], body["previous"]["pageviews"]) == (2, 4)
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start_date": "0001-01-02", "end_date": "0001-01-03"},  # before the year 1
+        {"start_date": "0001-01-01", "end_date": "0001-01-03"},  # the first day: open
+        {"date_range": "all"},
+        {"start_date": "2026-03-01"},
+        {"end_date": "2026-03-01"},
+    ],
+)
+def test_compare_needs_a_previous_period_in_the_calendar(api_client, params):
+    # As /api/query: a 400, never a comparison silently left out.
+    response = api_client.get(URL, {"compare": "previous_period", "tz": "UTC", **params})
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["compare"]
+
+
 def test_another_tenants_page_views_are_not_counted(other_client, site):
     body = get(other_client)
 
