@@ -214,6 +214,9 @@ def test_a_preset_range(api_client, tenant):
     ("params", "field"),
     [
         ({"filters": "[not json"}, "filters"),
+        ({"filters": "[" * 20000 + "]" * 20000}, "filters"),
+        ({"filters": "[" * 40 + "]" * 40}, "filters"),
+        ({"filters": '[["eq", "data.n", NaN]]'}, "filters"),
         ({"filters": json.dumps([["zz", "event", "a"]])}, "filters"),
         ({"date_range": "forever"}, "date_range"),
         ({"date_range": "7d", "start_date": "2026-03-01"}, "date_range"),
