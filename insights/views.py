@@ -6,6 +6,7 @@ share links) and `/api/annotations/`."""
 import csv
 import datetime as dt
 import json
+import math
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -512,9 +513,22 @@ def _breakdown_value_key(funnel: Funnel, value: str) -> str:
         raise ValidationError({"value": ["The funnel has no breakdown."]})
     try:
         # The standard library's parser: a data value may be an integer past 64 bits.
-        return value_key(json.loads(value))
+        # No value is NaN or infinite (ingestion refuses them): json.loads reads NaN,
+        # Infinity and 1e999 as floats, which would match nothing.
+        return value_key(json.loads(value, parse_constant=_not_json, parse_float=_finite))
     except (ValueError, RecursionError):
         raise ValidationError({"value": ["Is not JSON: a breakdown row's value."]}) from None
+
+
+def _not_json(name: str) -> float:
+    raise ValueError(f"{name} is not JSON.")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is beyond the numbers a value holds.")
+    return number
 
 
 class SavedInsightView(InsightView):

@@ -250,6 +250,15 @@ class TestFunnelApi:
 
         assert [step["users"] for step in funnel(api_client, body).json()["steps"]] == [0, 0, 0]
 
+    @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e999"])
+    def test_a_breakdown_value_is_a_finite_json_value(self, api_client, shop, value):
+        q = json.dumps({**BODY, "breakdown": "data.plan"})
+
+        response = api_client.get("/api/funnels/users", {"q": q, "step": 2, "value": value})
+
+        assert response.status_code == 400
+        assert list(response.json()) == ["value"]
+
     def test_another_tenants_users_are_never_seen(self, other_client, shop):
         assert [s["users"] for s in funnel(other_client, BODY).json()["steps"]] == [0, 0, 0]
         q = json.dumps(BODY)
