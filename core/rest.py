@@ -10,6 +10,7 @@ import copy
 import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.functional import cached_property
 from rest_framework import exceptions, serializers
 from rest_framework.filters import SearchFilter
@@ -81,6 +82,17 @@ class StrictFieldsMixin:
                     {name: ["Unknown field."] for name in sorted(unknown)}
                 )
         return super().to_internal_value(data)
+
+
+class NulFreeDateTimeField(serializers.DateTimeField):
+    """DRF's DateTimeField, refusing a NUL as every CharField does: Python 3.11's
+    datetime.fromisoformat, which Django's parse_datetime tries first, reads
+    "2026-11-10T00:00:00Z" followed by a NUL as that instant."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and "\x00" in value:
+            raise serializers.ValidationError(ProhibitNullCharactersValidator.message)
+        return super().to_internal_value(value)
 
 
 class CachedFieldsMixin:

@@ -7,6 +7,7 @@ import zoneinfo
 from django.conf import settings
 from rest_framework import serializers
 
+from core.rest import NulFreeDateTimeField
 from events.models import DISTINCT_ID_MAX_LENGTH
 from stats.buckets import INTERVALS
 from stats.charts.spec import (
@@ -168,10 +169,10 @@ class UserActivityQuerySerializer(serializers.Serializer):
     distinct_id = serializers.CharField(
         required=False, max_length=DISTINCT_ID_MAX_LENGTH, trim_whitespace=False
     )
-    start = serializers.DateTimeField(
+    start = NulFreeDateTimeField(
         required=False, default_timezone=dt.UTC, help_text="Periods starting at or after this."
     )
-    end = serializers.DateTimeField(
+    end = NulFreeDateTimeField(
         required=False, default_timezone=dt.UTC, help_text="Periods starting before this."
     )
 

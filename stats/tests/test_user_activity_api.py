@@ -158,7 +158,17 @@ def test_from_ingestion_to_the_list(api_client):
 
 @pytest.mark.parametrize("name", ["start", "end"])
 @pytest.mark.parametrize(
-    "value", ["yesterday", "2024-13-01T00:00:00Z", "9999-12-31T23:59:59-01:00"]
+    "value",
+    [
+        "yesterday",
+        "2024-13-01T00:00:00Z",
+        "9999-12-31T23:59:59-01:00",
+        # Python 3.11's fromisoformat, which Django's parse_datetime tries first, takes
+        # a trailing NUL.
+        "2026-11-10T00:00:00Z\x00",
+        "2026-11-10T00:00:00\x00",
+        "2026-11-10 00:00+01:00\x00",
+    ],
 )
 def test_a_bad_datetime_is_400_naming_it(api_client, name, value):
     response = api_client.get(URL, {name: value})

@@ -209,6 +209,8 @@ def test_the_range_limit_is_a_setting(api_client, settings):
         ("end_date", "yesterday"),
         ("start_date", "2024-01-01T00:00"),
         ("end_date", "2024-02-30"),
+        ("start_date", "2024-01-01\x00"),
+        ("end_date", "2024-01-01\x00"),
     ],
 )
 def test_bad_date_is_400_naming_the_parameter(api_client, url, name, value):
