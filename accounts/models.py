@@ -2,7 +2,6 @@
 
 import hashlib
 import secrets
-import zoneinfo
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
@@ -12,10 +11,11 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from core.rates import parse_rate
+from core.zones import is_zone_name
 
 
 def validate_timezone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
+    if not is_zone_name(value):
         raise ValidationError(f"'{value}' is not an IANA time zone name.")
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from core.jsonbody import INT64_MAX, INT64_MIN
+from core.zones import is_zone_name
 from stats.buckets import INTERVALS, Interval
 
 MAX_METRICS = 10
@@ -371,7 +372,7 @@ def _open(date_range: DateRange) -> bool:
 def parse_zone(value: Any) -> zoneinfo.ZoneInfo | None:
     if value is None:
         return None
-    if isinstance(value, str) and value in zoneinfo.available_timezones():
+    if is_zone_name(value):
         return zoneinfo.ZoneInfo(value)
     raise QueryError("tz", f"'{_shown(value)}' is not an IANA time zone name.")
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from core.rest import NulFreeDateTimeField
+from core.zones import is_zone_name
 from events.models import DISTINCT_ID_MAX_LENGTH
 from stats.buckets import INTERVALS
 from stats.charts.spec import (
@@ -48,7 +49,7 @@ class DaysQuerySerializer(serializers.Serializer):
     tz = serializers.CharField(required=False, max_length=64, help_text="IANA time zone name")
 
     def validate_tz(self, value: str) -> zoneinfo.ZoneInfo:
-        if value not in zoneinfo.available_timezones():
+        if not is_zone_name(value):
             raise serializers.ValidationError(f"'{value}' is not an IANA time zone name.")
         return zoneinfo.ZoneInfo(value)
 

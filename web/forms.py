@@ -15,6 +15,7 @@ from djoser.serializers import UserCreateSerializer
 
 from accounts.models import ApiKey, Tenant, User
 from accounts.serializers import ApiKeySerializer, MemberCreateSerializer
+from core.zones import zone_names
 from stats.serializers import max_range_days
 
 DATE_FORMAT = "%Y-%m-%d"
@@ -28,7 +29,7 @@ ORIGIN_SEPARATORS = re.compile(r"[\s,]+")
 @cache
 def zone_choices() -> list[tuple[str, str]]:
     """Every IANA zone, sorted: the same set the stats API and Tenant.timezone accept."""
-    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+    return [(name, name) for name in sorted(zone_names())]
 
 
 def _date_field(label: str) -> forms.DateField:

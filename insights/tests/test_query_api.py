@@ -485,6 +485,8 @@ class TestErrors:
             ({"date_range": "all", "compare": "previous_period"}, "compare"),
             ({"compare": "last_year"}, "compare"),
             ({"tz": "Mars/Olympus"}, "tz"),
+            ({"tz": "localtime"}, "tz"),
+            ({"tz": "Factory"}, "tz"),
             ({"order_by": ["-amount"]}, "order_by[0]"),
             ({"limit": 0}, "limit"),
             ({"limit": True}, "limit"),

@@ -249,6 +249,15 @@ def test_responses_name_the_time_zone_used(api_client, tenant, url):
     assert api_client.get(url)["X-Timezone"] == "Asia/Kolkata"
 
 
+@pytest.mark.parametrize("url", ROUTES)
+@pytest.mark.parametrize("zone", ["localtime", "Factory", "Mars/Olympus"])
+def test_a_name_that_is_no_iana_zone_is_400(api_client, url, zone):
+    response = api_client.get(url, {"tz": zone})
+
+    assert_json(response, 400)
+    assert list(response.json()) == ["tz"]
+
+
 @pytest.mark.parametrize(
     ("zone", "local_day"), [("America/New_York", "2024-01-15"), ("Asia/Kolkata", "2024-01-16")]
 )
