@@ -28,7 +28,7 @@ from insights.conditions import filters_q
 from insights.expressions import JsonNumber, JsonRepr
 from insights.spec import DateRange, Dimension, Metric, Query, QueryError
 from insights.usersets import Groups, SetReader, Tally, combined, qualifies
-from stats.buckets import bucket_key, bucket_keys
+from stats.buckets import BUCKET_REACH, bucket_key, bucket_keys
 from stats.selectors import day_range_bounds, time_bucket
 
 OTHER = "(other)"  # the breakdown value of the series beyond `limit`
@@ -62,7 +62,8 @@ def run_query(
     (insights.usersets), the same numbers sooner. Raises QueryError for a range the
     calendar cannot hold and stats.buckets' TooManyBuckets for a time breakdown with
     too many buckets."""
-    window = resolve_window(query.date_range, tz, now)
+    reach = BUCKET_REACH[query.time.interval] if query.time else NOTHING
+    window = resolve_window(query.date_range, tz, now, before=reach, after=reach)
     evaluation = Evaluation(query, logs=logs, tz=tz, now=now, sets=sets)
     answer = {
         "query": query.echo,
@@ -72,7 +73,7 @@ def run_query(
         **evaluation.run(window),
     }
     if query.compare:
-        previous = previous_window(query.date_range, window, tz)
+        previous = previous_window(query.date_range, window, tz, reach=reach)
         answer["previous"] = {"date_range": previous.as_json(tz), **evaluation.run(previous)}
     return answer
 
@@ -118,16 +119,19 @@ def _window(date_range: DateRange, tz: ZoneInfo, now: dt.datetime) -> Window:
     return Window(*day_range_bounds(start=start, end=end, tz=tz))
 
 
-def previous_window(date_range: DateRange, window: Window, tz: ZoneInfo) -> Window:
+def previous_window(
+    date_range: DateRange, window: Window, tz: ZoneInfo, *, reach: dt.timedelta = NOTHING
+) -> Window:
     """The range of the same length just before `window`: as many whole local days
     before a range of days (DST days keep their length in days), else as long.
-    QueryError (`compare`) when it would begin before the calendar does."""
+    QueryError (`compare`) when it, or what is read `reach` before it, would begin
+    before the calendar does."""
     # parse_query refuses open ranges; the calendar's first and last days open them too.
     if window.lower is None or window.upper is None:
         raise QueryError("compare", "Needs a range with a start and an end in the calendar.")
     length = window.upper - window.lower
     try:  # a day more: a range of days may grow by an hour of DST
-        within_calendar(lower=window.lower, upper=None, tz=tz, before=length + ONE_DAY)
+        within_calendar(lower=window.lower, upper=None, tz=tz, before=length + ONE_DAY + reach)
     except OutOfCalendar:
         raise QueryError("compare", "The previous period begins before the year 1.") from None
     if isinstance(date_range.start, dt.datetime):

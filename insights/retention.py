@@ -39,20 +39,13 @@ from insights.spec import (
     parse_filters,
     parse_zone,
 )
-from stats.buckets import Interval, TooManyBuckets, bucket_keys
+from stats.buckets import BUCKET_REACH, Interval, TooManyBuckets, bucket_keys
 from stats.selectors import time_bucket
 
 PERIODS = ("day", "week", "month")
 MAX_PERIODS = 52
 RETENTION_KEYS = ("cohort", "return", "period", "periods", "date_range", "tz")
 DEFAULT_PERIODS = 8
-# How far before a day its period may begin. Cohorts to come are never listed, so
-# returns are read at most `periods` periods past now: nothing past the range's end.
-REACH = {
-    "day": dt.timedelta(0),
-    "week": dt.timedelta(days=6),
-    "month": dt.timedelta(days=30),
-}
 
 
 @dataclass(frozen=True)
@@ -128,7 +121,10 @@ def run_retention(
     retention: Retention, *, logs: QuerySet[EventLog], tz: ZoneInfo, now: dt.datetime
 ) -> dict[str, Any]:
     # The first cohort begins on the Monday or the 1st of the range's first local day.
-    window = resolve_window(retention.date_range, tz, now, before=REACH[retention.period])
+    # Cohorts to come are never listed, so returns are read at most `periods` periods
+    # past now: nothing past the range's end.
+    reach = BUCKET_REACH[retention.period]
+    window = resolve_window(retention.date_range, tz, now, before=reach)
     users = logs.exclude(distinct_id="").order_by()
     cohorts = _cohorts(retention, users, window, tz, now)
     last_cohort = max(cohorts, default=None)

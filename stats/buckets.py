@@ -15,6 +15,14 @@ from core.ranges import MICROSECOND
 Interval = Literal["hour", "day", "week", "month"]
 INTERVALS: tuple[Interval, ...] = ("hour", "day", "week", "month")
 MAX_BUCKETS = 10_000
+# How far from an instant its bucket's start, or the next bucket's, may lie (an hour's
+# next one may begin the next local day): what bucketing a range reads around it.
+BUCKET_REACH: dict[Interval, dt.timedelta] = {
+    "hour": dt.timedelta(days=1),
+    "day": dt.timedelta(days=1),
+    "week": dt.timedelta(days=7),
+    "month": dt.timedelta(days=31),
+}
 
 
 class TooManyBuckets(ValueError):

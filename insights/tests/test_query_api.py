@@ -361,6 +361,27 @@ class TestRanges:
             assert "out of the calendar's range" in response.json()[path][0]
 
     @pytest.mark.parametrize(
+        ("date_range", "breakdown", "path"),
+        [
+            # The bucket after the last one begins in the year 10000.
+            ({"start": "9999-12-01", "end": "9999-12-30"}, "time:week", "date_range.end"),
+            ({"start": "9999-10-01", "end": "9999-12-30"}, "time:month", "date_range.end"),
+            # The week of the 2nd began on the 1st, before the year 1 in UTC+14.
+            ({"start": "0001-01-02", "end": "0001-01-20"}, "time:week", "date_range.start"),
+        ],
+    )
+    def test_time_buckets_beyond_the_calendar_are_400s(
+        self, api_client, shop, date_range, breakdown, path
+    ):
+        for metrics in (["events"], ["uniques"]):  # the user sets' path on PostgreSQL too
+            body = {"date_range": date_range, "tz": "Etc/GMT-14", "breakdown": breakdown}
+
+            response = query(api_client, {**body, "metrics": metrics})
+
+            assert response.status_code == 400, response.content
+            assert list(response.json()) == [path]
+
+    @pytest.mark.parametrize(
         "date_range",
         [
             {"start": "0001-01-01", "end": "0001-01-03"},  # the first day: an open start
