@@ -4,6 +4,7 @@ import datetime as dt
 
 import django_filters
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
 from django_filters.fields import IsoDateTimeField
 
 from events.models import EventLog
@@ -11,9 +12,12 @@ from events.models import EventLog
 
 class UTCIsoDateTimeField(IsoDateTimeField):
     """ISO 8601, naive = UTC. An instant with no UTC equivalent (year 1 at +01:00,
-    year 9999 at -01:00) is a 400, not an OverflowError in SQLite's adapter (a 500)."""
+    year 9999 at -01:00) is a 400, not an OverflowError in SQLite's adapter (a 500); so
+    is a NUL, which Python 3.11's datetime.fromisoformat reads past."""
 
     def to_python(self, value):
+        if isinstance(value, str) and "\x00" in value:
+            raise forms.ValidationError(ProhibitNullCharactersValidator.message, code="null")
         result = super().to_python(value)
         if result is not None:
             try:

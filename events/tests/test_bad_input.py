@@ -203,6 +203,14 @@ def test_eventlog_filter_with_nul_character_is_400(api_client, name):
     assert_json_error(response, 400, name)
 
 
+@pytest.mark.parametrize("name", ["start", "end", "received_start", "received_end"])
+def test_a_valid_instant_followed_by_a_nul_is_400(api_client, name):
+    """Python 3.11's datetime.fromisoformat reads past a trailing NUL."""
+    response = api_client.get(URL, {name: "2026-11-10T00:00:00Z\x00"})
+
+    assert_json_error(response, 400, name)
+
+
 # --- body size, content type, methods ------------------------------------------------
 
 
