@@ -1,6 +1,10 @@
 """An import: files of one export read line by line (webimports.readers), their rows
 stored as a tenant's daily aggregates in one transaction, and a receipt (WebImport).
 
+The files are read before that transaction begins (their rows wait in a temporary
+file): reading a large export takes long, and on SQLite a transaction holds the only
+write lock of the database, so every tenant's writes waited for the whole read.
+
 An import never doubles what is already counted: days on or after the tenant's first
 native page view are left out (those are counted natively), and so are days an earlier
 import already covers, days of a table another file of this import brought, and lines
@@ -12,6 +16,8 @@ import csv
 import datetime as dt
 import io
 import lzma
+import pickle
+import tempfile
 import zipfile
 import zlib
 from collections import Counter
@@ -164,15 +170,16 @@ def run_import(
     with try_lock(f"webimport-{tenant.pk}") as held:
         if not held:
             raise ImportBusy("Another import of this tenant is running.")
-        with transaction.atomic():
-            run = _Run(tenant, source, progress or (lambda size: None))
+        with _Run(tenant, source, progress or (lambda size: None)) as run:
             for upload in uploads:
                 run.read(upload)
-            return run.finish()
+            with transaction.atomic():
+                return run.finish()
 
 
 class _Run:
-    """One import under way: its receipt, the days it may bring, the rows not yet stored."""
+    """One import under way: its receipt, the days it may bring, and the rows read, which
+    wait in a temporary file (BATCH at a time) until `finish` stores them."""
 
     def __init__(self, tenant: Tenant, source: str, progress: Callable[[int], None]):
         self.tenant = tenant
@@ -181,8 +188,15 @@ class _Run:
         self.tz = ZoneInfo(tenant.timezone)
         self.receipt = _Receipt()
         self.days = _Days(tenant, self.tz)
-        self.web_import = WebImport.objects.create(tenant=tenant, source=source)
-        self.pending: list[ImportedDay] = []
+        self.pending: list[Row] = []
+        self.spilled = tempfile.TemporaryFile()  # noqa: SIM115 - closed by __exit__
+        self.started = timezone.now()
+
+    def __enter__(self) -> "_Run":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.spilled.close()
 
     def read(self, upload: Upload) -> None:
         try:
@@ -243,25 +257,47 @@ class _Run:
     def store(self, rows: Iterable[Row]) -> None:
         for row in rows:
             self.receipt.stored(row.date)
-            self.pending.append(
-                ImportedDay(tenant=self.tenant, web_import=self.web_import, **row._asdict())
-            )
+            self.pending.append(row)
         if len(self.pending) >= BATCH:
-            ImportedDay.objects.bulk_create(self.pending)
+            pickle.dump([tuple(row) for row in self.pending], self.spilled)
             self.pending.clear()
 
     def finish(self) -> WebImport:
-        ImportedDay.objects.bulk_create(self.pending)
-        receipt, web_import = self.receipt, self.web_import
-        web_import.files = receipt.files
-        web_import.rows_read = receipt.read
-        web_import.rows_imported = receipt.imported
-        web_import.rows_skipped = dict(receipt.skipped)
-        web_import.errors = receipt.errors
-        web_import.start_date, web_import.end_date = receipt.first, receipt.last
-        web_import.finished_at = timezone.now()
-        web_import.save()
+        """The receipt and every row read, stored: run it in a transaction."""
+        receipt = self.receipt
+        web_import = WebImport.objects.create(
+            tenant=self.tenant,
+            source=self.source,
+            files=receipt.files,
+            rows_read=receipt.read,
+            rows_imported=receipt.imported,
+            rows_skipped=dict(receipt.skipped),
+            errors=receipt.errors,
+            start_date=receipt.first,
+            end_date=receipt.last,
+            finished_at=timezone.now(),
+        )
+        # When it began, as before the rows were read first (created_at is set on insert).
+        WebImport.objects.filter(pk=web_import.pk).update(created_at=self.started)
+        web_import.created_at = self.started
+        for rows in self._batches():
+            ImportedDay.objects.bulk_create(
+                ImportedDay(tenant=self.tenant, web_import=web_import, **row._asdict())
+                for row in rows
+            )
         return web_import
+
+    def _batches(self) -> Iterator[list[Row]]:
+        """The rows read, BATCH at a time: the spilled ones, then those still pending."""
+        self.spilled.seek(0)
+        while True:
+            try:
+                # Only this run wrote this file (an anonymous temporary file).
+                values = pickle.load(self.spilled)  # noqa: S301
+            except EOFError:
+                break
+            yield [Row(*row) for row in values]
+        yield self.pending
 
 
 def _reader(source: str, name: str, columns: list[str], tz: ZoneInfo) -> Reader | None:
