@@ -67,12 +67,13 @@ def record_refusal(*, tenant_id: int, reason: Reason, events: int = 1) -> None:
 
 def refusal_of(exc: Exception) -> tuple[Reason, int | None] | None:
     """The reason an exception from an ingestion view is counted under, with its item
-    count when the exception knows it; None for failures that are not about the
-    sender's data (a key with the wrong role, server errors)."""
+    count when the exception knows it (None: the items of the body, when it could be
+    read, else one); None for failures that are not about the sender's data (a key with
+    the wrong role, server errors)."""
     if isinstance(exc, Refused):
         return exc.reason, exc.events
-    if isinstance(exc, RejectedInput):
-        return None if exc.counted else (exc.reason, 1)
+    if isinstance(exc, RejectedInput):  # a batch's envelope: its items are all refused
+        return None if exc.counted else (exc.reason, None)
     if isinstance(exc, exceptions.ParseError | exceptions.UnsupportedMediaType):
         return Reason.MALFORMED_JSON, 1
     if isinstance(exc, PayloadTooLarge):
@@ -81,6 +82,6 @@ def refusal_of(exc: Exception) -> tuple[Reason, int | None] | None:
         return Reason.RATE_LIMITED, None
     if isinstance(exc, TenantInactive):
         return Reason.TENANT_INACTIVE, None
-    if isinstance(exc, exceptions.ValidationError):
-        return Reason.INVALID_FIELD, 1
+    if isinstance(exc, exceptions.ValidationError):  # a query parameter: the same
+        return Reason.INVALID_FIELD, None
     return None

@@ -101,6 +101,24 @@ def test_a_batch_over_the_item_limit_counts_each_item(api_client):
     assert _rejected_only(_today(api_client)) == {"too_large": 1001}
 
 
+@pytest.mark.parametrize(
+    ("path", "envelope"),
+    [
+        ("/api/eventlogs/batch/", {"colour": "red"}),  # an unknown field beside events
+        ("/api/eventlogs/batch/", {"sent_at": "yesterday"}),
+        ("/api/eventlogs/batch/?atomic=maybe", {}),  # a bad query parameter
+    ],
+)
+def test_a_batch_refused_whole_counts_the_items_of_its_body(api_client, path, envelope):
+    batch = {"events": [{"event_name": "a"}, {"event_name": "b"}, {"event_name": "c"}]}
+
+    response = api_client.post(path, {**batch, **envelope}, format="json")
+
+    assert response.status_code == 400
+    assert _rejected_only(_today(api_client)) == {"invalid_field": 3}
+    assert not EventLog.objects.exists()
+
+
 def test_tenant_inactive_counts_the_items_of_the_refused_batch(tenant, key_client, api_client):
     client = key_client("ingest")
     tenant.is_active = False
