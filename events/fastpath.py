@@ -39,7 +39,6 @@ import datetime as dt
 from collections.abc import Callable
 from functools import cache
 
-import orjson
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.core.handlers.exception import response_for_exception
 from django.db import DatabaseError
@@ -59,6 +58,7 @@ from core.exceptions import UNAVAILABLE_RETRY_AFTER, Unavailable, database_unava
 from core.jsonbody import JSONBodyError, loads
 from core.middleware import body_size_problem
 from core.ratelimit import credential_window
+from core.rest import FastJSONRenderer
 from events.blocklist import blocked_reason
 from events.event_ids import cached_event_id
 from events.serializers import log_representation, row_representation
@@ -77,6 +77,7 @@ JSON_BODIES = frozenset({"application/json", "text/plain"})
 # (event_logs_ingest's tenant_from_cache), which saves the request a round trip.
 _token_authentication = TenantTokenAuthentication(read_tenant=False)
 _key_authentication = ApiKeyAuthentication(read_tenant=False)
+_renderer = FastJSONRenderer()
 # The middleware after this one whose work its answers need (see the module's docstring).
 _common = CommonMiddleware(lambda request: None)
 # What they add to an answer, innermost first (their process_response needs nothing
@@ -221,7 +222,10 @@ def _may_write(principal) -> bool:
 
 def _json(request: HttpRequest, body: object, status: int) -> HttpResponse:
     request.resolver_match = _route()[1]  # what core.metrics labels the request with
-    response = HttpResponse(orjson.dumps(body), status=status, content_type="application/json")
+    # The view's renderer: orjson, or DRF's encoder for what orjson cannot write (an
+    # integer past 64 bits, as PostgreSQL's jsonb gives back a float of 1e21 or more).
+    content = _renderer.render(body)
+    response = HttpResponse(content, status=status, content_type="application/json")
     response["Allow"] = ALLOW
     patch_vary_headers(response, ["Accept"])
     return _finished(request, response)
