@@ -118,7 +118,9 @@ def _catch_up(
     state: JobState, *, tenant_ids: list[int], length: dt.timedelta, now: dt.datetime
 ) -> tuple[int, int, dt.datetime]:
     """Compute every complete period from the watermark (or the first event) until `now`,
-    a UTC day per transaction. Returns (periods, rows, the new watermark)."""
+    a UTC day per transaction; a day without a user's log passes at once to the next
+    day with one (a log of 1970 would otherwise cost a transaction for every day since).
+    Returns (periods, rows, the new watermark)."""
     target = period_floor(now, length)
     first = _first_period(tenant_ids=tenant_ids, length=length) if state.watermark is None else None
     # Logs up to MAX_FUTURE_SKEW_SECONDS ahead are accepted: never start past `target`.
@@ -127,8 +129,16 @@ def _catch_up(
     while start < target:
         end = min(start.replace(hour=0) + dt.timedelta(days=1), target)
         with transaction.atomic():
-            rows += _recompute(tenant_ids=tenant_ids, start=start, end=end, length=length, now=now)
+            written = _recompute(
+                tenant_ids=tenant_ids, start=start, end=end, length=length, now=now
+            )
+            # Days to go without a user's log in this one: up to the next log's day, none
+            # has one either. (A run that is up to date has at most a day to go: no probe.)
+            if not written and target - end > dt.timedelta(days=1):
+                end = _next_active_day(tenant_ids=tenant_ids, after=end, target=target)
+                _rows_without_logs(tenant_ids=tenant_ids, start=start, end=end).delete()
             JobState.objects.filter(name=JOB).update(watermark=end)
+        rows += written
         periods += (end - start) // length
         start = end
     if state.watermark is None:
@@ -146,6 +156,20 @@ def _first_period(*, tenant_ids: list[int], length: dt.timedelta) -> dt.datetime
     ]
     first = min((row["first"] for row in firsts if row["first"] is not None), default=None)
     return None if first is None else period_floor(first, length)
+
+
+def _next_active_day(*, tenant_ids: list[int], after: dt.datetime, target: dt.datetime):
+    """The UTC midnight of the first day at or after `after` with a user's log, or
+    `target` when none comes before it (never before `after`)."""
+    firsts = [  # an index probe per tenant, as _first_period
+        _user_logs([tenant_id]).filter(timestamp__gte=after).aggregate(first=Min("timestamp"))
+        for tenant_id in tenant_ids
+    ]
+    first = min((row["first"] for row in firsts if row["first"] is not None), default=None)
+    if first is None or first >= target:
+        return target
+    midnight = first.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(midnight, after)
 
 
 def _reopened_periods(state: JobState, *, tenant_ids: list[int], length: dt.timedelta) -> Periods:

@@ -324,3 +324,29 @@ def test_a_new_period_length_recomputes_every_period(tenant, settings):
         (at(1, 0), at(1, 6), 2)
     }
     assert state().watermark == at(2)
+
+
+def test_days_without_logs_are_passed_at_once(tenant, django_assert_max_num_queries):
+    """A log of 1970 and one of 2024: the catch-up computes their days, not the 19,848
+    between them one transaction each."""
+    log(tenant, dt.datetime(1970, 1, 1, 9, tzinfo=dt.UTC), count=2)
+    log(tenant, at(3, 10))
+    UserActivityPeriod.objects.create(  # a row whose log is gone: it goes too
+        tenant=tenant,
+        distinct_id="ghost",
+        period_start=at(1, 4),
+        period_end=at(1, 8),
+        events=1,
+        computed_at=at(1, 9),
+    )
+
+    with django_assert_max_num_queries(60):
+        run = user_activity_compute(now=at(4, 1))
+
+    assert periods(tenant) == {
+        ("alice", dt.datetime(1970, 1, 1, 8, tzinfo=dt.UTC)): 2,  # no "ghost"
+        ("alice", at(3, 8)): 1,
+    }
+    first = dt.datetime(1970, 1, 1, 8, tzinfo=dt.UTC)  # the first log's period
+    assert run.caught_up == (at(4) - first) // dt.timedelta(hours=4)
+    assert state().watermark == at(4, 0)
