@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from accounts.models import ApiKey, AuthToken, Tenant, User
 from accounts.origins import normalise_origin_pattern
-from accounts.services import MAX_ROTATION_GRACE
+from accounts.services import MAX_ROTATION_GRACE, USERNAME_TAKEN
 from core.rest import StrictFieldsMixin
 
 MAX_ORIGINS = 50
@@ -164,5 +164,5 @@ class MemberCreateSerializer(StrictFieldsMixin, serializers.Serializer):
 
     def validate_username(self, value: str) -> str:
         if User.objects.filter(username=value).exists():
-            raise serializers.ValidationError("A user with that username already exists.")
+            raise serializers.ValidationError(USERNAME_TAKEN)
         return value

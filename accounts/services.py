@@ -4,7 +4,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from django.contrib.auth.password_validation import validate_password
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import keys
@@ -69,6 +69,7 @@ def api_key_revoke(*, key: ApiKey) -> None:
 
 
 LAST_OWNER = "A tenant keeps at least one active owner."
+USERNAME_TAKEN = "A user with that username already exists."
 
 
 class TeamError(ValueError):
@@ -76,12 +77,18 @@ class TeamError(ValueError):
 
 
 def member_add(*, tenant: Tenant, username: str, password: str, role: str, email: str = "") -> User:
-    """A new user in `tenant` with `role`; the password must pass the validators."""
+    """A new user in `tenant` with `role`; the password must pass the validators.
+    TeamError when the username is taken, even by a request that validated alongside."""
     candidate = User(username=username, email=email, tenant=tenant)
     validate_password(password, user=candidate)
-    return User.objects.create_user(
-        username=username, email=email, password=password, tenant=tenant, role=role
-    )
+    try:
+        return User.objects.create_user(  # atomic: a failed insert leaves no savepoint open
+            username=username, email=email, password=password, tenant=tenant, role=role
+        )
+    except IntegrityError:
+        if User.objects.filter(username=username).exists():
+            raise TeamError(USERNAME_TAKEN) from None
+        raise
 
 
 @transaction.atomic
@@ -103,6 +110,13 @@ def member_remove(*, member: User) -> None:
     member.save(update_fields=["is_active"])
     for token in member.auth_tokens.all():
         token.delete()  # one by one: each delete makes cached credentials stale
+
+
+def member_check_leaving(*, member: User) -> None:
+    """TeamError when `member` is their tenant's last active owner. Call it in the
+    transaction that removes them: it locks the other owners' rows until then."""
+    if member.role == User.Role.OWNER:
+        _keep_an_owner(member)
 
 
 def _keep_an_owner(leaving: User) -> None:

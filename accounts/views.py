@@ -68,6 +68,8 @@ class MemberViewSet(TenantScopedMixin, viewsets.ModelViewSet):
             member = member_add(tenant=self.tenant, **body.validated_data)
         except PasswordError as exc:
             raise serializers.ValidationError({"password": list(exc.messages)}) from None
+        except TeamError as exc:  # taken since validation, by a concurrent request
+            raise serializers.ValidationError({"username": [str(exc)]}) from None
         return Response(MemberSerializer(member).data, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer):
