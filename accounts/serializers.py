@@ -157,7 +157,8 @@ class MemberCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     """A new member: their login and role (default member). The password must pass the
     same validators as a sign-up's."""
 
-    username = serializers.CharField(max_length=150)
+    # The model's rules, as sign-up applies them (letters, digits and @/./+/-/_).
+    username = serializers.CharField(max_length=150, validators=[User.username_validator])
     password = serializers.CharField(write_only=True, trim_whitespace=False)
     email = serializers.EmailField(required=False, default="")
     role = serializers.ChoiceField(choices=User.Role.choices, default=User.Role.MEMBER)

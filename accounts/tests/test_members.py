@@ -244,3 +244,14 @@ def test_a_viewer_gets_no_demo_key(team, settings):
 
     assert response.status_code == 403
     assert not User.objects.get(username="vic").tenant.api_keys.exists()
+
+
+@pytest.mark.parametrize("username", ["bad user!", "a/b", "x" * 151])
+def test_a_member_username_follows_the_sign_up_rules(api_client, anon_client, username):
+    signup = anon_client.post("/auth/users/", {"username": username, "password": PASSWORD})
+
+    response = _add(api_client, username)
+
+    assert (signup.status_code, response.status_code) == (400, 400)
+    assert response.json() == {"username": signup.json()["username"]}
+    assert not User.objects.filter(username=username).exists()
