@@ -5,6 +5,9 @@ import datetime as dt
 
 from django.contrib.auth.password_validation import ValidationError as PasswordError
 from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
+from djoser import utils as djoser_utils
+from djoser.views import UserViewSet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -28,6 +31,7 @@ from accounts.services import (
     api_key_revoke,
     api_key_rotate,
     member_add,
+    member_check_leaving,
     member_remove,
     member_set_role,
 )
@@ -108,6 +112,36 @@ class AuthTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets
     @extend_schema(responses={204: OpenApiResponse(description="Revoked")})
     def destroy(self, request, *args, **kwargs):
         return super().destroy(request, *args, **kwargs)
+
+
+class AccountViewSet(UserViewSet):
+    """djoser's /auth/users/ (sign up, `me`, set_password, set_username), without the
+    routes that work by email: this service sends none (djoser's answered 500 for a
+    known address and 204 for an unknown one). A tenant's last active owner cannot
+    delete their account (the rule of DELETE /api/members/<id>)."""
+
+    lookup_value_regex = r"[0-9]+"  # so /auth/users/reset_password/ is no user's id
+
+    # Not routed (a router lists only callable actions).
+    activation = None
+    resend_activation = None
+    reset_password = None
+    reset_password_confirm = None
+    reset_username = None
+    reset_username_confirm = None
+
+    @transaction.atomic
+    def destroy(self, request, *args, **kwargs):
+        instance = self.get_object()
+        self.get_serializer(instance, data=request.data).is_valid(raise_exception=True)
+        try:
+            member_check_leaving(member=instance)  # before djoser's logout, not after
+        except TeamError as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from None
+        if instance == request.user:
+            djoser_utils.logout_user(request)
+        self.perform_destroy(instance)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TokenLogoutView(APIView):

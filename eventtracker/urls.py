@@ -9,6 +9,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+from accounts.urls import auth_router
 from accounts.urls import router as accounts_router
 from accounts.views import TokenLogoutView
 from core import exceptions, health, metrics, openapi
@@ -69,7 +70,8 @@ urlpatterns = [
     # /<name>/e (events.views.collect).
     re_path(r"^js/[A-Za-z0-9_-]{1,64}\.links\.js$", links_js, name="links-js-named"),
     re_path(r"^js/[A-Za-z0-9_.-]{1,64}\.js$", tracker_js, name="tracker-js-named"),
-    path("auth/", include("djoser.urls")),
+    # djoser's account routes, less those that need email (accounts.views.AccountViewSet).
+    path("auth/", include(auth_router.urls)),
     # djoser's token login (a new hashed token per login); logout revokes only the token
     # it is sent with (djoser's deletes every token of the user).
     re_path(r"^auth/token/login/?$", TokenCreateView.as_view(), name="login"),

@@ -18,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
+from accounts.tests.factories import UserFactory
 from core.sharding import is_citus, placement
 from events import rollups
 from events.models import EventLog
@@ -247,6 +248,7 @@ def test_deletes_by_id_then_a_reference_write_commit(api_client, tenant):
     rule = api_client.post("/api/blocklist/", {"kind": "ip", "value": "10.0.0.1"}).json()
     assert api_client.post("/api/eventlogs/", {"event_name": "signup"}).status_code == 201
     event = api_client.get("/api/events/").json()[0]
+    UserFactory(tenant=tenant, role="owner")  # the last owner may not delete their account
 
     deleted = [
         api_client.delete(f"/api/blocklist/{rule['id']}").status_code,

@@ -1,0 +1,104 @@
+"""/auth/users/…: djoser's account routes as this service exposes them. No email is
+ever sent, so the routes that work by email are not routes here; and a tenant's last
+active owner cannot delete their account."""
+
+import pytest
+
+from accounts.models import User
+from accounts.services import LAST_OWNER
+from accounts.tests.factories import UserFactory
+from conftest import client_for
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "a-long-Passphrase-42"
+
+EMAIL_ROUTES = [
+    "/auth/users/reset_password/",
+    "/auth/users/reset_password_confirm/",
+    "/auth/users/reset_username/",
+    "/auth/users/reset_username_confirm/",
+    "/auth/users/activation/",
+    "/auth/users/resend_activation/",
+]
+
+
+@pytest.mark.parametrize("route", EMAIL_ROUTES)
+@pytest.mark.parametrize("email", ["known@shop.example", "unknown@shop.example"])
+def test_routes_that_send_email_do_not_exist(anon_client, route, email):
+    UserFactory(email="known@shop.example")
+
+    response = anon_client.post(route, {"email": email}, format="json")
+
+    assert response.status_code == 404
+    assert response.json()["detail"] == "Not found."
+
+
+@pytest.mark.parametrize("route", EMAIL_ROUTES)
+def test_routes_that_send_email_do_not_exist_for_users_either(api_client, route):
+    assert api_client.post(route, {}, format="json").status_code == 404
+
+
+def test_the_account_routes_that_stay_work(anon_client):
+    created = anon_client.post("/auth/users/", {"username": "ann", "password": PASSWORD})
+    ann = User.objects.get(username="ann")
+    client = client_for(ann)
+
+    changed = client.post(
+        "/auth/users/set_password/",
+        {"current_password": PASSWORD, "new_password": "another-Passphrase-43"},
+        format="json",
+    )
+
+    assert created.status_code == 201
+    assert client.get("/auth/users/me").json()["username"] == "ann"
+    assert changed.status_code == 204
+
+
+def test_the_last_owner_cannot_delete_their_account(api_client, user):
+    user.set_password(PASSWORD)
+    user.save()
+
+    response = api_client.delete("/auth/users/me/", {"current_password": PASSWORD}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": LAST_OWNER}
+    assert User.objects.filter(pk=user.pk, is_active=True).exists()
+    assert api_client.get("/auth/users/me/").status_code == 200  # still logged in
+
+
+def test_an_owner_who_is_not_the_last_may_delete_their_account(api_client, user, tenant):
+    UserFactory(tenant=tenant, role="owner", username="olga")
+    user.set_password(PASSWORD)
+    user.save()
+
+    response = api_client.delete("/auth/users/me/", {"current_password": PASSWORD}, format="json")
+
+    assert response.status_code == 204
+    assert not User.objects.filter(pk=user.pk).exists()
+
+
+def test_a_member_may_delete_their_account(user, tenant):
+    mia = UserFactory(tenant=tenant, role="member", username="mia")
+    mia.set_password(PASSWORD)
+    mia.save()
+
+    response = client_for(mia).delete(
+        "/auth/users/me/", {"current_password": PASSWORD}, format="json"
+    )
+
+    assert response.status_code == 204
+    assert not User.objects.filter(pk=mia.pk).exists()
+
+
+def test_staff_cannot_delete_a_tenants_last_owner_either(other_user):
+    staff = UserFactory(is_staff=True)
+    staff.set_password(PASSWORD)
+    staff.save()
+
+    response = client_for(staff).delete(
+        f"/auth/users/{other_user.pk}/", {"current_password": PASSWORD}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": LAST_OWNER}
+    assert User.objects.filter(pk=other_user.pk).exists()
