@@ -7,13 +7,16 @@ from rest_framework import serializers
 from accounts.models import ApiKey, AuthToken, Tenant, User
 from accounts.origins import normalise_origin_pattern
 from accounts.services import MAX_ROTATION_GRACE, USERNAME_TAKEN
-from core.rest import StrictFieldsMixin
+from core.rest import FixedFieldsMixin, StrictFieldsMixin
 
 MAX_ORIGINS = 50
 
 
-class ApiKeySerializer(StrictFieldsMixin, serializers.ModelSerializer):
-    """An API key as listed: never its secret, which only creation and rotation return."""
+class ApiKeySerializer(FixedFieldsMixin, StrictFieldsMixin, serializers.ModelSerializer):
+    """An API key as listed: never its secret, which only creation and rotation return.
+    A write may set the name, the allowed origins and the expiry; the role only once."""
+
+    fixed_fields_message = "Read-only: a key's name, allowed_origins and expires_at can change."
 
     display = serializers.SerializerMethodField(help_text="How the key begins, for recognition.")
     is_usable = serializers.SerializerMethodField()
@@ -71,9 +74,13 @@ class ApiKeySerializer(StrictFieldsMixin, serializers.ModelSerializer):
                 ) from None
         return list(dict.fromkeys(patterns))
 
-    def update(self, instance, validated_data):
-        validated_data.pop("role", None)  # a key's role is fixed; create another key instead
-        return super().update(instance, validated_data)
+    def validate_role(self, value):
+        if self.instance is not None and value != self.instance.role:
+            raise serializers.ValidationError(
+                "A key's role is fixed when it is created: create a new key with the role "
+                "wanted (POST /api/keys/), then revoke this one."
+            )
+        return value
 
 
 class ApiKeyCreatedSerializer(ApiKeySerializer):
@@ -134,23 +141,16 @@ class AuthTokenSerializer(serializers.ModelSerializer):
         return isinstance(sent_with, AuthToken) and sent_with.pk == token.pk
 
 
-class MemberSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+class MemberSerializer(FixedFieldsMixin, StrictFieldsMixin, serializers.ModelSerializer):
     """A user of the tenant: its role is the one thing an owner changes here (the user
     changes their own account at /auth/users/me/)."""
+
+    fixed_fields_message = "Cannot be changed here; only the role can."
 
     class Meta:
         model = User
         fields = ["id", "username", "email", "role", "is_active", "date_joined"]
         read_only_fields = ["id", "username", "email", "is_active", "date_joined"]
-
-    def to_internal_value(self, data):
-        if hasattr(data, "keys"):
-            fixed = sorted(set(data.keys()) & set(self.Meta.read_only_fields))
-            if fixed:
-                raise serializers.ValidationError(
-                    {name: ["Cannot be changed here; only the role can."] for name in fixed}
-                )
-        return super().to_internal_value(data)
 
 
 class MemberCreateSerializer(StrictFieldsMixin, serializers.Serializer):

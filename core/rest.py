@@ -84,6 +84,26 @@ class StrictFieldsMixin:
         return super().to_internal_value(data)
 
 
+class FixedFieldsMixin:
+    """Serializer mixin: read-only fields sent as input are a 400 naming them, with
+    `fixed_fields_message` saying what may be changed instead (DRF drops them silently,
+    so a PATCH of one answered 200 and changed nothing)."""
+
+    fixed_fields_message = "Read-only."
+
+    def to_internal_value(self, data):
+        if hasattr(data, "keys"):
+            fixed = sorted(name for name in data.keys() if self._is_read_only(name))
+            if fixed:
+                message = self.fixed_fields_message
+                raise serializers.ValidationError({name: [message] for name in fixed})
+        return super().to_internal_value(data)
+
+    def _is_read_only(self, name: str) -> bool:
+        field = self.fields.get(name)
+        return field is not None and field.read_only
+
+
 class NulFreeDateTimeField(serializers.DateTimeField):
     """DRF's DateTimeField, refusing a NUL as every CharField does: Python 3.11's
     datetime.fromisoformat, which Django's parse_datetime tries first, reads

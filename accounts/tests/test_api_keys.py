@@ -92,7 +92,17 @@ def test_delete_revokes_and_the_key_stops_working(api_client, make_key):
     assert refused.json()["detail"] == "This API key has been revoked."
 
 
-def test_patch_renames_but_never_changes_the_role(api_client, make_key):
+def test_patch_renames(api_client, make_key):
+    key, _ = make_key("read")
+
+    response = api_client.patch(f"{KEYS}{key.pk}", {"name": "renamed"}, format="json")
+
+    key.refresh_from_db()
+    assert response.status_code == 200
+    assert (key.name, key.role) == ("renamed", "read")
+
+
+def test_a_role_change_is_a_400_naming_role(api_client, make_key):
     key, _ = make_key("read")
 
     response = api_client.patch(
@@ -100,8 +110,32 @@ def test_patch_renames_but_never_changes_the_role(api_client, make_key):
     )
 
     key.refresh_from_db()
+    assert response.status_code == 400
+    assert list(response.json()) == ["role"]
+    assert "create a new key" in response.json()["role"][0]
+    assert (key.name, key.role) == ("read key", "read")
+
+
+def test_a_put_may_repeat_the_role(api_client, make_key):
+    key, _ = make_key("read")
+
+    response = api_client.put(f"{KEYS}{key.pk}", {"name": "again", "role": "read"}, format="json")
+
     assert response.status_code == 200
-    assert (key.name, key.role) == ("renamed", "read")
+    assert response.json()["name"] == "again"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"prefix": "abc"}, {"revoked_at": None}, {"is_usable": True}, {"created_at": "2030-01-01"}],
+)
+def test_read_only_fields_sent_are_a_400_naming_them(api_client, make_key, body):
+    key, _ = make_key("read")
+
+    response = api_client.patch(f"{KEYS}{key.pk}", body, format="json")
+
+    assert response.status_code == 400
+    assert set(response.json()) == set(body)
 
 
 def test_rotation_with_grace_keeps_the_old_key_working_until_it_ends(api_client, make_key):
