@@ -3,11 +3,16 @@
 from rest_framework import serializers
 
 from accounts.models import Tenant
-from core.rest import StrictFieldsMixin
+from core.rest import FixedFieldsMixin, StrictFieldsMixin
 
 
-class TenantOverviewSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+class TenantOverviewSerializer(FixedFieldsMixin, StrictFieldsMixin, serializers.ModelSerializer):
     """A tenant as the platform's staff see it: its state and how much it sends."""
+
+    fixed_fields_message = (
+        "Cannot be changed here: PATCH sets ingest_rate and read_rate; POST …/block and "
+        "…/unblock set is_active; the Django admin sets the rest."
+    )
 
     events_total = serializers.IntegerField(
         read_only=True, help_text="Occurrences stored (sum of counts, from the rollup)."

@@ -177,3 +177,24 @@ def test_a_staff_user_of_a_blocked_tenant_is_refused_too(staff, staff_client):
     Tenant.objects.filter(pk=staff.tenant_id).update(is_active=False)
 
     assert staff_client.get(TENANTS).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"retention_days": 30},
+        {"is_active": False},
+        {"name": "renamed"},
+        {"slug": "renamed"},
+        {"events_total": 1},
+        {"ingest_rate": "50/s", "name": "renamed"},
+    ],
+)
+def test_fields_patch_does_not_set_are_a_400_naming_them(staff_client, other_tenant, body):
+    before = Tenant.objects.values().get(pk=other_tenant.pk)
+
+    response = staff_client.patch(f"{TENANTS}{other_tenant.pk}", body, format="json")
+
+    assert response.status_code == 400
+    assert set(response.json()) == set(body) - {"ingest_rate"}
+    assert Tenant.objects.values().get(pk=other_tenant.pk) == before
