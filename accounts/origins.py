@@ -4,13 +4,19 @@ A pattern is `*` (any web origin), an exact origin `https://shop.example` (schem
 host and port when not the default; no path), or a wildcard on subdomains:
 `https://*.example.com` (that scheme) or `*.example.com` (http or https). A
 wildcard matches `a.example.com` and `a.b.example.com`, not `example.com` itself.
+A host is a domain name (labels of 1–63 letters, digits or hyphens, not at either end;
+non-ASCII names stored as IDNA punycode), an IPv4 address, or an IPv6 one in brackets.
 """
 
+import ipaddress
+import re
 from urllib.parse import urlsplit
 
 ANY = "*"
 SCHEMES = ("http", "https")
 DEFAULT_PORTS = {"http": 80, "https": 443}
+LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+MAX_DOMAIN = 253
 
 
 def normalise_origin_pattern(pattern: str) -> str:
@@ -21,8 +27,7 @@ def normalise_origin_pattern(pattern: str) -> str:
     if text.startswith("*."):
         return f"*.{_host(text[2:])}"
     scheme, host, port = _split(text)
-    if host.startswith("*."):
-        host = f"*.{_host(host[2:])}"
+    host = f"*.{_domain(host[2:])}" if host.startswith("*.") else _domain(host)
     return f"{scheme}://{host}" + (f":{port}" if port else "")
 
 
@@ -55,6 +60,8 @@ def _split(text: str) -> tuple[str, str, int | None]:
         raise ValueError("An origin has no path, query, fragment or user.")
     host = parts.netloc.rsplit(":", 1)[0] if parts.port is not None else parts.netloc
     port = parts.port  # ValueError for a bad port
+    if port == 0:
+        raise ValueError("Port 0 is not a port.")
     if port == DEFAULT_PORTS[parts.scheme]:
         port = None
     if not host or host.endswith(":"):
@@ -63,9 +70,28 @@ def _split(text: str) -> tuple[str, str, int | None]:
 
 
 def _host(text: str) -> str:
-    host, _, port = text.partition(":")
-    if not host or any(not label for label in host.split(".")):
-        raise ValueError(f"'{text}' is not a domain name.")
-    if port and not port.isdigit():
+    """`domain[:port]` of a scheme-less wildcard, checked and normalised."""
+    host, colon, port = text.partition(":")
+    if colon and not (port.isdigit() and 0 < int(port) < 65536):
         raise ValueError(f"'{port}' is not a port.")
-    return text
+    return _domain(host) + (f":{int(port)}" if colon else "")
+
+
+def _domain(host: str) -> str:
+    """`host` as stored (punycode), or ValueError naming what is wrong with it."""
+    if host.startswith("[") and host.endswith("]"):
+        ipaddress.IPv6Address(host[1:-1])  # ValueError names the address
+        return host
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"'{host}' is not a domain name.") from None
+    if len(ascii_host) > MAX_DOMAIN:
+        raise ValueError(f"A domain name has at most {MAX_DOMAIN} characters.")
+    for label in ascii_host.split("."):
+        if not LABEL.fullmatch(label):
+            raise ValueError(
+                f"'{label}' is not a label of a domain name: 1 to 63 letters, digits or "
+                "hyphens, not starting or ending with a hyphen (a wildcard is one leading *.)."
+            )
+    return ascii_host
