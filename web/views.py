@@ -69,9 +69,17 @@ def signup(request: HttpRequest) -> HttpResponse:
     return page(request, "web/signup.html", {"form": form, "nav": "signup"})
 
 
+NOT_FOR_ROLE = "Not allowed for your role"
+
+
+def refused(request: HttpRequest, *, title: str, message: str, status: int) -> HttpResponse:
+    """A page refusing a form, titled for why (web/blocked.html is for blocked tenants)."""
+    return page(request, "web/refused.html", {"title": title, "message": message}, status=status)
+
+
 def not_owner(request: HttpRequest) -> HttpResponse:
     message = "Only the tenant's owners manage its team and its API keys."
-    return page(request, "web/blocked.html", {"message": message}, status=403)
+    return refused(request, title=NOT_FOR_ROLE, message=message, status=403)
 
 
 def owner_refusal(request: HttpRequest) -> HttpResponse | None:
@@ -188,7 +196,8 @@ def member_delete(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         member_remove(member=get_object_or_404(members, pk=pk))
     except TeamError as exc:
-        return page(request, "web/blocked.html", {"message": str(exc)}, status=400)
+        title = "A tenant keeps at least one owner"
+        return refused(request, title=title, message=str(exc), status=400)
     return redirect(f"{reverse('web-dashboard')}#team")
 
 
@@ -211,7 +220,7 @@ def demo(request: HttpRequest) -> HttpResponse:
             return blocked(request)
         if request.user.role == User.Role.VIEWER:  # the demo makes a key and sends events
             message = "Viewers read the tenant's data; the demo sends events."
-            return page(request, "web/blocked.html", {"message": message}, status=403)
+            return refused(request, title=NOT_FOR_ROLE, message=message, status=403)
         key = demo_keys.secret_for(request)
     context = {
         "nav": "demo",

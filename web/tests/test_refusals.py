@@ -1,0 +1,61 @@
+"""Pages refusing a dashboard form say what refused it: the role, the team rule, or a
+blocked tenant, each under its own title."""
+
+import re
+
+import pytest
+from django.test import Client
+
+from accounts.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _title_and_heading(html: str) -> tuple[str, str]:
+    title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+    heading = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S).group(1)
+    return title.strip(), heading.strip()
+
+
+@pytest.fixture
+def viewer_browser(tenant) -> Client:
+    browser = Client()
+    browser.force_login(UserFactory(tenant=tenant, role="viewer"))
+    return browser
+
+
+@pytest.mark.parametrize(
+    ("url", "data"),
+    [
+        ("/dashboard/keys/", {"name": "k", "role": "ingest"}),
+        ("/dashboard/members/", {"username": "z", "password": "a-long-Passphrase-42"}),
+    ],
+)
+def test_a_viewers_refusal_is_titled_for_the_role(viewer_browser, url, data):
+    response = viewer_browser.post(url, data)
+
+    title, heading = _title_and_heading(response.content.decode())
+    assert response.status_code == 403
+    assert title.startswith("Not allowed for your role")
+    assert heading == "Not allowed for your role"
+    assert "blocked" not in response.content.decode()
+
+
+def test_removing_the_last_owner_is_titled_for_the_rule(web_client, user):
+    response = web_client.post(f"/dashboard/members/{user.pk}/remove/")
+
+    title, heading = _title_and_heading(response.content.decode())
+    assert response.status_code == 400
+    assert title.startswith("A tenant keeps at least one owner")
+    assert heading == "A tenant keeps at least one owner"
+    assert "blocked" not in response.content.decode()
+
+
+def test_a_blocked_tenant_is_still_titled_blocked(web_client, tenant):
+    tenant.is_active = False
+    tenant.save()
+
+    response = web_client.post("/dashboard/keys/", {"name": "k", "role": "ingest"})
+
+    assert response.status_code == 403
+    assert _title_and_heading(response.content.decode())[1] == f"{tenant.name} is blocked"
