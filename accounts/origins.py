@@ -4,7 +4,7 @@ A pattern is `*` (any web origin), an exact origin `https://shop.example` (schem
 host and port when not the default; no path), or a wildcard on subdomains:
 `https://*.example.com` (that scheme) or `*.example.com` (http or https). A
 wildcard matches `a.example.com` and `a.b.example.com`, not `example.com` itself.
-A host is a domain name (labels of 1–63 letters, digits or hyphens, not at either end;
+A host is a domain name (labels of 1-63 letters, digits or hyphens, not at either end;
 non-ASCII names stored as IDNA punycode), an IPv4 address, or an IPv6 one in brackets.
 """
 

@@ -93,7 +93,7 @@ class FixedFieldsMixin:
 
     def to_internal_value(self, data):
         if hasattr(data, "keys"):
-            fixed = sorted(name for name in data.keys() if self._is_read_only(name))
+            fixed = sorted(name for name in data if self._is_read_only(name))
             if fixed:
                 message = self.fixed_fields_message
                 raise serializers.ValidationError({name: [message] for name in fixed})

@@ -61,5 +61,6 @@ def test_concurrent_adds_of_one_username_are_one_201_and_400s(user, all_validate
     statuses = sorted(status for status, _ in answers)
     assert statuses == [201] + [400] * (RACERS - 1)
     refusals = [body for status, body in answers if status == 400]
-    assert all(body == {"username": ["A user with that username already exists."]} for body in refusals)
+    taken = {"username": ["A user with that username already exists."]}
+    assert all(body == taken for body in refusals)
     assert User.objects.filter(username="racer").count() == 1

@@ -1,5 +1,5 @@
 """`allowed_origins` patterns: scheme://host[:port], `*.` before a domain, or `*`; each
-host label 1–63 letters, digits or hyphens (not at either end)."""
+host label 1-63 letters, digits or hyphens (not at either end)."""
 
 import pytest
 
@@ -51,12 +51,13 @@ def test_good_patterns_are_stored_normalised(pattern, stored):
     ],
 )
 def test_bad_patterns_are_refused(pattern):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"."):
         normalise_origin_pattern(pattern)
 
 
 @pytest.mark.parametrize(
-    "origin", ["https://x..example", "https://" + "a" * 300 + ".example", "https://*", "*.*.example"]
+    "origin",
+    ["https://x..example", "https://" + "a" * 300 + ".example", "https://*", "*.*.example"],
 )
 def test_a_bad_origin_is_a_400_naming_it(api_client, origin):
     response = api_client.post(
