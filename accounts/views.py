@@ -115,14 +115,15 @@ class AuthTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets
 
 
 class AccountViewSet(UserViewSet):
-    """djoser's /auth/users/ (sign up, `me`, set_password, set_username), without the
-    routes that work by email: this service sends none (djoser's answered 500 for a
-    known address and 204 for an unknown one). A tenant's last active owner cannot
-    delete their account (the rule of DELETE /api/members/<id>)."""
+    """Your account: sign up, `me` (read, change, delete with `current_password`),
+    set_password, set_username. A tenant's last active owner cannot delete their
+    account (400, as for DELETE /api/members/<id>)."""
 
     lookup_value_regex = r"[0-9]+"  # so /auth/users/reset_password/ is no user's id
 
-    # Not routed (a router lists only callable actions).
+    # djoser's routes that work by email are not routed (a router lists only callable
+    # actions): this service sends none, and they answered 500 for a known address and
+    # 204 for an unknown one.
     activation = None
     resend_activation = None
     reset_password = None
