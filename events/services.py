@@ -34,7 +34,13 @@ from events.rollups import (
 )
 from events.sketches import forget_event
 from events.uuid7 import uuid7
-from events.validation import EventInput, FieldErrors, validate_event
+from events.validation import (
+    EventInput,
+    FieldErrors,
+    TimestampOutOfRange,
+    timestamp_in_range,
+    validate_event,
+)
 
 DELETE_CHUNK = 1000
 NOT_STORED_ATOMIC = "Not stored: another item of this atomic batch was rejected."
@@ -86,7 +92,7 @@ def event_logs_ingest(
     if items is None:
         rejected, valid = _validate(raw_items, now=now, skew=skew)
     else:
-        rejected, valid = [], list(enumerate(items))
+        rejected, valid = _in_range(items, now=now)
     if enrich is not None:
         valid = [(index, enrich(item)) for index, item in valid]
     if atomic and rejected:
@@ -119,6 +125,26 @@ def _validate(
         if item is None:
             uuid = _raw_uuid(raw)
             rejected.append(Receipt(index, "rejected", uuid, errors=errors, reason=errors.reason))
+        else:
+            valid.append((index, item))
+    return rejected, valid
+
+
+def _in_range(
+    items: Sequence[EventInput], *, now: dt.datetime
+) -> tuple[list[Receipt], list[tuple[int, EventInput]]]:
+    """validate_event's timestamp range check, for items an adapter built itself (seed
+    000): a log outside it would be stored, and break the stats' calendar arithmetic."""
+    rejected: list[Receipt] = []
+    valid: list[tuple[int, EventInput]] = []
+    for index, item in enumerate(items):
+        try:
+            if item.timestamp is not None:
+                timestamp_in_range(item.timestamp, now=now)
+        except TimestampOutOfRange as exc:
+            errors = FieldErrors(timestamp=[str(exc)])
+            errors.reason = exc.reason
+            rejected.append(Receipt(index, "rejected", item.uuid, errors=errors, reason=exc.reason))
         else:
             valid.append((index, item))
     return rejected, valid

@@ -146,17 +146,26 @@ def _timestamp(value: Any, *, now: dt.datetime, skew: dt.timedelta) -> dt.dateti
         parsed = _parse_timestamp(value) + skew
     except OverflowError:
         raise TimestampOutOfRange("Timestamp is out of range.") from None
-    if parsed < EPOCH:
+    return timestamp_in_range(parsed, now=now, skew=skew)
+
+
+def timestamp_in_range(
+    timestamp: dt.datetime, *, now: dt.datetime, skew: dt.timedelta = dt.timedelta(0)
+) -> dt.datetime:
+    """`timestamp` (aware, in server time) if it is after 1970-01-01 and at most
+    MAX_FUTURE_SKEW_SECONDS ahead of `now`, else TimestampOutOfRange. Every ingestion
+    route passes here (events.services checks the items adapters build)."""
+    if timestamp < EPOCH:
         raise TimestampOutOfRange(
             "Timestamp is before 1970-01-01" + (" after clock-skew correction." if skew else ".")
         )
     max_skew = dt.timedelta(seconds=settings.EVENTTRACKER["MAX_FUTURE_SKEW_SECONDS"])
-    if parsed > now + max_skew:
+    if timestamp > now + max_skew:
         raise TimestampOutOfRange(
             f"Timestamp is more than {max_skew} in the future"
             + (" after clock-skew correction." if skew else ".")
         )
-    return parsed
+    return timestamp
 
 
 def _parse_timestamp(value: Any) -> dt.datetime:

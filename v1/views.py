@@ -37,6 +37,8 @@ from v1.serializers import (
 )
 
 UTC = ZoneInfo("UTC")  # seed 000's dates are UTC
+# The service names the fields of its EventInput; seed 000's body and path name them so.
+SEED_FIELDS = {"timestamp": "date", "event_name": "name"}
 PNG = OpenApiResponse(OpenApiTypes.BINARY, description="image/png")
 
 
@@ -117,7 +119,8 @@ class EventOccurrenceView(IngestionMixin, V1View):
             tenant=self.tenant, items=[item], created_by=user, api_key=key, now=now
         )
         if receipt.status == "rejected":
-            raise RejectedInput(receipt.errors, reason=receipt.reason, counted=True)
+            errors = {SEED_FIELDS.get(name, name): value for name, value in receipt.errors.items()}
+            raise RejectedInput(errors, reason=receipt.reason, counted=True)
         answer = {"event": name, "count": item.count, "date": item.timestamp or now}
         answer["uuid"] = receipt.uuid
         return Response(OccurrenceCreatedSerializer(answer).data, status=status.HTTP_201_CREATED)
