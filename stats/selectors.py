@@ -49,7 +49,14 @@ from events.models import (
     RejectionReason,
 )
 from events.rollups import Source, hour_split, use_rollup
-from stats.buckets import Interval, bucket_edges, bucket_key, bucket_keys, key_sorter
+from stats.buckets import (
+    Interval,
+    TooManyBuckets,
+    bucket_edges,
+    bucket_key,
+    bucket_keys,
+    key_sorter,
+)
 from stats.day_rollup import bucket_totals
 from stats.models import UserActivityPeriod
 
@@ -79,6 +86,11 @@ class DailyAveragePerUser(TypedDict):
 class DailyUniqueUsers(TypedDict):
     date: str
     unique_users: int
+
+
+# The days an open range may reach: datetime can still add a day and a zone's offset.
+FIRST_OPEN_DAY = dt.date.min + dt.timedelta(days=2)
+LAST_OPEN_DAY = dt.date.max - dt.timedelta(days=2)
 
 
 def day_range_bounds(
@@ -125,9 +137,16 @@ def event_trend(
         logs, rollup = logs.filter(event__name=event_name), rollup.filter(event__name=event_name)
         daily = daily if daily is None else daily.filter(event__name=event_name)
     split = _day_rollup_split(daily, tz=tz, source=source, start=start, end=end)
+    found = None
     if split is not None and interval != "hour":
-        found = _trend_from_days(rollup, daily, events, lower, upper, interval, tz, split)
-    else:
+        try:
+            found = _trend_from_days(rollup, daily, events, lower, upper, interval, tz, split)
+        except TooManyBuckets:
+            if fill:
+                raise
+            # Unfilled, no limit applies: data spread over more days than one query's
+            # buckets (an open range over decades) is read from the hourly pieces.
+    if found is None:
         found = _trend_from_pieces(logs, rollup, start, end, interval, tz, source)
     # Seed 001's shape lists only the events that occurred in a bucket; an empty bucket
     # is {} ({event_name: 0} when the query names one event).
@@ -188,6 +207,9 @@ def _data_bounds(daily, lower, upper, tz) -> tuple[dt.datetime, dt.datetime] | N
     first, last = daily.order_by().aggregate(first=Min("day"), last=Max("day")).values()
     if first is None:
         return None
+    # A log on the calendar's first or last days (stored before ingestion checked the
+    # range, or imported) is left out: a day later, or a zone's offset away, overflows.
+    first, last = max(first, FIRST_OPEN_DAY), min(last, LAST_OPEN_DAY)
     if lower is None:  # the local day in which the first UTC day begins
         begins = dt.datetime.combine(first, dt.time.min, tzinfo=dt.UTC).astimezone(tz)
         lower = dt.datetime.combine(begins.date(), dt.time.min, tzinfo=tz)
