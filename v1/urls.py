@@ -1,9 +1,14 @@
 """Seed 000's routes. Names may hold any character but "/" is a separator in the
-hist route, so `{name}` there is everything up to the final `/hist`."""
+hist route, so `{name}` there is everything up to the final `/hist`. Like every route,
+these match with and without one trailing slash, which is never part of the name: a
+name that itself ends in "/" is addressed with a second one (`/events/a/b//` is "a/b/")."""
 
-from django.urls import path, re_path
+from django.urls import re_path
 
 from v1 import views
+
+# Everything after the prefix but one optional trailing slash (non-greedy `.+?`).
+NAME = r"(?P<name>.+?)/?$"
 
 api_urlpatterns = [
     re_path(r"^events/?$", views.EventListView.as_view(), name="v1-events"),
@@ -13,17 +18,17 @@ api_urlpatterns = [
         views.EventHistogramView.as_view(),
         name="v1-event-hist",
     ),
-    path("events/<path:name>", views.EventOccurrenceView.as_view(), name="v1-event-occurrence"),
+    re_path(rf"^events/{NAME}", views.EventOccurrenceView.as_view(), name="v1-event-occurrence"),
 ]
 
 admin_urlpatterns = [
     re_path(
         r"^event_frequencies/?$", views.AdminFrequenciesView.as_view(), name="v1-admin-frequencies"
     ),
-    path(
-        "event_frequencies/<path:name>",
+    re_path(
+        rf"^event_frequencies/{NAME}",
         views.AdminFrequencyView.as_view(),
         name="v1-admin-frequency",
     ),
-    path("events/<path:name>", views.AdminEventView.as_view(), name="v1-admin-event"),
+    re_path(rf"^events/{NAME}", views.AdminEventView.as_view(), name="v1-admin-event"),
 ]

@@ -325,3 +325,23 @@ def test_histogram_repeat_with_its_etag_is_304(keys):
     assert repeat.status_code == 304
     assert changed.status_code == 200
     assert changed["ETag"] != first["ETag"]
+
+
+def test_one_trailing_slash_is_the_optional_slash_not_part_of_the_name(keys, tenant):
+    assert keys["ingest"].post(f"{V1}/events/trail/").json()["event"] == "trail"
+    keys["ingest"].post(f"{V1}/events/trail")
+
+    assert set(Event.objects.filter(tenant=tenant).values_list("name", flat=True)) == {"trail"}
+    assert keys["admin"].get(f"{ADMIN}/events/trail/").json()[0]["count"] == 2
+    assert keys["admin"].get(f"{ADMIN}/event_frequencies/trail/").json()["count"] == 2
+    assert keys["read"].get(f"{V1}/event_frequencies/trail/hist/").status_code == 200
+    assert keys["admin"].delete(f"{ADMIN}/events/trail/").json()["deleted"] == 2
+
+
+def test_a_name_ending_in_a_slash_is_addressed_with_a_second_slash(keys, tenant):
+    assert keys["ingest"].post(f"{V1}/events/a/b//").json()["event"] == "a/b/"
+    assert keys["ingest"].post(f"{V1}/events/a/b").json()["event"] == "a/b"
+
+    assert keys["admin"].get(f"{ADMIN}/events/a/b//").json()[0]["count"] == 1
+    assert keys["admin"].delete(f"{ADMIN}/events/a/b%2F/").json()["deleted"] == 1
+    assert list(Event.objects.filter(tenant=tenant).values_list("name", flat=True)) == ["a/b"]
