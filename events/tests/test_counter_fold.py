@@ -27,10 +27,11 @@ from events.tests.factories import EventFactory
 from events.validation import EventInput
 
 T0 = dt.datetime(2024, 3, 10, 6, 15, tzinfo=dt.UTC)
+RECEIVED = T0 + dt.timedelta(days=2)  # after every event time here (ingestion checks it)
 
 
 def ingest(tenant, *items: EventInput) -> None:
-    event_logs_ingest(tenant=tenant, items=list(items), created_by=None, now=T0)
+    event_logs_ingest(tenant=tenant, items=list(items), created_by=None, now=RECEIVED)
 
 
 def summed(view, bucket: str, tenant) -> dict:

@@ -15,6 +15,7 @@ from events.validation import EventInput
 from stats.selectors import event_frequency, event_trend
 
 YEAR = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+RECEIVED = YEAR + dt.timedelta(days=367)  # after every event time (ingestion checks it)
 ZONES = [
     "UTC",
     "America/New_York",
@@ -37,9 +38,9 @@ def year_of_events(tenant):
         )
         for _ in range(600)
     ]
-    event_logs_ingest(tenant=tenant, items=items[:400], created_by=None, now=YEAR)
+    event_logs_ingest(tenant=tenant, items=items[:400], created_by=None, now=RECEIVED)
     fold_counters()  # most of it folded into the daily rollup, the rest still increments
-    event_logs_ingest(tenant=tenant, items=items[400:], created_by=None, now=YEAR)
+    event_logs_ingest(tenant=tenant, items=items[400:], created_by=None, now=RECEIVED)
     return tenant
 
 
