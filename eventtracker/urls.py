@@ -77,9 +77,11 @@ urlpatterns = [
     re_path(r"^auth/token/login/?$", TokenCreateView.as_view(), name="login"),
     re_path(r"^auth/token/logout/?$", TokenLogoutView.as_view(), name="logout"),
     path("api-auth/", include("rest_framework.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(
+        r"^api/docs/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"
+    ),
+    re_path(r"^api/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     # REDOC_DIST: the bundle the ReDoc page loads (core.openapi.redoc_bundle).
     path(
         "api/redoc/dist/bundles/redoc.standalone.js",
