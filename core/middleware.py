@@ -8,11 +8,19 @@ from django.http import HttpRequest, HttpResponse
 
 from core.exceptions import json_error
 
+CHUNKED_MESSAGE = (
+    "A request body needs a Content-Length header: a body sent in chunks "
+    "(Transfer-Encoding) is not read."
+)
+
 
 def body_size_problem(request: HttpRequest, limit: int | None = None) -> tuple[int, str] | None:
-    """(status, message) when the Content-Length header alone condemns the request
-    (larger than `limit`, by default DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+    """(status, message) when the headers alone condemn the request: a body without a
+    Content-Length (411: Django reads no body without one, so a chunked body would pass
+    as empty), or one larger than `limit`, by default DATA_UPLOAD_MAX_MEMORY_SIZE (413)."""
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE if limit is None else limit
+    if request.META.get("HTTP_TRANSFER_ENCODING") and not request.META.get("CONTENT_LENGTH"):
+        return 411, CHUNKED_MESSAGE
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

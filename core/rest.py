@@ -33,6 +33,12 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
+class LengthRequired(exceptions.APIException):
+    status_code = 411
+    default_detail = "A request body needs a Content-Length header."
+    default_code = "length_required"
+
+
 class StrictJSONParser(BaseParser):
     """JSON parser that never lets bad input become a 500 (see core.jsonbody)."""
 

@@ -57,6 +57,8 @@ class IngestionMixin:
             status, message = problem
             if status == 413:
                 raise Refused(message, reason=Reason.TOO_LARGE, status=413, events=1)
+            if status == 411:  # a body that cannot be read, counted as one
+                raise Refused(message, reason=Reason.MALFORMED_JSON, status=411, events=1)
             raise ParseError(message)
         if request.method != "POST":
             return

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
 from core.middleware import body_size_problem
-from core.rest import PayloadTooLarge
+from core.rest import LengthRequired, PayloadTooLarge
 from webimports.importer import ImportBusy, run_import, uploads_of
 from webimports.models import ImportedDay, WebImport
 from webimports.readers import ExportError
@@ -55,7 +55,7 @@ class WebImportViewSet(
         )
         if problem is not None:
             code, message = problem
-            raise PayloadTooLarge(message) if code == 413 else ParseError(message)
+            raise {413: PayloadTooLarge, 411: LengthRequired}.get(code, ParseError)(message)
 
     @extend_schema(
         request={"multipart/form-data": WebImportUploadSerializer},

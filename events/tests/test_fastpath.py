@@ -126,6 +126,12 @@ CASES = [
     Case("the browsable API", False, 201, headers={**TOKEN, "HTTP_ACCEPT": "text/html"}),
     Case("?format=json", False, 201, path=PATH + "?format=json"),
     Case("an unsupported body type", False, 415, content_type="application/xml"),
+    Case(
+        "a chunked body (no Content-Length)",
+        False,
+        411,
+        headers={**TOKEN, "HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_LENGTH": ""},
+    ),
 ]
 
 

@@ -1,5 +1,6 @@
 """Project wiring: health, OpenAPI and its local assets, admin, error shapes, settings."""
 
+import http.client
 import json
 import os
 import re
@@ -7,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -36,6 +38,29 @@ def test_ready_checks_both_databases(client):
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
     assert set(response.json()) == {"status", "database", "pii_database"}
+
+
+def test_a_chunked_body_is_refused_by_the_real_server_with_411(tmp_path):
+    """gunicorn hands Django a chunked body without a Content-Length, which Django does
+    not read: 411 rather than a request taken as empty."""
+    with live_gunicorn(tmp_path, workers=1) as base:
+        url = urllib.parse.urlsplit(base)
+        connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+        try:
+            connection.request(
+                "POST",
+                "/auth/token/login/",
+                body=iter([b'{"username": "a", ', b'"password": "b"}']),  # sent chunked
+                headers={"Content-Type": "application/json"},
+                encode_chunked=True,
+            )
+            response = connection.getresponse()
+            status, body = response.status, json.loads(response.read())
+        finally:
+            connection.close()
+
+    assert status == 411, body
+    assert "Content-Length" in body["detail"]
 
 
 def test_ready_is_503_when_a_database_is_down(tmp_path):
