@@ -17,6 +17,15 @@ def _title_and_heading(html: str) -> tuple[str, str]:
     return title.strip(), heading.strip()
 
 
+def _assert_refused(response, status: int, what: str) -> None:
+    """A refusal page titled and headed `what`, and never called a blocked tenant."""
+    title, heading = _title_and_heading(response.content.decode())
+    assert response.status_code == status
+    assert title.startswith(what)
+    assert heading == what
+    assert "blocked" not in response.content.decode()
+
+
 @pytest.fixture
 def viewer_browser(tenant) -> Client:
     browser = Client()
@@ -32,23 +41,13 @@ def viewer_browser(tenant) -> Client:
     ],
 )
 def test_a_viewers_refusal_is_titled_for_the_role(viewer_browser, url, data):
-    response = viewer_browser.post(url, data)
-
-    title, heading = _title_and_heading(response.content.decode())
-    assert response.status_code == 403
-    assert title.startswith("Not allowed for your role")
-    assert heading == "Not allowed for your role"
-    assert "blocked" not in response.content.decode()
+    _assert_refused(viewer_browser.post(url, data), 403, "Not allowed for your role")
 
 
 def test_removing_the_last_owner_is_titled_for_the_rule(web_client, user):
     response = web_client.post(f"/dashboard/members/{user.pk}/remove/")
 
-    title, heading = _title_and_heading(response.content.decode())
-    assert response.status_code == 400
-    assert title.startswith("A tenant keeps at least one owner")
-    assert heading == "A tenant keeps at least one owner"
-    assert "blocked" not in response.content.decode()
+    _assert_refused(response, 400, "A tenant keeps at least one owner")
 
 
 def test_a_blocked_tenant_is_still_titled_blocked(web_client, tenant):
