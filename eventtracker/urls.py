@@ -59,6 +59,12 @@ for app_router in (
 ):
     api_router.registry.extend(app_router.registry)
 
+
+def _slash_optional(route: str, view, *, name: str) -> list:
+    """`route/` (what reverse() gives, so links keep their slash) and `route` alike."""
+    return [path(f"{route}/", view, name=name), path(route, view)]
+
+
 urlpatterns = [
     path("health/ping", health.ping, name="health-ping"),
     path("health/ready", health.ready, name="health-ready"),
@@ -77,11 +83,11 @@ urlpatterns = [
     re_path(r"^auth/token/login/?$", TokenCreateView.as_view(), name="login"),
     re_path(r"^auth/token/logout/?$", TokenLogoutView.as_view(), name="logout"),
     path("api-auth/", include("rest_framework.urls")),
-    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
-    re_path(
-        r"^api/docs/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"
+    *_slash_optional("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    *_slash_optional(
+        "api/docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"
     ),
-    re_path(r"^api/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    *_slash_optional("api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     # REDOC_DIST: the bundle the ReDoc page loads (core.openapi.redoc_bundle).
     path(
         "api/redoc/dist/bundles/redoc.standalone.js",
