@@ -62,6 +62,7 @@ def _errors_for(path: str, method: str, operation: dict) -> dict[str, tuple[str,
         "503": ("Database unavailable or too slow: retry after Retry-After seconds", ERROR),
     }
     if method in BODY_METHODS:
+        errors["411"] = ("A body without Content-Length (sent in chunks)", ERROR)
         errors["413"] = ("Request body too large", ERROR)
         errors["415"] = ("Unsupported media type", ERROR)
     return errors

@@ -251,8 +251,8 @@ def test_schema_documents_global_error_answers(api_client):
             assert everywhere <= set(operation["responses"]), (method, path)
     detail = paths["/api/events/{id}/"]
     assert "413" not in detail["get"]["responses"]
-    assert {"413", "415"} <= set(detail["patch"]["responses"])
-    assert {"413", "415"} <= set(paths["/auth/token/login/"]["post"]["responses"])
+    assert {"411", "413", "415"} <= set(detail["patch"]["responses"])
+    assert {"411", "413", "415"} <= set(paths["/auth/token/login/"]["post"]["responses"])
 
 
 # --- local set-up: management commands in a plain shell ------------------------------
