@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts import keys
 from accounts.models import ApiKey, Tenant, User
 from accounts.tenancy import scope_to_tenant
+from core.locks import lock_until_commit
 
 MAX_ROTATION_GRACE = dt.timedelta(days=7)
 
@@ -82,9 +83,13 @@ def member_add(*, tenant: Tenant, username: str, password: str, role: str, email
     candidate = User(username=username, email=email, tenant=tenant)
     validate_password(password, user=candidate)
     try:
-        return User.objects.create_user(  # atomic: a failed insert leaves no savepoint open
-            username=username, email=email, password=password, tenant=tenant, role=role
-        )
+        with transaction.atomic():
+            # Concurrent adds of one name wait here, not on the unique index: on Citus,
+            # where users are a reference table, waiting there could deadlock.
+            lock_until_commit(f"username:{username}")
+            return User.objects.create_user(
+                username=username, email=email, password=password, tenant=tenant, role=role
+            )
     except IntegrityError:
         if User.objects.filter(username=username).exists():
             raise TeamError(USERNAME_TAKEN) from None

@@ -27,10 +27,23 @@ def try_lock(name: str) -> Iterator[bool]:
             yield held
 
 
+def lock_until_commit(name: str) -> None:
+    """Wait for, then hold until the current transaction ends, the lock `name`.
+    PostgreSQL: a transaction advisory lock. SQLite: nothing, its writers take turns
+    already (a transaction takes the database's write lock as it begins)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_key(name)])
+
+
+def _key(name: str) -> int:
+    key = int.from_bytes(hashlib.sha256(f"eventtracker:{name}".encode()).digest()[:8], "big")
+    return key - (1 << 63)  # a signed bigint, as the functions take
+
+
 @contextmanager
 def _advisory_lock(name: str) -> Iterator[bool]:
-    key = int.from_bytes(hashlib.sha256(f"eventtracker:{name}".encode()).digest()[:8], "big")
-    key -= 1 << 63  # a signed bigint, as the function takes
+    key = _key(name)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
         held = cursor.fetchone()[0]
