@@ -148,28 +148,33 @@ def _catch_up(
 
 def _first_period(*, tenant_ids: list[int], length: dt.timedelta) -> dt.datetime | None:
     """Start of the period of the earliest log of any tenant, or None without logs."""
-    # One index probe per tenant on (tenant, timestamp), instead of a scan of every log;
-    # a query per tenant, so that a database sharded by tenant answers each in one shard.
-    firsts = [
-        scope_to_tenants(EventLog.objects.all(), [tenant_id]).aggregate(first=Min("timestamp"))
-        for tenant_id in tenant_ids
-    ]
-    first = min((row["first"] for row in firsts if row["first"] is not None), default=None)
+    first = _earliest(
+        tenant_ids, lambda tenant_id: scope_to_tenants(EventLog.objects.all(), [tenant_id])
+    )
     return None if first is None else period_floor(first, length)
 
 
 def _next_active_day(*, tenant_ids: list[int], after: dt.datetime, target: dt.datetime):
     """The UTC midnight of the first day at or after `after` with a user's log, or
     `target` when none comes before it (never before `after`)."""
-    firsts = [  # an index probe per tenant, as _first_period
-        _user_logs([tenant_id]).filter(timestamp__gte=after).aggregate(first=Min("timestamp"))
-        for tenant_id in tenant_ids
-    ]
-    first = min((row["first"] for row in firsts if row["first"] is not None), default=None)
+    first = _earliest(
+        tenant_ids, lambda tenant_id: _user_logs([tenant_id]).filter(timestamp__gte=after)
+    )
     if first is None or first >= target:
         return target
     midnight = first.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return max(midnight, after)
+
+
+def _earliest(tenant_ids: list[int], logs_of) -> dt.datetime | None:
+    """The earliest timestamp of the logs `logs_of(tenant_id)` gives for any tenant, or None.
+
+    One index probe per tenant on (tenant, timestamp), instead of a scan of every log;
+    a query per tenant, so that a database sharded by tenant answers each in one shard."""
+    firsts = (
+        logs_of(tenant_id).aggregate(first=Min("timestamp"))["first"] for tenant_id in tenant_ids
+    )
+    return min((first for first in firsts if first is not None), default=None)
 
 
 def _reopened_periods(state: JobState, *, tenant_ids: list[int], length: dt.timedelta) -> Periods:
