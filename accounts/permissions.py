@@ -26,6 +26,14 @@ ADMIN = frozenset({Role.ADMIN})
 READ_OR_ADMIN_WRITES = reads_and_writes(READ, ADMIN)
 
 
+def handles(view, request) -> bool:
+    """Whether the view answers the request's method. One it does not answer gets its 405
+    from the view, whatever the credential's role: a role is never asked for a method
+    that no role may use."""
+    method = request.method.lower()
+    return method in view.http_method_names and hasattr(view, method)
+
+
 def key_roles_for(view, request) -> frozenset:
     roles: Mapping[str, frozenset] = getattr(view, "api_key_roles", {})
     action = getattr(view, "action", None)
@@ -40,7 +48,7 @@ class ApiKeyRolePermission(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         key = request.auth
-        if not isinstance(key, ApiKey):
+        if not isinstance(key, ApiKey) or not handles(view, request):
             return True
         allowed = key_roles_for(view, request)
         if key.role in allowed:
@@ -74,7 +82,7 @@ class UserRolePermission(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         role = getattr(request.user, "role", None)
-        if role is None or getattr(view, "own_account", False):
+        if role is None or getattr(view, "own_account", False) or not handles(view, request):
             return True
         allowed = user_roles_for(view, request)
         if role in allowed:

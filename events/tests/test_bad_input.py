@@ -351,6 +351,40 @@ def test_wrong_method_is_405(api_client, tenant, method, path):
     assert EventLog.objects.filter(pk=log.pk).exists()
 
 
+@pytest.mark.parametrize("role", ["ingest", "read", "admin"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", "/api/eventlogs/"),
+        ("DELETE", "/api/eventlogs/{log}"),
+        ("POST", "/api/events/{event}"),
+    ],
+)
+def test_a_method_the_route_lacks_is_405_for_every_key_role(key_client, tenant, role, method, path):
+    # A route's methods are the same for every credential: a key whose role could not
+    # use the method anyway is not told it lacks a role (403) for a method nobody has.
+    log = EventLogFactory(event__tenant=tenant)
+    url = path.format(log=log.pk, event=log.event_id)
+
+    response = key_client(role).generic(method, url, data="{}", content_type="application/json")
+
+    assert_json_error(response, 405)
+    assert EventLog.objects.filter(pk=log.pk).exists()
+
+
+def test_a_method_the_route_lacks_is_405_for_a_viewer(api_client, user, tenant):
+    user.role = "viewer"
+    user.save(update_fields=["role"])
+    log = EventLogFactory(event__tenant=tenant)
+
+    response = api_client.generic("DELETE", f"/api/eventlogs/{log.pk}")
+
+    assert_json_error(response, 405)
+    # A method the route has, and the viewer's role may not use, is still a 403.
+    assert_json_error(api_client.post("/api/events/", {"name": "a"}, format="json"), 403)
+    assert EventLog.objects.filter(pk=log.pk).exists()
+
+
 # --- authentication ------------------------------------------------------------------
 
 PROTECTED = [
