@@ -14,6 +14,9 @@ from typing import Any
 import drf_spectacular_sidecar
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.views.decorators.http import require_GET
+from drf_spectacular.views import SpectacularAPIView
+
+from core.rest import FastJSONRenderer
 
 
 def component(name: str) -> dict[str, str]:
@@ -98,3 +101,15 @@ def redoc_bundle(request: HttpRequest) -> HttpResponse:
     if etag in request.headers.get("If-None-Match", ""):
         return HttpResponseNotModified(headers=headers)
     return HttpResponse(body, content_type="text/javascript; charset=utf-8", headers=headers)
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI document, in YAML or JSON as asked; its errors (an `Accept` or a
+    `format` it cannot serve: 406, 404) are JSON, as every other error of the API, not
+    an error object written in YAML."""
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = FastJSONRenderer()
+        self.request.accepted_media_type = FastJSONRenderer.media_type
+        return response

@@ -3,11 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from djoser.views import TokenCreateView
-from drf_spectacular.views import (
-    SpectacularAPIView,
-    SpectacularRedocView,
-    SpectacularSwaggerSplitView,
-)
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 
 from accounts.urls import auth_router
 from accounts.urls import router as accounts_router
@@ -83,7 +79,7 @@ urlpatterns = [
     re_path(r"^auth/token/login/?$", TokenCreateView.as_view(), name="login"),
     re_path(r"^auth/token/logout/?$", TokenLogoutView.as_view(), name="logout"),
     path("api-auth/", include("rest_framework.urls")),
-    *_slash_optional("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    *_slash_optional("api/schema", openapi.SchemaView.as_view(), name="schema"),
     *_slash_optional(
         "api/docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"
     ),

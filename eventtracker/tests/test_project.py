@@ -108,6 +108,35 @@ def test_every_unmatched_api_path_answers_json_404(api_client, settings, debug, 
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "accept", "status"),
+    [("", "text/html", 406), ("", "application/xml", 406), ("?format=xml", "*/*", 404)],
+)
+def test_schema_errors_are_json_like_every_other_error(anon_client, query, accept, status):
+    response = anon_client.get(f"/api/schema/{query}", HTTP_ACCEPT=accept)
+
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert set(response.json()) == {"detail"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("accept", "content_type", "start"),
+    [
+        ("*/*", "application/vnd.oai.openapi", b"openapi: "),
+        ("application/json", "application/json", b"{"),
+    ],
+)
+def test_schema_is_yaml_or_json_as_asked(anon_client, accept, content_type, start):
+    response = anon_client.get("/api/schema/", HTTP_ACCEPT=accept)
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith(content_type)
+    assert response.content.lstrip().startswith(start)
+
+
+@pytest.mark.django_db
 def test_schema_documents_every_api_route(api_client):
     response = api_client.get("/api/schema/?format=json")
 
