@@ -6,6 +6,7 @@ handler is in core.exceptions (it imports DRF's views, which load this module).
 """
 
 import copy
+import re
 
 import orjson
 from django.conf import settings
@@ -119,6 +120,43 @@ class NulFreeDateTimeField(serializers.DateTimeField):
         if isinstance(value, str) and "\x00" in value:
             raise serializers.ValidationError(ProhibitNullCharactersValidator.message)
         return super().to_internal_value(value)
+
+
+class WrittenAsField(serializers.Field):
+    """A mixin for DRF's date and time fields: the text must also match `written_as` (a
+    regular expression, whole) and says so with `shown_as`. strptime alone reads one-digit
+    fields ("2024-5-1") and any Unicode digit, where the documented form is zero-padded
+    ASCII."""
+
+    written_as: re.Pattern
+    shown_as: str
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and not self.written_as.fullmatch(value):
+            self.fail("invalid", format=self.shown_as)
+        return super().to_internal_value(value)
+
+
+class DayField(WrittenAsField, serializers.DateField):
+    """A day, written YYYY-MM-DD."""
+
+    written_as = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+    shown_as = "YYYY-MM-DD"
+
+    def __init__(self, **kwargs):
+        super().__init__(input_formats=["%Y-%m-%d"], **kwargs)
+
+
+class WholeNumberField(serializers.IntegerField):
+    """An integer sent as a JSON number: DRF would also read "3", 3.0 and true as one;
+    ingestion's own fields refuse them (events.validation), and so does this."""
+
+    default_error_messages = {"invalid": "Must be a whole number."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class CachedFieldsMixin:

@@ -7,7 +7,7 @@ import zoneinfo
 from django.conf import settings
 from rest_framework import serializers
 
-from core.rest import NulFreeDateTimeField
+from core.rest import DayField, NulFreeDateTimeField
 from core.zones import is_zone_name
 from events.models import DISTINCT_ID_MAX_LENGTH
 from stats.buckets import INTERVALS
@@ -19,8 +19,6 @@ from stats.charts.spec import (
     MIN_HEIGHT,
     MIN_WIDTH,
 )
-
-DATE_FORMAT = "%Y-%m-%d"
 
 
 class ChartSizeSerializer(serializers.Serializer):
@@ -44,8 +42,8 @@ class DaysQuerySerializer(serializers.Serializer):
     """`start_date`/`end_date` as YYYY-MM-DD, both days included, either may be omitted;
     `tz` is the IANA zone that decides where days begin (default: the tenant's)."""
 
-    start_date = serializers.DateField(required=False, input_formats=[DATE_FORMAT])
-    end_date = serializers.DateField(required=False, input_formats=[DATE_FORMAT])
+    start_date = DayField(required=False)
+    end_date = DayField(required=False)
     tz = serializers.CharField(required=False, max_length=64, help_text="IANA time zone name")
 
     def validate_tz(self, value: str) -> zoneinfo.ZoneInfo:

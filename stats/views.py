@@ -106,6 +106,10 @@ def stats_schema(*, query: type, json: OpenApiResponse, not_found: bool = False)
     return extend_schema(parameters=parameters, responses=responses)
 
 
+# Added to a TooManyBuckets 400 when the range has no start_date: what made it so long.
+OPEN_START = "The range is open: it starts on the day of the first event; give a start_date."
+
+
 class StatsView(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIView):
     """Base for stats routes: validated query, the tenant's time zone, no paging; every
     answer also as a PNG chart of the same data (`chart_kind`). A route declares its
@@ -140,8 +144,10 @@ class StatsView(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIVi
         try:
             data = self.select(query, tz=tz, source=source)
         except TooManyBuckets as exc:
-            message = self.buckets_message or str(exc)
-            raise ValidationError({self.buckets_field: [message]}) from None
+            field, message = self.buckets_field, self.buckets_message or str(exc)
+            if "start_date" not in query:
+                field, message = "start_date", f"{message} {OPEN_START}"
+            raise ValidationError({field: [message]}) from None
         except OutOfCalendar as exc:
             raise ValidationError({f"{exc.side}_date": [exc.message]}) from None
         except Event.DoesNotExist:

@@ -1,20 +1,23 @@
 """Seed 000's request and response shapes."""
 
 import datetime as dt
+import re
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.rest import StrictFieldsMixin
+from core.rest import DayField, StrictFieldsMixin, WholeNumberField, WrittenAsField
 from stats.serializers import check_range_days
 
 SEED_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-DATE_FORMAT = "%Y-%m-%d"
 
 
 @extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"})
-class SeedDateTimeField(serializers.DateTimeField):
+class SeedDateTimeField(WrittenAsField, serializers.DateTimeField):
     """Seed 000's `YYYY-MM-DD HH:mm:ss` (UTC), which is not an RFC 3339 date-time."""
+
+    written_as = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+    shown_as = "YYYY-MM-DD HH:mm:ss"
 
     def __init__(self, **kwargs):
         super().__init__(format=SEED_DATETIME_FORMAT, **kwargs)
@@ -23,7 +26,7 @@ class SeedDateTimeField(serializers.DateTimeField):
 class OccurrenceSerializer(StrictFieldsMixin, serializers.Serializer):
     """`POST /api/v1/events/{name}` body; both fields optional (an empty body is fine)."""
 
-    count = serializers.IntegerField(
+    count = WholeNumberField(
         required=False, min_value=0, max_value=2**31 - 1, help_text="0 or missing means 1."
     )
     # Only the documented form: a date in another form (ISO 8601 with a "T", an offset,
@@ -39,8 +42,8 @@ class OccurrenceSerializer(StrictFieldsMixin, serializers.Serializer):
 class DateRangeSerializer(serializers.Serializer):
     """`start_date` and `end_date` (YYYY-MM-DD, inclusive): both or neither."""
 
-    start_date = serializers.DateField(required=False, input_formats=[DATE_FORMAT])
-    end_date = serializers.DateField(required=False, input_formats=[DATE_FORMAT])
+    start_date = DayField(required=False)
+    end_date = DayField(required=False)
 
     def validate(self, attrs):
         given = {name for name in ("start_date", "end_date") if name in attrs}

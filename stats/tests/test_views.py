@@ -211,6 +211,11 @@ def test_the_range_limit_is_a_setting(api_client, settings):
         ("end_date", "2024-02-30"),
         ("start_date", "2024-01-01\x00"),
         ("end_date", "2024-01-01\x00"),
+        # Only the documented YYYY-MM-DD: zero-padded, ASCII digits (strptime reads both).
+        ("start_date", "2024-5-1"),
+        ("end_date", "2024-05-1"),
+        ("start_date", "\u0662\u0660\u0662\u0664-01-01"),
+        ("end_date", " 2024-01-01"),
     ],
 )
 def test_bad_date_is_400_naming_the_parameter(api_client, url, name, value):
@@ -395,3 +400,17 @@ def test_query_count_does_not_grow_with_data(
         assert body == {"event_name": "e0", "total": size}
     else:
         assert [row["total"] for row in body] == [size] * size
+
+
+def test_an_open_range_too_long_for_its_interval_is_400_naming_start_date(api_client, tenant):
+    EventLogFactory(event__tenant=tenant, timestamp=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+    EventLogFactory(event__tenant=tenant)
+
+    response = api_client.get(TREND)
+
+    assert_json(response, 400)
+    (message,) = response.json()["start_date"]
+    assert "give a start_date" in message
+    # A larger interval, or a start, answers.
+    assert api_client.get(TREND, {"interval": "month"}).status_code == 200
+    assert api_client.get(TREND, {"start_date": "2024-01-01"}).status_code == 200

@@ -201,6 +201,11 @@ def test_another_tenants_key_never_sees_or_deletes_our_events(keys, other_admin,
         ({"date": "2024-05-01 10:15"}, "date"),
         ({"date": "2024-05-01"}, "date"),
         ({"date": "2024-05-01 10:15:00.5"}, "date"),
+        ({"date": "2024-5-1 1:2:3"}, "date"),
+        ({"date": "2024-05-01 10:15:0"}, "date"),
+        ({"count": "3"}, "count"),
+        ({"count": 3.0}, "count"),
+        ({"count": True}, "count"),
         ({"when": "now"}, "when"),
     ],
 )
@@ -229,6 +234,17 @@ def test_one_date_alone_is_400(keys, start, end):
     response = keys["read"].get(f"{V1}/events", params)
 
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [("2024-5-1", "2024-05-31", "start_date"), ("2024-05-01", "2024-5-31", "end_date")],
+)
+def test_query_dates_are_written_yyyy_mm_dd(keys, start, end, field):
+    response = keys["read"].get(f"{V1}/events", {"start_date": start, "end_date": end})
+
+    assert response.status_code == 400
+    assert "YYYY-MM-DD" in response.json()[field][0]
 
 
 def test_a_range_over_the_limit_is_400(keys):
