@@ -51,8 +51,10 @@ UNMATCHED = "<unmatched>"
 
 
 def route_of(request: HttpRequest) -> str:
+    """The matched route's template, without the "^" only a top-level regex route keeps
+    (an included one loses it): `health/ping/?$`, `api/eventlogs/?$`."""
     match = getattr(request, "resolver_match", None)
-    return match.route if match is not None and match.route else UNMATCHED
+    return match.route.removeprefix("^") if match is not None and match.route else UNMATCHED
 
 
 class MetricsMiddleware:

@@ -62,16 +62,16 @@ def _slash_optional(route: str, view, *, name: str) -> list:
 
 
 urlpatterns = [
-    path("health/ping", health.ping, name="health-ping"),
-    path("health/ready", health.ready, name="health-ready"),
-    path("metrics", metrics.metrics_view, name="metrics"),
+    re_path(r"^health/ping/?$", health.ping, name="health-ping"),
+    re_path(r"^health/ready/?$", health.ready, name="health-ready"),
+    re_path(r"^metrics/?$", metrics.metrics_view, name="metrics"),
     path("t.js", tracker_js, name="tracker-js"),
     path("l.js", links_js, name="links-js"),
     # The tracker, its links add-on and the collect route under names a tenant chooses (ad
     # blockers' lists hold the usual ones): /js/<name>.js, /js/<name>.links.js, POST
     # /<name>/e (events.views.collect).
     re_path(r"^js/[A-Za-z0-9_-]{1,64}\.links\.js$", links_js, name="links-js-named"),
-    re_path(r"^js/[A-Za-z0-9_.-]{1,64}\.js$", tracker_js, name="tracker-js-named"),
+    re_path(r"^js/[A-Za-z0-9_-]{1,64}\.js$", tracker_js, name="tracker-js-named"),
     # djoser's account routes, less those that need email (accounts.views.AccountViewSet).
     path("auth/", include(auth_router.urls)),
     # djoser's token login (a new hashed token per login); logout revokes only the token

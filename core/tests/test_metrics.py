@@ -63,7 +63,7 @@ def test_metrics_count_requests_by_route_template_across_workers(server):
 
     requests, errors = "eventtracker_http_requests_total", "eventtracker_http_errors_total"
     eventlogs = "api/eventlogs/?$"
-    assert delta(requests, method="GET", route="health/ping", status="200") == pings
+    assert delta(requests, method="GET", route="health/ping/?$", status="200") == pings
     assert delta(requests, method="POST", route=eventlogs, status="201") == len(created)
     assert delta(errors, method="POST", route=eventlogs, status="400") == 1
     assert delta(errors, method="GET", route="<unmatched>", status="404") == 1
@@ -88,7 +88,7 @@ def test_metrics_count_requests_by_route_template_across_workers(server):
         ("rejected", "malformed_json"): 1.0,
     }
     latency = "eventtracker_http_request_duration_seconds_count"
-    assert delta(latency, method="GET", route="health/ping") == pings
+    assert delta(latency, method="GET", route="health/ping/?$") == pings
 
 
 @pytest.mark.django_db
@@ -99,12 +99,15 @@ def test_metrics_refuse_other_networks_without_the_token(client, settings):
     refused = client.get("/metrics")
     wrong = client.get("/metrics", HTTP_AUTHORIZATION="Bearer nope")
     allowed = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token")
+    slash = client.get("/metrics/", HTTP_AUTHORIZATION="Bearer scrape-token")
 
     assert refused.status_code == 403
     assert refused.json()["detail"].startswith("Metrics are only served")
     assert wrong.status_code == 403
     assert allowed.status_code == 200
     assert b"eventtracker_http_requests_total" in allowed.content
+    assert slash.status_code == 200
+    assert client.get("/metrics/").status_code == 403
 
 
 @pytest.mark.django_db

@@ -236,3 +236,5 @@ def test_the_tracker_under_any_name(client):
     assert named.status_code == 200
     assert named.content == plain.content
     assert client.get("/js/../t.js").status_code == 404
+    # A name is letters, digits, "-" and "_", as the README says.
+    assert client.get("/js/app.min.js").status_code == 404

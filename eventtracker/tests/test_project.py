@@ -24,16 +24,18 @@ from people.tests.factories import PersonFactory
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
-def test_ping_needs_no_credential(client):
-    response = client.get("/health/ping")
+@pytest.mark.parametrize("path", ["/health/ping", "/health/ping/"])
+def test_ping_needs_no_credential(client, path):
+    response = client.get(path)
 
     assert response.status_code == 200
     assert response.json() == "ping ok"
 
 
 @pytest.mark.pii
-def test_ready_checks_both_databases(client):
-    response = client.get("/health/ready")
+@pytest.mark.parametrize("path", ["/health/ready", "/health/ready/"])
+def test_ready_checks_both_databases(client, path):
+    response = client.get(path)
 
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
