@@ -80,15 +80,25 @@ class StrictFieldsMixin:
 
     # Sent by the browsable API's HTML forms, never meant as data.
     _FORM_KEYS = frozenset({"csrfmiddlewaretoken"})
+    _UNKNOWN = "Unknown field."
 
     def to_internal_value(self, data):
         if hasattr(data, "keys"):
             unknown = set(data.keys()) - set(self.fields) - self._FORM_KEYS
             if unknown:
                 raise serializers.ValidationError(
-                    {name: ["Unknown field."] for name in sorted(unknown)}
+                    {name: [self._UNKNOWN] for name in sorted(unknown)}
                 )
         return super().to_internal_value(data)
+
+
+class StrictQueryMixin(StrictFieldsMixin):
+    """For a route's query-string serializer: an unknown parameter is a 400 naming it,
+    not ignored (a misspelt `start_dat`, or another product's `day=13&month=3`, would
+    answer every day as if it had been read). DRF's `format` chooses the rendering."""
+
+    _FORM_KEYS = frozenset({"format"})
+    _UNKNOWN = "Unknown parameter."
 
 
 class FixedFieldsMixin:

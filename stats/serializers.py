@@ -7,7 +7,7 @@ import zoneinfo
 from django.conf import settings
 from rest_framework import serializers
 
-from core.rest import DayField, NulFreeDateTimeField
+from core.rest import DayField, NulFreeDateTimeField, StrictQueryMixin
 from core.zones import is_zone_name
 from events.models import DISTINCT_ID_MAX_LENGTH
 from stats.buckets import INTERVALS
@@ -38,7 +38,7 @@ class ChartSizeSerializer(serializers.Serializer):
     )
 
 
-class DaysQuerySerializer(serializers.Serializer):
+class DaysQuerySerializer(StrictQueryMixin, serializers.Serializer):
     """`start_date`/`end_date` as YYYY-MM-DD, both days included, either may be omitted;
     `tz` is the IANA zone that decides where days begin (default: the tenant's)."""
 
@@ -161,9 +161,11 @@ class DailyUniqueUsersSerializer(serializers.Serializer):
     unique_users = serializers.IntegerField()
 
 
-class UserActivityQuerySerializer(serializers.Serializer):
+class UserActivityQuerySerializer(StrictQueryMixin, serializers.Serializer):
     """`/api/stats/user_activity`: one user (`distinct_id`, exact) or all; periods whose
     start lies in `[start, end)`, ISO 8601 datetimes where naive means UTC."""
+
+    _FORM_KEYS = StrictQueryMixin._FORM_KEYS | {"limit", "offset"}  # the pagination's
 
     distinct_id = serializers.CharField(
         required=False, max_length=DISTINCT_ID_MAX_LENGTH, trim_whitespace=False

@@ -6,7 +6,13 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.rest import DayField, StrictFieldsMixin, WholeNumberField, WrittenAsField
+from core.rest import (
+    DayField,
+    StrictFieldsMixin,
+    StrictQueryMixin,
+    WholeNumberField,
+    WrittenAsField,
+)
 from stats.serializers import check_range_days
 
 SEED_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -39,7 +45,7 @@ class OccurrenceSerializer(StrictFieldsMixin, serializers.Serializer):
     )
 
 
-class DateRangeSerializer(serializers.Serializer):
+class DateRangeSerializer(StrictQueryMixin, serializers.Serializer):
     """`start_date` and `end_date` (YYYY-MM-DD, inclusive): both or neither."""
 
     start_date = DayField(required=False)

@@ -225,6 +225,15 @@ def test_bad_date_is_400_naming_the_parameter(api_client, url, name, value):
     assert list(response.json()) == [name]
 
 
+@pytest.mark.parametrize("url", [*ROUTES, "/api/stats/web", "/api/stats/ingestion"])
+def test_an_unknown_parameter_is_400_naming_it(api_client, url):
+    # Another product's query (seed 003's day/month/year) must not answer every day.
+    response = api_client.get(url, {"day": "13", "month": "3", "start_date": "2024-01-01"})
+
+    assert_json(response, 400)
+    assert response.json() == {"day": ["Unknown parameter."], "month": ["Unknown parameter."]}
+
+
 @pytest.mark.parametrize("url", ROUTES)
 def test_reversed_range_is_400_on_end_date(api_client, url):
     response = api_client.get(url, {"start_date": "2024-01-02", "end_date": "2024-01-01"})

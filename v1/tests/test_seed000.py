@@ -247,6 +247,13 @@ def test_query_dates_are_written_yyyy_mm_dd(keys, start, end, field):
     assert "YYYY-MM-DD" in response.json()[field][0]
 
 
+def test_an_unknown_query_parameter_is_400(keys):
+    response = keys["read"].get(f"{V1}/events", {"day": "2024-05-01"})
+
+    assert response.status_code == 400
+    assert response.json() == {"day": ["Unknown parameter."]}
+
+
 def test_a_range_over_the_limit_is_400(keys):
     response = keys["read"].get(
         f"{V1}/events", {"start_date": "2000-01-01", "end_date": "2024-01-01"}
