@@ -2,6 +2,7 @@
 secret, except once on creation and rotation."""
 
 from django.utils import timezone
+from djoser.serializers import UserSerializer
 from rest_framework import serializers
 
 from accounts.models import ApiKey, AuthToken, Tenant, User
@@ -10,6 +11,14 @@ from accounts.services import MAX_ROTATION_GRACE, USERNAME_TAKEN
 from core.rest import FixedFieldsMixin, StrictFieldsMixin
 
 MAX_ORIGINS = 50
+
+
+class CurrentUserSerializer(UserSerializer):
+    """`/auth/users/me/`: djoser's fields in seed 001's order (email, username, id), the
+    order sign-up answers in."""
+
+    class Meta(UserSerializer.Meta):
+        fields = ("email", "username", "id")
 
 
 class ApiKeySerializer(FixedFieldsMixin, StrictFieldsMixin, serializers.ModelSerializer):

@@ -289,6 +289,10 @@ DJOSER = {
     "HIDE_USERS": True,
     # Login tokens stored hashed (accounts.models.AuthToken): each login makes a new one.
     "TOKEN_MODEL": "accounts.models.AuthToken",
+    "SERIALIZERS": {
+        "user": "accounts.serializers.CurrentUserSerializer",
+        "current_user": "accounts.serializers.CurrentUserSerializer",
+    },
 }
 
 SPECTACULAR_SETTINGS = {
