@@ -48,6 +48,9 @@ EVENTS_INGESTED = Counter(
     ["outcome", "reason"],
 )
 UNMATCHED = "<unmatched>"
+# Any client may send any method name: each new one would add series without bound.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
 
 
 def route_of(request: HttpRequest) -> str:
@@ -55,6 +58,12 @@ def route_of(request: HttpRequest) -> str:
     (an included one loses it): `health/ping/?$`, `api/eventlogs/?$`."""
     match = getattr(request, "resolver_match", None)
     return match.route.removeprefix("^") if match is not None and match.route else UNMATCHED
+
+
+def method_of(request: HttpRequest) -> str:
+    """The request's method if it is a standard one, else "other" (a label must not
+    take whatever name a client invents)."""
+    return request.method if request.method in KNOWN_METHODS else OTHER_METHOD
 
 
 class MetricsMiddleware:
@@ -66,7 +75,7 @@ class MetricsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         begin = time.perf_counter()
         response = self.get_response(request)
-        route, method = route_of(request), request.method or ""
+        route, method = route_of(request), method_of(request)
         HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - begin)
         HTTP_REQUESTS.labels(method, route, str(response.status_code)).inc()
         if response.status_code >= 400:

@@ -92,6 +92,28 @@ def test_metrics_count_requests_by_route_template_across_workers(server):
 
 
 @pytest.mark.django_db
+def test_invented_methods_share_one_label(client):
+    """A client without a token must not add series by inventing method names."""
+    requests = "eventtracker_http_requests_total"
+    before = _samples(client.get("/metrics").content.decode())
+
+    for method in ("FOOA", "FOOB", "BREW"):
+        client.generic(method, "/api/events/")
+    client.get("/health/ping")
+
+    after = _samples(client.get("/metrics").content.decode())
+    methods = {dict(labels).get("method") for name, labels in after if name == requests}
+    other = {
+        labels: value - before.get((name, labels), 0.0)
+        for (name, labels), value in after.items()
+        if name == requests and dict(labels)["method"] == "other"
+    }
+    assert methods.isdisjoint({"FOOA", "FOOB", "BREW"})
+    assert sum(other.values()) == 3
+    assert "GET" in methods
+
+
+@pytest.mark.django_db
 def test_metrics_refuse_other_networks_without_the_token(client, settings):
     settings.METRICS_ALLOWED_NETWORKS = []
     settings.METRICS_TOKEN = "scrape-token"
