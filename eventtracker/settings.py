@@ -108,6 +108,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.HtmlCSPMiddleware",
     "core.metrics.MetricsMiddleware",
+    # /health/ping and /health/ready, whatever the Host header: before any host check.
+    "core.health.HealthProbeMiddleware",
     "core.middleware.BodySizeLimitMiddleware",
     "core.ratelimit.RateLimitHeadersMiddleware",
     # It answers the common single-event POST itself, inside the middleware above (metrics,

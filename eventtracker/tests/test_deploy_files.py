@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eventtracker.tests.live_server import free_port, get_until_up, stop
+from eventtracker.tests.live_server import free_port, get_until_up, live_gunicorn, stop
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -82,6 +82,23 @@ def test_web_healthcheck_pings_without_curl(compose):
 
     assert test[:2] == ["CMD", "python"]
     assert "http://127.0.0.1:8000/health/ping" in test[-1]
+
+
+def test_web_healthcheck_passes_when_allowed_hosts_name_only_the_domain(compose, tmp_path):
+    """The README's production advice (.env naming only the real domain) must leave web
+    healthy, or `jobs`, which waits for it, never starts."""
+    command = compose["services"]["web"]["healthcheck"]["test"][-1]
+    with live_gunicorn(tmp_path, workers=1, DJANGO_ALLOWED_HOSTS="events.example.com") as base:
+        port = base.rsplit(":", 1)[1]
+        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            [sys.executable, "-c", command.replace(":8000/", f":{port}/")],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    assert result.returncode == 0, result.stderr
 
 
 def test_web_gets_database_url_and_secret_key(compose, env_example_names):

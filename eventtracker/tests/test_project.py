@@ -42,6 +42,20 @@ def test_ready_checks_both_databases(client, path):
     assert set(response.json()) == {"status", "database", "pii_database"}
 
 
+@pytest.mark.pii
+@pytest.mark.parametrize("path", ["/health/ping", "/health/ready/"])
+def test_probes_answer_whatever_the_host(client, settings, path):
+    """A load balancer checks a node by its address, docker's health check by 127.0.0.1:
+    neither is in ALLOWED_HOSTS, which names the real domain in production."""
+    settings.ALLOWED_HOSTS = ["events.example.com"]
+
+    probe = client.get(path, HTTP_HOST="10.0.0.7:8000")
+    other = client.get("/api/events/", HTTP_HOST="10.0.0.7:8000")
+
+    assert probe.status_code == 200
+    assert other.status_code == 400  # every other route still checks the host
+
+
 def test_a_chunked_body_is_refused_by_the_real_server_with_411(tmp_path):
     """gunicorn hands Django a chunked body without a Content-Length, which Django does
     not read: 411 rather than a request taken as empty."""
