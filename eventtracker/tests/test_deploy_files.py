@@ -410,6 +410,25 @@ def test_grafana_needs_a_password_and_monitoring_stays_on_this_host(compose):
         assert all(port.startswith("127.0.0.1:") for port in service["ports"])
 
 
+def test_prometheus_scrapes_with_a_token_compose_requires(compose):
+    """An empty METRICS_TOKEN gave Prometheus 403 and an empty Grafana, silently."""
+    services = compose["services"]
+    token = services["web"]["environment"]["METRICS_TOKEN"]
+
+    assert token.startswith("${METRICS_TOKEN:?")  # compose refuses when unset or empty
+    assert compose["secrets"]["metrics_token"] == {"environment": "METRICS_TOKEN"}
+    assert {"source": "metrics_token", "target": "/etc/prometheus/metrics_token"} in services[
+        "prometheus"
+    ]["secrets"]
+    assert "credentials_file: /etc/prometheus/metrics_token" in _read(
+        "deploy/prometheus/prometheus.yml"
+    )
+    quick_start = re.search(r"^cp \.env\.example \.env .*$", _read("README.md"), re.MULTILINE)
+    assert quick_start is not None
+    assert "METRICS_TOKEN" in quick_start.group()
+    assert "GRAFANA_ADMIN_PASSWORD" in quick_start.group()
+
+
 def test_make_test_runs_the_deploy_check_on_the_production_profile():
     _, recipe = _make_rule("deploy-check")
 
