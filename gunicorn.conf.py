@@ -1,4 +1,4 @@
-"""Gunicorn settings for eventtracker, read from the environment.
+"""Gunicorn settings for eventtracker, read from the environment and the env file.
 
 `gunicorn -c gunicorn.conf.py` is enough: the app is named here. Local default binds
 to loopback only; the container sets GUNICORN_BIND=0.0.0.0:8000 (docker-compose.yml).
@@ -8,6 +8,16 @@ import logging
 import os
 import re
 import tempfile
+from pathlib import Path
+
+import environ
+
+# The same file the Django settings read (DJANGO_ENV_FILE, else .env next to this file),
+# so GUNICORN_* set there count for `make gunicorn` too; real environment variables win.
+environ.Env.read_env(
+    Path(os.environ.get("DJANGO_ENV_FILE") or Path(__file__).resolve().parent / ".env"),
+    overwrite=False,
+)
 
 
 def _env_int(name: str, default: int, *, minimum: int = 1) -> int:

@@ -156,7 +156,8 @@ def test_gunicorn_variables_are_in_env_example(env_example_names):
     read_by_gunicorn = set(GUNICORN_ENV_RE.findall(_read("gunicorn.conf.py")))
 
     assert {"GUNICORN_BIND", "GUNICORN_WORKERS"} <= read_by_gunicorn
-    assert read_by_gunicorn - env_example_names == set()
+    # DJANGO_ENV_FILE names the file itself: only the real environment can set it.
+    assert read_by_gunicorn - env_example_names == {"DJANGO_ENV_FILE"}
 
 
 def test_env_example_holds_no_secret():
@@ -192,6 +193,31 @@ def test_entrypoint_migrates_then_execs():
     assert os.access(script, os.X_OK)
     assert text.startswith("#!/bin/sh")
     assert text.index("manage.py migrate --noinput") < text.index('exec "$@"')
+
+
+@pytest.fixture(autouse=True)
+def no_env_file(tmp_path, monkeypatch):
+    """gunicorn.conf.py reads the env file: a developer's .env must not change these tests."""
+    empty = tmp_path / "empty.env"
+    empty.touch()
+    monkeypatch.setenv("DJANGO_ENV_FILE", str(empty))
+
+
+def test_gunicorn_conf_reads_the_env_file_the_settings_read(monkeypatch, tmp_path):
+    """GUNICORN_* in .env count for `make gunicorn`, as .env.example says; the real
+    environment still wins."""
+    env_file = tmp_path / "custom.env"
+    env_file.write_text("GUNICORN_BIND=127.0.0.1:8123\nGUNICORN_WORKERS=5\n", encoding="utf-8")
+    monkeypatch.setenv("DJANGO_ENV_FILE", str(env_file))
+    for name in ("GUNICORN_BIND", "GUNICORN_WORKERS"):
+        monkeypatch.setenv(name, "")  # recorded, so that teardown removes what the file set
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GUNICORN_WORKERS", "3")
+
+    conf = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
+
+    assert conf["bind"] == ["127.0.0.1:8123"]
+    assert conf["workers"] == 3
 
 
 def test_gunicorn_conf_names_the_app_and_workers(monkeypatch):
