@@ -4,12 +4,15 @@ handlers for requests no view answers, and what counts as "the database is unava
 
 import logging
 import sqlite3
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 import psycopg
 from django import db
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import csrf
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -84,6 +87,35 @@ def permission_denied(request, exception=None) -> JsonResponse:
 
 def not_found(request, exception=None) -> JsonResponse:
     return json_error(404, "Not found.", path=request.path)
+
+
+READ_METHODS = ("GET", "HEAD")
+
+
+def read_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """GET and HEAD (load balancers probe with HEAD); any other method a JSON 405 with
+    Allow. Django's require_GET answers an empty 405 and refuses HEAD, and a POST met
+    the CSRF check's HTML 403 first: these routes take no form, so they need no CSRF
+    protection."""
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method in READ_METHODS:
+            return view(request, *args, **kwargs)
+        response = json_error(405, f'Method "{request.method}" not allowed.')
+        response["Allow"] = ", ".join(READ_METHODS)
+        return response
+
+    return wrapped
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a JSON 403 like every other error, except for a browser's form
+    (it accepts text/html), which keeps Django's page explaining the cookie."""
+    if "text/html" in request.headers.get("Accept", ""):
+        return csrf.csrf_failure(request, reason)
+    return json_error(403, f"CSRF verification failed: {reason}")
 
 
 @csrf_exempt  # a POST to no route is a 404, not a CSRF failure page

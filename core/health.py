@@ -6,7 +6,8 @@ from collections.abc import Callable
 from django.db import DatabaseError, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import resolve
-from django.views.decorators.http import require_GET
+
+from core.exceptions import read_only
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +34,12 @@ class HealthProbeMiddleware:
         return match.func(request, *match.args, **match.kwargs)
 
 
-@require_GET
+@read_only
 def ping(request: HttpRequest) -> JsonResponse:
     return JsonResponse("ping ok", safe=False)
 
 
-@require_GET
+@read_only
 def ready(request: HttpRequest) -> JsonResponse:
     body: dict[str, str] = {"status": "ok"}
     for key, alias in PROBED.items():

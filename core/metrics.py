@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.crypto import constant_time_compare
-from django.views.decorators.http import require_GET
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -25,7 +24,7 @@ from prometheus_client import (
 from prometheus_client.registry import Collector
 
 from core.clients import client_address
-from core.exceptions import json_error
+from core.exceptions import json_error, read_only
 
 HTTP_REQUESTS = Counter(
     "eventtracker_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
@@ -105,7 +104,7 @@ def scrape_collectors() -> tuple[Collector, ...]:
     return tuple(_scrape_collectors)
 
 
-@require_GET
+@read_only
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus text format, for a bearer token (METRICS_TOKEN) or a client address
     in METRICS_ALLOWED_NETWORKS; anyone else gets 403."""

@@ -13,9 +13,9 @@ from typing import Any
 
 import drf_spectacular_sidecar
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
-from django.views.decorators.http import require_GET
 from drf_spectacular.views import SpectacularAPIView
 
+from core.exceptions import read_only
 from core.rest import FastJSONRenderer
 
 
@@ -93,7 +93,7 @@ def _redoc_bundle() -> tuple[bytes, str]:
     return body, f'"{hashlib.sha256(body).hexdigest()[:32]}"'
 
 
-@require_GET
+@read_only
 def redoc_bundle(request: HttpRequest) -> HttpResponse:
     """ReDoc's standalone bundle, with no request to another host."""
     body, etag = _redoc_bundle()

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET
 
 from accounts.models import ApiKey
 from accounts.origins import origin_allowed
+from core.exceptions import read_only
 from core.rest import StrictJSONParser
 
 STATIC = Path(__file__).resolve().parent / "static/events"
@@ -101,13 +101,13 @@ def _serve_script(request: HttpRequest, path: Path) -> HttpResponse:
     return response
 
 
-@require_GET
+@read_only
 def tracker_js(request: HttpRequest) -> HttpResponse:
     """The JavaScript tracker (built from tracker/src/tracker.js)."""
     return _serve_script(request, TRACKER_JS)
 
 
-@require_GET
+@read_only
 def links_js(request: HttpRequest) -> HttpResponse:
     """The tracker's add-on for outbound-link clicks and file downloads (built from
     tracker/src/links.js)."""

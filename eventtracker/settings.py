@@ -40,6 +40,8 @@ ALLOWED_HOSTS = env.list(
     default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else ["127.0.0.1", "localhost"],
 )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# JSON, as every other error, except for a browser's form (core.exceptions.csrf_failure).
+CSRF_FAILURE_VIEW = "core.exceptions.csrf_failure"
 
 # "dev" (the default) or "production": the service is reached over HTTPS, through a proxy
 # or load balancer that terminates TLS. Not implied by DEBUG off: a server reached over

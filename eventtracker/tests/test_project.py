@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib import admin as django_admin
+from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
@@ -54,6 +55,52 @@ def test_probes_answer_whatever_the_host(client, settings, path):
 
     assert probe.status_code == 200
     assert other.status_code == 400  # every other route still checks the host
+
+
+READ_ONLY_ROUTES = [
+    "/health/ping",
+    "/health/ready/",
+    "/metrics",
+    "/t.js",
+    "/l.js",
+    "/js/stats.js",
+    "/js/stats.links.js",
+    "/api/redoc/dist/bundles/redoc.standalone.js",
+]
+
+
+@pytest.mark.pii
+@pytest.mark.parametrize("path", READ_ONLY_ROUTES)
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+def test_read_only_routes_answer_other_methods_with_a_json_405(path, method):
+    """Not the CSRF check's HTML 403: these routes take no form."""
+    client = Client(enforce_csrf_checks=True)
+
+    response = client.generic(method, path)
+
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    assert response.json() == {"detail": f'Method "{method}" not allowed.'}
+
+
+@pytest.mark.pii
+@pytest.mark.parametrize("path", READ_ONLY_ROUTES)
+def test_read_only_routes_answer_head_as_get(client, path):
+    """Load balancers probe with HEAD."""
+    assert client.head(path).status_code == client.get(path).status_code == 200
+
+
+def test_a_csrf_failure_is_json_except_for_a_browser_form():
+    client = Client(enforce_csrf_checks=True)
+    login = {"username": "a", "password": "b"}
+
+    api_client = client.post("/dashboard/login/", login, HTTP_ACCEPT="application/json")
+    browser = client.post("/dashboard/login/", login, HTTP_ACCEPT="text/html,*/*;q=0.8")
+
+    assert api_client.status_code == browser.status_code == 403
+    assert api_client.json()["detail"].startswith("CSRF verification failed")
+    assert browser["Content-Type"].startswith("text/html")
+    assert b"CSRF" in browser.content
 
 
 def test_a_chunked_body_is_refused_by_the_real_server_with_411(tmp_path):
