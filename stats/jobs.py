@@ -65,7 +65,9 @@ class JobLag(NamedTuple):
 
 def job_lags(*, now: dt.datetime | None = None) -> dict[str, JobLag]:
     """For gauges, per job: seconds since its last success, and for jobs with a watermark
-    how far that trails `now` (at least one period: the current one is not computed)."""
+    how far that trails `now`. The watermark is the start of the current period once the
+    job has caught up (that period is not computed until it ends), so the lag normally
+    lies between 0 and one period plus one JOBS_INTERVAL_SECONDS; more means behind."""
     now = now or timezone.now()
     lags: dict[str, JobLag] = {}
     for name, run_at, success_at, watermark in JobState.objects.values_list(

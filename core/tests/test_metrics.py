@@ -114,6 +114,22 @@ def test_invented_methods_share_one_label(client):
 
 
 @pytest.mark.django_db
+def test_ingestion_without_a_credential_counts_only_as_a_401(client):
+    """As the README says: no tenant's items, so no ingested items either."""
+    before = _samples(client.get("/metrics").content.decode())
+
+    response = client.post("/api/eventlogs/", {"event_name": "a"}, content_type="application/json")
+
+    after = _samples(client.get("/metrics").content.decode())
+    ingested = {key for key in after if key[0] == "eventtracker_events_ingested_total"}
+    refused = {"method": "POST", "route": "api/eventlogs/?$", "status": "401"}
+    requests = "eventtracker_http_requests_total"
+    assert response.status_code == 401
+    assert all(after[key] == before.get(key, 0.0) for key in ingested)
+    assert _value(after, requests, **refused) - _value(before, requests, **refused) == 1
+
+
+@pytest.mark.django_db
 def test_metrics_refuse_other_networks_without_the_token(client, settings):
     settings.METRICS_ALLOWED_NETWORKS = []
     settings.METRICS_TOKEN = "scrape-token"
