@@ -124,8 +124,10 @@ def test_jobs_service_runs_the_periodic_jobs_on_the_web_databases(compose):
         assert jobs["environment"][name] == web["environment"][name]
     for service in ("postgres", "postgres-pii"):
         assert jobs["depends_on"][service]["condition"] == "service_healthy"
-    # web's entrypoint migrates first; two migrate runs at once would race.
+    # web's entrypoint migrates; jobs leaves that entrypoint out and waits for web, so
+    # two migrate runs never race.
     assert jobs["depends_on"]["web"]["condition"] == "service_healthy"
+    assert jobs["entrypoint"] == []
     assert "restart" in jobs
 
 
@@ -424,6 +426,7 @@ def test_compose_first_try_works_on_plain_http_and_production_is_one_setting(com
     # dev by default (no redirect to an https nobody answers), production from .env
     assert environment["DJANGO_SETTINGS_PROFILE"] == "${DJANGO_SETTINGS_PROFILE:-dev}"
     assert "DJANGO_SETTINGS_PROFILE=production" in _read(".env.example")
+    assert "runs web with production" not in _read(".env.example")
 
 
 def test_grafana_needs_a_password_and_monitoring_stays_on_this_host(compose):
