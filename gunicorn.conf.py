@@ -7,6 +7,7 @@ to loopback only; the container sets GUNICORN_BIND=0.0.0.0:8000 (docker-compose.
 import logging
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -103,7 +104,17 @@ class _RedactUrlSecrets(logging.Filter):
 def on_starting(server) -> None:
     server.log.error_log.addFilter(_RedactUrlSecrets())
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="eventtracker-metrics-")
+        # Kept on the arbiter, which outlives a reload (SIGHUP re-reads this file).
+        server.created_metrics_dir = tempfile.mkdtemp(prefix="eventtracker-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = server.created_metrics_dir
+
+
+def on_exit(server) -> None:
+    """The folder on_starting made goes with the server (each start makes a fresh one);
+    one given in PROMETHEUS_MULTIPROC_DIR is the caller's to keep."""
+    created = getattr(server, "created_metrics_dir", None)
+    if created:
+        shutil.rmtree(created, ignore_errors=True)
 
 
 def post_worker_init(worker) -> None:

@@ -268,13 +268,14 @@ def test_gunicorn_conf_refuses_a_bad_worker_count(monkeypatch):
         runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
 
 
-def _gunicorn(tmp_path, *app: str, path: str) -> tuple[bytes, str]:
+def _gunicorn(tmp_path, *app: str, path: str, **env_extra: str) -> tuple[bytes, str]:
     """(the body of GET `path`, the server's output) from gunicorn with the project's
     gunicorn.conf.py, one worker, serving `app` (none: the one the config names)."""
     port = free_port()
     gunicorn = Path(sys.executable).parent / "gunicorn"
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name != "PROMETHEUS_MULTIPROC_DIR"},
+        **env_extra,
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_WORKERS": "1",
         "DJANGO_SECRET_KEY": "test",
@@ -319,6 +320,26 @@ def test_gunicorn_serves_the_app(tmp_path):
     assert "GET /health/ping" in output, "the access log goes to the process output"
     # post_worker_init froze what the worker loaded: Django, DRF and every view module.
     assert _frozen(output) > 100_000
+
+
+def test_gunicorn_removes_the_metrics_folder_it_made(tmp_path):
+    """Every start left a /tmp/eventtracker-metrics-* folder behind."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+
+    _gunicorn(tmp_path, path="/health/ping", TMPDIR=str(temp))
+
+    assert list(temp.iterdir()) == []
+
+
+def test_gunicorn_keeps_a_metrics_folder_it_was_given(tmp_path):
+    given = tmp_path / "metrics"
+    given.mkdir()
+
+    _gunicorn(tmp_path, path="/health/ping", PROMETHEUS_MULTIPROC_DIR=str(given))
+
+    assert given.is_dir()
+    assert list(given.iterdir()), "the worker wrote its metric files there"
 
 
 def test_gunicorn_conf_serves_another_app_too(tmp_path):
