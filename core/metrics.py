@@ -129,8 +129,9 @@ def _registry():
 
 def _allowed(request: HttpRequest) -> bool:
     token = settings.METRICS_TOKEN
-    header = request.headers.get("Authorization", "")
-    if token and constant_time_compare(header, f"Bearer {token}"):
+    # The scheme's name is case-insensitive (RFC 9110 §11.1): "bearer" is "Bearer".
+    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    if token and scheme.lower() == "bearer" and constant_time_compare(credentials.strip(), token):
         return True
     # Through the trusted proxies, as the blocklists read it: behind a proxy on this
     # host the socket peer is always an allowed 127.0.0.1.

@@ -138,6 +138,8 @@ def test_metrics_refuse_other_networks_without_the_token(client, settings):
     wrong = client.get("/metrics", HTTP_AUTHORIZATION="Bearer nope")
     allowed = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token")
     slash = client.get("/metrics/", HTTP_AUTHORIZATION="Bearer scrape-token")
+    lowercase = client.get("/metrics", HTTP_AUTHORIZATION="bearer scrape-token")
+    other_scheme = client.get("/metrics", HTTP_AUTHORIZATION="Token scrape-token")
 
     assert refused.status_code == 403
     assert refused.json()["detail"].startswith("Metrics are only served")
@@ -145,6 +147,8 @@ def test_metrics_refuse_other_networks_without_the_token(client, settings):
     assert allowed.status_code == 200
     assert b"eventtracker_http_requests_total" in allowed.content
     assert slash.status_code == 200
+    assert lowercase.status_code == 200  # scheme names are case-insensitive (RFC 9110)
+    assert other_scheme.status_code == 403
     assert client.get("/metrics/").status_code == 403
 
 
