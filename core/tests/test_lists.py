@@ -1,8 +1,9 @@
-"""The list parameters every list route shares: `limit`, `offset`, `search`. A bad one is
-a 400 that names it, never a 500."""
+"""The list parameters every list route shares: `limit`, `offset`, `search`, and the
+filters: a bad one is a 400 that names it, never a 500 nor an unfiltered list."""
 
 import pytest
 
+from accounts.tests.factories import UserFactory
 from core.rest import MAX_OFFSET, MAX_PAGE_SIZE
 
 pytestmark = pytest.mark.django_db
@@ -34,3 +35,22 @@ def test_a_large_offset_is_an_empty_page(api_client):
 
     assert response.status_code == 200
     assert response.json() == []
+
+
+@pytest.mark.parametrize("value", ["banana", "99999999999999999999999", "yes"])
+def test_a_boolean_filter_that_is_not_a_boolean_is_a_400(api_client, value):
+    """django-filter read any other value as "no filter" and listed every row."""
+    response = api_client.get("/api/members/", {"is_active": value})
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["is_active"]
+
+
+@pytest.mark.parametrize(("value", "active"), [("false", False), ("0", False), ("True", True)])
+def test_a_boolean_filter_filters(api_client, user, value, active):
+    UserFactory(tenant=user.tenant, username="gone", is_active=False)
+
+    response = api_client.get("/api/members/", {"is_active": value})
+
+    assert response.status_code == 200
+    assert {member["is_active"] for member in response.json()} == {active}
