@@ -1,9 +1,11 @@
 """Django admin for tenants, users and API keys (keys are created with their secret shown once)."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.models import ApiKey, AuthToken, Tenant, User
+from accounts.serializers import ApiKeySerializer
 from accounts.services import api_key_create, api_key_revoke
 
 
@@ -43,9 +45,36 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Tenant", {"fields": ["tenant", "role"]}))
 
 
+class ApiKeyAdminForm(forms.ModelForm):
+    """Checked by ApiKeySerializer, as POST and PATCH /api/keys/ check it (origins
+    normalised, expiry in the future); on a change only the fields changed, as a PATCH."""
+
+    API_FIELDS = ("name", "role", "allowed_origins", "expires_at")
+
+    def clean(self):
+        cleaned = super().clean()
+        change = self.instance.pk is not None
+        sent = {
+            name: cleaned[name]
+            for name in self.API_FIELDS
+            if name in cleaned and (not change or name in self.changed_data)
+        }
+        serializer = ApiKeySerializer(self.instance if change else None, data=sent, partial=change)
+        if serializer.is_valid():
+            cleaned.update(serializer.validated_data)
+            return cleaned
+        for name, errors in serializer.errors.items():
+            for error in errors:
+                self.add_error(name if name in self.fields else None, str(error))
+        return cleaned
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    """Keys are created here like through the API: the secret is shown once, in a message."""
+    """Keys are created here like through the API: the secret is shown once, in a message.
+    A key's tenant and role are fixed once it exists, as in the API."""
+
+    form = ApiKeyAdminForm
 
     list_display = ["name", "tenant", "role", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["tenant", "role"]
@@ -54,6 +83,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     fields = ["tenant", "name", "role", "allowed_origins", "expires_at", "revoked_at"]
     readonly_fields = ["revoked_at"]
     actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = ["tenant", "role"] if obj is not None else []
+        return [*fixed, *super().get_readonly_fields(request, obj)]
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -67,7 +100,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             expires_at=obj.expires_at,
             allowed_origins=obj.allowed_origins,
         )
-        obj.pk = key.pk
+        obj.pk, obj.prefix = key.pk, key.prefix
         messages.warning(request, f"API key created. Copy it now, it is not shown again: {secret}")
 
     @admin.action(description="Revoke the selected keys")

@@ -1,0 +1,90 @@
+"""The Django admin for tenants, users and API keys keeps the rules the API keeps: a
+key's origins validated and normalised, its tenant and role fixed."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import ApiKey
+from accounts.services import api_key_create
+
+# admin_client (pytest-django): logged in as a superuser, of a tenant of their own.
+pytestmark = pytest.mark.django_db
+KEYS = "/admin/accounts/apikey/"
+
+
+def key_form(tenant, **fields) -> dict:
+    return {"tenant": tenant.pk, "name": "shop", "role": "ingest", "allowed_origins": "[]"} | fields
+
+
+@pytest.mark.parametrize(
+    "origins",
+    ["5", "null", '"https://shop.example"', '{"a": 1}', '["not an origin"]', '["https://a/b"]'],
+)
+def test_adding_a_key_refuses_what_the_api_refuses(admin_client, tenant, origins):
+    response = admin_client.post(f"{KEYS}add/", key_form(tenant, allowed_origins=origins))
+
+    assert response.status_code == 200  # the form again, with the error
+    assert response.context["adminform"].form.errors["allowed_origins"]
+    assert not ApiKey.objects.exists()
+
+
+def test_adding_a_key_stores_origins_normalised_and_shows_the_secret_once(admin_client, tenant):
+    origins = '["https://SHOP.example/", "https://shop.example", "*.Example.com"]'
+
+    response = admin_client.post(
+        f"{KEYS}add/", key_form(tenant, allowed_origins=origins), follow=True
+    )
+
+    key = ApiKey.objects.get()
+    assert key.allowed_origins == ["https://shop.example", "*.example.com"]
+    assert (key.tenant, key.role, key.name) == (tenant, "ingest", "shop")
+    [shown] = [str(m) for m in response.context["messages"] if "Copy it now" in str(m)]
+    secret = shown.rsplit(" ", 1)[-1]
+    sender = APIClient(HTTP_X_API_KEY=secret)
+    assert sender.post("/api/eventlogs/", {"event_name": "a"}, format="json").status_code == 201
+    assert secret not in admin_client.get(f"{KEYS}{key.pk}/change/").content.decode()
+
+
+def test_changing_origins_normalises_them_and_refuses_bad_ones(admin_client, tenant):
+    key, _ = api_key_create(tenant=tenant, name="shop", role="ingest")
+    url = f"{KEYS}{key.pk}/change/"
+
+    bad = admin_client.post(url, {"name": "shop", "allowed_origins": "5"})
+    good = admin_client.post(
+        url, {"name": "shop", "allowed_origins": '["HTTPS://Shop.Example:443"]'}
+    )
+
+    assert bad.status_code == 200
+    assert bad.context["adminform"].form.errors["allowed_origins"]
+    assert good.status_code == 302
+    key.refresh_from_db()
+    assert key.allowed_origins == ["https://shop.example"]
+
+
+def test_a_keys_tenant_and_role_are_fixed(admin_client, tenant, other_tenant):
+    key, _ = api_key_create(tenant=tenant, name="shop", role="ingest")
+    form = {"name": "renamed", "allowed_origins": "[]", "role": "admin", "tenant": other_tenant.pk}
+
+    response = admin_client.post(f"{KEYS}{key.pk}/change/", form)
+
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert (key.name, key.role, key.tenant) == ("renamed", "ingest", tenant)
+
+
+def test_a_key_past_its_expiry_can_still_be_renamed(admin_client, tenant):
+    """Only the fields changed are checked, as a PATCH: an expired key keeps its expiry."""
+    key, _ = api_key_create(tenant=tenant, name="old", role="read")
+    ApiKey.objects.filter(pk=key.pk).update(expires_at="2020-01-01T00:00:00Z")
+    form = {
+        "name": "older",
+        "allowed_origins": "[]",
+        "expires_at_0": "2020-01-01",
+        "expires_at_1": "00:00:00",
+    }
+
+    response = admin_client.post(f"{KEYS}{key.pk}/change/", form)
+
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.name == "older"
