@@ -1,0 +1,95 @@
+"""The Django admin keeps the counters exact: logs, rollups and receipts are shown, never
+added, edited or deleted by hand; an event is deleted through the deletion service."""
+
+import datetime as dt
+
+import pytest
+
+from events.models import DeletionReceipt, Event, EventLog
+from events.tests.factories import EventFactory, EventLogFactory
+from events.tests.test_rollups import recount, rollup
+
+# admin_client (pytest-django): logged in as a superuser, of a tenant of their own.
+pytestmark = pytest.mark.django_db
+LOGS = "/admin/events/eventlog/"
+
+
+def test_event_logs_are_shown_but_never_added_edited_or_deleted(admin_client, tenant):
+    log = EventLogFactory(event__tenant=tenant, count=2)
+    form = {"event": log.event_id, "tenant": tenant.pk, "count": 5, "timestamp_0": "2024-01-15"}
+
+    add = admin_client.post(f"{LOGS}add/", form)
+    change = admin_client.post(f"{LOGS}{log.pk}/change/", form)
+    delete = admin_client.post(f"{LOGS}{log.pk}/delete/", {"post": "yes"})
+    bulk = admin_client.post(LOGS, {"action": "delete_selected", "_selected_action": [log.pk]})
+
+    assert add.status_code == 403
+    assert change.status_code == 403
+    assert delete.status_code == 403
+    assert bulk.status_code in (200, 302)  # no such action: the list again
+    log.refresh_from_db()
+    assert log.count == 2
+    assert rollup(tenant) == recount(tenant)
+    assert admin_client.get(f"{LOGS}{log.pk}/change/").status_code == 200  # a read-only view
+
+
+@pytest.mark.parametrize("model", ["eventlog", "hourlycount", "ingestioncount", "deletionreceipt"])
+def test_counted_rows_offer_no_add_and_no_delete(admin_client, model):
+    page = admin_client.get(f"/admin/events/{model}/")
+
+    assert page.status_code == 200
+    assert f"/admin/events/{model}/add/" not in page.content.decode()
+    assert "delete_selected" not in page.content.decode()
+
+
+def test_deleting_an_event_in_the_admin_goes_through_the_deletion_service(
+    admin_client, admin_user, tenant, other_tenant
+):
+    click = EventFactory(tenant=tenant, name="click")
+    for hour in (1, 5):
+        EventLogFactory(event=click, timestamp=dt.datetime(2024, 5, 1, hour, tzinfo=dt.UTC))
+    kept = EventLogFactory(event__tenant=tenant, event__name="view")
+    theirs = EventLogFactory(event__tenant=other_tenant, event__name="click")
+
+    confirm = admin_client.get(f"/admin/events/event/{click.pk}/delete/")
+    response = admin_client.post(f"/admin/events/event/{click.pk}/delete/", {"post": "yes"})
+
+    assert confirm.status_code == 200
+    assert response.status_code == 302
+    assert not Event.objects.filter(pk=click.pk).exists()
+    assert list(EventLog.objects.filter(tenant=tenant)) == [kept]
+    assert EventLog.objects.filter(pk=theirs.pk).exists()
+    assert rollup(tenant) == recount(tenant)
+    receipt = DeletionReceipt.objects.get()
+    assert (receipt.tenant, receipt.reason, receipt.events_deleted) == (tenant, "event", 2)
+    assert (receipt.filter, receipt.created_by) == ({"event_name": "click"}, admin_user)
+
+
+def test_deleting_selected_events_leaves_a_receipt_each(admin_client, tenant, other_tenant):
+    mine = EventLogFactory(event__tenant=tenant).event
+    theirs = EventLogFactory(event__tenant=other_tenant).event
+    selected = {"action": "delete_selected", "_selected_action": [mine.pk, theirs.pk]}
+
+    response = admin_client.post("/admin/events/event/", {**selected, "post": "yes"})
+
+    assert response.status_code == 302
+    assert not Event.objects.filter(pk__in=[mine.pk, theirs.pk]).exists()
+    receipts = DeletionReceipt.objects.order_by("tenant_id")
+    assert [(r.tenant, r.events_deleted) for r in receipts] == [(tenant, 1), (other_tenant, 1)]
+
+
+def test_an_event_stays_in_its_tenant_and_its_name_unique_there(admin_client, tenant, other_tenant):
+    event = EventFactory(tenant=tenant, name="click")
+    EventFactory(tenant=tenant, name="view")
+    url = f"/admin/events/event/{event.pk}/change/"
+
+    moved = admin_client.post(
+        url, {"name": "clicked", "description": "", "tenant": other_tenant.pk}
+    )
+    taken = admin_client.post(url, {"name": "view", "description": ""})
+
+    assert moved.status_code == 302
+    event.refresh_from_db()
+    assert (event.tenant, event.name) == (tenant, "clicked")
+    assert taken.status_code == 200
+    assert taken.context["adminform"].form.errors["name"]
