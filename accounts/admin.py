@@ -3,14 +3,18 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import transaction
 
 from accounts.models import ApiKey, AuthToken, Tenant, User
 from accounts.serializers import ApiKeySerializer
-from accounts.services import api_key_create, api_key_revoke
+from accounts.services import BlockRefused, api_key_create, api_key_revoke, tenant_set_active
 
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
+    """Tenants are blocked and unblocked by the actions, through the service the platform
+    admin API uses (staff cannot block their own tenant), never by editing the flag."""
+
     list_display = [
         "name",
         "slug",
@@ -24,15 +28,25 @@ class TenantAdmin(admin.ModelAdmin):
     ]
     list_filter = ["is_active", "auto_create_events"]
     search_fields = ["name", "slug"]
+    readonly_fields = ["is_active"]
     actions = ["block", "unblock"]
 
     @admin.action(description="Block the selected tenants (403 on every API request)")
     def block(self, request, queryset):
-        queryset.update(is_active=False)
+        self._set_active(request, queryset, active=False)
 
     @admin.action(description="Unblock the selected tenants")
     def unblock(self, request, queryset):
-        queryset.update(is_active=True)
+        self._set_active(request, queryset, active=True)
+
+    def _set_active(self, request, queryset, *, active: bool) -> None:
+        """All the selected tenants, or none (with the refusal shown)."""
+        try:
+            with transaction.atomic():
+                for tenant in queryset:
+                    tenant_set_active(tenant=tenant, active=active, by=request.user)
+        except BlockRefused as exc:
+            self.message_user(request, str(exc), messages.ERROR)
 
 
 @admin.register(User)

@@ -1,4 +1,5 @@
-"""Writes with several steps on accounts: creating, rotating and revoking API keys."""
+"""Writes with several steps on accounts: creating, rotating and revoking API keys;
+blocking tenants; the team's members."""
 
 import datetime as dt
 from collections.abc import Sequence
@@ -67,6 +68,24 @@ def api_key_revoke(*, key: ApiKey) -> None:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+
+
+OWN_TENANT = "You cannot block your own tenant: you would lock yourself out."
+
+
+class BlockRefused(ValueError):
+    """A block the platform rules refuse (the message says why)."""
+
+
+def tenant_set_active(*, tenant: Tenant, active: bool, by: User) -> Tenant:
+    """Block (`active=False`) or unblock `tenant` for staff member `by`, who may not block
+    their own. Every process reads the tenant row on each request (accounts.credentials),
+    so the change applies from the next request everywhere."""
+    if not active and tenant.pk == by.tenant_id:
+        raise BlockRefused(OWN_TENANT)
+    tenant.is_active = active
+    tenant.save(update_fields=["is_active"])
+    return tenant
 
 
 LAST_OWNER = "A tenant keeps at least one active owner."

@@ -12,10 +12,9 @@ from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.models import Tenant
+from accounts.services import BlockRefused, tenant_set_active
 from platform_admin.selectors import tenants_overview
 from platform_admin.serializers import TenantOverviewSerializer
-
-OWN_TENANT = "You cannot block your own tenant: you would lock yourself out."
 
 
 class TenantAdminViewSet(
@@ -43,17 +42,17 @@ class TenantAdminViewSet(
     @action(detail=True, methods=["post"])
     def block(self, request, *args, **kwargs):
         """Block the tenant: every API request of its users and keys answers 403."""
-        tenant = self.get_object()
-        if tenant.pk == request.user.tenant_id:
-            raise serializers.ValidationError({"non_field_errors": [OWN_TENANT]})
-        return self._set_active(tenant, active=False)
+        return self._set_active(request, active=False)
 
     @extend_schema(request=None, responses={200: TenantOverviewSerializer})
     @action(detail=True, methods=["post"])
     def unblock(self, request, *args, **kwargs):
-        return self._set_active(self.get_object(), active=True)
+        return self._set_active(request, active=True)
 
-    def _set_active(self, tenant: Tenant, *, active: bool) -> Response:
-        tenant.is_active = active
-        tenant.save(update_fields=["is_active"])
+    def _set_active(self, request, *, active: bool) -> Response:
+        tenant = self.get_object()
+        try:
+            tenant_set_active(tenant=tenant, active=active, by=request.user)
+        except BlockRefused as exc:
+            raise serializers.ValidationError({"non_field_errors": [str(exc)]}) from None
         return Response(self.get_serializer(tenant).data)

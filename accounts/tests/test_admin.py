@@ -88,3 +88,46 @@ def test_a_key_past_its_expiry_can_still_be_renamed(admin_client, tenant):
     assert response.status_code == 302
     key.refresh_from_db()
     assert key.name == "older"
+
+
+# --- tenants: blocked and unblocked through tenant_set_active ---------------------------
+
+TENANTS = "/admin/accounts/tenant/"
+
+
+def tenant_action(client, action: str, *tenants):
+    form = {"action": action, "_selected_action": [t.pk for t in tenants]}
+    return client.post(TENANTS, form, follow=True)
+
+
+def test_blocking_a_tenant_takes_effect_on_its_next_request(admin_client, tenant, api_client):
+    assert api_client.get("/api/events/").status_code == 200  # its credential now cached
+
+    tenant_action(admin_client, "block", tenant)
+    blocked = api_client.get("/api/events/")
+    tenant_action(admin_client, "unblock", tenant)
+
+    assert blocked.status_code == 403
+    assert api_client.get("/api/events/").status_code == 200
+
+
+def test_staff_cannot_block_their_own_tenant(admin_client, admin_user, tenant):
+    response = tenant_action(admin_client, "block", tenant, admin_user.tenant)
+
+    shown = [str(m) for m in response.context["messages"]]
+    assert shown == ["You cannot block your own tenant: you would lock yourself out."]
+    tenant.refresh_from_db()
+    admin_user.tenant.refresh_from_db()
+    assert tenant.is_active  # all or nothing
+    assert admin_user.tenant.is_active
+
+
+def test_the_change_form_does_not_block(admin_client, admin_user):
+    own = admin_user.tenant
+    form = {"name": own.name, "slug": own.slug, "timezone": "UTC", "session_minutes": 30}
+
+    response = admin_client.post(f"{TENANTS}{own.pk}/change/", form)  # is_active unticked
+
+    assert response.status_code == 302
+    own.refresh_from_db()
+    assert own.is_active
