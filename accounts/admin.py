@@ -3,11 +3,21 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from accounts.models import ApiKey, AuthToken, Tenant, User
 from accounts.serializers import ApiKeySerializer
-from accounts.services import BlockRefused, api_key_create, api_key_revoke, tenant_set_active
+from accounts.services import (
+    BlockRefused,
+    TeamError,
+    api_key_create,
+    api_key_revoke,
+    member_check_leaving,
+    members_check_leaving,
+    tenant_set_active,
+)
 
 
 @admin.register(Tenant)
@@ -49,14 +59,67 @@ class TenantAdmin(admin.ModelAdmin):
             self.message_user(request, str(exc), messages.ERROR)
 
 
+class UserAdminForm(UserChangeForm):
+    """Refuses what would leave a tenant without an active owner (demoting, deactivating or
+    moving its last one), by the rule /api/members/ and the dashboard apply."""
+
+    def clean(self):
+        cleaned = super().clean()
+        stored = self.instance  # the form's values are set on it only after clean()
+        if stored.is_active and stored.role == User.Role.OWNER and not self._stays_owner(cleaned):
+            try:
+                member_check_leaving(member=stored)  # in the admin's transaction: locks
+            except TeamError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return cleaned
+
+    def _stays_owner(self, cleaned: dict) -> bool:
+        stored = self.instance
+        moved = cleaned.get("tenant", stored.tenant) != stored.tenant
+        role = cleaned.get("role", stored.role)
+        return cleaned.get("is_active", True) and role == User.Role.OWNER and not moved
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    """A tenant keeps at least one active owner: the change form and deletion refuse to
+    remove its last one, as the API does."""
+
+    form = UserAdminForm
     list_display = ["username", "email", "tenant", "role", "is_staff", "is_active"]
     list_filter = ["tenant", "role", "is_staff", "is_active"]
     list_select_related = ["tenant"]
     search_fields = ["username", "email", "tenant__name"]
     fieldsets = (*DjangoUserAdmin.fieldsets, ("Tenant", {"fields": ["tenant", "role"]}))
     add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Tenant", {"fields": ["tenant", "role"]}))
+
+    def get_deleted_objects(self, objs, request):
+        """The last active owners of a tenant are listed as protected: the page says why,
+        and Django deletes nothing while any is."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        users = list(objs)
+        with transaction.atomic():
+            try:
+                members_check_leaving(members=users)
+            except TeamError as exc:
+                protected = [*protected, *(f"{user}: {exc}" for user in self._owners(users))]
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, User.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            try:  # checked again, locked: an owner may have left since the page was shown
+                members_check_leaving(members=list(queryset.select_related("tenant")))
+            except TeamError as exc:
+                raise PermissionDenied(str(exc)) from None
+            for user in queryset:
+                user.delete()  # one by one, as before: each makes cached credentials stale
+
+    @staticmethod
+    def _owners(users: list[User]) -> list[User]:
+        return [user for user in users if user.role == User.Role.OWNER and user.is_active]
 
 
 class ApiKeyAdminForm(forms.ModelForm):

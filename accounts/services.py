@@ -2,7 +2,7 @@
 blocking tenants; the team's members."""
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
@@ -117,8 +117,8 @@ def member_add(*, tenant: Tenant, username: str, password: str, role: str, email
 
 @transaction.atomic
 def member_set_role(*, member: User, role: str) -> User:
-    if member.role == User.Role.OWNER and role != User.Role.OWNER:
-        _keep_an_owner(member)
+    if role != User.Role.OWNER:
+        member_check_leaving(member=member)
     member.role = role
     member.save(update_fields=["role"])
     return member
@@ -128,8 +128,7 @@ def member_set_role(*, member: User, role: str) -> User:
 def member_remove(*, member: User) -> None:
     """Take `member` off the team: deactivated (their events keep naming them) and every
     login token revoked."""
-    if member.role == User.Role.OWNER:
-        _keep_an_owner(member)
+    member_check_leaving(member=member)
     member.is_active = False
     member.save(update_fields=["is_active"])
     for token in member.auth_tokens.all():
@@ -139,15 +138,25 @@ def member_remove(*, member: User) -> None:
 def member_check_leaving(*, member: User) -> None:
     """TeamError when `member` is their tenant's last active owner. Call it in the
     transaction that removes them: it locks the other owners' rows until then."""
-    if member.role == User.Role.OWNER:
-        _keep_an_owner(member)
+    members_check_leaving(members=[member])
 
 
-def _keep_an_owner(leaving: User) -> None:
+def members_check_leaving(*, members: Iterable[User]) -> None:
+    """TeamError when `members`, leaving together, are the last active owners of one
+    of their tenants (the admin deletes several at once). Locks as member_check_leaving."""
+    leaving: dict[int, tuple[Tenant, list[int]]] = {}
+    for member in members:
+        if member.role == User.Role.OWNER:
+            leaving.setdefault(member.tenant_id, (member.tenant, []))[1].append(member.pk)
+    for tenant, pks in leaving.values():
+        _keep_an_owner(tenant, leaving=pks)
+
+
+def _keep_an_owner(tenant: Tenant, *, leaving: list[int]) -> None:
     owners = (
-        scope_to_tenant(User.objects.select_for_update(), leaving.tenant)
+        scope_to_tenant(User.objects.select_for_update(), tenant)
         .filter(role=User.Role.OWNER, is_active=True)
-        .exclude(pk=leaving.pk)
+        .exclude(pk__in=leaving)
     )
     if not owners.exists():
         raise TeamError(LAST_OWNER)

@@ -4,8 +4,9 @@ key's origins validated and normalised, its tenant and role fixed."""
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, User
 from accounts.services import api_key_create
+from accounts.tests.factories import UserFactory
 
 # admin_client (pytest-django): logged in as a superuser, of a tenant of their own.
 pytestmark = pytest.mark.django_db
@@ -131,3 +132,72 @@ def test_the_change_form_does_not_block(admin_client, admin_user):
     assert response.status_code == 302
     own.refresh_from_db()
     assert own.is_active
+
+
+# --- users: a tenant keeps at least one active owner ------------------------------------
+
+USERS = "/admin/accounts/user/"
+LAST_OWNER = "A tenant keeps at least one active owner."
+
+
+def user_form(user, *, active: bool = True, **changes) -> dict:
+    """The user's change form as the admin shows it, with `changes`."""
+    form = {
+        "username": user.username,
+        "email": user.email,
+        "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
+        "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+        "tenant": user.tenant_id,
+        "role": user.role,
+    }
+    return form | ({"is_active": "on"} if active else {}) | changes
+
+
+@pytest.mark.parametrize(
+    "change", [{"role": "viewer"}, {"active": False}, {"tenant": "other"}], ids=str
+)
+def test_the_last_owner_is_not_demoted_deactivated_or_moved(
+    admin_client, user, other_tenant, change
+):
+    if change.get("tenant") == "other":
+        change = {"tenant": other_tenant.pk}
+
+    response = admin_client.post(f"{USERS}{user.pk}/change/", user_form(user, **change))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == [LAST_OWNER]
+    user.refresh_from_db()
+    assert (user.role, user.is_active, user.tenant_id) == ("owner", True, user.tenant_id)
+
+
+def test_an_owner_with_another_owner_may_be_demoted(admin_client, user, tenant):
+    UserFactory(tenant=tenant, role="owner")
+
+    response = admin_client.post(f"{USERS}{user.pk}/change/", user_form(user, role="viewer"))
+
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.role == "viewer"
+
+
+def test_the_last_owner_is_not_deleted(admin_client, user):
+    page = admin_client.get(f"{USERS}{user.pk}/delete/")
+    response = admin_client.post(f"{USERS}{user.pk}/delete/", {"post": "yes"})
+
+    assert f"{user.username}: {LAST_OWNER}" in page.content.decode()
+    assert response.status_code == 200  # the refusal again
+    assert User.objects.filter(pk=user.pk).exists()
+
+
+def test_deleting_every_owner_at_once_is_refused_one_of_two_is_not(admin_client, user, tenant):
+    second = UserFactory(tenant=tenant, role="owner")
+    member = UserFactory(tenant=tenant, role="member")
+    every = {"action": "delete_selected", "_selected_action": [user.pk, second.pk], "post": "yes"}
+    one = {**every, "_selected_action": [second.pk, member.pk]}
+
+    refused = admin_client.post(USERS, every)
+    deleted = admin_client.post(USERS, one)
+
+    assert LAST_OWNER in refused.content.decode()
+    assert deleted.status_code == 302
+    assert list(User.objects.filter(tenant=tenant)) == [user]
