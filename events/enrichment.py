@@ -14,7 +14,10 @@ gets, under `$` names (which replace any the page sent):
   `$click_id` (the name of a gclid, fbclid … parameter);
 - from a `referrer` in the data: `$referrer_host`, `$source` and `$channel`
   (events.referrers);
-- and an event without a `distinct_id` gets a cookieless visitor id (events.visitors).
+- and an event without a `distinct_id` gets a cookieless visitor id (events.visitors),
+  whose site is the host of the request's `Origin`: the page that sent it, which the
+  browser sets and the page cannot, the same for its page views, clicks and custom
+  events (the `url` of a click names the link's target, a custom event may have none).
 """
 
 import dataclasses
@@ -51,6 +54,7 @@ class Visit:
     address: IPAddress | None
     user_agent: str
     day: dt.date  # of receipt, in UTC: the cookieless salt's day
+    site: str  # the Origin's host; "" without one (curl, or "null" from a private page)
 
     @classmethod
     def of(cls, request: HttpRequest, tenant: Tenant, now: dt.datetime) -> "Visit":
@@ -59,6 +63,7 @@ class Visit:
             address=client_address(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
             day=now.astimezone(dt.UTC).date(),
+            site=_site(request),
         )
 
     def enrich(self, item: EventInput) -> EventInput:
@@ -103,12 +108,18 @@ class Visit:
                 data[name] = value[:MAX_VALUE] if isinstance(value, str) else value
         distinct_id = item.distinct_id or visitors.visitor_id(
             tenant_id=self.tenant_id,
-            site=(page.hostname or "") if page is not None else "",
+            site=self.site,
             address=self.address,
             user_agent=self.user_agent,
             day=self.day,
         )
         return dataclasses.replace(item, data=data, distinct_id=distinct_id)
+
+
+def _site(request: HttpRequest) -> str:
+    """The host of the page that sent the request, by its `Origin`."""
+    origin = _url(request.META.get("HTTP_ORIGIN"))
+    return origin.hostname if origin is not None else ""
 
 
 def is_web(request: HttpRequest) -> bool:

@@ -134,6 +134,30 @@ def test_cookieless_ids_same_visitor_same_day_differ_by_browser_and_address(inge
     assert ids[4] == "user-42"  # an identified visitor keeps their id
 
 
+def test_a_pages_views_clicks_and_custom_events_share_one_cookieless_id(ingest_key, api_client):
+    """The site of the hash is the page's (its Origin), not the host of a click's url."""
+    docs, sheet = "https://docs.other.example/guide", "https://cdn.other.example/list.pdf"
+    send(ingest_key, [pageview(), {"event_name": "$outbound", "data": {"url": docs}}])
+    send(ingest_key, [{"event_name": "$download", "data": {"url": sheet}}])
+    send(ingest_key, [{"event_name": "signup", "data": {"plan": "pro"}}])
+
+    assert len(set(EventLog.objects.values_list("distinct_id", flat=True))) == 1
+    body = api_client.get("/api/stats/web", {"date_range": "today"}).json()
+    assert body["outbound_links"] == [{"value": docs, "visitors": 1, "events": 1}]
+    assert body["downloads"] == [{"value": sheet, "visitors": 1, "events": 1}]
+
+
+def test_a_cookieless_ids_site_is_the_origins(tenant):
+    blog = "https://blog.example"
+    _, secret = api_key_create(
+        tenant=tenant, name="two", role="ingest", allowed_origins=[SHOP, blog]
+    )
+    send(secret, [pageview()])
+    send(secret, [pageview()], origin=blog)
+
+    assert len(set(EventLog.objects.values_list("distinct_id", flat=True))) == 2
+
+
 def test_a_new_days_salt_forgets_all_but_yesterdays(tenant):
     import datetime as dt
 
