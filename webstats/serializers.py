@@ -3,7 +3,7 @@ from typing import Any
 from rest_framework import serializers
 
 from core import jsonbody
-from insights.spec import PRESETS, QueryError, parse_date_range, parse_filters
+from insights.spec import MAX_RANGE_DAYS, PRESETS, QueryError, parse_date_range, parse_filters
 from stats.serializers import DaysQuerySerializer
 
 MAX_LIMIT = 1000
@@ -29,7 +29,15 @@ class WebQuerySerializer(DaysQuerySerializer):
     )
 
     def validate_date_range(self, value: str):
-        return _parsed(lambda: parse_date_range(value), "date_range")
+        # The query API's message also offers {"start": …, "end": …}, which a query
+        # string cannot hold: here the bounds are start_date and end_date.
+        try:
+            return parse_date_range(value)
+        except QueryError:
+            raise serializers.ValidationError(
+                f"Use {', '.join(PRESETS)} or a number of days up to {MAX_RANGE_DAYS} "
+                "('30d'); or start_date and end_date instead."
+            ) from None
 
     def validate_filters(self, value: str):
         try:  # the request bodies' decoder: nesting capped, as `q` of the insight routes

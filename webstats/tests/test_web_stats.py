@@ -233,6 +233,16 @@ def test_bad_queries_are_400s_naming_the_parameter(api_client, params, field):
     assert field in response.json()
 
 
+@pytest.mark.parametrize("value", ["forever", '{"start": "2026-03-01"}'])
+def test_a_bad_date_range_is_told_what_this_endpoint_accepts(api_client, value):
+    response = api_client.get(URL, {"date_range": value})
+
+    assert response.status_code == 400
+    message = response.json()["date_range"][0]
+    assert "start_date and end_date" in message
+    assert "{" not in message  # the query API's object form is not one of them
+
+
 def test_anonymous_is_401(anon_client):
     assert anon_client.get(URL).status_code == 401
 
