@@ -49,23 +49,28 @@ class WebStatsView(StatsView):
             date_range = DateRange(start=query.get("start_date"), end=query.get("end_date"))
         window, previous = _windows(date_range, tz, now, compare="compare" in query)
         conditions = filters_q(query["filters"]) if "filters" in query else Q()
-        interval = query.get("interval") or _interval(window)
         imported = self.scoped(ImportedDay.objects.all())
         included = query["imported"] and "filters" not in query
-        try:
-            answer: dict[str, Any] = web_stats(
-                logs=self.get_queryset(),
-                window=window,
-                tz=tz,
-                session_minutes=self.tenant.session_minutes,
-                conditions=conditions,
-                limit=query["limit"],
-                interval=interval,
-                now=now,
-                imported=imported if included else None,
-            )
-        except TooManyBuckets as exc:
-            raise ValidationError({"interval": [str(exc)]}) from None
+        # Only an interval the client gave may be refused: the automatic one grows
+        # (day, week, month) until the range fits, e.g. `all` over decades of data.
+        intervals = [query["interval"]] if "interval" in query else _intervals(window)
+        for interval in intervals:
+            try:
+                answer: dict[str, Any] = web_stats(
+                    logs=self.get_queryset(),
+                    window=window,
+                    tz=tz,
+                    session_minutes=self.tenant.session_minutes,
+                    conditions=conditions,
+                    limit=query["limit"],
+                    interval=interval,
+                    now=now,
+                    imported=imported if included else None,
+                )
+                break
+            except TooManyBuckets as exc:
+                if interval == intervals[-1]:
+                    raise ValidationError({"interval": [str(exc)]}) from None
         if previous is not None:
             numbers = headline_of(
                 self.get_queryset(),
@@ -109,7 +114,9 @@ def _windows(
         raise ValidationError({exc.path.partition(".")[0]: [exc.message]}) from None
 
 
-def _interval(window: Window) -> str:
-    """Hours for a range of up to two days, else days."""
+def _intervals(window: Window) -> list[str]:
+    """The automatic intervals, finest first: hours for a range of up to two days, else
+    days, or weeks or months when there would be too many days."""
     bounded = window.lower is not None and window.upper is not None
-    return "hour" if bounded and window.upper - window.lower <= dt.timedelta(days=2) else "day"
+    short = bounded and window.upper - window.lower <= dt.timedelta(days=2)
+    return ["hour"] if short else ["day", "week", "month"]

@@ -210,6 +210,26 @@ def test_a_preset_range(api_client, tenant):
     assert (body["visitors"], body["pages"][0]["page"]) == (1, "/")
 
 
+def test_the_automatic_interval_grows_to_fit_an_open_range(api_client, tenant):
+    event = EventFactory(tenant=tenant, name="$pageview")
+    old = dt.datetime(1971, 1, 4, tzinfo=UTC)
+    EventLogFactory(event=event, distinct_id="v", timestamp=old, data={"$pathname": "/"})
+    EventLogFactory(event=event, distinct_id="v", timestamp=timezone.now(), data={})
+
+    body = api_client.get(URL, {"date_range": "all", "tz": "UTC"}).json()
+    asked = api_client.get(URL, {"date_range": "all", "interval": "day"})
+
+    assert (body["interval"], body["pageviews"]) == ("week", 2)
+    assert body["timeseries"][0] == {
+        "date": "1971-01-04",
+        "visitors": 1,
+        "pageviews": 1,
+        "visits": 1,
+    }
+    assert asked.status_code == 400  # an interval the client gave is not changed
+    assert "interval" in asked.json()
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
