@@ -14,11 +14,11 @@ from django.views.decorators.http import require_GET
 from accounts.tenancy import scope_to_tenant
 from core.deadline import with_statement_deadline
 from events.models import EventLog
-from insights.conditions import filters_q
 from insights.engine import previous_window, resolve_window
 from insights.spec import DateRange, parse_filters
 from web.views import blocked, page
 from webimports.models import ImportedDay
+from webstats.filters import ENTRY_PAGE, web_filters
 from webstats.sessions import headline_of, realtime, web_stats
 
 PERIODS = {
@@ -32,7 +32,7 @@ PERIODS = {
 # rows are not links).
 PANELS = (
     ("pages", "Top pages", "$pathname"),
-    ("entry_pages", "Entry pages", "$pathname"),
+    ("entry_pages", "Entry pages", ENTRY_PAGE),
     ("exit_pages", "Exit pages", "$pathname"),
     ("sources", "Sources", "$source"),
     ("channels", "Channels", "$channel"),
@@ -45,7 +45,6 @@ PANELS = (
     ("downloads", "File downloads", None),
 )
 FILTERABLE = frozenset(prop for _, _, prop in PANELS if prop)
-PAGE = "$pathname"
 HEADLINE = (
     ("visitors", "Visitors", "{:,}"),
     ("visits", "Visits", "{:,}"),
@@ -74,23 +73,21 @@ def site(request: HttpRequest) -> HttpResponse:
     date_range = DateRange(preset=period)
     window = resolve_window(date_range, tz, now)
     # A page filter keeps those page views; any other keeps the visits with that source,
-    # country … and all their pages, as Plausible filters.
-    pages = [["eq", f"data.{p}", v] for p, v in filters if p == PAGE]
-    conditions = filters_q(parse_filters(pages, "f"))
-    visits_with = {p: v for p, v in filters if p != PAGE}
+    # entry page, country … and all their pages, as /api/stats/web filters.
+    chosen = web_filters(parse_filters([["eq", f"data.{p}", v] for p, v in filters], "f"))
     interval = "hour" if period == "today" else "day"
     # Imported days are daily totals: they have no pages or visits to filter.
     imported = None if filters else scope_to_tenant(ImportedDay.objects.all(), tenant)
     answer = web_stats(logs=logs, window=window, tz=tz, session_minutes=tenant.session_minutes,
-                       conditions=conditions, limit=LIMIT, interval=interval, now=now,
-                       visits_with=visits_with, imported=imported)  # fmt: skip
+                       conditions=chosen.events, limit=LIMIT, interval=interval, now=now,
+                       visits_with=chosen.visits, imported=imported)  # fmt: skip
     previous = headline_of(
         logs,
         previous_window(date_range, window, tz),
-        conditions,
+        chosen.events,
         tz=tz,
         session_minutes=tenant.session_minutes,
-        visits_with=visits_with,
+        visits_with=chosen.visits,
         imported=imported,
     )
     context = {

@@ -12,8 +12,9 @@ COMPARES = ("previous_period",)
 
 class WebQuerySerializer(DaysQuerySerializer):
     """`date_range` (a preset: today, yesterday, 7d, 30d, month, year; default 30d) or
-    `start_date`/`end_date`; `filters` as JSON in the query API's form, on the page
-    views (e.g. `[["eq", "data.$country", "DE"]]`); `limit` rows per list; `compare`;
+    `start_date`/`end_date`; `filters` as JSON in the query API's form (e.g.
+    `[["eq", "data.$country", "DE"]]`: a visit's property keeps whole visits,
+    webstats.filters); `limit` rows per list; `compare`;
     `imported=false` leaves imported days out."""
 
     date_range = serializers.CharField(required=False, help_text=f"{', '.join(PRESETS)}, or Nd")

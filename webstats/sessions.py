@@ -7,7 +7,8 @@ A visit is a visitor's run of such events with gaps shorter than the tenant's
 OS are those of its first page view, its entry page the first page viewed, its exit
 page the last, its duration from its first event to its last (a `$pageleave` carries
 the time spent on the last page). A visit with a single page view is a bounce. Its
-clicks on outbound links and downloads are listed by the link's `url`.
+clicks on outbound links and downloads are listed by the link's `url`. Filters on these
+properties keep whole visits (webstats.filters).
 Visits are cut at the range's edges. Everything is counted exactly, in Python, from
 one read of the range's web events.
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
 
 from core.ranges import half_open
 from events.enrichment import DOWNLOAD, OUTBOUND, PAGELEAVE, PAGEVIEW
@@ -58,6 +59,7 @@ class Visit:
     pages: list[str | None] = field(default_factory=list)  # the paths viewed, in order
     viewed: list[int] = field(default_factory=list)  # when each page was viewed
     properties: dict[str, Any] | None = None  # of its first page view
+    kept: bool = True  # its first page view meets the visit filters
     clicks: list[tuple[str, str | None]] = field(default_factory=list)  # (event, url)
 
 
@@ -71,12 +73,12 @@ def web_stats(
     limit: int,
     interval: str,
     now: dt.datetime,
-    visits_with: dict[str, str] | None = None,
+    visits_with: Q | None = None,
     imported: QuerySet[ImportedDay] | None = None,
 ) -> dict[str, Any]:
     """The answer of /api/stats/web. `conditions` select the events read; `visits_with`
-    keeps the visits whose properties (VISIT_PROPERTIES' names: `$source`, `$country` …)
-    have these values, all their page views included (the dashboard's filters).
+    keeps the visits whose first page view meets it, all their events included
+    (webstats.filters splits a request's filters into the two).
     `imported`: the tenant's imported days (webimports), added to the numbers of the
     whole days of the range; an hourly timeseries has none."""
     visits = _visits(logs, window, conditions, session_minutes, visits_with)
@@ -131,7 +133,7 @@ def headline_of(
     *,
     tz: ZoneInfo,
     session_minutes: int,
-    visits_with: dict[str, str] | None = None,
+    visits_with: Q | None = None,
     imported: QuerySet[ImportedDay] | None = None,
 ) -> dict[str, Any]:
     """The headline numbers alone (a comparison's period before)."""
@@ -140,11 +142,8 @@ def headline_of(
 
 
 def _visits(logs, window, conditions, session_minutes, visits_with) -> list[Visit]:
-    visits = sessions(web_events(logs, window, conditions), gap=session_minutes * 60 * MICROS)
-    if not visits_with:
-        return visits
-    wanted = visits_with.items()
-    return [visit for visit in visits if all(visit.properties.get(k) == v for k, v in wanted)]
+    rows = web_events(logs, window, conditions, visits_with or Q())
+    return [visit for visit in sessions(rows, gap=session_minutes * 60 * MICROS) if visit.kept]
 
 
 def _headline(visits: list[Visit], imported: Imported | None) -> dict[str, Any]:
@@ -172,8 +171,8 @@ def _headline(visits: list[Visit], imported: Imported | None) -> dict[str, Any]:
 
 
 def sessions(views: Iterable[tuple], *, gap: int) -> list[Visit]:
-    """The visits of `views` — (visitor, instant, event, path, url, properties…) rows —
-    that have a page view."""
+    """The visits of `views` — (visitor, instant, event, kept, path, url, properties…)
+    rows — that have a page view."""
     by_visitor: dict[str, list[tuple]] = defaultdict(list)
     for row in views:
         by_visitor[row[0]].append(row)
@@ -189,20 +188,29 @@ def sessions(views: Iterable[tuple], *, gap: int) -> list[Visit]:
                 current = Visit(visitor, instant, instant)
             current.end = instant
             if row[2] == PAGEVIEW:
-                current.pages.append(row[3])
+                current.pages.append(row[4])
                 current.viewed.append(instant)
                 if current.properties is None:
-                    current.properties = dict(zip(COLUMNS[2:], row[5:], strict=True))
+                    current.properties = dict(zip(COLUMNS[2:], row[6:], strict=True))
+                    current.kept = bool(row[3])
             elif row[2] != PAGELEAVE:
-                current.clicks.append((row[2], row[4]))
+                current.clicks.append((row[2], row[5]))
         if current is not None and current.pages:
             visits.append(current)
     return visits
 
 
-def web_events(logs: QuerySet[EventLog], window: Window, conditions: Q) -> list[tuple]:
-    """(visitor, instant, event, path, url, the visit properties…) of every web event of
-    the range that meets `conditions`, read through the cursor."""
+def web_events(
+    logs: QuerySet[EventLog], window: Window, conditions: Q, visits_with: Q
+) -> list[tuple]:
+    """(visitor, instant, event, kept, path, url, the visit properties…) of every web
+    event of the range that meets `conditions` (`kept`: it meets `visits_with`), read
+    through the cursor."""
+    kept = (
+        Case(When(visits_with, then=Value(True)), default=Value(False))
+        if visits_with
+        else Value(True)
+    )
     rows = (
         logs.exclude(distinct_id="")
         .filter(half_open("timestamp", window.lower, window.upper))
@@ -210,6 +218,7 @@ def web_events(logs: QuerySet[EventLog], window: Window, conditions: Q) -> list[
         .filter(conditions)
         .annotate(
             instant=EpochMicroseconds("timestamp"),
+            kept=kept,
             **{f"p{index}": JsonText([name]) for index, name in enumerate(COLUMNS)},
         )
         .order_by()
@@ -217,6 +226,7 @@ def web_events(logs: QuerySet[EventLog], window: Window, conditions: Q) -> list[
             "distinct_id",
             "instant",
             "event__name",
+            "kept",
             *(f"p{index}" for index in range(len(COLUMNS))),
         )
     )

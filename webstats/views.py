@@ -4,7 +4,6 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import ValidationError
@@ -12,12 +11,12 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from events.models import EventLog
-from insights.conditions import filters_q
 from insights.engine import Window, previous_window, resolve_window
-from insights.spec import DateRange, QueryError
+from insights.spec import NO_FILTERS, DateRange, QueryError
 from stats.buckets import TooManyBuckets
 from stats.views import StatsView
 from webimports.models import ImportedDay
+from webstats.filters import web_filters
 from webstats.serializers import RealtimeQuerySerializer, WebQuerySerializer
 from webstats.sessions import headline_of, realtime, web_stats
 
@@ -31,7 +30,8 @@ class WebStatsView(StatsView):
     a `timeseries`, and the top `pages`, `entry_pages`, `exit_pages`, `sources`,
     `channels`, `utm_sources`, `utm_mediums`, `utm_campaigns`, `countries`, `devices`,
     `browsers` and `oses`; with `compare=previous_period`, the headline numbers of the
-    period before as `previous`. Days imported from another product (POST
+    period before as `previous`. Filters on a visit's properties keep whole visits
+    (webstats.filters), as the dashboard's. Days imported from another product (POST
     /api/imports/) are added unless `imported=false` or filters are given; `imported`
     says which days were."""
 
@@ -48,7 +48,7 @@ class WebStatsView(StatsView):
         if "start_date" in query or "end_date" in query:
             date_range = DateRange(start=query.get("start_date"), end=query.get("end_date"))
         window, previous = _windows(date_range, tz, now, compare="compare" in query)
-        conditions = filters_q(query["filters"]) if "filters" in query else Q()
+        filters = web_filters(query.get("filters", NO_FILTERS))
         imported = self.scoped(ImportedDay.objects.all())
         included = query["imported"] and "filters" not in query
         # Only an interval the client gave may be refused: the automatic one grows
@@ -61,7 +61,8 @@ class WebStatsView(StatsView):
                     window=window,
                     tz=tz,
                     session_minutes=self.tenant.session_minutes,
-                    conditions=conditions,
+                    conditions=filters.events,
+                    visits_with=filters.visits,
                     limit=query["limit"],
                     interval=interval,
                     now=now,
@@ -75,9 +76,10 @@ class WebStatsView(StatsView):
             numbers = headline_of(
                 self.get_queryset(),
                 previous,
-                conditions,
+                filters.events,
                 tz=tz,
                 session_minutes=self.tenant.session_minutes,
+                visits_with=filters.visits,
                 imported=imported if included else None,
             )
             answer["previous"] = {"date_range": previous.as_json(tz), **numbers}

@@ -69,6 +69,15 @@ def test_a_rows_link_filters_the_whole_page_by_visit(web_client, visits):
     assert "/pricing" in re.search(r'id="panel-pages".*?</section>', html, re.DOTALL).group(0)
 
 
+def test_an_entry_page_row_filters_the_visits_that_began_there(web_client, visits):
+    html = web_client.get(URL, {"period": "today"}).content.decode()
+    entries = re.search(r'id="panel-entry_pages".*?</section>', html, re.DOTALL).group(0)
+    filtered = web_client.get(URL, {"period": "today", "f": "$entry_page:/"}).content.decode()
+
+    assert "f=%24entry_page%3A%2F" in entries
+    assert (card(filtered, "visits"), card(filtered, "pageviews")) == ("2", "3")
+
+
 def test_a_page_filter_keeps_those_page_views(web_client, visits):
     html = web_client.get(URL, {"period": "today", "f": "$pathname:/pricing"}).content.decode()
 

@@ -12,6 +12,8 @@ from accounts.tenancy import scope_to_tenant
 from events.models import EventLog
 from events.tests.factories import EventFactory, EventLogFactory
 from insights.engine import Window
+from insights.spec import parse_filters
+from webstats.filters import web_filters
 from webstats.sessions import web_stats
 
 pytestmark = pytest.mark.django_db
@@ -107,7 +109,8 @@ def test_clicks_on_outbound_links_and_downloads(api_client, site, tenant):
     click("$outbound", "v3", at(3, 9), docs)  # no page view: not a visit
 
     body = get(api_client)
-    from_google = web_stats_of(site, visits_with={"$source": "Google"})
+    google = web_filters(parse_filters([["eq", "data.$source", "Google"]], "f"))
+    from_google = web_stats_of(site, visits_with=google.visits)
 
     assert body["outbound_links"] == [{"value": docs, "visitors": 1, "events": 2}]
     assert body["downloads"] == [
@@ -153,6 +156,27 @@ def test_filters_on_page_views(api_client, site):
     body = get(api_client, filters=json.dumps([["eq", "data.$country", "DE"]]))
 
     assert (body["visitors"], body["pageviews"]) == (1, 3)
+
+
+def test_a_visit_property_filters_whole_visits(api_client, tenant):
+    """The second view has an internal referrer: no $source of its own, still the visit's."""
+    view = EventFactory(tenant=tenant, name="$pageview")
+    google = {"$source": "Google", "$device_type": "tablet"}
+    EventLogFactory(
+        event=view, distinct_id="v", timestamp=at(1, 10), data={"$pathname": "/", **google}
+    )
+    EventLogFactory(event=view, distinct_id="v", timestamp=at(1, 10, 3), data={"$pathname": "/b"})
+    EventLogFactory(event=view, distinct_id="w", timestamp=at(1, 11), data={"$pathname": "/b"})
+
+    def numbers(*filters):
+        body = get(api_client, filters=json.dumps(list(filters)))
+        return body["visits"], body["pageviews"], body["bounce_rate"], body["visit_duration"]
+
+    assert numbers(["eq", "data.$source", "Google"]) == (1, 2, 0.0, 180.0)
+    assert numbers(["in", "data.$device_type", ["tablet", "mobile"]]) == (1, 2, 0.0, 180.0)
+    assert numbers(["eq", "data.$entry_page", "/b"]) == (1, 1, 1.0, 0.0)  # w's visit
+    assert numbers(["not", ["eq", "data.$source", "Google"]]) == (1, 1, 1.0, 0.0)
+    assert numbers(["eq", "data.$pathname", "/b"])[:2] == (2, 2)  # a page: those page views
 
 
 def test_a_zone_moves_the_days(api_client, site):
