@@ -90,3 +90,29 @@ def test_a_single_page_apps_visit_is_counted(driver, service, shop, account, art
     shown = driver.find_element("css selector", "[data-key=pageviews] .card-value").text
     assert shown == "3"
     driver.save_screenshot(str(artifacts / "web-analytics.png"))
+
+
+def test_leaving_for_another_page_and_coming_back(driver, service, shop, account):
+    """A link to another page of the site: one $pageleave (the tab is hidden, then the
+    page is hidden: one exit); back again from the back-forward cache: a page view of its
+    own."""
+    query = {"key": account["key"], "host": service, "flush": 200, "web": 1}
+    driver.get(f"{shop}/sens?{urlencode(query)}")
+    wait_for(lambda: driver.find_element("id", "ready").text == "ready")
+    settled(service, account["token"], expected=1)
+    driver.execute_script("window.kept = 1")  # still there after back: the cached page
+    driver.execute_script("location.href = arguments[0]", f"{shop}/next?{urlencode(query)}")
+    wait_for(lambda: driver.execute_script("return location.pathname") == "/next")
+    logs = settled(service, account["token"], expected=3)
+
+    names = sorted((log["event_name"], log["data"]["$pathname"]) for log in logs)
+    assert names == [("$pageleave", "/sens"), ("$pageview", "/next"), ("$pageview", "/sens")]
+
+    driver.back()
+    wait_for(lambda: driver.execute_script("return location.pathname") == "/sens")
+    restored = driver.execute_script("return window.kept")
+    logs = settled(service, account["token"], expected=5)
+    names = [(log["event_name"], log["data"]["$pathname"]) for log in logs]
+    assert restored == 1
+    assert names.count(("$pageview", "/sens")) == 2
+    assert names.count(("$pageleave", "/next")) == 1

@@ -280,37 +280,51 @@
 
   const w = root;
   const d = w.document;
+  const n = w.navigator;
   if (!d) {
     if (typeof module == 'object') module.exports = { createTracker };
     return;
   }
   // Page views without code (autocapture, on unless init says `autocapture: false`):
-  // one when init runs and one on every history change of a single-page app
-  // (pushState, popstate; hash changes too with `hashChanges: true`), each followed by
-  // a $pageleave with the seconds spent and the deepest scroll (percent) when the page
-  // changes, is hidden or goes away. `sensitiveParams` are removed from the url.
+  // one when init runs, one on every history change of a single-page app (pushState,
+  // popstate; hash changes too with `hashChanges: true`) and one when the page comes
+  // back from the back-forward cache. A $pageleave each time the page stops being seen
+  // (another page, hidden, closed, or into the cache: whichever comes first, once),
+  // with the seconds it was visible since it was last shown and the deepest scroll
+  // (percent): a page hidden and shown again sends one more when next left, so its
+  // leaves add up to its visible time. `sensitiveParams` are removed from the url.
   let cfg = {};
   let page = null;
-  let since = 0;
+  let since = 0; // when the page was last shown; 0: hidden, or its $pageleave sent
   let depth = 0;
+  const on = (target, type, fn, options) => target.addEventListener(type, fn, options);
+  const hidden = () => d.visibilityState == 'hidden';
   const scrolled = () => {
     const e = d.documentElement;
     depth = Math.max(depth, Math.min(100, Math.round((100 * (w.scrollY + w.innerHeight)) / e.scrollHeight)) || 0);
   };
   const leave = () => {
-    if (page) tracker.track('$pageleave', { url: page, seconds: Math.round((Date.now() - since) / 1000), scroll: depth });
-    since = Date.now();
+    if (page && since) tracker.track('$pageleave', { url: page, seconds: Math.round((Date.now() - since) / 1000), scroll: depth });
+    since = 0;
+  };
+  // Seen (again): the visible time counts from now.
+  const show = () => {
+    since = !hidden() && Date.now();
+  };
+  const clean = (href) => {
+    const u = new URL(href);
+    (cfg.sensitiveParams || []).forEach((p) => u.searchParams.delete(p));
+    return u;
   };
   const view = () => {
-    const u = new URL(w.location.href);
-    (cfg.sensitiveParams || []).forEach((p) => u.searchParams.delete(p));
+    const u = clean(w.location.href);
     if (!cfg.hashChanges) u.hash = '';
     if (u.href == page) return;
     leave();
     page = u.href;
+    show();
     depth = 0;
     scrolled();
-    const n = w.navigator;
     tracker.track('$pageview', { url: page, title: d.title, referrer: d.referrer, screen_width: w.screen.width, language: n.language });
   };
   const before = w.eventtracker; // the snippet's array of calls, if any
@@ -323,19 +337,16 @@
   const script = d.currentScript;
   const tracker = createTracker({
     fetch: (u, o) => w.fetch(u, o),
-    sendBeacon: (u, b) => w.navigator.sendBeacon && w.navigator.sendBeacon(u, new Blob([b], { type: 'text/plain' })),
+    sendBeacon: (u, b) => n.sendBeacon && n.sendBeacon(u, new Blob([b], { type: 'text/plain' })),
     storage,
-    now: () => Date.now(),
+    now: Date.now,
     setTimeout: (f, ms) => w.setTimeout(f, ms),
     clearTimeout: (t) => w.clearTimeout(t),
     random: Math.random,
-    // randomUUID exists only in secure contexts (https, localhost).
-    uuid: () =>
-      crypto.randomUUID
-        ? crypto.randomUUID()
-        : '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) =>
-            (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16),
-          ),
+    // randomUUID exists only in secure contexts (https, localhost); elsewhere a blob
+    // URL ends in a random (v4) uuid, by the File API's definition.
+    uuid: (u) =>
+      crypto.randomUUID ? crypto.randomUUID() : (URL.revokeObjectURL((u = URL.createObjectURL(new Blob()))), u.slice(-36)),
     // Default host: where this script was loaded from.
     host: script && script.src ? new URL(script.src).origin : undefined,
   });
@@ -345,7 +356,6 @@
     if (cfg.key) return init(options); // a second init: ignored (and warned about) as before
     cfg = { autocapture: true, cookieless: true, ...options };
     init(cfg);
-    const n = w.navigator;
     // Do-Not-Track / Global Privacy Control, when the page asks the tracker to honour them.
     if (cfg.respectDnt && (n.doNotTrack == '1' || n.globalPrivacyControl)) tracker.track = () => {};
     try {
@@ -356,9 +366,9 @@
           push.apply(this, arguments);
           view();
         };
-        w.addEventListener('popstate', view);
-        if (cfg.hashChanges) w.addEventListener('hashchange', view);
-        w.addEventListener('scroll', scrolled, { passive: true });
+        on(w, 'popstate', view);
+        if (cfg.hashChanges) on(w, 'hashchange', view);
+        on(w, 'scroll', scrolled, { passive: true });
         view();
       }
     } catch (e) {}
@@ -366,11 +376,18 @@
   // pagehide is the last event a page reliably gets (unload is not fired on
   // mobile or with the back-forward cache); hidden covers tabs closed later.
   const hide = () => {
-    if (cfg.autocapture) leave();
+    leave();
     tracker.flush(true);
   };
-  w.addEventListener('pagehide', hide);
-  d.addEventListener('visibilitychange', () => d.visibilityState == 'hidden' && hide());
+  on(w, 'pagehide', hide);
+  on(d, 'visibilitychange', () => (hidden() ? hide() : since || show()));
+  // Back from the back-forward cache: a page view of its own.
+  on(w, 'pageshow', (e) => {
+    if (e.persisted && page) {
+      page = null;
+      view();
+    }
+  });
   w.eventtracker = tracker;
   if (Array.isArray(before)) tracker.push(...before);
 })(globalThis);

@@ -20,7 +20,14 @@ const init = (options) =>
 
 function loadPage(
   code,
-  { snippet = '', localStorage = memoryStorage(), crypto = globalThis.crypto, beaconResult = true, navigator = {} } = {},
+  {
+    snippet = '',
+    localStorage = memoryStorage(),
+    crypto = globalThis.crypto,
+    beaconResult = true,
+    navigator = {},
+    referrer = 'https://www.google.com/',
+  } = {},
 ) {
   const listeners = { window: {}, document: {} };
   const on = (target) => (type, fn) => (listeners[target][type] ||= []).push(fn);
@@ -31,7 +38,7 @@ function loadPage(
     currentScript: { src: 'https://et.example/t.js?v=1' },
     addEventListener: on('document'),
     title: 'Shop',
-    referrer: 'https://www.google.com/',
+    referrer,
     documentElement: { scrollHeight: 4000 },
   };
   // A single-page app's history: pushState changes the address without an event.
@@ -75,11 +82,27 @@ function loadPage(
   vm.createContext(window);
   vm.runInContext(snippet, window);
   vm.runInContext(code, window);
-  const fire = (target, type) => listeners[target][type]?.forEach((fn) => fn());
+  const fire = (target, type, event = {}) => listeners[target][type]?.forEach((fn) => fn({ type, ...event }));
   return { window, document, beacons, requests, fire };
 }
 
 const beaconEvents = async (beacon) => JSON.parse(await beacon.data.text()).events.map((e) => e.event_name);
+// Every event the page sent, by fetch or by beacon.
+const sentEvents = async (page) => [
+  ...page.requests.flatMap((r) => r.body.events),
+  ...(await Promise.all(page.beacons.map(async (b) => JSON.parse(await b.data.text()).events))).flat(),
+];
+// A page whose clock (Date.now) the test moves: `wait(seconds)`.
+function clockedPage(code, options) {
+  const page = loadPage(code, { ...options, snippet: `let now = 1e12; Date.now = () => now; ${options.snippet}` });
+  page.wait = (seconds) => vm.runInContext(`now += ${seconds * 1000}`, page.window);
+  page.visibility = (state) => {
+    page.document.visibilityState = state;
+    page.fire('document', 'visibilitychange');
+  };
+  return page;
+}
+const leaves = (events) => events.filter((e) => e.event_name == '$pageleave').map((e) => e.data.seconds);
 
 for (const [label, file] of [
   ['source', SOURCE],
@@ -217,6 +240,41 @@ for (const [label, file] of [
     assert.equal(typeof events[1].data.seconds, 'number');
     page.fire('window', 'pagehide');
     assert.deepEqual(await beaconEvents(page.beacons[0]), ['$pageleave']);
+  });
+
+  test(`${label}: one $pageleave per exit, with the seconds the page was visible`, async () => {
+    const page = clockedPage(code, { snippet: init({}) });
+    page.wait(5);
+    page.visibility('hidden'); // another tab: the page stops being seen
+    page.wait(60);
+    page.visibility('visible'); // back: a pending leave again, counted from now
+    page.wait(3);
+    page.visibility('hidden'); // closed: hidden, then pagehide
+    page.fire('window', 'pagehide', { persisted: false });
+    page.visibility('hidden');
+    const events = await sentEvents(page);
+    assert.deepEqual(leaves(events), [5, 3]);
+    assert.deepEqual(
+      events.map((e) => e.event_name),
+      ['$pageview', '$pageleave', '$pageleave'],
+    );
+  });
+
+  test(`${label}: a page back from the back-forward cache is a page view, timed afresh`, async () => {
+    const page = clockedPage(code, { snippet: init({}) });
+    page.fire('window', 'pageshow', { persisted: false }); // the first load: counted by init
+    page.wait(4);
+    page.fire('window', 'pagehide', { persisted: true }); // into the cache
+    page.wait(600);
+    page.fire('window', 'pageshow', { persisted: true });
+    page.wait(2);
+    page.fire('window', 'pagehide', { persisted: false });
+    const events = await sentEvents(page);
+    assert.deepEqual(
+      events.map((e) => e.event_name),
+      ['$pageview', '$pageleave', '$pageview', '$pageleave'],
+    );
+    assert.deepEqual(leaves(events), [4, 2]); // not the 600 s in the cache
   });
 
   test(`${label}: a second init changes nothing: one page view, one listener`, async (t) => {
