@@ -31,7 +31,7 @@ SHOP_PAGE = """<!doctype html>
   eventtracker.init({{key: params.get("key"), host: params.get("host"),
                      flushInterval: Number(params.get("flush") || 200),
                      autocapture: web, cookieless: web,
-                     sensitiveParams: ["key", "host", "flush", "web"]}});
+                     sensitiveParams: ["key", "host", "flush", "web", "token", "email"]}});
   // A single-page app's link: the address changes, the page stays.
   document.getElementById("to-pricing").onclick = (event) => {{
     event.preventDefault();

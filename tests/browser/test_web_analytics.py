@@ -94,10 +94,11 @@ def test_a_single_page_apps_visit_is_counted(driver, service, shop, account, art
 
 def test_leaving_for_another_page_and_coming_back(driver, service, shop, account):
     """A link to another page of the site: one $pageleave (the tab is hidden, then the
-    page is hidden: one exit); back again from the back-forward cache: a page view of its
-    own."""
+    page is hidden: one exit), a referrer without the sensitive parameters; back again
+    from the back-forward cache: a page view of its own."""
     query = {"key": account["key"], "host": service, "flush": 200, "web": 1}
-    driver.get(f"{shop}/sens?{urlencode(query)}")
+    secret = {"token": "SECRET123", "email": "a@b.c"}
+    driver.get(f"{shop}/sens?{urlencode({**query, **secret})}")
     wait_for(lambda: driver.find_element("id", "ready").text == "ready")
     settled(service, account["token"], expected=1)
     driver.execute_script("window.kept = 1")  # still there after back: the cached page
@@ -107,6 +108,10 @@ def test_leaving_for_another_page_and_coming_back(driver, service, shop, account
 
     names = sorted((log["event_name"], log["data"]["$pathname"]) for log in logs)
     assert names == [("$pageleave", "/sens"), ("$pageview", "/next"), ("$pageview", "/sens")]
+    assert "SECRET123" not in str(logs)
+    assert "a%40b.c" not in str(logs)  # the email, as the query string held it
+    (arrival,) = [log for log in logs if log["data"]["$pathname"] == "/next"]
+    assert arrival["data"]["referrer"] == f"{shop}/sens"
 
     driver.back()
     wait_for(lambda: driver.execute_script("return location.pathname") == "/sens")

@@ -292,7 +292,8 @@
   // (another page, hidden, closed, or into the cache: whichever comes first, once),
   // with the seconds it was visible since it was last shown and the deepest scroll
   // (percent): a page hidden and shown again sends one more when next left, so its
-  // leaves add up to its visible time. `sensitiveParams` are removed from the url.
+  // leaves add up to its visible time. `sensitiveParams` are removed from the url and
+  // the referrer.
   let cfg = {};
   let page = null;
   let since = 0; // when the page was last shown; 0: hidden, or its $pageleave sent
@@ -325,7 +326,7 @@
     show();
     depth = 0;
     scrolled();
-    tracker.track('$pageview', { url: page, title: d.title, referrer: d.referrer, screen_width: w.screen.width, language: n.language });
+    tracker.track('$pageview', { url: page, title: d.title, referrer: d.referrer && clean(d.referrer).href, screen_width: w.screen.width, language: n.language });
   };
   const before = w.eventtracker; // the snippet's array of calls, if any
   if (before && before.track) return; // the script was included twice

@@ -277,6 +277,18 @@ for (const [label, file] of [
     assert.deepEqual(leaves(events), [4, 2]); // not the 600 s in the cache
   });
 
+  test(`${label}: sensitiveParams leave the referrer too`, async () => {
+    const referrer = 'https://shop.example/sens?token=SECRET123&email=a%40b.c&x=1';
+    const page = loadPage(code, { snippet: init({ sensitiveParams: ['token', 'email'] }), referrer });
+    page.fire('window', 'pagehide');
+    const [view] = await sentEvents(page);
+    assert.equal(view.data.referrer, 'https://shop.example/sens?x=1');
+    assert.equal(view.data.url, 'https://shop.example/a?x=1');
+    const direct = loadPage(code, { snippet: init({}), referrer: '' });
+    direct.fire('window', 'pagehide');
+    assert.equal((await sentEvents(direct))[0].data.referrer, '');
+  });
+
   test(`${label}: a second init changes nothing: one page view, one listener`, async (t) => {
     const warn = t.mock.method(console, 'warn', () => {});
     const page = loadPage(code, { snippet: init({}) });
