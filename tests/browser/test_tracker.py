@@ -67,9 +67,11 @@ def test_clicks_store_exactly_those_events_with_their_data_and_user(driver, serv
     assert Counter(log["event_name"] for log in logs) == {"add_to_cart": 2, "checkout": 1}
     carts = [log for log in logs if log["event_name"] == "add_to_cart"]
     (checkout,) = [log for log in logs if log["event_name"] == "checkout"]
-    # What the page sent, beside what the service adds to a page's events ($browser …).
-    assert all(sent(log) == {"sku": "A-1", "price": 12.5} for log in carts)
-    assert sent(checkout) == {"items": 1}
+    # What the page sent, beside what the service adds to a page's events ($browser …),
+    # and the screen width the tracker adds to each (one device for the page's events).
+    width = driver.execute_script("return screen.width")
+    assert all(sent(log) == {"sku": "A-1", "price": 12.5, "screen_width": width} for log in carts)
+    assert sent(checkout) == {"items": 1, "screen_width": width}
     assert checkout["data"]["$browser"] == "Chrome"
     anonymous = {log["distinct_id"] for log in carts}
     assert len(anonymous) == 1  # one anonymous visitor

@@ -94,8 +94,8 @@ def test_a_single_page_apps_visit_is_counted(driver, service, shop, account, art
 
 def test_leaving_for_another_page_and_coming_back(driver, service, shop, account):
     """A link to another page of the site: one $pageleave (the tab is hidden, then the
-    page is hidden: one exit), a referrer without the sensitive parameters; back again
-    from the back-forward cache: a page view of its own."""
+    page is hidden: one exit), a referrer without the sensitive parameters, one device
+    for every event; back again from the back-forward cache: a page view of its own."""
     query = {"key": account["key"], "host": service, "flush": 200, "web": 1}
     secret = {"token": "SECRET123", "email": "a@b.c"}
     driver.get(f"{shop}/sens?{urlencode({**query, **secret})}")
@@ -112,6 +112,7 @@ def test_leaving_for_another_page_and_coming_back(driver, service, shop, account
     assert "a%40b.c" not in str(logs)  # the email, as the query string held it
     (arrival,) = [log for log in logs if log["data"]["$pathname"] == "/next"]
     assert arrival["data"]["referrer"] == f"{shop}/sens"
+    assert len({log["data"]["$device_type"] for log in logs}) == 1
 
     driver.back()
     wait_for(lambda: driver.execute_script("return location.pathname") == "/sens")

@@ -293,7 +293,7 @@
   // with the seconds it was visible since it was last shown and the deepest scroll
   // (percent): a page hidden and shown again sends one more when next left, so its
   // leaves add up to its visible time. `sensitiveParams` are removed from the url and
-  // the referrer.
+  // the referrer; every event carries the screen width (one device for the page).
   let cfg = {};
   let page = null;
   let since = 0; // when the page was last shown; 0: hidden, or its $pageleave sent
@@ -326,7 +326,7 @@
     show();
     depth = 0;
     scrolled();
-    tracker.track('$pageview', { url: page, title: d.title, referrer: d.referrer && clean(d.referrer).href, screen_width: w.screen.width, language: n.language });
+    tracker.track('$pageview', { url: page, title: d.title, referrer: d.referrer && clean(d.referrer).href, language: n.language });
   };
   const before = w.eventtracker; // the snippet's array of calls, if any
   if (before && before.track) return; // the script was included twice
@@ -352,6 +352,9 @@
     host: script && script.src ? new URL(script.src).origin : undefined,
   });
   const init = tracker.init;
+  const track = tracker.track;
+  // Every event carries the screen width: the page's events get one $device_type.
+  tracker.track = (name, data) => track(name, (data || {}).constructor == Object ? { screen_width: w.screen.width, ...data } : data);
   // Never throws into the page (a missing history API, say): the tracker still works.
   tracker.init = (options) => {
     if (cfg.key) return init(options); // a second init: ignored (and warned about) as before

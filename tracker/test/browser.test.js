@@ -124,8 +124,8 @@ for (const [label, file] of [
     assert.deepEqual(
       body.events.map((e) => [e.event_name, e.data]),
       [
-        ['signup', { plan: 'pro' }],
-        ['later', {}],
+        ['signup', { plan: 'pro', screen_width: 1280 }], // every event: one device per page
+        ['later', { screen_width: 1280 }],
       ],
     );
     assert.match(body.events[0].uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);

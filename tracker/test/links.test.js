@@ -118,7 +118,7 @@ for (const [label, file] of [
     const sent = JSON.parse(await page.beacons[0].data.text()).events;
     assert.deepEqual(
       sent.map((e) => [e.event_name, e.data]),
-      [['$outbound', { url: 'https://other.example/out' }]],
+      [['$outbound', { url: 'https://other.example/out', screen_width: 1280 }]], // the page's device
     );
   });
 }
