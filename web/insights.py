@@ -6,7 +6,6 @@ import json
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -25,9 +24,8 @@ from insights.spec import QueryError, parse_query
 from insights.tables import answer_table
 from stats.buckets import TooManyBuckets
 from web.forms import FunnelForm, QueryBuilderForm, RetentionForm
-from web.views import blocked, page
+from web.views import page, tenant_page
 
-LOGIN = "web-login"
 KINDS = {
     "query": ("Query builder", QueryBuilderForm, parse_query, run_query, "query"),
     "funnels": ("Funnel", FunnelForm, parse_funnel, run_funnel, "funnels"),
@@ -35,14 +33,12 @@ KINDS = {
 }
 
 
-@login_required(login_url=LOGIN)
+@tenant_page
 @require_GET
 @with_statement_deadline
 def insight_page(request: HttpRequest, kind: str) -> HttpResponse:
     """A form; once submitted (any parameter), its answer as a table and a chart."""
     tenant = request.user.tenant
-    if not tenant.is_active:
-        return blocked(request)
     title, form_class, parse, run, route = KINDS[kind]
     form = form_class.for_tenant(request.GET, tenant)
     context = {
@@ -81,7 +77,7 @@ def insight_page(request: HttpRequest, kind: str) -> HttpResponse:
     return page(request, "web/insight.html", context, status=status)
 
 
-@login_required(login_url=LOGIN)
+@tenant_page
 @require_GET
 def boards(request: HttpRequest) -> HttpResponse:
     """The tenant's dashboards and saved insights."""
@@ -97,7 +93,7 @@ def boards(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required(login_url=LOGIN)
+@tenant_page
 @require_GET
 @with_statement_deadline
 def board(request: HttpRequest, pk: int) -> HttpResponse:

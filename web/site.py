@@ -6,7 +6,6 @@ server (the chart is inline SVG): the numbers read without JavaScript, fast on a
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -16,7 +15,7 @@ from core.deadline import with_statement_deadline
 from events.models import EventLog
 from insights.engine import previous_window, resolve_window
 from insights.spec import DateRange, parse_filters
-from web.views import blocked, page
+from web.views import page, tenant_page
 from webimports.models import ImportedDay
 from webstats.filters import ENTRY_PAGE, web_filters
 from webstats.sessions import headline_of, realtime, web_stats
@@ -58,13 +57,11 @@ REALTIME_MINUTES = 5
 CHART_WIDTH, CHART_HEIGHT = 720, 160
 
 
-@login_required(login_url="web-login")
+@tenant_page
 @require_GET
 @with_statement_deadline
 def site(request: HttpRequest) -> HttpResponse:
     tenant = request.user.tenant
-    if not tenant.is_active:
-        return blocked(request)
     period = request.GET.get("period") if request.GET.get("period") in PERIODS else "30d"
     filters = _filters(request.GET.getlist("f"))
     tz = ZoneInfo(tenant.timezone)

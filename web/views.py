@@ -5,6 +5,8 @@ never comes from the URL or a form. A blocked tenant gets a page saying so, no d
 """
 
 import json
+from collections.abc import Callable
+from functools import wraps
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -83,9 +85,8 @@ def not_owner(request: HttpRequest) -> HttpResponse:
 
 
 def owner_refusal(request: HttpRequest) -> HttpResponse | None:
-    """The page refusing a change to the team or the keys, or None when it may be made."""
-    if not request.user.tenant.is_active:
-        return blocked(request)
+    """The page refusing a change to the team or the keys, or None when it may be made
+    (a blocked tenant was refused by `tenant_page` already)."""
     if request.user.role != User.Role.OWNER:
         return not_owner(request)
     return None
@@ -95,15 +96,28 @@ def blocked(request: HttpRequest) -> HttpResponse:
     return page(request, "web/blocked.html", {"message": TENANT_BLOCKED}, status=403)
 
 
+def tenant_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Every page and form of the logged-in user's tenant goes through this: the login
+    page for anonymous users, the blocked page (403, no data) for a blocked tenant's.
+    web.tests.test_tenant_pages checks that every /dashboard/ route uses it."""
+
+    @wraps(view)
+    def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.tenant.is_active:
+            return blocked(request)
+        return view(request, *args, **kwargs)
+
+    checked.tenant_page = True
+    return login_required(checked, login_url=LOGIN)
+
+
 @never_cache
-@login_required(login_url=LOGIN)
+@tenant_page
 @require_GET
 @with_statement_deadline
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Stats of the chosen range and zone (default: the last 30 days, the tenant's
     zone), ingestion quality, the team and the tenant's API keys."""
-    if not request.user.tenant.is_active:
-        return blocked(request)
     return dashboard_page(request, key_form=ApiKeyCreateForm())
 
 
@@ -138,7 +152,7 @@ def dashboard_page(
 
 
 @never_cache
-@login_required(login_url=LOGIN)
+@tenant_page
 @require_POST
 def key_create(request: HttpRequest) -> HttpResponse:
     """Create a key, then redirect (so a reload cannot create a second one); the secret
@@ -156,7 +170,7 @@ def key_create(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@login_required(login_url=LOGIN)
+@tenant_page
 @require_POST
 def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     """Revoke one of the tenant's keys; another tenant's key is a 404, like a missing one."""
@@ -168,7 +182,7 @@ def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @never_cache
-@login_required(login_url=LOGIN)
+@tenant_page
 @require_POST
 def member_create(request: HttpRequest) -> HttpResponse:
     """Add a member to the owner's tenant (the same rules as POST /api/members/)."""
@@ -186,7 +200,7 @@ def member_create(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@login_required(login_url=LOGIN)
+@tenant_page
 @require_POST
 def member_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Remove a member of the tenant (another tenant's user is a 404)."""
