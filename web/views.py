@@ -98,7 +98,8 @@ def blocked(request: HttpRequest) -> HttpResponse:
 
 def tenant_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Every page and form of the logged-in user's tenant goes through this: the login
-    page for anonymous users, the blocked page (403, no data) for a blocked tenant's.
+    page for anonymous users, the blocked page (403, no data) for a blocked tenant's, and
+    never cached (a browser shared by two users must not show one the other's data).
     web.tests.test_tenant_pages checks that every /dashboard/ route uses it."""
 
     @wraps(view)
@@ -108,10 +109,9 @@ def tenant_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         return view(request, *args, **kwargs)
 
     checked.tenant_page = True
-    return login_required(checked, login_url=LOGIN)
+    return never_cache(login_required(checked, login_url=LOGIN))
 
 
-@never_cache
 @tenant_page
 @require_GET
 @with_statement_deadline
@@ -151,7 +151,6 @@ def dashboard_page(
     return page(request, "web/dashboard.html", context, status=status)
 
 
-@never_cache
 @tenant_page
 @require_POST
 def key_create(request: HttpRequest) -> HttpResponse:
@@ -169,7 +168,6 @@ def key_create(request: HttpRequest) -> HttpResponse:
     return redirect(f"{reverse('web-dashboard')}#new-key")
 
 
-@never_cache
 @tenant_page
 @require_POST
 def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
@@ -181,7 +179,6 @@ def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(f"{reverse('web-dashboard')}#api-keys")
 
 
-@never_cache
 @tenant_page
 @require_POST
 def member_create(request: HttpRequest) -> HttpResponse:
@@ -199,7 +196,6 @@ def member_create(request: HttpRequest) -> HttpResponse:
     return dashboard_page(request, key_form=ApiKeyCreateForm(), member_form=form)
 
 
-@never_cache
 @tenant_page
 @require_POST
 def member_delete(request: HttpRequest, pk: int) -> HttpResponse:

@@ -69,3 +69,11 @@ def test_anonymous_users_are_sent_to_log_in(client, board, path):
 
     assert response.status_code == 302
     assert response["Location"].startswith("/dashboard/login/?next=")
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_tenant_page_is_kept_by_the_browser(web_client, board, path):
+    response = web_client.get(path.format(board=board.pk))
+
+    assert response.status_code == 200
+    assert {"no-store", "private"} <= set(response["Cache-Control"].replace(" ", "").split(","))
