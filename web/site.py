@@ -3,6 +3,7 @@ beside the previous period's, visitors per day or hour, and its top pages, sourc
 countries and devices, every row a link that filters the whole page. Drawn on the
 server (the chart is inline SVG): the numbers read without JavaScript, fast on a phone."""
 
+import re
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -14,8 +15,8 @@ from accounts.tenancy import scope_to_tenant
 from core.deadline import with_statement_deadline
 from events.models import EventLog
 from insights.engine import previous_window, resolve_window
-from insights.spec import DateRange, parse_filters
-from web.views import page, tenant_page
+from insights.spec import DateRange, QueryError, parse_filters
+from web.views import page, refused, tenant_page
 from webimports.models import ImportedDay
 from webstats.filters import ENTRY_PAGE, web_filters
 from webstats.sessions import headline_of, realtime, web_stats
@@ -71,7 +72,13 @@ def site(request: HttpRequest) -> HttpResponse:
     window = resolve_window(date_range, tz, now)
     # A page filter keeps those page views; any other keeps the visits with that source,
     # entry page, country … and all their pages, as /api/stats/web filters.
-    chosen = web_filters(parse_filters([["eq", f"data.{p}", v] for p, v in filters], "f"))
+    try:  # the query language's limits on a value: length, no NUL
+        chosen = web_filters(parse_filters([["eq", f"data.{p}", v] for p, v in filters], "f"))
+    except QueryError as exc:
+        index = re.match(r"f\[(\d+)\]", exc.path)
+        name = filters[int(index.group(1))][0] if index else "…"
+        message = f"The filter f={name}:… is not valid: {exc.message}"
+        return refused(request, title="Bad filter", message=message, status=400)
     interval = "hour" if period == "today" else "day"
     # Imported days are daily totals: they have no pages or visits to filter.
     imported = None if filters else scope_to_tenant(ImportedDay.objects.all(), tenant)

@@ -92,6 +92,16 @@ def test_unknown_filters_and_periods_are_ignored(web_client, visits):
     assert 'id="filters"' not in html.content.decode()
 
 
+@pytest.mark.parametrize("value", ["a" * 1001, "a\x00b"])
+def test_a_page_filter_the_query_language_refuses_is_a_400_naming_it(web_client, value):
+    response = web_client.get(URL, {"f": f"$pathname:{value}"})
+
+    html = unescape(response.content.decode())
+    assert response.status_code == 400
+    assert "<title>Bad filter" in html
+    assert "f=$pathname:… is not valid: A string of at most 1000 characters, without NUL." in html
+
+
 def test_the_change_against_the_period_before(web_client, visits):
     html = web_client.get(URL, {"period": "7d"}).content.decode()
 
