@@ -200,13 +200,13 @@ class InsightRangeForm(StatsRangeForm):
 
     @classmethod
     def for_tenant(cls, query: QueryDict, tenant: Tenant) -> "InsightRangeForm":
+        """Bound once submitted (a field of the insight's own in the query); before that
+        unbound, showing the defaults (fields' initials, the range's) and no errors."""
         bound = super().for_tenant(query, tenant)
-        data = bound.data | {
-            name: query[name]
-            for name in cls.declared_fields
-            if name in query and name not in bound.data
-        }
-        return cls(data=data)
+        own = [name for name in cls.declared_fields if name not in bound.data]
+        if not any(name in query for name in own):
+            return cls(initial=bound.data)
+        return cls(data=bound.data | {name: query[name] for name in own if name in query})
 
     def date_range(self) -> dict:
         return {

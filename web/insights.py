@@ -37,7 +37,8 @@ KINDS = {
 @require_GET
 @with_statement_deadline
 def insight_page(request: HttpRequest, kind: str) -> HttpResponse:
-    """A form; once submitted (any parameter), its answer as a table and a chart."""
+    """A form; once submitted (any field of the insight's own), its answer as a table
+    and a chart."""
     tenant = request.user.tenant
     title, form_class, parse, run, route = KINDS[kind]
     form = form_class.for_tenant(request.GET, tenant)
@@ -48,13 +49,8 @@ def insight_page(request: HttpRequest, kind: str) -> HttpResponse:
         "form": form,
         "events": scope_to_tenant(Event.objects.all(), tenant).order_by("name"),
     }
-    submitted = any(
-        name in request.GET
-        for name in form.declared_fields
-        if name not in ("start_date", "end_date", "tz")
-    )
     status = 200
-    if submitted and form.is_valid():
+    if form.is_valid():  # never before a submit: the form is unbound until then
         body = form.query()
         try:
             parsed = parse(body)
@@ -72,7 +68,7 @@ def insight_page(request: HttpRequest, kind: str) -> HttpResponse:
                 "chart": f"{png}?{urlencode({'q': q})}",
                 "definition": q,
             }
-    elif submitted:
+    elif form.is_bound:
         status = 400
     return page(request, "web/insight.html", context, status=status)
 

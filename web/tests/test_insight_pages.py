@@ -116,6 +116,35 @@ def test_funnel_and_retention_pages(web_client, api_client, ingest):
 
 
 @pytest.mark.parametrize(
+    ("path", "defaults"),
+    [
+        ("/dashboard/query/", ['name="metric"']),
+        ("/dashboard/funnels/", ['name="window" value="14d"']),
+        ("/dashboard/retention/", ['name="periods" value="8"']),
+    ],
+)
+def test_the_first_visit_shows_the_defaults_and_no_error(web_client, tenant, path, defaults):
+    page = web_client.get(path)
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "could not be shown" not in html
+    assert "This field is required" not in html
+    assert f'<option value="{tenant.timezone}" selected>' in html
+    assert re.search(r'name="end_date" value="\d{4}-\d\d-\d\d"', html)
+    for default in defaults:
+        assert default in html
+    assert 'id="insight-table"' not in html
+
+
+def test_a_submit_missing_a_field_is_then_an_error(web_client):
+    page = web_client.get("/dashboard/funnels/", {"order": "ordered"})
+
+    assert page.status_code == 400
+    assert "Steps: This field is required." in page.content.decode()
+
+
+@pytest.mark.parametrize(
     ("path", "query", "message"),
     [
         ("/dashboard/query/", {"breakdown": "plan"}, "Unknown field"),
