@@ -2,10 +2,10 @@
 the key form delegates to the API's own serializer, so both paths accept the same input."""
 
 import datetime as dt
+import ipaddress
 import re
 import zoneinfo
 from functools import cache
-from urllib.parse import urlsplit
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -24,6 +24,17 @@ DEFAULT_RANGE_DAYS = 30
 EARLIEST_DATE = dt.date(1970, 1, 1)
 LATEST_DATE = dt.date(2999, 12, 31)
 ORIGIN_SEPARATORS = re.compile(r"[\s,]+")
+# An origin, at most a final "/" after it: nothing the CSP header would read as syntax.
+ORIGIN = re.compile(
+    r"https?://"
+    r"(?P<name>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])"  # a name, IPv4 or [IPv6]
+    r"(?::(?P<port>[0-9]{1,5}))?/?",
+    re.ASCII | re.IGNORECASE,
+)
+BAD_ORIGIN = (
+    "Must be an origin like https://events.example or http://127.0.0.1:8001: http or https, "
+    "a host and a port (1-65535) if any; no path, query, fragment or user."
+)
 
 
 @cache
@@ -161,23 +172,34 @@ class DemoOverrideForm(forms.Form):
     host = forms.CharField(required=False, max_length=300)
 
     def clean_host(self) -> str:
-        """A base URL the tracker appends /api/eventlogs/batch/ to: http(s), a host, no
-        query, fragment or user."""
+        """The origin the tracker sends to (it appends /api/eventlogs/batch/), which the
+        page's Content-Security-Policy adds to connect-src: so a scheme, a host and a port,
+        nothing else (a space or a `;` would add a directive to the policy)."""
         host = self.cleaned_data["host"].strip()
         if not host:
             return ""
-        parts = urlsplit(host)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise forms.ValidationError("Must be a base URL like https://events.example.")
-        if parts.query or parts.fragment or "@" in parts.netloc:
-            raise forms.ValidationError("Must have no query, fragment or user.")
-        return host
+        found = ORIGIN.fullmatch(host)
+        if found is None or not _valid_host(found["name"], found["port"]):
+            raise forms.ValidationError(BAD_ORIGIN)
+        return host.lower().removesuffix("/")
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("host") and not cleaned.get("key"):
             self.add_error("key", "A host needs a key of that server.")
         return cleaned
+
+
+def _valid_host(name: str, port: str | None) -> bool:
+    """A bracketed name is an IPv6 address; a port is 1-65535."""
+    if port is not None and not 1 <= int(port) <= 65535:
+        return False
+    if name.startswith("["):
+        try:
+            ipaddress.IPv6Address(name[1:-1])
+        except ValueError:
+            return False
+    return True
 
 
 INTERVAL_CHOICES = [

@@ -159,6 +159,26 @@ def test_key_and_host_can_be_given_without_a_login(client, other_tenant):
 
 
 @pytest.mark.usefixtures("debug")
+@pytest.mark.parametrize(
+    ("host", "origin"),
+    [
+        ("https://events.example/", "https://events.example"),
+        ("HTTP://[::1]:8001", "http://[::1]:8001"),
+        ("http://web:65535", "http://web:65535"),
+    ],
+)
+def test_the_host_is_an_origin_and_only_that_reaches_the_policy(client, host, origin):
+    response = client.get(DEMO, {"key": "k", "host": host})
+
+    policy = response["Content-Security-Policy"]
+    connect = next(part for part in policy.split(";") if "connect-src" in part)
+    assert json_script(response, "demo-config")["host"] == origin
+    assert connect.split()[-1] == origin
+    without_host = client.get(DEMO, {"key": "k"})["Content-Security-Policy"]
+    assert policy.count(";") == without_host.count(";")  # no directive added
+
+
+@pytest.mark.usefixtures("debug")
 def test_the_given_key_reaches_the_page_only_as_escaped_json(client):
     hostile = '</script><script>alert("x")</script>'
 
@@ -175,9 +195,17 @@ def test_the_given_key_reaches_the_page_only_as_escaped_json(client):
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ({"key": "k", "host": "javascript:alert(1)"}, "Must be a base URL"),
-        ({"key": "k", "host": "https://user@events.example"}, "no query, fragment or user"),
-        ({"key": "k", "host": "https://events.example/?a=1"}, "no query, fragment or user"),
+        ({"key": "k", "host": "javascript:alert(1)"}, "Must be an origin"),
+        ({"key": "k", "host": "https://user@events.example"}, "Must be an origin"),
+        ({"key": "k", "host": "https://events.example/?a=1"}, "Must be an origin"),
+        ({"key": "k", "host": "https://events.example/api"}, "Must be an origin"),
+        ({"key": "k", "host": "https://[::1"}, "Must be an origin"),
+        ({"key": "k", "host": "https://[::g]"}, "Must be an origin"),
+        ({"key": "k", "host": "https://x.example:99999"}, "Must be an origin"),
+        ({"key": "k", "host": "https://x.example:0"}, "Must be an origin"),
+        ({"key": "k", "host": "https://evil.example/; script-src 'unsafe-inline'"}, "origin"),
+        ({"key": "k", "host": "https://evil.example;script-src 'unsafe-inline'"}, "origin"),
+        ({"key": "k", "host": "https://evil example"}, "Must be an origin"),
         ({"host": "https://events.example"}, "A host needs a key"),
     ],
 )
