@@ -68,7 +68,8 @@ def signup(request: HttpRequest) -> HttpResponse:
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("web-dashboard")
-    return page(request, "web/signup.html", {"form": form, "nav": "signup"})
+    status = 400 if form.errors else 200  # as every other form of the dashboard
+    return page(request, "web/signup.html", {"form": form, "nav": "signup"}, status=status)
 
 
 NOT_FOR_ROLE = "Not allowed for your role"

@@ -69,7 +69,7 @@ def test_each_sign_up_gets_its_own_tenant(client, tenant):
 def test_a_bad_sign_up_shows_why_and_creates_nothing(client, change, field):
     response = client.post(SIGNUP, {**GOOD, **change})
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert field in response.context["form"].errors
     assert not User.objects.filter(username=GOOD["username"]).exists()
     assert Tenant.objects.count() == 0
@@ -79,9 +79,16 @@ def test_a_bad_sign_up_shows_why_and_creates_nothing(client, change, field):
 def test_a_taken_username_is_refused(client, user):
     response = client.post(SIGNUP, {**GOOD, "username": user.username})
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "username" in response.context["form"].errors
     assert User.objects.filter(username=user.username).count() == 1
+
+
+def test_the_empty_sign_up_form_is_no_error(client):
+    response = client.get(SIGNUP)
+
+    assert response.status_code == 200
+    assert not response.context["form"].errors
 
 
 def test_sign_up_needs_the_csrf_token():
