@@ -3,6 +3,7 @@ beside the previous period's, visitors per day or hour, and its top pages, sourc
 countries and devices, every row a link that filters the whole page. Drawn on the
 server (the chart is inline SVG): the numbers read without JavaScript, fast on a phone."""
 
+import datetime as dt
 import re
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -156,7 +157,8 @@ def _panel(
 
 
 def _chart(timeseries: list[dict]) -> dict:
-    """Bars of visitors per bucket, scaled to the chart's height."""
+    """Bars of visitors per bucket, scaled to the chart's height, titled with the
+    bucket's day or local hour as people read them (the keys are ISO 8601)."""
     top = max((row["visitors"] for row in timeseries), default=0) or 1
     width = CHART_WIDTH / max(len(timeseries), 1)
     bars = [
@@ -165,15 +167,25 @@ def _chart(timeseries: list[dict]) -> dict:
             "width": round(max(width - 2, 1), 1),
             "height": round(CHART_HEIGHT * row["visitors"] / top, 1),
             "y": round(CHART_HEIGHT - CHART_HEIGHT * row["visitors"] / top, 1),
-            "title": f"{row['date']}: {row['visitors']} visitors, {row['pageviews']} page views",
+            "title": f"{_when(row['date'])}: {row['visitors']} visitors, "
+            f"{row['pageviews']} page views",
         }
         for index, row in enumerate(timeseries)
     ]
-    first, last = (timeseries[0]["date"], timeseries[-1]["date"]) if timeseries else ("", "")
-    return {
-        "bars": bars,
-        "width": CHART_WIDTH,
-        "height": CHART_HEIGHT,
-        "first": first,
-        "last": last,
-    }
+    span = _span(timeseries[0]["date"], timeseries[-1]["date"]) if timeseries else ""
+    return {"bars": bars, "width": CHART_WIDTH, "height": CHART_HEIGHT, "span": span}
+
+
+def _when(key: str) -> str:
+    """A bucket key as read: `Sat 28 Nov 2026` for a day, `Sat 28 Nov 2026, 14:00` for an
+    hour (a local time: hour keys carry the zone's offset)."""
+    moment = dt.datetime.fromisoformat(key)
+    day = f"{moment:%a} {moment.day} {moment:%b %Y}"
+    return f"{day}, {moment:%H:%M}" if "T" in key else day
+
+
+def _span(first: str, last: str) -> str:
+    """The chart's range: hours of one day name the day once."""
+    if "T" in first and first[:10] == last[:10]:
+        return f"{_when(first)} to {dt.datetime.fromisoformat(last):%H:%M}"
+    return f"{_when(first)} to {_when(last)}"

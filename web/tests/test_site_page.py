@@ -102,6 +102,25 @@ def test_a_page_filter_the_query_language_refuses_is_a_400_naming_it(web_client,
     assert "f=$pathname:… is not valid: A string of at most 1000 characters, without NUL." in html
 
 
+def test_the_chart_names_local_days_and_hours_as_people_read_them(web_client, tenant, visits):
+    tenant.timezone = "Pacific/Kiritimati"  # +14:00: today there is rarely today in UTC
+    tenant.save()
+    today = timezone.now().astimezone(ZoneInfo(tenant.timezone))
+    day = f"{today:%a} {today.day} {today:%b %Y}"
+
+    hourly = unescape(web_client.get(URL, {"period": "today"}).content.decode())
+    daily = unescape(web_client.get(URL, {"period": "7d"}).content.decode())
+
+    caption = re.search(r"<figcaption[^>]*>(.*?)</figcaption>", hourly).group(1)
+    assert re.fullmatch(rf"Visitors per hour, {day}, 00:00 to \d\d:00", caption)
+    assert f"<title>{day}, 00:00: " in hourly
+    week_ago = today - dt.timedelta(days=6)
+    first = f"{week_ago:%a} {week_ago.day} {week_ago:%b %Y}"
+    assert f"Visitors per day, {first} to {day}</figcaption>" in daily
+    assert f"<title>{day}: " in daily
+    assert "T00:00:00" not in hourly + daily
+
+
 def test_the_change_against_the_period_before(web_client, visits):
     html = web_client.get(URL, {"period": "7d"}).content.decode()
 
