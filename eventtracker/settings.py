@@ -246,6 +246,9 @@ STORAGES = {
 # Serve static files straight from the apps when collectstatic has not run (dev, tests).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+# Files served at the site's root: /favicon.ico, which browsers ask for on every page
+# that names no icon (the browsable API, the admin, the docs).
+WHITENOISE_ROOT = BASE_DIR / "core" / "root"
 
 # Bodies larger than this are refused with 413 before they are read.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
