@@ -18,6 +18,7 @@ from people.urls import router as people_router
 from platform_admin.urls import router as platform_admin_router
 from stats import urls as stats_urls
 from v1 import urls as v1_urls
+from web import errors
 from webimports import urls as webimports_urls
 
 
@@ -107,6 +108,6 @@ urlpatterns = [
 ]
 
 handler400 = exceptions.bad_request
-handler403 = exceptions.permission_denied
-handler404 = exceptions.not_found
+handler403 = errors.permission_denied  # HTML for the pages, else JSON
+handler404 = errors.not_found
 handler500 = exceptions.server_error

@@ -1,7 +1,7 @@
 """Pages for people: / (the front door), /dashboard/ (sign-up, session login, insights,
 saved dashboards) and /demo/."""
 
-from django.contrib.auth.views import LoginView, LogoutView
+from django.contrib.auth.views import LoginView
 from django.urls import path
 
 from web import insights, site, views
@@ -20,7 +20,7 @@ urlpatterns = [
         ),
         name="web-login",
     ),
-    path("dashboard/logout/", LogoutView.as_view(next_page="web-login"), name="web-logout"),
+    path("dashboard/logout/", views.LogoutPage.as_view(next_page="web-login"), name="web-logout"),
     path("dashboard/keys/", views.key_create, name="web-key-create"),
     path("dashboard/keys/<int:pk>/revoke/", views.key_revoke, name="web-key-revoke"),
     path("dashboard/members/", views.member_create, name="web-member-create"),

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
+from django.contrib.auth.views import LogoutView, redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -78,6 +78,17 @@ NOT_FOR_ROLE = "Not allowed for your role"
 def refused(request: HttpRequest, *, title: str, message: str, status: int) -> HttpResponse:
     """A page refusing a form, titled for why (web/blocked.html is for blocked tenants)."""
     return page(request, "web/refused.html", {"title": title, "message": message}, status=status)
+
+
+class LogoutPage(LogoutView):
+    """Django's logout, a POST (the header's button); any other method is a page saying
+    so (405), where Django answers an empty body."""
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        message = "Log out with the Log out button in the page's header: an address alone cannot."
+        response = refused(request, title="Log out with the button", message=message, status=405)
+        response["Allow"] = ", ".join(self._allowed_methods())
+        return response
 
 
 def not_owner(request: HttpRequest) -> HttpResponse:
