@@ -1,11 +1,14 @@
-"""The list filters' backend (settings.REST_FRAMEWORK): django-filter's, except that a
-boolean filter given a value that is not a boolean is a 400 naming it, never a list
-left unfiltered."""
+"""The list filters (settings.REST_FRAMEWORK): django-filter's and DRF's ordering, except
+that a boolean filter given a value that is not a boolean, or an ordering by a field the
+list cannot be ordered by, is a 400 naming the parameter, never a list left unfiltered
+or in the default order."""
 
 import django_filters
 from django import forms
 from django.db import models
 from django_filters import rest_framework as filters
+from rest_framework import exceptions
+from rest_framework.filters import OrderingFilter
 
 TRUE_VALUES = frozenset({"true", "1"})
 FALSE_VALUES = frozenset({"false", "0"})
@@ -41,3 +44,17 @@ class StrictFilterSet(filters.FilterSet):
 
 class StrictFilterBackend(filters.DjangoFilterBackend):
     filterset_base = StrictFilterSet
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """DRF's `?ordering=`, but a field the list cannot be ordered by is a 400 naming the
+    parameter and the fields it can: DRF drops it and answers in the default order."""
+
+    def remove_invalid_fields(self, queryset, fields, view, request):
+        kept = super().remove_invalid_fields(queryset, fields, view, request)
+        if any(term and term not in kept for term in fields):
+            valid = self.get_valid_fields(queryset, view, {"request": request})
+            names = ", ".join(name for name, _ in valid)
+            message = f"Unknown field: order by {names} (a '-' before one: descending)."
+            raise exceptions.ValidationError({self.ordering_param: [message]})
+        return kept

@@ -284,7 +284,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "core.filters.StrictFilterBackend",
         "core.rest.BoundedSearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "core.filters.StrictOrderingFilter",
     ],
     "EXCEPTION_HANDLER": "core.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

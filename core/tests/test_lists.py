@@ -20,6 +20,7 @@ LISTS = ["/api/events/", "/api/deletions/", "/api/insights/"]
         ({"limit": str(MAX_PAGE_SIZE + 1)}, "limit"),
         ({"limit": "0"}, "limit"),
         ({"search": "a\x00b"}, "search"),
+        ({"ordering": "no-such-field"}, "ordering"),
     ],
 )
 def test_bad_list_parameters_are_400_naming_them(api_client, path, query, name):
@@ -54,3 +55,17 @@ def test_a_boolean_filter_filters(api_client, user, value, active):
 
     assert response.status_code == 200
     assert {member["is_active"] for member in response.json()} == {active}
+
+
+def test_an_ordering_error_names_the_fields_the_list_orders_by(api_client):
+    response = api_client.get("/api/members/", {"ordering": "-password"})
+
+    assert response.json() == {
+        "ordering": [
+            "Unknown field: order by id, username, date_joined (a '-' before one: descending)."
+        ]
+    }
+
+
+def test_a_trailing_comma_in_ordering_is_no_error(api_client):
+    assert api_client.get("/api/members/", {"ordering": "-username,"}).status_code == 200
