@@ -5,6 +5,7 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import F, Q
 
 from accounts.models import ApiKey, Tenant
 from accounts.tenancy import ShardedByTenant, TenantForeignKey
@@ -246,11 +247,23 @@ class DeletionReceipt(ShardedByTenant):
         ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # A deletion's rows commit long after created_at (a purge in chunks, a large atomic
+    # erasure), so the per-user activity job cannot follow receipts by time: it follows
+    # this count instead, recomputing the periods of receipts that deleted more since.
+    activity_seen = models.BigIntegerField(
+        default=0,
+        help_text="events_deleted when the per-user activity job last recomputed its periods.",
+    )
 
     class Meta:
         ordering = ["id"]
         indexes = [
-            models.Index(fields=["tenant", "created_at"], name="deletionreceipt_tenant_created")
+            models.Index(fields=["tenant", "created_at"], name="deletionreceipt_tenant_created"),
+            models.Index(
+                fields=["tenant"],
+                condition=Q(events_deleted__gt=F("activity_seen")),
+                name="deletionreceipt_tenant_unseen",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,8 +8,8 @@ ends at or before it is computed) and a received mark. Each run:
 
 1. recomputes the periods before the watermark that changed since the previous run:
    those holding the event time of a log received since the mark (late events), and
-   those matched by a deletion receipt made since then (API deletions, erasures,
-   retention purges), for the tenants concerned;
+   those matched by a deletion receipt that deleted logs since the job last read it
+   (API deletions, erasures, retention purges), for the tenants concerned;
 2. catches up every complete period from the watermark on, one UTC day per
    transaction that also advances the watermark, so an interrupted run resumes there.
 
@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Exists, Min, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Exists, F, Min, OuterRef, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import ExtractHour, TruncDate
 from django.db.models.lookups import LessThan
 from django.utils.dateparse import parse_datetime
@@ -42,11 +42,14 @@ JOB = "compute_user_activity"
 # Ingestion stamps received_at before its transaction commits, on the web node's clock:
 # a log may become visible a little after a run that started later than its received_at.
 # The next run looks back this much further, so such a log still reopens its period.
+# Deletions need no margin: a receipt's count commits with its rows, and the job follows
+# the count (DeletionReceipt.activity_seen), however long the deletion took to commit.
 LATE_MARGIN = dt.timedelta(minutes=5)
 UPSERT_BATCH = 2000
 UTC = ZoneInfo("UTC")
 
 Periods = dict[dt.datetime, set[int]]  # period start -> ids of the tenants to recompute
+Unseen = tuple[int, int, int, dict[str, Any]]  # receipt id, tenant id, events_deleted, filter
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ def user_activity_compute(*, now: dt.datetime) -> ActivityRun:
         # even if this run stops half-way.
         JobState.objects.filter(name=JOB).update(received_mark=now - LATE_MARGIN)
     tenant_ids = list(Tenant.objects.order_by("id").values_list("id", flat=True))
-    reopened = _reopened_periods(state, tenant_ids=tenant_ids, length=length)
+    receipts = _unseen_receipts(tenant_ids)
+    reopened = _reopened_periods(state, tenant_ids=tenant_ids, length=length, receipts=receipts)
     rows = 0
     for start, tenants in sorted(reopened.items()):
         with transaction.atomic():
@@ -93,6 +97,7 @@ def user_activity_compute(*, now: dt.datetime) -> ActivityRun:
         state, tenant_ids=tenant_ids, length=length, now=now
     )
     JobState.objects.filter(name=JOB).update(received_mark=now - LATE_MARGIN)
+    _mark_seen(receipts)
     return ActivityRun(
         caught_up=caught_up, reopened=len(reopened), rows=rows + caught_up_rows, watermark=watermark
     )
@@ -177,9 +182,11 @@ def _earliest(tenant_ids: list[int], logs_of) -> dt.datetime | None:
     return min((first for first in firsts if first is not None), default=None)
 
 
-def _reopened_periods(state: JobState, *, tenant_ids: list[int], length: dt.timedelta) -> Periods:
-    """The computed periods that logs received, or deletions made, since the previous run's
-    mark may have changed, with the tenants concerned."""
+def _reopened_periods(
+    state: JobState, *, tenant_ids: list[int], length: dt.timedelta, receipts: list[Unseen]
+) -> Periods:
+    """The computed periods that logs received since the previous run's mark, or the
+    deletions of `receipts`, may have changed, with the tenants concerned."""
     if state.watermark is None or state.received_mark is None:
         return {}
     periods: Periods = defaultdict(set)
@@ -192,18 +199,32 @@ def _reopened_periods(state: JobState, *, tenant_ids: list[int], length: dt.time
     )
     for tenant_id, day, slot in late:
         periods[_period_start(day, slot)].add(tenant_id)
-    for tenant_id, start in _periods_of_deletions(since=state.received_mark, tenant_ids=tenant_ids):
+    for tenant_id, start in _periods_of_deletions(receipts):
         periods[start].add(tenant_id)
     return periods
 
 
-def _periods_of_deletions(
-    *, since: dt.datetime, tenant_ids: list[int]
-) -> Iterator[tuple[int, dt.datetime]]:
-    """(tenant id, period start) of every stored period a deletion receipt made since
-    `since` may have touched: the receipt's distinct_id and time range, if it had any."""
-    receipts = scope_to_tenants(DeletionReceipt.objects.filter(created_at__gte=since), tenant_ids)
-    for tenant_id, matched in receipts.order_by().values_list("tenant_id", "filter"):
+def _unseen_receipts(tenant_ids: list[int]) -> list[Unseen]:
+    """The receipts that deleted logs since the job last read them. Their count commits
+    with their rows, so every log they count is gone by the time this is read: a purge
+    in chunks is read again after each chunk, an atomic erasure once, when it commits."""
+    unseen = DeletionReceipt.objects.filter(events_deleted__gt=F("activity_seen"))
+    fields = ("id", "tenant_id", "events_deleted", "filter")
+    return list(scope_to_tenants(unseen, tenant_ids).order_by("id").values_list(*fields))
+
+
+def _mark_seen(receipts: list[Unseen]) -> None:
+    """Record the counts read, once the periods of those deletions are recomputed: a
+    receipt that deleted more meanwhile stays unseen for the next run."""
+    for receipt_id, tenant_id, events_deleted, _ in receipts:
+        row = scope_to_tenants(DeletionReceipt.objects.filter(pk=receipt_id), [tenant_id])
+        row.update(activity_seen=events_deleted)
+
+
+def _periods_of_deletions(receipts: list[Unseen]) -> Iterator[tuple[int, dt.datetime]]:
+    """(tenant id, period start) of every stored period the deletions of `receipts` may
+    have touched: the receipt's distinct_id and time range, if it had any."""
+    for _, tenant_id, _, matched in receipts:
         rows = scope_to_tenants(
             UserActivityPeriod.objects.filter(_rows_matching(matched)), [tenant_id]
         )

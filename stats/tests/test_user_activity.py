@@ -2,15 +2,18 @@
 idempotence, late events, deletions, anonymous events, tenancy."""
 
 import datetime as dt
+import threading
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
+from accounts.tenancy import scope_to_tenant
 from core.ranges import MICROSECOND
-from events.models import Event
+from events.models import DeletionReceipt, Event, EventLog
+from events.services import deletion_create
 from events.tests.factories import EventLogFactory
 from stats import services
 from stats.models import JobState, UserActivityPeriod
@@ -309,6 +312,72 @@ def test_the_retention_purge_empties_old_periods(tenant):
     user_activity_compute(now=now + dt.timedelta(minutes=5))
 
     assert list(periods(tenant)) == [("alice", period_floor(recent, dt.timedelta(hours=4)))]
+
+
+def purge(tenant, *, end: dt.datetime, on_chunk=None) -> DeletionReceipt:
+    """The retention purge's deletion of every log of `tenant` before `end`, a log a chunk."""
+    return deletion_create(
+        tenant=tenant,
+        logs=scope_to_tenant(EventLog.objects.all(), tenant).between(end=end),
+        reason=DeletionReceipt.Reason.RETENTION,
+        filters={"end": end.isoformat()},
+        chunk=1,
+        atomic=False,
+        on_chunk=on_chunk,
+    )
+
+
+def test_a_deletion_that_commits_long_after_it_began_is_still_followed(tenant):
+    """A receipt is stamped when its deletion begins; a large erasure or a purge may
+    commit its rows long after that, past the run's look-back: it is followed all the same."""
+    log(tenant, at(1, 1))
+    log(tenant, at(1, 5))
+    user_activity_compute(now=at(3))
+
+    purge(tenant, end=at(2))
+    DeletionReceipt.objects.update(created_at=at(3) - dt.timedelta(hours=1))
+    user_activity_compute(now=at(3, 0, 5))
+
+    assert periods(tenant) == {}
+    assert user_activity_compute(now=at(3, 0, 10)).reopened == 0  # followed once
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # the purge commits each chunk, as in the jobs
+def test_a_run_during_a_purge_in_chunks_leaves_no_deleted_log_counted(tenant):
+    """The run meets the purge with its first chunk not committed yet; the runs after it
+    still see every chunk (each commits long after the receipt was made)."""
+    now = timezone.now()
+    for hour in (1, 5, 9, 13):
+        log(tenant, at(1, hour), received=now)
+    user_activity_compute(now=now)
+    in_chunk, release, errors = threading.Event(), threading.Event(), []
+
+    def hold_first_chunk(_removed: int) -> None:
+        if not in_chunk.is_set():
+            in_chunk.set()
+            release.wait(timeout=30)
+
+    def purging() -> None:
+        try:
+            purge(tenant, end=now, on_chunk=hold_first_chunk)
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    purger = threading.Thread(target=purging)
+    purger.start()
+    assert in_chunk.wait(timeout=30)
+    try:
+        user_activity_compute(now=now + dt.timedelta(minutes=10))
+    finally:
+        release.set()
+        purger.join(timeout=30)
+    user_activity_compute(now=now + dt.timedelta(minutes=15))
+
+    assert errors == []
+    assert periods(tenant) == {}
 
 
 def test_a_new_period_length_recomputes_every_period(tenant, settings):
