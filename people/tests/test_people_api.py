@@ -97,6 +97,32 @@ def test_duplicates_in_a_tenant_are_400(api_client, first, second, field):
     assert Person.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    ("stored", "other_forms"),
+    [
+        ("a@BÜCHER.example", ["a@bücher.example", "A@Bu\u0308cher.example"]),  # SQLite: ASCII only
+        ("x@İSTANBUL.example", ["X@i\u0307stanbul.example"]),  # PostgreSQL lowers İ to i
+        ("a@Straße.example", ["A@STRASSE.example"]),
+    ],
+)
+def test_unicode_emails_are_found_and_unique_ignoring_case(api_client, stored, other_forms):
+    """Lookups and uniqueness compare one key on every database, for any Unicode email."""
+    created = api_client.post(PEOPLE, {"email": stored}, format="json")
+    assert created.status_code == 201, created.content
+
+    for form in [stored, *other_forms]:
+        found = api_client.get(f"{PEOPLE}by-email/{form}")
+        listed = api_client.get(PEOPLE, {"email": form}).json()
+        duplicate = api_client.post(PEOPLE, {"email": form}, format="json")
+
+        assert found.status_code == 200, form
+        assert found.json()["email"] == stored
+        assert [row["email"] for row in listed] == [stored]
+        assert duplicate.status_code == 400, form
+        assert list(duplicate.json()) == ["email"]
+    assert Person.objects.count() == 1
+
+
 def test_people_without_email_do_not_collide(api_client):
     for _ in range(2):
         assert api_client.post(PEOPLE, {"username": "anon"}, format="json").status_code == 201
