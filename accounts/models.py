@@ -13,6 +13,10 @@ from django.utils.text import slugify
 from core.rates import parse_rate
 from core.zones import is_zone_name
 
+# A hundred years: any longer keeps everything anyway, and a cutoff that far back must
+# stay a datetime (a million days before now is before year 1: OverflowError).
+MAX_RETENTION_DAYS = 36500
+
 
 def validate_timezone(value: str) -> None:
     if not is_zone_name(value):
@@ -49,9 +53,9 @@ class Tenant(models.Model):
     retention_days = models.PositiveIntegerField(
         null=True,
         blank=True,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RETENTION_DAYS)],
         help_text="Event logs older than this many days are deleted by "
-        "`manage.py purge_expired`; empty keeps them forever.",
+        f"`manage.py purge_expired`; at most {MAX_RETENTION_DAYS}; empty keeps them forever.",
     )
     ingest_rate = rate_field(
         "Ingestion requests per API key or user (600/min, 20/s, off); "

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from accounts.models import MAX_RETENTION_DAYS, Tenant
 from accounts.tests.factories import TenantFactory
 from events.models import DeletionReceipt, EventLog
 from events.tests.factories import EventFactory, EventLogFactory
@@ -133,3 +134,24 @@ def test_retention_days_must_be_positive_when_set():
 
     with pytest.raises(ValidationError, match="retention_days"):
         tenant.full_clean()
+
+
+@pytest.mark.django_db
+def test_retention_days_are_at_most_a_hundred_years():
+    assert TenantFactory(retention_days=MAX_RETENTION_DAYS).full_clean() is None
+
+    with pytest.raises(ValidationError, match="retention_days"):
+        TenantFactory(retention_days=MAX_RETENTION_DAYS + 1).full_clean()
+
+
+def test_a_retention_before_the_calendars_start_purges_nothing_and_stops_no_one(kept_30_days):
+    """A row stored before the cap: its cutoff would be before year 1 (OverflowError)."""
+    huge = TenantFactory()
+    Tenant.objects.filter(pk=huge.pk).update(retention_days=1_000_000)
+    _logs_aged(huge, 4000)
+
+    out = _purge()
+
+    assert f"{huge.slug}: retention before the calendar's start: none" in out
+    assert EventLog.objects.filter(tenant=huge).count() == 1
+    assert EventLog.objects.filter(tenant=kept_30_days).count() == 3

@@ -39,15 +39,24 @@ class Command(BaseCommand):
             if not tenants.exists():
                 raise CommandError(f"No tenant with slug '{tenant}' and a retention period.")
         now = timezone.now()
-        total = sum(
-            self._purge(t, now=now, batch_size=batch_size, dry_run=dry_run)
-            for t in for_each_tenant(tenants)
-        )
+        total, failed = 0, []
+        for each in for_each_tenant(tenants):
+            # One tenant's failure (a bad row, a lost connection) never spares the others.
+            try:
+                total += self._purge(each, now=now, batch_size=batch_size, dry_run=dry_run)
+            except Exception as exc:
+                failed.append(each.slug)
+                self.stderr.write(f"{each.slug}: purge failed: {exc!r}")
         verb = "would be deleted" if dry_run else "deleted"
         self.stdout.write(f"{total} expired log(s) {verb}.")
+        if failed:
+            raise CommandError(f"The purge failed for: {', '.join(failed)}.")
 
     def _purge(self, tenant: Tenant, *, now: dt.datetime, batch_size: int, dry_run: bool) -> int:
-        cutoff = now - dt.timedelta(days=tenant.retention_days)
+        cutoff = _cutoff(now, tenant.retention_days)
+        if cutoff is None:
+            self.stdout.write(f"{tenant.slug}: retention before the calendar's start: none")
+            return 0
         expired = scope_to_tenant(EventLog.objects.all(), tenant).between(end=cutoff)
         found = expired.count()
         label = f"{tenant.slug}: logs before {cutoff:%Y-%m-%d %H:%M:%S} UTC"
@@ -72,6 +81,15 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"{label}: {receipt.events_deleted} deleted (receipt {receipt.pk})")
         return receipt.events_deleted
+
+
+def _cutoff(now: dt.datetime, days: int) -> dt.datetime | None:
+    """`days` before `now`, or None when that is before year 1: nothing is that old. (The
+    model caps retention_days; a row stored before the cap may still hold more.)"""
+    try:
+        return now - dt.timedelta(days=days)
+    except OverflowError:
+        return None
 
 
 def _iso(instant: dt.datetime) -> str:
