@@ -15,7 +15,7 @@ _JSON = orjson.OPT_UTC_Z  # "…Z" like every other answer of the API
 
 
 def person_export(
-    *, profile: dict[str, Any], logs: QuerySet[EventLog], now: dt.datetime
+    *, profile: dict[str, Any] | None, logs: QuerySet[EventLog], now: dt.datetime
 ) -> Iterator[bytes]:
     """One JSON document, `{"exported_at", "person": profile, "events": [...]}`, produced
     in pieces: the events (oldest first) are read EXPORT_CHUNK rows at a time, so a

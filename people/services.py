@@ -11,15 +11,16 @@ from people.models import Person
 
 def person_erase(
     *,
-    person: Person,
+    distinct_id: str,
+    person: Person | None,
     tenant: Tenant,
     logs: QuerySet[EventLog],
     created_by: User | None = None,
     api_key: ApiKey | None = None,
 ) -> DeletionReceipt:
-    """Delete `person`'s events (those of `logs`, the tenant's, with their distinct_id),
-    their share of the rollup, the number the user sets know them by
-    (events.usersets), and then the profile; returns the deletion's receipt.
+    """Delete the events of `distinct_id` (those of `logs`, the tenant's), their share of
+    the rollup, the number the user sets know them by, and then `person`, its profile if
+    it has one (events never need a profile); returns the deletion's receipt.
 
     Two databases cannot share a transaction, so the order is chosen for retries: the
     events and the receipt go first, in one transaction on the default database, the
@@ -27,16 +28,41 @@ def person_erase(
     same request again finishes the job (finding no more events); the other order could
     leave events behind with no person left to erase them through.
     """
-    if person.tenant_id != tenant.pk:
-        raise ValueError("The person does not belong to this tenant.")
-    receipt = deletion_create(
+    if person is not None and (person.tenant_id, person.distinct_id) != (tenant.pk, distinct_id):
+        raise ValueError("The person is not this distinct_id of this tenant.")
+    receipt = user_events_delete(
+        distinct_id=distinct_id,
         tenant=tenant,
-        logs=logs.filter(distinct_id=person.distinct_id),
+        logs=logs,
         reason=DeletionReceipt.Reason.ERASE,
-        filters={"distinct_id": person.distinct_id},
         created_by=created_by,
         api_key=api_key,
     )
-    scope_to_tenant(UserNumber.objects.filter(distinct_id=person.distinct_id), tenant).delete()
-    person.delete()
+    if person is not None:
+        person.delete()
+    return receipt
+
+
+def user_events_delete(
+    *,
+    distinct_id: str,
+    tenant: Tenant,
+    logs: QuerySet[EventLog],
+    reason: str = DeletionReceipt.Reason.USER_EVENTS,
+    created_by: User | None = None,
+    api_key: ApiKey | None = None,
+) -> DeletionReceipt:
+    """Delete every event of `distinct_id` (of `logs`, the tenant's) with a receipt, and
+    its UserNumber: a number without events would only keep the id. The user sets that
+    hold the number are those of the hours of the deleted events, which the fold deletes
+    with the deletion's increments (events.usersets); a later event gets a new number."""
+    receipt = deletion_create(
+        tenant=tenant,
+        logs=logs.filter(distinct_id=distinct_id),
+        reason=reason,
+        filters={"distinct_id": distinct_id},
+        created_by=created_by,
+        api_key=api_key,
+    )
+    scope_to_tenant(UserNumber.objects.filter(distinct_id=distinct_id), tenant).delete()
     return receipt

@@ -14,9 +14,8 @@ from rest_framework.response import Response
 
 from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin, request_actor
-from events.models import DeletionReceipt, EventLog
+from events.models import EventLog, UserNumber
 from events.serializers import DeletionReceiptSerializer
-from events.services import deletion_create
 from people.filters import PersonFilter
 from people.models import Person
 from people.selectors import person_export
@@ -26,7 +25,8 @@ from people.serializers import (
     PersonSerializer,
     UserEventsDeletedSerializer,
 )
-from people.services import person_erase
+from people.services import person_erase, user_events_delete
+from stats.models import UserActivityPeriod
 
 DUPLICATE = "A person with this {field} already exists."
 DUPLICATE_400 = OpenApiResponse(description="Bad input, or a duplicate distinct_id or email")
@@ -67,17 +67,19 @@ class PersonViewSet(TenantScopedMixin, viewsets.ModelViewSet):
             200: OpenApiResponse(ErasureSerializer, description="erase_events=true: erased"),
         },
     )
-    def destroy(self, request, *args, **kwargs):
+    def destroy(self, request, distinct_id: str, *args, **kwargs):
         """Delete the profile; with `?erase_events=true` also every event of its
-        distinct_id (erasure), answered with the deletion's receipt."""
-        person = self.get_object()
+        distinct_id (erasure), answered with the deletion's receipt. Erasure needs no
+        profile: a distinct_id with events only is erased too."""
         query = PersonDeleteQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         if not query.validated_data["erase_events"]:
-            person.delete()
+            self.get_object().delete()
             return Response(status=status.HTTP_204_NO_CONTENT)
+        person = self._person_or_traces(distinct_id)
         user, key = request_actor(request)
         receipt = person_erase(
+            distinct_id=distinct_id,
             person=person,
             tenant=self.tenant,
             logs=self.scoped(EventLog.objects.all()),
@@ -85,7 +87,7 @@ class PersonViewSet(TenantScopedMixin, viewsets.ModelViewSet):
             api_key=key,
         )
         erasure = {
-            "person": person.distinct_id,
+            "person": distinct_id,
             "events_deleted": receipt.events_deleted,
             "at": receipt.created_at,
             "receipt": receipt.pk,
@@ -111,13 +113,13 @@ class PersonViewSet(TenantScopedMixin, viewsets.ModelViewSet):
         }
     )
     @action(detail=True, methods=["get"])
-    def export(self, request, *args, **kwargs):
-        """Everything stored about this person (GDPR access request): the profile and
-        every event of their distinct_id, streamed as one JSON document."""
-        person = self.get_object()
+    def export(self, request, distinct_id: str, *args, **kwargs):
+        """Everything stored about this person (GDPR access request): the profile (null
+        without one) and every event of their distinct_id, streamed as one JSON document."""
+        person = self._person_or_traces(distinct_id)
         chunks = person_export(
-            profile=PersonSerializer(person).data,
-            logs=self.scoped(EventLog.objects.all()).filter(distinct_id=person.distinct_id),
+            profile=None if person is None else PersonSerializer(person).data,
+            logs=self.scoped(EventLog.objects.all()).filter(distinct_id=distinct_id),
             now=timezone.now(),
         )
         return StreamingHttpResponse(chunks, content_type="application/json")
@@ -127,20 +129,28 @@ class PersonViewSet(TenantScopedMixin, viewsets.ModelViewSet):
     def delete_events(self, request, distinct_id: str, *args, **kwargs):
         """Seed 002's `DELETE /api/event/<user_id>`: every event of this distinct_id,
         whether or not it has a profile (which stays). 404 if it has neither."""
-        logs = self.scoped(EventLog.objects.all()).filter(distinct_id=distinct_id)
-        if not logs.exists() and not self.get_queryset().filter(distinct_id=distinct_id).exists():
-            raise NotFound("No person and no events with this distinct_id.")
+        self._person_or_traces(distinct_id)
         user, key = request_actor(request)
-        receipt = deletion_create(
+        receipt = user_events_delete(
+            distinct_id=distinct_id,
             tenant=self.tenant,
-            logs=logs,
-            reason=DeletionReceipt.Reason.USER_EVENTS,
-            filters={"distinct_id": distinct_id},
+            logs=self.scoped(EventLog.objects.all()),
             created_by=user,
             api_key=key,
         )
         message = f"{receipt.events_deleted} events were deleted"
         return Response({"message": message, **DeletionReceiptSerializer(receipt).data})
+
+    def _person_or_traces(self, distinct_id: str) -> Person | None:
+        """The profile of `distinct_id`, or None when it has none but has events or
+        other data of the default database; 404 when it has nothing at all."""
+        person = self.get_queryset().filter(distinct_id=distinct_id).first()
+        if person is None and not any(
+            self.scoped(model.objects.filter(distinct_id=distinct_id)).exists()
+            for model in (EventLog, UserNumber, UserActivityPeriod)
+        ):
+            raise NotFound("No person and no events with this distinct_id.")
+        return person
 
     @contextmanager
     def _unique_or_400(self, serializer):

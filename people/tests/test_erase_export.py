@@ -8,7 +8,7 @@ import pytest
 from django.db import DatabaseError
 from django.utils import timezone
 
-from events.models import DeletionReceipt, EventLog
+from events.models import DeletionReceipt, EventLog, UserNumber
 from events.tests.factories import EventFactory, EventLogFactory
 from events.tests.test_rollups import recount, rollup
 from people.models import Person
@@ -169,3 +169,62 @@ def test_export_of_a_person_without_events_is_an_empty_list(api_client, tenant):
     PersonFactory(tenant_id=tenant.pk, distinct_id="quiet")
 
     assert _export(api_client, "quiet")["events"] == []
+
+
+# --- distinct_ids without a profile ------------------------------------------------------
+
+
+@pytest.fixture
+def jane(tenant, other_tenant):
+    """Events of a distinct_id with no profile, a user number for it, and a namesake's
+    number in another tenant."""
+    event = EventFactory(tenant=tenant, name="visit")
+    EventLogFactory(event=event, distinct_id="jane.doe@mail.example", timestamp=T0)
+    UserNumber.objects.create(tenant=tenant, distinct_id="jane.doe@mail.example")
+    UserNumber.objects.create(tenant=other_tenant, distinct_id="jane.doe@mail.example")
+    return "jane.doe@mail.example"
+
+
+def test_erase_and_export_need_no_profile(api_client, tenant, other_tenant, jane):
+    exported = _export(api_client, jane)
+    erased = api_client.delete(f"/api/people/{jane}?erase_events=true")
+
+    assert exported["person"] is None
+    assert [row["event_name"] for row in exported["events"]] == ["visit"]
+    assert erased.status_code == 200, erased.content
+    assert erased.json()["person"] == jane
+    assert erased.json()["events_deleted"] == 1
+    assert not EventLog.objects.filter(tenant=tenant, distinct_id=jane).exists()
+    assert not UserNumber.objects.filter(tenant=tenant, distinct_id=jane).exists()
+    assert UserNumber.objects.filter(tenant=other_tenant, distinct_id=jane).exists()
+
+
+def test_deleting_a_users_events_drops_their_user_number(api_client, tenant, other_tenant, jane):
+    response = api_client.delete(f"/api/people/{jane}/events")
+
+    assert response.status_code == 200
+    assert response.json()["events_deleted"] == 1
+    assert not UserNumber.objects.filter(tenant=tenant, distinct_id=jane).exists()
+    assert UserNumber.objects.filter(tenant=other_tenant, distinct_id=jane).exists()
+
+
+def test_a_user_number_left_alone_is_still_erased(api_client, tenant, jane):
+    """A first erasure that stopped after the events (the number still there) is finished
+    by a second one; after that, the distinct_id has nothing left: 404."""
+    EventLog.objects.filter(tenant=tenant).delete()
+
+    finished = api_client.delete(f"/api/people/{jane}?erase_events=true")
+
+    assert finished.status_code == 200
+    assert not UserNumber.objects.filter(tenant=tenant, distinct_id=jane).exists()
+    assert api_client.delete(f"/api/people/{jane}?erase_events=true").status_code == 404
+    assert api_client.get(f"/api/people/{jane}/export").status_code == 404
+
+
+def test_another_tenants_distinct_id_is_404(other_tenant, other_client, jane):
+    UserNumber.objects.filter(tenant=other_tenant).delete()  # theirs: nothing of jane left
+
+    assert other_client.delete(f"/api/people/{jane}?erase_events=true").status_code == 404
+    assert other_client.get(f"/api/people/{jane}/export").status_code == 404
+    assert other_client.delete(f"/api/people/{jane}/events").status_code == 404
+    assert EventLog.objects.filter(distinct_id=jane).count() == 1
