@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin, request_actor
-from events.models import EventLog, UserNumber
+from events.models import DeletionReceipt, EventLog, UserNumber
 from events.serializers import DeletionReceiptSerializer
 from people.filters import PersonFilter
 from people.models import Person
@@ -107,19 +107,30 @@ class PersonViewSet(TenantScopedMixin, viewsets.ModelViewSet):
         responses={
             200: OpenApiResponse(
                 OpenApiTypes.OBJECT,
-                description='`{"exported_at", "person": {…}, "events": [{"uuid", "event_name", '
-                '"timestamp", "received_at", "count", "data"}, …]}`, streamed, oldest event first',
+                description='`{"exported_at", "person": {…} or null, "user_number", "events": '
+                '[{"uuid", "event_name", "timestamp", "received_at", "count", "data"}, …], '
+                '"activity_periods": [{"period_start", "period_end", "events"}, …], '
+                '"deletions": [{"id", "reason", "filter", "events_deleted", "created_at"}, …]}`, '
+                "streamed, oldest first",
             )
         }
     )
     @action(detail=True, methods=["get"])
     def export(self, request, distinct_id: str, *args, **kwargs):
         """Everything stored about this person (GDPR access request): the profile (null
-        without one) and every event of their distinct_id, streamed as one JSON document."""
+        without one), and every event, activity period and deletion receipt of their
+        distinct_id, streamed as one JSON document."""
         person = self._person_or_traces(distinct_id)
         chunks = person_export(
             profile=None if person is None else PersonSerializer(person).data,
             logs=self.scoped(EventLog.objects.all()).filter(distinct_id=distinct_id),
+            periods=self.scoped(UserActivityPeriod.objects.filter(distinct_id=distinct_id)),
+            # Receipts name a person by distinct_id only, in their filter (seed: erasures,
+            # deletions of a user's events, and filters that chose one distinct_id).
+            deletions=self.scoped(DeletionReceipt.objects.filter(filter__distinct_id=distinct_id)),
+            user_number=self.scoped(UserNumber.objects.filter(distinct_id=distinct_id))
+            .values_list("pk", flat=True)
+            .first(),
             now=timezone.now(),
         )
         return StreamingHttpResponse(chunks, content_type="application/json")

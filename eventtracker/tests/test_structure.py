@@ -27,7 +27,7 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
     "insights": frozenset({"core", "accounts", "events", "stats"}),
     "webimports": frozenset({"core", "accounts", "events", "insights"}),
     "webstats": frozenset({"core", "accounts", "events", "stats", "insights", "webimports"}),
-    "people": frozenset({"core", "accounts", "events"}),
+    "people": frozenset({"core", "accounts", "events", "stats"}),
     "platform_admin": frozenset({"core", "accounts", "events", "stats"}),
     "v1": frozenset({"core", "accounts", "events", "stats"}),
     "web": frozenset(

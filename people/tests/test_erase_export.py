@@ -14,6 +14,7 @@ from events.tests.test_rollups import recount, rollup
 from people.models import Person
 from people.selectors import EXPORT_CHUNK
 from people.tests.factories import PersonFactory
+from stats.services import user_activity_compute
 
 pytestmark = pytest.mark.pii
 
@@ -228,3 +229,37 @@ def test_another_tenants_distinct_id_is_404(other_tenant, other_client, jane):
     assert other_client.get(f"/api/people/{jane}/export").status_code == 404
     assert other_client.delete(f"/api/people/{jane}/events").status_code == 404
     assert EventLog.objects.filter(distinct_id=jane).count() == 1
+
+
+def test_export_holds_the_activity_periods_and_the_receipts_that_name_the_person(
+    api_client, other_client, tenant, other_tenant
+):
+    PersonFactory(tenant_id=tenant.pk, distinct_id="cy")
+    visit = EventFactory(tenant=tenant, name="visit")
+    EventLogFactory(event=visit, distinct_id="cy", timestamp=T0, count=3)
+    EventLogFactory(event=visit, distinct_id="cyd", timestamp=T0)
+    EventLogFactory(event=EventFactory(tenant=other_tenant, name="visit"), distinct_id="cy")
+    number = UserNumber.objects.create(tenant=tenant, distinct_id="cy")
+    user_activity_compute(now=T0 + dt.timedelta(days=1))
+    named = api_client.post("/api/deletions/", {"distinct_id": "cy", "event_name": "gone"})
+    api_client.post("/api/deletions/", {"distinct_id": "cyd", "event_name": "gone"})
+    api_client.post("/api/deletions/", {"event_name": "gone"})
+    other_client.post("/api/deletions/", {"distinct_id": "cy"})
+
+    body = _export(api_client, "cy")
+
+    assert list(body) == [
+        "exported_at",
+        "person",
+        "user_number",
+        "events",
+        "activity_periods",
+        "deletions",
+    ]
+    assert body["user_number"] == number.pk
+    assert body["activity_periods"] == [
+        {"period_start": "2024-05-06T08:00:00Z", "period_end": "2024-05-06T12:00:00Z", "events": 3}
+    ]
+    assert [row["id"] for row in body["deletions"]] == [named.json()["id"]]
+    assert body["deletions"][0]["filter"] == {"distinct_id": "cy", "event_name": "gone"}
+    assert set(body["deletions"][0]) == {"id", "reason", "filter", "events_deleted", "created_at"}
