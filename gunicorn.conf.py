@@ -8,15 +8,24 @@ import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import environ
+from gunicorn.glogging import Logger
+
+# The gunicorn script's folder is on sys.path, not the project's (gunicorn adds it only
+# after reading this file); core.logredact is standard library only.
+_PROJECT = os.path.dirname(os.path.abspath(__file__))
+if _PROJECT not in sys.path:
+    sys.path.insert(0, _PROJECT)
+from core.logredact import redact_person_paths  # noqa: E402 - after the sys.path line
 
 # The same file the Django settings read (DJANGO_ENV_FILE, else .env next to this file),
 # so GUNICORN_* set there count for `make gunicorn` too; real environment variables win.
 environ.Env.read_env(
-    Path(os.environ.get("DJANGO_ENV_FILE") or Path(__file__).resolve().parent / ".env"),
+    Path(os.environ.get("DJANGO_ENV_FILE") or Path(_PROJECT) / ".env"),
     overwrite=False,
 )
 
@@ -62,7 +71,8 @@ if _access_log not in ("on", "off"):
     raise ValueError(f"GUNICORN_ACCESS_LOG must be on or off, got {_access_log!r}")
 accesslog: str | None = "-" if _access_log == "on" else None
 # The path only, never the query string (the tracker sends its ingest key as ?key=, and
-# queries carry distinct_ids) nor the Referer (a page URL, with the same problem):
+# queries carry distinct_ids) nor the Referer (a page URL, with the same problem), and
+# the path without the email or distinct_id of a people route (_RedactingLogger):
 # client, user, time, "METHOD /path PROTOCOL", status, bytes, user agent, milliseconds.
 access_log_format: str = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %(M)sms'
 errorlog: str = "-"
@@ -85,17 +95,36 @@ def redact_url_secrets(text: str) -> str:
     return _URL_SECRET.sub(r"\1[redacted]", text)
 
 
+def _redact(text: str) -> str:
+    return redact_person_paths(redact_url_secrets(text))
+
+
 class _RedactUrlSecrets(logging.Filter):
     """gunicorn's error log quotes the URI of a request it could not parse or handle
     ("Invalid request from ip=…", "Error handling request GET /…?key=…")."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact_url_secrets(str(record.msg))
+        record.msg = _redact(str(record.msg))
         if isinstance(record.args, tuple):
             record.args = tuple(
-                redact_url_secrets(arg) if isinstance(arg, str) else arg for arg in record.args
+                _redact(arg) if isinstance(arg, str) else arg for arg in record.args
             )
         return True
+
+
+class _RedactingLogger(Logger):
+    """The access log's path and request line without a people route's email or
+    distinct_id (/api/people/[redacted]/export), whatever access_log_format says."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for name in ("U", "r"):
+            if isinstance(atoms.get(name), str):
+                atoms[name] = _redact(atoms[name])
+        return atoms
+
+
+logger_class = _RedactingLogger
 
 
 # In the master, before workers fork (so they inherit it): the error log's redaction; and

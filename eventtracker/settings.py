@@ -391,6 +391,10 @@ REFERRER_DATABASE = env.str("REFERRER_DATABASE", default="") or None
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # No email or distinct_id of a people route's path in any line (core.logredact).
+    "filters": {"person_paths": {"()": "core.logredact.RedactPersonPaths"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["person_paths"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

@@ -168,6 +168,27 @@ def test_gunicorn_logs_no_credential(production_server):
         assert secret not in log
 
 
+def test_gunicorn_logs_no_email_or_distinct_id_of_a_people_route(production_server):
+    base, log_path = production_server
+    credentials = {"Authorization": f"Token {TOKEN}", **HTTPS}
+
+    answers = [
+        _http(base, "GET", "/api/people/by-email/jan.kowalski%40shop.example", credentials),
+        _http(base, "GET", "/api/people/jane.doe@mail.example/export", credentials),
+        _http(base, "DELETE", "/api/people/guest-4711/events?erase_events=true", credentials),
+        _http(base, "GET", "/api/people/guest-4711"),  # plain http: redirected
+    ]
+
+    assert [answer[0] for answer in answers] == [401, 401, 401, 301]
+    log = log_path.read_text(encoding="utf-8", errors="replace")
+    assert '"GET /api/people/by-email/[redacted] HTTP/1.1" 401' in log
+    assert '"GET /api/people/[redacted]/export HTTP/1.1" 401' in log
+    assert '"DELETE /api/people/[redacted]/events HTTP/1.1" 401' in log
+    assert "Unauthorized: /api/people/[redacted]/export" in log  # Django's request log
+    for personal in ("jan.kowalski", "jane.doe", "mail.example", "guest-4711"):
+        assert personal not in log
+
+
 def test_gunicorn_access_log_format_leaves_out_query_and_referer():
     conf = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
 
