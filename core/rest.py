@@ -101,6 +101,20 @@ class StrictQueryMixin(StrictFieldsMixin):
     _UNKNOWN = "Unknown parameter."
 
 
+class SingleValuedQueryMixin:
+    """For a query-string serializer: a parameter given twice is a 400 naming it, not the
+    last value read silently (`?erase_events=true&erase_events=false`)."""
+
+    def to_internal_value(self, data):
+        if hasattr(data, "getlist"):
+            repeated = sorted(name for name in data if len(data.getlist(name)) > 1)
+            if repeated:
+                raise serializers.ValidationError(
+                    {name: ["Given more than once."] for name in repeated}
+                )
+        return super().to_internal_value(data)
+
+
 class FixedFieldsMixin:
     """Serializer mixin: read-only fields sent as input are a 400 naming them, with
     `fixed_fields_message` saying what may be changed instead (DRF drops them silently,

@@ -1,13 +1,54 @@
 """Django admin for people (personal data, in the pii database)."""
 
+from django import forms
 from django.contrib import admin
 
+from accounts.models import Tenant
+from accounts.tenancy import scope_to_tenants
 from people.models import Person
+
+
+class PersonAdminForm(forms.ModelForm):
+    """tenant_id is a plain integer (no foreign key crosses the databases): the form
+    checks that the tenant exists, as a foreign key would."""
+
+    class Meta:
+        model = Person
+        fields = [
+            "tenant_id",
+            "distinct_id",
+            "email",
+            "username",
+            "first_name",
+            "last_name",
+            "phone",
+            "properties",
+        ]
+
+    def clean_tenant_id(self) -> int:
+        tenant_id = self.cleaned_data["tenant_id"]
+        if not Tenant.objects.filter(pk=tenant_id).exists():
+            raise forms.ValidationError(f"No tenant has the id {tenant_id}.")
+        return tenant_id
+
+    def clean(self):
+        # The email's unique constraint is on email_key, which the form does not hold, so
+        # Django's own constraint check passes over it: check the email here.
+        cleaned = super().clean()
+        tenant_id, email = cleaned.get("tenant_id"), cleaned.get("email")
+        if tenant_id is not None and email:
+            others = scope_to_tenants(Person.objects.all(), [tenant_id])
+            others = others.exclude(pk=self.instance.pk)
+            if others.with_email(email).exists():
+                self.add_error("email", "A person of this tenant has this email already.")
+        return cleaned
 
 
 @admin.register(Person)
 class PersonAdmin(admin.ModelAdmin):
     """People live in the pii database; the router sends these queries there."""
+
+    form = PersonAdminForm
 
     list_display = ["distinct_id", "tenant_id", "email", "username", "created_at"]
     list_filter = ["tenant_id"]

@@ -5,7 +5,7 @@ import re
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from core.rest import StrictFieldsMixin
+from core.rest import SingleValuedQueryMixin, StrictFieldsMixin, StrictQueryMixin
 from people.models import Person, validate_phone
 
 # Separators people type in phone numbers; dropped before validation ("+1 (555) 010-9999").
@@ -17,7 +17,10 @@ class PhoneField(serializers.CharField):
     number too (seed 002 sends one) and drops spaces, dots, dashes and parentheses."""
 
     def to_internal_value(self, data):
-        if isinstance(data, float):
+        # A sign is not a separator: -12345678 (or "-123…") is no phone number.
+        if isinstance(data, float | bool) or (isinstance(data, int) and data < 0):
+            self.fail("invalid")
+        if isinstance(data, str) and data.strip().startswith("-"):
             self.fail("invalid")
         value = PHONE_SEPARATORS.sub("", super().to_internal_value(data))
         if value:
@@ -67,7 +70,7 @@ class PersonSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         return value
 
 
-class PersonDeleteQuerySerializer(serializers.Serializer):
+class PersonDeleteQuerySerializer(SingleValuedQueryMixin, StrictQueryMixin, serializers.Serializer):
     erase_events = serializers.BooleanField(
         default=False,
         help_text="Also delete every event of this distinct_id (GDPR erasure); answers "

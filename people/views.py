@@ -52,6 +52,13 @@ class PersonViewSet(TenantScopedMixin, viewsets.ModelViewSet):
     ordering_fields = ["id", "created_at", "updated_at", "email", "username"]
     ordering = ["id"]
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Every answer here holds personal data (profiles, exports, erasures): no cache
+        # on the way, nor the browser's, may keep a copy.
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
+
     def perform_create(self, serializer):
         with self._unique_or_400(serializer):
             super().perform_create(serializer)

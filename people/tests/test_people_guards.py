@@ -1,0 +1,83 @@
+"""Small guards of the people routes: signed phones, repeated parameters, no caching of
+personal data, the admin's tenant check and the separate-database system check."""
+
+import pytest
+from django.conf import settings
+
+from people.admin import PersonAdminForm
+from people.checks import pii_database_apart
+from people.models import Person
+from people.tests.factories import PersonFactory
+
+pytestmark = pytest.mark.pii
+
+PEOPLE = "/api/people/"
+
+
+@pytest.mark.parametrize("phone", [-12345678, "-12345678", " -1234 5678"])
+def test_a_phone_with_a_sign_is_400(api_client, phone):
+    response = api_client.post(PEOPLE, {"phone": phone}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["phone"]
+    assert not Person.objects.exists()
+
+
+def test_a_repeated_parameter_is_400_and_deletes_nothing(api_client, tenant):
+    PersonFactory(tenant_id=tenant.pk, distinct_id="f1")
+
+    response = api_client.delete(f"{PEOPLE}f1?erase_events=true&erase_events=false")
+
+    assert response.status_code == 400
+    assert response.json() == {"erase_events": ["Given more than once."]}
+    assert Person.objects.filter(distinct_id="f1").exists()
+
+
+def test_an_unknown_parameter_of_delete_is_400(api_client, tenant):
+    PersonFactory(tenant_id=tenant.pk, distinct_id="f1")
+
+    response = api_client.delete(f"{PEOPLE}f1?erase_event=true")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["erase_event"]
+    assert Person.objects.filter(distinct_id="f1").exists()
+
+
+def test_answers_with_personal_data_are_never_stored(api_client, tenant):
+    PersonFactory(tenant_id=tenant.pk, distinct_id="f1", email="f1@shop.example")
+
+    for path in (f"{PEOPLE}f1", f"{PEOPLE}by-email/f1@shop.example", f"{PEOPLE}f1/export"):
+        response = api_client.get(path)
+        assert response.status_code == 200, path
+        assert response["Cache-Control"] == "no-store", path
+    assert api_client.post(PEOPLE, {}, format="json")["Cache-Control"] == "no-store"
+
+
+def test_the_admin_refuses_a_person_of_no_tenant(tenant):
+    data = {"distinct_id": "a1", "email": "a1@shop.example", "properties": "{}"}
+
+    missing = PersonAdminForm(data={**data, "tenant_id": tenant.pk + 1000})
+    present = PersonAdminForm(data={**data, "tenant_id": tenant.pk})
+
+    assert not missing.is_valid()
+    assert list(missing.errors) == ["tenant_id"]
+    assert present.is_valid(), present.errors
+
+
+def test_the_admin_refuses_an_email_taken_ignoring_case(tenant):
+    PersonFactory(tenant_id=tenant.pk, email="a@BÜCHER.example")
+    data = {"tenant_id": tenant.pk, "distinct_id": "a2", "properties": "{}"}
+
+    form = PersonAdminForm(data={**data, "email": "a@bücher.example"})
+
+    assert not form.is_valid()
+    assert list(form.errors) == ["email"]
+
+
+def test_a_pii_database_equal_to_the_default_one_is_an_error(monkeypatch):
+    assert pii_database_apart(None) == []
+
+    databases = {**settings.DATABASES, "pii": settings.DATABASES["default"]}
+    monkeypatch.setattr(settings, "DATABASES", databases)
+
+    assert [error.id for error in pii_database_apart(None)] == ["people.E001"]
