@@ -92,15 +92,6 @@ class StrictFieldsMixin:
         return super().to_internal_value(data)
 
 
-class StrictQueryMixin(StrictFieldsMixin):
-    """For a route's query-string serializer: an unknown parameter is a 400 naming it,
-    not ignored (a misspelt `start_dat`, or another product's `day=13&month=3`, would
-    answer every day as if it had been read). DRF's `format` chooses the rendering."""
-
-    _FORM_KEYS = frozenset({"format"})
-    _UNKNOWN = "Unknown parameter."
-
-
 class SingleValuedQueryMixin:
     """For a query-string serializer: a parameter given twice is a 400 naming it, not the
     last value read silently (`?erase_events=true&erase_events=false`)."""
@@ -113,6 +104,16 @@ class SingleValuedQueryMixin:
                     {name: ["Given more than once."] for name in repeated}
                 )
         return super().to_internal_value(data)
+
+
+class StrictQueryMixin(SingleValuedQueryMixin, StrictFieldsMixin):
+    """For a route's query-string serializer: an unknown parameter is a 400 naming it,
+    not ignored (a misspelt `start_dat`, or another product's `day=13&month=3`, would
+    answer every day as if it had been read), and so is one given twice. DRF's `format`
+    chooses the rendering."""
+
+    _FORM_KEYS = frozenset({"format"})
+    _UNKNOWN = "Unknown parameter."
 
 
 class FixedFieldsMixin:

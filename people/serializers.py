@@ -5,7 +5,7 @@ import re
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from core.rest import SingleValuedQueryMixin, StrictFieldsMixin, StrictQueryMixin
+from core.rest import StrictFieldsMixin, StrictQueryMixin
 from people.models import Person, validate_phone
 
 # Separators people type in phone numbers; dropped before validation ("+1 (555) 010-9999").
@@ -70,7 +70,7 @@ class PersonSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         return value
 
 
-class PersonDeleteQuerySerializer(SingleValuedQueryMixin, StrictQueryMixin, serializers.Serializer):
+class PersonDeleteQuerySerializer(StrictQueryMixin, serializers.Serializer):
     erase_events = serializers.BooleanField(
         default=False,
         help_text="Also delete every event of this distinct_id (GDPR erasure); answers "

@@ -234,6 +234,14 @@ def test_an_unknown_parameter_is_400_naming_it(api_client, url):
     assert response.json() == {"day": ["Unknown parameter."], "month": ["Unknown parameter."]}
 
 
+@pytest.mark.parametrize("url", [*ROUTES, "/api/stats/web"])
+def test_a_parameter_given_twice_is_400_naming_it(api_client, url):
+    response = api_client.get(f"{url}?start_date=2024-01-01&start_date=2024-02-01")
+
+    assert_json(response, 400)
+    assert response.json() == {"start_date": ["Given more than once."]}
+
+
 @pytest.mark.parametrize("url", ROUTES)
 def test_reversed_range_is_400_on_end_date(api_client, url):
     response = api_client.get(url, {"start_date": "2024-01-02", "end_date": "2024-01-01"})
