@@ -6,6 +6,7 @@ from django.contrib import admin
 from accounts.models import Tenant
 from accounts.tenancy import scope_to_tenants
 from people.models import Person
+from people.serializers import PROFILE_FIELDS
 
 
 class PersonAdminForm(forms.ModelForm):
@@ -14,16 +15,7 @@ class PersonAdminForm(forms.ModelForm):
 
     class Meta:
         model = Person
-        fields = [
-            "tenant_id",
-            "distinct_id",
-            "email",
-            "username",
-            "first_name",
-            "last_name",
-            "phone",
-            "properties",
-        ]
+        fields = ["tenant_id", *PROFILE_FIELDS]
 
     def clean_tenant_id(self) -> int:
         tenant_id = self.cleaned_data["tenant_id"]

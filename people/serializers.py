@@ -12,6 +12,18 @@ from people.models import Person, validate_phone
 PHONE_SEPARATORS = re.compile(r"[\s().-]")
 
 
+# What a profile holds, as the API and the admin edit it.
+PROFILE_FIELDS = [
+    "distinct_id",
+    "email",
+    "username",
+    "first_name",
+    "last_name",
+    "phone",
+    "properties",
+]
+
+
 class PhoneField(serializers.CharField):
     """A phone number as a string of digits with an optional leading "+". Accepts a JSON
     number too (seed 002 sends one) and drops spaces, dots, dashes and parentheses."""
@@ -40,17 +52,7 @@ class PersonSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Person
-        fields = [
-            "distinct_id",
-            "email",
-            "username",
-            "first_name",
-            "last_name",
-            "phone",
-            "properties",
-            "created_at",
-            "updated_at",
-        ]
+        fields = [*PROFILE_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
         extra_kwargs = {"distinct_id": {"required": False, "trim_whitespace": False}}
         validators = []
