@@ -49,7 +49,12 @@ def add_error_responses(result: dict[str, Any], generator, request, public) -> d
             responses = operation.setdefault("responses", {})
             for status, (description, schema) in _errors_for(path, method, operation).items():
                 responses.setdefault(status, _json(description, schema))
+            responses.setdefault("414", URI_TOO_LONG)
     return result
+
+
+# Refused by gunicorn itself, before the app (its limit_request_line): an HTML page.
+URI_TOO_LONG = {"description": "Request line (method, path and query) over 4094 bytes"}
 
 
 def _errors_for(path: str, method: str, operation: dict) -> dict[str, tuple[str, dict]]:
