@@ -26,7 +26,7 @@ from accounts.models import Tenant
 from core.sharding import is_sharded
 from core.sql import server_side_cursor
 from events.accounting import ACCEPTED, DUPLICATE, request_outcome
-from events.models import EventLog
+from events.models import Event, EventLog
 from events.rollups import (
     Tally,
     deltas_of_rows,
@@ -82,7 +82,41 @@ def store_logs(
 
     `unchanged`: the tenant as a cached credential had it (accounts.credentials); the
     writes happen only if its row still holds exactly that, else TenantChanged and
-    nothing is written. On PostgreSQL the statement checks it, without another trip."""
+    nothing is written. On PostgreSQL the statement checks it, without another trip.
+
+    EventGone, with nothing written, when an event of `rows` was deleted after its id
+    was resolved (see EventGone)."""
+    try:
+        return _store_logs(
+            rows, tenant_id=tenant_id, received=received, rejected=rejected, unchanged=unchanged
+        )
+    except IntegrityError:
+        # Only a write that committed here failed as a whole: inside an outer transaction
+        # the deferred keys are checked at its commit, not here.
+        if connection.in_atomic_block or _events_exist(rows, tenant_id=tenant_id):
+            raise
+        raise EventGone from None
+
+
+class EventGone(Exception):
+    """An event of the rows was deleted after their event ids were resolved (from the
+    per-process cache, or read before the deletion committed): the logs' foreign key to
+    it, checked as the write commits (it is deferred), failed, and nothing was written."""
+
+
+def _events_exist(rows: Sequence[LogRow], *, tenant_id: int) -> bool:
+    ids = {row.event_id for row in rows}
+    return Event.objects.filter(tenant_id=tenant_id, pk__in=ids).count() == len(ids)
+
+
+def _store_logs(
+    rows: Sequence[LogRow],
+    *,
+    tenant_id: int,
+    received: dt.datetime,
+    rejected: Tally,
+    unchanged: Tenant | None,
+) -> dict[UUID, int]:
     if connection.vendor == "postgresql" and not is_sharded():
         if unchanged is None and len(rows) >= COPY_MIN_ROWS:
             inserted = _copy_new_rows(

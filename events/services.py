@@ -13,18 +13,19 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 from uuid import UUID
 
 from django.db import transaction
 from django.db.models import F, QuerySet
 
-from accounts.credentials import ensure_unchanged
+from accounts.credentials import TenantChanged, ensure_unchanged, tenant_row
 from accounts.models import ApiKey, Tenant, User
 from accounts.tenancy import scope_to_tenant
 from core.sharding import sequential_shard_writes
 from events.accounting import record_ingestion, report_ingested, tally
-from events.bulk import LogRow, store_logs
+from events.bulk import EventGone, LogRow, store_logs
 from events.event_ids import event_ids as resolve_event_ids
 from events.models import DeletionReceipt, Event, EventLog, RejectionReason
 from events.rollups import (
@@ -86,7 +87,11 @@ def event_logs_ingest(
 
     `tenant_from_cache`: `tenant` is as a cached credential had it, not read by this
     request; then nothing is written unless its row is still that, and TenantChanged
-    says so (accounts.credentials)."""
+    says so (accounts.credentials).
+
+    An event of the request deleted after its id was resolved (events.bulk.EventGone):
+    the request is handled again with the tenant read afresh, as if it came after the
+    deletion — or, with `tenant_from_cache`, TenantChanged."""
     if (raw_items is None) == (items is None):
         raise TypeError("Give raw_items or items, not both.")
     if items is None:
@@ -95,6 +100,41 @@ def event_logs_ingest(
         rejected, valid = _in_range(items, now=now)
     if enrich is not None:
         valid = [(index, enrich(item)) for index, item in valid]
+    store = partial(
+        _resolve_and_store,
+        valid=valid,
+        rejected=rejected,
+        atomic=atomic,
+        created_by=created_by,
+        now=now,
+        api_key=api_key,
+    )
+    try:
+        return store(tenant, tenant_from_cache=tenant_from_cache)
+    except EventGone:
+        # An event of the request was deleted after its id was resolved: nothing was
+        # written. Handle the request as if it came after the deletion, with the tenant
+        # as it is now (its names resolve anew: created again, or unknown), once.
+        if tenant_from_cache:
+            raise TenantChanged from None  # the view handles it afresh
+        fresh = tenant_row(tenant.pk)
+        if fresh is None:
+            raise
+        return store(fresh, tenant_from_cache=False)
+
+
+def _resolve_and_store(
+    tenant: Tenant,
+    *,
+    valid: list[tuple[int, EventInput]],
+    rejected: list[Receipt],
+    atomic: bool,
+    created_by: User | None,
+    now: dt.datetime,
+    api_key: ApiKey | None,
+    tenant_from_cache: bool,
+) -> list[Receipt]:
+    """The receipts of the validated items, once the accepted ones are stored."""
     if atomic and rejected:
         receipts = _in_order(rejected, [_unstored(index, item) for index, item in valid])
         _abandon(receipts)  # no event is resolved (nor created) for a doomed batch

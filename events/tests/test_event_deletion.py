@@ -2,10 +2,17 @@
 service — a receipt counts them, the rollup follows, activity periods are recomputed."""
 
 import datetime as dt
+import uuid
 
-from events.models import DeletionReceipt, Event, EventLog
+import pytest
+from django.db.models import Sum
+
+from accounts.models import Tenant
+from events.models import DeletionReceipt, Event, EventLog, IngestionCountTotal
+from events.services import event_delete, event_logs_ingest
 from events.tests.factories import EventFactory, EventLogFactory
 from events.tests.test_rollups import recount, rollup
+from events.validation import EventInput
 from stats.models import UserActivityPeriod
 from stats.services import user_activity_compute
 
@@ -72,3 +79,44 @@ def test_another_tenants_event_is_404_and_leaves_no_receipt(api_client, other_te
     assert response.status_code == 404
     assert EventLog.objects.filter(event=theirs).count() == 2
     assert not DeletionReceipt.objects.exists()
+
+
+def ingest(tenant, name: str) -> tuple[str, uuid.UUID]:
+    """Store one log of `name` (resolving its id as a request does); (status, uuid)."""
+    item = EventInput(event_name=name, uuid=uuid.uuid4(), timestamp=at(12))
+    (receipt,) = event_logs_ingest(tenant=tenant, items=[item], created_by=None, now=at(13))
+    return receipt.status, item.uuid
+
+
+@pytest.mark.django_db(transaction=True)  # the write's foreign keys are checked as it commits
+@pytest.mark.parametrize("creates", [True, False], ids=["auto-create", "strict"])
+def test_a_request_resolving_a_deleted_event_is_handled_as_after_the_deletion(creates):
+    """A request that resolved its event's id before the event's deletion committed (here
+    from the per-process cache, with the tenant as read before) is handled as if it came
+    after it: its log is stored under the event created anew, once — or, for a tenant
+    that does not create events, refused as unknown_event (events.bulk.EventGone)."""
+    tenant = Tenant.objects.create(name="t", slug="t", auto_create_events=creates)
+    EventFactory(tenant=tenant, name="temp")
+    assert ingest(tenant, "temp")[0] == "accepted"  # its id is cached now
+    old = Event.objects.get(tenant=tenant, name="temp")
+    read_before = Tenant.objects.get(pk=tenant.pk)
+    event_delete(tenant=tenant, event=old, logs=EventLog.objects.filter(tenant=tenant))
+
+    status, sent = ingest(read_before, "temp")
+
+    totals = IngestionCountTotal.objects.filter(tenant=tenant).values("outcome", "reason")
+    counted = {
+        (row["outcome"], row["reason"]): row["n"] for row in totals.annotate(n=Sum("events"))
+    }
+    logs = list(EventLog.objects.filter(tenant=tenant).values_list("event__name", "uuid"))
+    if creates:
+        assert status == "accepted"
+        assert Event.objects.get(tenant=tenant, name="temp").pk != old.pk
+        assert logs == [("temp", sent)]
+        assert counted == {("accepted", ""): 2}
+    else:
+        assert status == "rejected"
+        assert not Event.objects.filter(tenant=tenant).exists()
+        assert logs == []
+        assert counted == {("accepted", ""): 1, ("rejected", "unknown_event"): 1}
+    assert DeletionReceipt.objects.get(tenant=tenant).events_deleted == 1
