@@ -27,6 +27,7 @@ from core.sharding import sequential_shard_writes
 from events.accounting import record_ingestion, report_ingested, tally
 from events.bulk import EventGone, LogRow, store_logs
 from events.event_ids import event_ids as resolve_event_ids
+from events.exceptions import EventNotFound
 from events.models import DeletionReceipt, Event, EventLog, RejectionReason
 from events.rollups import (
     after_ingest_commit,
@@ -318,6 +319,7 @@ def event_delete(
         # Django deletes the event's rollup rows by event id alone (every shard), and
         # the deletion then bumps the tenant's cache version (a reference table).
         sequential_shard_writes()
+        _lock_event(tenant, event)
         receipt = deletion_create(
             tenant=tenant,
             logs=logs.filter(event=event),
@@ -327,8 +329,21 @@ def event_delete(
             api_key=api_key,
         )
         forget_event(event)
-        event.delete()
+        _, deleted = event.delete()
+        if deleted.get(EventLog._meta.label):  # the lock above makes this impossible
+            raise RuntimeError("Logs of a locked event were left for the cascade.")
     return receipt
+
+
+def _lock_event(tenant: Tenant, event: Event) -> None:
+    """Hold the event's row (FOR UPDATE) until the deletion commits. A write of its logs
+    commits only once its foreign key check has shared that row (FOR KEY SHARE, at the
+    writer's commit: the key is deferred), so from here on every log of the event that
+    will ever commit is committed already: the chunked delete finds them all and ends,
+    while writes still under way wait and then store afresh (events.bulk.EventGone)."""
+    locked = Event.objects.select_for_update().filter(tenant=tenant, pk=event.pk)
+    if not locked.values_list("pk", flat=True):
+        raise EventNotFound(event.name)  # a concurrent deletion of it committed first
 
 
 def _in_order(*parts: list[Receipt]) -> list[Receipt]:

@@ -2,14 +2,19 @@
 service — a receipt counts them, the rollup follows, activity periods are recomputed."""
 
 import datetime as dt
+import threading
+import time
 import uuid
 
 import pytest
+from django.db import connection, connections, transaction
 from django.db.models import Sum
+from rest_framework.test import APIClient
 
 from accounts.models import Tenant
 from events.models import DeletionReceipt, Event, EventLog, IngestionCountTotal
 from events.services import event_delete, event_logs_ingest
+from events.sketches import LOCK
 from events.tests.factories import EventFactory, EventLogFactory
 from events.tests.test_rollups import recount, rollup
 from events.validation import EventInput
@@ -120,3 +125,142 @@ def test_a_request_resolving_a_deleted_event_is_handled_as_after_the_deletion(cr
         assert logs == []
         assert counted == {("accepted", ""): 1, ("rejected", "unknown_event"): 1}
     assert DeletionReceipt.objects.get(tenant=tenant).events_deleted == 1
+
+
+def _client(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+def _post(token: str, name: str, n: int) -> tuple[int, int]:
+    """(status, accepted) of a batch of `n` new logs of `name`."""
+    events = [{"event_name": name, "uuid": str(uuid.uuid4())} for _ in range(n)]
+    response = _client(token).post("/api/eventlogs/batch/", {"events": events}, format="json")
+    return response.status_code, response.json().get("accepted", 0)
+
+
+def _in_thread(target, *args) -> threading.Thread:
+    def run() -> None:
+        try:
+            target(*args)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _wait_for(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _waiting(kinds: tuple[str, ...]) -> bool:
+    """Whether another session waits on a lock of one of these kinds (pg_stat_activity)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND wait_event = ANY(%s) AND pid <> pg_backend_pid()",
+            [list(kinds)],
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def _accounted(tenant) -> int:
+    """Logs still stored plus those the deletion receipts count."""
+    deleted = DeletionReceipt.objects.filter(tenant=tenant).aggregate(n=Sum("events_deleted"))
+    return EventLog.objects.filter(tenant=tenant).count() + (deleted["n"] or 0)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_logs_sent_while_their_event_is_deleted_are_stored_afresh_not_lost(api_client, tenant):
+    """The deletion of an event is held up (here on the tenant's sketch lock) after it
+    deleted the event's logs; logs of it sent meanwhile wait for the deletion to commit
+    and are then stored under the event created anew — not deleted uncounted by the
+    event's cascade. Every log is counted once: stored, or in the receipt."""
+    token = api_client._credentials["HTTP_AUTHORIZATION"].split()[1]
+    assert _post(token, "temp", 3) == (200, 3)
+    old = Event.objects.get(tenant=tenant, name="temp")
+    holding, release, answers = threading.Event(), threading.Event(), {}
+
+    def hold_sketch_lock() -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(LOCK, [str(tenant.pk)])
+            holding.set()
+            release.wait(timeout=30)
+
+    def delete() -> None:
+        answers["delete"] = _client(token).delete(f"/api/events/{old.pk}").status_code
+
+    def send() -> None:
+        answers["send"] = _post(token, "temp", 5)
+
+    threads = [_in_thread(hold_sketch_lock)]
+    assert holding.wait(timeout=10)
+    threads.append(_in_thread(delete))
+    assert _wait_for(lambda: _waiting(("advisory",)))
+    threads.append(_in_thread(send))
+    # The batch waits for the deletion to commit (its key check meets the locked event).
+    _wait_for(lambda: not threads[-1].is_alive() or _waiting(("transactionid", "tuple")))
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert answers == {"delete": 204, "send": (200, 5)}
+    assert DeletionReceipt.objects.get(tenant=tenant).events_deleted == 3
+    new = Event.objects.get(tenant=tenant, name="temp")
+    assert new.pk != old.pk
+    assert EventLog.objects.filter(tenant=tenant, event=new).count() == 5
+    assert _accounted(tenant) == 8
+    assert rollup(tenant) == recount(tenant)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_deleting_an_event_while_it_is_ingested_ends_and_counts_every_log(api_client, tenant):
+    """Batches of an event keep coming while it is deleted, twice: each deletion ends
+    while they still come (it does not chase logs committed after it began), no request
+    fails, and every accepted log is either stored or counted by a receipt."""
+    token = api_client._credentials["HTTP_AUTHORIZATION"].split()[1]
+    assert _post(token, "temp", 5) == (200, 5)
+    stop = threading.Event()
+    accepted, failures, took = [5], [], []
+
+    def ingest() -> None:
+        deadline = time.monotonic() + 20
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                status, stored = _post(token, "temp", 5)
+            except Exception as exc:  # a 500: the test client raises what the view raised
+                failures.append(repr(exc))
+                continue
+            accepted.append(stored)
+            if status != 200:
+                failures.append(status)
+
+    senders = [_in_thread(ingest) for _ in range(2)]
+    for _ in range(2):
+        time.sleep(0.5)
+        event = Event.objects.get(tenant=tenant, name="temp")
+        started = time.monotonic()
+        response = _client(token).delete(f"/api/events/{event.pk}")
+        took.append(time.monotonic() - started)
+        assert response.status_code == 204
+    time.sleep(0.3)
+    assert all(sender.is_alive() for sender in senders), "the deletions outlasted the ingest"
+    stop.set()
+    for sender in senders:
+        sender.join(timeout=30)
+
+    assert failures == []
+    assert max(took) < 10
+    assert DeletionReceipt.objects.filter(tenant=tenant, reason="event").count() == 2
+    assert _accounted(tenant) == sum(accepted)
+    assert rollup(tenant) == recount(tenant)
