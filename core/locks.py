@@ -1,4 +1,5 @@
-"""Named locks for periodic jobs, held by one process at a time across machines.
+"""Named locks: for periodic jobs, held by one process at a time across machines; and
+transaction-scoped ones that order concurrent writers.
 
 PostgreSQL: a session advisory lock (`pg_try_advisory_lock`) on the job's name; the
 server releases it if the process dies or its connection drops, so a crashed job never
@@ -8,11 +9,18 @@ beside the database, which the kernel releases the same way.
 
 import fcntl
 import hashlib
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
-from django.db import DatabaseError, connection
+import psycopg
+from django.db import DatabaseError, OperationalError, connection
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+DEADLOCK_ATTEMPTS = 3
 
 
 @contextmanager
@@ -34,6 +42,33 @@ def lock_until_commit(name: str) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_key(name)])
+
+
+def try_share_until_commit(name: str) -> bool:
+    """Share, until the current transaction ends, the lock `name` with its other sharers,
+    if that is possible at once: False (nothing held) while `lock_until_commit` holds it
+    or waits for it. PostgreSQL; SQLite: True (its writers take turns already)."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock_shared(%s)", [_key(name)])
+        return cursor.fetchone()[0]
+
+
+def retry_deadlocks(work: Callable[[], T], *, attempts: int = DEADLOCK_ATTEMPTS) -> T:
+    """`work()` (a transaction of its own), run again when PostgreSQL aborts it as the
+    victim of a deadlock, up to `attempts` times in all. Inside an outer transaction it
+    runs once: the aborted transaction is the caller's to retry."""
+    attempt = 1
+    while True:
+        try:
+            return work()
+        except OperationalError as exc:
+            deadlocked = isinstance(exc.__cause__, psycopg.errors.DeadlockDetected)
+            if not deadlocked or connection.in_atomic_block or attempt >= attempts:
+                raise
+            logger.warning("Deadlock, attempt %s of %s; retrying.", attempt, attempts)
+            attempt += 1
 
 
 def _key(name: str) -> int:

@@ -72,6 +72,7 @@ def fold(
     by_day: ByDay | None = None,
     tenant_id: int | None = None,
     after: Callable[[list[tuple]], None] | None = None,
+    guard: Callable[[], bool] | None = None,
 ) -> int:
     """Move at most `limit` rows of `pending` (appended increments) into `target` (one
     counter row per key), and into `by_day`'s table by day, in one transaction: the
@@ -81,8 +82,11 @@ def fold(
     PostgreSQL each claims rows with SKIP LOCKED; SQLite has a single writer. With
     `tenant_id`, only that tenant's rows (a database sharded by tenant locks rows inside
     one shard only; PostgreSQL, where Citus runs). `after` gets the folded counter rows
-    (keys then amounts) inside the transaction. Returns the number of increments moved."""
+    (keys then amounts) inside the transaction. `guard` runs first in it: False, and
+    nothing is moved now. Returns the number of increments moved."""
     with transaction.atomic():
+        if guard is not None and not guard():
+            return 0
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 # A queue table's statistics lag its churn (autovacuum may not have run

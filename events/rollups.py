@@ -25,7 +25,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,7 @@ from django.db.models.functions import ExtractMinute, Trunc
 from django.db.models.lookups import LessThan
 from django.utils import timezone
 
+from core.locks import lock_until_commit, try_share_until_commit
 from core.ranges import utc_hour
 from core.sharding import is_sharded
 from core.sql import ByDay, append, fold, utc_hour_of_day_sql
@@ -217,7 +218,7 @@ def fold_counters(*, limit: int | None = None) -> int:
     several processes at once. Returns the number of increments moved."""
     moved = 0
     now = timezone.now()
-    for pending, target, keys, amounts, by_day, after in (
+    for pending, target, keys, amounts, by_day, after, may_fold in (
         (
             HourlyCountIncrement,
             HourlyCount,
@@ -225,12 +226,14 @@ def fold_counters(*, limit: int | None = None) -> int:
             HOURLY_AMOUNTS,
             _by_day(),
             lambda totals: forget_hours(totals, now=now),
+            _may_fold,
         ),
         (
             IngestionCountIncrement,
             IngestionCount,
             INGESTION_KEYS,
             ("events", "requests"),
+            None,
             None,
             None,
         ),
@@ -248,12 +251,32 @@ def fold_counters(*, limit: int | None = None) -> int:
                     by_day=by_day,
                     tenant_id=tenant_id,
                     after=after,
+                    guard=partial(may_fold, tenant_id) if may_fold else None,
                 )
                 moved += done
                 left = None if left is None else left - done
                 if done < batch:
                     break
     return moved
+
+
+def pause_folds(*, tenant_id: int) -> None:
+    """Until the current transaction ends, no fold moves the tenant's hourly increments:
+    wait for the folds under way, then hold them off (they skip their turn). On a
+    database not sharded by tenant a fold takes every tenant's increments at once, so
+    there every fold waits. A deletion of an event type calls it before it locks
+    anything a fold locks: a fold locks counter rows, then the tenant's sketch lock, then
+    (its deferred key check, at commit) the event; the deletion needs all three."""
+    lock_until_commit(_folds_lock_name(tenant_id if is_sharded() else None))
+
+
+def _may_fold(tenant_id: int | None) -> bool:
+    """In a fold's transaction, first: whether no pause_folds holds it off."""
+    return try_share_until_commit(_folds_lock_name(tenant_id))
+
+
+def _folds_lock_name(tenant_id: int | None) -> str:
+    return "folds" if tenant_id is None else f"folds:{tenant_id}"
 
 
 def vacuum_increments() -> bool:

@@ -23,6 +23,7 @@ from django.db.models import F, QuerySet
 from accounts.credentials import TenantChanged, ensure_unchanged, tenant_row
 from accounts.models import ApiKey, Tenant, User
 from accounts.tenancy import scope_to_tenant
+from core.locks import lock_until_commit, retry_deadlocks
 from core.sharding import sequential_shard_writes
 from events.accounting import record_ingestion, report_ingested, tally
 from events.bulk import EventGone, LogRow, store_logs
@@ -33,6 +34,7 @@ from events.rollups import (
     after_ingest_commit,
     deltas_of_queryset,
     hourly_counts_apply,
+    pause_folds,
 )
 from events.sketches import forget_event
 from events.uuid7 import uuid7
@@ -245,6 +247,7 @@ def event_logs_delete(
     logs: QuerySet[EventLog],
     chunk: int = DELETE_CHUNK,
     on_chunk: Callable[[int], None] | None = None,
+    lock: str | None = None,
 ) -> int:
     """Delete `logs` (an already tenant-scoped queryset) and their share of the rollup.
     The step of `deletion_create`, which every route and job calls (it adds the receipt).
@@ -252,10 +255,13 @@ def event_logs_delete(
     Works in chunks, each its own (nested) transaction, so a large delete never
     holds its locks for long; wrap the call in `transaction.atomic()` to make the
     whole delete all-or-nothing. `on_chunk(n)` runs inside each chunk's transaction
-    once its n logs are gone. Returns the number of logs deleted."""
+    once its n logs are gone. `lock`: a lock each chunk's transaction takes first
+    (core.locks.lock_until_commit). Returns the number of logs deleted."""
     deleted = 0
     while True:
         with transaction.atomic():
+            if lock is not None:
+                lock_until_commit(lock)
             # FOR UPDATE: a concurrent delete of the same rows waits, then skips them,
             # so no row's count is subtracted from the rollup twice.
             ids = list(logs.order_by().select_for_update().values_list("id", flat=True)[:chunk])
@@ -287,7 +293,40 @@ def deletion_create(
     `atomic`: all or nothing (API deletions). Otherwise each chunk commits together
     with its share of the receipt's count, so an interrupted run leaves a receipt that
     counts exactly the logs that are gone, and a rerun deletes the rest (retention).
-    `on_chunk(n)` reports progress after each chunk."""
+    `on_chunk(n)` reports progress after each chunk.
+
+    The deletions of a tenant take turns (its deletion lock, in each transaction that
+    deletes logs): two of them locking overlapping logs in different orders, or one
+    holding logs of an event that another deletes, deadlocked. An API deletion (atomic,
+    outside a transaction) that PostgreSQL still aborts as a deadlock's victim is run
+    again (core.locks.retry_deadlocks)."""
+    work = partial(
+        _deletion_create,
+        tenant=tenant,
+        logs=logs,
+        reason=reason,
+        filters=filters,
+        created_by=created_by,
+        api_key=api_key,
+        chunk=chunk,
+        atomic=atomic,
+        on_chunk=on_chunk,
+    )
+    return retry_deadlocks(work) if atomic else work()
+
+
+def _deletion_create(
+    *,
+    tenant: Tenant,
+    logs: QuerySet[EventLog],
+    reason: str,
+    filters: dict[str, Any],
+    created_by: User | None,
+    api_key: ApiKey | None,
+    chunk: int,
+    atomic: bool,
+    on_chunk: Callable[[int], None] | None,
+) -> DeletionReceipt:
     with transaction.atomic() if atomic else nullcontext():
         receipt = DeletionReceipt.objects.create(
             tenant=tenant, reason=reason, filter=filters, created_by=created_by, api_key=api_key
@@ -299,8 +338,14 @@ def deletion_create(
             if on_chunk is not None:
                 on_chunk(removed)
 
-        receipt.events_deleted = event_logs_delete(logs=logs, chunk=chunk, on_chunk=count)
+        receipt.events_deleted = event_logs_delete(
+            logs=logs, chunk=chunk, on_chunk=count, lock=_deletions_lock(tenant.pk)
+        )
     return receipt
+
+
+def _deletions_lock(tenant_id: int) -> str:
+    return f"deletions:{tenant_id}"
 
 
 def event_delete(
@@ -312,13 +357,40 @@ def event_delete(
     api_key: ApiKey | None = None,
 ) -> DeletionReceipt:
     """Delete `event` and its logs (those of `logs`, already scoped to `tenant`) with their
-    share of the rollup, in one transaction; returns the receipt that counts the logs."""
+    share of the rollup, in one transaction; returns the receipt that counts the logs.
+
+    Its locks come in an order no other writer reverses: the tenant's deletion lock
+    (deletion_create), the folds (rollups.pause_folds), the event's row (_lock_event),
+    its logs, the tenant's sketch lock (sketches.forget_event), the rollup rows. Outside
+    a transaction, a deadlock's victim is run again all the same (core.locks)."""
     if event.tenant_id != tenant.pk:
         raise ValueError("The event does not belong to this tenant.")
+    return retry_deadlocks(
+        partial(
+            _event_delete,
+            tenant=tenant,
+            event=event,
+            logs=logs,
+            created_by=created_by,
+            api_key=api_key,
+        )
+    )
+
+
+def _event_delete(
+    *,
+    tenant: Tenant,
+    event: Event,
+    logs: QuerySet[EventLog],
+    created_by: User | None,
+    api_key: ApiKey | None,
+) -> DeletionReceipt:
     with transaction.atomic():
         # Django deletes the event's rollup rows by event id alone (every shard), and
         # the deletion then bumps the tenant's cache version (a reference table).
         sequential_shard_writes()
+        lock_until_commit(_deletions_lock(tenant.pk))
+        pause_folds(tenant_id=tenant.pk)
         _lock_event(tenant, event)
         receipt = deletion_create(
             tenant=tenant,

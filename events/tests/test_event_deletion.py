@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Tenant
 from events.models import DeletionReceipt, Event, EventLog, IngestionCountTotal
+from events.rollups import fold_counters
 from events.services import event_delete, event_logs_ingest
 from events.sketches import LOCK
 from events.tests.factories import EventFactory, EventLogFactory
@@ -222,45 +223,66 @@ def test_logs_sent_while_their_event_is_deleted_are_stored_afresh_not_lost(api_c
     assert rollup(tenant) == recount(tenant)
 
 
+def _repeat(stop: threading.Event, failures: list, action) -> None:
+    """Run `action` until `stop` (at most 20 s): what it returns, and what it raises (the
+    test client raises a view's exception, a 500), are failures."""
+    deadline = time.monotonic() + 20
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            failure = action()
+        except Exception as exc:
+            failure = repr(exc)
+        if failure is not None:
+            failures.append(failure)
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_deleting_an_event_while_it_is_ingested_ends_and_counts_every_log(api_client, tenant):
-    """Batches of an event keep coming while it is deleted, twice: each deletion ends
-    while they still come (it does not chase logs committed after it began), no request
-    fails, and every accepted log is either stored or counted by a receipt."""
+    """Batches of an event keep coming while it is deleted, twice, and while two folders
+    move counter increments and deletions by filter delete its logs: each deletion of the
+    event ends while the batches still come (it does not chase logs committed after it
+    began), no request fails (no deadlock), and every accepted log is either stored or
+    counted by a receipt."""
     token = api_client._credentials["HTTP_AUTHORIZATION"].split()[1]
     assert _post(token, "temp", 5) == (200, 5)
     stop = threading.Event()
     accepted, failures, took = [5], [], []
 
-    def ingest() -> None:
-        deadline = time.monotonic() + 20
-        while not stop.is_set() and time.monotonic() < deadline:
-            try:
-                status, stored = _post(token, "temp", 5)
-            except Exception as exc:  # a 500: the test client raises what the view raised
-                failures.append(repr(exc))
-                continue
-            accepted.append(stored)
-            if status != 200:
-                failures.append(status)
+    def ingest() -> int | None:
+        status, stored = _post(token, "temp", 5)
+        accepted.append(stored)
+        return None if status == 200 else status
 
-    senders = [_in_thread(ingest) for _ in range(2)]
-    for _ in range(2):
-        time.sleep(0.5)
-        event = Event.objects.get(tenant=tenant, name="temp")
-        started = time.monotonic()
-        response = _client(token).delete(f"/api/events/{event.pk}")
-        took.append(time.monotonic() - started)
-        assert response.status_code == 204
-    time.sleep(0.3)
-    assert all(sender.is_alive() for sender in senders), "the deletions outlasted the ingest"
-    stop.set()
-    for sender in senders:
-        sender.join(timeout=30)
+    def delete_by_filter() -> int | None:
+        time.sleep(0.1)
+        body = {"event_name": "temp"}
+        status = _client(token).post("/api/deletions/", body, format="json").status_code
+        return None if status == 201 else status
+
+    def fold() -> None:
+        fold_counters(limit=50)
+
+    actions = [ingest, ingest, fold, fold, delete_by_filter]
+    threads = [_in_thread(_repeat, stop, failures, action) for action in actions]
+    try:
+        for _ in range(2):
+            time.sleep(0.5)
+            event = Event.objects.get(tenant=tenant, name="temp")
+            started = time.monotonic()
+            response = _client(token).delete(f"/api/events/{event.pk}")
+            took.append(time.monotonic() - started)
+            assert response.status_code == 204
+        time.sleep(0.3)
+        assert all(thread.is_alive() for thread in threads), "the deletions outlasted the ingest"
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
 
     assert failures == []
     assert max(took) < 10
     assert DeletionReceipt.objects.filter(tenant=tenant, reason="event").count() == 2
+    fold_counters()
     assert _accounted(tenant) == sum(accepted)
     assert rollup(tenant) == recount(tenant)
