@@ -23,6 +23,7 @@ from django.db.models import UniqueConstraint
 
 from accounts.credentials import TenantChanged, ensure_unchanged
 from accounts.models import Tenant
+from accounts.tenancy import scope_to_tenants
 from core.sharding import is_sharded
 from core.sql import server_side_cursor
 from events.accounting import ACCEPTED, DUPLICATE, request_outcome
@@ -106,7 +107,7 @@ class EventGone(Exception):
 
 def _events_exist(rows: Sequence[LogRow], *, tenant_id: int) -> bool:
     ids = {row.event_id for row in rows}
-    return Event.objects.filter(tenant_id=tenant_id, pk__in=ids).count() == len(ids)
+    return scope_to_tenants(Event.objects.filter(pk__in=ids), [tenant_id]).count() == len(ids)
 
 
 def _store_logs(

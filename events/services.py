@@ -413,7 +413,7 @@ def _lock_event(tenant: Tenant, event: Event) -> None:
     writer's commit: the key is deferred), so from here on every log of the event that
     will ever commit is committed already: the chunked delete finds them all and ends,
     while writes still under way wait and then store afresh (events.bulk.EventGone)."""
-    locked = Event.objects.select_for_update().filter(tenant=tenant, pk=event.pk)
+    locked = scope_to_tenant(Event.objects.select_for_update().filter(pk=event.pk), tenant)
     if not locked.values_list("pk", flat=True):
         raise EventNotFound(event.name)  # a concurrent deletion of it committed first
 
