@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import orjson
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InternalError, connection, transaction
 from django.db.models import UniqueConstraint
 
 from accounts.credentials import TenantChanged, ensure_unchanged
@@ -91,9 +91,11 @@ def store_logs(
         return _store_logs(
             rows, tenant_id=tenant_id, received=received, rejected=rejected, unchanged=unchanged
         )
-    except IntegrityError:
+    except (IntegrityError, InternalError):
         # Only a write that committed here failed as a whole: inside an outer transaction
-        # the deferred keys are checked at its commit, not here.
+        # the deferred keys are checked at its commit, not here. (Citus reports a key
+        # that fails at a shard's commit as an InternalError: "could not commit
+        # transaction for shard".)
         if connection.in_atomic_block or _events_exist(rows, tenant_id=tenant_id):
             raise
         raise EventGone from None
