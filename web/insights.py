@@ -10,7 +10,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
 
 from accounts.tenancy import scope_to_tenant
 from core.deadline import with_statement_deadline
@@ -24,7 +23,7 @@ from insights.spec import QueryError, parse_query
 from insights.tables import answer_table
 from stats.buckets import TooManyBuckets
 from web.forms import FunnelForm, QueryBuilderForm, RetentionForm
-from web.views import page, tenant_page
+from web.views import allow, page, tenant_page
 
 KINDS = {
     "query": ("Query builder", QueryBuilderForm, parse_query, run_query, "query"),
@@ -34,7 +33,7 @@ KINDS = {
 
 
 @tenant_page
-@require_GET
+@allow("GET")
 @with_statement_deadline
 def insight_page(request: HttpRequest, kind: str) -> HttpResponse:
     """A form; once submitted (any field of the insight's own), its answer as a table
@@ -74,7 +73,7 @@ def insight_page(request: HttpRequest, kind: str) -> HttpResponse:
 
 
 @tenant_page
-@require_GET
+@allow("GET")
 def boards(request: HttpRequest) -> HttpResponse:
     """The tenant's dashboards and saved insights."""
     tenant = request.user.tenant
@@ -90,7 +89,7 @@ def boards(request: HttpRequest) -> HttpResponse:
 
 
 @tenant_page
-@require_GET
+@allow("GET")
 @with_statement_deadline
 def board(request: HttpRequest, pk: int) -> HttpResponse:
     """One dashboard: its tiles in order, each its chart and its table."""

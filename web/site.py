@@ -10,14 +10,13 @@ from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
 
 from accounts.tenancy import scope_to_tenant
 from core.deadline import with_statement_deadline
 from events.models import EventLog
 from insights.engine import previous_window, resolve_window
 from insights.spec import DateRange, QueryError, parse_filters
-from web.views import page, refused, tenant_page
+from web.views import allow, page, refused, tenant_page
 from webimports.models import ImportedDay
 from webstats.filters import ENTRY_PAGE, web_filters
 from webstats.sessions import headline_of, realtime, web_stats
@@ -60,7 +59,7 @@ CHART_WIDTH, CHART_HEIGHT = 720, 160
 
 
 @tenant_page
-@require_GET
+@allow("GET")
 @with_statement_deadline
 def site(request: HttpRequest) -> HttpResponse:
     tenant = request.user.tenant

@@ -1,7 +1,6 @@
 """Pages for people: / (the front door), /dashboard/ (sign-up, session login, insights,
 saved dashboards) and /demo/."""
 
-from django.contrib.auth.views import LoginView
 from django.urls import path
 
 from web import insights, site, views
@@ -12,7 +11,7 @@ urlpatterns = [
     path("dashboard/signup/", views.signup, name="web-signup"),
     path(
         "dashboard/login/",
-        LoginView.as_view(
+        views.LoginPage.as_view(
             template_name="web/login.html",
             redirect_authenticated_user=True,
             next_page="web-dashboard",

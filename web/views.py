@@ -12,13 +12,12 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LogoutView, redirect_to_login
+from django.contrib.auth.views import LoginView, LogoutView, redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.authentication import TENANT_BLOCKED
 from accounts.models import ApiKey, User
@@ -46,19 +45,42 @@ def page(request: HttpRequest, template: str, context: dict, status: int = 200) 
     return render(request, template, context, status=status)
 
 
+def not_allowed(request: HttpRequest, methods: list[str]) -> HttpResponse:
+    """A 405 page naming the methods the page takes (Django's 405 has no body)."""
+    message = f"This address takes {' or '.join(methods)} only."
+    response = refused(request, title="Method not allowed", message=message, status=405)
+    response["Allow"] = ", ".join(methods)
+    return response
+
+
+def allow(*methods: str) -> Callable:
+    """Django's require_http_methods for the pages: another method is a 405 page."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method not in methods:
+                return not_allowed(request, list(methods))
+            return view(request, *args, **kwargs)
+
+        return checked
+
+    return decorator
+
+
 def demo_available(request: HttpRequest) -> bool:
     """The demo ships a working ingest key in the page: development, or staff only."""
     return settings.DEBUG or request.user.is_staff
 
 
-@require_GET
+@allow("GET")
 def home(request: HttpRequest) -> HttpResponse:
     """The front door: what this is, and where to go next."""
     return page(request, "web/home.html", {"nav": "home"})
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
+@allow("GET", "POST")
 def signup(request: HttpRequest) -> HttpResponse:
     """A new account and its own tenant, then the dashboard, logged in."""
     if request.user.is_authenticated:
@@ -78,6 +100,15 @@ NOT_FOR_ROLE = "Not allowed for your role"
 def refused(request: HttpRequest, *, title: str, message: str, status: int) -> HttpResponse:
     """A page refusing a form, titled for why (web/blocked.html is for blocked tenants)."""
     return page(request, "web/refused.html", {"title": title, "message": message}, status=status)
+
+
+class LoginPage(LoginView):
+    """Django's session login; a refused form answers 400, as every form of the dashboard."""
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        response.status_code = 400
+        return response
 
 
 class LogoutPage(LogoutView):
@@ -125,7 +156,7 @@ def tenant_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
 
 @tenant_page
-@require_GET
+@allow("GET")
 @with_statement_deadline
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Stats of the chosen range and zone (default: the last 30 days, the tenant's
@@ -164,7 +195,7 @@ def dashboard_page(
 
 
 @tenant_page
-@require_POST
+@allow("POST")
 def key_create(request: HttpRequest) -> HttpResponse:
     """Create a key, then redirect (so a reload cannot create a second one); the secret
     travels in the session to the next page, which shows it once."""
@@ -181,7 +212,7 @@ def key_create(request: HttpRequest) -> HttpResponse:
 
 
 @tenant_page
-@require_POST
+@allow("POST")
 def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     """Revoke one of the tenant's keys; another tenant's key is a 404, like a missing one."""
     if (refusal := owner_refusal(request)) is not None:
@@ -192,7 +223,7 @@ def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @tenant_page
-@require_POST
+@allow("POST")
 def member_create(request: HttpRequest) -> HttpResponse:
     """Add a member to the owner's tenant (the same rules as POST /api/members/)."""
     if (refusal := owner_refusal(request)) is not None:
@@ -209,7 +240,7 @@ def member_create(request: HttpRequest) -> HttpResponse:
 
 
 @tenant_page
-@require_POST
+@allow("POST")
 def member_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Remove a member of the tenant (another tenant's user is a 404)."""
     if (refusal := owner_refusal(request)) is not None:
@@ -224,7 +255,7 @@ def member_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@allow("GET")
 def demo(request: HttpRequest) -> HttpResponse:
     """A page that loads /t.js and tracks button clicks, with an ingest key of the
     user's tenant (made for this page), or the `?key=&host=` given."""

@@ -53,8 +53,17 @@ def test_logging_in_lands_on_the_dashboard(client, user):
 def test_a_wrong_password_is_a_message_on_the_login_page(client, user):
     response = client.post(LOGIN, {"username": user.username, "password": "wrong"})
 
-    assert response.status_code == 200
+    assert response.status_code == 400  # as every refused form of the dashboard
     assert "correct username and password" in response.content.decode()
+
+
+@pytest.mark.parametrize(("method", "path"), [("post", "/"), ("get", "/dashboard/keys/")])
+def test_a_method_a_page_does_not_take_is_a_405_page(web_client, method, path):
+    response = getattr(web_client, method)(path)
+
+    assert response.status_code == 405
+    assert response["Content-Type"].startswith("text/html")
+    assert "<title>Method not allowed" in response.content.decode()
 
 
 def test_logging_out_is_a_post_that_ends_the_session(web_client):
