@@ -43,10 +43,17 @@ TRANSIENT_PG_ERRORS = (
 
 
 def exception_handler(exc, context) -> Response | None:
-    """DRF's handler, plus: oversize bodies read lazily by Django become a JSON 413, and
-    a lost database connection a 503 with Retry-After instead of a 500."""
+    """DRF's handler, plus: oversize bodies read lazily by Django become a JSON 413, a
+    415 names the media types the route takes, and a lost database connection is a 503
+    with Retry-After instead of a 500."""
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    if isinstance(exc, exceptions.UnsupportedMediaType) and (request := context.get("request")):
+        # curl -d sends a form's type: say what to send instead.
+        taken = ", ".join(parser.media_type for parser in request.parsers)
+        exc = exceptions.UnsupportedMediaType(
+            request.content_type, detail=f"{exc.detail} Send Content-Type: {taken}."
+        )
     if database_unavailable(exc):
         logger.warning("Database unreachable, answering 503: %s", exc)
         exc = Unavailable()

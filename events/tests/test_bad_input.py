@@ -315,6 +315,21 @@ def test_unsupported_content_type_is_415(api_client, url, content_type):
     response = post_raw(api_client, url, "<event name='a'/>", content_type=content_type)
 
     assert_json_error(response, 415)
+    assert "Send Content-Type: application/json" in response.json()["detail"]
+    assert_nothing_stored()
+
+
+def test_a_v1_body_sent_as_a_form_is_415_saying_what_to_send(key_client):
+    # curl -d without -H 'Content-Type: application/json' sends a form's type.
+    response = key_client("ingest").post(
+        "/api/v1/events/a", '{"count": 3}', content_type="application/x-www-form-urlencoded"
+    )
+
+    assert_json_error(response, 415)
+    assert response.json()["detail"] == (
+        'Unsupported media type "application/x-www-form-urlencoded" in request. '
+        "Send Content-Type: application/json, text/plain."  # text/plain: a page's beacon
+    )
     assert_nothing_stored()
 
 
