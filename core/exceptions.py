@@ -99,22 +99,37 @@ def not_found(request, exception=None) -> JsonResponse:
 READ_METHODS = ("GET", "HEAD")
 
 
+def only_methods(
+    methods: tuple[str, ...], refuse: Callable[[HttpRequest, list[str]], HttpResponse]
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Django's require_http_methods with our own refusal: another method gets
+    `refuse(request, methods)`, a 405 that says so with an Allow header (Django's is
+    empty). The JSON routes and the dashboard's pages each pass their own renderer."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in methods:
+                return refuse(request, list(methods))
+            return view(request, *args, **kwargs)
+
+        return checked
+
+    return decorator
+
+
+def json_not_allowed(request: HttpRequest, methods: list[str]) -> HttpResponse:
+    response = json_error(405, f'Method "{request.method}" not allowed.')
+    response["Allow"] = ", ".join(methods)
+    return response
+
+
 def read_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """GET and HEAD (load balancers probe with HEAD); any other method a JSON 405 with
     Allow. Django's require_GET answers an empty 405 and refuses HEAD, and a POST met
     the CSRF check's HTML 403 first: these routes take no form, so they need no CSRF
     protection."""
-
-    @csrf_exempt
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.method in READ_METHODS:
-            return view(request, *args, **kwargs)
-        response = json_error(405, f'Method "{request.method}" not allowed.')
-        response["Allow"] = ", ".join(READ_METHODS)
-        return response
-
-    return wrapped
+    return csrf_exempt(only_methods(READ_METHODS, json_not_allowed)(view))
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

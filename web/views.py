@@ -24,6 +24,7 @@ from accounts.models import ApiKey, User
 from accounts.services import TeamError, api_key_create, api_key_revoke, member_add, member_remove
 from accounts.tenancy import scope_to_tenant
 from core.deadline import with_statement_deadline
+from core.exceptions import only_methods
 from web import demo_keys
 from web.dashboard import key_rows, stats_context
 from web.forms import ApiKeyCreateForm, DemoOverrideForm, MemberForm, SignUpForm, StatsRangeForm
@@ -45,9 +46,9 @@ def page(request: HttpRequest, template: str, context: dict, status: int = 200) 
     return render(request, template, context, status=status)
 
 
-def not_allowed(request: HttpRequest, methods: list[str]) -> HttpResponse:
+def not_allowed(request: HttpRequest, methods: list[str], message: str = "") -> HttpResponse:
     """A 405 page naming the methods the page takes (Django's 405 has no body)."""
-    message = f"This address takes {' or '.join(methods)} only."
+    message = message or f"This address takes {' or '.join(methods)} only."
     response = refused(request, title="Method not allowed", message=message, status=405)
     response["Allow"] = ", ".join(methods)
     return response
@@ -55,17 +56,7 @@ def not_allowed(request: HttpRequest, methods: list[str]) -> HttpResponse:
 
 def allow(*methods: str) -> Callable:
     """Django's require_http_methods for the pages: another method is a 405 page."""
-
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @wraps(view)
-        def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if request.method not in methods:
-                return not_allowed(request, list(methods))
-            return view(request, *args, **kwargs)
-
-        return checked
-
-    return decorator
+    return only_methods(methods, not_allowed)
 
 
 def demo_available(request: HttpRequest) -> bool:
@@ -117,9 +108,7 @@ class LogoutPage(LogoutView):
 
     def http_method_not_allowed(self, request, *args, **kwargs):
         message = "Log out with the Log out button in the page's header: an address alone cannot."
-        response = refused(request, title="Log out with the button", message=message, status=405)
-        response["Allow"] = ", ".join(self._allowed_methods())
-        return response
+        return not_allowed(request, self._allowed_methods(), message)
 
 
 def not_owner(request: HttpRequest) -> HttpResponse:

@@ -59,6 +59,7 @@ def test_other_addresses_keep_their_json_404(web_client, path):
 def test_logging_out_by_address_is_a_405_page(web_client):
     response = web_client.get("/dashboard/logout/")
 
-    _assert_page(response, 405, "Log out with the button")
+    _assert_page(response, 405, "Method not allowed")
+    assert "Log out with the Log out button" in response.content.decode()
     assert response["Allow"] == "POST, OPTIONS"
     assert web_client.get("/dashboard/").status_code == 200  # still logged in
