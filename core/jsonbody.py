@@ -31,6 +31,11 @@ class JSONBodyError(ValueError):
     """The body is not acceptable JSON; the message names the problem."""
 
 
+def is_integer(value: Any) -> bool:
+    """A JSON integer as decoded (3, not 3.0, "3" or true: Python's bool is an int)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def loads(body: bytes) -> Any:
     """Decode a request body, or raise JSONBodyError with a readable reason."""
     if _LONG_DIGIT_RUN in body.translate(_DIGITS_TO_ZERO):

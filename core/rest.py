@@ -179,7 +179,7 @@ class WholeNumberField(serializers.IntegerField):
     default_error_messages = {"invalid": "Must be a whole number."}
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
+        if not jsonbody.is_integer(data):
             self.fail("invalid")
         return super().to_internal_value(data)
 

@@ -7,6 +7,8 @@ from functools import cache, lru_cache
 from crawlerdetect import CrawlerDetect
 from ua_parser import parse
 
+from core.jsonbody import is_integer
+
 CACHED_AGENTS = 4096
 MAX_AGENT = 1000  # characters of a User-Agent that are looked at
 # Device types by the screen's width in CSS pixels, as Plausible reads them: a width
@@ -42,7 +44,7 @@ def agent(user_agent: str) -> Agent:
 def device_type(agent: Agent, screen_width: object) -> str | None:
     """The device type by the screen's width when the page sent one, else the agent's
     (None for a User-Agent that names no browser and no system)."""
-    if isinstance(screen_width, int) and not isinstance(screen_width, bool) and screen_width > 0:
+    if is_integer(screen_width) and screen_width > 0:
         return next((kind for width, kind in WIDTHS if screen_width < width), "desktop")
     return agent.device_type
 

@@ -186,7 +186,7 @@ def _parse_timestamp(value: Any) -> dt.datetime:
 
 
 def _distinct_id(value: Any, **_clock: Any) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if jsonbody.is_integer(value):
         value = str(value)
     if not isinstance(value, str):
         raise ValueError("Must be a string.")
@@ -203,7 +203,7 @@ def _uuid(value: Any, **_clock: Any) -> UUID:
 
 
 def _count(value: Any, **_clock: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not jsonbody.is_integer(value):
         raise ValueError("Must be a whole number.")
     if not 1 <= value <= MAX_COUNT:
         raise ValueError(f"Must be between 1 and {MAX_COUNT}.")

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Min, Q, QuerySet
 
+from core.jsonbody import is_integer
 from core.ranges import half_open
 from events.models import EVENT_NAME_MAX_LENGTH, EventLog
 from insights.conditions import filters_q
@@ -90,7 +91,7 @@ def parse_retention(raw: Any) -> Retention:
     if period not in PERIODS:
         raise QueryError("period", f"One of {', '.join(PERIODS)}.")
     periods = raw.get("periods", DEFAULT_PERIODS)
-    if isinstance(periods, bool) or not isinstance(periods, int) or not 1 <= periods <= MAX_PERIODS:
+    if not is_integer(periods) or not 1 <= periods <= MAX_PERIODS:
         raise QueryError("periods", f"A whole number from 1 to {MAX_PERIODS}.")
     return Retention(
         cohort=_activity(cohort, "cohort", {"event", "filters", "type"}, required=True),

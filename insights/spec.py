@@ -19,7 +19,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from core.jsonbody import INT64_MAX, INT64_MIN
+from core.jsonbody import INT64_MAX, INT64_MIN, is_integer
 from core.zones import is_zone_name
 from stats.buckets import INTERVALS, Interval
 
@@ -392,7 +392,7 @@ def _order_by(value: Any, columns: list[str]) -> tuple[tuple[str, bool], ...]:
 
 
 def parse_limit(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+    if not is_integer(value) or not 1 <= value <= MAX_LIMIT:
         raise QueryError("limit", f"A whole number from 1 to {MAX_LIMIT}.")
     return value
 
