@@ -4,7 +4,6 @@ countries and devices, every row a link that filters the whole page. Drawn on th
 server (the chart is inline SVG): the numbers read without JavaScript, fast on a phone."""
 
 import datetime as dt
-import re
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -15,7 +14,7 @@ from accounts.tenancy import scope_to_tenant
 from core.deadline import with_statement_deadline
 from events.models import EventLog
 from insights.engine import previous_window, resolve_window
-from insights.spec import DateRange, QueryError, parse_filters
+from insights.spec import DateRange, Group, QueryError, parse_filters
 from web.views import allow, page, refused, tenant_page
 from webimports.models import ImportedDay
 from webstats.filters import ENTRY_PAGE, web_filters
@@ -72,13 +71,14 @@ def site(request: HttpRequest) -> HttpResponse:
     window = resolve_window(date_range, tz, now)
     # A page filter keeps those page views; any other keeps the visits with that source,
     # entry page, country … and all their pages, as /api/stats/web filters.
-    try:  # the query language's limits on a value: length, no NUL
-        chosen = web_filters(parse_filters([["eq", f"data.{p}", v] for p, v in filters], "f"))
-    except QueryError as exc:
-        index = re.match(r"f\[(\d+)\]", exc.path)
-        name = filters[int(index.group(1))][0] if index else "…"
-        message = f"The filter f={name}:… is not valid: {exc.message}"
-        return refused(request, title="Bad filter", message=message, status=400)
+    conditions = []
+    for prop, value in filters:  # the query language's limits on a value: length, no NUL
+        try:
+            conditions += parse_filters(["eq", f"data.{prop}", value], "f").children
+        except QueryError as exc:
+            message = f"The filter f={prop}:… is not valid: {exc.message}"
+            return refused(request, title="Bad filter", message=message, status=400)
+    chosen = web_filters(Group("and", tuple(conditions)))
     interval = "hour" if period == "today" else "day"
     # Imported days are daily totals: they have no pages or visits to filter.
     imported = None if filters else scope_to_tenant(ImportedDay.objects.all(), tenant)
@@ -111,13 +111,14 @@ def site(request: HttpRequest) -> HttpResponse:
 
 
 def _filters(raw: list[str]) -> list[tuple[str, str]]:
-    """`f=$source:Google` pairs of the panels' properties, in order, repeats dropped."""
-    found: list[tuple[str, str]] = []
+    """`f=$source:Google` pairs of the panels' properties, one value per property (the
+    last one given: two would never both hold), in the order first given."""
+    found: dict[str, str] = {}
     for item in raw:
         prop, _, value = item.partition(":")
-        if prop in FILTERABLE and value and (prop, value) not in found:
-            found.append((prop, value))
-    return found
+        if prop in FILTERABLE and value:
+            found[prop] = value
+    return list(found.items())
 
 
 def _link(period: str, filters: list[tuple[str, str]]) -> str:
@@ -148,7 +149,9 @@ def _panel(
         shown = (
             value if value is not None else ("Direct / none" if prop == "$source" else "Unknown")
         )
-        link = _link(period, [*filters, (prop, value)]) if prop and value is not None else None
+        link = None
+        if prop and value is not None:  # filters on this row's value, in place of another
+            link = _link(period, [f for f in filters if f[0] != prop] + [(prop, value)])
         counts = [row[name] for name in row if name != label]
         rows.append({"value": shown, "link": link, "counts": counts})
     names = [name for name in (answer[key][0] if answer[key] else {}) if name != label]

@@ -84,6 +84,17 @@ def test_a_page_filter_keeps_those_page_views(web_client, visits):
     assert (card(html, "visits"), card(html, "pageviews")) == ("1", "1")
 
 
+def test_a_property_filters_on_one_value_the_last_given(web_client, visits):
+    # Page views of /pricing and of / could never both hold: the last value given wins.
+    both = web_client.get(URL, {"period": "today", "f": ["$pathname:/pricing", "$pathname:/"]})
+    html = both.content.decode()
+    pages = re.search(r'id="panel-pages".*?</section>', html, re.DOTALL).group(0)
+
+    assert card(html, "pageviews") == "2"  # the two views of /
+    # The / row's link filters on / alone: a row's value replaces its property's filter.
+    assert '<a href="?period=today&amp;f=%24pathname%3A%2F">/</a>' in pages
+
+
 def test_unknown_filters_and_periods_are_ignored(web_client, visits):
     html = web_client.get(URL, {"period": "decade", "f": ["$password:x", "nocolon"]})
 
