@@ -15,6 +15,20 @@ class EventNotFound(NotFound):
         self.name = name
 
 
+class EventsChanging(APIException):
+    """An event of the request was deleted while it was being stored, and again once it
+    was handled afresh (events.services.event_logs_ingest): nothing was stored. A retry
+    with the same uuids is safe, and meets the deletion done."""
+
+    status_code = 503
+    default_detail = (
+        "An event of this request was being deleted while it was stored; nothing was "
+        "stored. Retry after the given seconds."
+    )
+    default_code = "events_changing"
+    wait = 1  # seconds: DRF answers it as Retry-After
+
+
 class Refused(APIException):
     """An ingestion request refused as a whole: the answer says why (`reason`). The
     accounting counts `events` items, or when None those of the body if it is readable."""

@@ -28,7 +28,7 @@ from core.sharding import sequential_shard_writes
 from events.accounting import record_ingestion, report_ingested, tally
 from events.bulk import EventGone, LogRow, store_logs
 from events.event_ids import event_ids as resolve_event_ids
-from events.exceptions import EventNotFound
+from events.exceptions import EventNotFound, EventsChanging
 from events.models import DeletionReceipt, Event, EventLog, RejectionReason
 from events.rollups import (
     after_ingest_commit,
@@ -94,7 +94,8 @@ def event_logs_ingest(
 
     An event of the request deleted after its id was resolved (events.bulk.EventGone):
     the request is handled again with the tenant read afresh, as if it came after the
-    deletion — or, with `tenant_from_cache`, TenantChanged."""
+    deletion — or, with `tenant_from_cache`, TenantChanged. Deleted again meanwhile:
+    EventsChanging (a 503 with Retry-After), nothing stored."""
     if (raw_items is None) == (items is None):
         raise TypeError("Give raw_items or items, not both.")
     if items is None:
@@ -121,9 +122,12 @@ def event_logs_ingest(
         if tenant_from_cache:
             raise TenantChanged from None  # the view handles it afresh
         fresh = tenant_row(tenant.pk)
-        if fresh is None:
-            raise
+        if fresh is None:  # the tenant itself is gone: the retry is refused its credential
+            raise EventsChanging from None
+    try:
         return store(fresh, tenant_from_cache=False)
+    except EventGone:
+        raise EventsChanging from None
 
 
 def _resolve_and_store(

@@ -12,6 +12,7 @@ from django.db.models import Sum
 from rest_framework.test import APIClient
 
 from accounts.models import Tenant
+from events import services
 from events.models import DeletionReceipt, Event, EventLog, IngestionCountTotal
 from events.rollups import fold_counters
 from events.services import event_delete, event_logs_ingest
@@ -126,6 +127,35 @@ def test_a_request_resolving_a_deleted_event_is_handled_as_after_the_deletion(cr
         assert logs == []
         assert counted == {("accepted", ""): 1, ("rejected", "unknown_event"): 1}
     assert DeletionReceipt.objects.get(tenant=tenant).events_deleted == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("route", ["/api/eventlogs/", "/api/eventlogs/batch/"])
+def test_a_request_whose_event_is_deleted_again_when_handled_afresh_is_a_503(
+    api_client, tenant, monkeypatch, route
+):
+    """Each time the request resolves its event, a deletion of that event commits before
+    the write does (injected where the race happens; the deletion is real): the write
+    fails, is handled afresh, fails again — a 503 with Retry-After, nothing stored."""
+    resolve = services.resolve_event_ids
+
+    def resolved_then_deleted(*, tenant, names):
+        ids = resolve(tenant=tenant, names=names)
+        for event in Event.objects.filter(pk__in=ids.values()):
+            event_delete(tenant=tenant, event=event, logs=EventLog.objects.filter(tenant=tenant))
+        return ids
+
+    monkeypatch.setattr(services, "resolve_event_ids", resolved_then_deleted)
+    item = {"event_name": "temp", "uuid": str(uuid.uuid4())}
+    body = {"events": [item]} if route.endswith("batch/") else item
+
+    response = api_client.post(route, body, format="json")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert "nothing was stored" in response.json()["detail"]
+    assert not EventLog.objects.exists()
+    assert DeletionReceipt.objects.filter(tenant=tenant).count() >= 2  # deleted, and again
 
 
 def _client(token: str) -> APIClient:
