@@ -37,6 +37,7 @@ from events.rollups import (
     pause_folds,
 )
 from events.sketches import forget_event
+from events.usersets import forget_numbers
 from events.uuid7 import uuid7
 from events.validation import (
     EventInput,
@@ -252,6 +253,7 @@ def event_logs_delete(
     chunk: int = DELETE_CHUNK,
     on_chunk: Callable[[int], None] | None = None,
     lock: str | None = None,
+    users: set[str] | None = None,
 ) -> int:
     """Delete `logs` (an already tenant-scoped queryset) and their share of the rollup.
     The step of `deletion_create`, which every route and job calls (it adds the receipt).
@@ -260,7 +262,8 @@ def event_logs_delete(
     holds its locks for long; wrap the call in `transaction.atomic()` to make the
     whole delete all-or-nothing. `on_chunk(n)` runs inside each chunk's transaction
     once its n logs are gone. `lock`: a lock each chunk's transaction takes first
-    (core.locks.lock_until_commit). Returns the number of logs deleted."""
+    (core.locks.lock_until_commit). `users`: gets the distinct_ids of the deleted logs.
+    Returns the number of logs deleted."""
     deleted = 0
     while True:
         with transaction.atomic():
@@ -268,10 +271,13 @@ def event_logs_delete(
                 lock_until_commit(lock)
             # FOR UPDATE: a concurrent delete of the same rows waits, then skips them,
             # so no row's count is subtracted from the rollup twice.
-            ids = list(logs.order_by().select_for_update().values_list("id", flat=True)[:chunk])
-            if not ids:
+            chosen = logs.order_by().select_for_update().values_list("id", "distinct_id")
+            rows = list(chosen[:chunk])
+            if not rows:
                 return deleted
-            batch = EventLog.objects.filter(id__in=ids)
+            if users is not None:
+                users.update(distinct_id for _, distinct_id in rows)
+            batch = EventLog.objects.filter(id__in=[pk for pk, _ in rows])
             hourly_counts_apply(deltas_of_queryset(batch, sign=-1))
             removed = batch.delete()[0]
             if on_chunk is not None:
@@ -342,9 +348,11 @@ def _deletion_create(
             if on_chunk is not None:
                 on_chunk(removed)
 
+        users: set[str] = set()
         receipt.events_deleted = event_logs_delete(
-            logs=logs, chunk=chunk, on_chunk=count, lock=_deletions_lock(tenant.pk)
+            logs=logs, chunk=chunk, on_chunk=count, lock=_deletions_lock(tenant.pk), users=users
         )
+        forget_numbers(tenant_id=tenant.pk, distinct_ids=users)
     return receipt
 
 

@@ -27,10 +27,10 @@ from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from pyroaring import BitMap64
 
-from accounts.tenancy import for_each_tenant, scope_to_tenant
+from accounts.tenancy import for_each_tenant, scope_to_tenant, scope_to_tenants
 from core.ranges import half_open, utc_hour
 from events.models import (
     Event,
@@ -44,6 +44,7 @@ from events.models import (
 from events.sketches import HOUR, LOCK, closed_before, hour_runs
 
 BUILD_BATCH = 24  # hours per build transaction
+FORGET_BATCH = 1000  # distinct_ids per statement of forget_numbers
 # A key keeps its sets in an event's hour when it has at most MAX_VALUES values there,
 # with MIN_LOGS_PER_VALUE logs a value at least (else its sets would hold one user each
 # and save nothing over the rows): a plan or a country, not a page or an order id.
@@ -183,6 +184,30 @@ def _build(cursor, tenant_id: int, first: dt.datetime, last: dt.datetime) -> int
     HourlyUserSet.objects.bulk_create(hours, batch_size=2000)
     HourlyPropertyUserSet.objects.bulk_create(properties, batch_size=2000)
     return sum(1 for row in hours if row.event_id is None)
+
+
+def forget_numbers(*, tenant_id: int, distinct_ids: Iterable[str]) -> int:
+    """Delete the numbers of those of `distinct_ids` (the tenant's) that no log has any
+    more — a deletion, a retention purge, an erasure took their last: a number without
+    events would only keep the id, which names a person. The sets that hold it are those
+    of the deleted logs' hours, which the fold deletes with the deletion's increments; a
+    later event gets a new number. Under the tenant's sketch lock, as builds give
+    numbers; returns how many were deleted."""
+    if not sets_ready():  # no numbers are given elsewhere
+        return 0
+    ids = sorted(set(distinct_ids) - {""})
+    forgotten = 0
+    for start in range(0, len(ids), FORGET_BATCH):
+        logs = scope_to_tenants(
+            EventLog.objects.filter(distinct_id=OuterRef("distinct_id")), [tenant_id]
+        )
+        unused = scope_to_tenants(UserNumber.objects.all(), [tenant_id]).filter(
+            ~Exists(logs), distinct_id__in=ids[start : start + FORGET_BATCH]
+        )
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(LOCK, [str(tenant_id)])
+            forgotten += unused.delete()[0]
+    return forgotten
 
 
 class UserSets(NamedTuple):

@@ -53,9 +53,7 @@ def user_events_delete(
     api_key: ApiKey | None = None,
 ) -> DeletionReceipt:
     """Delete every event of `distinct_id` (of `logs`, the tenant's) with a receipt, and
-    its UserNumber: a number without events would only keep the id. The user sets that
-    hold the number are those of the hours of the deleted events, which the fold deletes
-    with the deletion's increments (events.usersets); a later event gets a new number."""
+    its UserNumber (events.usersets.forget_numbers), even when no event was left."""
     receipt = deletion_create(
         tenant=tenant,
         logs=logs.filter(distinct_id=distinct_id),

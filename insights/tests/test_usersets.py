@@ -5,12 +5,15 @@ the queries the sets can answer."""
 
 import contextlib
 import datetime as dt
+import io
 import random
 from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
+from django.utils import timezone
 from hypothesis import given, note
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
@@ -256,6 +259,42 @@ def test_erasing_a_person_deletes_their_number(api_client, tenant):
 
     assert response.status_code == 200, response.content
     assert list(UserNumber.objects.values_list("distinct_id", flat=True)) == ["kept"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("how", ["filter", "retention", "event"])
+def test_a_deletion_that_takes_a_users_last_event_deletes_their_number(api_client, tenant, how):
+    old, new = EventFactory(tenant=tenant, name="old"), EventFactory(tenant=tenant, name="new")
+    EventLogFactory(event=old, distinct_id="gone", timestamp=at(1, 9))
+    EventLogFactory(event=old, distinct_id="stays", timestamp=at(1, 9))
+    EventLogFactory(event=new, distinct_id="stays", timestamp=at(10, 9))
+    fold_counters()
+    build_user_sets(now=at(20))
+    assert UserNumber.objects.filter(tenant=tenant).count() == 2
+
+    if how == "filter":
+        body = {"event_name": "old"}
+        assert api_client.post("/api/deletions/", body, format="json").status_code == 201
+    elif how == "event":
+        assert api_client.delete(f"/api/events/{old.pk}/").status_code == 204
+    else:
+        tenant.retention_days = (timezone.now() - at(5)).days
+        tenant.save()
+        call_command("purge_expired", stdout=io.StringIO())
+        assert not EventLog.objects.filter(event=old).exists()
+
+    assert list(UserNumber.objects.values_list("distinct_id", flat=True)) == ["stays"]
+    # The sets still count every user once: "stays" kept their number.
+    fold_counters()
+    build_user_sets(now=at(20))
+    answer = run_query(
+        parse_query({"metrics": ["uniques"], "date_range": {"start": "2024-01-01"}}),
+        logs=EventLog.objects.filter(tenant=tenant),
+        tz=ZoneInfo("UTC"),
+        now=at(20),
+        sets=sets_of(tenant),
+    )
+    assert answer["total"] == {"uniques": 1}
 
 
 @pytest.mark.parametrize(
