@@ -7,6 +7,7 @@ from accounts.tenancy import scope_to_tenant
 from events.models import DeletionReceipt, EventLog, UserNumber
 from events.services import deletion_create
 from people.models import Person
+from stats.models import UserActivityPeriod
 
 
 def person_erase(
@@ -52,8 +53,10 @@ def user_events_delete(
     created_by: User | None = None,
     api_key: ApiKey | None = None,
 ) -> DeletionReceipt:
-    """Delete every event of `distinct_id` (of `logs`, the tenant's) with a receipt, and
-    its UserNumber (events.usersets.forget_numbers), even when no event was left."""
+    """Delete every event of `distinct_id` (of `logs`, the tenant's) with a receipt, its
+    activity periods and its UserNumber, even when no event was left. (The activity job
+    would recompute the periods from the receipt at its next run; an erasure should not
+    leave them until then.)"""
     receipt = deletion_create(
         tenant=tenant,
         logs=logs.filter(distinct_id=distinct_id),
@@ -62,5 +65,6 @@ def user_events_delete(
         created_by=created_by,
         api_key=api_key,
     )
-    scope_to_tenant(UserNumber.objects.filter(distinct_id=distinct_id), tenant).delete()
+    for model in (UserActivityPeriod, UserNumber):
+        scope_to_tenant(model.objects.filter(distinct_id=distinct_id), tenant).delete()
     return receipt

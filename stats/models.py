@@ -11,7 +11,8 @@ from events.models import DISTINCT_ID_MAX_LENGTH
 
 class UserActivityPeriod(ShardedByTenant):
     """Sum of `EventLog.count` of one end user (`distinct_id`) in one fixed UTC period
-    `[period_start, period_end)`, written only by `manage.py compute_user_activity`.
+    `[period_start, period_end)`, written only by `manage.py compute_user_activity`
+    (deleting a user's events deletes theirs at once: people.services).
 
     A row exists only for a complete period in which the user sent at least one event;
     anonymous events (empty distinct_id) are not counted.

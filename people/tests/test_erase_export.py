@@ -14,6 +14,7 @@ from events.tests.test_rollups import recount, rollup
 from people.models import Person
 from people.selectors import EXPORT_CHUNK
 from people.tests.factories import PersonFactory
+from stats.models import UserActivityPeriod
 from stats.services import user_activity_compute
 
 pytestmark = pytest.mark.pii
@@ -263,3 +264,27 @@ def test_export_holds_the_activity_periods_and_the_receipts_that_name_the_person
     assert [row["id"] for row in body["deletions"]] == [named.json()["id"]]
     assert body["deletions"][0]["filter"] == {"distinct_id": "cy", "event_name": "gone"}
     assert set(body["deletions"][0]) == {"id", "reason", "filter", "events_deleted", "created_at"}
+
+
+@pytest.mark.parametrize("route", ["/api/people/ada?erase_events=true", "/api/people/ada/events"])
+def test_erasing_or_deleting_a_users_events_drops_their_activity_periods_at_once(
+    api_client, shop, other_tenant, route
+):
+    UserActivityPeriod.objects.create(
+        tenant=other_tenant,
+        distinct_id="ada",
+        period_start=T0,
+        period_end=T0,
+        events=1,
+        computed_at=T0,
+    )
+    user_activity_compute(now=T0 + dt.timedelta(days=3))
+    assert set(
+        UserActivityPeriod.objects.filter(tenant=shop).values_list("distinct_id", flat=True)
+    ) == {"ada", "bob"}
+
+    assert api_client.delete(route).status_code == 200
+
+    # Not left until the activity job's next run; bob's and the other tenant's stay.
+    left = UserActivityPeriod.objects.values_list("tenant_id", "distinct_id").distinct()
+    assert set(left) == {(shop.pk, "bob"), (other_tenant.pk, "ada")}
