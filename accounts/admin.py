@@ -17,6 +17,7 @@ from accounts.services import (
     member_check_leaving,
     members_check_leaving,
     tenant_set_active,
+    user_tokens_revoke,
 )
 
 
@@ -105,6 +106,17 @@ class UserAdmin(DjangoUserAdmin):
                 protected = [*protected, *(f"{user}: {exc}" for user in self._owners(users))]
         return deleted, counts, perms_needed, protected
 
+    def save_model(self, request, obj, form, change):
+        """A user deactivated, or moved to another tenant, is logged out everywhere, as
+        removing a member from the team does: a token reactivated later, or one that
+        would now read the other tenant's data, is no login anyone made."""
+        super().save_model(request, obj, form, change)
+        deactivated = "is_active" in form.changed_data and not obj.is_active
+        if not change or not (deactivated or "tenant" in form.changed_data):
+            return
+        if revoked := user_tokens_revoke(user=obj):
+            messages.info(request, f"{obj.username}: {revoked} login token(s) revoked.")
+
     def delete_model(self, request, obj):
         self.delete_queryset(request, User.objects.filter(pk=obj.pk))
 
@@ -179,6 +191,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
         )
         obj.pk, obj.prefix = key.pk, key.prefix
         messages.warning(request, f"API key created. Copy it now, it is not shown again: {secret}")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        """Keys are revoked (the action above), as through the API, never deleted: the
+        row stays, saying when, and the receipts and logs that name the key keep it."""
+        return False
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):

@@ -131,8 +131,15 @@ def member_remove(*, member: User) -> None:
     member_check_leaving(member=member)
     member.is_active = False
     member.save(update_fields=["is_active"])
-    for token in member.auth_tokens.all():
+    user_tokens_revoke(user=member)
+
+
+def user_tokens_revoke(*, user: User) -> int:
+    """Log `user` out everywhere: every login token deleted; returns how many."""
+    tokens = list(user.auth_tokens.all())
+    for token in tokens:
         token.delete()  # one by one: each delete makes cached credentials stale
+    return len(tokens)
 
 
 def member_check_leaving(*, member: User) -> None:

@@ -27,7 +27,8 @@ class PersonAdminForm(forms.ModelForm):
         # The email's unique constraint is on email_key, which the form does not hold, so
         # Django's own constraint check passes over it: check the email here.
         cleaned = super().clean()
-        tenant_id, email = cleaned.get("tenant_id"), cleaned.get("email")
+        tenant_id = cleaned.get("tenant_id", self.instance.tenant_id)
+        email = cleaned.get("email")
         if tenant_id is not None and email:
             others = scope_to_tenants(Person.objects.all(), [tenant_id])
             others = others.exclude(pk=self.instance.pk)
@@ -46,3 +47,9 @@ class PersonAdmin(admin.ModelAdmin):
     list_filter = ["tenant_id"]
     search_fields = ["distinct_id", "email", "username", "first_name", "last_name"]
     readonly_fields = ["created_at", "updated_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        """A person's tenant is fixed once they exist, as through the API: moving one
+        would hand their profile to another tenant."""
+        fixed = ["tenant_id"] if obj is not None else []
+        return [*fixed, *super().get_readonly_fields(request, obj)]

@@ -201,3 +201,45 @@ def test_deleting_every_owner_at_once_is_refused_one_of_two_is_not(admin_client,
     assert LAST_OWNER in refused.content.decode()
     assert deleted.status_code == 302
     assert list(User.objects.filter(tenant=tenant)) == [user]
+
+
+@pytest.mark.parametrize("change", [{"active": False}, {"tenant": "other"}], ids=str)
+def test_a_user_deactivated_or_moved_is_logged_out_everywhere(
+    admin_client, user, tenant, other_tenant, api_client, change
+):
+    UserFactory(tenant=tenant, role="owner")  # the user is not the last owner
+    if change.get("tenant") == "other":
+        change = {"tenant": other_tenant.pk}
+    assert api_client.get("/api/events/").status_code == 200
+
+    response = admin_client.post(f"{USERS}{user.pk}/change/", user_form(user, **change))
+
+    assert response.status_code == 302
+    assert not user.auth_tokens.exists()
+    assert api_client.get("/api/events/").status_code == 401
+    # Reactivated (or moved back), the old token stays revoked.
+    admin_client.post(f"{USERS}{user.pk}/change/", user_form(user))
+    assert api_client.get("/api/events/").status_code == 401
+
+
+def test_other_changes_to_a_user_keep_their_logins(admin_client, user, api_client):
+    response = admin_client.post(f"{USERS}{user.pk}/change/", user_form(user, email="a@b.example"))
+
+    assert response.status_code == 302
+    assert api_client.get("/api/events/").status_code == 200
+
+
+def test_keys_are_revoked_in_the_admin_not_deleted(admin_client, tenant):
+    key, secret = api_key_create(tenant=tenant, name="shop", role="ingest")
+
+    page = admin_client.get(f"{KEYS}{key.pk}/delete/")
+    listed = admin_client.get(KEYS).content.decode()
+    revoked = admin_client.post(KEYS, {"action": "revoke", "_selected_action": [key.pk]})
+
+    assert page.status_code == 403
+    assert "delete_selected" not in listed
+    assert revoked.status_code == 302
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    sender = APIClient(HTTP_X_API_KEY=secret)
+    assert sender.post("/api/eventlogs/", {"event_name": "a"}, format="json").status_code == 401

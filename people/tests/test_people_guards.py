@@ -81,3 +81,21 @@ def test_a_pii_database_equal_to_the_default_one_is_an_error(monkeypatch):
     monkeypatch.setattr(settings, "DATABASES", databases)
 
     assert [error.id for error in pii_database_apart(None)] == ["people.E001"]
+
+
+def test_the_admin_keeps_a_persons_tenant(admin_client, tenant, other_tenant):
+    person = PersonFactory(tenant_id=tenant.pk, distinct_id="p1", email="p1@shop.example")
+    PersonFactory(tenant_id=tenant.pk, distinct_id="p2", email="p2@shop.example")
+    url = f"/admin/people/person/{person.pk}/change/"
+    form = {"distinct_id": "p1", "email": "p1@shop.example", "properties": "{}"}
+
+    moved = admin_client.post(url, {**form, "tenant_id": other_tenant.pk})
+    taken = admin_client.post(url, {**form, "email": "P2@shop.example"})
+
+    assert moved.status_code == 302  # saved, the tenant left as it was
+    person.refresh_from_db()
+    assert person.tenant_id == tenant.pk
+    assert 'name="tenant_id"' not in admin_client.get(url).content.decode()
+    # The email check still knows the tenant without the field.
+    assert taken.status_code == 200
+    assert taken.context["adminform"].form.errors["email"]
