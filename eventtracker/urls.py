@@ -110,4 +110,4 @@ urlpatterns = [
 handler400 = exceptions.bad_request
 handler403 = errors.permission_denied  # HTML for the pages, else JSON
 handler404 = errors.not_found
-handler500 = exceptions.server_error
+handler500 = errors.server_error  # HTML for the pages, else JSON

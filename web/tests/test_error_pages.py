@@ -63,3 +63,18 @@ def test_logging_out_by_address_is_a_405_page(web_client):
     assert "Log out with the Log out button" in response.content.decode()
     assert response["Allow"] == "POST, OPTIONS"
     assert web_client.get("/dashboard/").status_code == 200  # still logged in
+
+
+def test_a_page_that_fails_is_a_500_page_and_an_api_route_a_json_500(web_client, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("web.views.stats_context", broken)  # what the dashboard calls
+    web_client.raise_request_exception = False
+
+    response = web_client.get("/dashboard/")
+
+    _assert_page(response, 500, "Something went wrong")
+    assert "boom" not in response.content.decode()
+    monkeypatch.setattr("events.views.EventViewSet.list", broken)
+    assert web_client.get("/api/events/").json() == {"detail": "Internal server error."}
