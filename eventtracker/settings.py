@@ -257,6 +257,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1
 # CSV a zip may unpack to.
 WEBIMPORT_MAX_UPLOAD_BYTES = env.int("WEBIMPORT_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
 WEBIMPORT_MAX_BYTES = env.int("WEBIMPORT_MAX_BYTES", default=4 * 1024 * 1024 * 1024)
+# What one upload may cost a worker (webimports.limits; 0 = no limit; the command has none):
+# the bytes all its files unpack to, as read; how many times its compressed size a zip's
+# member may unpack to (past 1 MiB); the lines read; the seconds spent reading them.
+WEBIMPORT_MAX_UNPACKED_BYTES = env.int("WEBIMPORT_MAX_UNPACKED_BYTES", default=256 * 1024 * 1024)
+WEBIMPORT_MAX_RATIO = env.int("WEBIMPORT_MAX_RATIO", default=100)
+WEBIMPORT_MAX_ROWS = env.int("WEBIMPORT_MAX_ROWS", default=2_000_000)
+WEBIMPORT_MAX_SECONDS = env.float("WEBIMPORT_MAX_SECONDS", default=60.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -36,6 +36,7 @@ from accounts.tenancy import scope_to_tenant
 from core.locks import try_lock
 from events.enrichment import PAGEVIEW
 from events.models import EventLog
+from webimports.limits import Budget, Limits
 from webimports.models import ImportedDay, WebImport
 from webimports.readers import (
     PLAUSIBLE_SKIPPED,
@@ -77,11 +78,13 @@ class ImportBusy(RuntimeError):
 
 @dataclass
 class Upload:
-    """A file to read: its name, its size in bytes and how to open it (binary)."""
+    """A file to read: its name, its size in bytes, how to open it (binary), and its
+    compressed size when it is a zip's member."""
 
     name: str
     size: int
     open: Callable[[], IO[bytes]]
+    packed: int | None = None
 
     def __post_init__(self) -> None:
         # Shown in receipts (stored as JSON, which holds no NUL): printable, and short.
@@ -109,7 +112,11 @@ def uploads_of(name: str, size: int, opener: Callable[[], IO[bytes]]) -> list[Up
         raise ExportError(f"{name}: the zip holds no .csv file.")
     if sum(info.file_size for info in members) > settings.WEBIMPORT_MAX_BYTES:
         raise ExportError(f"{name}: unpacks to more than {settings.WEBIMPORT_MAX_BYTES} bytes.")
-    return [Upload(info.filename, info.file_size, _member(opener, info)) for info in members]
+    # A member's compressed size as declared, at most the zip's own (a declared one may lie).
+    return [
+        Upload(info.filename, info.file_size, _member(opener, info), min(info.compress_size, size))
+        for info in members
+    ]
 
 
 def uploads_of_paths(paths: Iterable[str | Path]) -> list[Upload]:
@@ -163,14 +170,17 @@ def run_import(
     uploads: list[Upload],
     *,
     progress: Callable[[int], None] | None = None,
+    limits: Limits | None = None,
 ) -> WebImport:
     """Reads `uploads` (an export of `source`: WebImport.Source) into `tenant`'s daily
     aggregates and returns the receipt. `progress` is told each chunk of bytes read.
-    Raises ExportError (nothing stored) or ImportBusy."""
+    Raises ExportError (nothing stored; ImportTooLarge past `limits`) or ImportBusy."""
+    budget = Budget(limits or Limits())
+    budget.declared(sum(upload.size for upload in uploads))
     with try_lock(f"webimport-{tenant.pk}") as held:
         if not held:
             raise ImportBusy("Another import of this tenant is running.")
-        with _Run(tenant, source, progress or (lambda size: None)) as run:
+        with _Run(tenant, source, progress or (lambda size: None), budget) as run:
             for upload in uploads:
                 run.read(upload)
             with transaction.atomic():
@@ -181,10 +191,13 @@ class _Run:
     """One import under way: its receipt, the days it may bring, and the rows read, which
     wait in a temporary file (BATCH at a time) until `finish` stores them."""
 
-    def __init__(self, tenant: Tenant, source: str, progress: Callable[[int], None]):
+    def __init__(
+        self, tenant: Tenant, source: str, progress: Callable[[int], None], budget: Budget
+    ):
         self.tenant = tenant
         self.source = source
         self.progress = progress
+        self.budget = budget
         self.tz = ZoneInfo(tenant.timezone)
         self.receipt = _Receipt()
         self.days = _Days(tenant, self.tz)
@@ -201,12 +214,24 @@ class _Run:
     def read(self, upload: Upload) -> None:
         try:
             with upload.open() as handle:
-                self._read_text(upload.name, handle)
+                self._read_text(upload.name, handle, self._counter(upload))
         except zipfile.BadZipFile as exc:  # a zip's member, opened or read (see _member)
             raise ExportError(f"{upload.name}: cannot be unpacked ({exc}).") from None
 
-    def _read_text(self, name: str, handle: IO[bytes]) -> None:
-        stream = io.BufferedReader(_Counting(handle, self.progress))
+    def _counter(self, upload: Upload) -> Callable[[int], None]:
+        """Told each chunk of `upload` read: spends the budget, then reports progress."""
+        read = 0
+
+        def took(size: int) -> None:
+            nonlocal read
+            read += size
+            self.budget.took(size, name=upload.name, read=read, packed=upload.packed)
+            self.progress(size)
+
+        return took
+
+    def _read_text(self, name: str, handle: IO[bytes], counter: Callable[[int], None]) -> None:
+        stream = io.BufferedReader(_Counting(handle, counter))
         lines = _Lines(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""))
         try:
             self._read_lines(name, lines)
@@ -223,6 +248,7 @@ class _Run:
         self.receipt.files.append(done)
         file = _File(name, len(self.receipt.files), reader)
         for record in records:
+            self.budget.row()
             self.receipt.read += 1
             done["rows"] += 1
             self._take(file, record, lines.number)

@@ -14,6 +14,7 @@ from accounts.tenancy import TenantScopedMixin
 from core.middleware import body_size_problem
 from core.rest import LengthRequired, PayloadTooLarge
 from webimports.importer import ImportBusy, run_import, uploads_of
+from webimports.limits import ImportTooLarge, Limits
 from webimports.models import ImportedDay, WebImport
 from webimports.readers import ExportError
 from webimports.serializers import WebImportSerializer, WebImportUploadSerializer
@@ -63,7 +64,10 @@ class WebImportViewSet(
             201: WebImportSerializer,
             400: OpenApiResponse(description="A file that is not an export of `source`"),
             409: OpenApiResponse(description="Another import of this tenant is running"),
-            413: OpenApiResponse(description="Over WEBIMPORT_MAX_UPLOAD_BYTES"),
+            413: OpenApiResponse(
+                description="Over WEBIMPORT_MAX_UPLOAD_BYTES, or a limit of what an upload "
+                "may unpack to or cost (WEBIMPORT_MAX_UNPACKED_BYTES, _RATIO, _ROWS, _SECONDS)"
+            ),
         },
     )
     def create(self, request, *args, **kwargs):
@@ -73,7 +77,11 @@ class WebImportViewSet(
         try:
             for item in upload.validated_data["files"]:
                 files += uploads_of(item.name, item.size, _opener(item))
-            receipt = run_import(self.tenant, upload.validated_data["source"], files)
+            receipt = run_import(
+                self.tenant, upload.validated_data["source"], files, limits=Limits.of_uploads()
+            )
+        except ImportTooLarge as exc:
+            raise PayloadTooLarge(str(exc)) from None
         except ExportError as exc:
             raise ValidationError({"files": [str(exc)]}) from None
         except ImportBusy:
