@@ -37,7 +37,7 @@ from core.locks import try_lock
 from events.enrichment import PAGEVIEW
 from events.models import EventLog
 from webimports.limits import Budget, Limits
-from webimports.models import ImportedDay, WebImport
+from webimports.models import ImportedDay, ImportedMetric, WebImport
 from webimports.readers import (
     PLAUSIBLE_SKIPPED,
     BadRow,
@@ -263,7 +263,7 @@ class _Run:
             return
         try:
             day = reader.day_of(record)
-            reason = self.days.reason_against(day, unit=reader.unit, file=file.number)
+            reason = self.days.reason_against(day, reader=reader, file=file.number)
             if reason is not None:
                 receipt.skip(reason, file.name, line)
                 return
@@ -276,7 +276,7 @@ class _Run:
         except BadRow as exc:
             receipt.skip("invalid_row", file.name, line, str(exc))
             return
-        self.days.bring(day, unit=reader.unit, file=file.number)
+        self.days.bring(day, reader=reader, file=file.number)
         file.lines[key] = line
         receipt.imported += 1
 
@@ -311,6 +311,7 @@ class _Run:
                 ImportedDay(tenant=self.tenant, web_import=web_import, **row._asdict())
                 for row in rows
             )
+        ImportedMetric.objects.bulk_create(self.days.metrics(web_import), batch_size=BATCH)
         return web_import
 
     def _batches(self) -> Iterator[list[Row]]:
@@ -344,9 +345,10 @@ def _reader(source: str, name: str, columns: list[str], tz: ZoneInfo) -> Reader 
 
 class _Days:
     """Which days an import may bring: from 1970 to tomorrow, before the tenant's first
-    native page view (in its zone), outside the days of its earlier imports, and a day of
-    one unit (a table) from one of its files only: a file given twice, or a zip and one
-    of its files, brings its days once."""
+    native page view (in its zone), and of each dimension a day's numbers it brings
+    (visitors, visits …) only when no earlier import brought them (ImportedMetric) nor
+    another of its files: a file given twice, or a zip and one of its files, brings its
+    days once; other tables, or other days, of an earlier import do not stand in the way."""
 
     def __init__(self, tenant: Tenant, tz: ZoneInfo):
         first_view = (
@@ -357,26 +359,55 @@ class _Days:
         )
         self.native_from = first_view.astimezone(tz).date() if first_view else None
         self.latest = timezone.now().astimezone(tz).date() + dt.timedelta(days=1)
-        self.imported = list(
-            scope_to_tenant(WebImport.objects.exclude(start_date=None), tenant).values_list(
-                "start_date", "end_date"
+        self.imported = set(
+            scope_to_tenant(ImportedMetric.objects.order_by(), tenant).values_list(
+                "date", "dimension", "metric"
             )
         )
-        self.brought: dict[tuple[str, dt.date], int] = {}  # (unit, day): the file's number
+        self.brought: dict[_Number, int] = {}  # the file's number
+        self.reasons: dict[tuple[int, dt.date], str | None] = {}  # (file, day): its reason
 
-    def reason_against(self, day: dt.date, *, unit: str, file: int) -> str | None:
+    def reason_against(self, day: dt.date, *, reader: Reader, file: int) -> str | None:
+        # A day's reason stays the same while one file is read (it brings what it may).
+        if (file, day) not in self.reasons:
+            self.reasons[file, day] = self._reason_against(day, reader=reader, file=file)
+        return self.reasons[file, day]
+
+    def _reason_against(self, day: dt.date, *, reader: Reader, file: int) -> str | None:
         if not EPOCH <= day <= self.latest:
             return "date_out_of_range"
         if self.native_from is not None and day >= self.native_from:
             return "tracked_natively"
-        if any(start <= day <= end for start, end in self.imported):
+        numbers = list(_numbers(day, reader))
+        if any(number in self.imported for number in numbers):
             return "already_imported"
-        if self.brought.get((unit, day), file) != file:
+        if any(self.brought.get(number, file) != file for number in numbers):
             return "already_imported"  # by another file of this import
         return None
 
-    def bring(self, day: dt.date, *, unit: str, file: int) -> None:
-        self.brought.setdefault((unit, day), file)
+    def bring(self, day: dt.date, *, reader: Reader, file: int) -> None:
+        for number in _numbers(day, reader):
+            self.brought.setdefault(number, file)
+
+    def metrics(self, web_import: WebImport) -> Iterator[ImportedMetric]:
+        """What the import brought, to leave out of the imports after it."""
+        for day, dimension, metric in self.brought:
+            yield ImportedMetric(
+                tenant=web_import.tenant,
+                web_import=web_import,
+                date=day,
+                dimension=dimension,
+                metric=metric,
+            )
+
+
+_Number = tuple[dt.date, str, str]  # a day's number (a metric) of a dimension
+
+
+def _numbers(day: dt.date, reader: Reader) -> Iterator[_Number]:
+    for dimension in reader.dimensions:
+        for metric in reader.metrics:
+            yield day, dimension, metric
 
 
 @dataclass

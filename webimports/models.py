@@ -76,3 +76,30 @@ class ImportedDay(ShardedByTenant):
 
     def __str__(self) -> str:
         return f"{self.date} {self.dimension} {self.value!r}"
+
+
+class ImportedMetric(ShardedByTenant):
+    """A number (`metric`: visitors, visits …) of one day and dimension that an import
+    brought: each is brought once, so a later import leaves out what one before it
+    brought for that day (and what it did not bring, it may still bring)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    web_import = TenantForeignKey(
+        WebImport, on_delete=models.CASCADE, related_name="metrics", db_index=False
+    )
+    date = models.DateField()
+    dimension = models.CharField(max_length=16, choices=ImportedDay.Dimension.choices)
+    metric = models.CharField(max_length=16)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "date", "dimension", "metric"], name="importedmetric_once"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "web_import"], name="importedmetric_tenant_import"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.dimension} {self.metric}"

@@ -33,6 +33,9 @@ MAX_VALUE = 2000  # characters of a breakdown value kept
 MAX_NUMBER = 2**62  # a metric above this is a broken file, not a site
 
 
+METRICS = ("visitors", "visits", "pageviews", "bounces", "visit_duration")  # Row's numbers
+
+
 class ExportError(ValueError):
     """A file this reader cannot take at all (its header, its table): nothing is imported."""
 
@@ -57,12 +60,10 @@ class Reader:
     `add` it, and `finish` once the file is read (for formats that aggregate)."""
 
     table = ""
-
-    @property
-    def unit(self) -> str:
-        """What one file brings of a day: another file of the same unit brings the same
-        numbers again (a file given twice, a zip and one of its files)."""
-        return self.table
+    # What a line brings of its day: numbers (Row's) of dimensions. Another file, or an
+    # import, that brings one of them for that day brings the same numbers again.
+    dimensions: tuple[str, ...] = ()
+    metrics: frozenset[str] = frozenset(METRICS)
 
     def day_of(self, record: dict[str, str]) -> dt.date:
         return parse_date(text(record, "date"))
@@ -132,6 +133,9 @@ class PlausibleReader(Reader):
         missing = [name for name in self.spec.required if name not in columns]
         if missing:
             raise ExportError(f"Plausible's {table} table needs the columns {', '.join(missing)}.")
+        self.dimensions = tuple(dimension for dimension, _ in self.spec.dimensions) or ("visitors",)
+        if table == "sources":
+            self.dimensions += ("channels",)
 
     def add(self, record: dict[str, str]) -> Iterable[Row]:
         day = self.day_of(record)
@@ -182,6 +186,10 @@ def _channel_of_source(record: dict[str, str]) -> str:
 
 UMAMI_REQUIRED = ("session_id", "visit_id", "created_at", "url_path", "event_type")
 UMAMI_PAGEVIEW = "1"
+UMAMI_DIMENSIONS = (
+    "visitors", "pages", "entry_pages", "exit_pages", "sources", "channels", "utm_sources",
+    "utm_mediums", "utm_campaigns", "countries", "devices", "browsers", "oses",
+)  # fmt: skip
 # Umami's browser ids → the names ua-parser (the native enrichment) gives.
 UMAMI_BROWSERS = {
     "chrome": "Chrome", "crios": "Chrome Mobile iOS", "chromium-webview": "Chrome Mobile WebView",
@@ -219,6 +227,7 @@ class UmamiReader(Reader):
             raise ExportError(f"Umami's website_event export needs the columns {missing}.")
         self.tz = tz
         self.visits: dict[str, _UmamiVisit] = {}
+        self.dimensions = UMAMI_DIMENSIONS
 
     def day_of(self, record: dict[str, str]) -> dt.date:
         return self._instant(record).astimezone(self.tz).date()
@@ -375,22 +384,21 @@ class GaReader(Reader):
             found = ", ".join(column for column, _ in dimensions)
             raise ExportError(f"Export one dimension besides Date at a time, not {found}.")
         self.dimension = dimensions[0] if dimensions else None
-        self.metrics = {GA_METRICS[name]: names[name] for name in names if name in GA_METRICS}
-        if not {"visitors", "visits", "pageviews"} & set(self.metrics):
+        # Our metric (GA_METRICS) → its column.
+        self.columns = {GA_METRICS[name]: names[name] for name in names if name in GA_METRICS}
+        if not {"visitors", "visits", "pageviews"} & set(self.columns):
             raise ExportError("The report has no Users, Sessions or Views column.")
         self.table = self.dimension[1] if self.dimension else "visitors"
-
-    @property
-    def unit(self) -> str:
+        self.dimensions = (self.table,)
         # Reports of one dimension with other metrics (Users in one, Views in another) add up.
-        return f"{self.table}: {', '.join(sorted(self.metrics))}"
+        self.metrics = frozenset(_ga_numbers(self.columns))
 
     def day_of(self, record: dict[str, str]) -> dt.date:
         return parse_date(text(record, self.date))
 
     def add(self, record: dict[str, str]) -> Iterable[Row]:
         day = self.day_of(record)
-        metrics = self.metrics
+        metrics = self.columns
         visits = count(record, metrics["visits"]) if "visits" in metrics else 0
         bounces = count(record, metrics["bounces"]) if "bounces" in metrics else 0
         if "bounces" not in metrics and "bounce_rate" in metrics:
@@ -415,6 +423,15 @@ class GaReader(Reader):
         if dimension == "channels":
             value = GA_CHANNELS.get(value.lower(), "other" if value else "")
         return [Row(day, dimension, normalised(dimension, value), *numbers)]
+
+
+def _ga_numbers(metrics: dict[str, str]) -> Iterable[str]:
+    """The numbers (Row's) a report's metrics give: bounces and durations need sessions."""
+    yield from {"visitors", "visits", "pageviews", "bounces"} & set(metrics)
+    if "visits" in metrics and "bounce_rate" in metrics:
+        yield "bounces"
+    if "visits" in metrics and "duration" in metrics:
+        yield "visit_duration"
 
 
 # ---------------------------------------------------------------------------------------

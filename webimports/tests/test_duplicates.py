@@ -133,3 +133,43 @@ def test_a_day_of_a_table_comes_from_its_first_file(api_client):
 
     assert (receipt["rows_imported"], receipt["rows_skipped"]) == (2, {"already_imported": 1})
     assert stats(api_client)["visitors"] == 15
+
+
+def test_an_earlier_import_leaves_out_only_the_tables_and_days_it_brought(api_client):
+    visitors = "date,visitors,pageviews,bounces,visits,visit_duration\n2024-01-01,10,30,4,12,600\n"
+    pages = "date,page,visitors,pageviews\n2024-01-01,/,8,15\n2024-01-01,/pricing,4,10\n"
+    ends = visitors + "2024-01-31,1,1,1,1,1\n"
+    middle = visitors.replace("2024-01-01", "2024-01-15")
+
+    imported(api_client, "plausible", [(VISITORS, ends)])
+    other_table = imported(api_client, "plausible", [("imported_pages_x.csv", pages)])
+    day_between = imported(api_client, "plausible", [(VISITORS, middle)])
+    same_again = imported(api_client, "plausible", [(VISITORS, ends)])
+
+    assert (other_table["rows_imported"], other_table["rows_skipped"]) == (2, {})
+    assert (day_between["rows_imported"], day_between["rows_skipped"]) == (1, {})
+    assert same_again["rows_skipped"] == {"already_imported": 2}
+    body = stats(api_client)
+    assert (body["visitors"], body["pageviews"]) == (21, 61)
+    assert len(body["pages"]) == 2
+
+
+def test_a_day_brought_by_another_source_is_not_brought_again(api_client):
+    locations = (
+        "date,country,visitors,visits,visit_duration,bounces,pageviews\n2024-01-01,DE,6,7,3,2,18\n"
+    )
+    imported(api_client, "plausible", [("imported_locations_x.csv", locations)])
+
+    receipt = imported(api_client, "ga", [("c.csv", "Date,Country,Users\n20240101,Germany,6\n")])
+
+    assert receipt["rows_skipped"] == {"already_imported": 1}
+    assert ImportedDay.objects.filter(dimension="countries").count() == 1
+
+
+def test_deleting_an_import_lets_its_days_be_imported_again(api_client):
+    receipt = imported(api_client, "plausible", [(VISITORS, PLAUSIBLE[VISITORS])])
+    api_client.delete(f"/api/imports/{receipt['id']}/")
+
+    again = imported(api_client, "plausible", [(VISITORS, PLAUSIBLE[VISITORS])])
+
+    assert (again["rows_imported"], again["rows_skipped"]) == (2, {})
