@@ -39,6 +39,7 @@ from events.models import EventLog
 from webimports.limits import Budget, Limits
 from webimports.models import ImportedDay, ImportedMetric, WebImport
 from webimports.readers import (
+    METRICS,
     PLAUSIBLE_SKIPPED,
     BadRow,
     ExportError,
@@ -245,6 +246,8 @@ class _Run:
         records.fieldnames = [column.strip() for column in records.fieldnames or []]
         reader = _reader(self.source, name, records.fieldnames, self.tz)
         done = {"name": name, "table": reader.table if reader else None, "rows": 0}
+        if reader is not None and reader.note:
+            done["note"] = reader.note
         self.receipt.files.append(done)
         file = _File(name, len(self.receipt.files), reader)
         for record in records:
@@ -272,10 +275,16 @@ class _Run:
                 same = f"the same line as line {file.lines[key]}."
                 receipt.skip("duplicate_row", file.name, line, same)
                 return
-            self.store(reader.add(record))
+            rows = reader.add(record)
+            free = self.days.metrics_free(day, reader=reader, file=file.number)
+            if free != reader.metrics:  # another report brought the others
+                rows = [_only(row, free) for row in rows]
+            self.store(rows)
         except BadRow as exc:
             receipt.skip("invalid_row", file.name, line, str(exc))
             return
+        except ExportError as exc:  # the file is not what its header said (a GA report)
+            raise ExportError(f"{file.name}, line {line}: {exc}") from None
         self.days.bring(day, reader=reader, file=file.number)
         file.lines[key] = line
         receipt.imported += 1
@@ -365,28 +374,36 @@ class _Days:
             )
         )
         self.brought: dict[_Number, int] = {}  # the file's number
-        self.reasons: dict[tuple[int, dt.date], str | None] = {}  # (file, day): its reason
+        self.free: dict[tuple[int, dt.date], frozenset[str]] = {}  # (file, day): its metrics
 
     def reason_against(self, day: dt.date, *, reader: Reader, file: int) -> str | None:
-        # A day's reason stays the same while one file is read (it brings what it may).
-        if (file, day) not in self.reasons:
-            self.reasons[file, day] = self._reason_against(day, reader=reader, file=file)
-        return self.reasons[file, day]
-
-    def _reason_against(self, day: dt.date, *, reader: Reader, file: int) -> str | None:
         if not EPOCH <= day <= self.latest:
             return "date_out_of_range"
         if self.native_from is not None and day >= self.native_from:
             return "tracked_natively"
-        numbers = list(_numbers(day, reader))
-        if any(number in self.imported for number in numbers):
-            return "already_imported"
-        if any(self.brought.get(number, file) != file for number in numbers):
-            return "already_imported"  # by another file of this import
+        free = self.metrics_free(day, reader=reader, file=file)
+        # A report (GA) brings the metrics still free; a table all of its numbers or none.
+        if not free or (not reader.partial and free != reader.metrics):
+            return "already_imported"  # by an earlier import, or another file of this one
         return None
 
+    def metrics_free(self, day: dt.date, *, reader: Reader, file: int) -> frozenset[str]:
+        """The metrics of `reader` no earlier import nor other file brought for `day`;
+        the same while one file is read (it brings what it may)."""
+        if (file, day) not in self.free:
+            self.free[file, day] = frozenset(
+                metric
+                for metric in reader.metrics
+                if not any(
+                    number in self.imported or self.brought.get(number, file) != file
+                    for number in _numbers(day, reader.dimensions, (metric,))
+                )
+            )
+        return self.free[file, day]
+
     def bring(self, day: dt.date, *, reader: Reader, file: int) -> None:
-        for number in _numbers(day, reader):
+        free = self.metrics_free(day, reader=reader, file=file)
+        for number in _numbers(day, reader.dimensions, free):
             self.brought.setdefault(number, file)
 
     def metrics(self, web_import: WebImport) -> Iterator[ImportedMetric]:
@@ -404,9 +421,9 @@ class _Days:
 _Number = tuple[dt.date, str, str]  # a day's number (a metric) of a dimension
 
 
-def _numbers(day: dt.date, reader: Reader) -> Iterator[_Number]:
-    for dimension in reader.dimensions:
-        for metric in reader.metrics:
+def _numbers(day: dt.date, dimensions: Iterable[str], metrics: Iterable[str]) -> Iterator[_Number]:
+    for dimension in dimensions:
+        for metric in metrics:
             yield day, dimension, metric
 
 
@@ -419,6 +436,11 @@ class _File:
     number: int
     reader: Reader | None
     lines: dict[int, int] = field(default_factory=dict)  # key: the line's number
+
+
+def _only(row: Row, metrics: frozenset[str]) -> Row:
+    """`row` with its numbers but `metrics` 0."""
+    return row._replace(**{name: 0 for name in METRICS if name not in metrics})
 
 
 def _line_key(record: dict[str, Any]) -> int:

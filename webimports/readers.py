@@ -60,10 +60,14 @@ class Reader:
     `add` it, and `finish` once the file is read (for formats that aggregate)."""
 
     table = ""
+    note = ""  # said in the receipt, of the file
     # What a line brings of its day: numbers (Row's) of dimensions. Another file, or an
     # import, that brings one of them for that day brings the same numbers again.
     dimensions: tuple[str, ...] = ()
     metrics: frozenset[str] = frozenset(METRICS)
+    # Whether a line may bring some of its metrics (those no other brought): a report's
+    # Users and Views are independent numbers; a table's are one line of an export.
+    partial = False
 
     def day_of(self, record: dict[str, str]) -> dt.date:
         return parse_date(text(record, "date"))
@@ -365,11 +369,20 @@ GA_CHANNELS = {
     "paid shopping": "paid", "paid video": "paid", "display": "paid", "cross-network": "paid",
     "organic social": "social", "email": "email", "direct": "direct", "referral": "other",
 }  # fmt: skip
+# Dimensions of GA's reports not read here: their rows would be summed as the day's totals.
+GA_UNREAD_DIMENSIONS = frozenset({
+    "page title", "page title and screen class", "page title and screen name", "hostname",
+    "city", "region", "continent", "sub-continent", "language", "event name", "hour",
+    "day of week", "week", "month", "year", "nth day", "first user source", "content group",
+    "screen resolution", "device model", "age", "gender", "user type", "new / established",
+})  # fmt: skip
+GA_NUMBER = re.compile(r"[-+]?[\d.,:]*%?(?:[eE][-+]?\d+)?")  # a metric's value (or empty)
 GA_NONE = frozenset({"(not set)", "(none)", "(direct)", "(other)"})
 
 
 class GaReader(Reader):
     table = "report"
+    partial = True
 
     def __init__(self, columns: list[str]):
         names = {column.strip().lower(): column for column in columns}
@@ -384,11 +397,23 @@ class GaReader(Reader):
             found = ", ".join(column for column, _ in dimensions)
             raise ExportError(f"Export one dimension besides Date at a time, not {found}.")
         self.dimension = dimensions[0] if dimensions else None
+        known = {*GA_DATES, *GA_DIMENSIONS, *GA_METRICS}
+        unknown = [column for name, column in names.items() if name not in known]
+        refused = [column for column in unknown if column.lower() in GA_UNREAD_DIMENSIONS]
+        if refused:
+            raise ExportError(_unread(refused))
+        self.unknown = unknown  # other metrics, left out; a dimension is refused (add)
         # Our metric (GA_METRICS) → its column.
         self.columns = {GA_METRICS[name]: names[name] for name in names if name in GA_METRICS}
         if not {"visitors", "visits", "pageviews"} & set(self.columns):
             raise ExportError("The report has no Users, Sessions or Views column.")
         self.table = self.dimension[1] if self.dimension else "visitors"
+        if self.dimension is not None:
+            self.note = (
+                f"Numbers per {self.dimension[0]}, not added to the day's totals: users of "
+                f"several values would be counted twice. A report without a dimension "
+                f"brings the totals."
+            )
         self.dimensions = (self.table,)
         # Reports of one dimension with other metrics (Users in one, Views in another) add up.
         self.metrics = frozenset(_ga_numbers(self.columns))
@@ -398,6 +423,9 @@ class GaReader(Reader):
 
     def add(self, record: dict[str, str]) -> Iterable[Row]:
         day = self.day_of(record)
+        for column in self.unknown:  # a metric holds numbers; a dimension's rows are not days
+            if not GA_NUMBER.fullmatch(text(record, column)):
+                raise ExportError(_unread([column]))
         metrics = self.columns
         visits = count(record, metrics["visits"]) if "visits" in metrics else 0
         bounces = count(record, metrics["bounces"]) if "bounces" in metrics else 0
@@ -423,6 +451,15 @@ class GaReader(Reader):
         if dimension == "channels":
             value = GA_CHANNELS.get(value.lower(), "other" if value else "")
         return [Row(day, dimension, normalised(dimension, value), *numbers)]
+
+
+def _unread(columns: list[str]) -> str:
+    read = "page, landing page, source, medium, campaign, default channel group, country, "
+    read += "device category, browser, operating system"
+    return (
+        f"{', '.join(columns)}: not a dimension read here (the report's rows would be summed "
+        f"as the day's). Export the report with Date and at most one of: {read}."
+    )
 
 
 def _ga_numbers(metrics: dict[str, str]) -> Iterable[str]:

@@ -2,6 +2,7 @@
 given twice, a zip and one of its files, a line repeated in a file."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from webimports.models import ImportedDay
 from webimports.tests.test_imports import (
@@ -173,3 +174,51 @@ def test_deleting_an_import_lets_its_days_be_imported_again(api_client):
     again = imported(api_client, "plausible", [(VISITORS, PLAUSIBLE[VISITORS])])
 
     assert (again["rows_imported"], again["rows_skipped"]) == (2, {})
+
+
+def test_each_metric_of_google_analytics_reports_is_counted_once_per_day(api_client):
+    sessions = "Date,Total users,Sessions\n20240101,150,200\n"
+    views = "Date,Total users,Views\n20240101,150,500\n"
+
+    receipt = imported(api_client, "ga", [("s.csv", sessions), ("v.csv", views)])
+    later = imported(api_client, "ga", [("u.csv", "Date,Users\n20240101,150\n")])
+
+    assert (receipt["rows_imported"], receipt["rows_skipped"]) == (2, {})
+    assert later["rows_skipped"] == {"already_imported": 1}
+    body = stats(api_client)
+    assert (body["visitors"], body["visits"], body["pageviews"]) == (150, 200, 500)
+
+
+@pytest.mark.parametrize(
+    ("report", "column"),
+    [
+        ("Date,Page title,Total users,Views\n20240101,Home,10,20\n", "Page title"),
+        ("Date,Landing page,Ad format,Sessions\n20240101,/,Banner,3\n", "Ad format"),
+    ],
+    ids=["known-elsewhere", "any-text-column"],
+)
+def test_a_google_analytics_dimension_not_read_is_refused_naming_it(api_client, report, column):
+    response = api_client.post(
+        "/api/imports/",
+        {"source": "ga", "files": [SimpleUploadedFile("r.csv", report.encode())]},
+        format="multipart",
+    )
+
+    assert response.status_code == 400, response.content
+    assert f"{column}: not a dimension read here" in response.json()["files"][0]
+    assert not ImportedDay.objects.exists()
+
+
+def test_other_google_analytics_metrics_are_left_out(api_client):
+    report = "Date,Users,New users,Engagement rate\n20240101,10,4,45.5%\n"
+
+    receipt = imported(api_client, "ga", [("r.csv", report)])
+
+    assert (receipt["rows_imported"], stats(api_client)["visitors"]) == (1, 10)
+
+
+def test_a_google_analytics_breakdown_says_it_brings_no_totals(api_client):
+    receipt = imported(api_client, "ga", [("c.csv", "Date,Country,Users\n20240101,Germany,6\n")])
+
+    assert "not added to the day's totals" in receipt["files"][0]["note"]
+    assert stats(api_client)["countries"] == [{"value": "DE", "visitors": 6, "visits": 0}]
