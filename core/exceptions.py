@@ -10,7 +10,8 @@ from typing import Any
 
 import psycopg
 from django import db
-from django.core.exceptions import RequestDataTooBig
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import csrf
 from django.views.decorators.csrf import csrf_exempt
@@ -44,10 +45,13 @@ TRANSIENT_PG_ERRORS = (
 
 def exception_handler(exc, context) -> Response | None:
     """DRF's handler, plus: oversize bodies read lazily by Django become a JSON 413, a
-    415 names the media types the route takes, and a lost database connection is a 503
-    with Retry-After instead of a 500."""
+    form of too many files or fields a 400 naming the limit, a 415 names the media types
+    the route takes, and a lost database connection is a 503 with Retry-After instead of
+    a 500."""
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    if (too_many := too_many_parts(exc)) is not None:
+        exc = exceptions.ParseError(too_many)
     if isinstance(exc, exceptions.UnsupportedMediaType) and (request := context.get("request")):
         # curl -d sends a form's type: say what to send instead.
         taken = ", ".join(parser.media_type for parser in request.parsers)
@@ -83,9 +87,18 @@ def json_error(status: int, detail: str, **extra: Any) -> JsonResponse:
     return JsonResponse({"detail": detail, **extra}, status=status)
 
 
+def too_many_parts(exc: BaseException | None) -> str | None:
+    """What a form over Django's limits of files or fields says (None: another error)."""
+    if isinstance(exc, TooManyFilesSent):
+        return f"At most {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files per request."
+    if isinstance(exc, TooManyFieldsSent):
+        return f"At most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} form fields per request."
+    return None
+
+
 # Django-level error handlers (outside DRF views): JSON like every other error.
 def bad_request(request, exception=None) -> JsonResponse:
-    return json_error(400, "Bad request.")
+    return json_error(400, too_many_parts(exception) or "Bad request.")
 
 
 def permission_denied(request, exception=None) -> JsonResponse:
