@@ -244,6 +244,9 @@ class _Run:
     def _read_lines(self, name: str, lines: "_Lines") -> None:
         records = csv.DictReader(lines, strict=True)
         records.fieldnames = [column.strip() for column in records.fieldnames or []]
+        repeated = sorted({c for c in records.fieldnames if records.fieldnames.count(c) > 1})
+        if repeated:
+            raise ExportError(f"{name}, line {lines.number}: the column {repeated[0]} twice.")
         reader = _reader(self.source, name, records.fieldnames, self.tz)
         done = {"name": name, "table": reader.table if reader else None, "rows": 0}
         if reader is not None and reader.note:
@@ -252,6 +255,11 @@ class _Run:
         file = _File(name, len(self.receipt.files), reader)
         for record in records:
             self.budget.row()
+            if None in record or None in record.values():  # more values, or fewer
+                raise ExportError(
+                    f"{name}, line {lines.number}: {_values_in(record)} values, the header "
+                    f"has {len(records.fieldnames)} columns."
+                )
             self.receipt.read += 1
             done["rows"] += 1
             self._take(file, record, lines.number)
@@ -436,6 +444,13 @@ class _File:
     number: int
     reader: Reader | None
     lines: dict[int, int] = field(default_factory=dict)  # key: the line's number
+
+
+def _values_in(record: dict[Any, Any]) -> int:
+    """A line's values, read by csv.DictReader (a missing one None, more under None)."""
+    return sum(value is not None for key, value in record.items() if key is not None) + len(
+        record.get(None, [])
+    )
 
 
 def _only(row: Row, metrics: frozenset[str]) -> Row:

@@ -560,6 +560,8 @@ def seconds(record: dict[str, str], column: str) -> float:
     """A duration as GA writes it: seconds, or "00:01:23"."""
     raw = text(record, column)
     try:
+        if raw.count(":") > 2:
+            raise ValueError(raw)
         if ":" in raw:
             hours, minutes, secs = (["0", "0", *raw.split(":")])[-3:]
             value = int(hours) * 3600 + int(minutes) * 60 + float(secs)

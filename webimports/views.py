@@ -71,6 +71,8 @@ class WebImportViewSet(
         },
     )
     def create(self, request, *args, **kwargs):
+        if len(request.data.getlist("source")) > 1:  # a form keeps the last: say which
+            raise ValidationError({"source": ["Give source once."]})
         upload = WebImportUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         files = []

@@ -27,6 +27,7 @@ def csv_text(header: str, *rows: str) -> str:
     return "\n".join([header, *rows]) + "\n"
 
 
+HEADER_V = "date,visitors,pageviews,bounces,visits,visit_duration\n"
 PLAUSIBLE = {
     "imported_visitors_20240101_20240102.csv": csv_text(
         "date,visitors,pageviews,bounces,visits,visit_duration",
@@ -566,3 +567,40 @@ def test_long_values_are_cut_and_odd_file_names_kept_printable(api_client):
     stored = ImportedDay.objects.get(dimension="sources")
     assert stored.value == long_source[:2000]
     assert len(ImportedDay.objects.get(dimension="utm_sources").value) == 2000
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (HEADER_V + "2024-01-01,10,30,4,12,600,7\n", "x.csv, line 2: 7 values, the header has 6"),
+        (HEADER_V + "2024-01-01,10,30\n", "x.csv, line 2: 3 values, the header has 6"),
+        ("date,page,page,visitors,pageviews\n2024-01-01,/,/a,1,1\n", "the column page twice"),
+    ],
+    ids=["too-many-values", "too-few-values", "repeated-column"],
+)
+def test_ragged_lines_and_repeated_columns_are_refused_naming_them(api_client, text, message):
+    response = upload(api_client, "plausible", {"imported_visitors_x.csv": text})
+
+    assert response.status_code == 400, response.content
+    assert message.split(": ", 1)[-1] in response.json()["files"][0]
+    assert not ImportedDay.objects.exists()
+
+
+def test_source_given_twice_is_refused(api_client):
+    files = [
+        SimpleUploadedFile("x.csv", PLAUSIBLE["imported_visitors_20240101_20240102.csv"].encode())
+    ]
+    data = {"source": ["plausible", "ga"], "files": files}
+
+    response = api_client.post(URL, data, format="multipart")
+
+    assert response.status_code == 400
+    assert "source" in response.json()
+
+
+def test_a_duration_of_four_parts_is_an_invalid_row(api_client):
+    report = "Date,Sessions,Avg. session duration\n20240101,2,1:2:3:4\n"
+
+    receipt = imported(api_client, "ga", {"r.csv": report})
+
+    assert receipt["rows_skipped"] == {"invalid_row": 1}
