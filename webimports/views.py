@@ -13,11 +13,12 @@ from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
 from core.middleware import body_size_problem
 from core.rest import LengthRequired, PayloadTooLarge
-from webimports.importer import ImportBusy, run_import, uploads_of
+from webimports.importer import ImportBusy, run_import
 from webimports.limits import ImportTooLarge, Limits
 from webimports.models import ImportedDay, WebImport
 from webimports.readers import ExportError
 from webimports.serializers import WebImportSerializer, WebImportUploadSerializer
+from webimports.uploads import uploads_of
 
 
 class Busy(APIException):

@@ -13,7 +13,8 @@ from django.utils import timezone
 from events.tests.factories import EventFactory, EventLogFactory
 from web.tests.markup import parse
 from web.tests.test_accessibility import assert_accessible
-from webimports.importer import Upload, run_import
+from webimports.importer import run_import
+from webimports.uploads import Upload
 
 pytestmark = pytest.mark.django_db
 URL = "/dashboard/web/"

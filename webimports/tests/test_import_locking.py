@@ -8,8 +8,9 @@ import sqlite3
 import pytest
 from django.db import connection
 
-from webimports.importer import Upload, run_import
+from webimports.importer import run_import
 from webimports.models import ImportedDay
+from webimports.uploads import Upload
 
 LINES = 5000  # enough lines that reading them reports progress more than once
 

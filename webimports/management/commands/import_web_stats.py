@@ -6,10 +6,11 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from accounts.management.arguments import TENANT_HELP, tenant_argument
-from webimports.importer import ImportBusy, run_import, uploads_of_paths
+from webimports.importer import ImportBusy, run_import
 from webimports.models import WebImport
 from webimports.readers import ExportError
 from webimports.serializers import WebImportSerializer
+from webimports.uploads import uploads_of_paths
 
 
 class Command(BaseCommand):
