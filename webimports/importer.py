@@ -28,10 +28,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Tenant
-from accounts.tenancy import scope_to_tenant
 from core.locks import try_lock
-from events.enrichment import PAGEVIEW
-from events.models import EventLog
+from webimports.days import Days
 from webimports.limits import Budget, Limits
 from webimports.models import ImportedDay, ImportedMetric, WebImport
 from webimports.readers import (
@@ -50,7 +48,6 @@ from webimports.uploads import Upload
 
 BATCH = 2000  # rows per INSERT
 MAX_ERRORS = 20  # problems listed in a receipt (all are counted)
-EPOCH = dt.date(1970, 1, 1)
 
 
 class ImportBusy(RuntimeError):
@@ -115,7 +112,7 @@ class _Run:
         self.budget = budget
         self.tz = ZoneInfo(tenant.timezone)
         self.receipt = _Receipt()
-        self.days = _Days(tenant, self.tz)
+        self.days = Days(tenant, self.tz)
         self.pending: list[Row] = []
         self.spilled = tempfile.TemporaryFile()  # noqa: SIM115 - closed by __exit__
         self.started = timezone.now()
@@ -272,81 +269,6 @@ def _reader(source: str, name: str, columns: list[str], tz: ZoneInfo) -> Reader 
         return GaReader(columns)
     except ExportError as exc:
         raise ExportError(f"{name}: {exc}") from None
-
-
-class _Days:
-    """Which days an import may bring: from 1970 to tomorrow, before the tenant's first
-    native page view (in its zone), and of each dimension a day's numbers it brings
-    (visitors, visits …) only when no earlier import brought them (ImportedMetric) nor
-    another of its files: a file given twice, or a zip and one of its files, brings its
-    days once; other tables, or other days, of an earlier import do not stand in the way."""
-
-    def __init__(self, tenant: Tenant, tz: ZoneInfo):
-        first_view = (
-            scope_to_tenant(EventLog.objects.filter(event__name=PAGEVIEW), tenant)
-            .order_by("timestamp")
-            .values_list("timestamp", flat=True)
-            .first()
-        )
-        self.native_from = first_view.astimezone(tz).date() if first_view else None
-        self.latest = timezone.now().astimezone(tz).date() + dt.timedelta(days=1)
-        self.imported = set(
-            scope_to_tenant(ImportedMetric.objects.order_by(), tenant).values_list(
-                "date", "dimension", "metric"
-            )
-        )
-        self.brought: dict[_Number, int] = {}  # the file's number
-        self.free: dict[tuple[int, dt.date], frozenset[str]] = {}  # (file, day): its metrics
-
-    def reason_against(self, day: dt.date, *, reader: Reader, file: int) -> str | None:
-        if not EPOCH <= day <= self.latest:
-            return "date_out_of_range"
-        if self.native_from is not None and day >= self.native_from:
-            return "tracked_natively"
-        free = self.metrics_free(day, reader=reader, file=file)
-        # A report (GA) brings the metrics still free; a table all of its numbers or none.
-        if not free or (not reader.partial and free != reader.metrics):
-            return "already_imported"  # by an earlier import, or another file of this one
-        return None
-
-    def metrics_free(self, day: dt.date, *, reader: Reader, file: int) -> frozenset[str]:
-        """The metrics of `reader` no earlier import nor other file brought for `day`;
-        the same while one file is read (it brings what it may)."""
-        if (file, day) not in self.free:
-            self.free[file, day] = frozenset(
-                metric
-                for metric in reader.metrics
-                if not any(
-                    number in self.imported or self.brought.get(number, file) != file
-                    for number in _numbers(day, reader.dimensions, (metric,))
-                )
-            )
-        return self.free[file, day]
-
-    def bring(self, day: dt.date, *, reader: Reader, file: int) -> None:
-        free = self.metrics_free(day, reader=reader, file=file)
-        for number in _numbers(day, reader.dimensions, free):
-            self.brought.setdefault(number, file)
-
-    def metrics(self, web_import: WebImport) -> Iterator[ImportedMetric]:
-        """What the import brought, to leave out of the imports after it."""
-        for day, dimension, metric in self.brought:
-            yield ImportedMetric(
-                tenant=web_import.tenant,
-                web_import=web_import,
-                date=day,
-                dimension=dimension,
-                metric=metric,
-            )
-
-
-_Number = tuple[dt.date, str, str]  # a day's number (a metric) of a dimension
-
-
-def _numbers(day: dt.date, dimensions: Iterable[str], metrics: Iterable[str]) -> Iterator[_Number]:
-    for dimension in dimensions:
-        for metric in metrics:
-            yield day, dimension, metric
 
 
 @dataclass
