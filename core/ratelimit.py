@@ -11,6 +11,7 @@ credential may get up to workers times the rate. Set REDIS_URL to share one exac
 remaining count that the RateLimit-* headers report.)
 """
 
+import dataclasses
 import logging
 import math
 import threading
@@ -49,7 +50,24 @@ def peek(counter: str, rate: Rate, *, now: float | None = None) -> Window:
     return _window(counter, rate, now, counting=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What a request was counted as: its counter, under which rate, in which window
+    (its start), and the count after its hit."""
+
+    counter: str
+    rate: Rate
+    start: int
+    count: int
+
+
 def _window(counter: str, rate: Rate, now: float | None, *, counting: bool) -> Window:
+    return _counted(counter, rate, now, counting=counting)[0]
+
+
+def _counted(
+    counter: str, rate: Rate, now: float | None, *, counting: bool
+) -> tuple[Window, Counted]:
     now = time.time() if now is None else now
     start = math.floor(now / rate.seconds) * rate.seconds
     if counting:
@@ -58,6 +76,13 @@ def _window(counter: str, rate: Rate, now: float | None, *, counting: bool) -> W
         )
     else:
         count = _redis_count(counter, start) if settings.REDIS_URL else LOCAL.count(counter, start)
+    counted = Counted(counter, rate, start, count)
+    return _settled(counted, rate, now, counting=counting), counted
+
+
+def _settled(counted: Counted, rate: Rate, now: float, *, counting: bool) -> Window:
+    """The window of `counted`'s count judged by `rate` (of the same period)."""
+    count, start = counted.count, counted.start
     # After a hit, the count includes it; a peek asks whether one more would fit.
     return Window(
         limit=rate.limit,
@@ -162,22 +187,37 @@ class CredentialRateThrottle(BaseThrottle):
 
 def credential_window(request: HttpRequest, principal, *, scope: str) -> Window | None:
     """Count `request` once against its credential's `scope` rate and keep the window on
-    the request (for RateLimitHeadersMiddleware); None when it is not limited. A request
-    already counted (the single-event fast path counts before it may hand a request on to
-    the view) is not counted again."""
-    window = getattr(request, "rate_limit_window", None)
-    if window is not None:
-        return window
+    the request (for RateLimitHeadersMiddleware); None when it is not limited.
+
+    A request already counted (the single-event fast path counts before it may hand a
+    request on to the view) is not counted again; but the fast path judged it by the
+    rate of its tenant as cached, and the view calls again with the tenant as it is now:
+    if the rate changed in between, the request is judged by the rate now (its count
+    under a limit of the same period; counted in the new period's window otherwise), so
+    a changed rate holds from the very next request in every process."""
+    counted: Counted | None = getattr(request, "rate_limit_counted", None)
     tenant = getattr(principal, "tenant", None)
     if not principal.is_authenticated or tenant is None:
-        return None
+        return getattr(request, "rate_limit_window", None)
     rate = parse_rate(getattr(tenant, f"{scope}_rate") or _default_rate(scope))
+    key = getattr(principal, "api_key", None)
+    counter = f"{scope}:key:{key.pk}" if key is not None else f"{scope}:user:{principal.pk}"
+    if counted is not None and counted.counter == counter:
+        if counted.rate == rate:
+            return request.rate_limit_window
+        if rate is None:  # lifted since: not limited, no RateLimit-* headers
+            request.rate_limit_window = request.rate_limit_counted = None
+            return None
+        if rate.seconds == counted.rate.seconds:  # the same window, another limit
+            window = _settled(counted, rate, time.time(), counting=True)
+            request.rate_limit_window = window
+            request.rate_limit_counted = dataclasses.replace(counted, rate=rate)
+            return window
     if rate is None:
         return None
-    key = getattr(principal, "api_key", None)
-    ident = f"key:{key.pk}" if key is not None else f"user:{principal.pk}"
-    request.rate_limit_window = hit(f"{scope}:{ident}", rate)
-    return request.rate_limit_window
+    window, request.rate_limit_counted = _counted(counter, rate, None, counting=True)
+    request.rate_limit_window = window
+    return window
 
 
 def view_rate_scope(view) -> bool:

@@ -240,6 +240,31 @@ def test_a_rate_limited_request_is_counted_once_against_the_rate(sender, answere
     assert (refused.reason, refused.requests) == ("rate_limited", 1)
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ("2/hour", "off", [201, 201, 201, 201]),  # lifted: the next request passes
+        ("2/hour", "5/hour", [201, 201, 201, 201]),  # raised, within the same window
+        ("100/hour", "2/hour", [201, 201, 429, 429]),  # lowered: the next request is over
+        ("2/hour", "10/day", [201, 201, 201, 201]),  # another period: its own window
+    ],
+)
+def test_a_changed_rate_holds_from_the_next_request(sender, answered, before, after, expected):
+    """The fast path counts a request with its tenant as cached (an ingest key here);
+    when the rate changed since, the view judges it by the rate as it is now, once."""
+    Tenant.objects.filter(pk=sender.tenant.pk).update(ingest_rate=before)
+    case = Case("key", True, 201, headers=KEY)
+    statuses = [sender.send(case, fast=True).status_code for _ in range(2)]
+    # No signal, no cache_version bump: the cached credential keeps the old rate.
+    Tenant.objects.filter(pk=sender.tenant.pk).update(ingest_rate=after)
+
+    statuses += [sender.send(case, fast=True).status_code for _ in range(2)]
+
+    assert statuses == expected
+    refused = IngestionCountTotal.objects.filter(outcome="rejected", reason="rate_limited")
+    assert sum(refused.values_list("requests", flat=True)) == expected.count(429)
+
+
 def test_its_answers_are_counted_in_the_metrics_as_the_views_are(sender, answered):
     from prometheus_client import REGISTRY
 
