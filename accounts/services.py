@@ -40,13 +40,33 @@ def api_key_create(
     return key, secret
 
 
+class RotationRefused(ValueError):
+    """A key that cannot be rotated (the message says why)."""
+
+
 def api_key_rotate(
     *, key: ApiKey, grace: dt.timedelta, created_by: User | None = None
 ) -> tuple[ApiKey, str]:
-    """Replace `key` by a new one with the same name, role and origins. The old key
-    stays valid for `grace` (0 revokes it now), never beyond its own expiry."""
+    """Replace `key` by a new one with the same name, role, origins and expiry. The old
+    key stays valid for `grace` (0 revokes it now), never beyond its own expiry.
+
+    Only a key that is in use may be rotated: RotationRefused for one that was already
+    replaced (its expiry is then the grace's end, which a successor must not inherit:
+    rotate the successor), revoked or expired (a successor would be as unusable, or
+    would revive it). The key's row is locked, so that of two concurrent rotations of
+    one key the second sees the first's replacement."""
     now = timezone.now()
     with transaction.atomic():
+        key = scope_to_tenant(ApiKey.objects.select_for_update(), key.tenant).get(pk=key.pk)
+        if key.replaced_by_id is not None:
+            raise RotationRefused(
+                f"This key was already rotated into key {key.replaced_by_id}: "
+                "rotate that one instead."
+            )
+        if key.revoked_at is not None:
+            raise RotationRefused("This key is revoked: create a new key instead.")
+        if key.expires_at is not None and key.expires_at <= now:
+            raise RotationRefused("This key has expired: create a new key instead.")
         new_key, secret = api_key_create(
             tenant=key.tenant,
             name=key.name,

@@ -11,6 +11,7 @@ from djoser.views import UserViewSet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -26,6 +27,7 @@ from accounts.serializers import (
     TenantSerializer,
 )
 from accounts.services import (
+    RotationRefused,
     TeamError,
     api_key_create,
     api_key_revoke,
@@ -159,6 +161,12 @@ class TokenLogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class NotRotatable(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This key cannot be rotated."
+    default_code = "not_rotatable"
+
+
 class ApiKeyViewSet(
     TenantScopedMixin,
     mixins.ListModelMixin,
@@ -193,16 +201,25 @@ class ApiKeyViewSet(
         api_key_revoke(key=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=RotateSerializer, responses={201: ApiKeyCreatedSerializer})
+    @extend_schema(
+        request=RotateSerializer,
+        responses={
+            201: ApiKeyCreatedSerializer,
+            409: OpenApiResponse(description="The key was already replaced, revoked or expired"),
+        },
+    )
     @action(detail=True, methods=["post"])
     def rotate(self, request, *args, **kwargs):
-        """A new key with the same name, role and origins; the old one keeps working
-        for `grace_seconds`."""
+        """A new key with the same name, role, origins and expiry; the old one keeps
+        working for `grace_seconds`. A key already replaced, revoked or expired: 409."""
         old = self.get_object()
         options = RotateSerializer(data=request.data)
         options.is_valid(raise_exception=True)
         grace = dt.timedelta(seconds=options.validated_data["grace_seconds"])
-        key, secret = api_key_rotate(key=old, grace=grace, created_by=request.user)
+        try:
+            key, secret = api_key_rotate(key=old, grace=grace, created_by=request.user)
+        except RotationRefused as exc:
+            raise NotRotatable(str(exc)) from exc
         return self._created(key, secret)
 
     @staticmethod

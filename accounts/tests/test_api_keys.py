@@ -169,6 +169,62 @@ def test_rotation_without_grace_revokes_the_old_key_at_once(api_client, make_key
     assert key_client(response.json()["key"]).get("/api/events/").status_code == 200
 
 
+def test_a_key_already_rotated_is_not_rotated_again(api_client, make_key):
+    """A second rotation would copy the old key's expiry, by then the grace's end: its
+    successor would die with it (with a short grace, be born unusable)."""
+    expiry = timezone.now() + dt.timedelta(days=30)
+    old, _ = make_key("read", expires_at=expiry)
+    first = api_client.post(f"{KEYS}{old.pk}/rotate", {"grace_seconds": 3}, format="json")
+
+    again = api_client.post(f"{KEYS}{old.pk}/rotate", {"grace_seconds": 3}, format="json")
+
+    assert first.status_code == 201
+    assert again.status_code == 409
+    assert again.json()["detail"] == (
+        f"This key was already rotated into key {first.json()['id']}: rotate that one instead."
+    )
+    assert ApiKey.objects.count() == 2
+    successor = ApiKey.objects.get(pk=first.json()["id"])
+    assert successor.expires_at == expiry  # the key's own expiry, not the grace's end
+    # Its successor rotates as any key does, into one with that expiry again.
+    third = api_client.post(f"{KEYS}{successor.pk}/rotate", {"grace_seconds": 3}, format="json")
+    assert third.status_code == 201
+    assert ApiKey.objects.get(pk=third.json()["id"]).expires_at == expiry
+
+
+@pytest.mark.parametrize(
+    ("state", "detail"),
+    [
+        ("revoked", "This key is revoked: create a new key instead."),
+        ("expired", "This key has expired: create a new key instead."),
+        ("rotated without grace", "This key was already rotated into key"),
+    ],
+)
+def test_a_revoked_or_expired_key_is_not_rotated(api_client, make_key, state, detail):
+    key, secret = make_key("read")
+    if state == "revoked":
+        assert api_client.delete(f"{KEYS}{key.pk}").status_code == 204
+    elif state == "expired":
+        key.expires_at = timezone.now() - dt.timedelta(seconds=1)
+        key.save(update_fields=["expires_at"])
+    else:
+        assert api_client.post(f"{KEYS}{key.pk}/rotate", {}, format="json").status_code == 201
+    before = ApiKey.objects.get(pk=key.pk)
+
+    response = api_client.post(f"{KEYS}{key.pk}/rotate", {"grace_seconds": 60}, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith(detail)
+    after = ApiKey.objects.get(pk=key.pk)
+    assert (after.revoked_at, after.expires_at, after.replaced_by_id) == (
+        before.revoked_at,
+        before.expires_at,
+        before.replaced_by_id,
+    )
+    assert ApiKey.objects.count() == (2 if state == "rotated without grace" else 1)
+    assert key_client(secret).get("/api/events/").status_code == 401
+
+
 def test_rotation_grace_is_bounded(api_client, make_key):
     key, _ = make_key()
 
