@@ -175,6 +175,32 @@ def test_forwarded_for_is_read_through_trusted_proxies(api_client, settings):
     assert _send(api_client, remote_addr="10.0.0.2") == 200  # no header: the proxy itself
 
 
+@pytest.mark.parametrize(
+    ("hop", "blocked"),
+    [
+        ("8.8.8.8:443", True),
+        ("[2001:db8::5]", True),
+        ("[2001:db8::5]:443", True),
+        ("2001:db8::5", True),
+        ("[::ffff:8.8.8.8]:80", True),
+        ("198.51.100.1:443", False),  # read, and not blocked
+        ("[2001:db9::5]:443", False),
+        ("8.8.8.8:99999", False),  # unreadable: the walk stops at the proxy
+        ("[2001:db8::5]x", False),
+    ],
+)
+def test_forwarded_for_hops_with_ports_or_brackets_are_read(api_client, settings, hop, blocked):
+    """Some proxies write the client's port, and brackets around IPv6 addresses: the
+    address is still the client, or a blocked client would pass as its proxy."""
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("127.0.0.1/32")]
+    _rule(api_client, "ip", "8.8.8.0/24")
+    _rule(api_client, "ip", "2001:db8::/32")
+
+    status = _send(api_client, remote_addr="127.0.0.1", HTTP_X_FORWARDED_FOR=f"192.0.2.1, {hop}")
+
+    assert status == (403 if blocked else 200)
+
+
 def test_a_rule_change_applies_to_the_next_request(api_client, tenant):
     assert _send(api_client) == 200
     rule = _rule(api_client, "ip", "127.0.0.1").json()
