@@ -161,6 +161,13 @@ class WrittenAsField(serializers.Field):
             self.fail("invalid", format=self.shown_as)
         return super().to_internal_value(value)
 
+    def fail(self, key, **kwargs):
+        # DRF names the format by its strptime pattern ("hh:mm:ss" for %H:%M:%S) when a
+        # text of the right shape is no date (a 13th month), or not text: one name for it.
+        if "format" in kwargs:
+            kwargs["format"] = self.shown_as
+        super().fail(key, **kwargs)
+
 
 class DayField(WrittenAsField, serializers.DateField):
     """A day, written YYYY-MM-DD."""

@@ -7,14 +7,16 @@ from django.urls import re_path
 
 from v1 import views
 
-# Everything after the prefix but one optional trailing slash (non-greedy `.+?`).
-NAME = r"(?P<name>.+?)/?$"
+# Everything after the prefix but one optional trailing slash (non-greedy); `[\s\S]`,
+# not `.`, so that a name with a line break reaches the view and is refused as one with
+# control characters (a 400), not left unmatched (a 404).
+NAME = r"(?P<name>[\s\S]+?)/?$"
 
 api_urlpatterns = [
     re_path(r"^events/?$", views.EventListView.as_view(), name="v1-events"),
     re_path(r"^event_history/?$", views.EventHistoryView.as_view(), name="v1-event-history"),
     re_path(
-        r"^event_frequencies/(?P<name>.+)/hist/?$",
+        r"^event_frequencies/(?P<name>[\s\S]+)/hist/?$",
         views.EventHistogramView.as_view(),
         name="v1-event-hist",
     ),

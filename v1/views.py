@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from accounts.permissions import ADMIN, INGEST, READ
 from accounts.tenancy import TenantScopedMixin, request_actor
 from core.deadline import StatementDeadlineMixin
+from core.paths import path_is_utf8
 from events.edge import IngestionMixin
 from events.exceptions import EventNotFound, RejectedInput
 from events.models import DailyCountTotal, Event, EventLog, HourlyCountTotal
@@ -40,6 +41,10 @@ UTC = ZoneInfo("UTC")  # seed 000's dates are UTC
 # The service names the fields of its EventInput; seed 000's body and path name them so.
 SEED_FIELDS = {"timestamp": "date", "event_name": "name"}
 PNG = OpenApiResponse(OpenApiTypes.BINARY, description="image/png")
+NOT_UTF8 = "Event name is not UTF-8: percent-encode its UTF-8 bytes (a literal % is %25)."
+NOT_AN_OBJECT = "The body must be a JSON object (or empty), not {kind}."
+JSON_KINDS = {type(None): "null", bool: "a boolean", int: "a number", float: "a number"}
+JSON_KINDS |= {str: "a string", list: "an array"}
 
 
 class V1View(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIView):
@@ -51,6 +56,8 @@ class V1View(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIView)
     api_key_roles = {"GET": READ, "HEAD": READ, "OPTIONS": READ, "POST": INGEST}
 
     def event_named(self, name: str) -> Event:
+        if not path_is_utf8(self.request):
+            raise serializers.ValidationError({"name": [NOT_UTF8]})
         event = self.get_queryset().filter(name=name).first()
         if event is None:
             raise EventNotFound(name)
@@ -104,9 +111,18 @@ class EventOccurrenceView(IngestionMixin, V1View):
         summary="Record occurrences of an event",
     )
     def post(self, request, name: str):
+        if not path_is_utf8(request):
+            raise serializers.ValidationError({"name": [NOT_UTF8]})
         if (problem := event_name_problem(name)) is not None:
             raise serializers.ValidationError({"name": [problem]})
-        body = OccurrenceSerializer(data=request.data or {})
+        # An empty body is read as {} (the parsers are not asked); anything else but an
+        # object is refused, falsy ones (0, false, null, []) included.
+        if not isinstance(request.data, dict):
+            kind = JSON_KINDS.get(type(request.data), "a JSON object")
+            raise serializers.ValidationError(
+                {"non_field_errors": [NOT_AN_OBJECT.format(kind=kind)]}
+            )
+        body = OccurrenceSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         now = timezone.now()
         item = EventInput(

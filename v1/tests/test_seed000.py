@@ -217,6 +217,76 @@ def test_bad_post_body_is_400(keys, tenant, body, field):
     assert not EventLog.objects.filter(tenant=tenant).exists()
 
 
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (b"0", "a number"),
+        (b"false", "a boolean"),
+        (b"null", "null"),
+        (b"[]", "an array"),
+        (b"[1]", "an array"),
+        (b'"x"', "a string"),
+    ],
+)
+def test_a_body_that_is_not_an_object_is_400(keys, tenant, body, kind):
+    """Falsy ones too: only an empty body stands for {} (one occurrence, now)."""
+    response = keys["ingest"].generic(
+        "POST", f"{V1}/events/x", body, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "non_field_errors": [f"The body must be a JSON object (or empty), not {kind}."]
+    }
+    assert not EventLog.objects.filter(tenant=tenant).exists()
+
+
+@pytest.mark.parametrize(
+    "date", ["2024-05-01T10:15", "2024-13-01 00:00:00", "2024-02-30 10:00:00", 20240501]
+)
+def test_every_bad_date_names_the_documented_format(keys, date):
+    """Whether the text has the wrong shape or names no date (DRF's own message would
+    say hh:mm:ss for the latter), the answer is the README's."""
+    response = keys["ingest"].post(f"{V1}/events/x", {"date": date}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "date": [
+            "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DD HH:mm:ss."
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("%ff", "Event name is not UTF-8: percent-encode its UTF-8 bytes (a literal % is %25)."),
+        ("a%ffb", "Event name is not UTF-8: percent-encode its UTF-8 bytes (a literal % is %25)."),
+        ("a%0Ab", "Event name may not contain control characters."),
+        ("a%0A", "Event name may not contain control characters."),
+        ("a%00b", "Event name may not contain control characters."),
+    ],
+)
+def test_a_name_not_utf8_or_with_control_characters_is_400(keys, tenant, path, problem):
+    response = keys["ingest"].post(f"{V1}/events/{path}")
+
+    assert response.status_code == 400
+    assert response.json() == {"name": [problem]}
+    assert not Event.objects.filter(tenant=tenant).exists()
+
+
+def test_a_literal_percent_name_is_still_its_text(keys, tenant):
+    """`%25FF` is the name "%FF", which Django's path for `%ff` reads as too."""
+    created = keys["ingest"].post(f"{V1}/events/%25FF")
+
+    assert created.status_code == 201
+    assert created.json()["event"] == "%FF"
+    assert keys["admin"].get(f"{ADMIN}/events/%25FF").status_code == 200
+    assert keys["admin"].get(f"{ADMIN}/events/%ff").status_code == 400
+    assert keys["admin"].delete(f"{ADMIN}/events/%ff").status_code == 400
+    assert Event.objects.filter(tenant=tenant, name="%FF").exists()
+
+
 def test_malformed_json_is_400(keys, tenant):
     response = keys["ingest"].generic(
         "POST", f"{V1}/events/x", "{not json", content_type="application/json"
