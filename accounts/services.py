@@ -116,6 +116,10 @@ class TeamError(ValueError):
     """A change the team rules refuse (the message says which)."""
 
 
+class MemberRemoved(TeamError):
+    """A change to a member who was removed from the team."""
+
+
 def member_add(*, tenant: Tenant, username: str, password: str, role: str, email: str = "") -> User:
     """A new user in `tenant` with `role`; the password must pass the validators.
     TeamError when the username is taken, even by a request that validated alongside."""
@@ -135,10 +139,19 @@ def member_add(*, tenant: Tenant, username: str, password: str, role: str, email
         raise
 
 
+MEMBER_REMOVED = "This member was removed from the team: their role cannot be changed."
+
+
 @transaction.atomic
 def member_set_role(*, member: User, role: str) -> User:
+    """TeamError for the last active owner's demotion, or for a member removed (inactive:
+    still listed, with `is_active` false); the member's row is locked and read again, so
+    a removal committed meanwhile is seen."""
     if role != User.Role.OWNER:
         member_check_leaving(member=member)
+    active = scope_to_tenant(User.objects.select_for_update(), member.tenant)
+    if not active.filter(pk=member.pk, is_active=True).exists():
+        raise MemberRemoved(MEMBER_REMOVED)
     member.role = role
     member.save(update_fields=["role"])
     return member

@@ -27,6 +27,7 @@ from accounts.serializers import (
     TenantSerializer,
 )
 from accounts.services import (
+    MemberRemoved,
     RotationRefused,
     TeamError,
     api_key_create,
@@ -82,6 +83,8 @@ class MemberViewSet(TenantScopedMixin, viewsets.ModelViewSet):
         role = serializer.validated_data.get("role", serializer.instance.role)
         try:
             member_set_role(member=serializer.instance, role=role)
+        except MemberRemoved as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from None
         except TeamError as exc:
             raise serializers.ValidationError({"role": [str(exc)]}) from None
 

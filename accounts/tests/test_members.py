@@ -119,6 +119,22 @@ def test_an_owner_changes_a_role(team):
     assert refused.status_code == 403  # at once: the cached credential is stale
 
 
+@pytest.mark.parametrize("role", ["owner", "member", "viewer"])
+def test_a_removed_members_role_cannot_change(team, role):
+    """Still listed (inactive), but no longer on the team: not made an owner, say."""
+    mia = User.objects.get(username="mia")
+    assert team["owner"].delete(f"{MEMBERS}{mia.pk}/").status_code == 204
+
+    response = team["owner"].patch(f"{MEMBERS}{mia.pk}/", {"role": role}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "This member was removed from the team: their role cannot be changed."
+    }
+    mia.refresh_from_db()
+    assert (mia.role, mia.is_active) == ("member", False)
+
+
 def test_only_the_role_can_be_changed(team):
     mia = User.objects.get(username="mia")
 
