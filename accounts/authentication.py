@@ -28,6 +28,33 @@ KEY_IN_URL_NOT_INGEST = (
 )
 
 
+class SeveralCredentials(exceptions.APIException):
+    """400: a request with more than one credential, which might be of different
+    tenants; none of them is chosen silently."""
+
+    status_code = 400
+    default_code = "several_credentials"
+
+
+def ensure_one_credential(request) -> None:
+    """SeveralCredentials unless `request` (Django's or DRF's) carries at most one of: a
+    token or an API key in `Authorization`, an `X-Api-Key` header, an ingest key in the
+    URL (`?key=`)."""
+    sent = []
+    scheme = get_authorization_header(request).split(b" ", 1)[0].lower()
+    if scheme in CREDENTIAL_SCHEMES:
+        sent.append(CREDENTIAL_SCHEMES[scheme])
+    if "HTTP_X_API_KEY" in request.META:
+        sent.append("X-Api-Key")
+    if "key" in request.GET:
+        sent.append("?key=")
+    if len(sent) > 1:
+        raise SeveralCredentials(f"Send one credential: this request carries {' and '.join(sent)}.")
+
+
+CREDENTIAL_SCHEMES = {b"token": "Authorization: Token", b"api-key": "Authorization: Api-Key"}
+
+
 class TenantInactive(exceptions.PermissionDenied):
     """403 for a blocked tenant; carries the tenant so ingestion can count the refusal."""
 
@@ -50,6 +77,10 @@ class TenantTokenAuthentication(TokenAuthentication):
     def __init__(self, *, read_tenant: bool = True) -> None:
         # False: a cached credential comes with its tenant as cached (accounts.credentials)
         self.read_tenant = read_tenant
+
+    def authenticate(self, request):
+        ensure_one_credential(request)  # the first of the authenticators (settings)
+        return super().authenticate(request)
 
     def authenticate_credentials(self, key):
         digest = AuthToken.digest_of(key)
@@ -120,6 +151,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         """(principal, key) for the key `request` carries, None when it carries none;
         `keys_accepted`: whether the route takes API keys at all. Works on Django's
         request as well as DRF's (the single-event fast path has only the former)."""
+        ensure_one_credential(request)
         raw = self._raw_key(request)
         in_url = raw is None and "key" in request.GET
         if in_url:

@@ -1,8 +1,10 @@
 """Sign-up, token login and the 401/403 rules of DESIGN.md §2."""
 
 import pytest
+from rest_framework.test import APIClient
 
 from accounts.models import AuthToken, Tenant, User
+from accounts.services import api_key_create
 from accounts.tests.factories import UserFactory
 from events.models import EventLog
 
@@ -138,3 +140,45 @@ def test_deleting_ones_account_keeps_the_events_one_sent(api_client, user, tenan
     assert not User.objects.filter(pk=user.pk).exists()
     logs = EventLog.objects.filter(tenant=tenant)
     assert [log.created_by_id for log in logs] == [None]
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "named"),
+    [
+        (
+            {"X-Api-Key": "{theirs}", "Authorization": "Token {token}"},
+            "",
+            "Authorization: Token and X-Api-Key",
+        ),
+        (
+            {"X-Api-Key": "{theirs}", "Authorization": "Api-Key {mine}"},
+            "",
+            "Authorization: Api-Key and X-Api-Key",
+        ),
+        ({"Authorization": "Token {token}"}, "?key={theirs}", "Authorization: Token and ?key="),
+        ({"X-Api-Key": "{mine}"}, "?key={theirs}", "X-Api-Key and ?key="),
+    ],
+)
+@pytest.mark.parametrize("url", ["/api/events/", "/api/eventlogs/", "/auth/users/me/"])
+@pytest.mark.django_db
+def test_two_credentials_are_a_400_naming_both(user, other_tenant, headers, query, named, url):
+    """They may be of two tenants: answering as either would be a guess."""
+    _, token = AuthToken.objects.create_token(user)
+    secrets = {
+        "token": token,
+        "mine": api_key_create(tenant=user.tenant, name="k", role="admin")[1],
+        "theirs": api_key_create(tenant=other_tenant, name="k", role="ingest")[1],
+    }
+    client = APIClient()
+    sent = {name: value.format(**secrets) for name, value in headers.items()}
+
+    if url == "/api/eventlogs/":
+        response = client.post(
+            url + query.format(**secrets), {"event_name": "x"}, format="json", headers=sent
+        )
+    else:
+        response = client.get(url + query.format(**secrets), headers=sent)
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": f"Send one credential: this request carries {named}."}
+    assert not EventLog.objects.exists()

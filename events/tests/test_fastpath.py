@@ -118,6 +118,7 @@ CASES = [
     Case("a wrong token", False, 401, headers={"HTTP_AUTHORIZATION": "Token nope"}),
     Case("a bearer token", False, 401, headers={"HTTP_AUTHORIZATION": "Bearer {token}"}),
     Case("no credential", False, 401, headers={}),
+    Case("a token and an API key", False, 400, headers={**TOKEN, **KEY}),
     Case("a foreign origin", False, 403, headers={"HTTP_ORIGIN": "https://evil.example"}, **BEACON),
     Case("a token from a page", False, 403, headers={**TOKEN, "HTTP_ORIGIN": SHOP}),
     Case("a blocked user agent", False, 403, headers={**TOKEN, "HTTP_USER_AGENT": "BadBot/1"}),
@@ -492,6 +493,7 @@ def test_a_database_that_cannot_answer_is_the_views_503_wherever_it_is_met(sende
 # mostly what a client sends, so that requests the fast path answers are common, and
 # sometimes anything else.
 CREDENTIALS = [TOKEN, KEY, {"HTTP_X_API_KEY": "{read}"}, {"HTTP_AUTHORIZATION": "Token nope"}, {}]
+CREDENTIALS.append({**TOKEN, **KEY})
 ACCEPTS = ["", "*/*", "application/json", "application/json; indent=2", "text/html"]
 BODY_TYPES = ["application/json", "application/json; charset=utf-8", "text/plain", "text/csv"]
 JSON_VALUES = st.recursive(
