@@ -40,9 +40,23 @@ NO_RULES = Rules(networks=(), agents=())
 _cache: LockedLRU[int, tuple[int, Rules]] = LockedLRU(size=CACHED_TENANTS)
 
 
+ZONE_ID = (
+    "An address with a zone id (%eth0) never appears as a client's address here: "
+    "give it without one."
+)
+
+
+class ScopedAddress(ValueError):
+    """An IPv6 address with a zone id (`fe80::1%eth0`): it names a link of one machine's,
+    which no client address the server sees carries, so a rule with it matches nothing."""
+
+
 def normalise_ip_rule(value: str) -> str:
-    """`value` as a network in its canonical text, or ValueError.
-    A single address becomes a /32 or /128; host bits after the prefix are cleared."""
+    """`value` as a network in its canonical text, or ValueError (ScopedAddress for a
+    zone id). A single address becomes a /32 or /128; host bits after the prefix are
+    cleared."""
+    if "%" in value:  # ipaddress takes a zone id, and drops it from a network
+        raise ScopedAddress(ZONE_ID)
     network = ipaddress.ip_network(value.strip(), strict=False)
     mapped = getattr(network.network_address, "ipv4_mapped", None)
     if mapped is not None and network.prefixlen >= 96:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rest_framework import serializers
 
 from core.rest import CachedFieldsMixin, StrictFieldsMixin
-from events.blocklist import normalise_ip_rule
+from events.blocklist import ScopedAddress, normalise_ip_rule
 from events.models import (
     DISTINCT_ID_MAX_LENGTH,
     EVENT_NAME_MAX_LENGTH,
@@ -262,6 +262,8 @@ class BlockRuleSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         if kind == BlockRule.Kind.IP and value is not None:
             try:
                 attrs["value"] = normalise_ip_rule(value)
+            except ScopedAddress as exc:
+                raise serializers.ValidationError({"value": [str(exc)]}) from None
             except ValueError:
                 message = "Not an IP address or CIDR network (e.g. 203.0.113.7, 10.0.0.0/8)."
                 raise serializers.ValidationError({"value": [message]}) from None

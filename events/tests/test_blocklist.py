@@ -65,6 +65,22 @@ def test_bad_rules_are_a_400_naming_the_field(api_client, body):
     assert not BlockRule.objects.exists()
 
 
+@pytest.mark.parametrize("value", ["fe80::1%eth0", "fe80::1%1", "fe80::%eth0/64", "fe80::1%"])
+def test_an_address_with_a_zone_id_is_a_400(api_client, value):
+    """A zone id names a link of one machine's: no client address the server sees has
+    one, so the rule would block nothing (fe80::1%eth0 was stored as fe80::1%eth0/128)."""
+    response = _rule(api_client, "ip", value)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "value": [
+            "An address with a zone id (%eth0) never appears as a client's address here: "
+            "give it without one."
+        ]
+    }
+    assert not BlockRule.objects.exists()
+
+
 def test_a_repeated_rule_is_a_400(api_client):
     assert _rule(api_client, "ip", "10.0.0.0/8").status_code == 201
 
