@@ -115,7 +115,12 @@ def _window(date_range: DateRange, tz: ZoneInfo, now: dt.datetime) -> Window:
         return Window(*day_range_bounds(start=first, end=last, tz=tz))
     start, end = date_range.start, date_range.end
     if isinstance(start, dt.datetime) or isinstance(end, dt.datetime):
-        return Window(_instant(start, tz, "start"), _instant(end, tz, "end"))
+        lower, upper = _instant(start, tz, "start"), _instant(end, tz, "end")
+        # Both aware now (a naive bound read in `tz`): one naive and one aware bound are
+        # ordered here, as parse_date_range could not.
+        if lower is not None and upper is not None and upper < lower:
+            raise QueryError("date_range.end", "Is before start.")
+        return Window(lower, upper)
     return Window(*day_range_bounds(start=start, end=end, tz=tz))
 
 

@@ -347,9 +347,18 @@ def parse_date_range(value: Any) -> DateRange:
     if start is not None and end is not None:
         if type(start) is not type(end):
             raise QueryError("date_range.end", "Give both bounds as dates or both as datetimes.")
-        if end < start:
+        # A bound without an offset is read in the query's zone, known only when it runs:
+        # a naive and an aware bound are ordered then (insights.engine).
+        if _comparable(start, end) and end < start:
             raise QueryError("date_range.end", "Is before start.")
     return DateRange(start=start, end=end)
+
+
+def _comparable(start: dt.date, end: dt.date) -> bool:
+    """Both dates, or datetimes both with an offset or both without."""
+    if not isinstance(start, dt.datetime):
+        return True
+    return (start.tzinfo is None) == (end.tzinfo is None)
 
 
 def _bound(value: Any, path: str) -> dt.date | dt.datetime | None:

@@ -280,3 +280,52 @@ def test_a_dashboard_of_another_tenant_cannot_frame_an_insight(api_client, other
 
     assert response.status_code == 404
     assert Insight.objects.filter(pk=mine["id"]).exists()
+
+
+# A naive bound is read in the query's zone: with an aware one beside it, both are ordered
+# once the zone is known (Kolkata: 05:30 local is 00:00 UTC).
+MIXED = {"start": "2024-01-02T05:30:00", "end": "2024-01-03T00:00:00Z"}
+BACKWARDS = {"start": "2024-01-03T05:30:01", "end": "2024-01-03T00:00:00Z"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("query", {**QUERY, "breakdown": [], "tz": "Asia/Kolkata"}),
+        ("funnels", {**FUNNEL, "tz": "Asia/Kolkata"}),
+        ("retention", {**RETENTION, "tz": "Asia/Kolkata"}),
+    ],
+)
+def test_a_naive_and_an_aware_bound_make_one_range(api_client, logs, route, body):
+    response = api_client.post(f"/api/{route}", {**body, "date_range": MIXED}, format="json")
+    got = api_client.get(f"/api/{route}", {"q": json.dumps({**body, "date_range": MIXED})})
+    backwards = api_client.post(f"/api/{route}", {**body, "date_range": BACKWARDS}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert got.status_code == 200, got.json()
+    assert response.json()["date_range"] == {
+        "start": "2024-01-02T05:30:00+05:30",
+        "end": "2024-01-03T05:30:00+05:30",
+    }
+    assert backwards.status_code == 400
+    assert backwards.json()["date_range.end"] == ["Is before start."]
+
+
+@pytest.mark.django_db
+def test_saved_insights_and_dashboards_take_a_naive_and_an_aware_bound(api_client, logs):
+    definition = {**QUERY, "breakdown": [], "date_range": MIXED}
+    insight = create(
+        api_client, "insights", {"name": "m", "kind": "query", "definition": definition}
+    )
+    board = create(
+        api_client,
+        "dashboards",
+        {"name": "m", "insights": [insight["id"]], "date_range": MIXED, "tz": "UTC"},
+    )
+
+    results = api_client.get(f"/api/insights/{insight['id']}/results?dashboard={board['id']}")
+
+    assert results.status_code == 200, results.json()
+    # In UTC: from 05:30 on the 2nd to midnight, the buy at 10:00 (the view at 09:00 too).
+    assert results.json()["total"] == {"events": 2}
