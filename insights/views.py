@@ -3,7 +3,6 @@
 or a PNG chart; and the resources `/api/insights/`, `/api/dashboards/` (with their
 share links) and `/api/annotations/`."""
 
-import csv
 import datetime as dt
 import json
 import math
@@ -36,6 +35,7 @@ from rest_framework.response import Response
 from accounts.permissions import EVERY_ROLE, READ, READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin, request_actor, tenant_stamp
 from core import jsonbody
+from core.csvcells import CSVLines
 from core.ranges import MICROSECOND
 from events.models import EventLog
 from events.usersets import tenant_sets
@@ -170,24 +170,19 @@ class CSVRenderer(BaseRenderer):
         raise TypeError("The query view streams its CSV; nothing else is rendered as CSV.")
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def csv_lines(answer: dict) -> Iterator[str]:
     """The answer's rows as CSV, a header first; with a comparison, a `period` column
     tells the current rows from the previous period's."""
-    writer = csv.writer(_Echo())
+    writer = CSVLines()
     periods = [("current", answer)]
     if "previous" in answer:
         periods.append(("previous", answer["previous"]))
     header = answer["columns"]
-    yield writer.writerow((["period"] if len(periods) > 1 else []) + header)
+    yield writer.line((["period"] if len(periods) > 1 else []) + header)
     for period, part in periods:
         for row in part["rows"]:
-            cells = [_cell(row[column]) for column in header]
-            yield writer.writerow(([period] if len(periods) > 1 else []) + cells)
+            cells = [row[column] for column in header]
+            yield writer.line(([period] if len(periods) > 1 else []) + cells)
 
 
 FUNNEL_COLUMNS = (
@@ -205,25 +200,25 @@ FUNNEL_COLUMNS = (
 def funnel_csv_lines(answer: dict) -> Iterator[str]:
     """A funnel's steps as CSV; with a breakdown, a `breakdown` column first and the
     steps of each value."""
-    writer = csv.writer(_Echo())
+    writer = CSVLines()
     groups = [(None, answer["steps"])]
     if "breakdown" in answer:
         groups = [(group["value"], group["steps"]) for group in answer["breakdown"]]
     prefix = ["breakdown"] if "breakdown" in answer else []
-    yield writer.writerow([*prefix, *FUNNEL_COLUMNS])
+    yield writer.line([*prefix, *FUNNEL_COLUMNS])
     for value, steps in groups:
         for step in steps:
-            cells = [_cell(step[column]) for column in FUNNEL_COLUMNS]
-            yield writer.writerow(([_cell(value)] if prefix else []) + cells)
+            cells = [step[column] for column in FUNNEL_COLUMNS]
+            yield writer.line(([value] if prefix else []) + cells)
 
 
 def retention_csv_lines(answer: dict) -> Iterator[str]:
     """One line per cohort: its first day, its users, then the returns per period."""
-    writer = csv.writer(_Echo())
+    writer = CSVLines()
     width = max((len(row["values"]) for row in answer["cohorts"]), default=1)
-    yield writer.writerow(["cohort", "users", *(f"period_{n}" for n in range(width))])
+    yield writer.line(["cohort", "users", *(f"period_{n}" for n in range(width))])
     for row in answer["cohorts"]:
-        yield writer.writerow([row["cohort"], row["users"], *row["values"]])
+        yield writer.line([row["cohort"], row["users"], *row["values"]])
 
 
 def _caption(date_range: dict, tz: ZoneInfo) -> str:
@@ -242,14 +237,6 @@ def _caption(date_range: dict, tz: ZoneInfo) -> str:
     return (
         f"{shown_start} to {shown_end}, {tz.key}" if shown_end else f"from {shown_start}, {tz.key}"
     )
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return orjson.dumps(value).decode()
 
 
 def insight_schema(*, name: str, example: dict, answer: dict):

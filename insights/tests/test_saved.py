@@ -1,6 +1,8 @@
 """Saved insights, dashboards, share links and annotations: CRUD, results, tenancy."""
 
+import csv
 import datetime as dt
+import io
 import json
 from urllib.parse import quote
 
@@ -329,3 +331,47 @@ def test_saved_insights_and_dashboards_take_a_naive_and_an_aware_bound(api_clien
     assert results.status_code == 200, results.json()
     # In UTC: from 05:30 on the 2nd to midnight, the buy at 10:00 (the view at 09:00 too).
     assert results.json()["total"] == {"events": 2}
+
+
+FORMULA = '=HYPERLINK("http://evil.example","x")'
+
+
+@pytest.mark.django_db
+def test_csv_cells_never_run_as_formulas_and_numbers_stay_numbers(api_client, tenant):
+    attack = EventFactory(tenant=tenant, name="@SUM(A1)")
+    for user, plan, amount in (("u1", FORMULA, -5), ("u2", "-1+1", 2.5), ("u3", "pro", 1)):
+        EventLogFactory(
+            event=attack,
+            distinct_id=user,
+            timestamp=dt.datetime(2024, 1, 2, 9, tzinfo=UTC),
+            data={"plan": plan, "amount": amount},
+        )
+    query = {
+        "metrics": ["events", "sum:data.amount"],
+        "breakdown": ["event", "data.plan"],
+        "date_range": QUERY["date_range"],
+        "order_by": ["data.plan"],
+    }
+    funnel = {**FUNNEL, "steps": ["@SUM(A1)", "@SUM(A1)"], "breakdown": "data.plan"}
+    insight = create(api_client, "insights", {"name": "q", "kind": "query", "definition": query})
+
+    def lines(response) -> list[list[str]]:
+        assert response.status_code == 200
+        return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+    posted = lines(api_client.post("/api/query?format=csv", query, format="json"))
+    saved = lines(api_client.get(f"/api/insights/{insight['id']}/results.csv"))
+    funnel_lines = lines(api_client.post("/api/funnels.csv", funnel, format="json"))
+
+    assert (
+        posted
+        == saved
+        == [
+            ["event", "data.plan", "events", "sum:data.amount"],
+            ["'@SUM(A1)", "'-1+1", "1", "2.5"],
+            ["'@SUM(A1)", f"'{FORMULA}", "1", "-5"],
+            ["'@SUM(A1)", "pro", "1", "1"],
+        ]
+    )
+    assert {line[0] for line in funnel_lines[1:]} == {"'-1+1", f"'{FORMULA}", "pro"}
+    assert {line[2] for line in funnel_lines[1:]} == {"'@SUM(A1)"}
