@@ -96,9 +96,7 @@ def condition_q(condition: Condition, event_ids: Mapping[str, int] | None = None
     elif op == "eq":
         q = _equals(field, value, event_ids)
     elif op == "in":
-        q = Q()
-        for item in value:
-            q |= _equals(field, item, event_ids)
+        q = _one_of(field, value, event_ids)
     elif op == "contains":
         q = _typed(field, "string") & Q(GreaterThan(StrIndex(_text(field), Value(value)), 0))
     else:
@@ -126,6 +124,36 @@ def _equals(field: Field, value: Scalar, event_ids: Mapping[str, int] | None = N
     if isinstance(value, str):
         return _typed(field, "string") & Q(Exact(JsonText(field.keys), value))
     return _typed(field, "number") & Q(Exact(JsonNumber(field.keys), Number(value)))
+
+
+def _one_of(
+    field: Field, values: tuple[Scalar, ...], event_ids: Mapping[str, int] | None = None
+) -> Q:
+    """`eq` holds for one of `values`: one `IN (…)` per JSON type, never an OR per value
+    (SQLite refuses an expression tree 1000 deep; PostgreSQL plans it slowly)."""
+    strings = [value for value in values if isinstance(value, str)]
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    # By identity: None, true and false are singletons, and `1 == True` in Python.
+    singles = [one for one in (None, True, False) if any(value is one for value in values)]
+    parts = [_equals(field, one) for one in singles]
+    if strings and not field.is_data:
+        parts.append(_column_in(field, strings, event_ids))
+    elif strings:
+        parts.append(_typed(field, "string") & Q(In(JsonText(field.keys), strings)))
+    if numbers:
+        numeric = In(JsonNumber(field.keys), [Number(number) for number in numbers])
+        parts.append(_typed(field, "number") & Q(numeric))
+    combined = parts[0]
+    for part in parts[1:]:
+        combined |= part
+    return combined
+
+
+def _column_in(field: Field, strings: list[str], event_ids: Mapping[str, int] | None) -> Q:
+    if field.name == "event" and event_ids is not None:
+        ids = [event_ids[name] for name in strings if name in event_ids]
+        return Q(event_id__in=ids) if ids else NOTHING
+    return Q(**{f"{COLUMNS[field.name]}__in": strings})
 
 
 def _ordered(field: Field, op: str, value: str | int | float) -> Q:

@@ -562,3 +562,45 @@ class TestTenancy:
         for role in ("read", "admin"):
             assert key_client(role).post("/api/query", {}, format="json").status_code == 200
         assert key_client("ingest").post("/api/query", {}, format="json").status_code == 403
+
+
+THOUSAND = [f"v{n}" for n in range(997)]
+
+
+@pytest.mark.django_db
+class TestLongLists:
+    """`in` and `not_in` take up to 1000 values: one IN (…) per JSON type, never an OR
+    1000 deep (SQLite refused it: "Expression tree is too large")."""
+
+    @pytest.mark.parametrize(
+        ("filters", "events"),
+        [
+            ([["in", "data.plan", [*THOUSAND, "pro", None, 30]]], 11),
+            ([["not_in", "data.plan", [*THOUSAND, "pro", None, 30]]], 3),
+            ([["in", "data.amount", [*range(996), 5.5, True, "n/a", 30]]], 5),
+            ([["in", "event", [*THOUSAND, "purchase", "nope", "view"]]], 14),
+            ([["not_in", "event", [*THOUSAND, "purchase", "nope", "x"]]], 9),
+            ([["in", "distinct_id", [*THOUSAND, "u1", "", "u9"]]], 10),
+        ],
+    )
+    def test_a_thousand_values(self, api_client, shop, filters, events):
+        for metrics in (["events"], ["uniques", "events"]):  # uniques: the user sets' path
+            body = {"filters": filters, "date_range": RANGE, "metrics": metrics}
+
+            response = query(api_client, body)
+
+            assert response.status_code == 200, response.json()
+            assert response.json()["total"]["events"] == events
+
+    def test_funnel_and_retention_filters_too(self, api_client, shop):
+        step = {"event": "purchase", "filters": [["in", "data.plan", [*THOUSAND, "pro"]]]}
+        funnel = {"steps": [step, step], "window": "30d", "date_range": RANGE}
+        cohort = {"event": "view", "filters": [["not_in", "distinct_id", THOUSAND]]}
+        retention = {"cohort": cohort, "period": "day", "periods": 1, "date_range": RANGE}
+
+        funnels = api_client.post("/api/funnels", funnel, format="json")
+        returns = api_client.post("/api/retention", retention, format="json")
+
+        assert funnels.status_code == 200, funnels.json()
+        assert [step["users"] for step in funnels.json()["steps"]] == [1, 1]
+        assert returns.status_code == 200, returns.json()
