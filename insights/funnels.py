@@ -49,6 +49,7 @@ from insights.spec import (
     Field,
     Group,
     QueryError,
+    ValueBudget,
     check_object,
     parse_date_range,
     parse_field,
@@ -101,8 +102,9 @@ def parse_funnel(raw: Any) -> Funnel:
     breakdown = raw.get("breakdown")
     if breakdown is not None:
         breakdown = parse_field(breakdown, "breakdown")
+    values = ValueBudget()  # shared by the steps
     return Funnel(
-        steps=tuple(_step(step, f"steps[{index}]") for index, step in enumerate(steps)),
+        steps=tuple(_step(step, f"steps[{index}]", values) for index, step in enumerate(steps)),
         window=_window(raw.get("window", DEFAULT_WINDOW)),
         order=order,
         date_range=parse_date_range(raw.get("date_range", "30d")),
@@ -113,7 +115,7 @@ def parse_funnel(raw: Any) -> Funnel:
     )
 
 
-def _step(value: Any, path: str) -> Step:
+def _step(value: Any, path: str, values: ValueBudget) -> Step:
     if isinstance(value, str):
         value = {"event": value}
     if not isinstance(value, dict):
@@ -123,7 +125,7 @@ def _step(value: Any, path: str) -> Step:
     event = value.get("event")
     if not isinstance(event, str) or not 0 < len(event) <= EVENT_NAME_MAX_LENGTH:
         raise QueryError(f"{path}.event", "An event name.")
-    return Step(event, parse_filters(value.get("filters", []), f"{path}.filters"))
+    return Step(event, parse_filters(value.get("filters", []), f"{path}.filters", values))
 
 
 def _window(value: Any) -> dt.timedelta:

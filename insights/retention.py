@@ -35,6 +35,7 @@ from insights.spec import (
     DateRange,
     Group,
     QueryError,
+    ValueBudget,
     check_object,
     parse_date_range,
     parse_filters,
@@ -93,10 +94,11 @@ def parse_retention(raw: Any) -> Retention:
     periods = raw.get("periods", DEFAULT_PERIODS)
     if not is_integer(periods) or not 1 <= periods <= MAX_PERIODS:
         raise QueryError("periods", f"A whole number from 1 to {MAX_PERIODS}.")
+    values = ValueBudget()  # shared by the cohort and the return
     return Retention(
-        cohort=_activity(cohort, "cohort", {"event", "filters", "type"}, required=True),
+        cohort=_activity(cohort, "cohort", {"event", "filters", "type"}, values, required=True),
         first=kind == "first",
-        returning=_activity(returning, "return", {"event", "filters"}, required=False),
+        returning=_activity(returning, "return", {"event", "filters"}, values, required=False),
         period=period,
         periods=periods,
         date_range=parse_date_range(raw.get("date_range", "30d")),
@@ -105,7 +107,9 @@ def parse_retention(raw: Any) -> Retention:
     )
 
 
-def _activity(value: dict, path: str, keys: set[str], *, required: bool) -> Activity:
+def _activity(
+    value: dict, path: str, keys: set[str], values: ValueBudget, *, required: bool
+) -> Activity:
     if unknown := sorted(set(value) - keys):
         raise QueryError(f"{path}.{unknown[0]}", f"Unknown key; use {', '.join(sorted(keys))}.")
     event = value.get("event")
@@ -115,7 +119,7 @@ def _activity(value: dict, path: str, keys: set[str], *, required: bool) -> Acti
         not isinstance(event, str) or not 0 < len(event) <= EVENT_NAME_MAX_LENGTH
     ):
         raise QueryError(f"{path}.event", "An event name" + ("." if required else ", or null."))
-    return Activity(event, parse_filters(value.get("filters", []), f"{path}.filters"))
+    return Activity(event, parse_filters(value.get("filters", []), f"{path}.filters", values))
 
 
 def run_retention(

@@ -29,6 +29,9 @@ DEFAULT_LIMIT, MAX_LIMIT = 25, 1000
 MAX_FILTER_DEPTH = 8
 MAX_CONDITIONS = 100
 MAX_LIST_VALUES = 1000
+# The values of every `in`/`not_in` list of an insight together (all a funnel's steps):
+# each is a parameter of every statement the insight runs.
+MAX_TOTAL_VALUES = 5000
 MAX_KEYS, MAX_KEY_LENGTH = 10, 100
 MAX_STRING = 1000
 MAX_RANGE_DAYS = 3660  # the longest "Nd" preset: ten years
@@ -106,6 +109,21 @@ class Group:
 
 
 NO_FILTERS = Group("and", ())
+
+
+@dataclass
+class ValueBudget:
+    """The list values an insight's filters may still give (MAX_TOTAL_VALUES in all);
+    one per insight, shared by all its filters."""
+
+    left: int = MAX_TOTAL_VALUES
+
+    def spend(self, count: int, path: str) -> None:
+        self.left -= count
+        if self.left < 0:
+            raise QueryError(
+                path, f"At most {MAX_TOTAL_VALUES} values in the in/not_in lists of all filters."
+            )
 
 
 @dataclass(frozen=True)
@@ -234,23 +252,30 @@ def _dimension(value: Any, path: str) -> Dimension:
     return Dimension(value, field=parse_field(value, path))
 
 
-def parse_filters(value: Any, path: str) -> Group:
-    """A list of filters (all must hold) at `path` of the query."""
+def parse_filters(value: Any, path: str, values: ValueBudget | None = None) -> Group:
+    """A list of filters (all must hold) at `path` of the query; `values`: the insight's
+    budget of list values, when it has other filters too."""
     conditions = _list(value, path)
     if conditions and isinstance(conditions[0], str):  # one filter, not in a list
         conditions = [conditions]
-    budget = [MAX_CONDITIONS]
+    budget = _Budget([MAX_CONDITIONS], values or ValueBudget())
     return Group(
         "and",
         tuple(_node(item, f"{path}[{index}]", 1, budget) for index, item in enumerate(conditions)),
     )
 
 
-def _node(value: Any, path: str, depth: int, budget: list[int]) -> Condition | Group:
+@dataclass(frozen=True)
+class _Budget:
+    conditions: list[int]  # left, shared by the nodes of one list of filters
+    values: ValueBudget
+
+
+def _node(value: Any, path: str, depth: int, budget: _Budget) -> Condition | Group:
     if depth > MAX_FILTER_DEPTH:
         raise QueryError(path, f"Filters nest at most {MAX_FILTER_DEPTH} levels.")
-    budget[0] -= 1
-    if budget[0] < 0:
+    budget.conditions[0] -= 1
+    if budget.conditions[0] < 0:
         raise QueryError(path, f"At most {MAX_CONDITIONS} filters and groups in all.")
     if not isinstance(value, list) or not value:
         raise QueryError(path, "Must be a list: [op, field, value], or [and|or|not, filter, …].")
@@ -265,7 +290,10 @@ def _node(value: Any, path: str, depth: int, budget: list[int]) -> Condition | G
         if len(value) != 3:
             raise QueryError(path, f"[{op}, field, value]: a field and a value.")
         field_ = parse_field(value[1], f"{path}[1]")
-        return Condition(op, field_, _operand(op, field_, value[2], f"{path}[2]"))
+        operand = _operand(op, field_, value[2], f"{path}[2]")
+        if op in ("in", "not_in"):
+            budget.values.spend(len(operand), f"{path}[2]")
+        return Condition(op, field_, operand)
     raise QueryError(
         f"{path}[0]",
         f"Unknown operator '{_shown(op)}': use {', '.join(COMPARISONS + PRESENCE)}, "
@@ -273,7 +301,7 @@ def _node(value: Any, path: str, depth: int, budget: list[int]) -> Condition | G
     )
 
 
-def _group(value: list, path: str, depth: int, budget: list[int]) -> Group:
+def _group(value: list, path: str, depth: int, budget: _Budget) -> Group:
     op, children = value[0], value[1:]
     if op == "not" and len(children) != 1:
         raise QueryError(path, "[not, filter]: exactly one filter.")

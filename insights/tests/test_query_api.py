@@ -604,3 +604,23 @@ class TestLongLists:
         assert funnels.status_code == 200, funnels.json()
         assert [step["users"] for step in funnels.json()["steps"]] == [1, 1]
         assert returns.status_code == 200, returns.json()
+
+    def test_at_most_5000_values_in_all_lists(self, api_client, shop):
+        full = [*THOUSAND, "a", "b", "c"]
+        lists = [["not_in", "data.plan", full] for _ in range(5)]
+        step = {"event": "purchase", "filters": [["not_in", "data.plan", full]]}
+        cohort = {"event": "view", "filters": lists}
+
+        fine = query(api_client, {"filters": lists, "date_range": RANGE})
+        over = query(api_client, {"filters": [*lists, ["in", "event", ["view"]]]})
+        funnel = api_client.post("/api/funnels", {"steps": [step] * 6}, format="json")
+        retention = api_client.post(
+            "/api/retention", {"cohort": cohort, "return": cohort}, format="json"
+        )
+
+        assert fine.status_code == 200, fine.json()
+        message = ["At most 5000 values in the in/not_in lists of all filters."]
+        assert over.status_code == 400
+        assert over.json() == {"filters[5][2]": message}
+        assert funnel.json() == {"steps[5].filters[0][2]": message}
+        assert retention.json() == {"return.filters[0][2]": message}
