@@ -1,7 +1,7 @@
 """The insights app's routes: its resources (mounted under /api/ with every app's) and
 the insight routes themselves."""
 
-from django.urls import path, re_path
+from django.urls import re_path
 
 from core.routers import OptionalSlashRouter
 from insights import share
@@ -40,11 +40,14 @@ api_urlpatterns = [
         r"insights/(?P<pk>[0-9]+)/results", SavedInsightView.as_view(), "insight-results"
     ),
 ]
-# At the root: the read-only pages of shared dashboards.
+# At the root: the read-only pages of shared dashboards. A token is what
+# secrets.token_urlsafe makes: any other (a NUL, which PostgreSQL's text cannot hold) is
+# no route, a 404.
+SHARE_KEY = r"(?P<token>[A-Za-z0-9_-]+)"
 share_urlpatterns = [
-    path("share/<str:token>", share.dashboard_page, name="share"),
+    re_path(rf"^share/{SHARE_KEY}$", share.dashboard_page, name="share"),
     re_path(
-        r"^share/(?P<token>[A-Za-z0-9_-]+)/tiles/(?P<tile>[0-9]+)(?:\.(?P<format>png|json))?$",
+        rf"^share/{SHARE_KEY}/tiles/(?P<tile>[0-9]+)(?:\.(?P<format>png|json))?$",
         share.tile,
         name="share-tile",
     ),

@@ -46,7 +46,7 @@ class PersonViewSet(TenantScopedMixin, viewsets.ModelViewSet):
     serializer_class = PersonSerializer
     api_key_roles = READ_OR_ADMIN_WRITES
     lookup_field = "distinct_id"
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = r"[^/\x00]+"  # no NUL: PostgreSQL's text cannot hold one (a 404)
     filterset_class = PersonFilter
     search_fields = ["distinct_id", "email", "username", "first_name", "last_name", "phone"]
     ordering_fields = ["id", "created_at", "updated_at", "email", "username"]
@@ -102,7 +102,7 @@ class PersonViewSet(TenantScopedMixin, viewsets.ModelViewSet):
         return Response(ErasureSerializer(erasure).data)
 
     @extend_schema(responses={200: PersonSerializer})
-    @action(detail=False, methods=["get"], url_path=r"by-email/(?P<email>[^/]+)")
+    @action(detail=False, methods=["get"], url_path=r"by-email/(?P<email>[^/\x00]+)")
     def by_email(self, request, email: str, *args, **kwargs):
         """Seed 002's lookup by email (ignoring case); 404 when no person has it."""
         person = self.get_queryset().with_email(email).first()

@@ -7,16 +7,17 @@ from django.urls import re_path
 
 from v1 import views
 
-# Everything after the prefix but one optional trailing slash (non-greedy); `[\s\S]`,
-# not `.`, so that a name with a line break reaches the view and is refused as one with
-# control characters (a 400), not left unmatched (a 404).
-NAME = r"(?P<name>[\s\S]+?)/?$"
+# Everything after the prefix but one optional trailing slash (non-greedy); any
+# character but a NUL, which no name holds (PostgreSQL's text cannot): such a path is no
+# route, a 404. A line break does match (`[^\x00]`, unlike `.`), so that a name holding
+# one reaches the view and is refused as one with control characters (a 400).
+NAME = r"(?P<name>[^\x00]+?)/?$"
 
 api_urlpatterns = [
     re_path(r"^events/?$", views.EventListView.as_view(), name="v1-events"),
     re_path(r"^event_history/?$", views.EventHistoryView.as_view(), name="v1-event-history"),
     re_path(
-        r"^event_frequencies/(?P<name>[\s\S]+)/hist/?$",
+        r"^event_frequencies/(?P<name>[^\x00]+)/hist/?$",
         views.EventHistogramView.as_view(),
         name="v1-event-hist",
     ),

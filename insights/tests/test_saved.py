@@ -375,3 +375,15 @@ def test_csv_cells_never_run_as_formulas_and_numbers_stay_numbers(api_client, te
     )
     assert {line[0] for line in funnel_lines[1:]} == {"'-1+1", f"'{FORMULA}", "pro"}
     assert {line[2] for line in funnel_lines[1:]} == {"'@SUM(A1)"}
+
+
+@pytest.mark.django_db
+def test_a_nul_in_a_share_path_is_a_404(api_client, anon_client, logs):
+    daily = create(api_client, "insights", {"name": "d", "kind": "query", "definition": QUERY})
+    board = create(api_client, "dashboards", {"name": "P", "insights": [daily["id"]]})
+    url = api_client.post(f"/api/dashboards/{board['id']}/share/").json()["share_url"]
+    tile = Dashboard.objects.get(pk=board["id"]).tiles.get()
+
+    for path in ("/share/%00", f"{url}%00", f"{url}%00/tiles/{tile.pk}.json"):
+        assert anon_client.get(path).status_code == 404, path
+    assert anon_client.get(url).status_code == 200

@@ -264,3 +264,12 @@ def test_bad_erase_flag_is_400(api_client, tenant, value):
     assert response.status_code == 400
     assert "erase_events" in response.json()
     assert Person.objects.filter(distinct_id="p1").exists()
+
+
+@pytest.mark.parametrize("method", ["get", "patch", "put", "delete"])
+@pytest.mark.parametrize("path", ["%00", "a%00/", "a%00/events", "by-email/a%00"])
+def test_a_nul_in_the_path_is_a_404(api_client, method, path):
+    """No distinct_id or email holds a NUL (PostgreSQL's text cannot): a 404, not a 500."""
+    response = getattr(api_client, method)(f"{PEOPLE}{path}", {}, format="json")
+
+    assert response.status_code == 404
