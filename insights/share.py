@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from accounts.tenancy import scope_to_tenant
+from core import exceptions
 from core.deadline import with_statement_deadline
 from insights.boards import tile_answer, tiles_of
 from insights.models import Dashboard
@@ -45,10 +46,15 @@ def dashboard_page(request, token: str) -> HttpResponse:
 @require_safe
 @with_statement_deadline
 def tile(request, token: str, tile: str, format: str | None = None) -> HttpResponse:
-    dashboard = shared_dashboard(token)
+    # A tile is data, its 404 JSON: answered here, as Http404 would be Django's HTML
+    # page under DEBUG (web.errors answers JSON at this path otherwise).
+    try:
+        dashboard = shared_dashboard(token)
+    except Http404:
+        return exceptions.not_found(request)
     found = tiles_of(dashboard).filter(pk=tile).first()
     if found is None:
-        raise Http404("No such tile.")
+        return exceptions.not_found(request)
     answer, tz = tile_answer(dashboard, found.insight)
     if format != "png":
         return JsonResponse(answer)

@@ -387,3 +387,23 @@ def test_a_nul_in_a_share_path_is_a_404(api_client, anon_client, logs):
     for path in ("/share/%00", f"{url}%00", f"{url}%00/tiles/{tile.pk}.json"):
         assert anon_client.get(path).status_code == 404, path
     assert anon_client.get(url).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_missing_shared_tile_is_a_json_404_even_under_debug(
+    api_client, anon_client, logs, settings
+):
+    settings.DEBUG = True  # Django's own 404 page would answer an Http404
+    daily = create(api_client, "insights", {"name": "d", "kind": "query", "definition": QUERY})
+    board = create(api_client, "dashboards", {"name": "P", "insights": [daily["id"]]})
+    url = api_client.post(f"/api/dashboards/{board['id']}/share/").json()["share_url"]
+    tile = Dashboard.objects.get(pk=board["id"]).tiles.get()
+    unknown = [f"{url}/tiles/{tile.pk + 1000}{end}" for end in (".json", ".png", "")]
+    api_client.delete(f"/api/dashboards/{board['id']}/share/")
+    revoked = [f"{url}/tiles/{tile.pk}{end}" for end in (".json", ".png", "")]
+
+    for path in unknown + revoked:
+        response = anon_client.get(path)
+        assert response.status_code == 404, path
+        assert response["Content-Type"] == "application/json", path
+        assert response.json()["detail"] == "Not found.", path
