@@ -14,6 +14,9 @@ from stats.models import Annotation
 # The longest breakdown value a dropped-users link carries (as JSON): a request line is
 # at most 4 KiB once encoded, the funnel's own JSON included.
 MAX_VALUE_LENGTH = 200
+# A dashboard's tiles are all computed for its shared page: as many as a screen shows
+# (Mixpanel and PostHog stop at about as many).
+MAX_TILES = 50
 
 
 class FunnelUsersQuerySerializer(serializers.Serializer):
@@ -136,6 +139,15 @@ class DashboardSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         tiles = cached["tiles"] if "tiles" in cached else tiles_of(dashboard)
         data["insights"] = [tile.insight_id for tile in tiles]
         return data
+
+    def to_internal_value(self, data):
+        # Counted before each id is looked up (a query apiece).
+        insights = data.get("insights") if isinstance(data, dict) else None
+        if isinstance(insights, list) and len(insights) > MAX_TILES:
+            raise serializers.ValidationError(
+                {"insights": [f"At most {MAX_TILES} tiles on a dashboard."]}
+            )
+        return super().to_internal_value(data)
 
     def get_share_url(self, dashboard: Dashboard) -> str | None:
         if dashboard.share_token is None:

@@ -407,3 +407,23 @@ def test_a_missing_shared_tile_is_a_json_404_even_under_debug(
         assert response.status_code == 404, path
         assert response["Content-Type"] == "application/json", path
         assert response.json()["detail"] == "Not found.", path
+
+
+@pytest.mark.django_db
+def test_a_dashboard_holds_at_most_50_tiles(api_client, django_assert_max_num_queries):
+    insight = create(api_client, "insights", {"name": "d", "kind": "query", "definition": QUERY})
+    fifty = create(api_client, "dashboards", {"name": "B", "insights": [insight["id"]] * 50})
+
+    with django_assert_max_num_queries(10):  # refused before the ids are looked up
+        created = api_client.post(
+            "/api/dashboards/", {"name": "C", "insights": [insight["id"]] * 5000}, format="json"
+        )
+    patched = api_client.patch(
+        f"/api/dashboards/{fifty['id']}/", {"insights": [insight["id"]] * 51}, format="json"
+    )
+
+    assert len(fifty["insights"]) == 50
+    message = {"insights": ["At most 50 tiles on a dashboard."]}
+    assert created.status_code == patched.status_code == 400
+    assert created.json() == patched.json() == message
+    assert api_client.get(f"/api/dashboards/{fifty['id']}/").json()["insights"] == fifty["insights"]
