@@ -5,11 +5,12 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from accounts.tenancy import TenantScopedPrimaryKeyRelatedField
-from core.rest import StrictFieldsMixin
+from core.rest import StrictFieldsMixin, StrictQueryMixin
 from insights.boards import PARSERS, tiles_of
 from insights.models import Dashboard, DashboardTile, Insight
 from insights.spec import QueryError, parse_date_range, parse_zone
 from stats.models import Annotation
+from stats.serializers import ChartSizeSerializer
 
 # The longest breakdown value a dropped-users link carries (as JSON): a request line is
 # at most 4 KiB once encoded, the funnel's own JSON included.
@@ -19,7 +20,9 @@ MAX_VALUE_LENGTH = 200
 MAX_TILES = 50
 
 
-class FunnelUsersQuerySerializer(serializers.Serializer):
+class FunnelUsersQuerySerializer(StrictQueryMixin, serializers.Serializer):
+    _FORM_KEYS = StrictQueryMixin._FORM_KEYS | {"limit", "offset"}  # the pagination's
+
     q = serializers.CharField(help_text="The funnel as JSON (what POST /api/funnels takes).")
     step = serializers.IntegerField(min_value=2, max_value=20, help_text="A step, from 2.")
     status = serializers.ChoiceField(
@@ -34,7 +37,25 @@ class FunnelUsersQuerySerializer(serializers.Serializer):
     )
 
 
-class DashboardParameterSerializer(serializers.Serializer):
+class InsightQuerySerializer(StrictQueryMixin, ChartSizeSerializer):
+    """The query string of a POSTed insight: a chart's size (and DRF's `format`); any
+    other parameter, or one given twice, is a 400 naming it, as on the stats routes."""
+
+
+class InsightLinkQuerySerializer(InsightQuerySerializer):
+    """An insight as a link (GET): `q` too, read by the view (insights.views.decoded_q)."""
+
+    q = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="The insight as JSON (what POST takes as its body).",
+    )
+
+
+class DashboardParameterSerializer(InsightQuerySerializer):
+    """A saved insight's results: a chart's size, and the dashboard to read it over."""
+
     dashboard = serializers.IntegerField(
         required=False, min_value=1, help_text="Read over this dashboard's range and zone."
     )

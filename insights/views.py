@@ -60,6 +60,8 @@ from insights.serializers import (
     FunnelUserSerializer,
     FunnelUsersQuerySerializer,
     InsightBodySerializer,
+    InsightLinkQuerySerializer,
+    InsightQuerySerializer,
     InsightSerializer,
 )
 from insights.spec import Query, QueryError, parse_query
@@ -291,6 +293,8 @@ class InsightView(StatsView):
     api_key_roles = {"GET": READ, "HEAD": READ, "OPTIONS": READ, "POST": READ}
     user_roles = {"default": EVERY_ROLE}  # an insight changes nothing: viewers may POST one
     serializer_class = InsightBodySerializer
+    query_serializer_class = InsightQuerySerializer  # POST's query string
+    link_serializer_class = InsightLinkQuerySerializer  # GET's
     csv_name = "insight.csv"
 
     def parse(self, raw: Any) -> Any:
@@ -306,14 +310,22 @@ class InsightView(StatsView):
         return "day"
 
     def get(self, request, *args, **kwargs):
-        return self.answer(decoded_q(request))
+        params = self.query()
+        return self.answer(decoded_q(request), params)
 
     def post(self, request, *args, **kwargs):
-        return self.answer(request.data)
+        return self.answer(request.data, self.query())
 
-    def answer(self, raw) -> Response:
-        size = ChartSizeSerializer(data=self.request.query_params)
-        size.is_valid(raise_exception=True)
+    def query(self) -> dict:
+        """The query string, checked: unknown parameters and repeated ones are 400s."""
+        reads_link = self.request.method in ("GET", "HEAD")
+        serializer_class = self.link_serializer_class if reads_link else self.query_serializer_class
+        serializer = serializer_class(data=self.request.query_params)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def answer(self, raw, params: dict) -> Response:
+        size = {"width": params["width"], "height": params["height"]}
         try:
             parsed = self.parse(raw)
             tz = parsed.tz or ZoneInfo(self.tenant.timezone)
@@ -326,7 +338,7 @@ class InsightView(StatsView):
             return response
         self.chart_interval = self.interval(parsed)
         self.caption = _caption(answer["date_range"], tz)
-        options = {"q": orjson.dumps(raw, option=orjson.OPT_SORT_KEYS).decode(), **size.data}
+        options = {"q": orjson.dumps(raw, option=orjson.OPT_SORT_KEYS).decode(), **size}
         return self.respond(answer, tz=tz, query=options, source="raw")
 
     def chart_spec(self, tz: ZoneInfo, query: dict) -> ChartSpec:
@@ -526,22 +538,23 @@ class SavedInsightView(InsightView):
     kinds = {"query": QueryView, "funnel": FunnelView, "retention": RetentionView}
     http_method_names = ["get", "head", "options"]  # the insight is saved: nothing to POST
 
+    link_serializer_class = DashboardParameterSerializer
+
     @extend_schema(parameters=[DashboardParameterSerializer], responses=SAVED_RESULTS)
     def get(self, request, *args, pk: int, **kwargs):
+        params = self.query()
         insight = get_object_or_404(self.scoped(Insight.objects.all()), pk=pk)
         definition = dict(insight.definition)
-        if (dashboard_id := request.query_params.get("dashboard")) is not None:
-            params = DashboardParameterSerializer(data=request.query_params)
-            params.is_valid(raise_exception=True)
+        if (dashboard_id := params.get("dashboard")) is not None:
             dashboard = get_object_or_404(self.scoped(Dashboard.objects.all()), pk=dashboard_id)
             definition = over_dashboard(definition, dashboard)
-        return self.answer_as(insight.kind, definition)
+        return self.answer_as(insight.kind, definition, params)
 
-    def answer_as(self, kind: str, definition: dict) -> Response:
+    def answer_as(self, kind: str, definition: dict, params: dict) -> Response:
         self.kind_view = self.kinds[kind]
         self.chart_kind = self.kind_view.chart_kind
         self.csv_name = self.kind_view.csv_name
-        return self.answer(definition)
+        return self.answer(definition, params)
 
     def parse(self, raw):
         return self.kind_view.parse(self, raw)

@@ -427,3 +427,37 @@ def test_a_dashboard_holds_at_most_50_tiles(api_client, django_assert_max_num_qu
     assert created.status_code == patched.status_code == 400
     assert created.json() == patched.json() == message
     assert api_client.get(f"/api/dashboards/{fifty['id']}/").json()["insights"] == fifty["insights"]
+
+
+@pytest.mark.django_db
+def test_insight_routes_refuse_repeated_and_unknown_parameters(api_client, logs):
+    insight = create(api_client, "insights", {"name": "d", "kind": "query", "definition": QUERY})
+    board = create(api_client, "dashboards", {"name": "B", "insights": [insight["id"]]})
+    q = json.dumps(QUERY)
+    results = f"/api/insights/{insight['id']}/results"
+    twice = ["Given more than once."]
+    unknown = ["Unknown parameter."]
+    funnel = quote(json.dumps(FUNNEL))
+
+    for path, error in (
+        (f"/api/query?q={quote(q)}&q={quote(q)}", {"q": twice}),
+        (f"/api/query?q={quote(q)}&format=csv&format=png", {"format": twice}),
+        (f"/api/query?q={quote(q)}&width=400&width=500", {"width": twice}),
+        (f"/api/query?q={quote(q)}&limit=5", {"limit": unknown}),
+        (f"/api/funnels?q={funnel}&dashboard=1", {"dashboard": unknown}),
+        (f"{results}?dashboard={board['id']}&dashboard={board['id']}", {"dashboard": twice}),
+        (f"{results}?q={quote(q)}", {"q": unknown}),
+        (f"{results}.png?colour=red", {"colour": unknown}),
+        (f"/api/funnels/users?q={funnel}&step=2&step=2", {"step": twice}),
+        (f"/api/funnels/users?q={funnel}&step=2&stauts=converted", {"stauts": unknown}),
+    ):
+        response = api_client.get(path)
+        assert response.status_code == 400, path
+        assert response["Content-Type"] == "application/json", path
+        assert response.json() == error, path
+    posted = api_client.post(f"/api/query?q={quote(q)}", QUERY, format="json")
+    assert posted.json() == {"q": unknown}  # a POST's query is its body
+    assert api_client.get(f"{results}?dashboard={board['id']}&width=400").status_code == 200
+    assert api_client.get(f"/api/query.csv?q={quote(q)}").status_code == 200
+    paged = api_client.get(f"/api/funnels/users?q={funnel}&step=2&limit=5&offset=0")
+    assert paged.status_code == 200
