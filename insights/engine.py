@@ -73,8 +73,14 @@ def run_query(
         **evaluation.run(window),
     }
     if query.compare:
+        # The previous period's rows are the current period's series (Mixpanel and
+        # PostHog compare so), each bucket listed, zeros included.
         previous = previous_window(query.date_range, window, tz, reach=reach)
-        answer["previous"] = {"date_range": previous.as_json(tz), **evaluation.run(previous)}
+        keyed = evaluation.last_shown if evaluation.series else None
+        answer["previous"] = {
+            "date_range": previous.as_json(tz),
+            **evaluation.run(previous, keyed),
+        }
     return answer
 
 
@@ -157,8 +163,25 @@ def _instant(value: dt.datetime | None, tz: ZoneInfo, side: str) -> dt.datetime 
         raise QueryError(f"date_range.{side}", "Is out of the calendar's range.") from None
 
 
+@dataclass(frozen=True)
+class Shown:
+    """The series an answer's rows show: `top` (grouped rows, in order), and whether an
+    `(other)` row sums the rest; `rest` and `count` count the series beyond `top` and
+    all of them, of the window read."""
+
+    top: list[dict]
+    other: bool
+    rest: int
+    count: int
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"count": self.count, "shown": len(self.top), "other": self.rest}
+
+
 class Evaluation:
-    """One query's SQL and the shaping of its rows, for any window."""
+    """One query's SQL and the shaping of its rows, for any window; `last_shown`: the
+    series of the last window read unkeyed (those its comparison keys to)."""
 
     def __init__(
         self,
@@ -182,12 +205,16 @@ class Evaluation:
         self.aggregates = _aggregates(query.metrics)
         self.per_user = any(m.kind in ("uniques", "events_per_user") for m in query.metrics)
         self.columns = [dim.name for dim in query.breakdown] + [m.name for m in query.metrics]
+        self.last_shown: Shown | None = None
 
-    def run(self, window: Window) -> dict[str, Any]:
+    def run(self, window: Window, keyed: Shown | None = None) -> dict[str, Any]:
+        """The answer over `window`. With `keyed` (the series another window showed, as
+        a comparison's previous period takes the current one's), its rows are those
+        series, in that order, zeros where they had no log."""
         if self.sets is not None:
             tallies = self.sets.tallies(window.lower, window.upper)
             if tallies is not None:
-                return self.counted(tallies, window)
+                return self.counted(tallies, window, keyed)
         logs = self.logs.filter(half_open("timestamp", window.lower, window.upper))
         logs = logs.filter(self.filters).order_by()
         answer: dict[str, Any] = {}
@@ -206,37 +233,59 @@ class Evaluation:
             return answer
         rows, total = self.grouped(logs, self.series, with_total=True)
         answer["total"] = self.metrics(total)
-        ranked, top, rest = self.ranked(rows)
-        top_q = self.key_q([self.key(row) for row in top])
-        if self.time is None:
-            rows = [self.row(self.labels(row), None, row) for row in top]
-            if rest:
-                rows.append(self.row(self.other, None, self.aggregate(logs.filter(~top_q))))
-        else:
-            shown = logs.filter(top_q) if rest else logs  # every series shown: no condition
-            cells = {
-                (self.key(row), self.bucket(row)): row
-                for row in self.grouped(shown, [*self.series, self.time])[0]
-            }
-            others = {}
-            if rest:
-                others = {
-                    self.bucket(row): row
-                    for row in self.grouped(logs.filter(~top_q), [self.time])[0]
-                }
-            keys = self.buckets({key for _, key in cells} | set(others), window)
-            rows = [
-                self.row(self.labels(series), key, cells.get((self.key(series), key), {}))
-                for series in top
-                for key in keys
-            ]
-            if rest:
-                rows += [self.row(self.other, key, others.get(key, {})) for key in keys]
-        answer["rows"] = rows
-        answer["series"] = {"count": len(ranked), "shown": len(top), "other": len(rest)}
+        shown = self.shown(rows, keyed)
+        answer["rows"] = self.series_rows(logs, rows, shown, window)
+        answer["series"] = shown.counts
         return answer
 
-    def counted(self, tallies: Groups, window: Window) -> dict[str, Any]:
+    def shown(self, rows: list[dict], keyed: Shown | None) -> Shown:
+        """The series the rows show: the first `limit` ranked, or those of `keyed`."""
+        ranked, top, rest = self.ranked(rows)
+        if keyed is None:
+            self.last_shown = Shown(top, other=bool(rest), rest=len(rest), count=len(ranked))
+            return self.last_shown
+        keys = {self.key(row) for row in keyed.top}
+        rest = len([row for row in rows if self.key(row) not in keys])
+        return Shown(keyed.top, other=keyed.other, rest=rest, count=len(ranked))
+
+    def series_rows(
+        self, logs: QuerySet, rows: list[dict], shown: Shown, window: Window
+    ) -> list[dict[str, Any]]:
+        """The rows of the `shown` series (grouped `rows` hold their aggregates), and of
+        the rest as one `(other)` series when shown has it."""
+        by_key = {self.key(row): row for row in rows}
+        top_q = self.key_q([self.key(row) for row in shown.top])
+        if self.time is None:
+            answer = [
+                self.row(self.labels(row), None, by_key.get(self.key(row), {})) for row in shown.top
+            ]
+            if shown.other:
+                answer.append(self.row(self.other, None, self.aggregate(logs.filter(~top_q))))
+            return answer
+        # Every series shown: no condition.
+        read = logs.filter(top_q) if shown.rest else logs
+        cells = {
+            (self.key(row), self.bucket(row)): row
+            for row in self.grouped(read, [*self.series, self.time])[0]
+        }
+        others = {}
+        if shown.other:
+            others = {
+                self.bucket(row): row for row in self.grouped(logs.filter(~top_q), [self.time])[0]
+            }
+        keys = self.buckets({key for _, key in cells} | set(others), window)
+        answer = [
+            self.row(self.labels(series), key, cells.get((self.key(series), key), {}))
+            for series in shown.top
+            for key in keys
+        ]
+        if shown.other:
+            answer += [self.row(self.other, key, others.get(key, {})) for key in keys]
+        return answer
+
+    def counted(
+        self, tallies: Groups, window: Window, keyed: Shown | None = None
+    ) -> dict[str, Any]:
         """`run`'s answer from the tallies of every (series, time bucket) group, counted
         from the user sets."""
         answer: dict[str, Any] = {"total": self.metrics(combined(tallies.values()).aggregates())}
@@ -252,26 +301,27 @@ class Evaluation:
         series: dict[tuple, Tally] = defaultdict(Tally)  # each series over every bucket
         for (values, _), tally in tallies.items():
             series[values].add(tally)
-        ranked, top, rest = self.ranked(
+        shown = self.shown(
             [
                 dict(zip(self.series, values, strict=True)) | t.aggregates()
                 for values, t in series.items()
-            ]
+            ],
+            keyed,
         )
         rows = [
             self.row(self.labels(row), key, _cell(tallies.get((self.key(row), key))))
-            for row in top
+            for row in shown.top
             for key in keys
         ]
-        if rest:
+        if shown.other:
             others: dict[str | None, Tally] = defaultdict(Tally)
-            hidden = {self.key(row) for row in rest}
+            visible = {self.key(row) for row in shown.top}
             for (values, bucket), tally in tallies.items():
-                if values in hidden:
+                if values not in visible:
                     others[bucket].add(tally)
             rows += [self.row(self.other, key, _cell(others.get(key))) for key in keys]
         answer["rows"] = rows
-        answer["series"] = {"count": len(ranked), "shown": len(top), "other": len(rest)}
+        answer["series"] = shown.counts
         return answer
 
     def grouped(

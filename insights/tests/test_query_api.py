@@ -340,6 +340,56 @@ class TestRanges:
             {"time:day": "2024-01-05", "events": 4},
         ]
 
+    @pytest.mark.parametrize("uniques", [False, True])  # uniques: the user sets' path too
+    def test_the_previous_period_shows_the_current_periods_series(self, api_client, shop, uniques):
+        body = {
+            "metrics": ["events", "uniques"] if uniques else ["events"],
+            "breakdown": ["data.plan", "time:day"],
+            "date_range": {"start": "2024-01-04", "end": "2024-01-05"},
+            "compare": "previous_period",
+            "limit": 1,
+        }
+
+        answer = query(api_client, body).json()
+
+        # Jan 4-5: no plan 4 events, free 1: "no plan" shown, free the other. Jan 2-3
+        # had only pro and free: ranked alone, pro would have been shown.
+        current, previous = answer["rows"], answer["previous"]["rows"]
+        assert [(row["data.plan"], row["time:day"]) for row in current] == [
+            (None, "2024-01-04"),
+            (None, "2024-01-05"),
+            ("(other)", "2024-01-04"),
+            ("(other)", "2024-01-05"),
+        ]
+        expected = [
+            {"data.plan": None, "time:day": "2024-01-02", "events": 0, "uniques": 0},
+            {"data.plan": None, "time:day": "2024-01-03", "events": 0, "uniques": 0},
+            {"data.plan": "(other)", "time:day": "2024-01-02", "events": 5, "uniques": 2},
+            {"data.plan": "(other)", "time:day": "2024-01-03", "events": 3, "uniques": 2},
+        ]
+        if not uniques:
+            expected = [{k: v for k, v in row.items() if k != "uniques"} for row in expected]
+        assert previous == expected
+        assert answer["previous"]["series"] == {"count": 2, "shown": 1, "other": 2}
+
+    @pytest.mark.parametrize("metric", ["events", "uniques"])
+    def test_an_empty_previous_period_lists_the_series_with_zeros(self, api_client, shop, metric):
+        body = {
+            "metrics": [metric],
+            "breakdown": ["event"],
+            "date_range": {"start": "2024-01-02", "end": "2024-01-03"},
+            "compare": "previous_period",
+        }
+
+        answer = query(api_client, body).json()
+
+        assert [row["event"] for row in answer["rows"]] == ["purchase", "view"]
+        assert answer["previous"]["rows"] == [
+            {"event": "purchase", metric: 0},
+            {"event": "view", metric: 0},
+        ]
+        assert answer["previous"]["series"] == {"count": 0, "shown": 2, "other": 0}
+
     @pytest.mark.parametrize(
         ("date_range", "tz", "path"),
         [
@@ -433,7 +483,9 @@ class TestFormats:
             ["period", "data.page", "events"],
             ["current", "", "11"],
             ["current", '{"path":"/a"}', "3"],
-        ]  # December has no log: no series, no previous rows
+            ["previous", "", "0"],
+            ["previous", '{"path":"/a"}', "0"],
+        ]  # December has no log: the current period's series, zeros
 
     @pytest.mark.parametrize("breakdown", [["event", "time:day"], ["event"], []])
     def test_png(self, api_client, shop, breakdown):
