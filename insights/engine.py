@@ -21,6 +21,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db.models import Count, F, FloatField, Max, Min, Q, QuerySet, Sum
 from django.db.models.lookups import Exact, In, IsNull
 
+from core.jsonbody import INT64_MAX, INT64_MIN
 from core.ranges import NOTHING, OutOfCalendar, half_open, within_calendar
 from events.models import EventLog
 from events.usersets import UserSets
@@ -604,12 +605,15 @@ def _metric_value(metric: Metric, index: int, aggregates: dict) -> Any:
 
 
 def _number(value: int | float | Decimal) -> int | float:
-    """An integer when whole (PostgreSQL sums exactly; SQLite in doubles), else a float."""
+    """An integer when whole and within 64 bits, as the data's integers are (-2**63 is
+    exact); else a float: a whole one beyond them (an average of 1e300s) is no
+    301-digit integer."""
     if isinstance(value, int):
         return value
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+        whole = value.is_finite() and value == value.to_integral_value()
+        return int(value) if whole and INT64_MIN <= value <= INT64_MAX else float(value)
+    return int(value) if value.is_integer() and INT64_MIN <= value <= INT64_MAX else value
 
 
 def _sortable(value: Any) -> tuple:

@@ -104,6 +104,32 @@ class TestMetrics:
 
 
 @pytest.mark.django_db
+def test_numbers_are_integers_within_64_bits_and_floats_beyond(api_client, tenant):
+    EventLogFactory(event=EventFactory(tenant=tenant, name="low"), data={"a": -(2**63)})
+    huge = EventFactory(tenant=tenant, name="huge")
+    EventLogFactory(event=huge, data={"a": 1e300})
+    EventLogFactory(event=huge, data={"a": 3e300})
+    metrics = ["sum:data.a", "avg:data.a", "min:data.a", "max:data.a"]
+
+    def total(event: str) -> dict:
+        body = {"metrics": metrics, "filters": [["eq", "event", event]], "date_range": "all"}
+        response = query(api_client, body)
+        assert response.status_code == 200, response.json()
+        return response.json()["total"]
+
+    low = total("low")
+    assert low == dict.fromkeys(metrics, -(2**63))
+    assert all(type(value) is int for value in low.values())
+    assert total("huge") == {
+        "sum:data.a": 4e300,
+        "avg:data.a": 2e300,
+        "min:data.a": 1e300,
+        "max:data.a": 3e300,
+    }
+    assert all(type(value) is float for value in total("huge").values())
+
+
+@pytest.mark.django_db
 class TestBreakdown:
     def test_by_event_and_property_largest_first(self, api_client, shop):
         response = query(
