@@ -3,6 +3,7 @@
 
 from django.conf import settings
 from django.db import transaction
+from django.http import QueryDict
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import APIException, ParseError, ValidationError
@@ -72,7 +73,10 @@ class WebImportViewSet(
         },
     )
     def create(self, request, *args, **kwargs):
-        if len(request.data.getlist("source")) > 1:  # a form keeps the last: say which
+        # A form keeps the last of a repeated field: say which. (Without a body, data is
+        # a plain dict.)
+        form = request.data if isinstance(request.data, QueryDict) else QueryDict()
+        if len(form.getlist("source")) > 1:
             raise ValidationError({"source": ["Give source once."]})
         upload = WebImportUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)

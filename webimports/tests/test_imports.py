@@ -598,6 +598,13 @@ def test_source_given_twice_is_refused(api_client):
     assert "source" in response.json()
 
 
+def test_a_request_without_a_body_names_the_missing_fields(api_client):
+    response = api_client.post(URL)
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"source", "files"}
+
+
 def test_a_duration_of_four_parts_is_an_invalid_row(api_client):
     report = "Date,Sessions,Avg. session duration\n20240101,2,1:2:3:4\n"
 
