@@ -36,6 +36,26 @@ def is_integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def loads_body(body: bytes, content_length: str | None) -> Any:
+    """Decode a request body as read, or raise JSONBodyError: first, a body shorter than
+    its Content-Length header says (the client stopped sending, or the connection was cut:
+    the server reads what came and would store a prefix that happens to parse)."""
+    if len(body) < _declared_length(content_length):
+        raise JSONBodyError(
+            f"The body is shorter than its Content-Length ({len(body)} of {content_length} bytes)."
+        )
+    return loads(body)
+
+
+def _declared_length(content_length: str | None) -> int:
+    """The header's length; 0 when absent or unreadable (refused before the body is read,
+    core.middleware.body_size_problem)."""
+    try:
+        return int(content_length or 0)
+    except ValueError:
+        return 0
+
+
 def loads(body: bytes) -> Any:
     """Decode a request body, or raise JSONBodyError with a readable reason."""
     if _LONG_DIGIT_RUN in body.translate(_DIGITS_TO_ZERO):

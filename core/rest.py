@@ -54,8 +54,10 @@ class StrictJSONParser(BaseParser):
             raise PayloadTooLarge() from None
         if len(body) > limit:
             raise PayloadTooLarge()
+        request = (parser_context or {}).get("request")
+        content_length = request.META.get("CONTENT_LENGTH") if request is not None else None
         try:
-            return jsonbody.loads(body)
+            return jsonbody.loads_body(body, content_length)
         except jsonbody.JSONBodyError as exc:
             raise exceptions.ParseError(str(exc)) from None
 

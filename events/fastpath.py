@@ -55,7 +55,7 @@ from accounts.credentials import TenantChanged
 from accounts.models import ApiKey
 from accounts.permissions import INGEST, WRITERS
 from core.exceptions import UNAVAILABLE_RETRY_AFTER, Unavailable, database_unavailable
-from core.jsonbody import JSONBodyError, loads
+from core.jsonbody import JSONBodyError, loads_body
 from core.middleware import body_size_problem
 from core.ratelimit import credential_window
 from core.rest import FastJSONRenderer
@@ -159,7 +159,7 @@ def _admitted(
     if blocked_reason(principal.tenant, request) is not None:
         return None
     try:
-        data = loads(request.body)
+        data = loads_body(request.body, request.META["CONTENT_LENGTH"])
     except JSONBodyError:
         return None
     now = timezone.now()

@@ -7,6 +7,7 @@ answer) and with the fast path removed (the view answers); status, headers and b
 events (id, uuid, times). The listed cases name what each check is for; a property test
 then draws bodies and headers, mostly what clients send and sometimes anything else."""
 
+import io
 import json
 import re
 import sqlite3
@@ -185,6 +186,34 @@ def test_the_fast_path_answers_what_the_view_answers(sender, answered, case):
     assert (fast.status_code, view.status_code) == (case.status, case.status), fast.content
     assert _headers(fast) == _headers(view)
     assert _body(fast) == _body(view)
+
+
+def test_a_body_shorter_than_its_content_length_is_handed_on_and_refused(sender, answered):
+    """What arrived parses, but the client declared more: the view's 400, nothing stored."""
+    body = json.dumps({"event_name": "signup"}).encode()
+
+    def send():
+        return APIClient().generic(
+            "POST",
+            PATH,
+            body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Token {sender.token}",
+            CONTENT_LENGTH="1000",
+            **{"wsgi.input": io.BytesIO(body)},
+        )
+
+    fast = send()
+    without = [name for name in django_settings.MIDDLEWARE if name != FAST_PATH]
+    with override_settings(MIDDLEWARE=without):
+        view = send()
+
+    assert answered == [False]
+    assert (fast.status_code, view.status_code) == (400, 400), fast.content
+    assert _headers(fast) == _headers(view)
+    assert _body(fast) == _body(view)
+    assert "shorter than its Content-Length" in fast.json()["detail"]
+    assert not EventLog.objects.exists()
 
 
 def test_every_stored_field_is_what_the_answer_says(sender, answered):

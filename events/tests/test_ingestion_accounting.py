@@ -2,6 +2,7 @@
 reason, against the sender's tenant; read back from GET /api/stats/ingestion."""
 
 import datetime as dt
+import io
 import json
 
 import pytest
@@ -343,3 +344,35 @@ def test_counters_are_per_utc_hour_of_receipt(tenant):
 
     hours = dict(IngestionCountTotal.objects.values_list("hour", "events"))
     assert hours == {utc_hour(received): 2, utc_hour(received) + dt.timedelta(hours=1): 1}
+
+
+# --- a body shorter than its Content-Length --------------------------------------
+
+SHORT = b'{"events": [{"event_name": "trunc"}]}'
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/eventlogs/batch/", SHORT),
+        ("/api/eventlogs/", b'{"event_name": "trunc"}'),
+        ("/api/v1/events/trunc", b'{"count": 1}'),
+        ("/stats-4f2a/e", SHORT),
+    ],
+    ids=["batch", "single", "v1", "collect"],
+)
+def test_a_body_shorter_than_its_content_length_is_a_counted_400(key_client, path, body):
+    """The client (or the connection) stopped before the declared length: what arrived
+    may parse, but it is a prefix, never stored."""
+    client = key_client("ingest")
+    extra = {"CONTENT_LENGTH": "1000", "wsgi.input": io.BytesIO(body)}
+
+    response = _post_raw(client, path, body, **extra)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["detail"] == (
+        f"The body is shorter than its Content-Length ({len(body)} of 1000 bytes)."
+    )
+    assert not EventLog.objects.exists()
+    (counts,) = IngestionCountTotal.objects.filter(outcome="rejected")
+    assert (counts.reason, counts.requests, counts.events) == ("malformed_json", 1, 1)
