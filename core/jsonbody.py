@@ -2,7 +2,8 @@
 
 orjson is fast but turns integers beyond 64 bits into floats silently, so a body
 with a run of 19+ digits is decoded again by the standard library, which keeps
-integers exact and lets us refuse them. Every string and key is checked for NUL
+integers exact and lets us refuse them (from UTF-8 text, as orjson reads it, and with
+orjson's words for what both refuse). Every string and key is checked for NUL
 (PostgreSQL cannot store it), and so is every string for lone UTF-16 surrogates
 (the standard library decodes "\\ud800" into one, which no database can store),
 and nesting is capped.
@@ -78,13 +79,28 @@ def _loads_exact(body: bytes) -> Any:
         raise JSONBodyError(f"Malformed JSON: {name} is not valid JSON.")
 
     try:
-        return json.loads(body, parse_constant=reject_constant)
+        # Strictly UTF-8 without a BOM, as orjson reads it: given bytes, the standard
+        # library would guess UTF-16 or UTF-32 and drop a BOM.
+        text = body.decode()
+        if text.startswith("\ufeff"):
+            raise ValueError("UTF-8 byte order mark (BOM) is not supported.")
+        return json.loads(text, parse_constant=reject_constant)
     except RecursionError:
         raise JSONBodyError(f"JSON nesting is deeper than {MAX_DEPTH} levels.") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # UnicodeDecodeError is one
         if isinstance(exc, JSONBodyError):
             raise
-        raise JSONBodyError(f"Malformed JSON: {exc}") from None
+        raise JSONBodyError(f"Malformed JSON: {_orjson_refusal(body) or exc}") from None
+
+
+def _orjson_refusal(body: bytes) -> str | None:
+    """What orjson says of a body the standard library refused (so a body is refused in
+    the same words with or without a long run of digits), or None if it takes it."""
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return str(exc)
+    return None
 
 
 def _check_depth(value: Any, depth: int = 0) -> None:

@@ -1,5 +1,6 @@
 """Unit tests of `events.validation.validate_event` and `core.jsonbody.loads`."""
 
+import codecs
 import datetime as dt
 from uuid import UUID
 
@@ -324,6 +325,31 @@ def test_loads_accepts_surrogate_pairs_and_utf8(extra):
 def test_loads_refuses_malformed_bodies(body):
     with pytest.raises(jsonbody.JSONBodyError):
         jsonbody.loads(body)
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: codecs.BOM_UTF8 + text.encode(),
+        lambda text: text.encode("utf-16"),
+        lambda text: text.encode("utf-16-le"),
+        lambda text: text.encode("utf-32"),
+        lambda text: text.encode("latin-1"),
+    ],
+    ids=["utf-8 BOM", "utf-16", "utf-16-le", "utf-32", "latin-1"],
+)
+def test_loads_takes_utf8_only_whatever_the_digits(encode):
+    """A body is UTF-8 without a BOM; a run of 19+ digits (decoded by the standard
+    library, which guesses UTF-16/32 and drops a BOM) must not change the answer."""
+    messages = set()
+    for number in (1, 1234567890123456789):  # 19 digits, within 64 bits
+        with pytest.raises(jsonbody.JSONBodyError) as refused:
+            jsonbody.loads(encode(f'{{"k": "é", "n": {number}}}'))
+        messages.add(str(refused.value))
+
+    assert len(messages) == 1, messages
+    (message,) = messages
+    assert message.startswith("Malformed JSON: ")
 
 
 def test_json_body_error_is_a_value_error():
