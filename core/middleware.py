@@ -33,9 +33,10 @@ def body_size_problem(request: HttpRequest, limit: int | None = None) -> tuple[i
 class BodySizeLimitMiddleware:
     """Answer 413 from the Content-Length header alone, before the body is read.
 
-    Views whose class sets `checks_body_size` (ingestion) make the same check
-    themselves right after authentication, so that the refusal is counted against
-    the sender's tenant."""
+    Views whose class sets `checks_body_size` (ingestion), or function views that set it
+    on themselves (one that hands the request to such a class's view), make the same
+    check themselves right after authentication, so that the refusal is counted against
+    the sender's tenant and carries its reason and CORS headers."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -44,7 +45,9 @@ class BodySizeLimitMiddleware:
         return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
-        if getattr(getattr(view_func, "cls", None), "checks_body_size", False):
+        if getattr(view_func, "checks_body_size", False) or getattr(
+            getattr(view_func, "cls", None), "checks_body_size", False
+        ):
             return None
         problem = body_size_problem(request)
         if problem is None:

@@ -284,3 +284,7 @@ def collect(request, name: str):
     page's (bots refused, enriched)."""
     request.web_collect = True
     return _batch(request)
+
+
+# The batch view checks the body's size, counted and with CORS headers (core.middleware).
+collect.checks_body_size = True

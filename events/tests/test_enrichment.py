@@ -262,3 +262,30 @@ def test_the_tracker_under_any_name(client):
     assert client.get("/js/../t.js").status_code == 404
     # A name is letters, digits, "-" and "_", as the README says.
     assert client.get("/js/app.min.js").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "reason"),
+    [
+        ({"CONTENT_LENGTH": str(2 * 1024 * 1024)}, 413, "too_large"),
+        ({"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_LENGTH": ""}, 411, "malformed_json"),
+    ],
+    ids=["too large", "chunked"],
+)
+def test_the_collect_route_refuses_a_body_as_the_batch_route_does(
+    ingest_key, headers, status, reason
+):
+    """The same answer (reason, CORS headers for the page) and the same count: the
+    collect route is the batch route under another name."""
+    answers = [
+        send(ingest_key, [pageview()], path=path, **headers) for path in (BATCH, "/stats-4f2a/e")
+    ]
+
+    for response in answers:
+        assert response.status_code == status, response.content
+        assert response["Access-Control-Allow-Origin"] == SHOP
+    assert answers[0].json() == answers[1].json()
+    assert answers[0].json()["reason"] == reason
+    counted = IngestionCountTotal.objects.filter(outcome="rejected")
+    assert {row.reason for row in counted} == {reason}
+    assert sum(row.requests for row in counted) == 2
