@@ -31,6 +31,8 @@ MAX_DATA_DEPTH = 10
 MAX_PROPERTY_KEY_LENGTH = 200
 MAX_COUNT = 2**31 - 1
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+FIRST = dt.datetime.min.replace(tzinfo=dt.UTC)
+LAST = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 class FieldErrors(dict[str, list[str]]):
@@ -145,7 +147,10 @@ def _timestamp(value: Any, *, now: dt.datetime, skew: dt.timedelta) -> dt.dateti
     try:
         parsed = _parse_timestamp(value) + skew
     except OverflowError:
-        raise TimestampOutOfRange("Timestamp is out of range.") from None
+        # Unix seconds beyond a datetime's years 1-9999 (or a time the skew moves past
+        # them): out of range on that side, as a nearer one would be.
+        past = value < 0 if isinstance(value, int | float) else skew < dt.timedelta(0)
+        parsed = FIRST if past else LAST
     return timestamp_in_range(parsed, now=now, skew=skew)
 
 
@@ -172,9 +177,13 @@ def _parse_timestamp(value: Any) -> dt.datetime:
     """ISO 8601 (or seed 000's `YYYY-MM-DD HH:MM:SS`), or Unix seconds; naive means UTC."""
     if isinstance(value, bool):
         raise ValueError("Must be an ISO 8601 datetime string or Unix seconds.")
-    try:
-        if isinstance(value, int | float):
+    if isinstance(value, int | float):
+        try:
             return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+        except (ValueError, OverflowError, OSError):
+            # A number is Unix seconds, however far: readable, but beyond any datetime.
+            raise OverflowError("Timestamp is out of range.") from None
+    try:
         parsed = parse_datetime(value) if isinstance(value, str) else None
     except (ValueError, OverflowError, OSError):
         parsed = None

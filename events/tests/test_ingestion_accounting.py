@@ -54,6 +54,10 @@ def test_malformed_json_with_a_valid_key_counts_against_its_tenant(api_client):
         ({"event_name": "a", "surprise": 1}, "invalid_field"),
         ({"event_name": "a", "timestamp": "1969-12-31T23:59:59Z"}, "timestamp_out_of_range"),
         ({"event_name": "a", "timestamp": "2999-01-01T00:00:00Z"}, "timestamp_out_of_range"),
+        # Unix seconds past what a datetime holds (year 10000 on): out of range too.
+        ({"event_name": "a", "timestamp": 253402300800}, "timestamp_out_of_range"),
+        ({"event_name": "a", "timestamp": 1e20}, "timestamp_out_of_range"),
+        ({"event_name": "a", "timestamp": -1e20}, "timestamp_out_of_range"),
         # Two problems: not only the timestamp, so the item is an invalid_field.
         ({"event_name": "", "timestamp": "2999-01-01T00:00:00Z"}, "invalid_field"),
     ],

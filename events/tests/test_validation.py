@@ -149,13 +149,20 @@ def test_timestamp_up_to_the_allowed_skew_is_accepted(settings):
         ("2024-02-30T00:00:00", "Must be an ISO 8601 datetime string or Unix seconds."),
         ("2024-01-01T00:00+25:00", "Must be an ISO 8601 datetime string or Unix seconds."),
         (True, "Must be an ISO 8601 datetime string or Unix seconds."),
-        (1e300, "Must be an ISO 8601 datetime string or Unix seconds."),
+        # Unix seconds past a datetime's year 9999 (or before year 1): out of range.
+        (1e300, "Timestamp is more than 1:00:00 in the future."),
+        (253402300800, "Timestamp is more than 1:00:00 in the future."),
+        (-1e20, "Timestamp is before 1970-01-01."),
         ({"t": 1}, "Must be an ISO 8601 datetime string or Unix seconds."),
         ("9999-12-31T23:59:59-01:00", "Timestamp is more than 1:00:00 in the future."),
     ],
 )
 def test_bad_timestamps_are_refused(value, message):
-    assert errors_of({"event_name": "a", "timestamp": value}) == {"timestamp": [message]}
+    errors = errors_of({"event_name": "a", "timestamp": value})
+
+    assert errors == {"timestamp": [message]}
+    in_range = message.startswith("Timestamp is")
+    assert errors.reason == ("timestamp_out_of_range" if in_range else "invalid_field")
 
 
 @pytest.mark.parametrize("count", [1, 2, MAX_COUNT])
