@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from accounts.models import ApiKey, Tenant
 from accounts.tenancy import ShardedByTenant, TenantForeignKey
 from core.ranges import half_open
+from core.storedjson import StoredJSONField
 from events.uuid7 import uuid7
 
 EVENT_NAME_MAX_LENGTH = 200
@@ -79,7 +80,7 @@ class EventLog(ShardedByTenant):
     received_at = models.DateTimeField(help_text="When the server stored it.")
     count = models.PositiveIntegerField(default=1)
     distinct_id = models.CharField(max_length=DISTINCT_ID_MAX_LENGTH, blank=True, default="")
-    data = models.JSONField(default=dict, blank=True)
+    data = StoredJSONField(default=dict, blank=True)  # floats past 64 bits read as floats
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -23,6 +23,7 @@ from django.db.models.lookups import Exact, In, IsNull
 
 from core.jsonbody import INT64_MAX, INT64_MIN
 from core.ranges import NOTHING, OutOfCalendar, half_open, within_calendar
+from core.storedjson import loads_stored
 from events.models import EventLog
 from events.usersets import UserSets
 from insights.conditions import filters_q
@@ -497,7 +498,7 @@ def _cell(tally: Tally | None) -> dict[str, int]:
 def _display(dim: Dimension, value: Any) -> Any:
     """A breakdown value as shown: a data property decoded from its JSON text."""
     if dim.field is not None and dim.field.is_data and value is not None:
-        return json.loads(value)
+        return loads_stored(value)  # as the logs read it (core.storedjson)
     return value
 
 

@@ -38,6 +38,7 @@ from django.db.models import Case, F, Q, QuerySet, Value, When
 
 from core.collector import collection_paused
 from core.ranges import MICROSECOND, half_open
+from core.storedjson import loads_stored
 from events.models import EVENT_NAME_MAX_LENGTH, EventLog
 from insights.conditions import filters_q
 from insights.engine import OTHER, Window, resolve_window
@@ -392,7 +393,8 @@ def _breakdown(funnel: Funnel, journeys: dict[str, Journey]) -> list[dict[str, A
 
 
 def _display(breakdown: Field, value: Any) -> Any:
-    return json.loads(value) if breakdown.is_data and value is not None else value
+    # As the logs read it (core.storedjson): a float past 64 bits is a float.
+    return loads_stored(value) if breakdown.is_data and value is not None else value
 
 
 def value_key(value: Any) -> str:

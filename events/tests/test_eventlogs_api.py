@@ -432,3 +432,31 @@ def test_a_list_longer_than_the_count_cap_says_at_least(api_client, tenant, sett
     assert (page["X-Total-Count-At-Least"], page.has_header("X-Total-Count")) == ("4", False)
     assert 'rel="next"' in page["Link"]
     assert len(page.json()) == 2
+
+
+# Floats that PostgreSQL's jsonb (numeric) keeps as whole numbers past 64 bits.
+BIG_FLOATS = {"x": 1.7976931348623157e308, "y": 1e21, "z": 1e19, "n": -1e19, "i": 2**63 - 1}
+REPEATED_UUID = "6f1c1d0e-9a4c-4f7e-8a39-0c6f6a1d2b3c"
+
+
+def test_big_floats_read_back_as_the_201_answered(api_client):
+    """On every read the floats stay floats (an integer past 64 bits is refused on input,
+    so the log could not be sent again); integers within 64 bits stay integers."""
+    body = {"event_name": "bf", "data": BIG_FLOATS, "uuid": REPEATED_UUID}
+    created = api_client.post(URL, body, format="json")
+    repeated = api_client.post(URL, body, format="json")
+    listed = api_client.get(URL)
+    retrieved = api_client.get(f"{URL}{created.json()['id']}/")
+
+    assert (created.status_code, repeated.status_code) == (201, 200)
+    datas = [answer.json()["data"] for answer in (created, repeated, retrieved)]
+    datas.append(listed.json()[0]["data"])
+    datas.append(EventLog.objects.values_list("data", flat=True).get())  # as the export reads
+    for data in datas:
+        assert data == BIG_FLOATS
+        assert {key: type(value) for key, value in data.items()} == {
+            key: type(value) for key, value in BIG_FLOATS.items()
+        }
+    assert EventLog.objects.values_list("data__y", flat=True).get() == 1e21
+    resent = api_client.post(URL, {"event_name": "bf", "data": datas[3]}, format="json")
+    assert resent.status_code == 201, resent.content
