@@ -159,7 +159,7 @@ def _admitted(
     if blocked_reason(principal.tenant, request) is not None:
         return None
     try:
-        data = loads_body(request.body, request.META["CONTENT_LENGTH"])
+        data = loads_body(request.body, request.META.get("CONTENT_LENGTH"))
     except JSONBodyError:
         return None
     now = timezone.now()
