@@ -161,10 +161,11 @@ def _log_with(log_path: Path, *lines: str, timeout: float = 10.0) -> str:
 
 def test_gunicorn_logs_no_credential(production_server):
     base, log_path = production_server
-    credentials = {"X-Api-Key": HEADER_KEY, "Authorization": f"Token {TOKEN}", **HTTPS}
-
-    batch = _http(base, "POST", f"/api/eventlogs/batch/?key={URL_KEY}", credentials)
-    events = _http(base, "GET", f"/api/events/?key={URL_KEY}", credentials)
+    # One credential a request (several are a 400, also logged with its path).
+    batch = _http(base, "POST", f"/api/eventlogs/batch/?key={URL_KEY}", HTTPS)
+    header = _http(base, "GET", "/api/events/", {"X-Api-Key": HEADER_KEY, **HTTPS})
+    events = _http(base, "GET", "/api/events/", {"Authorization": f"Token {TOKEN}", **HTTPS})
+    several = _http(base, "GET", f"/api/events/?key={URL_KEY}", {"X-Api-Key": HEADER_KEY, **HTTPS})
     plain = _http(base, "GET", f"/api/events/?key={URL_KEY}")
     # A request line gunicorn refuses is quoted in its error log.
     url = urllib.parse.urlsplit(base)
@@ -172,11 +173,12 @@ def test_gunicorn_logs_no_credential(production_server):
         raw.sendall(f"GET /x?key={URL_KEY}\x01 HTTP/1.1\r\nHost: a\r\n\r\n".encode())
         assert raw.recv(100).startswith(b"HTTP/1.1 400")
 
-    assert (batch[0], events[0], plain[0]) == (401, 401, 301)
+    assert (batch[0], header[0], events[0], several[0], plain[0]) == (401, 401, 401, 400, 301)
     logged = '"POST /api/eventlogs/batch/ HTTP/1.1" 401'
-    log = _log_with(log_path, logged, "Unauthorized: /api/events/")
+    log = _log_with(log_path, logged, "Unauthorized: /api/events/", "Bad Request: /api/events/")
     assert logged in log
     assert "Unauthorized: /api/events/" in log  # Django's request log, same stream
+    assert "Bad Request: /api/events/" in log
     assert "Invalid HTTP request line: 'GET /x?key=[redacted]" in log
     for secret in (URL_KEY, HEADER_KEY, TOKEN):
         assert secret not in log
@@ -247,13 +249,13 @@ def test_django_logs_no_credential(client, caplog, user, tenant):
 
     answers = [
         client.post(f"/api/eventlogs/batch/?key={ingest_key}", batch, "application/json"),
-        client.get(f"/api/events/?key={URL_KEY}", **secret_headers),
+        client.get(f"/api/events/?key={URL_KEY}", **secret_headers),  # three: a 400
         client.get("/api/events/", HTTP_X_API_KEY=HEADER_KEY),
         client.get("/api/events/999999/", HTTP_AUTHORIZATION=f"Token {token}"),
         client.get(f"/boom?key={URL_KEY}", **secret_headers),
     ]
 
-    assert [answer.status_code for answer in answers] == [200, 401, 401, 404, 500]
+    assert [answer.status_code for answer in answers] == [200, 400, 401, 404, 500]
     logged = _formatted(caplog.records)
     assert "Internal Server Error: /boom" in logged
     assert "RuntimeError: boom" in logged
