@@ -20,7 +20,7 @@ from gunicorn.glogging import Logger
 _PROJECT = os.path.dirname(os.path.abspath(__file__))
 if _PROJECT not in sys.path:
     sys.path.insert(0, _PROJECT)
-from core.logredact import redact_person_paths  # noqa: E402 - after the sys.path line
+from core.logredact import escape_controls, redact_person_paths  # noqa: E402 - after sys.path
 
 # The same file the Django settings read (DJANGO_ENV_FILE, else .env next to this file),
 # so GUNICORN_* set there count for `make gunicorn` too; real environment variables win.
@@ -101,27 +101,39 @@ def _redact(text: str) -> str:
 
 class _RedactUrlSecrets(logging.Filter):
     """gunicorn's error log quotes the URI of a request it could not parse or handle
-    ("Invalid request from ip=…", "Error handling request GET /…?key=…")."""
+    ("Invalid request from ip=…", "Error handling request GET /…?key=…"), control
+    characters escaped so that it stays one line; a traceback (the message of a failed
+    access log line) keeps its lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = _redact(str(record.msg))
+        msg = _redact(str(record.msg))
+        record.msg = (
+            msg if msg.startswith("Traceback (most recent call last)") else escape_controls(msg)
+        )
         if isinstance(record.args, tuple):
             record.args = tuple(
-                _redact(arg) if isinstance(arg, str) else arg for arg in record.args
+                escape_controls(_redact(arg)) if isinstance(arg, str) else arg
+                for arg in record.args
             )
         return True
 
 
 class _RedactingLogger(Logger):
     """The access log's path and request line without a people route's email or
-    distinct_id (/api/people/[redacted]/export), whatever access_log_format says."""
+    distinct_id (/api/people/[redacted]/export), whatever access_log_format says; and
+    every value of a line (the path, a header such as the User-Agent) with its control
+    characters escaped (\\x0a, \\u2028), so that a request cannot end its line and write
+    a fake one after it (the path is URL-decoded: %0A is a line break)."""
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
         for name in ("U", "r"):
             if isinstance(atoms.get(name), str):
                 atoms[name] = _redact(atoms[name])
-        return atoms
+        return {
+            name: escape_controls(value) if isinstance(value, str) else value
+            for name, value in atoms.items()
+        }
 
 
 logger_class = _RedactingLogger

@@ -20,6 +20,7 @@ from django.urls import path
 from accounts.models import AuthToken
 from accounts.services import api_key_create
 from accounts.tests.factories import UserFactory
+from core.logredact import RedactPersonPaths
 from eventtracker import urls as root_urls
 from eventtracker.tests.live_server import live_gunicorn
 
@@ -208,6 +209,46 @@ def test_gunicorn_logs_no_email_or_distinct_id_of_a_people_route(production_serv
         assert line in log
     for personal in ("jan.kowalski", "jane.doe", "mail.example", "guest-4711"):
         assert personal not in log
+
+
+def test_gunicorn_logs_escape_control_characters(production_server):
+    """A path with %0A and a fake request line after it, a NUL, a C1 control in the
+    User-Agent: each line the server writes stays one line, the controls escaped."""
+    base, log_path = production_server
+    fake = '127.0.0.1 - - [01/Jan/2001:10:00:00 +0000] "POST /api/eventlogs/ HTTP/1.1" 201'
+    injected = _http(base, "GET", "/x%0A" + urllib.parse.quote(fake) + "%0A", HTTPS)
+    nul = _http(base, "POST", "/api/v1/events/a%00b", HTTPS)
+    url = urllib.parse.urlsplit(base)
+    with socket.create_connection((url.hostname, url.port)) as raw:
+        raw.sendall(
+            b"GET /y%E2%80%A8z HTTP/1.1\r\nHost: " + url.netloc.encode() + b"\r\n"
+            b"X-Forwarded-Proto: https\r\nUser-Agent: agent\x85\tred\r\nConnection: close\r\n\r\n"
+        )
+        assert raw.recv(100).startswith(b"HTTP/1.1 404")
+
+    assert (injected[0], nul[0]) == (404, 404)
+    logged = [
+        '"GET /x\\x0a127.0.0.1 - - [01/Jan/2001:10:00:00 +0000] \\"POST /api/eventlogs/',
+        '"POST /api/v1/events/a\\x00b HTTP/1.1" 404',
+        '"GET /y\\u2028z HTTP/1.1" 404',
+        '"agent\\x85\\x09red"',
+    ]
+    log = _log_with(log_path, *logged)
+    for line in logged:
+        assert line in log
+    lines = log.splitlines()
+    assert not [line for line in lines if line.startswith("127.0.0.1 - - [01/Jan/2001")]
+    for control in ("\x00", "\x09", "\x85", "\u2028"):
+        assert control not in log
+
+
+def test_django_log_filter_escapes_control_characters_of_the_values():
+    record = logging.LogRecord(
+        "django.request", logging.WARNING, __file__, 1, "Bad: %s\n%s", ("/a\nb\u2028", 4), None
+    )
+
+    assert RedactPersonPaths().filter(record)
+    assert record.getMessage() == "Bad: /a\\x0ab\\u2028\n4"  # the program's own \n stays
 
 
 def test_gunicorn_access_log_format_leaves_out_query_and_referer():
