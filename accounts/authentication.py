@@ -39,16 +39,18 @@ class SeveralCredentials(exceptions.APIException):
 def ensure_one_credential(request) -> None:
     """SeveralCredentials unless `request` (Django's or DRF's) carries at most one of: a
     token or an API key in `Authorization`, an `X-Api-Key` header, an ingest key in the
-    URL (`?key=`)."""
+    URL (`?key=`). `?key=` given twice is two credentials too: taking the last (or the
+    first) would let whoever adds one to a URL choose its tenant."""
     sent = []
     scheme = get_authorization_header(request).split(b" ", 1)[0].lower()
     if scheme in CREDENTIAL_SCHEMES:
         sent.append(CREDENTIAL_SCHEMES[scheme])
     if "HTTP_X_API_KEY" in request.META:
         sent.append("X-Api-Key")
-    if "key" in request.GET:
-        sent.append("?key=")
-    if len(sent) > 1:
+    in_url = len(request.GET.getlist("key"))
+    if in_url:
+        sent.append("?key=" if in_url == 1 else f"?key= {in_url} times")
+    if len(sent) > 1 or in_url > 1:
         raise SeveralCredentials(f"Send one credential: this request carries {' and '.join(sent)}.")
 
 

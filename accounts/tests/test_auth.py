@@ -182,3 +182,35 @@ def test_two_credentials_are_a_400_naming_both(user, other_tenant, headers, quer
     assert response.status_code == 400
     assert response.json() == {"detail": f"Send one credential: this request carries {named}."}
     assert not EventLog.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "keys", [("mine", "theirs"), ("bogus", "mine"), ("mine", "bogus"), ("mine", "mine")]
+)
+@pytest.mark.parametrize(
+    "path",
+    ["/api/eventlogs/", "/api/eventlogs/batch/", "/shop/e", "/api/v1/events/signup"],
+)
+@pytest.mark.django_db
+def test_a_repeated_key_in_the_url_is_a_400_on_every_ingestion_route(
+    user, other_tenant, keys, path
+):
+    """Parameter pollution: neither the first nor the last ?key= is chosen, even when
+    the other is bogus (a valid key then no longer decides whether the request passes)."""
+    secrets = {
+        "mine": api_key_create(tenant=user.tenant, name="k", role="ingest")[1],
+        "theirs": api_key_create(tenant=other_tenant, name="k", role="ingest")[1],
+        "bogus": "et_bogusprefix_" + "B" * 40,
+    }
+    first, second = (secrets[name] for name in keys)
+    body = (
+        '{"events": [{"event_name": "x"}]}'
+        if path in ("/api/eventlogs/batch/", "/shop/e")
+        else '{"event_name": "x"}'
+    )
+
+    response = APIClient().post(f"{path}?key={first}&key={second}", body, content_type="text/plain")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Send one credential: this request carries ?key= 2 times."}
+    assert not EventLog.objects.exists()

@@ -120,6 +120,7 @@ CASES = [
     Case("a bearer token", False, 401, headers={"HTTP_AUTHORIZATION": "Bearer {token}"}),
     Case("no credential", False, 401, headers={}),
     Case("a token and an API key", False, 400, headers={**TOKEN, **KEY}),
+    Case("?key= twice", False, 400, headers={}, path=PATH + "?key={ingest}&key={admin}"),
     Case("a foreign origin", False, 403, headers={"HTTP_ORIGIN": "https://evil.example"}, **BEACON),
     Case("a token from a page", False, 403, headers={**TOKEN, "HTTP_ORIGIN": SHOP}),
     Case("a blocked user agent", False, 403, headers={**TOKEN, "HTTP_USER_AGENT": "BadBot/1"}),
