@@ -68,18 +68,20 @@ def store_logs(
     received: dt.datetime,
     rejected: Tally,
     unchanged: Tenant | None = None,
+    duplicates: int = 0,
 ) -> dict[UUID, int]:
     """Insert `rows` (at most once per uuid: a uuid the tenant has, or a repeat within
     `rows`, is skipped, the first of equal uuids stored) and append the request's
     counter increments (events.rollups): the inserted logs' hours, and its accounting —
     accepted the inserted rows, duplicate the others, and the `rejected` items its caller
-    refused. PostgreSQL: one statement (the logs' CTE feeding the increments' CTEs), which
-    outside a transaction block commits by itself: three writes, one round trip, and no
-    BEGIN/COMMIT trips; a batch of COPY_MIN_ROWS or more uuids all new to the tenant
-    goes by COPY instead (_copy_new_rows). SQLite, and Citus: the same writes as
-    multi-row inserts in one transaction (Citus sends each to the tenant's shard, where
-    the single statement would travel through the coordinator and commit in two
-    phases). {uuid: id} inserted.
+    refused, and `duplicates` more that its caller found without a row (their event was
+    never created: events.services._duplicate). PostgreSQL: one statement (the logs' CTE
+    feeding the increments' CTEs), which outside a transaction block commits by itself:
+    three writes, one round trip, and no BEGIN/COMMIT trips; a batch of COPY_MIN_ROWS or
+    more uuids all new to the tenant goes by COPY instead (_copy_new_rows). SQLite, and
+    Citus: the same writes as multi-row inserts in one transaction (Citus sends each to
+    the tenant's shard, where the single statement would travel through the coordinator
+    and commit in two phases). {uuid: id} inserted.
 
     `unchanged`: the tenant as a cached credential had it (accounts.credentials); the
     writes happen only if its row still holds exactly that, else TenantChanged and
@@ -89,7 +91,12 @@ def store_logs(
     was resolved (see EventGone)."""
     try:
         return _store_logs(
-            rows, tenant_id=tenant_id, received=received, rejected=rejected, unchanged=unchanged
+            rows,
+            tenant_id=tenant_id,
+            received=received,
+            rejected=rejected,
+            unchanged=unchanged,
+            duplicates=duplicates,
         )
     except (IntegrityError, InternalError):
         # Only a write that committed here failed as a whole: inside an outer transaction
@@ -119,16 +126,23 @@ def _store_logs(
     received: dt.datetime,
     rejected: Tally,
     unchanged: Tenant | None,
+    duplicates: int,
 ) -> dict[UUID, int]:
+    valid = len(rows) + duplicates
     if connection.vendor == "postgresql" and not is_sharded():
         if unchanged is None and len(rows) >= COPY_MIN_ROWS:
             inserted = _copy_new_rows(
-                rows, tenant_id=tenant_id, received=received, rejected=rejected
+                rows, tenant_id=tenant_id, received=received, rejected=rejected, valid=valid
             )
             if inserted is not None:
                 return inserted
         return _store_postgresql(
-            rows, tenant_id=tenant_id, received=received, rejected=rejected, unchanged=unchanged
+            rows,
+            tenant_id=tenant_id,
+            received=received,
+            rejected=rejected,
+            unchanged=unchanged,
+            valid=valid,
         )
     with transaction.atomic():
         if unchanged is not None:
@@ -139,7 +153,7 @@ def _store_logs(
             first.setdefault(row.uuid, row)
         _append_increments(
             [first[uuid] for uuid in inserted],
-            valid=len(rows),
+            valid=valid,
             tenant_id=tenant_id,
             received=received,
             rejected=rejected,
@@ -159,7 +173,7 @@ def _append_increments(
 
 
 def _copy_new_rows(
-    rows: Sequence[LogRow], *, tenant_id: int, received: dt.datetime, rejected: Tally
+    rows: Sequence[LogRow], *, tenant_id: int, received: dt.datetime, rejected: Tally, valid: int
 ) -> dict[UUID, int] | None:
     """store_logs for a batch whose uuids are all new, the common case, with COPY: the
     server writes its rows a page at a time, where INSERT … ON CONFLICT inserts each row
@@ -183,7 +197,7 @@ def _copy_new_rows(
                 for pk, values in zip(ids, map(_row_values, rows), strict=True):
                     copy.write_row((pk, *values))
             _append_increments(
-                rows, valid=len(rows), tenant_id=tenant_id, received=received, rejected=rejected
+                rows, valid=valid, tenant_id=tenant_id, received=received, rejected=rejected
             )
     except IntegrityError as exc:
         if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != _UUID_UNIQUE:
@@ -227,12 +241,13 @@ def _store_postgresql(
     received: dt.datetime,
     rejected: Tally,
     unchanged: Tenant | None,
+    valid: int,
 ) -> dict[UUID, int]:
     single = len(rows) == 1
     values = _row_values(rows[0]) if single else _columns(rows)
     params = {f"c{i}": value for i, value in enumerate(values)}
     params |= increment_parameters(
-        tenant_id=tenant_id, received=received, valid=len(rows), rejected=rejected
+        tenant_id=tenant_id, received=received, valid=valid, rejected=rejected
     )
     guarded = unchanged is not None
     if guarded:

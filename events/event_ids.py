@@ -4,7 +4,7 @@ request without a query once they are known. The cache of a tenant is keyed by i
 in the same transaction, and which every request reads with its credential: a change is
 seen by the next request in every process."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.db import transaction
 
@@ -20,14 +20,21 @@ NAMES_PER_TENANT = 10_000  # beyond this, further names are looked up every time
 _cache: LockedLRU[int, tuple[int, dict[str, int]]] = LockedLRU(size=CACHED_TENANTS)
 
 
-def event_ids(*, tenant: Tenant, names: Iterable[str]) -> dict[str, int]:
+def event_ids(
+    *,
+    tenant: Tenant,
+    names: Iterable[str],
+    needless: Callable[[set[str]], set[str]] | None = None,
+) -> dict[str, int]:
     """{name: id} of the events named, creating the missing ones when the tenant allows
-    (a name it may not create is left out)."""
+    (a name it may not create is left out). `needless(missing)`: of the names the tenant
+    has not got, those not to create (their items are duplicates, which store nothing);
+    asked only then, so that its query costs only a request that would create events."""
     names = set(names)
     known = _known(tenant)
     found = {name: known[name] for name in names if name in known}
     if missing := names - found.keys():
-        found |= _look_up(tenant, missing)
+        found |= _look_up(tenant, missing, needless)
         if len(known) < NAMES_PER_TENANT:
             # Only once committed: an event created by a transaction that rolls back
             # must not be remembered.
@@ -52,10 +59,14 @@ def clear_cache() -> None:
     _cache.clear()
 
 
-def _look_up(tenant: Tenant, names: set[str]) -> dict[str, int]:
+def _look_up(
+    tenant: Tenant, names: set[str], needless: Callable[[set[str]], set[str]] | None
+) -> dict[str, int]:
     events = scope_to_tenant(Event.objects.all(), tenant)
     found = dict(events.filter(name__in=names).values_list("name", "id"))
     missing = names - found.keys()
+    if missing and tenant.auto_create_events and needless is not None:
+        missing -= needless(missing)
     if missing and tenant.auto_create_events:
         # ignore_conflicts: a concurrent request may create the same event first.
         Event.objects.bulk_create(

@@ -208,15 +208,50 @@ def _receipts(
     api_key: ApiKey | None,
 ) -> list[Receipt]:
     """Every item's receipt, in order: `accepted` with its row for the valid items whose
-    event exists (or may be created), `rejected` for the others."""
-    event_ids = resolve_event_ids(tenant=tenant, names={item.event_name for _, item in valid})
+    event exists (or may be created), `duplicate` for an item of an event not created
+    because its uuid is stored already, `rejected` for the others."""
+    repeated: set[UUID] = set()
+    event_ids = resolve_event_ids(
+        tenant=tenant,
+        names={item.event_name for _, item in valid},
+        needless=partial(_names_of_duplicates, tenant, valid, repeated),
+    )
     built = [
-        _unknown_event(index, item)
+        _duplicate(index, item)
+        if item.event_name not in event_ids and item.uuid in repeated
+        else _unknown_event(index, item)
         if item.event_name not in event_ids
         else _accepted(index, item, _build_row(tenant, event_ids, item, now, created_by, api_key))
         for index, item in valid
     ]
     return _in_order(rejected, built)
+
+
+def _names_of_duplicates(
+    tenant: Tenant, valid: list[tuple[int, EventInput]], repeated: set[UUID], missing: set[str]
+) -> set[str]:
+    """Of the `missing` event names (about to be created), those whose every item is a
+    duplicate: its uuid stored already, or carried by an earlier item (the first of equal
+    uuids is the one stored). Creating their event would leave an event without logs (a
+    duplicate has no side effect). One query, run only when events are to be created;
+    `repeated` gets the uuids of those duplicates."""
+    uuids = {item.uuid for _, item in valid if item.event_name in missing and item.uuid}
+    if not uuids:
+        return set()
+    logs = scope_to_tenant(EventLog.objects.all(), tenant).filter(uuid__in=uuids)
+    stored = set(logs.values_list("uuid", flat=True))
+    claimed: set[UUID] = set()
+    needed: set[str] = set()
+    for _, item in valid:
+        if item.uuid is not None and (item.uuid in stored or item.uuid in claimed):
+            if item.event_name in missing:
+                repeated.add(item.uuid)
+            continue
+        if item.uuid is not None:
+            claimed.add(item.uuid)
+        if item.event_name in missing:
+            needed.add(item.event_name)
+    return missing - needed
 
 
 def _store(
@@ -237,6 +272,7 @@ def _store(
             received=now,
             rejected=refused,
             unchanged=tenant if tenant_from_cache else None,
+            duplicates=sum(1 for r in receipts if r.status == "duplicate" and r.row is None),
         )
         _mark_duplicates(pending, inserted)
         report_ingested(tally(receipts))
@@ -244,7 +280,8 @@ def _store(
     else:
         if tenant_from_cache:  # a rare answer: worth the read of the row
             ensure_unchanged(tenant)
-        record_ingestion(tenant_id=tenant.pk, received=now, items=refused)
+        # The rejected items, and duplicates whose event was never created (_duplicate).
+        record_ingestion(tenant_id=tenant.pk, received=now, items=tally(receipts))
 
 
 def event_logs_delete(
@@ -436,6 +473,12 @@ def _in_order(*parts: list[Receipt]) -> list[Receipt]:
 
 def _accepted(index: int, item: EventInput, row: LogRow) -> Receipt:
     return Receipt(index=index, status="accepted", uuid=row.uuid, row=row, item=item)
+
+
+def _duplicate(index: int, item: EventInput) -> Receipt:
+    """An item whose uuid the tenant has stored (or an earlier item of the request
+    carries) under an event it has not got: nothing to store, and no event to create."""
+    return Receipt(index=index, status="duplicate", uuid=item.uuid, item=item)
 
 
 def _unstored(index: int, item: EventInput) -> Receipt:

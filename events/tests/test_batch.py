@@ -96,6 +96,38 @@ def test_retry_of_a_batch_is_all_duplicates(api_client, tenant, size):
     assert accounted(tenant) == ({"accepted": size, "duplicate": size}, 2)
 
 
+def test_a_duplicate_under_a_new_name_creates_no_event(api_client, tenant):
+    """A duplicate has no side effect: its event, which the tenant has not got, is not
+    created (it would be an event without logs); a new name of a new uuid still is."""
+    same = str(uuid.uuid4())
+    first = api_client.post("/api/eventlogs/", {"event_name": "real", "uuid": same}, format="json")
+
+    single = api_client.post("/api/eventlogs/", {"event_name": "ghost", "uuid": same}, "json")
+    repeats = [{"event_name": f"ghost4_{i}", "uuid": same} for i in range(5)]
+    fresh = str(uuid.uuid4())
+    inside = [  # the first of equal uuids is the one stored: the second is a duplicate
+        {"event_name": "born", "uuid": fresh},
+        {"event_name": "twin", "uuid": fresh},
+    ]
+    batch = post_batch(api_client, [*repeats, *inside, {"event_name": "real"}])
+
+    assert (first.status_code, single.status_code) == (201, 200)
+    assert single.json()["event_name"] == "real"
+    assert single.json()["id"] == first.json()["id"]
+    body = batch.json()
+    assert [r["status"] for r in body["receipts"]] == ["duplicate"] * 5 + [
+        "accepted",
+        "duplicate",
+        "accepted",
+    ]
+    names = set(Event.objects.filter(tenant=tenant).values_list("name", flat=True))
+    assert names == {"real", "born"}
+    listed = api_client.get("/api/events/").json()
+    assert {event["name"] for event in listed} == {"real", "born"}
+    # Counted as the duplicates they are, the single one's request too.
+    assert accounted(tenant) == ({"accepted": 3, "duplicate": 7}, 3)
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_a_batch_stores_each_item_as_sent(api_client, tenant, size):
     events = [
