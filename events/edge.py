@@ -77,6 +77,17 @@ class IngestionMixin:
         page's."""
         return Visit.of(self.request, self.tenant, now).enrich if is_web(self.request) else None
 
+    def perform_content_negotiation(self, request, force=False):
+        """A POST that stores events is a machine's: answered in JSON (errors too, as
+        README says), even when it asks for the browsable API (`Accept: text/html`,
+        `?format=api`), which still shows the routes' GET lists. Other types it asks for
+        are refused as anywhere (406)."""
+        renderer, media_type = super().perform_content_negotiation(request, force)
+        if request.method == "POST" and renderer.format != "json":
+            renderer = next(r for r in self.get_renderers() if r.format == "json")
+            media_type = renderer.media_type
+        return renderer, media_type
+
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         if request.method == "POST":

@@ -460,3 +460,39 @@ def test_big_floats_read_back_as_the_201_answered(api_client):
     assert EventLog.objects.values_list("data__y", flat=True).get() == 1e21
     resent = api_client.post(URL, {"event_name": "bf", "data": datas[3]}, format="json")
     assert resent.status_code == 201, resent.content
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/eventlogs/", b'{"event_name": '),
+        ("/api/eventlogs/", b'{"event_name": ""}'),
+        ("/api/eventlogs/batch/", b'{"events": 3}'),
+        ("/api/v1/events/signup", b"[1"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("suffix", "accept"), [("", "text/html"), ("?format=api", "*/*"), ("", "text/html, */*")]
+)
+def test_an_ingestion_post_answers_json_even_to_a_browser(api_client, path, body, suffix, accept):
+    """Machine endpoints: a browser's Accept or ?format=api gets the JSON error README
+    documents, not the browsable API's HTML page."""
+    response = api_client.generic(
+        "POST", path + suffix, body, content_type="application/json", HTTP_ACCEPT=accept
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert isinstance(response.json(), dict)
+
+
+def test_an_ingestion_post_stores_and_answers_json_to_a_browser(api_client):
+    response = api_client.post(
+        "/api/eventlogs/", {"event_name": "signup"}, format="json", HTTP_ACCEPT="text/html"
+    )
+
+    assert response.status_code == 201
+    assert response.json()["event_name"] == "signup"
+    # The browsable API still shows the list.
+    page = api_client.get("/api/eventlogs/", HTTP_ACCEPT="text/html")
+    assert page["Content-Type"].startswith("text/html")
