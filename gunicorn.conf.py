@@ -118,22 +118,34 @@ class _RedactUrlSecrets(logging.Filter):
         return True
 
 
+class _OneLine(logging.Filter):
+    """An access-log line with the control characters of its values (the path, a header
+    such as the User-Agent) escaped (\\x0a, \\u2028), so that a request cannot end its
+    line and write a fake one after it (the path is URL-decoded: %0A is a line break).
+    Once per line, as formatted: cheaper than each of the dozens of atoms."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = escape_controls(record.getMessage())
+        record.args = None
+        return True
+
+
 class _RedactingLogger(Logger):
     """The access log's path and request line without a people route's email or
-    distinct_id (/api/people/[redacted]/export), whatever access_log_format says; and
-    every value of a line (the path, a header such as the User-Agent) with its control
-    characters escaped (\\x0a, \\u2028), so that a request cannot end its line and write
-    a fake one after it (the path is URL-decoded: %0A is a line break)."""
+    distinct_id (/api/people/[redacted]/export), whatever access_log_format says; its
+    lines one line each (_OneLine)."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        if not any(isinstance(f, _OneLine) for f in self.access_log.filters):
+            self.access_log.addFilter(_OneLine())
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
         for name in ("U", "r"):
             if isinstance(atoms.get(name), str):
                 atoms[name] = _redact(atoms[name])
-        return {
-            name: escape_controls(value) if isinstance(value, str) else value
-            for name, value in atoms.items()
-        }
+        return atoms
 
 
 logger_class = _RedactingLogger
