@@ -11,6 +11,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from core.ranges import MICROSECOND
+from events.rollups import hour_split
 
 Interval = Literal["hour", "day", "week", "month"]
 INTERVALS: tuple[Interval, ...] = ("hour", "day", "week", "month")
@@ -64,7 +65,7 @@ def bucket_edges(
     for _ in range(MAX_BUCKETS):
         keys.append(bucket_key(cursor if interval == "hour" else cursor.date(), interval, tz))
         cursor = _next_bucket(cursor, interval, tz)
-        if cursor >= upper:
+        if _utc(cursor) >= upper:
             return [*edges, upper], keys
         edges.append(cursor)
     raise TooManyBuckets(
@@ -79,11 +80,11 @@ def _iter_keys(lower, upper, interval, tz, found, now) -> Iterator[str]:
     step_hours = interval == "hour"
     cursor = _bucket_start(first, interval, tz)
     for _ in range(MAX_BUCKETS):
-        if cursor >= last:
+        if _utc(cursor) >= last:
             return
         yield bucket_key(cursor if step_hours else cursor.date(), interval, tz)
         cursor = _next_bucket(cursor, interval, tz)
-    if cursor < last:
+    if _utc(cursor) < last:
         raise TooManyBuckets(
             f"More than {MAX_BUCKETS} {interval} buckets: narrow the range or use a larger "
             "interval."
@@ -97,9 +98,17 @@ def key_of(instant: dt.datetime, interval: Interval, tz: ZoneInfo) -> str:
 
 
 def _bucket_start(instant: dt.datetime, interval: Interval, tz: ZoneInfo) -> dt.datetime:
-    local = instant.astimezone(tz)
     if interval == "hour":
-        return local.replace(minute=0, second=0, microsecond=0)
+        # As stats.selectors.time_bucket cuts in SQL: where every local hour begins at
+        # one minute of the UTC hour, at that minute (the repeated hour of a fall-back
+        # keeps its two offsets apart); elsewhere at the local wall clock's full hour.
+        split = hour_split(tz)
+        if split is not None:
+            hour_tz = dt.timezone(-dt.timedelta(minutes=split))
+            start = instant.astimezone(hour_tz).replace(minute=0, second=0, microsecond=0)
+            return start.astimezone(tz)
+        return instant.astimezone(tz).replace(minute=0, second=0, microsecond=0)
+    local = instant.astimezone(tz)
     day = local.date()
     if interval == "week":
         day -= dt.timedelta(days=day.weekday())
@@ -110,8 +119,7 @@ def _bucket_start(instant: dt.datetime, interval: Interval, tz: ZoneInfo) -> dt.
 
 def _next_bucket(cursor: dt.datetime, interval: Interval, tz: ZoneInfo) -> dt.datetime:
     if interval == "hour":
-        # Step in UTC: local wall-clock arithmetic would skip or repeat hours at DST.
-        return (cursor.astimezone(dt.UTC) + dt.timedelta(hours=1)).astimezone(tz)
+        return _next_hour(cursor, tz)
     day = cursor.date()
     if interval == "day":
         day += dt.timedelta(days=1)
@@ -120,6 +128,32 @@ def _next_bucket(cursor: dt.datetime, interval: Interval, tz: ZoneInfo) -> dt.da
     else:
         day = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+
+
+def _next_hour(cursor: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """The start of the local hour after the one that begins at `cursor`, cut back to its
+    wall-clock hour as `key_of` cuts: an hour later in UTC (local wall-clock arithmetic
+    would skip or repeat hours at DST) is not always the next hour's start where a
+    zone's offset changes by part of an hour (Nepal's +05:30 to +05:45, Lord Howe's
+    30-minute DST). Compared in UTC: aware datetimes of one zone compare by wall time."""
+    current = cursor.astimezone(dt.UTC)
+    probe = current + dt.timedelta(hours=1)
+    start = _bucket_start(probe, "hour", tz)
+    while _utc(start) <= current:  # still this hour (Lord Howe's fall-back)
+        probe += _QUARTER_HOUR
+        start = _bucket_start(probe, "hour", tz)
+    # A shorter hour may lie between (an offset moved forward): the earliest one after.
+    before = _bucket_start(_utc(start) - MICROSECOND, "hour", tz)
+    while current < _utc(before) < _utc(start):
+        start, before = before, _bucket_start(_utc(before) - MICROSECOND, "hour", tz)
+    return start
+
+
+def _utc(instant: dt.datetime) -> dt.datetime:
+    return instant.astimezone(dt.UTC)
+
+
+_QUARTER_HOUR = dt.timedelta(minutes=15)
 
 
 def key_sorter(tz: ZoneInfo):
