@@ -98,6 +98,9 @@ def active_users(
         before=dt.timedelta(days=max(windows.values()) - 1),
         after=dt.timedelta(days=1),
     )
+    last = _until_today(users, last, tz)
+    if last < first:
+        return []
     if sketches is not None:
         if event_name is None and hll_ready():
             rows = _sketched(users, sketches, first, last, tz, windows)
@@ -387,6 +390,18 @@ def _days(
         start or bounds["first"].astimezone(tz).date(),
         end or bounds["last"].astimezone(tz).date(),
     )
+
+
+def _until_today(users: QuerySet, last: dt.date, tz: ZoneInfo) -> dt.date:
+    """`last`, but no later than today in `tz` (the days to come are not zeros yet, as
+    every stats route stops at the current bucket), unless users were active later
+    (a future timestamp): then their last day, as the others list a bucket with data."""
+    today = dt.datetime.now(tz).date()
+    if last <= today:
+        return last
+    lower, upper = day_range_bounds(start=today + dt.timedelta(days=1), end=last, tz=tz)
+    later = users.filter(half_open("timestamp", lower, upper)).aggregate(last=Max("timestamp"))
+    return today if later["last"] is None else later["last"].astimezone(tz).date()
 
 
 def _number(day: dt.date) -> int:

@@ -61,6 +61,28 @@ class TestActiveUsersApi:
         assert rows["2024-01-09"]["stickiness"] == round(2 / 3, 4)
         assert rows["2024-01-05"]["dau"] == 0
 
+    def test_days_stop_at_today(self, api_client, tenant):
+        """Like the other per-day routes: the days to come are not listed as zeros, unless
+        users were active on one (a future timestamp)."""
+        event = EventFactory(tenant=tenant, name="open")
+        now = dt.datetime.now(UTC)
+        today = now.date()
+        EventLogFactory(event=event, distinct_id="a", timestamp=now - dt.timedelta(days=1))
+        asked = {"start_date": str(today - dt.timedelta(days=1)), "tz": "UTC", "window": 7}
+
+        rows = api_client.get(
+            "/api/stats/active_users", {**asked, "end_date": str(today + dt.timedelta(days=2))}
+        ).json()
+        EventLogFactory(event=event, distinct_id="b", timestamp=now + dt.timedelta(days=2))
+        later = api_client.get(
+            "/api/stats/active_users", {**asked, "end_date": str(today + dt.timedelta(days=5))}
+        ).json()
+
+        assert [row["date"] for row in rows] == [str(today - dt.timedelta(days=1)), str(today)]
+        assert [row["wau"] for row in rows] == [1, 1]
+        assert [row["date"] for row in later][-1] == str(today + dt.timedelta(days=2))
+        assert len(later) == 4
+
     def test_days_begin_in_the_zone_asked(self, api_client, tenant):
         event = EventFactory(tenant=tenant, name="open")
         EventLogFactory(event=event, distinct_id="a", timestamp=at(1, 20))  # the 2nd in Kolkata
