@@ -91,6 +91,22 @@ def _iter_keys(lower, upper, interval, tz, found, now) -> Iterator[str]:
         )
 
 
+def recent_start(last: dt.date, interval: Interval) -> dt.date:
+    """The first day of the MAX_BUCKETS buckets of `interval` that end with the one holding
+    the day `last` (hours: whole days, 24 a day with room for daylight-saving ones); no
+    earlier than the calendar's third day."""
+    first = dt.date.min + dt.timedelta(days=2)
+    if interval == "month":
+        month = last.year * 12 + last.month - 1 - (MAX_BUCKETS - 1)
+        return max(first, dt.date(month // 12, month % 12 + 1, 1)) if month >= 12 else first
+    back = {
+        "hour": dt.timedelta(days=MAX_BUCKETS // 24 - 1),
+        "day": dt.timedelta(days=MAX_BUCKETS - 1),
+        "week": dt.timedelta(days=last.weekday() + 7 * (MAX_BUCKETS - 1)),
+    }[interval]
+    return last - back if last - first > back else first
+
+
 def key_of(instant: dt.datetime, interval: Interval, tz: ZoneInfo) -> str:
     """The key of the bucket that holds `instant`."""
     start = _bucket_start(instant, interval, tz)

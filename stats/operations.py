@@ -1,8 +1,10 @@
 """Stats about how the service handles a tenant's data rather than about its events:
 ingestion quality per bucket (seed 003) and per-user activity periods (seed 004)."""
 
+import datetime as dt
 from zoneinfo import ZoneInfo
 
+from django.db.models import Max
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics
@@ -19,7 +21,7 @@ from stats.serializers import (
     UserActivityPeriodSerializer,
     UserActivityQuerySerializer,
 )
-from stats.views import StatsView, date_range, stats_schema
+from stats.views import StatsView, date_range, local_day, stats_schema
 
 
 @extend_schema_view(
@@ -63,6 +65,10 @@ class IngestionView(StatsView):
     query_serializer_class = IngestionQuerySerializer
     chart_kind = "ingestion"
     in_rollup = False  # counted per request: HourlyCount does not hold them
+
+    def last_data_day(self, query: dict, tz: ZoneInfo) -> dt.date | None:
+        last = self.get_queryset().order_by().aggregate(last=Max("hour"))["last"]
+        return None if last is None else local_day(last, tz)
 
     def select(self, query: dict, *, tz: ZoneInfo, source: StatsSource) -> dict:
         return selectors.ingestion_counts(

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from core.rest import DayField, NulFreeDateTimeField, StrictQueryMixin
 from core.zones import is_zone_name
 from events.models import DISTINCT_ID_MAX_LENGTH
-from stats.buckets import INTERVALS
+from stats.buckets import INTERVALS, MAX_BUCKETS, Interval
 from stats.charts.spec import (
     DEFAULT_HEIGHT,
     DEFAULT_WIDTH,
@@ -55,8 +55,11 @@ class DaysQuerySerializer(StrictQueryMixin, serializers.Serializer):
         start, end = attrs.get("start_date"), attrs.get("end_date")
         if start and end and end < start:
             raise serializers.ValidationError({"end_date": ["end_date is before start_date."]})
-        check_range_days(start, end)
+        self.check_range(attrs)
         return attrs
+
+    def check_range(self, attrs) -> None:
+        check_range_days(attrs.get("start_date"), attrs.get("end_date"))
 
 
 class StatsQuerySerializer(DaysQuerySerializer, ChartSizeSerializer):
@@ -64,6 +67,46 @@ class StatsQuerySerializer(DaysQuerySerializer, ChartSizeSerializer):
     event; `width` and `height` size a PNG chart."""
 
     event_name = serializers.CharField(required=False, max_length=200)
+    # Whether the answer has a bucket per interval of the range (a trend, a row per day),
+    # capped at MAX_BUCKETS, or one answer for the whole range (frequency, distribution).
+    bucketed = False
+
+    def check_range(self, attrs) -> None:
+        start, end = attrs.get("start_date"), attrs.get("end_date")
+        if self.bucketed and start and end:
+            check_range_buckets(start, end, attrs.get("interval", "day"))
+
+
+class DailyQuerySerializer(StatsQuerySerializer):
+    """A row per day of the range."""
+
+    bucketed = True
+
+
+def count_buckets(start: dt.date, end: dt.date, interval: Interval) -> int:
+    """How many `interval` buckets the days [start, end] hold (hours: 24 a day, give or
+    take a daylight-saving hour, which the selectors count exactly)."""
+    days = (end - start).days + 1
+    if interval == "hour":
+        return 24 * days
+    if interval == "week":
+        return (end - start + dt.timedelta(days=start.weekday() - end.weekday())).days // 7 + 1
+    if interval == "month":
+        return (end.year - start.year) * 12 + end.month - start.month + 1
+    return days
+
+
+def check_range_buckets(start: dt.date, end: dt.date, interval: Interval) -> None:
+    """A 400 when [start, end] holds more than MAX_BUCKETS buckets of `interval`, the same
+    cap as a range left open meets: on `interval` when a larger one would do, else on
+    end_date."""
+    if count_buckets(start, end, interval) > MAX_BUCKETS:
+        message = (
+            f"A range may hold at most {MAX_BUCKETS} {interval} buckets; narrow it or use a "
+            "larger interval."
+        )
+        field = "end_date" if interval == "day" else "interval"
+        raise serializers.ValidationError({field: [message]})
 
 
 def max_range_days() -> int:
@@ -78,7 +121,7 @@ def check_range_days(start: dt.date | None, end: dt.date | None) -> None:
         raise serializers.ValidationError({"end_date": [message]})
 
 
-class TrendQuerySerializer(StatsQuerySerializer):
+class TrendQuerySerializer(DailyQuerySerializer):
     interval = serializers.ChoiceField(choices=INTERVALS, default="day")
 
 
@@ -89,7 +132,7 @@ class IngestionQuerySerializer(TrendQuerySerializer):
     event_name = None
 
 
-class ActiveUsersQuerySerializer(StatsQuerySerializer):
+class ActiveUsersQuerySerializer(DailyQuerySerializer):
     """`/api/stats/active_users`: users active in the `window` days ending on each day."""
 
     interval = serializers.ChoiceField(choices=["day"], default="day")
@@ -134,13 +177,13 @@ class HourlyDistributionSerializer(serializers.Serializer):
     percent = serializers.ListField(child=serializers.FloatField(), min_length=24, max_length=24)
 
 
-class EventAmountQuerySerializer(StatsQuerySerializer):
+class EventAmountQuerySerializer(DailyQuerySerializer):
     """Seed 002's per-type stats: `event_name` is required."""
 
     event_name = serializers.CharField(max_length=200)
 
 
-class StoreEventsAmountQuerySerializer(StatsQuerySerializer):
+class StoreEventsAmountQuerySerializer(DailyQuerySerializer):
     """Every event of the tenant: no `event_name`."""
 
     event_name = None

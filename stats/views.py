@@ -2,10 +2,12 @@
 (query → source → select → JSON or PNG), each route declares its query serializer,
 chart kind and `select`."""
 
+import datetime as dt
 from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db.models import Max
 from django.utils.cache import patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -38,7 +40,7 @@ from events.rollups import StatsSource, stats_source
 from events.usersets import tenant_sets
 from stats import selectors
 from stats.active_users import Sketches, active_users
-from stats.buckets import MAX_BUCKETS, TooManyBuckets
+from stats.buckets import MAX_BUCKETS, TooManyBuckets, recent_start
 from stats.charts.render import (
     CHART_CACHE_CONTROL,
     ChartJob,
@@ -48,12 +50,13 @@ from stats.charts.render import (
 )
 from stats.charts.spec import TIME_CHARTS, ChartKind, ChartSpec
 from stats.models import Annotation
-from stats.selectors import day_range_bounds
+from stats.selectors import LAST_OPEN_DAY, day_range_bounds
 from stats.serializers import (
     ActiveUsersQuerySerializer,
     ActiveUsersSerializer,
     DailyAmountSerializer,
     DailyAveragePerUserSerializer,
+    DailyQuerySerializer,
     DailyUniqueUsersSerializer,
     EventAmountQuerySerializer,
     FrequencySerializer,
@@ -135,14 +138,17 @@ class StatsView(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIVi
     def get(self, request, *args, **kwargs):
         query = self.query()
         tz = query.get("tz") or ZoneInfo(self.tenant.timezone)
-        source = stats_source(
-            tz=tz,
-            in_rollup=self.in_rollup,
-            start=query.get("start_date"),
-            end=query.get("end_date"),
-        )
         try:
-            data = self.select(query, tz=tz, source=source)
+            try:
+                data, source = self.answer(query, tz)
+            except TooManyBuckets:
+                # No start_date: the most recent MAX_BUCKETS buckets, ending with the
+                # end_date or the last day with data, as a dashboard opens on its latest.
+                days = None if "start_date" in query else self.recent_days(query, tz)
+                if days is None:
+                    raise
+                query = {**query, "start_date": days[0], "end_date": days[1]}
+                data, source = self.answer(query, tz)
         except TooManyBuckets as exc:
             field, message = self.buckets_field, self.buckets_message or str(exc)
             if "start_date" not in query:
@@ -153,6 +159,31 @@ class StatsView(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIVi
         except Event.DoesNotExist:
             raise EventNotFound(query["event_name"]) from None
         return self.respond(data, tz=tz, query=query, source=source)
+
+    def answer(self, query: dict, tz: ZoneInfo) -> tuple[Any, StatsSource]:
+        source = stats_source(
+            tz=tz,
+            in_rollup=self.in_rollup,
+            start=query.get("start_date"),
+            end=query.get("end_date"),
+        )
+        return self.select(query, tz=tz, source=source), source
+
+    def recent_days(self, query: dict, tz: ZoneInfo) -> tuple[dt.date, dt.date] | None:
+        """The first and last days of the most recent MAX_BUCKETS buckets of a range
+        without start_date: those ending with its end_date, else with the last day with
+        data (None: no data)."""
+        last = query.get("end_date") or self.last_data_day(query, tz)
+        if last is None:
+            return None
+        return recent_start(last, query.get("interval", "day")), last
+
+    def last_data_day(self, query: dict, tz: ZoneInfo) -> dt.date | None:
+        logs = self.scoped(EventLog.objects.all())
+        if query.get("event_name") is not None:
+            logs = logs.filter(event__name=query["event_name"])
+        last = logs.order_by().aggregate(last=Max("timestamp"))["last"]
+        return None if last is None else local_day(last, tz)
 
     def query(self) -> dict:
         serializer = self.query_serializer_class(data=self.request.query_params)
@@ -220,6 +251,14 @@ class StatsView(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIVi
         # One URL answers JSON or PNG by its Accept header: caches must keep them apart.
         patch_vary_headers(response, ["Accept"])
         return response
+
+
+def local_day(instant: dt.datetime, tz: ZoneInfo) -> dt.date:
+    """The day of `instant` in `tz`, no later than an open range may reach."""
+    try:
+        return min(instant.astimezone(tz).date(), LAST_OPEN_DAY)
+    except OverflowError:
+        return LAST_OPEN_DAY
 
 
 def _query_key(query: dict) -> tuple:
@@ -413,11 +452,12 @@ class EventAvgPerUserView(DailyStatsView):
         return selectors.event_avg_per_user(logs=self.get_queryset(), **self.days(query), tz=tz)
 
 
-@daily_schema(DailyUniqueUsersSerializer, StatsQuerySerializer)
+@daily_schema(DailyUniqueUsersSerializer, DailyQuerySerializer)
 class UniqueUsersView(DailyStatsView):
     """Distinct users (non-empty distinct_ids) per day, of any event or of `event_name`:
     `[{"date", "unique_users"}]`."""
 
+    query_serializer_class = DailyQuerySerializer
     chart_kind = "unique_users"
     in_rollup = False  # per user
 

@@ -178,7 +178,7 @@ def test_another_tenant_sees_only_its_own_days(other_client, store, route, expec
         ({"start_date": "2024-13-01"}, "start_date"),
         ({"start_date": "2024-05-04", "end_date": "2024-05-01"}, "end_date"),
         ({"tz": "Mars/Olympus"}, "tz"),
-        # Over STATS_MAX_RANGE_DAYS (3660 by default).
+        # Over MAX_BUCKETS days.
         ({"start_date": "1990-01-01", "end_date": "2024-01-01"}, "end_date"),
     ],
 )

@@ -175,27 +175,45 @@ def test_ranges_reaching_the_ends_of_the_calendar_answer(api_client, tenant, url
     assert response.json() in ({"2024-01-15": {"old": 1}}, [{"event_name": "old", "total": 1}])
 
 
-@pytest.mark.parametrize("url", ROUTES)
 @pytest.mark.parametrize(
-    ("start", "end", "status"),
-    [("2020-01-01", "2030-01-07", 200), ("2020-01-01", "2030-01-08", 400)],
+    ("params", "status", "field"),
+    [
+        # 10 000 days, both included, and one more.
+        ({"start_date": "2000-01-01", "end_date": "2027-05-18"}, 200, None),
+        ({"start_date": "2000-01-01", "end_date": "2027-05-19"}, 400, "end_date"),
+        ({"start_date": "1970-01-01", "end_date": "2026-11-28", "interval": "month"}, 200, None),
+        ({"start_date": "1970-01-01", "end_date": "2026-11-28", "interval": "week"}, 200, None),
+        (
+            {"start_date": "2025-01-01", "end_date": "2026-11-28", "interval": "hour"},
+            400,
+            "interval",
+        ),
+    ],
 )
-def test_a_range_may_span_at_most_the_configured_days(api_client, url, start, end, status):
-    # 2020-01-01 to 2030-01-07 is exactly 3660 days, both included.
-    response = api_client.get(url, {"start_date": start, "end_date": end})
+def test_a_range_may_hold_at_most_max_buckets_of_its_interval(api_client, params, status, field):
+    response = api_client.get(TREND, params)
 
-    assert response.status_code == status
-    if status == 400:
-        assert "at most 3660 days" in response.json()["end_date"][0]
+    assert_json(response, status)
+    if field:
+        assert "at most 10000" in response.json()[field][0]
 
 
-def test_the_range_limit_is_a_setting(api_client, settings):
-    settings.EVENTTRACKER = {**settings.EVENTTRACKER, "STATS_MAX_RANGE_DAYS": 7}
+def test_open_and_explicit_ranges_meet_one_cap(api_client, tenant):
+    """1970 to 2026 by month is fine either way; a frequency (one answer for the range)
+    has no cap."""
+    event = EventFactory(tenant=tenant, name="old")
+    EventLogFactory(event=event, timestamp=dt.datetime(1970, 1, 1, 0, 0, 1, tzinfo=dt.UTC))
+    EventLogFactory(event=event, timestamp=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
+    explicit = {"start_date": "1970-01-01", "end_date": "2026-11-28"}
 
-    week = api_client.get(TREND, {"start_date": "2024-01-01", "end_date": "2024-01-07"})
-    eight = api_client.get(TREND, {"start_date": "2024-01-01", "end_date": "2024-01-08"})
+    open_trend = api_client.get(TREND, {"interval": "month"})
+    explicit_trend = api_client.get(TREND, {**explicit, "interval": "month"})
+    frequency = api_client.get(FREQUENCY, explicit)
 
-    assert (week.status_code, eight.status_code) == (200, 400)
+    assert_json(open_trend, 200)
+    assert open_trend.json() == explicit_trend.json()
+    assert len(open_trend.json()) == 683
+    assert frequency.json() == [{"event_name": "old", "total": 2}]
 
 
 # --- bad parameters ----------------------------------------------------------
@@ -419,15 +437,35 @@ def test_query_count_does_not_grow_with_data(
         assert [row["total"] for row in body] == [size] * size
 
 
-def test_an_open_range_too_long_for_its_interval_is_400_naming_start_date(api_client, tenant):
-    EventLogFactory(event__tenant=tenant, timestamp=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
-    EventLogFactory(event__tenant=tenant)
+@pytest.mark.parametrize(
+    "url",
+    [
+        TREND,
+        "/api/stats/store_events_amount",
+        "/api/stats/unique_users",
+        "/api/stats/active_users",
+        "/api/stats/event_amount",
+    ],
+)
+def test_an_open_range_too_long_answers_its_most_recent_buckets(api_client, tenant, url):
+    """One event of 1970 does not make the bare routes a 400 for good: a range without
+    start_date answers the 10 000 buckets that end with the last day with data."""
+    event = EventFactory(tenant=tenant, name="old")
+    EventLogFactory(
+        event=event, distinct_id="a", timestamp=dt.datetime(1970, 1, 1, 0, 0, 1, tzinfo=dt.UTC)
+    )
+    last = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    EventLogFactory(event=event, distinct_id="a", timestamp=last)
 
-    response = api_client.get(TREND)
+    params = {"tz": "UTC", **({"event_name": "old"} if url.endswith("/event_amount") else {})}
+    response = api_client.get(url, params)
 
-    assert_json(response, 400)
-    (message,) = response.json()["start_date"]
-    assert "give a start_date" in message
-    # A larger interval, or a start, answers.
+    assert_json(response, 200)
+    body = response.json()
+    days = list(body) if isinstance(body, dict) else [row["date"] for row in body]
+    assert len(days) == 10_000
+    assert days[0] == str(last.date() - dt.timedelta(days=9_999))
+    assert days[-1] == str(last.date())
+    # A larger interval, or a start, answers the whole range.
     assert api_client.get(TREND, {"interval": "month"}).status_code == 200
     assert api_client.get(TREND, {"start_date": "2024-01-01"}).status_code == 200
