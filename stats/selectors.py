@@ -15,6 +15,7 @@ the hourly one only around the edges (stats.day_rollup), when the caller passes 
 """
 
 import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple, TypedDict
 from zoneinfo import ZoneInfo
 
@@ -70,7 +71,7 @@ class HourlyDistribution(TypedDict):
     event: str
     count: int
     hour_count: list[int]  # 24 sums of counts, index = hour of day in the zone
-    percent: list[float]  # 24 shares of `count`, rounded to 2 decimals; all 0.0 if none
+    percent: list[float]  # 24 shares of `count`, 2 decimals summing to 100; all 0.0 if none
 
 
 class DailyAmount(TypedDict):
@@ -333,7 +334,9 @@ def event_avg_per_user(
     any. Raw rows only: the rollup does not know users."""
     rows = _per_user_days(logs=logs, start=start, end=end, tz=tz, event_name=event_name)
     return [
-        DailyAveragePerUser(date=day, event_avg_per_user=round(total / users, 2) if users else 0.0)
+        DailyAveragePerUser(
+            date=day, event_avg_per_user=round_half_up(total, users) if users else 0.0
+        )
         for day, users, total in rows
     ]
 
@@ -402,8 +405,31 @@ def _named(events: QuerySet[Event], event_name: str | None) -> QuerySet[Event]:
 
 def _distribution(name: str, hour_count: list[int]) -> HourlyDistribution:
     count = sum(hour_count)
-    percent = [round(100 * n / count, 2) if count else 0.0 for n in hour_count]
+    percent = shares_of_100(hour_count) if count else [0.0] * len(hour_count)
     return HourlyDistribution(event=name, count=count, hour_count=hour_count, percent=percent)
+
+
+def round_half_up(numerator: int, denominator: int) -> float:
+    """numerator / denominator to 2 decimals, a half rounded up (9 / 8 = 1.125 → 1.13),
+    exactly: from the integers, not from the float's binary approximation."""
+    quotient = Decimal(numerator) / Decimal(denominator)
+    return float(quotient.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def shares_of_100(counts: list[int]) -> list[float]:
+    """Each count's share of their (non-zero) sum in percent, to 2 decimals, summing to
+    exactly 100.00: the largest-remainder method on hundredths of a percent (each share
+    rounded down, then the hundredths left given to the largest remainders, ties to the
+    earlier hour)."""
+    total = sum(counts)
+    floors, remainders = [], []
+    for index, n in enumerate(counts):
+        hundredths, remainder = divmod(10_000 * n, total)
+        floors.append(hundredths)
+        remainders.append((-remainder, index))
+    for _, index in sorted(remainders)[: 10_000 - sum(floors)]:
+        floors[index] += 1
+    return [hundredths / 100 for hundredths in floors]
 
 
 class Pieces(NamedTuple):

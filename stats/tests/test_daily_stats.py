@@ -252,3 +252,22 @@ def test_schema_documents_the_daily_routes(api_client):
 
     for route in ROUTES:
         assert f"{route}/" in paths or route in paths, route
+
+
+def test_average_per_user_rounds_half_up(api_client, tenant):
+    """9 events of 8 users is 1.125: 1.13 (half up), as every 2-decimal stat rounds."""
+    event = EventFactory(tenant=tenant, name="half")
+    for user in range(8):
+        EventLogFactory(
+            event=event,
+            distinct_id=f"u-{user}",
+            count=2 if user == 0 else 1,
+            timestamp=dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC),
+        )
+
+    rows = api_client.get(
+        "/api/stats/event_avg_per_user",
+        {"event_name": "half", "start_date": "2024-05-01", "end_date": "2024-05-01"},
+    ).json()
+
+    assert rows == [{"date": "2024-05-01", "event_avg_per_user": 1.13}]

@@ -114,7 +114,7 @@ def test_rollup_and_raw_rows_agree_in_whole_hour_zones(tenant, click, zone):
     assert sum(row["count"] for row in raw) > 0
 
 
-def test_percent_rounds_to_two_decimals_and_sums_to_about_100(tenant, click):
+def test_percent_rounds_to_two_decimals_and_sums_to_100(tenant, click):
     for hour, count in enumerate([1, 2, 3, 5, 7, 11, 13]):
         EventLogFactory(event=click, timestamp=utc(2024, 1, 15, hour), count=count)
 
@@ -122,8 +122,26 @@ def test_percent_rounds_to_two_decimals_and_sums_to_about_100(tenant, click):
 
     assert result["percent"][0] == round(100 / 42, 2)
     assert all(round(share, 2) == share for share in result["percent"])
-    # 24 values each rounded by at most 0.005.
-    assert abs(sum(result["percent"]) - 100) <= 24 * 0.005
+    assert round(sum(result["percent"]), 2) == 100.0
+
+
+def test_percent_sums_to_exactly_100_by_largest_remainder(tenant, click):
+    # 23 hours of 3 and one of 91: 160 in all, each share of 3 is 1.875 %. Rounded one
+    # by one they summed to 100.12; the largest remainders keep the sum at 100.00.
+    for hour in range(24):
+        EventLogFactory(event=click, timestamp=utc(2024, 1, 15, hour), count=91 if hour == 5 else 3)
+
+    result = distribution(tenant, event_name="click")
+
+    assert result["count"] == 160
+    assert round(sum(result["percent"]), 2) == 100.0
+    assert result["percent"][5] == 56.88  # 56.875
+    assert sorted(set(result["percent"]) - {56.88}) == [1.87, 1.88]
+    # Every share within a hundredth of its exact value.
+    assert all(
+        abs(p - 100 * n / 160) < 0.01
+        for p, n in zip(result["percent"], result["hour_count"], strict=True)
+    )
 
 
 def test_event_without_logs_is_all_zeros(tenant, click):
