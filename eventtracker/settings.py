@@ -367,11 +367,15 @@ REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="eventtracker")
 
 # Per-user activity periods (manage.py compute_user_activity): fixed windows of this many
 # hours aligned on UTC midnight, so the length must divide a day.
-USER_ACTIVITY_PERIOD_HOURS = env.int("USER_ACTIVITY_PERIOD_HOURS", default=4)
+_PERIOD_HOURS_MESSAGE = (
+    "USER_ACTIVITY_PERIOD_HOURS must divide 24: one of 1, 2, 3, 4, 6, 8, 12, 24."
+)
+try:  # "abc" is the same mistake as 5, named the same way (not int()'s raw ValueError)
+    USER_ACTIVITY_PERIOD_HOURS = env.int("USER_ACTIVITY_PERIOD_HOURS", default=4)
+except ValueError:
+    raise ImproperlyConfigured(_PERIOD_HOURS_MESSAGE) from None
 if USER_ACTIVITY_PERIOD_HOURS < 1 or 24 % USER_ACTIVITY_PERIOD_HOURS:
-    raise ImproperlyConfigured(
-        "USER_ACTIVITY_PERIOD_HOURS must divide 24: one of 1, 2, 3, 4, 6, 8, 12, 24."
-    )
+    raise ImproperlyConfigured(_PERIOD_HOURS_MESSAGE)
 # Seconds between two rounds of `manage.py run_jobs` (activity periods, retention purge).
 JOBS_INTERVAL_SECONDS = env.int("JOBS_INTERVAL_SECONDS", default=300)
 

@@ -181,7 +181,9 @@ def test_the_interval_must_be_positive(db, interval):
         call_command("run_jobs", "--interval", interval, stdout=StringIO())
 
 
-@pytest.mark.parametrize(("hours", "starts"), [("6", True), ("5", False), ("0", False)])
+@pytest.mark.parametrize(
+    ("hours", "starts"), [("6", True), ("5", False), ("0", False), ("abc", False), ("", False)]
+)
 def test_the_period_length_must_divide_a_day(hours, starts):
     env = {
         **os.environ,
