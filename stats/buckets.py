@@ -154,6 +154,9 @@ def _next_hour(cursor: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     30-minute DST). Compared in UTC: aware datetimes of one zone compare by wall time."""
     current = cursor.astimezone(dt.UTC)
     probe = current + dt.timedelta(hours=1)
+    following = probe.astimezone(tz)
+    if following.utcoffset() == cursor.utcoffset():  # no change of offset: nearly always
+        return following
     start = _bucket_start(probe, "hour", tz)
     while _utc(start) <= current:  # still this hour (Lord Howe's fall-back)
         probe += _QUARTER_HOUR
