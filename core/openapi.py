@@ -60,12 +60,12 @@ URI_TOO_LONG = {"description": "Request line (method, path and query) over 4094 
 def _errors_for(path: str, method: str, operation: dict) -> dict[str, tuple[str, dict]]:
     """Every operation authenticates whatever credential comes with it (open routes
     too: a bad token is a 401 there as well), may be throttled, and may find the
-    database unavailable; an unknown `format` or object is a 404 anywhere."""
+    database unavailable; an unknown object is a 404 anywhere, an unknown `format` a 400."""
     errors: dict[str, tuple[str, dict]] = {
-        "400": ("Bad input: the bad fields or parameters, or a detail", BAD_INPUT),
+        "400": ("Bad input: the bad fields or parameters (`format` too), or a detail", BAD_INPUT),
         "401": ("Missing or invalid credentials", ERROR),
         "403": ("Blocked tenant, or the credential may not do this", ERROR),
-        "404": ("Not found (another tenant's objects included), or an unknown format", ERROR),
+        "404": ("Not found (another tenant's objects included)", ERROR),
         "429": ("Over the rate limit: retry after Retry-After seconds", ERROR),
         "503": ("Database unavailable or too slow: retry after Retry-After seconds", ERROR),
     }
@@ -110,7 +110,7 @@ def redoc_bundle(request: HttpRequest) -> HttpResponse:
 
 class SchemaView(SpectacularAPIView):
     """The OpenAPI document, in YAML or JSON as asked; its errors (an `Accept` or a
-    `format` it cannot serve: 406, 404) are JSON, as every other error of the API, not
+    `format` it cannot serve: 406, 400) are JSON, as every other error of the API, not
     an error object written in YAML."""
 
     def handle_exception(self, exc):

@@ -15,6 +15,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.functional import cached_property
 from rest_framework import exceptions, serializers
 from rest_framework.filters import SearchFilter
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
@@ -75,6 +76,20 @@ class FastJSONRenderer(JSONRenderer):
             return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
         except TypeError:
             return super().render(data, accepted_media_type, renderer_context)
+
+
+class FormatNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, but a `?format=` (or `.suffix`) the route cannot render is a
+    400 naming `format` and listing the route's formats, not DRF's bare 404 "Not found."
+    (the route exists; the parameter is what is wrong)."""
+
+    def filter_renderers(self, renderers, format):
+        found = [renderer for renderer in renderers if renderer.format == format]
+        if not found:
+            formats = ", ".join(dict.fromkeys(renderer.format for renderer in renderers))
+            message = f"'{format}' is not a format of this route; it answers {formats}."
+            raise exceptions.ValidationError({"format": [message]})
+        return found
 
 
 class StrictFieldsMixin:

@@ -286,6 +286,7 @@ REST_FRAMEWORK = {
         "core.rest.FastJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.rest.FormatNegotiation",
     "DEFAULT_PAGINATION_CLASS": "core.rest.HeaderLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": [

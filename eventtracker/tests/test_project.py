@@ -172,15 +172,19 @@ def test_every_unmatched_api_path_answers_json_404(api_client, settings, debug, 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("query", "accept", "status"),
-    [("", "text/html", 406), ("", "application/xml", 406), ("?format=xml", "*/*", 404)],
+    ("query", "accept", "status", "named"),
+    [
+        ("", "text/html", 406, "detail"),
+        ("", "application/xml", 406, "detail"),
+        ("?format=xml", "*/*", 400, "format"),  # an unknown format, named as any parameter
+    ],
 )
-def test_schema_errors_are_json_like_every_other_error(anon_client, query, accept, status):
+def test_schema_errors_are_json_like_every_other_error(anon_client, query, accept, status, named):
     response = anon_client.get(f"/api/schema/{query}", HTTP_ACCEPT=accept)
 
     assert response.status_code == status
     assert response["Content-Type"] == "application/json"
-    assert set(response.json()) == {"detail"}
+    assert set(response.json()) == {named}
 
 
 @pytest.mark.django_db

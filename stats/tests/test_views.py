@@ -469,3 +469,23 @@ def test_an_open_range_too_long_answers_its_most_recent_buckets(api_client, tena
     # A larger interval, or a start, answers the whole range.
     assert api_client.get(TREND, {"interval": "month"}).status_code == 200
     assert api_client.get(TREND, {"start_date": "2024-01-01"}).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "formats"),
+    [
+        (f"{TREND}?format=xml", {"json", "png"}),
+        ("/api/stats/store_events_amount?format=xml", {"json", "png"}),
+        ("/api/stats/user_activity?format=png", {"json"}),
+    ],
+)
+def test_an_unknown_format_is_a_400_naming_format_and_the_routes_formats(api_client, url, formats):
+    # Regression: DRF's negotiation answered 404 {"detail": "Not found."}, as if the
+    # route did not exist.
+    response = api_client.get(url)
+
+    assert_json(response, 400)
+    [message] = response.json()["format"]
+    listed = message.split("it answers ")[1].rstrip(".").split(", ")
+    assert set(listed) == formats | {"api"}, message  # api: the browsable API
