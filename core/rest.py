@@ -131,6 +131,26 @@ class StrictQueryMixin(SingleValuedQueryMixin, StrictFieldsMixin):
 
     _FORM_KEYS = frozenset({"format"})
     _UNKNOWN = "Unknown parameter."
+    _BLANK = "May not be blank: leave the parameter out for its default."
+    # A list's filters read an empty one as no filter, as an HTML form's empty field.
+    blank_is_absent = False
+
+    def to_internal_value(self, data):
+        # DRF reads an empty value of an optional field as no value at all (`?tz=` was
+        # the tenant's zone, `?event_name=` every event), while the same empty value of a
+        # required one is a 400: an empty parameter is a 400 naming it, whichever it is.
+        if hasattr(data, "keys") and not self.blank_is_absent:
+            blank = sorted(name for name in data if self._is_blank(name, data))
+            if blank:
+                raise serializers.ValidationError({name: [self._BLANK] for name in blank})
+        return super().to_internal_value(data)
+
+    def _is_blank(self, name: str, data) -> bool:
+        field = self.fields.get(name)
+        if field is None or field.read_only or getattr(field, "allow_blank", False):
+            return False
+        values = data.getlist(name) if hasattr(data, "getlist") else [data[name]]
+        return any(isinstance(value, str) and value == "" for value in values)
 
 
 class FixedFieldsMixin:

@@ -209,6 +209,7 @@ class UserActivityQuerySerializer(StrictQueryMixin, serializers.Serializer):
     start lies in `[start, end)`, ISO 8601 datetimes where naive means UTC."""
 
     _FORM_KEYS = StrictQueryMixin._FORM_KEYS | {"limit", "offset"}  # the pagination's
+    blank_is_absent = True  # a paged list: its filters are every list's
 
     distinct_id = serializers.CharField(
         required=False, max_length=DISTINCT_ID_MAX_LENGTH, trim_whitespace=False

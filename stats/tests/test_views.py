@@ -489,3 +489,32 @@ def test_an_unknown_format_is_a_400_naming_format_and_the_routes_formats(api_cli
     [message] = response.json()["format"]
     listed = message.split("it answers ")[1].rstrip(".").split(", ")
     assert set(listed) == formats | {"api"}, message  # api: the browsable API
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        (f"{TREND}", "tz"),
+        (f"{TREND}", "interval"),
+        (f"{TREND}", "start_date"),
+        (FREQUENCY, "tz"),
+        (FREQUENCY, "event_name"),
+        ("/api/stats/hourly_distribution", "event_name"),
+        ("/api/stats/hourly_distribution", "tz"),
+        ("/api/stats/ingestion", "interval"),
+        ("/api/stats/ingestion", "tz"),
+        ("/api/stats/event_amount", "event_name"),
+        ("/api/stats/unique_users", "end_date"),
+        ("/api/stats/active_users", "window"),
+        ("/api/stats/active_users", "approximate"),
+    ],
+)
+def test_an_empty_parameter_is_a_400_naming_it_on_every_stats_route(api_client, url, name):
+    # Regression: `tz=`, `interval=`, `event_name=` … read as absent (200, the default),
+    # while `event_amount?event_name=` was a 400: the same empty value, two answers.
+    response = api_client.get(f"{url}?{name}=")
+
+    assert_json(response, 400)
+    assert list(response.json()) == [name]
+    assert "blank" in response.json()[name][0]
