@@ -39,7 +39,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, ExtractHour, Trunc, TruncDate
 
 from accounts.tenancy import scope_to_outer_tenant
-from core.ranges import half_open
+from core.ranges import OutOfCalendar, half_open, within_calendar
 from events.models import (
     DailyCountTotal,
     Event,
@@ -92,6 +92,22 @@ class DailyUniqueUsers(TypedDict):
 # The days an open range may reach: datetime can still add a day and a zone's offset.
 FIRST_OPEN_DAY = dt.date.min + dt.timedelta(days=2)
 LAST_OPEN_DAY = dt.date.max - dt.timedelta(days=2)
+
+
+def first_asked_day(tz: ZoneInfo) -> dt.date:
+    """The first day an explicit range may start on in `tz`: the calendar's first day
+    bounds nothing (day_range_bounds reads it as an open start), and a day whose local
+    midnight lies before the year 1 (0001-01-01 east of UTC) cannot be counted."""
+    day = dt.date.min + dt.timedelta(days=1)
+    while True:
+        try:
+            within_calendar(
+                lower=dt.datetime.combine(day, dt.time.min, tzinfo=tz), upper=None, tz=tz
+            )
+        except OutOfCalendar:
+            day += dt.timedelta(days=1)
+        else:
+            return day
 
 
 def day_range_bounds(

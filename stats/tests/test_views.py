@@ -2,6 +2,7 @@
 time zones and pinned query counts."""
 
 import datetime as dt
+from urllib.parse import urlencode
 
 import pytest
 
@@ -518,3 +519,59 @@ def test_an_empty_parameter_is_a_400_naming_it_on_every_stats_route(api_client, 
     assert_json(response, 400)
     assert list(response.json()) == [name]
     assert "blank" in response.json()[name][0]
+
+
+CALENDAR_ROUTES = [
+    f"{TREND}?interval=day",
+    f"{TREND}?interval=week",
+    f"{TREND}?interval=month",
+    f"{TREND}?interval=hour",
+    FREQUENCY,
+    "/api/stats/hourly_distribution",
+    "/api/stats/store_events_amount",
+    "/api/stats/event_amount?event_name=edge",
+    "/api/stats/unique_users",
+    "/api/stats/event_avg_per_user?event_name=edge",
+    "/api/stats/ingestion?interval=week",
+]
+ZONES = ["UTC", "Pacific/Kiritimati", "Etc/GMT+12"]
+
+
+def with_query(url: str, **params: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", CALENDAR_ROUTES)
+@pytest.mark.parametrize("tz", ZONES)
+def test_an_explicit_range_from_the_calendars_first_day_is_a_400_naming_start_date(
+    api_client, tenant, url, tz
+):
+    # Regression: 0001-01-01 read as an open start, so `event_trend?start_date=0001-01-01
+    # &end_date=0001-01-07&interval=week` answered {} and store_events_amount [], the
+    # days asked for missing, while 0001-01-02 answered them.
+    EventFactory(tenant=tenant, name="edge")
+
+    response = api_client.get(
+        with_query(url, start_date="0001-01-01", end_date="0001-01-07", tz=tz)
+    )
+
+    assert_json(response, 400)
+    assert list(response.json()) == ["start_date"]
+    assert "0001-01-02" in response.json()["start_date"][0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", CALENDAR_ROUTES)
+@pytest.mark.parametrize("tz", ZONES)
+def test_an_explicit_range_from_the_first_day_that_can_be_asked_answers(
+    api_client, tenant, url, tz
+):
+    EventFactory(tenant=tenant, name="edge")
+
+    response = api_client.get(
+        with_query(url, start_date="0001-01-02", end_date="0001-01-03", tz=tz)
+    )
+
+    assert_json(response, 200)
+    assert response.json() not in ({}, [])
