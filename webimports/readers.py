@@ -33,9 +33,6 @@ MAX_VALUE = 2000  # characters of a breakdown value kept
 MAX_NUMBER = 2**62  # a metric above this is a broken file, not a site
 
 
-METRICS = ("visitors", "visits", "pageviews", "bounces", "visit_duration")  # Row's numbers
-
-
 class ExportError(ValueError):
     """A file this reader cannot take at all (its header, its table): nothing is imported."""
 
@@ -53,6 +50,9 @@ class Row(NamedTuple):
     pageviews: int = 0
     bounces: int = 0
     visit_duration: int = 0  # seconds, summed over the visits
+
+
+METRICS = Row._fields[3:]  # a Row's numbers: visitors … visit_duration
 
 
 class Reader:
@@ -353,6 +353,11 @@ GA_DIMENSIONS = {
     "country": "countries", "device category": "devices", "devicecategory": "devices",
     "browser": "browsers", "operating system": "oses", "operatingsystem": "oses",
 }  # fmt: skip
+# One of GA's names for each dimension read (the first listed): what a refusal offers.
+_GA_READ = sorted(
+    {ours: name for name, ours in reversed(GA_DIMENSIONS.items())}.values(),
+    key=list(GA_DIMENSIONS).index,
+)
 GA_METRICS = {
     "users": "visitors", "total users": "visitors", "active users": "visitors",
     "totalusers": "visitors", "activeusers": "visitors",
@@ -454,8 +459,7 @@ class GaReader(Reader):
 
 
 def _unread(columns: list[str]) -> str:
-    read = "page, landing page, source, medium, campaign, default channel group, country, "
-    read += "device category, browser, operating system"
+    read = ", ".join(_GA_READ)
     return (
         f"{', '.join(columns)}: not a dimension read here (the report's rows would be summed "
         f"as the day's). Export the report with Date and at most one of: {read}."
