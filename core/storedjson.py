@@ -17,9 +17,9 @@ from typing import Any
 
 from django.db import models
 
-from core.jsonbody import INT64_MAX, INT64_MIN
+from core.jsonbody import INT64_DIGITS, INT64_MAX, INT64_MIN
 
-_LONG_DIGIT_RUN = re.compile(r"[0-9]{19}")
+_LONG_DIGIT_RUN = re.compile(f"[0-9]{{{INT64_DIGITS}}}")
 
 
 def _int_or_float(digits: str) -> int | float:

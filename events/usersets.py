@@ -196,17 +196,16 @@ def forget_numbers(*, tenant_id: int, distinct_ids: Iterable[str]) -> int:
     if not sets_ready():  # no numbers are given elsewhere
         return 0
     ids = sorted(set(distinct_ids) - {""})
+    logs = scope_to_tenants(
+        EventLog.objects.filter(distinct_id=OuterRef("distinct_id")), [tenant_id]
+    )
+    unused = scope_to_tenants(UserNumber.objects.all(), [tenant_id]).filter(~Exists(logs))
     forgotten = 0
     for start in range(0, len(ids), FORGET_BATCH):
-        logs = scope_to_tenants(
-            EventLog.objects.filter(distinct_id=OuterRef("distinct_id")), [tenant_id]
-        )
-        unused = scope_to_tenants(UserNumber.objects.all(), [tenant_id]).filter(
-            ~Exists(logs), distinct_id__in=ids[start : start + FORGET_BATCH]
-        )
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(LOCK, [str(tenant_id)])
-            forgotten += unused.delete()[0]
+            batch = unused.filter(distinct_id__in=ids[start : start + FORGET_BATCH])
+            forgotten += batch.delete()[0]
     return forgotten
 
 
