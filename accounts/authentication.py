@@ -54,9 +54,6 @@ def ensure_one_credential(request) -> None:
         raise SeveralCredentials(f"Send one credential: this request carries {' and '.join(sent)}.")
 
 
-CREDENTIAL_SCHEMES = {b"token": "Authorization: Token", b"api-key": "Authorization: Api-Key"}
-
-
 class TenantInactive(exceptions.PermissionDenied):
     """403 for a blocked tenant; carries the tenant so ingestion can count the refusal."""
 
@@ -212,3 +209,10 @@ def _touch(credential: AuthToken | ApiKey, *, remember) -> None:
         type(credential).objects.filter(pk=credential.pk).update(last_used_at=now)
         credential.last_used_at = now
         remember(credential)
+
+
+# The Authorization schemes of the authenticators above, as ensure_one_credential names them.
+CREDENTIAL_SCHEMES = {
+    auth.keyword.lower().encode(): f"Authorization: {auth.keyword}"
+    for auth in (TenantTokenAuthentication, ApiKeyAuthentication)
+}
