@@ -25,16 +25,19 @@ def event_ids(
     tenant: Tenant,
     names: Iterable[str],
     needless: Callable[[set[str]], set[str]] | None = None,
+    created: set[int] | None = None,
 ) -> dict[str, int]:
     """{name: id} of the events named, creating the missing ones when the tenant allows
     (a name it may not create is left out). `needless(missing)`: of the names the tenant
     has not got, those not to create (their items are duplicates, which store nothing);
-    asked only then, so that its query costs only a request that would create events."""
+    asked only then, so that its query costs only a request that would create events.
+    `created` gets the ids of the events this call created (or found created by a
+    concurrent request as it tried to)."""
     names = set(names)
     known = _known(tenant)
     found = {name: known[name] for name in names if name in known}
     if missing := names - found.keys():
-        found |= _look_up(tenant, missing, needless)
+        found |= _look_up(tenant, missing, needless, created)
         if len(known) < NAMES_PER_TENANT:
             # Only once committed: an event created by a transaction that rolls back
             # must not be remembered.
@@ -60,7 +63,10 @@ def clear_cache() -> None:
 
 
 def _look_up(
-    tenant: Tenant, names: set[str], needless: Callable[[set[str]], set[str]] | None
+    tenant: Tenant,
+    names: set[str],
+    needless: Callable[[set[str]], set[str]] | None,
+    created: set[int] | None,
 ) -> dict[str, int]:
     events = scope_to_tenant(Event.objects.all(), tenant)
     found = dict(events.filter(name__in=names).values_list("name", "id"))
@@ -72,5 +78,8 @@ def _look_up(
         Event.objects.bulk_create(
             [Event(tenant=tenant, name=name) for name in sorted(missing)], ignore_conflicts=True
         )
-        found.update(events.filter(name__in=missing).values_list("name", "id"))
+        made = dict(events.filter(name__in=missing).values_list("name", "id"))
+        found |= made
+        if created is not None:
+            created.update(made.values())
     return found

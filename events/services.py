@@ -18,7 +18,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 
 from accounts.credentials import TenantChanged, ensure_unchanged, tenant_row
 from accounts.models import ApiKey, Tenant, User
@@ -142,17 +142,30 @@ def _resolve_and_store(
     api_key: ApiKey | None,
     tenant_from_cache: bool,
 ) -> list[Receipt]:
-    """The receipts of the validated items, once the accepted ones are stored."""
+    """The receipts of the validated items, once the accepted ones are stored.
+
+    An event created for the request whose items all turned out duplicates as they were
+    inserted (a concurrent request stored their uuid first, after _names_of_duplicates
+    looked) is deleted again, if still without logs: a duplicate has no side effect."""
+    created: set[int] = set()
     if atomic and rejected:
         receipts = _in_order(rejected, [_unstored(index, item) for index, item in valid])
         _abandon(receipts)  # no event is resolved (nor created) for a doomed batch
     else:
         receipts = _receipts(
-            tenant, valid, rejected, created_by=created_by, now=now, api_key=api_key
+            tenant,
+            valid,
+            rejected,
+            created_by=created_by,
+            now=now,
+            api_key=api_key,
+            created=created,
         )
         if atomic and any(receipt.status == "rejected" for receipt in receipts):
             _abandon(receipts)
     _store(tenant, receipts, now=now, tenant_from_cache=tenant_from_cache)
+    if unused := created - {r.row.event_id for r in receipts if r.row is not None}:
+        retry_deadlocks(partial(_drop_unused_events, tenant, unused))
     return receipts
 
 
@@ -206,15 +219,18 @@ def _receipts(
     created_by: User | None,
     now: dt.datetime,
     api_key: ApiKey | None,
+    created: set[int],
 ) -> list[Receipt]:
     """Every item's receipt, in order: `accepted` with its row for the valid items whose
     event exists (or may be created), `duplicate` for an item of an event not created
-    because its uuid is stored already, `rejected` for the others."""
+    because its uuid is stored already, `rejected` for the others. `created` gets the ids
+    of the events created for them."""
     repeated: set[UUID] = set()
     event_ids = resolve_event_ids(
         tenant=tenant,
         names={item.event_name for _, item in valid},
         needless=partial(_names_of_duplicates, tenant, valid, repeated),
+        created=created,
     )
     built = [
         _duplicate(index, item)
@@ -252,6 +268,23 @@ def _names_of_duplicates(
         if item.event_name in missing:
             needed.add(item.event_name)
     return missing - needed
+
+
+def _drop_unused_events(tenant: Tenant, ids: set[int]) -> None:
+    """Delete those of the events `ids` (created by this request) that have no logs. The
+    locks of an event type's deletion, in its order (_event_delete); once an event's row
+    is held, every log of it that will ever commit has committed (_lock_event), so one
+    that is found without logs stays so: a write of a log of it under way (a concurrent
+    request found the event) fails its key check and stores afresh (EventGone)."""
+    with transaction.atomic():
+        sequential_shard_writes()
+        lock_until_commit(_deletions_lock(tenant.pk))
+        pause_folds(tenant_id=tenant.pk)
+        events = scope_to_tenant(Event.objects.filter(pk__in=ids), tenant).order_by("pk")
+        held = list(events.select_for_update().values_list("pk", flat=True))
+        logs = scope_to_tenant(EventLog.objects.filter(event=OuterRef("pk")), tenant)
+        for event in events.filter(pk__in=held).exclude(Exists(logs)):
+            event.delete()  # bumps the tenant's cache version (events.signals)
 
 
 def _store(

@@ -1,11 +1,15 @@
 """POST /api/eventlogs/batch/: one receipt per item, exactly-once storage, clock skew."""
 
 import datetime as dt
+import threading
 import uuid
 
 import pytest
+from django.db import connections
 from django.db.models import Sum
+from rest_framework.test import APIClient
 
+from events import services
 from events.bulk import COPY_MIN_ROWS
 from events.models import Event, EventLog, HourlyCountTotal, IngestionCountTotal
 from events.validation import MAX_BATCH_EVENTS
@@ -126,6 +130,101 @@ def test_a_duplicate_under_a_new_name_creates_no_event(api_client, tenant):
     assert {event["name"] for event in listed} == {"real", "born"}
     # Counted as the duplicates they are, the single one's request too.
     assert accounted(tenant) == ({"accepted": 3, "duplicate": 7}, 3)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("route", [BATCH, "/api/eventlogs/"])
+def test_a_duplicate_stored_first_by_another_request_leaves_no_new_event(
+    api_client, tenant, monkeypatch, route
+):
+    """Another request stores the uuid (under another name) after this one found it new
+    and created its event, before its insert: the item is a duplicate, and the event
+    created for it alone is deleted again (injected where the race happens; the other
+    request's write is real)."""
+    same = str(uuid.uuid4())
+    resolve = services.resolve_event_ids
+    raced = []
+
+    def resolved_then_raced(**options):
+        ids = resolve(**options)
+        if not raced:
+            monkeypatch.setattr(services, "resolve_event_ids", resolve)  # the other request
+            raced.append(ingest(options["tenant"], "real", same))
+        return ids
+
+    monkeypatch.setattr(services, "resolve_event_ids", resolved_then_raced)
+    item = {"event_name": "ghost", "uuid": same}
+    body = {"events": [item]} if route == BATCH else item
+
+    response = api_client.post(route, body, format="json")
+
+    assert raced == ["accepted"]
+    assert response.status_code == 200
+    if route == BATCH:
+        assert [r["status"] for r in response.json()["receipts"]] == ["duplicate"]
+    else:  # the stored log, as for any repeat
+        assert response.json()["event_name"] == "real"
+    assert set(Event.objects.filter(tenant=tenant).values_list("name", flat=True)) == {"real"}
+    assert {event["name"] for event in api_client.get("/api/events/").json()} == {"real"}
+    assert accounted(tenant) == ({"accepted": 1, "duplicate": 1}, 2)
+
+
+def ingest(tenant, name: str, uuid_text: str) -> str:
+    """The status of one item stored through the service, as another request would."""
+    raw = [{"event_name": name, "uuid": uuid_text}]
+    now = dt.datetime.now(dt.UTC)
+    [receipt] = services.event_logs_ingest(tenant=tenant, created_by=None, now=now, raw_items=raw)
+    return receipt.status
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_of_one_new_uuid_under_new_names_create_one_event(api_client, tenant):
+    """Six requests send one new uuid under six new names while four send new uuids of a
+    seventh new name and two send the shared uuid under it, all at once: the uuid is
+    stored once, and the only events are those with logs (the other five or six
+    created for a duplicate are deleted again)."""
+    shared = str(uuid.uuid4())
+    bodies = [{"event_name": f"new{i}", "uuid": shared} for i in range(6)]
+    bodies += [{"event_name": "common", "uuid": str(uuid.uuid4())} for _ in range(4)]
+    bodies += [{"event_name": "common", "uuid": shared} for _ in range(2)]
+    start = threading.Barrier(len(bodies))
+    answers: list[int] = []
+
+    credentials = api_client._credentials
+
+    def send(body: dict) -> None:
+        client = APIClient()
+        client.credentials(**credentials)
+        start.wait(timeout=10)
+        answers.append(client.post("/api/eventlogs/", body, format="json").status_code)
+
+    threads = [threading.Thread(target=_closing(send), args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(answers) == [200] * 7 + [201] * 5  # the shared uuid once, four others
+    stored = EventLog.objects.filter(tenant=tenant)
+    assert stored.count() == 5
+    winner = stored.get(uuid=shared).event.name
+    names = set(Event.objects.filter(tenant=tenant).values_list("name", flat=True))
+    assert names == {"common", winner}
+    assert stored.filter(event__name="common").count() == 4 + (winner == "common")
+    assert accounted(tenant) == ({"accepted": 5, "duplicate": 7}, 12)
+
+
+def _closing(target):
+    """`target`, closing the thread's database connections when it ends."""
+
+    def run(*args) -> None:
+        try:
+            target(*args)
+        finally:
+            connections.close_all()
+
+    return run
 
 
 @pytest.mark.parametrize("size", SIZES)

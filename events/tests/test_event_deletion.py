@@ -139,8 +139,8 @@ def test_a_request_whose_event_is_deleted_again_when_handled_afresh_is_a_503(
     fails, is handled afresh, fails again — a 503 with Retry-After, nothing stored."""
     resolve = services.resolve_event_ids
 
-    def resolved_then_deleted(*, tenant, names, needless):
-        ids = resolve(tenant=tenant, names=names, needless=needless)
+    def resolved_then_deleted(*, tenant, names, **options):
+        ids = resolve(tenant=tenant, names=names, **options)
         for event in Event.objects.filter(pk__in=ids.values()):
             event_delete(tenant=tenant, event=event, logs=EventLog.objects.filter(tenant=tenant))
         return ids
