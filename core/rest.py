@@ -81,7 +81,18 @@ class FastJSONRenderer(JSONRenderer):
 class FormatNegotiation(DefaultContentNegotiation):
     """DRF's negotiation, but a `?format=` (or `.suffix`) the route cannot render is a
     400 naming `format` and listing the route's formats, not DRF's bare 404 "Not found."
-    (the route exists; the parameter is what is wrong)."""
+    (the route exists; the parameter is what is wrong). So is an empty `?format=` (DRF
+    reads it as none), and one given twice (DRF takes the last), as for every other
+    parameter (StrictQueryMixin)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        if format_suffix is None:
+            given = request.query_params.getlist(self.settings.URL_FORMAT_OVERRIDE)
+            if len(given) > 1:
+                raise exceptions.ValidationError({"format": [SingleValuedQueryMixin._REPEATED]})
+            if given == [""]:
+                raise exceptions.ValidationError({"format": [StrictQueryMixin._BLANK]})
+        return super().select_renderer(request, renderers, format_suffix)
 
     def filter_renderers(self, renderers, format):
         found = [renderer for renderer in renderers if renderer.format == format]
@@ -113,13 +124,13 @@ class SingleValuedQueryMixin:
     """For a query-string serializer: a parameter given twice is a 400 naming it, not the
     last value read silently (`?erase_events=true&erase_events=false`)."""
 
+    _REPEATED = "Given more than once."
+
     def to_internal_value(self, data):
         if hasattr(data, "getlist"):
             repeated = sorted(name for name in data if len(data.getlist(name)) > 1)
             if repeated:
-                raise serializers.ValidationError(
-                    {name: ["Given more than once."] for name in repeated}
-                )
+                raise serializers.ValidationError({name: [self._REPEATED] for name in repeated})
         return super().to_internal_value(data)
 
 

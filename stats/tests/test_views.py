@@ -494,6 +494,23 @@ def test_an_unknown_format_is_a_400_naming_format_and_the_routes_formats(api_cli
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("format=", "May not be blank"),  # DRF read it as no format: JSON, a 200
+        ("format=json&format=png", "Given more than once"),  # DRF took the last
+    ],
+)
+@pytest.mark.parametrize("route", [TREND, "/api/stats/user_activity", "/api/events/"])
+def test_an_empty_or_repeated_format_is_a_400_naming_format(api_client, route, query, message):
+    response = api_client.get(f"{route}?{query}")
+
+    assert_json(response, 400)
+    assert list(response.json()) == ["format"]
+    assert response.json()["format"][0].startswith(message)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
     ("url", "name"),
     [
         (f"{TREND}", "tz"),
