@@ -38,6 +38,7 @@ from django.db.models import Case, F, Q, QuerySet, Value, When
 
 from core.collector import collection_paused
 from core.ranges import MICROSECOND, half_open
+from core.rounding import round_half_up
 from core.storedjson import loads_stored
 from events.models import EVENT_NAME_MAX_LENGTH, EventLog
 from insights.conditions import filters_q
@@ -410,7 +411,7 @@ def journey_value_key(funnel: Funnel, journey: Journey) -> str:
 
 
 def _share(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
+    return round_half_up(part, whole, 4) if whole else None
 
 
 def _percentile(ordered: list[float], pct: int) -> float:

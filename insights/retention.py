@@ -27,6 +27,7 @@ from django.db.models import Min, Q, QuerySet
 
 from core.jsonbody import is_integer
 from core.ranges import half_open
+from core.rounding import round_half_up
 from events.models import EVENT_NAME_MAX_LENGTH, EventLog
 from insights.conditions import filters_q
 from insights.engine import Window, resolve_window
@@ -165,7 +166,7 @@ def run_retention(
                 "cohort": start.isoformat(),
                 "users": len(members),
                 "values": values,
-                "shares": [round(value / len(members), 4) if members else None for value in values],
+                "shares": [_share(value, len(members)) for value in values],
             }
         )
     return {
@@ -222,8 +223,12 @@ def _average(table: list[dict], periods: int) -> dict[str, list]:
         returned = sum(row["values"][offset] for row in reached)
         members = sum(row["users"] for row in reached)
         values.append(returned)
-        shares.append(round(returned / members, 4) if members else None)
+        shares.append(_share(returned, members))
     return {"values": values, "shares": shares}
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round_half_up(part, whole, 4) if whole else None
 
 
 def _bucket(day: dt.date, period: Interval) -> dt.date:

@@ -28,6 +28,7 @@ from django.db.models.functions import TruncDate
 from pyroaring import BitMap64
 
 from core.ranges import MICROSECOND, half_open, utc_hour, within_calendar
+from core.rounding import round_half_up
 from events.models import EventLog, HourlyCountIncrement, HourlyUserSketch
 from events.sketches import HOUR, hll_ready
 from events.usersets import UserSets, hours_between, sets_ready, stretches, whole_hours
@@ -154,7 +155,7 @@ def _row(number: int, counts: dict[str, int]) -> ActiveUsers:
     return {
         "date": (EPOCH + dt.timedelta(days=number)).isoformat(),
         **counts,  # type: ignore[typeddict-item]
-        "stickiness": round(counts["dau"] / counts["mau"], 4) if counts["mau"] else None,
+        "stickiness": round_half_up(counts["dau"], counts["mau"], 4) if counts["mau"] else None,
     }
 
 

@@ -15,7 +15,6 @@ the hourly one only around the edges (stats.day_rollup), when the caller passes 
 """
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple, TypedDict
 from zoneinfo import ZoneInfo
 
@@ -40,6 +39,7 @@ from django.db.models.functions import Coalesce, ExtractHour, Trunc, TruncDate
 
 from accounts.tenancy import scope_to_outer_tenant
 from core.ranges import OutOfCalendar, half_open, within_calendar
+from core.rounding import round_half_up
 from events.models import (
     DailyCountTotal,
     Event,
@@ -423,13 +423,6 @@ def _distribution(name: str, hour_count: list[int]) -> HourlyDistribution:
     count = sum(hour_count)
     percent = shares_of_100(hour_count) if count else [0.0] * len(hour_count)
     return HourlyDistribution(event=name, count=count, hour_count=hour_count, percent=percent)
-
-
-def round_half_up(numerator: int, denominator: int) -> float:
-    """numerator / denominator to 2 decimals, a half rounded up (9 / 8 = 1.125 → 1.13),
-    exactly: from the integers, not from the float's binary approximation."""
-    quotient = Decimal(numerator) / Decimal(denominator)
-    return float(quotient.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def shares_of_100(counts: list[int]) -> list[float]:

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Case, Q, QuerySet, Value, When
 
 from core.ranges import half_open
+from core.rounding import round_half_up
 from events.enrichment import DOWNLOAD, OUTBOUND, PAGELEAVE, PAGEVIEW
 from events.models import EventLog
 from insights.engine import Window
@@ -154,19 +155,21 @@ def _headline(visits: list[Visit], imported: Imported | None) -> dict[str, Any]:
         "visits": len(visits),
         "pageviews": sum(len(visit.pages) for visit in visits),
         "bounces": sum(len(visit.pages) == 1 for visit in visits),
-        "visit_duration": sum(visit.end - visit.start for visit in visits) / MICROS,
+        "visit_duration": sum(visit.end - visit.start for visit in visits),  # microseconds
     }
     if imported is not None:
         more = imported.total()
+        more["visit_duration"] *= MICROS  # imported in seconds
         numbers = {name: value + more[name] for name, value in numbers.items()}
     count, pageviews = numbers["visits"], numbers["pageviews"]
+    micros = numbers["visit_duration"]
     return {
         "visitors": numbers["visitors"],
         "visits": count,
         "pageviews": pageviews,
-        "views_per_visit": round(pageviews / count, 2) if count else None,
-        "bounce_rate": round(numbers["bounces"] / count, 4) if count else None,
-        "visit_duration": round(numbers["visit_duration"] / count, 1) if count else None,
+        "views_per_visit": round_half_up(pageviews, count) if count else None,
+        "bounce_rate": round_half_up(numbers["bounces"], count, 4) if count else None,
+        "visit_duration": round_half_up(micros, count * MICROS, 1) if count else None,
     }
 
 

@@ -306,3 +306,20 @@ def test_realtime_counts_the_last_minutes(api_client, tenant, other_tenant):
     assert body == {"minutes": 5, "visitors": 1, "pageviews": 2}
     assert (wider["visitors"], wider["pageviews"]) == (2, 3)
     assert api_client.get(f"{URL}/realtime", {"minutes": 0}).status_code == 400
+
+
+def test_ratios_round_a_half_up_from_the_counts(api_client, tenant):
+    """9 page views in 8 visits are 1.125 views per visit: 1.13 (Python's round of the
+    float gave 1.12); one visit of 2 s among 8 lasts 0.25 s on average: 0.3, not 0.2."""
+    view = EventFactory(tenant=tenant, name="$pageview")
+    for visitor in range(8):
+        EventLogFactory(event=view, distinct_id=f"v{visitor}", timestamp=at(3, 9))
+    two_seconds_later = at(3, 9) + dt.timedelta(seconds=2)
+    EventLogFactory(event=view, distinct_id="v0", timestamp=two_seconds_later)
+
+    body = get(api_client)
+
+    assert (body["visits"], body["pageviews"]) == (8, 9)
+    assert body["views_per_visit"] == 1.13
+    assert body["bounce_rate"] == 0.875
+    assert body["visit_duration"] == 0.3
