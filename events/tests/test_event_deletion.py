@@ -277,7 +277,7 @@ def test_deleting_an_event_while_it_is_ingested_ends_and_counts_every_log(api_cl
     token = api_client._credentials["HTTP_AUTHORIZATION"].split()[1]
     assert _post(token, "temp", 5) == (200, 5)
     stop = threading.Event()
-    accepted, failures, took = [5], [], []
+    accepted, failures = [5], []
 
     def ingest() -> int | None:
         status, stored = _post(token, "temp", 5)
@@ -299,9 +299,7 @@ def test_deleting_an_event_while_it_is_ingested_ends_and_counts_every_log(api_cl
         for _ in range(2):
             time.sleep(0.5)
             event = Event.objects.get(tenant=tenant, name="temp")
-            started = time.monotonic()
             response = _client(token).delete(f"/api/events/{event.pk}")
-            took.append(time.monotonic() - started)
             assert response.status_code == 204
         time.sleep(0.3)
         assert all(thread.is_alive() for thread in threads), "the deletions outlasted the ingest"
@@ -311,7 +309,6 @@ def test_deleting_an_event_while_it_is_ingested_ends_and_counts_every_log(api_cl
             thread.join(timeout=30)
 
     assert failures == []
-    assert max(took) < 10
     assert DeletionReceipt.objects.filter(tenant=tenant, reason="event").count() == 2
     fold_counters()
     assert _accounted(tenant) == sum(accepted)

@@ -3,12 +3,12 @@ together, as read), a zip member's ratio, the lines, the seconds; past one, a 41
 the setting and nothing stored. The command has no such limits."""
 
 import io
-import time
 import zipfile
 
 import pytest
 from django.core.management import call_command
 
+from webimports.limits import RATIO_FLOOR, Budget
 from webimports.models import ImportedDay, WebImport
 from webimports.tests.test_imports import upload
 
@@ -28,18 +28,28 @@ def refused(response, setting: str) -> None:
     assert not ImportedDay.objects.exists()
 
 
-def test_a_zip_that_unpacks_far_beyond_its_size_is_refused_at_once(api_client):
+def test_a_zip_that_unpacks_far_beyond_its_size_is_refused_at_once(api_client, monkeypatch):
+    content = HEADER + "2024-06-02,1,1,1,1,1\n" * 2_000_000  # 42 MB
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        archive.writestr(VISITORS, HEADER + "2024-06-02,1,1,1,1,1\n" * 2_000_000)  # 42 MB
-    assert len(buffer.getvalue()) < 200_000  # 400 times smaller
+        archive.writestr(VISITORS, content)
+    packed = archive.infolist()[0].compress_size
+    assert packed < len(content) / 400
+    reads = []  # how far into the member each check of the budget came
+    took = Budget.took
 
-    began = time.monotonic()
+    def counted(self, size, *, name, read, packed):
+        reads.append(read)
+        took(self, size, name=name, read=read, packed=packed)
+
+    monkeypatch.setattr(Budget, "took", counted)
+
     response = upload(api_client, "plausible", {"export.zip": buffer.getvalue()})
 
     refused(response, "WEBIMPORT_MAX_RATIO")
     assert f"{VISITORS}: unpacks to more than 100 times" in response.json()["detail"]
-    assert time.monotonic() - began < 5  # stopped after its first MiB or so
+    # Stopped soon after the first 100 times its compressed size, not at its end.
+    assert 100 * packed < reads[-1] < 100 * packed + 2 * RATIO_FLOOR < len(content) / 2
 
 
 def test_the_files_of_an_upload_are_limited_together_as_read(api_client, settings):
