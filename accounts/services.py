@@ -177,7 +177,7 @@ def user_tokens_revoke(*, user: User) -> int:
 
 def member_check_leaving(*, member: User) -> None:
     """TeamError when `member` is their tenant's last active owner. Call it in the
-    transaction that removes them: it locks the other owners' rows until then."""
+    transaction that removes them: it locks the owners' rows until then."""
     members_check_leaving(members=[member])
 
 
@@ -193,10 +193,13 @@ def members_check_leaving(*, members: Iterable[User]) -> None:
 
 
 def _keep_an_owner(tenant: Tenant, *, leaving: list[int]) -> None:
+    """Every active owner's row is locked, the leaving ones' too, in one order (by id):
+    two owners leaving at once take turns, and the second finds the first gone. (Locking
+    only the others' rows, each locked the other's first: a deadlock, a 500.)"""
     owners = (
         scope_to_tenant(User.objects.select_for_update(), tenant)
         .filter(role=User.Role.OWNER, is_active=True)
-        .exclude(pk__in=leaving)
+        .order_by("pk")
     )
-    if not owners.exists():
+    if not set(owners.values_list("pk", flat=True)) - set(leaving):
         raise TeamError(LAST_OWNER)

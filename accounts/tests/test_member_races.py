@@ -64,3 +64,36 @@ def test_concurrent_adds_of_one_username_are_one_201_and_400s(user, all_validate
     taken = {"username": ["A user with that username already exists."]}
     assert all(body == taken for body in refusals)
     assert User.objects.filter(username="racer").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("round_", range(8))
+def test_two_owners_removing_each_other_at_once_leave_one_owner_without_a_500(user, round_):
+    """Each owner removes the other, at once: one removal wins (204), the other is the
+    last-owner 400. Each used to lock only the other's row, then write its own: a
+    deadlock, answered 500, in about half the rounds."""
+    second = User.objects.create_user(
+        username=f"second{round_}", password=PASSWORD, tenant=user.tenant, role="owner"
+    )
+    clients = {user.pk: client_for(user), second.pk: client_for(second)}
+    start = threading.Barrier(2)
+    answers: list[int] = []
+
+    def remove(remover: int, removed: int) -> None:
+        try:
+            start.wait(timeout=10)
+            answers.append(clients[remover].delete(f"{MEMBERS}{removed}").status_code)
+        finally:
+            connections.close_all()
+
+    pairs = [(user.pk, second.pk), (second.pk, user.pk)]
+    threads = [threading.Thread(target=remove, args=pair) for pair in pairs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(answers) == [204, 400]
+    owners = User.objects.filter(tenant=user.tenant, role="owner", is_active=True)
+    assert owners.count() == 1
