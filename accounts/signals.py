@@ -21,6 +21,18 @@ def user_changed(sender, instance: User, **kwargs) -> None:
     Tenant.caches_changed(instance.tenant_id, getattr(instance, "_stored_tenant_id", None))
 
 
+@receiver(post_save, sender=User)
+def password_changed(sender, instance: User, created: bool, **kwargs) -> None:
+    """A new password logs the user out everywhere, the login that set it included: a
+    password is changed because another may know the old one, and their tokens must
+    go with it (sessions go by Django's session hash). Django sets `_password` until
+    the save that follows set_password ends, and clears it for the hash upgrade a login
+    may save, which is no change."""
+    if not created and instance._password is not None:
+        for token in instance.auth_tokens.all():
+            token.delete()  # one by one: each delete makes cached credentials stale
+
+
 @receiver([post_save, post_delete], sender=AuthToken)
 def token_changed(sender, instance: AuthToken, **kwargs) -> None:
     tenant_id = User.objects.filter(pk=instance.user_id).values_list("tenant_id", flat=True)

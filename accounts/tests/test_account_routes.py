@@ -50,13 +50,15 @@ def test_the_account_routes_that_stay_work(anon_client):
     )
 
     assert created.status_code == 201
-    assert client.get("/auth/users/me").json()["username"] == "ann"
     assert changed.status_code == 204
+    assert client.get("/auth/users/me").status_code == 401  # a new password logs out
+    assert client_for(ann).get("/auth/users/me").json()["username"] == "ann"
 
 
-def test_the_last_owner_cannot_delete_their_account(api_client, user):
+def test_the_last_owner_cannot_delete_their_account(user):
     user.set_password(PASSWORD)
     user.save()
+    api_client = client_for(user)  # a new password revoked the earlier tokens
 
     response = api_client.delete("/auth/users/me/", {"current_password": PASSWORD}, format="json")
 
@@ -66,10 +68,11 @@ def test_the_last_owner_cannot_delete_their_account(api_client, user):
     assert api_client.get("/auth/users/me/").status_code == 200  # still logged in
 
 
-def test_an_owner_who_is_not_the_last_may_delete_their_account(api_client, user, tenant):
+def test_an_owner_who_is_not_the_last_may_delete_their_account(user, tenant):
     UserFactory(tenant=tenant, role="owner", username="olga")
     user.set_password(PASSWORD)
     user.save()
+    api_client = client_for(user)  # a new password revoked the earlier tokens
 
     response = api_client.delete("/auth/users/me/", {"current_password": PASSWORD}, format="json")
 

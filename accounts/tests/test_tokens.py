@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.apps import apps
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -144,3 +145,46 @@ def test_clear_tokens_of_the_old_table_are_moved_over_as_hashes():
     token = AuthToken.objects.get(user=user)
     assert token.created_at.year == 2025
     assert _client(legacy_key).get("/api/events/").status_code == 200  # still logged in
+
+
+@pytest.mark.parametrize("route", ["api", "shell"])
+def test_a_new_password_revokes_every_login_token(route):
+    """Through `POST /auth/users/set_password/` (the token that sent it too) or set by
+    the operator (`manage.py changepassword`, the admin: set_password and save)."""
+    user = UserFactory(username="shop")
+    phone, laptop = _login("shop"), _login("shop")
+
+    if route == "api":
+        body = {"current_password": PASSWORD, "new_password": "NewPass-9876"}
+        response = _client(phone).post("/auth/users/set_password/", body, format="json")
+        assert response.status_code == 204
+    else:
+        user.set_password("NewPass-9876")
+        user.save()
+
+    assert _client(phone).get("/api/events/").status_code == 401
+    assert _client(laptop).get("/api/events/").status_code == 401
+    assert not AuthToken.objects.filter(user=user).exists()
+    login = {"username": "shop", "password": "NewPass-9876"}
+    assert APIClient().post("/auth/token/login/", login).status_code == 200
+
+
+class QuickPBKDF2(PBKDF2PasswordHasher):
+    iterations = 1
+
+
+def test_a_login_that_upgrades_the_password_hash_revokes_nothing(settings):
+    """Django rehashes a password with the preferred hasher as it logs in: the same
+    password, so the other logins stay."""
+    user = UserFactory(username="shop")
+    phone = _login("shop")
+    settings.PASSWORD_HASHERS = [
+        f"{__name__}.QuickPBKDF2",  # now preferred: the login rehashes with it
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+
+    _login("shop")
+
+    user.refresh_from_db()
+    assert user.password.startswith("pbkdf2_sha256$1$")
+    assert _client(phone).get("/api/events/").status_code == 200
