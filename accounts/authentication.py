@@ -40,13 +40,16 @@ def ensure_one_credential(request) -> None:
     """SeveralCredentials unless `request` (Django's or DRF's) carries at most one of: a
     token or an API key in `Authorization`, an `X-Api-Key` header, an ingest key in the
     URL (`?key=`). `?key=` given twice is two credentials too: taking the last (or the
-    first) would let whoever adds one to a URL choose its tenant."""
+    first) would let whoever adds one to a URL choose its tenant. So are two
+    `Authorization` or `X-Api-Key` headers, which the server joins with a comma (no
+    key or token holds one)."""
     sent = []
-    scheme = get_authorization_header(request).split(b" ", 1)[0].lower()
-    if scheme in CREDENTIAL_SCHEMES:
-        sent.append(CREDENTIAL_SCHEMES[scheme])
+    for credential in get_authorization_header(request).split(b","):
+        scheme = credential.strip().split(b" ", 1)[0].lower()
+        if scheme in CREDENTIAL_SCHEMES:
+            sent.append(CREDENTIAL_SCHEMES[scheme])
     if "HTTP_X_API_KEY" in request.META:
-        sent.append("X-Api-Key")
+        sent.extend(["X-Api-Key"] * (request.META["HTTP_X_API_KEY"].count(",") + 1))
     in_url = len(request.GET.getlist("key"))
     if in_url:
         sent.append("?key=" if in_url == 1 else f"?key= {in_url} times")

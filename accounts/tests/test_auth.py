@@ -157,6 +157,18 @@ def test_deleting_ones_account_keeps_the_events_one_sent(api_client, user, tenan
         ),
         ({"Authorization": "Token {token}"}, "?key={theirs}", "Authorization: Token and ?key="),
         ({"X-Api-Key": "{mine}"}, "?key={theirs}", "X-Api-Key and ?key="),
+        # Two headers of one name, as gunicorn hands them on: joined with a comma.
+        (
+            {"Authorization": "Token {token},Api-Key {theirs}"},
+            "",
+            "Authorization: Token and Authorization: Api-Key",
+        ),
+        (
+            {"Authorization": "Api-Key {mine}, Token {token}"},
+            "",
+            "Authorization: Api-Key and Authorization: Token",
+        ),
+        ({"X-Api-Key": "{mine},{theirs}"}, "", "X-Api-Key and X-Api-Key"),
     ],
 )
 @pytest.mark.parametrize("url", ["/api/events/", "/api/eventlogs/", "/auth/users/me/"])
