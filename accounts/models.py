@@ -202,11 +202,13 @@ class AuthTokenManager(models.Manager):
         """A new token for `user`, and its key: the only time the key exists outside
         the client (only its SHA-256 is stored)."""
         key = secrets.token_hex(20)
+        now = timezone.now()  # logging in is a use, at the instant the token is made
         token = self.create(
             user=user,
             prefix=key[:TOKEN_PREFIX_LENGTH],
             digest=AuthToken.digest_of(key),
-            last_used_at=timezone.now(),  # logging in is a use
+            created_at=now,
+            last_used_at=now,
         )
         token.key = key  # for djoser's login answer (`auth_token`), never stored
         return token, key
@@ -231,7 +233,8 @@ class AuthToken(models.Model):
         help_text="The key's first characters: enough to tell tokens apart, not to use one.",
     )
     digest = models.CharField(max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by create_token, with last_used_at: the same instant (auto_now_add took a later one).
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = AuthTokenManager()

@@ -188,3 +188,13 @@ def test_a_login_that_upgrades_the_password_hash_revokes_nothing(settings):
     user.refresh_from_db()
     assert user.password.startswith("pbkdf2_sha256$1$")
     assert _client(phone).get("/api/events/").status_code == 200
+
+
+def test_a_new_token_is_last_used_as_it_is_made():
+    """Logging in is a use: at the instant the token is made, not a moment before it."""
+    user = UserFactory(username="shop")
+    _login("shop")
+
+    token = AuthToken.objects.get(user=user)
+
+    assert token.last_used_at == token.created_at
