@@ -33,6 +33,28 @@ class JSONBodyError(ValueError):
     """The body is not acceptable JSON; the message names the problem."""
 
 
+class ValueRefused(JSONBodyError):
+    """Readable JSON holding a value no database here stores (a NUL, a lone surrogate,
+    an integer past 64 bits, a number that is not finite): `path` says where (keys and
+    list indexes from the top), `decoded` is the body as decoded, the value unchecked
+    (set by loads), so that a batch can refuse only the items that hold one."""
+
+    def __init__(self, message: str, path: tuple[str | int, ...] = ()):
+        super().__init__(message)
+        self.path = path
+        self.decoded: Any = None
+
+    @property
+    def where(self) -> str:
+        """The path as the API's errors name a part: `events[0].data.name`."""
+        named = ""
+        for step in self.path:
+            if isinstance(step, str):  # a key with a lone surrogate, written as its escape
+                step = step.encode(errors="backslashreplace").decode()
+            named += f"[{step}]" if isinstance(step, int) else f".{step}" if named else step
+        return named or "non_field_errors"
+
+
 def is_integer(value: Any) -> bool:
     """A JSON integer as decoded (3, not 3.0, "3" or true: Python's bool is an int)."""
     return isinstance(value, int) and not isinstance(value, bool)
@@ -62,16 +84,20 @@ def loads(body: bytes) -> Any:
     """Decode a request body, or raise JSONBodyError with a readable reason."""
     if _LONG_DIGIT_RUN in body.translate(_DIGITS_TO_ZERO):
         value = _loads_exact(body)
-        check_value(value)
-        return value
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise JSONBodyError(f"Malformed JSON: {exc}") from None
-    if _NUL_ESCAPE in body:
-        check_value(value)
     else:
-        _check_depth(value)
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise JSONBodyError(f"Malformed JSON: {exc}") from None
+        if _NUL_ESCAPE not in body:
+            _check_depth(value)
+            return value
+    _check_depth(value)  # a body too deep is refused as a whole, before any value
+    try:
+        check_value(value)
+    except ValueRefused as exc:
+        exc.decoded = value
+        raise
     return value
 
 
@@ -120,20 +146,20 @@ def _check_depth(value: Any, depth: int = 0) -> None:
             raise JSONBodyError(f"JSON nesting is deeper than {MAX_DEPTH} levels.")
 
 
-def check_value(value: Any, depth: int = 0) -> None:
-    """Refuse NUL characters, lone surrogates, non-finite numbers, integers outside 64 bits and
-    nesting deeper than MAX_DEPTH."""
+def check_value(value: Any, depth: int = 0, path: tuple[str | int, ...] = ()) -> None:
+    """Refuse NUL characters, lone surrogates, non-finite numbers, integers outside 64 bits
+    (ValueRefused, naming where: below `path`) and nesting deeper than MAX_DEPTH."""
     if depth > MAX_DEPTH:
         raise JSONBodyError(f"JSON nesting is deeper than {MAX_DEPTH} levels.")
     if isinstance(value, dict):
         for key, item in value.items():
-            _check_scalar(key)
-            check_value(item, depth + 1)
+            _check_scalar(key, (*path, key))
+            check_value(item, depth + 1, (*path, key))
     elif isinstance(value, list):
-        for item in value:
-            check_value(item, depth + 1)
+        for index, item in enumerate(value):
+            check_value(item, depth + 1, (*path, index))
     else:
-        _check_scalar(value)
+        _check_scalar(value, path)
 
 
 def _is_utf8_encodable(value: str) -> bool:
@@ -144,16 +170,16 @@ def _is_utf8_encodable(value: str) -> bool:
     return True
 
 
-def _check_scalar(value: Any) -> None:
+def _check_scalar(value: Any, path: tuple[str | int, ...]) -> None:
     if isinstance(value, str):
         if "\x00" in value:
-            raise JSONBodyError("Strings may not contain NUL (\\u0000) characters.")
+            raise ValueRefused("Strings may not contain NUL (\\u0000) characters.", path)
         if not value.isascii() and not _is_utf8_encodable(value):
-            raise JSONBodyError("Strings may not contain lone surrogates (\\ud800-\\udfff).")
+            raise ValueRefused("Strings may not contain lone surrogates (\\ud800-\\udfff).", path)
     elif isinstance(value, bool):
         return
     elif isinstance(value, int):
         if not INT64_MIN <= value <= INT64_MAX:
-            raise JSONBodyError("Integers must fit in 64 bits.")
+            raise ValueRefused("Integers must fit in 64 bits.", path)
     elif isinstance(value, float) and not math.isfinite(value):
-        raise JSONBodyError("Numbers must be finite.")
+        raise ValueRefused("Numbers must be finite.", path)

@@ -59,8 +59,21 @@ class StrictJSONParser(BaseParser):
         content_length = request.META.get("CONTENT_LENGTH") if request is not None else None
         try:
             return jsonbody.loads_body(body, content_length)
+        except jsonbody.ValueRefused as exc:
+            raise RefusedValue(exc) from None
         except jsonbody.JSONBodyError as exc:
             raise exceptions.ParseError(str(exc)) from None
+
+
+class RefusedValue(exceptions.ValidationError):
+    """400: a readable body holding a value that cannot be stored (jsonbody.ValueRefused),
+    named as a field error is (`{"events[0].distinct_id": ["Strings may not …"]}`).
+    `refused` keeps the body as decoded, for a view that refuses only the items holding
+    one (a batch: events.views)."""
+
+    def __init__(self, refused: jsonbody.ValueRefused):
+        super().__init__({refused.where: [str(refused)]})
+        self.refused = refused
 
 
 class FastJSONRenderer(JSONRenderer):

@@ -42,6 +42,7 @@ from events.uuid7 import uuid7
 from events.validation import (
     EventInput,
     FieldErrors,
+    RefusedItem,
     TimestampOutOfRange,
     timestamp_in_range,
     validate_event,
@@ -531,6 +532,8 @@ def _abandon(receipts: list[Receipt]) -> None:
 
 def _raw_uuid(raw: object) -> UUID | None:
     """The uuid a rejected item carried, if it is a valid one (for the client's receipt)."""
+    if isinstance(raw, RefusedItem):
+        raw = raw.raw
     try:
         return UUID(raw["uuid"]) if isinstance(raw, dict) else None
     except (KeyError, TypeError, ValueError, AttributeError):

@@ -72,6 +72,37 @@ class EventInput:
     count: int = 1
 
 
+@dataclass(frozen=True)
+class RefusedItem:
+    """A batch's item holding a value that cannot be stored (core.jsonbody.ValueRefused):
+    validate_event rejects it with `errors`; `raw` keeps its uuid for the receipt."""
+
+    raw: Any
+    errors: FieldErrors
+
+
+def unstorable_items_refused(body: Any) -> Any | None:
+    """A batch `body` whose parse refused a value that cannot be stored, with each item
+    holding one replaced by a RefusedItem naming it (the others are stored as usual);
+    None when such a value is outside the items, or the body is no batch: the request
+    is refused as a whole."""
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        return None
+    try:
+        jsonbody.check_value({key: value for key, value in body.items() if key != "events"})
+    except jsonbody.ValueRefused:
+        return None
+    return {**body, "events": [_refused_or_item(item) for item in body["events"]]}
+
+
+def _refused_or_item(item: Any) -> Any:
+    try:
+        jsonbody.check_value(item)
+    except jsonbody.ValueRefused as exc:
+        return RefusedItem(item, FieldErrors({exc.where: [str(exc)]}))
+    return item
+
+
 def validate_event(
     raw: Any, *, now: dt.datetime, skew: dt.timedelta = dt.timedelta(0)
 ) -> tuple[EventInput | None, FieldErrors]:
@@ -79,6 +110,8 @@ def validate_event(
 
     `skew` (server clock - client clock, from a batch's `sent_at`) is added to a
     client timestamp before the range check, so the stored time is in server time."""
+    if isinstance(raw, RefusedItem):
+        return None, raw.errors
     if not isinstance(raw, dict):
         return None, FieldErrors(non_field_errors=["Each event must be a JSON object."])
     errors = FieldErrors({name: ["Unknown field."] for name in sorted(raw.keys() - EVENT_FIELDS)})

@@ -1,6 +1,8 @@
 """/api/events/, /api/eventlogs/ (single and batch ingestion, lists), /api/deletions/ and
 /api/blocklist/: the events app's API, all tenant-scoped."""
 
+from typing import Any
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -12,6 +14,7 @@ from rest_framework.response import Response
 from accounts.permissions import INGEST, READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin, request_actor
 from core.openapi import component
+from core.rest import RefusedValue
 from events.accounting import Reason
 from events.blocklist import rules_changed
 from events.edge import IngestionMixin
@@ -33,7 +36,7 @@ from events.serializers import (
     row_representation,
 )
 from events.services import deletion_create, event_delete, event_logs_ingest, stored_log
-from events.validation import MAX_BATCH_EVENTS, validate_batch
+from events.validation import MAX_BATCH_EVENTS, unstorable_items_refused, validate_batch
 
 DUPLICATE_NAME = "An event with this name already exists."
 DUPLICATE_RULE = "The blocklist already has this rule."
@@ -160,7 +163,7 @@ class EventLogViewSet(
         query = BatchQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         now = timezone.now()
-        envelope, errors = validate_batch(request.data, now=now)
+        envelope, errors = validate_batch(_batch_body(request), now=now)
         if errors:
             raise RejectedInput(errors, reason=errors.reason)
         if len(envelope.events) > MAX_BATCH_EVENTS:
@@ -186,6 +189,19 @@ class EventLogViewSet(
         return Response(
             body, status=status.HTTP_200_OK if stored_any else status.HTTP_400_BAD_REQUEST
         )
+
+
+def _batch_body(request) -> Any:
+    """The batch as sent; one with a value that cannot be stored (a NUL, an integer past
+    64 bits) in some items has those items rejected, each receipt naming the value, and
+    the others stored, as for any invalid item. Elsewhere in the body, the 400 names it."""
+    try:
+        return request.data
+    except RefusedValue as exc:
+        body = unstorable_items_refused(exc.refused.decoded)
+        if body is None:
+            raise
+        return body
 
 
 @extend_schema_view(

@@ -1,10 +1,12 @@
 """Hostile and malformed input: exact status codes, JSON errors, nothing stored."""
 
 import datetime as dt
+import uuid
 
 import pytest
+from django.db.models import Sum
 
-from events.models import Event, EventLog
+from events.models import Event, EventLog, IngestionCountTotal
 from events.tests.factories import EventFactory, EventLogFactory
 
 URL = "/api/eventlogs/"
@@ -41,21 +43,25 @@ EVENTLOG_BAD_BODIES = [
     ("raw-nul-outside-string", b'{"event_name": "a"}\x00', None),
     ("invalid-utf8", b'{"event_name": "\xff"}', None),
     ("utf8-bom", b'\xef\xbb\xbf{"event_name": "a"}', None),
-    ("nul-escape-in-event-name", '{"event_name": "a\\u0000b"}', None),
-    ("nul-escape-in-data-value", '{"event_name": "a", "data": {"k": "v\\u0000"}}', None),
-    ("nul-escape-in-data-key", '{"event_name": "a", "data": {"k\\u0000": 1}}', None),
-    ("nul-escape-in-nested-list", '{"event_name": "a", "data": {"k": [["\\u0000"]]}}', None),
-    ("lone-surrogate", '{"event_name": "\\ud800"}', None),
+    ("nul-escape-in-event-name", '{"event_name": "a\\u0000b"}', "event_name"),
+    ("nul-escape-in-data-value", '{"event_name": "a", "data": {"k": "v\\u0000"}}', "data.k"),
+    ("nul-escape-in-data-key", '{"event_name": "a", "data": {"k\\u0000": 1}}', "data.k\x00"),
+    (
+        "nul-escape-in-nested-list",
+        '{"event_name": "a", "data": {"k": [["\\u0000"]]}}',
+        "data.k[0][0]",
+    ),
+    ("lone-surrogate", '{"event_name": "\\ud800"}', None),  # orjson refuses it as it reads
     (
         # A run of 19+ digits sends the body through the exact (stdlib) decoder.
         "lone-surrogate-exact-path",
         '{"event_name": "\\ud800", "distinct_id": "12345678901234567890"}',
-        None,
+        "event_name",
     ),
     (
         "lone-surrogate-data-key",
         '{"event_name": "a", "data": {"\\udc00": "1234567890123456789"}}',
-        None,
+        "data.\\udc00",  # the key's escape: the name itself cannot be written out
     ),
     ("data-array", '{"event_name": "a", "data": [1, 2]}', "data"),
     ("data-number", '{"event_name": "a", "data": 5}', "data"),
@@ -64,11 +70,11 @@ EVENTLOG_BAD_BODIES = [
     ("data-string-not-json", '{"event_name": "a", "data": "hello"}', "data"),
     ("data-string-array", '{"event_name": "a", "data": "[1, 2]"}', "data"),
     ("data-string-nul", '{"event_name": "a", "data": "{\\"k\\": \\"\\\\u0000\\"}"}', "data"),
-    ("data-int-2**64", f'{{"event_name": "a", "data": {{"n": {2**64}}}}}', None),
-    ("data-int-below-int64", f'{{"event_name": "a", "data": {{"n": {-(2**63) - 1}}}}}', None),
-    ("data-huge-int", '{"event_name": "a", "data": {"n": ' + "9" * 5000 + "}}", None),
+    ("data-int-2**64", f'{{"event_name": "a", "data": {{"n": {2**64}}}}}', "data.n"),
+    ("data-int-below-int64", f'{{"event_name": "a", "data": {{"n": {-(2**63) - 1}}}}}', "data.n"),
+    ("data-huge-int", '{"event_name": "a", "data": {"n": ' + "9" * 5000 + "}}", None),  # unread
     ("data-float-overflow", '{"event_name": "a", "data": {"n": 1e400}}', None),
-    ("count-2**64", f'{{"event_name": "a", "count": {2**64}}}', None),
+    ("count-2**64", f'{{"event_name": "a", "count": {2**64}}}', "count"),
     ("count-int64-max", f'{{"event_name": "a", "count": {INT64_MAX}}}', "count"),
     ("count-2**31", f'{{"event_name": "a", "count": {2**31}}}', "count"),
     ("count-0", '{"event_name": "a", "count": 0}', "count"),
@@ -437,3 +443,51 @@ def test_bad_token_is_401(anon_client, db, method, url, header):
 
     assert_json_error(response, 401)
     assert_nothing_stored()
+
+
+@pytest.mark.parametrize(
+    ("item", "named"),
+    [
+        ('{"event_name": "a\\u0000b"}', "event_name"),
+        ('{"event_name": "a", "distinct_id": "u\\u0000"}', "distinct_id"),
+        ('{"event_name": "a", "data": {"k": ["v", "\\u0000"]}}', "data.k[1]"),
+        (f'{{"event_name": "a", "data": {{"n": {2**64}}}}}', "data.n"),
+        ('{"event_name": "a", "count": 99999999999999999999}', "count"),
+    ],
+)
+def test_an_unstorable_value_rejects_only_its_item_of_a_batch(api_client, tenant, item, named):
+    """A NUL or an integer past 64 bits is a value like any other wrong one: its item is
+    rejected with a receipt naming where it is, and the rest of the batch is stored."""
+    kept = str(uuid.uuid4())
+    item = item[:-1] + f', "uuid": "{uuid.uuid4()}"}}'
+    body = f'{{"events": [{{"event_name": "ok", "uuid": "{kept}"}}, {item}]}}'
+
+    response = post_raw(api_client, "/api/eventlogs/batch/", body)
+
+    assert response.status_code == 200, response.content
+    accepted, rejected = response.json()["receipts"]
+    assert accepted["status"] == "accepted"
+    assert rejected["status"] == "rejected"
+    assert rejected["uuid"] is not None  # the item's own, for the client's retry queue
+    assert list(rejected["errors"]) == [named]
+    assert [str(log.uuid) for log in EventLog.objects.all()] == [kept]
+    assert accounted(tenant) == {("accepted", ""): 1, ("rejected", "invalid_field"): 1}
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ('{"events": [{"event_name": "a"}], "sent_at": "2026-01-01\\u0000"}', "sent_at"),
+        ('{"events": [{"event_name": "a"}], "x\\u0000": 1}', "x\x00"),
+    ],
+)
+def test_an_unstorable_value_outside_the_items_refuses_the_batch(api_client, body, named):
+    response = post_raw(api_client, "/api/eventlogs/batch/", body)
+
+    assert_json_error(response, 400, named)
+    assert_nothing_stored()
+
+
+def accounted(tenant) -> dict[tuple[str, str], int]:
+    totals = IngestionCountTotal.objects.filter(tenant=tenant).values("outcome", "reason")
+    return {(row["outcome"], row["reason"]): row["n"] for row in totals.annotate(n=Sum("events"))}
