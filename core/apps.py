@@ -13,6 +13,7 @@ class CoreConfig(AppConfig):
         from django.core.signals import request_started
         from django.db.models.signals import post_migrate, pre_delete
 
+        from core import checks  # noqa: F401 - registers the system checks
         from core.paths import mark_path_not_utf8
         from core.sharding import distribute_after_migrate, sequential_before_reference_delete
 

@@ -134,6 +134,19 @@ def test_the_change_form_does_not_block(admin_client, admin_user):
     assert own.is_active
 
 
+def test_the_change_form_refuses_a_rate_of_zero(admin_client, tenant):
+    form = {"name": tenant.name, "slug": tenant.slug, "timezone": "UTC", "session_minutes": 30}
+
+    response = admin_client.post(f"{TENANTS}{tenant.pk}/change/", {**form, "ingest_rate": "0/min"})
+
+    assert response.status_code == 200  # the form again, with the error
+    assert "allows no request at all" in str(
+        response.context["adminform"].form.errors["ingest_rate"]
+    )
+    tenant.refresh_from_db()
+    assert tenant.ingest_rate == ""
+
+
 # --- users: a tenant keeps at least one active owner ------------------------------------
 
 USERS = "/admin/accounts/user/"

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
 from core import ratelimit
+from core.checks import RATE_SETTINGS, rates_readable
 from core.ratelimit import Rate, hit, parse_rate
 from eventtracker.tests.live_server import call, live_gunicorn, sign_up
 
@@ -50,6 +51,31 @@ def test_rates_are_parsed(text, rate):
 def test_bad_rates_are_refused(text):
     with pytest.raises(ValueError, match="not a rate"):
         parse_rate(text)
+
+
+@pytest.mark.parametrize("text", ["0/min", "0/s", " 000 / hour ", "0/DAY"])
+def test_a_rate_of_zero_is_refused_naming_block_and_off(text):
+    with pytest.raises(ValueError, match="allows no request at all") as refused:
+        parse_rate(text)
+
+    assert "/block" in str(refused.value)
+    assert "off" in str(refused.value)
+
+
+@pytest.mark.parametrize("name", RATE_SETTINGS)
+@pytest.mark.parametrize(("text", "problem"), [("0/min", "no request at all"), ("x", "not a rate")])
+def test_a_bad_rate_setting_is_a_system_check_error(settings, name, text, problem):
+    settings.EVENTTRACKER = {**settings.EVENTTRACKER, name: text}
+
+    [error] = rates_readable(None)
+
+    assert error.id == "core.E001"
+    assert error.msg.startswith(f"{name}: ")
+    assert problem in error.msg
+
+
+def test_the_default_rate_settings_pass_the_check():
+    assert rates_readable(None) == []
 
 
 @pytest.mark.django_db

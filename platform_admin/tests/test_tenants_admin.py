@@ -160,6 +160,19 @@ def test_bad_rate_limits_are_400(staff_client, other_tenant, body):
     assert set(response.json()) == set(body)
 
 
+@pytest.mark.parametrize("body", [{"ingest_rate": "0/min"}, {"read_rate": " 00 / s "}])
+def test_a_rate_of_zero_is_a_400_pointing_to_block_and_off(staff_client, other_tenant, body):
+    """0/min answered 429 to the tenant for ever: stopping a tenant is what /block is for."""
+    response = staff_client.patch(f"{TENANTS}{other_tenant.pk}", body, format="json")
+
+    assert response.status_code == 400
+    [(field, [message])] = response.json().items()
+    assert field == next(iter(body))
+    assert "/block" in message
+    assert "off" in message
+    assert Tenant.objects.get(pk=other_tenant.pk).ingest_rate == ""
+
+
 @pytest.mark.parametrize("role", ["ingest", "read", "admin"])
 def test_api_keys_are_403_whatever_their_role(key_client, other_tenant, role):
     client = key_client(role)
