@@ -252,6 +252,26 @@ class WholeNumberField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class JSONBooleanField(serializers.BooleanField):
+    """A boolean sent as JSON true or false: DRF would also read "yes", "off", 1 and "0"."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class JSONStringField(serializers.CharField):
+    """Text sent as a JSON string: DRF would also read 12 or 1.5 as one."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class CachedFieldsMixin:
     """For ModelSerializers on hot paths whose fields depend on neither the instance nor
     the context (a serializer that varies its fields per request must not use it).
