@@ -1,6 +1,7 @@
 """The tenant and the logged-in user as the API shows them; API keys never with their
 secret, except once on creation and rotation."""
 
+from django.db import models
 from django.utils import timezone
 from djoser.serializers import UserSerializer
 from rest_framework import serializers
@@ -8,7 +9,13 @@ from rest_framework import serializers
 from accounts.models import ApiKey, AuthToken, Tenant, User
 from accounts.origins import normalise_origin_pattern
 from accounts.services import MAX_ROTATION_GRACE, USERNAME_TAKEN
-from core.rest import FixedFieldsMixin, StrictFieldsMixin
+from core.rest import (
+    FixedFieldsMixin,
+    JSONBooleanField,
+    JSONStringField,
+    StrictFieldsMixin,
+    WholeNumberField,
+)
 
 MAX_ORIGINS = 50
 
@@ -131,6 +138,29 @@ class TenantSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class TenantSettingsSerializer(FixedFieldsMixin, StrictFieldsMixin, serializers.ModelSerializer):
+    """What a tenant's owner changes (PATCH /api/tenant/), with the model's own rules (the
+    admin form's: an IANA zone, retention and visit bounds). Values must have their JSON
+    type: "false" or 1 for a boolean, "30" for a number, is a 400 naming the field."""
+
+    fixed_fields_message = (
+        "Read-only here: the rates and blocking are the platform administrator's "
+        "(/api/admin/tenants/); the id, slug and created_at never change."
+    )
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.BooleanField: JSONBooleanField,
+        models.CharField: JSONStringField,
+        models.PositiveIntegerField: WholeNumberField,
+        models.PositiveSmallIntegerField: WholeNumberField,
+    }
+
+    class Meta:
+        model = Tenant
+        fields = TenantSerializer.Meta.fields
+        read_only_fields = ["id", "slug", "is_active", "ingest_rate", "read_rate", "created_at"]
 
 
 class AuthTokenSerializer(serializers.ModelSerializer):

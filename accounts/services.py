@@ -1,8 +1,8 @@
 """Writes with several steps on accounts: creating, rotating and revoking API keys;
-blocking tenants; the team's members."""
+blocking tenants and changing their settings; the team's members."""
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
@@ -106,6 +106,17 @@ def tenant_set_active(*, tenant: Tenant, active: bool, by: User) -> Tenant:
     tenant.is_active = active
     tenant.save(update_fields=["is_active"])
     return tenant
+
+
+def tenant_update_settings(*, tenant: Tenant, changes: Mapping[str, object]) -> Tenant:
+    """Save the owner's `changes` to `tenant` and answer its row as stored. Only the
+    changed columns are written: a whole-row save would put back the `is_active` and
+    `cache_version` read at the start of the request, undoing a block or a credential's
+    revocation made meanwhile. Seen by the next request everywhere, as a block is."""
+    for name, value in changes.items():
+        setattr(tenant, name, value)
+    tenant.save(update_fields=list(changes))
+    return Tenant.objects.get(pk=tenant.pk)
 
 
 LAST_OWNER = "A tenant keeps at least one active owner."

@@ -25,6 +25,7 @@ from accounts.serializers import (
     MemberSerializer,
     RotateSerializer,
     TenantSerializer,
+    TenantSettingsSerializer,
 )
 from accounts.services import (
     MemberRemoved,
@@ -37,19 +38,34 @@ from accounts.services import (
     member_check_leaving,
     member_remove,
     member_set_role,
+    tenant_update_settings,
 )
 from accounts.tenancy import TenantScopedMixin, request_tenant
 
 
 class TenantView(APIView):
     """The tenant of the credential: its id, slug (what `create_api_key --tenant` takes),
-    name, time zone and settings. Users and read or admin keys."""
+    name, time zone and settings. Users and read or admin keys read it; its owners change
+    its settings (PATCH; no PUT: every field is optional, so a PUT would be a PATCH)."""
 
-    api_key_roles = {"GET": READ, "HEAD": READ, "OPTIONS": READ}
+    api_key_roles = {"GET": READ, "HEAD": READ, "OPTIONS": READ}  # PATCH: a user login
+    user_roles = OWNER_WRITES
+    http_method_names = ["get", "patch", "head", "options"]
 
     @extend_schema(responses={200: TenantSerializer})
     def get(self, request, *args, **kwargs):
         return Response(TenantSerializer(request_tenant(request)).data)
+
+    @extend_schema(request=TenantSettingsSerializer, responses={200: TenantSerializer})
+    def patch(self, request, *args, **kwargs):
+        """Change the tenant's name, timezone, auto_create_events, retention_days,
+        session_minutes or respect_dnt; seen by the very next request in every process
+        (each reads its tenant's row afresh: accounts.credentials)."""
+        tenant = request_tenant(request)
+        body = TenantSettingsSerializer(tenant, data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        tenant = tenant_update_settings(tenant=tenant, changes=body.validated_data)
+        return Response(TenantSerializer(tenant).data)
 
 
 class MemberViewSet(TenantScopedMixin, viewsets.ModelViewSet):
