@@ -12,7 +12,7 @@ from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.models import Tenant
-from accounts.services import BlockRefused, tenant_set_active
+from accounts.services import BlockRefused, tenant_set_active, tenant_update_settings
 from platform_admin.selectors import tenants_overview
 from platform_admin.serializers import TenantOverviewSerializer
 
@@ -37,6 +37,9 @@ class TenantAdminViewSet(
 
     def get_queryset(self):
         return tenants_overview(tenants=super().get_queryset())
+
+    def perform_update(self, serializer):
+        tenant_update_settings(tenant=serializer.instance, changes=serializer.validated_data)
 
     @extend_schema(request=None, responses={200: TenantOverviewSerializer, 400: OpenApiResponse()})
     @action(detail=True, methods=["post"])

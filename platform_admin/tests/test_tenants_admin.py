@@ -152,6 +152,21 @@ def test_staff_set_a_tenants_rate_limits(staff_client, other_tenant):
     assert (other_tenant.ingest_rate, other_tenant.read_rate) == ("50/s", "off")
 
 
+def test_setting_a_rate_writes_only_the_rates(staff_client, other_tenant):
+    """A whole-row save would put back the is_active and cache_version read before it,
+    undoing a block or a credential change made meanwhile."""
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.patch(
+            f"{TENANTS}{other_tenant.pk}", {"ingest_rate": "50/s"}, format="json"
+        )
+
+    assert response.status_code == 200
+    [update] = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "accounts_tenant"')]
+    assert "ingest_rate" in update
+    assert "is_active" not in update
+    assert "cache_version" not in update
+
+
 @pytest.mark.parametrize("body", [{"ingest_rate": "fast"}, {"read_rate": "10/fortnight"}])
 def test_bad_rate_limits_are_400(staff_client, other_tenant, body):
     response = staff_client.patch(f"{TENANTS}{other_tenant.pk}", body, format="json")
