@@ -110,10 +110,10 @@ def tenant_set_active(*, tenant: Tenant, active: bool, by: User) -> Tenant:
 
 def tenant_update_settings(*, tenant: Tenant, changes: Mapping[str, object]) -> Tenant:
     """Save `changes` (an owner's settings, staff's rates) to `tenant` and answer its row
-    as stored. Only the
-    changed columns are written: a whole-row save would put back the `is_active` and
-    `cache_version` read at the start of the request, undoing a block or a credential's
-    revocation made meanwhile. Seen by the next request everywhere, as a block is."""
+    as stored. Only the changed columns are written: a whole-row save would put back the
+    `is_active` and `cache_version` read at the start of the request, undoing a block or a
+    credential's revocation made meanwhile. Seen by the next request everywhere, as a
+    block is."""
     for name, value in changes.items():
         setattr(tenant, name, value)
     tenant.save(update_fields=list(changes))

@@ -1,4 +1,4 @@
-"""accounts 0012: rates of 0 stored before core.rates refused them become 1/day, so the
+"""accounts 0013: rates of 0 stored before core.rates refused them become 1/day, so the
 tenant stays stopped and every request can parse its rate again (no 500)."""
 
 import importlib
@@ -10,7 +10,7 @@ from accounts.models import Tenant
 from accounts.tests.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db
-migration = importlib.import_module("accounts.migrations.0012_tenant_rates_not_zero")
+migration = importlib.import_module("accounts.migrations.0013_tenant_rates_not_zero")
 
 
 def test_zero_rates_become_one_a_day_and_others_stay():

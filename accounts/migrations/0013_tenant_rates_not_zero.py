@@ -23,6 +23,6 @@ def zero_rates_to_one_a_day(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0011_tenant_retention_days_max")]
+    dependencies = [("accounts", "0012_token_created_with_its_first_use")]
 
     operations = [migrations.RunPython(zero_rates_to_one_a_day, migrations.RunPython.noop)]
