@@ -369,11 +369,12 @@ def deletion_create(
     on_chunk: Callable[[int], None] | None = None,
 ) -> DeletionReceipt:
     """Delete `logs` (already scoped to `tenant`) with their rollup share, and record a
-    DeletionReceipt that counts them. `filters` (JSON-ready) says what was matched.
+    DeletionReceipt that counts them, even none: a request is answered with its receipt.
+    `filters` (JSON-ready) says what was matched.
 
     `atomic`: all or nothing (API deletions). Otherwise each chunk commits together
     with its share of the receipt's count, so an interrupted run leaves a receipt that
-    counts exactly the logs that are gone, and a rerun deletes the rest (retention).
+    counts exactly the logs that are gone, and a rerun deletes the rest.
     `on_chunk(n)` reports progress after each chunk.
 
     The deletions of a tenant take turns (its deletion lock, in each transaction that
@@ -381,50 +382,86 @@ def deletion_create(
     holding logs of an event that another deletes, deadlocked. An API deletion (atomic,
     outside a transaction) that PostgreSQL still aborts as a deadlock's victim is run
     again (core.locks.retry_deadlocks)."""
-    work = partial(
-        _deletion_create,
-        tenant=tenant,
-        logs=logs,
-        reason=reason,
-        filters=filters,
-        created_by=created_by,
-        api_key=api_key,
-        chunk=chunk,
-        atomic=atomic,
-        on_chunk=on_chunk,
+    deletion = _Deletion(
+        tenant=tenant, reason=reason, filters=filters, created_by=created_by, api_key=api_key
     )
-    return retry_deadlocks(work) if atomic else work()
+    work = partial(
+        _deletion_create, deletion, logs=logs, chunk=chunk, atomic=atomic, on_chunk=on_chunk
+    )
+    receipt = retry_deadlocks(work) if atomic else work()
+    return receipt or deletion.create(events_deleted=0)
 
 
-def _deletion_create(
+def expired_logs_delete(
     *,
     tenant: Tenant,
     logs: QuerySet[EventLog],
-    reason: str,
     filters: dict[str, Any],
-    created_by: User | None,
-    api_key: ApiKey | None,
+    chunk: int = DELETE_CHUNK,
+    on_chunk: Callable[[int], None] | None = None,
+) -> DeletionReceipt | None:
+    """The retention purge's `deletion_create`, chunk by chunk (not atomic), with a
+    receipt only if it deleted logs: nobody asked for this deletion, so a receipt of 0
+    (a concurrent purge took the logs, or the first chunk failed) would only say nothing."""
+    deletion = _Deletion(tenant=tenant, reason=DeletionReceipt.Reason.RETENTION, filters=filters)
+    return _deletion_create(deletion, logs=logs, chunk=chunk, atomic=False, on_chunk=on_chunk)
+
+
+@dataclass(slots=True)
+class _Deletion:
+    """A deletion's receipt, written with its first chunk: in that chunk's transaction,
+    so no receipt is left by a deletion that deleted nothing (unless asked for one)."""
+
+    tenant: Tenant
+    reason: str
+    filters: dict[str, Any]
+    created_by: User | None = None
+    api_key: ApiKey | None = None
+    receipt: DeletionReceipt | None = None
+
+    def create(self, *, events_deleted: int) -> DeletionReceipt:
+        return DeletionReceipt.objects.create(
+            tenant=self.tenant,
+            reason=self.reason,
+            filter=self.filters,
+            created_by=self.created_by,
+            api_key=self.api_key,
+            events_deleted=events_deleted,
+        )
+
+    def count(self, removed: int) -> None:
+        if self.receipt is None:
+            self.receipt = self.create(events_deleted=removed)
+        else:
+            rows = DeletionReceipt.objects.filter(pk=self.receipt.pk)
+            rows.update(events_deleted=F("events_deleted") + removed)
+            self.receipt.events_deleted += removed
+
+
+def _deletion_create(
+    deletion: _Deletion,
+    *,
+    logs: QuerySet[EventLog],
     chunk: int,
     atomic: bool,
     on_chunk: Callable[[int], None] | None,
-) -> DeletionReceipt:
+) -> DeletionReceipt | None:
+    """The deleting and counting of `deletion_create`; None if nothing was deleted."""
+    deletion.receipt = None  # a deadlock's retry starts afresh: its receipt rolled back
+
+    def count(removed: int) -> None:
+        deletion.count(removed)
+        if on_chunk is not None:
+            on_chunk(removed)
+
+    tenant_id = deletion.tenant.pk
     with transaction.atomic() if atomic else nullcontext():
-        receipt = DeletionReceipt.objects.create(
-            tenant=tenant, reason=reason, filter=filters, created_by=created_by, api_key=api_key
-        )
-        receipt_row = DeletionReceipt.objects.filter(pk=receipt.pk)
-
-        def count(removed: int) -> None:
-            receipt_row.update(events_deleted=F("events_deleted") + removed)
-            if on_chunk is not None:
-                on_chunk(removed)
-
         users: set[str] = set()
-        receipt.events_deleted = event_logs_delete(
-            logs=logs, chunk=chunk, on_chunk=count, lock=_deletions_lock(tenant.pk), users=users
+        event_logs_delete(
+            logs=logs, chunk=chunk, on_chunk=count, lock=_deletions_lock(tenant_id), users=users
         )
-        forget_numbers(tenant_id=tenant.pk, distinct_ids=users)
-    return receipt
+        forget_numbers(tenant_id=tenant_id, distinct_ids=users)
+    return deletion.receipt
 
 
 def _deletions_lock(tenant_id: int) -> str:

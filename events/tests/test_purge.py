@@ -6,11 +6,15 @@ from io import StringIO
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.db import OperationalError
 from django.utils import timezone
 
 from accounts.models import MAX_RETENTION_DAYS, Tenant
 from accounts.tests.factories import TenantFactory
+from events import services
+from events.management.commands import purge_expired
 from events.models import DeletionReceipt, EventLog
+from events.services import deletion_create
 from events.tests.factories import EventFactory, EventLogFactory
 from events.tests.test_rollups import recount, rollup
 
@@ -155,3 +159,58 @@ def test_a_retention_before_the_calendars_start_purges_nothing_and_stops_no_one(
     assert f"{huge.slug}: retention before the calendar's start: none" in out
     assert EventLog.objects.filter(tenant=huge).count() == 1
     assert EventLog.objects.filter(tenant=kept_30_days).count() == 3
+
+
+def test_logs_another_deletion_took_first_leave_no_receipt(kept_30_days, monkeypatch):
+    """Counted, then deleted by a concurrent purge before this one's first chunk: the
+    purge deleted nothing, and says so without an empty receipt."""
+    real = purge_expired.expired_logs_delete
+
+    def after_another_deletion(**kwargs):
+        kwargs["logs"].delete()  # what the other process did meanwhile
+        return real(**kwargs)
+
+    monkeypatch.setattr(purge_expired, "expired_logs_delete", after_another_deletion)
+
+    output = _purge()
+
+    assert "none left to delete, no receipt" in output
+    assert "0 expired log(s) deleted." in output
+    assert not DeletionReceipt.objects.exists()
+
+
+@pytest.mark.parametrize(("failing_chunk", "receipts"), [(1, []), (3, [2])])
+def test_a_purge_that_fails_leaves_a_receipt_only_for_what_it_deleted(
+    kept_30_days, monkeypatch, failing_chunk, receipts
+):
+    """A chunk that fails (a lock timeout) rolls back with its share of the receipt; the
+    receipt is written with the first chunk that deletes, so none if that one failed."""
+    real, chunks = services.hourly_counts_apply, []
+
+    def failing(*args, **kwargs):
+        chunks.append(1)
+        if len(chunks) == failing_chunk:
+            raise OperationalError("canceling statement due to lock timeout")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "hourly_counts_apply", failing)
+
+    with pytest.raises(CommandError, match="The purge failed"):
+        _purge("--batch-size", "1")
+
+    assert list(DeletionReceipt.objects.values_list("events_deleted", flat=True)) == receipts
+    assert EventLog.objects.filter(tenant=kept_30_days).count() == 7 - sum(receipts)
+    assert rollup(kept_30_days) == recount(kept_30_days)
+
+
+def test_a_deletion_a_user_asks_for_keeps_its_receipt_of_none(kept_30_days):
+    """Only the retention job skips empty receipts: a request is answered with one."""
+    receipt = deletion_create(
+        tenant=kept_30_days,
+        logs=EventLog.objects.filter(tenant=kept_30_days, distinct_id="nobody"),
+        reason=DeletionReceipt.Reason.FILTER,
+        filters={"distinct_id": "nobody"},
+    )
+
+    assert DeletionReceipt.objects.get().pk == receipt.pk
+    assert receipt.events_deleted == 0
