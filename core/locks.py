@@ -10,6 +10,7 @@ beside the database, which the kernel releases the same way.
 import fcntl
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,18 +22,27 @@ from django.db import DatabaseError, OperationalError, connection
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 DEADLOCK_ATTEMPTS = 3
+_held = threading.local()  # names this thread holds: its connection, its flocks
 
 
 @contextmanager
 def try_lock(name: str) -> Iterator[bool]:
     """Yields True while this process holds the lock `name`, or False at once if another
-    process holds it (the caller then skips its work)."""
-    if connection.vendor == "postgresql":
-        with _advisory_lock(name) as held:
+    process holds it (the caller then skips its work). Nested in this thread (run_jobs
+    running a command that takes its job's lock itself), it is held already: True.
+    (A second flock of the same file, unlike an advisory lock, would refuse its owner.)"""
+    names: set[str] = _held.__dict__.setdefault("names", set())
+    if name in names:
+        yield True
+        return
+    lock = _advisory_lock if connection.vendor == "postgresql" else _file_lock
+    with lock(name) as held:
+        if held:
+            names.add(name)
+        try:
             yield held
-    else:
-        with _file_lock(name) as held:
-            yield held
+        finally:
+            names.discard(name)
 
 
 def lock_until_commit(name: str) -> None:

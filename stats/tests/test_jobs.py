@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from core.locks import try_lock
 from events.management.commands.purge_expired import Command as PurgeCommand
+from events.models import DeletionReceipt, EventLog
 from events.tests.factories import EventLogFactory
 from stats.jobs import JOBS, JobLag, JobOutcome, job_lags, job_run
 from stats.management.commands.compute_user_activity import Command as ActivityCommand
@@ -236,3 +237,54 @@ def test_a_job_another_process_holds_is_skipped_not_run_twice():
     assert not JobState.objects.filter(name="purge_expired").exists()
     assert job_run("purge_expired", lambda: ran.append(1)) == JobOutcome(ran=True, succeeded=True)
     assert ran == [1]
+
+
+def _old_log_kept_a_day(tenant) -> None:
+    tenant.retention_days = 1
+    tenant.save()
+    EventLogFactory(event__tenant=tenant, timestamp=timezone.now() - dt.timedelta(days=3))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_purge_expired_skips_while_another_process_purges(
+    tenant,
+):
+    """cron's purge and run_jobs' share the job's lock: the second says so and exits 0."""
+    _old_log_kept_a_day(tenant)
+    holding, release = threading.Event(), threading.Event()
+
+    def run_jobs_purging() -> None:
+        try:
+            with try_lock("purge_expired") as held:
+                assert held
+                holding.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run_jobs_purging)
+    thread.start()
+    assert holding.wait(timeout=30)
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("purge_expired", stdout=out, stderr=err)
+    finally:
+        release.set()
+        thread.join(timeout=30)
+
+    assert "Another process is purging expired logs: nothing done." in err.getvalue()
+    assert EventLog.objects.filter(tenant=tenant).count() == 1
+    assert not DeletionReceipt.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_purge_expired_under_its_jobs_lock_in_run_jobs_still_purges(tenant):
+    """run_jobs holds the job's lock while it runs the command, which takes it again."""
+    _old_log_kept_a_day(tenant)
+    out = StringIO()
+
+    outcome = job_run("purge_expired", lambda: call_command("purge_expired", stdout=out))
+
+    assert outcome == JobOutcome(ran=True, succeeded=True)
+    assert "1 expired log(s) deleted." in out.getvalue()
+    assert not EventLog.objects.filter(tenant=tenant).exists()

@@ -3,12 +3,18 @@
 import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Tenant
 from accounts.tenancy import for_each_tenant, scope_to_tenant
+from core.locks import try_lock
 from events.models import EventLog
 from events.services import DELETE_CHUNK, expired_logs_delete
+
+# The lock of run_jobs' retention job (stats.jobs, named after this command): a purge run
+# by cron and one by run_jobs never overlap. Nested, as under run_jobs, it is held again.
+LOCK = "purge_expired"
 
 
 class Command(BaseCommand):
@@ -16,7 +22,8 @@ class Command(BaseCommand):
         "Delete event logs whose event time is older than their tenant's retention_days, "
         "in batches (each its own short transaction, rollup adjusted), with one deletion "
         "receipt per tenant that had logs deleted. Idempotent: run it as often as you like "
-        "(e.g. hourly)."
+        "(e.g. hourly). Under the lock of run_jobs' purge: while another process purges, "
+        "it says so and exits (status 0) without purging."
     )
 
     def add_arguments(self, parser):
@@ -39,6 +46,16 @@ class Command(BaseCommand):
             tenants = tenants.filter(slug=tenant)
             if not tenants.exists():
                 raise CommandError(f"No tenant with slug '{tenant}' and a retention period.")
+        if dry_run:  # deletes nothing: no need to wait for a purge under way
+            self._purge_all(tenants, batch_size=batch_size, dry_run=True)
+            return
+        with try_lock(LOCK) as held:
+            if not held:
+                self.stderr.write("Another process is purging expired logs: nothing done.")
+                return
+            self._purge_all(tenants, batch_size=batch_size, dry_run=False)
+
+    def _purge_all(self, tenants: QuerySet[Tenant], *, batch_size: int, dry_run: bool) -> None:
         now = timezone.now()
         total, failed = 0, []
         for each in for_each_tenant(tenants):
