@@ -7,6 +7,7 @@ DJANGO_SETTINGS_PROFILE=production adds secure cookies, HSTS and the https redir
 """
 
 import ipaddress
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -34,6 +35,20 @@ if not SECRET_KEY:
             "DJANGO_DEBUG=1 and a generated key."
         )
     SECRET_KEY = _DEV_SECRET_KEY
+
+
+def _seconds_setting(name: str, *, default: float) -> float:
+    """A positive, finite number of seconds from the environment: "abc", "nan", "inf", 0
+    and -1 are refused at start-up by name, as a loop would otherwise spin or crash."""
+    message = f"{name} must be a number of seconds more than 0, e.g. {default:g}."
+    try:  # float() itself, not django-environ's, which reads "nan" as ""
+        seconds = float(env.str(name, default=str(default)))
+    except ValueError:
+        raise ImproperlyConfigured(message) from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ImproperlyConfigured(message)
+    return seconds
+
 
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS",
@@ -358,7 +373,7 @@ EVENTTRACKER = {
     # Counter increments appended by ingestion are folded into the counter tables this
     # often: by `run_jobs`, and after an ingest by a web process that has not folded for
     # that long (events.rollups). Readers are exact either way; this bounds the backlog.
-    "FOLD_INTERVAL_SECONDS": env.float("FOLD_INTERVAL_SECONDS", default=2.0),
+    "FOLD_INTERVAL_SECONDS": _seconds_setting("FOLD_INTERVAL_SECONDS", default=2),
 }
 # Shared rate-limit counters (and nothing else yet) live in Redis when this is set,
 # else in the database: never in one process's memory.
@@ -378,7 +393,7 @@ except ValueError:
 if USER_ACTIVITY_PERIOD_HOURS < 1 or 24 % USER_ACTIVITY_PERIOD_HOURS:
     raise ImproperlyConfigured(_PERIOD_HOURS_MESSAGE)
 # Seconds between two rounds of `manage.py run_jobs` (activity periods, retention purge).
-JOBS_INTERVAL_SECONDS = env.int("JOBS_INTERVAL_SECONDS", default=300)
+JOBS_INTERVAL_SECONDS = _seconds_setting("JOBS_INTERVAL_SECONDS", default=300)
 
 # /metrics is served to these client networks, or to `Authorization: Bearer <METRICS_TOKEN>`.
 METRICS_ALLOWED_NETWORKS = [

@@ -176,23 +176,23 @@ def test_job_lags(db):
     }
 
 
-@pytest.mark.parametrize("interval", ["0", "-5"])
-def test_the_interval_must_be_positive(db, interval):
-    with pytest.raises(CommandError, match="more than 0"):
-        call_command("run_jobs", "--interval", interval, stdout=StringIO())
+@pytest.mark.parametrize("interval", ["0", "-5", "nan", "inf", "abc"])
+def test_the_interval_must_be_a_finite_positive_number(db, interval):
+    """NaN passed a `<= 0` check, and every job then ran back to back without a pause.
+    (--once: were the value accepted, the test would end all the same.)"""
+    with pytest.raises(CommandError, match="--interval: must be a number of seconds more than 0"):
+        call_command("run_jobs", "--once", "--interval", interval, stdout=StringIO())
 
 
-@pytest.mark.parametrize(
-    ("hours", "starts"), [("6", True), ("5", False), ("0", False), ("abc", False), ("", False)]
-)
-def test_the_period_length_must_divide_a_day(hours, starts):
+def _setup_with(**settings: str) -> subprocess.CompletedProcess:
+    """django.setup() in a fresh process, with these settings in the environment."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "eventtracker.settings",
         "DJANGO_SECRET_KEY": "test",
-        "USER_ACTIVITY_PERIOD_HOURS": hours,
+        **settings,
     }
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
         cwd=BASE_DIR,
         env=env,
@@ -201,6 +201,28 @@ def test_the_period_length_must_divide_a_day(hours, starts):
         timeout=60,
         check=False,
     )
+
+
+@pytest.mark.parametrize("name", ["JOBS_INTERVAL_SECONDS", "FOLD_INTERVAL_SECONDS"])
+@pytest.mark.parametrize(
+    ("seconds", "starts"),
+    [("0.5", True), ("30", True)] + [(bad, False) for bad in ("0", "-1", "nan", "inf", "abc", "")],
+)
+def test_the_job_intervals_must_be_finite_positive_numbers(name, seconds, starts):
+    done = _setup_with(**{name: seconds})
+
+    assert (done.returncode == 0) == starts, done.stderr
+    if not starts:
+        assert f"ImproperlyConfigured: {name} must be a number of seconds more than 0" in (
+            done.stderr
+        )
+
+
+@pytest.mark.parametrize(
+    ("hours", "starts"), [("6", True), ("5", False), ("0", False), ("abc", False), ("", False)]
+)
+def test_the_period_length_must_divide_a_day(hours, starts):
+    done = _setup_with(USER_ACTIVITY_PERIOD_HOURS=hours)
 
     assert (done.returncode == 0) == starts, done.stderr
     if not starts:

@@ -1,5 +1,7 @@
 """Run the periodic jobs in the foreground, round after round (the compose `jobs` service)."""
 
+import argparse
+import math
 import signal
 import time
 from collections.abc import Iterator
@@ -32,15 +34,13 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Run one round and exit.")
         parser.add_argument(
             "--interval",
-            type=float,
+            type=_seconds,
             help="Seconds between two runs of the purge and the activity job (default: "
             "JOBS_INTERVAL_SECONDS); the fold runs at least this often too.",
         )
 
     def handle(self, *args, once: bool, interval: float | None, **options):
         interval = settings.JOBS_INTERVAL_SECONDS if interval is None else interval
-        if interval <= 0:
-            raise CommandError("The interval must be more than 0 seconds.")
         if once:
             succeeded = [self._run(name) for name in jobs.JOBS]  # every job, even after a failure
             if not all(succeeded):
@@ -88,3 +88,14 @@ class Command(BaseCommand):
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+
+def _seconds(text: str) -> float:
+    """--interval: NaN would pass `<= 0` and every job would then run without a pause."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError("must be a number of seconds more than 0")
+    return seconds
