@@ -5,7 +5,8 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.core.validators import MinValueValidator
+from django.db import models, transaction
 
 from accounts.models import ApiKey, AuthToken, Tenant, User
 from accounts.serializers import ApiKeySerializer
@@ -41,6 +42,15 @@ class TenantAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     readonly_fields = ["is_active"]
     actions = ["block", "unblock"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # A positive integer field gives its form field min_value=0, whose check runs first
+        # and hides the model's own minimum: retention_days=-3 was refused as "greater
+        # than or equal to 0" though 0 is refused too. The form says the real bound.
+        minimums = [v.limit_value for v in db_field.validators if isinstance(v, MinValueValidator)]
+        if minimums and isinstance(db_field, models.IntegerField):
+            kwargs.setdefault("min_value", max(minimums))
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     @admin.action(description="Block the selected tenants (403 on every API request)")
     def block(self, request, queryset):

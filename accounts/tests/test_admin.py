@@ -256,3 +256,17 @@ def test_keys_are_revoked_in_the_admin_not_deleted(admin_client, tenant):
     assert key.revoked_at is not None
     sender = APIClient(HTTP_X_API_KEY=secret)
     assert sender.post("/api/eventlogs/", {"event_name": "a"}, format="json").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("retention_days", -3), ("retention_days", 0), ("session_minutes", -1)]
+)
+def test_the_change_form_names_the_real_minimum(admin_client, tenant, field, value):
+    """The form field's own minimum (0, a PositiveIntegerField's) hid the model's (1)."""
+    form = {"name": tenant.name, "slug": tenant.slug, "timezone": "UTC", "session_minutes": 30}
+
+    response = admin_client.post(f"{TENANTS}{tenant.pk}/change/", form | {field: value})
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors[field]
+    assert errors == ["Ensure this value is greater than or equal to 1."]
