@@ -3,7 +3,11 @@ secret, except once on creation and rotation."""
 
 from django.db import models
 from django.utils import timezone
-from djoser.serializers import UserSerializer
+from djoser.serializers import (
+    SetUsernameSerializer,
+    UserCreateSerializer,
+    UserSerializer,
+)
 from rest_framework import serializers
 
 from accounts.models import ApiKey, AuthToken, Tenant, User
@@ -20,12 +24,48 @@ from core.rest import (
 MAX_ORIGINS = 50
 
 
+class UsernameField(serializers.CharField):
+    """A username being set, as the model will store it: NFKC-normalised first
+    (User.normalize_username: `mia` with a fullwidth m is `mia`), then checked against
+    the model's rules, its length and the names taken. Checked before normalising, a
+    look-alike of a taken name reached the unique index (a 500), and 150 ligatures `ffi`
+    (U+FB03) grew to 450 characters."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", User._meta.get_field("username").max_length)
+        kwargs.setdefault("validators", [User.username_validator])
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        return User.normalize_username(super().to_internal_value(data))
+
+    def run_validators(self, value):
+        super().run_validators(value)  # a name the model refuses is never looked up
+        # Case-sensitive, as the unique index: `Mia` and `mia` are two users.
+        if User.objects.filter(username=value).exists():
+            raise serializers.ValidationError(USERNAME_TAKEN, code="unique")
+
+
+class SignUpSerializer(UserCreateSerializer):
+    """`POST /auth/users/` (and the dashboard's sign-up): djoser's, with the username
+    normalised before it is checked."""
+
+    username = UsernameField()
+
+
 class CurrentUserSerializer(UserSerializer):
     """`/auth/users/me/`: djoser's fields in seed 001's order (email, username, id), the
     order sign-up answers in."""
 
     class Meta(UserSerializer.Meta):
         fields = ("email", "username", "id")
+
+
+class NewUsernameSerializer(SetUsernameSerializer):
+    """`POST /auth/users/set_username/`: `new_username` by the rules of sign-up (djoser
+    stored it as sent, so `admin` with a fullwidth a could stand next to the staff user)."""
+
+    username = UsernameField()  # djoser renames it new_username
 
 
 class ApiKeySerializer(FixedFieldsMixin, StrictFieldsMixin, serializers.ModelSerializer):
@@ -196,13 +236,7 @@ class MemberCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     """A new member: their login and role (default member). The password must pass the
     same validators as a sign-up's."""
 
-    # The model's rules, as sign-up applies them (letters, digits and @/./+/-/_).
-    username = serializers.CharField(max_length=150, validators=[User.username_validator])
+    username = UsernameField()  # the rules of sign-up
     password = serializers.CharField(write_only=True, trim_whitespace=False)
     email = serializers.EmailField(required=False, default="")
     role = serializers.ChoiceField(choices=User.Role.choices, default=User.Role.MEMBER)
-
-    def validate_username(self, value: str) -> str:
-        if User.objects.filter(username=value).exists():
-            raise serializers.ValidationError(USERNAME_TAKEN)
-        return value

@@ -322,6 +322,8 @@ DJOSER = {
     "SERIALIZERS": {
         "user": "accounts.serializers.CurrentUserSerializer",
         "current_user": "accounts.serializers.CurrentUserSerializer",
+        "user_create": "accounts.serializers.SignUpSerializer",
+        "set_username": "accounts.serializers.NewUsernameSerializer",
     },
 }
 

@@ -8,13 +8,13 @@ import zoneinfo
 from functools import cache
 
 from django import forms
+from django.contrib.auth.forms import UsernameField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import QueryDict
 from django.utils import timezone
-from djoser.serializers import UserCreateSerializer
 
 from accounts.models import ApiKey, Tenant, User
-from accounts.serializers import ApiKeySerializer, MemberCreateSerializer
+from accounts.serializers import ApiKeySerializer, MemberCreateSerializer, SignUpSerializer
 from core.zones import zone_names
 from stats.serializers import max_range_days
 
@@ -111,11 +111,12 @@ class ApiKeyCreateForm(forms.Form):
 
 
 class SignUpForm(forms.Form):
-    """A new account with a tenant of its own, by the rules of `POST /auth/users/`:
-    djoser's serializer validates it (password validators, a unique username) and creates
-    the user, whose manager creates the tenant."""
+    """A new account with a tenant of its own, by the rules of `POST /auth/users/`: its
+    serializer validates it (password validators, a unique normalised username) and
+    creates the user, whose manager creates the tenant."""
 
-    username = forms.CharField(label="Username", max_length=150)
+    # Django's: NFKC-normalised before its length is checked, as the serializer does.
+    username = UsernameField(label="Username", max_length=150)
     email = forms.EmailField(label="Email (optional)", required=False)
     password = forms.CharField(label="Password", widget=forms.PasswordInput(render_value=False))
     password_again = forms.CharField(
@@ -130,7 +131,7 @@ class SignUpForm(forms.Form):
             self.add_error("password_again", "The two passwords differ.")
             return cleaned
         data = {name: cleaned[name] for name in ("username", "email", "password")}
-        self.serializer = UserCreateSerializer(data=data)
+        self.serializer = SignUpSerializer(data=data)
         if not self.serializer.is_valid():
             for name, messages in self.serializer.errors.items():
                 for message in messages:
@@ -147,7 +148,7 @@ class MemberForm(forms.Form):
     serializer validates it); the password's validators run where the member is made
     (accounts.services.member_add), and the view shows their verdict on this form."""
 
-    username = forms.CharField(label="Username", max_length=150)
+    username = UsernameField(label="Username", max_length=150)
     password = forms.CharField(label="Password", widget=forms.PasswordInput(render_value=False))
     role = forms.ChoiceField(label="Role", choices=User.Role.choices, initial=User.Role.MEMBER)
 
