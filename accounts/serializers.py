@@ -46,22 +46,28 @@ class UsernameField(serializers.CharField):
             raise serializers.ValidationError(USERNAME_TAKEN, code="unique")
 
 
-class SignUpSerializer(UserCreateSerializer):
+class SignUpSerializer(StrictFieldsMixin, UserCreateSerializer):
     """`POST /auth/users/` (and the dashboard's sign-up): djoser's, with the username
-    normalised before it is checked."""
+    normalised before it is checked, and unknown fields refused (`is_staff`, `tenant`
+    or `role` were dropped silently)."""
 
     username = UsernameField()
 
 
-class CurrentUserSerializer(UserSerializer):
+class CurrentUserSerializer(FixedFieldsMixin, StrictFieldsMixin, UserSerializer):
     """`/auth/users/me/`: djoser's fields in seed 001's order (email, username, id), the
-    order sign-up answers in."""
+    order sign-up answers in. Only the email changes here: any other field sent is a 400,
+    not dropped with a 200."""
+
+    fixed_fields_message = (
+        "Cannot be changed here: only the email can (the username with set_username)."
+    )
 
     class Meta(UserSerializer.Meta):
         fields = ("email", "username", "id")
 
 
-class NewUsernameSerializer(SetUsernameSerializer):
+class NewUsernameSerializer(StrictFieldsMixin, SetUsernameSerializer):
     """`POST /auth/users/set_username/`: `new_username` by the rules of sign-up (djoser
     stored it as sent, so `admin` with a fullwidth a could stand next to the staff user)."""
 

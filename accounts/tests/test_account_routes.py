@@ -105,3 +105,44 @@ def test_staff_cannot_delete_a_tenants_last_owner_either(other_user):
     assert response.status_code == 400
     assert response.json() == {"detail": LAST_OWNER}
     assert User.objects.filter(pk=other_user.pk).exists()
+
+
+@pytest.mark.parametrize("field", ["is_staff", "tenant", "role"])
+def test_sign_up_refuses_an_unknown_field(anon_client, field):
+    body = {"username": "ann", "password": PASSWORD, field: "owner"}
+
+    response = anon_client.post("/auth/users/", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {field: ["Unknown field."]}
+    assert not User.objects.filter(username="ann").exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("is_staff", "Unknown field."),
+        (
+            "username",
+            "Cannot be changed here: only the email can (the username with set_username).",
+        ),
+    ],
+)
+def test_changing_ones_account_refuses_what_it_cannot_change(api_client, user, field, message):
+    response = api_client.patch("/auth/users/me/", {field: "true"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {field: [message]}
+    user.refresh_from_db()
+    assert (user.is_staff, user.username) == (False, user.username)
+
+
+def test_set_username_refuses_an_unknown_field(user):
+    body = {"new_username": "ann", "current_password": "alpine12", "is_staff": True}
+
+    response = client_for(user).post("/auth/users/set_username/", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"is_staff": ["Unknown field."]}
+    user.refresh_from_db()
+    assert user.username != "ann"
