@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 from djoser.serializers import (
     SetUsernameSerializer,
+    TokenCreateSerializer,
     UserCreateSerializer,
     UserSerializer,
 )
@@ -72,6 +73,17 @@ class NewUsernameSerializer(StrictFieldsMixin, SetUsernameSerializer):
     stored it as sent, so `admin` with a fullwidth a could stand next to the staff user)."""
 
     username = UsernameField()  # djoser renames it new_username
+
+
+class LoginSerializer(StrictFieldsMixin, TokenCreateSerializer):
+    """`POST /auth/token/login/`: both fields required, so a missing one is named
+    instead of answering "Unable to log in with provided credentials."."""
+
+    password = serializers.CharField(style={"input_type": "password"})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"] = serializers.CharField()  # djoser's is optional
 
 
 class ApiKeySerializer(FixedFieldsMixin, StrictFieldsMixin, serializers.ModelSerializer):

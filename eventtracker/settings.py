@@ -324,6 +324,7 @@ DJOSER = {
         "current_user": "accounts.serializers.CurrentUserSerializer",
         "user_create": "accounts.serializers.SignUpSerializer",
         "set_username": "accounts.serializers.NewUsernameSerializer",
+        "token_create": "accounts.serializers.LoginSerializer",
     },
 }
 

@@ -226,3 +226,27 @@ def test_a_repeated_key_in_the_url_is_a_400_on_every_ingestion_route(
     assert response.status_code == 400
     assert response.json() == {"detail": "Send one credential: this request carries ?key= 2 times."}
     assert not EventLog.objects.exists()
+
+
+@pytest.mark.parametrize("missing", ["username", "password"])
+@pytest.mark.django_db
+def test_a_login_without_username_or_password_is_a_400_naming_it(anon_client, missing):
+    UserFactory(username="djoser")
+    body = {"username": "djoser", "password": "alpine12"}
+    del body[missing]
+
+    response = anon_client.post("/auth/token/login/", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {missing: ["This field is required."]}
+
+
+@pytest.mark.django_db
+def test_a_login_with_an_unknown_field_is_a_400_naming_it(anon_client):
+    UserFactory(username="djoser")
+    body = {"username": "djoser", "password": "alpine12", "otp": "123456"}
+
+    response = anon_client.post("/auth/token/login/", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"otp": ["Unknown field."]}
