@@ -25,7 +25,15 @@ from core.rest import (
 MAX_ORIGINS = 50
 
 
-class UsernameField(serializers.CharField):
+class NormalisedUsernameField(serializers.CharField):
+    """A username as the model stores it: NFKC-normalised (User.normalize_username), so
+    a login finds the user whose name was normalised as it signed up."""
+
+    def to_internal_value(self, data):
+        return User.normalize_username(super().to_internal_value(data))
+
+
+class UsernameField(NormalisedUsernameField):
     """A username being set, as the model will store it: NFKC-normalised first
     (User.normalize_username: `mia` with a fullwidth m is `mia`), then checked against
     the model's rules, its length and the names taken. Checked before normalising, a
@@ -36,9 +44,6 @@ class UsernameField(serializers.CharField):
         kwargs.setdefault("max_length", User._meta.get_field("username").max_length)
         kwargs.setdefault("validators", [User.username_validator])
         super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        return User.normalize_username(super().to_internal_value(data))
 
     def run_validators(self, value):
         super().run_validators(value)  # a name the model refuses is never looked up
@@ -77,13 +82,14 @@ class NewUsernameSerializer(StrictFieldsMixin, SetUsernameSerializer):
 
 class LoginSerializer(StrictFieldsMixin, TokenCreateSerializer):
     """`POST /auth/token/login/`: both fields required, so a missing one is named
-    instead of answering "Unable to log in with provided credentials."."""
+    instead of answering "Unable to log in with provided credentials."; the username
+    normalised as on sign-up (mia with a fullwidth m logs in as `mia`)."""
 
     password = serializers.CharField(style={"input_type": "password"})
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["username"] = serializers.CharField()  # djoser's is optional
+        self.fields["username"] = NormalisedUsernameField()  # djoser's is optional
 
 
 class ApiKeySerializer(FixedFieldsMixin, StrictFieldsMixin, serializers.ModelSerializer):

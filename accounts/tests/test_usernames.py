@@ -133,3 +133,15 @@ def test_names_differing_only_in_case_stay_distinct(anon_client):
 
     assert response.status_code == 201
     assert set(User.objects.values_list("username", flat=True)) == {"mia", "Mia"}
+
+
+def test_a_login_finds_the_user_by_the_normalised_name(anon_client):
+    """Signed up as mia with a fullwidth m (stored `mia`), that name logs in, as does
+    `mia`: the login normalises the name as sign-up did."""
+    assert _api_sign_up(None, FULLWIDTH_MIA)[0] == 201
+
+    for sent in (FULLWIDTH_MIA, "mia"):
+        body = {"username": sent, "password": PASSWORD}
+        response = anon_client.post("/auth/token/login/", body, format="json")
+        assert response.status_code == 200, (sent, response.content)
+        assert "auth_token" in response.json()
