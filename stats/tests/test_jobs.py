@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from io import StringIO
 from pathlib import Path
 
@@ -229,15 +231,14 @@ def test_the_period_length_must_divide_a_day(hours, starts):
         assert "ImproperlyConfigured: USER_ACTIVITY_PERIOD_HOURS must divide 24" in done.stderr
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_job_another_process_holds_is_skipped_not_run_twice():
-    """The lock of a job is held across connections (another jobs process, or machine):
-    the second runner skips the job and records nothing."""
+@contextmanager
+def held_elsewhere(name: str) -> Iterator[None]:
+    """While the block runs, another connection (another jobs process) holds lock `name`."""
     holding, release = threading.Event(), threading.Event()
 
     def other_runner() -> None:
         try:
-            with try_lock("purge_expired") as held:
+            with try_lock(name) as held:
                 assert held
                 holding.set()
                 release.wait(timeout=30)
@@ -247,12 +248,20 @@ def test_a_job_another_process_holds_is_skipped_not_run_twice():
     thread = threading.Thread(target=other_runner)
     thread.start()
     assert holding.wait(timeout=30)
-    ran = []
     try:
-        outcome = job_run("purge_expired", lambda: ran.append(1))
+        yield
     finally:
         release.set()
         thread.join(timeout=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_another_process_holds_is_skipped_not_run_twice():
+    """The lock of a job is held across connections (another jobs process, or machine):
+    the second runner skips the job and records nothing."""
+    ran = []
+    with held_elsewhere("purge_expired"):
+        outcome = job_run("purge_expired", lambda: ran.append(1))
 
     assert outcome == JobOutcome(ran=False, succeeded=True)
     assert ran == []
@@ -268,31 +277,12 @@ def _old_log_kept_a_day(tenant) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_purge_expired_skips_while_another_process_purges(
-    tenant,
-):
+def test_purge_expired_skips_while_another_process_purges(tenant):
     """cron's purge and run_jobs' share the job's lock: the second says so and exits 0."""
     _old_log_kept_a_day(tenant)
-    holding, release = threading.Event(), threading.Event()
-
-    def run_jobs_purging() -> None:
-        try:
-            with try_lock("purge_expired") as held:
-                assert held
-                holding.set()
-                release.wait(timeout=30)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run_jobs_purging)
-    thread.start()
-    assert holding.wait(timeout=30)
     out, err = StringIO(), StringIO()
-    try:
+    with held_elsewhere("purge_expired"):  # run_jobs purging
         call_command("purge_expired", stdout=out, stderr=err)
-    finally:
-        release.set()
-        thread.join(timeout=30)
 
     assert "Another process is purging expired logs: nothing done." in err.getvalue()
     assert EventLog.objects.filter(tenant=tenant).count() == 1
