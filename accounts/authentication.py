@@ -42,7 +42,10 @@ def ensure_one_credential(request) -> None:
     URL (`?key=`). `?key=` given twice is two credentials too: taking the last (or the
     first) would let whoever adds one to a URL choose its tenant. So are two
     `Authorization` or `X-Api-Key` headers, which the server joins with a comma (no
-    key or token holds one)."""
+    key or token holds one). Checked once per request: the first authenticator and the
+    API-key one both call it, and the answer is kept in the request's environ."""
+    if request.META.get(_ONE_CREDENTIAL_CHECKED):
+        return
     sent = []
     for credential in get_authorization_header(request).split(b","):
         scheme = credential.strip().split(b" ", 1)[0].lower()
@@ -55,6 +58,11 @@ def ensure_one_credential(request) -> None:
         sent.append("?key=" if in_url == 1 else f"?key= {in_url} times")
     if len(sent) > 1 or in_url > 1:
         raise SeveralCredentials(f"Send one credential: this request carries {' and '.join(sent)}.")
+    request.META[_ONE_CREDENTIAL_CHECKED] = True
+
+
+# WSGI's convention for a server's or application's own key: a name with a dot.
+_ONE_CREDENTIAL_CHECKED = "eventtracker.one_credential_checked"
 
 
 class TenantInactive(exceptions.PermissionDenied):

@@ -278,9 +278,7 @@ def _drop_unused_events(tenant: Tenant, ids: set[int]) -> None:
     that is found without logs stays so: a write of a log of it under way (a concurrent
     request found the event) fails its key check and stores afresh (EventGone)."""
     with transaction.atomic():
-        sequential_shard_writes()
-        lock_until_commit(_deletions_lock(tenant.pk))
-        pause_folds(tenant_id=tenant.pk)
+        _take_deletion_locks(tenant)
         events = scope_to_tenant(Event.objects.filter(pk__in=ids), tenant).order_by("pk")
         held = list(events.select_for_update().values_list("pk", flat=True))
         logs = scope_to_tenant(EventLog.objects.filter(event=OuterRef("pk")), tenant)
@@ -506,11 +504,7 @@ def _event_delete(
     api_key: ApiKey | None,
 ) -> DeletionReceipt:
     with transaction.atomic():
-        # Django deletes the event's rollup rows by event id alone (every shard), and
-        # the deletion then bumps the tenant's cache version (a reference table).
-        sequential_shard_writes()
-        lock_until_commit(_deletions_lock(tenant.pk))
-        pause_folds(tenant_id=tenant.pk)
+        _take_deletion_locks(tenant)
         _lock_event(tenant, event)
         receipt = deletion_create(
             tenant=tenant,
@@ -525,6 +519,16 @@ def _event_delete(
         if deleted.get(EventLog._meta.label):  # the lock above makes this impossible
             raise RuntimeError("Logs of a locked event were left for the cascade.")
     return receipt
+
+
+def _take_deletion_locks(tenant: Tenant) -> None:
+    """The first locks of deleting an event type, in their order (event_delete), for the
+    transaction under way. Django deletes an event's rollup rows by event id alone (every
+    shard), and the deletion then bumps the tenant's cache version (a reference table):
+    hence the sequential shard writes."""
+    sequential_shard_writes()
+    lock_until_commit(_deletions_lock(tenant.pk))
+    pause_folds(tenant_id=tenant.pk)
 
 
 def _lock_event(tenant: Tenant, event: Event) -> None:

@@ -7,13 +7,14 @@ DJANGO_SETTINGS_PROFILE=production adds secure cookies, HSTS and the https redir
 """
 
 import ipaddress
-import math
 import os
 import tempfile
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from core.durations import positive_seconds
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -38,16 +39,15 @@ if not SECRET_KEY:
 
 
 def _seconds_setting(name: str, *, default: float) -> float:
-    """A positive, finite number of seconds from the environment: "abc", "nan", "inf", 0
-    and -1 are refused at start-up by name, as a loop would otherwise spin or crash."""
-    message = f"{name} must be a number of seconds more than 0, e.g. {default:g}."
-    try:  # float() itself, not django-environ's, which reads "nan" as ""
-        seconds = float(env.str(name, default=str(default)))
+    """A positive, finite number of seconds from the environment, refused at start-up by
+    name otherwise, as a loop would spin or crash. float() itself reads the text, not
+    django-environ, which reads "nan" as ""."""
+    try:
+        return positive_seconds(env.str(name, default=str(default)))
     except ValueError:
-        raise ImproperlyConfigured(message) from None
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ImproperlyConfigured(message)
-    return seconds
+        raise ImproperlyConfigured(
+            f"{name} must be a number of seconds more than 0, e.g. {default:g}."
+        ) from None
 
 
 ALLOWED_HOSTS = env.list(

@@ -1,7 +1,6 @@
 """Run the periodic jobs in the foreground, round after round (the compose `jobs` service)."""
 
 import argparse
-import math
 import signal
 import time
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 from django.utils import timezone
 
+from core.durations import positive_seconds
 from stats import jobs
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -91,11 +91,8 @@ class Command(BaseCommand):
 
 
 def _seconds(text: str) -> float:
-    """--interval: NaN would pass `<= 0` and every job would then run without a pause."""
+    """--interval, refused by argparse unless a finite number of seconds above 0."""
     try:
-        seconds = float(text)
+        return positive_seconds(text)
     except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise argparse.ArgumentTypeError("must be a number of seconds more than 0")
-    return seconds
+        raise argparse.ArgumentTypeError("must be a number of seconds more than 0") from None
