@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from accounts.models import ApiKey, AuthToken, Tenant, User
 from accounts.origins import normalise_origin_pattern
-from accounts.services import MAX_ROTATION_GRACE, USERNAME_TAKEN
+from accounts.services import MAX_ROTATION_GRACE, USERNAME_TAKEN, UsernameTaken, user_sign_up
 from core.rest import (
     FixedFieldsMixin,
     JSONBooleanField,
@@ -59,6 +59,14 @@ class SignUpSerializer(StrictFieldsMixin, UserCreateSerializer):
 
     username = UsernameField()
 
+    def perform_create(self, validated_data):
+        # djoser's answered a name taken since validation with a bare "Unable to create
+        # account."; the user's activation by email is not offered here.
+        try:
+            return user_sign_up(**validated_data)
+        except UsernameTaken as exc:
+            raise serializers.ValidationError({"username": [str(exc)]}) from None
+
 
 class CurrentUserSerializer(FixedFieldsMixin, StrictFieldsMixin, UserSerializer):
     """`/auth/users/me/`: djoser's fields in seed 001's order (email, username, id), the
@@ -71,6 +79,14 @@ class CurrentUserSerializer(FixedFieldsMixin, StrictFieldsMixin, UserSerializer)
 
     class Meta(UserSerializer.Meta):
         fields = ("email", "username", "id")
+
+    def update(self, instance: User, validated_data):
+        # Only the email column: djoser's whole-row save put back the `is_active` read
+        # at the start of the request, and so undid a removal made meanwhile.
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        instance.save(update_fields=list(validated_data))
+        return instance
 
 
 class NewUsernameSerializer(StrictFieldsMixin, SetUsernameSerializer):

@@ -2,7 +2,8 @@
 blocking tenants and changing their settings; the team's members."""
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
@@ -132,23 +133,61 @@ class MemberRemoved(TeamError):
     """A change to a member who was removed from the team."""
 
 
-def member_add(*, tenant: Tenant, username: str, password: str, role: str, email: str = "") -> User:
-    """A new user in `tenant` with `role`; the password must pass the validators.
-    TeamError when the username is taken, even by a request that validated alongside."""
-    candidate = User(username=username, email=email, tenant=tenant)
-    validate_password(password, user=candidate)
+class UsernameTaken(TeamError):
+    """A username taken by another user, perhaps by a request validated alongside."""
+
+
+@contextmanager
+def _claiming(username: str) -> Iterator[None]:
+    """A transaction for giving a user `username`, UsernameTaken if another has it by
+    the time this one commits. Concurrent claims of one name wait on its lock, not on
+    the unique index: on Citus, where users are a reference table, waiting there could
+    deadlock."""
     try:
         with transaction.atomic():
-            # Concurrent adds of one name wait here, not on the unique index: on Citus,
-            # where users are a reference table, waiting there could deadlock.
             lock_until_commit(f"username:{username}")
-            return User.objects.create_user(
-                username=username, email=email, password=password, tenant=tenant, role=role
-            )
+            yield
     except IntegrityError:
         if User.objects.filter(username=username).exists():
-            raise TeamError(USERNAME_TAKEN) from None
+            raise UsernameTaken(USERNAME_TAKEN) from None
         raise
+
+
+def user_sign_up(*, username: str, password: str, **fields: object) -> User:
+    """A user who signs up alone, owner of a new tenant (User.objects.create_user);
+    UsernameTaken when the name was taken since it was validated."""
+    with _claiming(username):
+        return User.objects.create_user(username=username, password=password, **fields)
+
+
+def username_set(*, user: User, username: str) -> User:
+    """Rename `user`; UsernameTaken when the name was taken since it was validated. Only
+    the username column is written: a whole-row save would put back the role and
+    `is_active` read at the start of the request, undoing a removal made meanwhile."""
+    with _claiming(username):
+        user.username = username
+        user.save(update_fields=["username"])
+    return user
+
+
+def user_password_set(*, user: User, password: str) -> User:
+    """Give `user` a new password (validated already), which logs them out everywhere
+    (accounts.signals.password_changed). Only the password column is written, as in
+    username_set."""
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return user
+
+
+def member_add(*, tenant: Tenant, username: str, password: str, role: str, email: str = "") -> User:
+    """A new user in `tenant` with `role`; the password must pass the validators.
+    UsernameTaken when the username is taken, even by a request that validated alongside."""
+    candidate = User(username=username, email=email, tenant=tenant)
+    validate_password(password, user=candidate)
+    with _claiming(username):
+        return User.objects.create_user(
+            username=username, email=email, password=password, tenant=tenant, role=role
+        )
 
 
 MEMBER_REMOVED = "This member was removed from the team: their role cannot be changed."

@@ -31,6 +31,7 @@ from accounts.services import (
     MemberRemoved,
     RotationRefused,
     TeamError,
+    UsernameTaken,
     api_key_create,
     api_key_revoke,
     api_key_rotate,
@@ -39,6 +40,8 @@ from accounts.services import (
     member_remove,
     member_set_role,
     tenant_update_settings,
+    user_password_set,
+    username_set,
 )
 from accounts.tenancy import TenantScopedMixin, request_tenant
 
@@ -151,6 +154,27 @@ class AccountViewSet(UserViewSet):
     reset_password_confirm = None
     reset_username = None
     reset_username_confirm = None
+
+    # djoser's set_password and set_username save the whole user row, read when the
+    # request was authenticated: a member removed meanwhile (is_active false) came back
+    # active. These write only the changed column.
+    @action(["post"], detail=False)
+    def set_password(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user_password_set(user=request.user, password=serializer.validated_data["new_password"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(["post"], detail=False)
+    def set_username(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        username = serializer.validated_data["username"]  # sent as new_username
+        try:
+            username_set(user=request.user, username=username)
+        except UsernameTaken as exc:  # since validation, by a concurrent request
+            raise serializers.ValidationError({"new_username": [str(exc)]}) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @transaction.atomic
     def destroy(self, request, *args, **kwargs):

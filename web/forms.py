@@ -5,6 +5,7 @@ import datetime as dt
 import ipaddress
 import re
 import zoneinfo
+from collections.abc import Mapping, Sequence
 from functools import cache
 
 from django import forms
@@ -12,6 +13,7 @@ from django.contrib.auth.forms import UsernameField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import QueryDict
 from django.utils import timezone
+from rest_framework import serializers
 
 from accounts.models import ApiKey, Tenant, User
 from accounts.serializers import ApiKeySerializer, MemberCreateSerializer, SignUpSerializer
@@ -35,6 +37,14 @@ BAD_ORIGIN = (
     "Must be an origin like https://events.example or http://127.0.0.1:8001: http or https, "
     "a host and a port (1-65535) if any; no path, query, fragment or user."
 )
+
+
+def add_serializer_errors(form: forms.Form, errors: Mapping[str, Sequence[object]]) -> None:
+    """The errors of the API's serializer, by field, on the form of the same rules; those
+    of fields the form has not got (non_field_errors) on the form as a whole."""
+    for name, messages in errors.items():
+        for message in messages:
+            form.add_error(name if name in form.fields else None, str(message))
 
 
 @cache
@@ -104,9 +114,7 @@ class ApiKeyCreateForm(forms.Form):
         serializer = ApiKeySerializer(data=self.cleaned_data)
         if serializer.is_valid():
             return dict(serializer.validated_data)
-        for name, messages in serializer.errors.items():
-            for message in messages:
-                self.add_error(name if name in self.fields else None, str(message))
+        add_serializer_errors(self, serializer.errors)
         return self.cleaned_data
 
 
@@ -133,14 +141,17 @@ class SignUpForm(forms.Form):
         data = {name: cleaned[name] for name in ("username", "email", "password")}
         self.serializer = SignUpSerializer(data=data)
         if not self.serializer.is_valid():
-            for name, messages in self.serializer.errors.items():
-                for message in messages:
-                    self.add_error(name if name in self.fields else None, str(message))
+            add_serializer_errors(self, self.serializer.errors)
         return cleaned
 
-    def save(self):
-        """The new user (call after is_valid())."""
-        return self.serializer.save()
+    def save(self) -> User | None:
+        """The new user (call after is_valid()); None, with the form's error, when the
+        username was taken since it was validated."""
+        try:
+            return self.serializer.save()
+        except serializers.ValidationError as exc:
+            add_serializer_errors(self, exc.detail)
+            return None
 
 
 class MemberForm(forms.Form):
@@ -158,9 +169,7 @@ class MemberForm(forms.Form):
             return cleaned
         serializer = MemberCreateSerializer(data=cleaned)
         if not serializer.is_valid():
-            for name, messages in serializer.errors.items():
-                for message in messages:
-                    self.add_error(name if name in self.fields else None, str(message))
+            add_serializer_errors(self, serializer.errors)
             return cleaned
         return dict(serializer.validated_data)
 

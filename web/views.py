@@ -21,7 +21,14 @@ from django.views.decorators.cache import never_cache
 
 from accounts.authentication import TENANT_BLOCKED
 from accounts.models import ApiKey, User
-from accounts.services import TeamError, api_key_create, api_key_revoke, member_add, member_remove
+from accounts.services import (
+    TeamError,
+    UsernameTaken,
+    api_key_create,
+    api_key_revoke,
+    member_add,
+    member_remove,
+)
 from accounts.tenancy import scope_to_tenant
 from core.deadline import with_statement_deadline
 from core.exceptions import only_methods
@@ -77,8 +84,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("web-dashboard")
     form = SignUpForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
+    if request.method == "POST" and form.is_valid() and (user := form.save()) is not None:
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("web-dashboard")
     status = 400 if form.errors else 200  # as every other form of the dashboard
@@ -223,6 +229,8 @@ def member_create(request: HttpRequest) -> HttpResponse:
             member_add(tenant=request.user.tenant, **form.cleaned_data)
         except ValidationError as exc:  # the password validators' verdict
             form.add_error("password", exc)
+        except UsernameTaken as exc:  # since validation, by a concurrent request
+            form.add_error("username", str(exc))
         else:
             return redirect(f"{reverse('web-dashboard')}#team")
     return dashboard_page(request, key_form=ApiKeyCreateForm(), member_form=form)

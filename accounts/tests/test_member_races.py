@@ -6,6 +6,7 @@ import threading
 import pytest
 from django.db import connections
 
+from accounts.authentication import TenantTokenAuthentication
 from accounts.models import User
 from conftest import client_for
 
@@ -100,3 +101,50 @@ def test_two_owners_removing_each_other_at_once_leave_one_owner_without_a_500(us
     assert loser in (400, 401)
     owners = User.objects.filter(tenant=user.tenant, role="owner", is_active=True)
     assert owners.count() == 1
+
+
+@pytest.fixture
+def removed_once_authenticated(monkeypatch):
+    """The member is removed by their owner (committed) right after their own request
+    was authenticated: the request goes on with the user row it read before."""
+    authenticate = TenantTokenAuthentication.authenticate_credentials
+
+    def authenticated_then_removed(self, key):
+        user, token = authenticate(self, key)
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        return user, token
+
+    monkeypatch.setattr(
+        TenantTokenAuthentication, "authenticate_credentials", authenticated_then_removed
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/auth/users/set_password/", {"new_password": "another-Passphrase-43"}),
+        ("post", "/auth/users/set_username/", {"new_username": "renamed"}),
+        ("patch", "/auth/users/me/", {"email": "new@shop.example"}),
+        ("put", "/auth/users/me/", {"email": "new@shop.example"}),
+    ],
+)
+@pytest.mark.django_db
+def test_changing_ones_account_does_not_undo_a_removal_made_meanwhile(
+    tenant, method, path, body, removed_once_authenticated
+):
+    """djoser saved the whole user row as the request had read it: a member removed
+    while changing their own password, username or email came back active."""
+    member = User.objects.create_user(
+        username="member", password=PASSWORD, tenant=tenant, role="member"
+    )
+    client = client_for(member)
+
+    if "new_password" in body or "new_username" in body:
+        body = {**body, "current_password": PASSWORD}
+    response = getattr(client, method)(path, body, format="json")
+
+    assert response.status_code in (200, 204)
+    member.refresh_from_db()
+    assert not member.is_active
+    changed = {"email": member.email, "new_username": member.username}
+    assert all(changed[name] == value for name, value in body.items() if name in changed)

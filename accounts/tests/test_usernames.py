@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
+from accounts.serializers import UsernameField
 from accounts.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +71,30 @@ def test_a_look_alike_of_a_taken_name_is_taken(user, set_username):
     assert status == 400
     assert errors["username"] == [TAKEN]
     assert User.objects.filter(username__in=["mia", FULLWIDTH_MIA]).count() == 1
+
+
+@pytest.fixture
+def taken_after_validation(monkeypatch):
+    """`racer` is free when the request checks it and taken before the request stores
+    it: another request's user, inserted right after the check (as when both checked
+    before either stored)."""
+    check = UsernameField.run_validators
+
+    def checked_then_taken(self, value):
+        check(self, value)
+        if value == "racer":
+            UserFactory(username="racer")
+
+    monkeypatch.setattr(UsernameField, "run_validators", checked_then_taken)
+
+
+@pytest.mark.parametrize("set_username", API_PATHS + PAGE_PATHS)
+def test_a_name_taken_since_it_was_checked_is_taken(user, set_username, taken_after_validation):
+    status, errors = set_username(user, "racer")
+
+    assert status == 400  # was a 500 (set_username, the team form) or djoser's bare 400
+    assert errors["username"] == [TAKEN]
+    assert User.objects.filter(username="racer").count() == 1
 
 
 @pytest.mark.parametrize("set_username", API_PATHS)
