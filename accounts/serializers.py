@@ -261,15 +261,20 @@ class AuthTokenSerializer(serializers.ModelSerializer):
 
 
 class MemberSerializer(FixedFieldsMixin, StrictFieldsMixin, serializers.ModelSerializer):
-    """A user of the tenant: its role is the one thing an owner changes here (the user
-    changes their own account at /auth/users/me/)."""
+    """A user of the tenant: an owner changes their role, removes them (`is_active`
+    false) or brings a removed member back (`is_active` true) here; the user changes
+    their own account at /auth/users/me/."""
 
-    fixed_fields_message = "Cannot be changed here; only the role can."
+    fixed_fields_message = "Cannot be changed here; only the role and is_active can."
+
+    is_active = JSONBooleanField(
+        required=False, help_text="false: removed from the team (logged out everywhere)."
+    )
 
     class Meta:
         model = User
         fields = ["id", "username", "email", "role", "is_active", "date_joined"]
-        read_only_fields = ["id", "username", "email", "is_active", "date_joined"]
+        read_only_fields = ["id", "username", "email", "date_joined"]
 
 
 class MemberCreateSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -190,32 +190,42 @@ def member_add(*, tenant: Tenant, username: str, password: str, role: str, email
         )
 
 
-MEMBER_REMOVED = "This member was removed from the team: their role cannot be changed."
+MEMBER_REMOVED = (
+    "This member was removed from the team: their role cannot be changed unless they are "
+    "brought back (is_active true)."
+)
 
 
 @transaction.atomic
-def member_set_role(*, member: User, role: str) -> User:
-    """TeamError for the last active owner's demotion, or for a member removed (inactive:
-    still listed, with `is_active` false); the member's row is locked and read again, so
-    a removal committed meanwhile is seen."""
-    if role != User.Role.OWNER:
+def member_update(*, member: User, role: str | None = None, is_active: bool | None = None) -> User:
+    """An owner's change to `member`: `role`; `is_active` false removes them (deactivated,
+    their events keep naming them, every login token revoked) and true brings a removed
+    member back (with the password they had; their logins went with the removal, so they
+    log in again). TeamError for the last active owner's demotion or removal;
+    MemberRemoved for a role change of a member who stays removed. The member's row is
+    locked and read again, so a removal committed meanwhile is seen."""
+    if is_active is False or (role is not None and role != User.Role.OWNER):
         member_check_leaving(member=member)
-    active = scope_to_tenant(User.objects.select_for_update(), member.tenant)
-    if not active.filter(pk=member.pk, is_active=True).exists():
+    rows = scope_to_tenant(User.objects.select_for_update(), member.tenant).filter(pk=member.pk)
+    was_active = bool(rows.values_list("is_active", flat=True).first())
+    if role is not None and not (was_active if is_active is None else is_active):
         raise MemberRemoved(MEMBER_REMOVED)
-    member.role = role
-    member.save(update_fields=["role"])
+    changed = []
+    if role is not None:
+        member.role = role
+        changed.append("role")
+    if is_active is not None:
+        member.is_active = is_active
+        changed.append("is_active")
+    member.save(update_fields=changed)
+    if was_active and is_active is False:
+        user_tokens_revoke(user=member)
     return member
 
 
-@transaction.atomic
 def member_remove(*, member: User) -> None:
-    """Take `member` off the team: deactivated (their events keep naming them) and every
-    login token revoked."""
-    member_check_leaving(member=member)
-    member.is_active = False
-    member.save(update_fields=["is_active"])
-    user_tokens_revoke(user=member)
+    """Take `member` off the team (member_update with `is_active` false)."""
+    member_update(member=member, is_active=False)
 
 
 def user_tokens_revoke(*, user: User) -> int:

@@ -38,7 +38,7 @@ from accounts.services import (
     member_add,
     member_check_leaving,
     member_remove,
-    member_set_role,
+    member_update,
     tenant_update_settings,
     user_password_set,
     username_set,
@@ -74,8 +74,9 @@ class TenantView(APIView):
 class MemberViewSet(TenantScopedMixin, viewsets.ModelViewSet):
     """The tenant's team: its users and their roles (owner, member, viewer). Everyone in
     the tenant reads it; owners add members (POST, with a username and a password),
-    change a role (PATCH `role`) and remove a member (DELETE: deactivated, logged out
-    everywhere). A tenant keeps at least one active owner. User logins only."""
+    change a role (PATCH `role`), remove a member (DELETE, or PATCH `is_active` false:
+    deactivated, logged out everywhere) and bring a removed one back (PATCH `is_active`
+    true). A tenant keeps at least one active owner. User logins only."""
 
     queryset = User.objects.all()
     serializer_class = MemberSerializer
@@ -99,13 +100,13 @@ class MemberViewSet(TenantScopedMixin, viewsets.ModelViewSet):
         return Response(MemberSerializer(member).data, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer):
-        role = serializer.validated_data.get("role", serializer.instance.role)
         try:
-            member_set_role(member=serializer.instance, role=role)
+            member_update(member=serializer.instance, **serializer.validated_data)
         except MemberRemoved as exc:
             raise serializers.ValidationError({"detail": str(exc)}) from None
-        except TeamError as exc:
-            raise serializers.ValidationError({"role": [str(exc)]}) from None
+        except TeamError as exc:  # the last active owner's demotion or removal
+            field = "is_active" if serializer.validated_data.get("is_active") is False else "role"
+            raise serializers.ValidationError({field: [str(exc)]}) from None
 
     @extend_schema(responses={204: OpenApiResponse(description="Removed from the team")})
     def destroy(self, request, *args, **kwargs):

@@ -24,6 +24,7 @@ urlpatterns = [
     path("dashboard/keys/<int:pk>/revoke/", views.key_revoke, name="web-key-revoke"),
     path("dashboard/members/", views.member_create, name="web-member-create"),
     path("dashboard/members/<int:pk>/remove/", views.member_delete, name="web-member-remove"),
+    path("dashboard/members/<int:pk>/restore/", views.member_restore, name="web-member-restore"),
     path("demo/", views.demo, name="web-demo"),
     path("dashboard/query/", insights.insight_page, {"kind": "query"}, name="web-query"),
     path("dashboard/funnels/", insights.insight_page, {"kind": "funnels"}, name="web-funnels"),

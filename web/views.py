@@ -28,6 +28,7 @@ from accounts.services import (
     api_key_revoke,
     member_add,
     member_remove,
+    member_update,
 )
 from accounts.tenancy import scope_to_tenant
 from core.deadline import with_statement_deadline
@@ -248,6 +249,18 @@ def member_delete(request: HttpRequest, pk: int) -> HttpResponse:
     except TeamError as exc:
         title = "A tenant keeps at least one owner"
         return refused(request, title=title, message=str(exc), status=400)
+    return redirect(f"{reverse('web-dashboard')}#team")
+
+
+@tenant_page
+@allow("POST")
+def member_restore(request: HttpRequest, pk: int) -> HttpResponse:
+    """Bring a removed member of the tenant back, with their role and password (another
+    tenant's user is a 404); they log in again."""
+    if (refusal := owner_refusal(request)) is not None:
+        return refusal
+    members = scope_to_tenant(User.objects.all(), request.user.tenant)
+    member_update(member=get_object_or_404(members, pk=pk), is_active=True)
     return redirect(f"{reverse('web-dashboard')}#team")
 
 

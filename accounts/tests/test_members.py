@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import AuthToken, User
+from accounts.services import MEMBER_REMOVED
 from conftest import client_for
 from events.models import Event, EventLog
 
@@ -128,11 +129,76 @@ def test_a_removed_members_role_cannot_change(team, role):
     response = team["owner"].patch(f"{MEMBERS}{mia.pk}/", {"role": role}, format="json")
 
     assert response.status_code == 400
-    assert response.json() == {
-        "detail": "This member was removed from the team: their role cannot be changed."
-    }
+    assert response.json() == {"detail": MEMBER_REMOVED}
     mia.refresh_from_db()
     assert (mia.role, mia.is_active) == ("member", False)
+
+
+def test_a_removed_member_is_brought_back_and_logs_in_again(team):
+    mia = User.objects.get(username="mia")
+    old_login = team["member"]
+    assert team["owner"].delete(f"{MEMBERS}{mia.pk}/").status_code == 204
+
+    response = team["owner"].patch(f"{MEMBERS}{mia.pk}/", {"is_active": True}, format="json")
+
+    assert response.status_code == 200
+    assert (response.json()["is_active"], response.json()["role"]) == (True, "member")
+    assert old_login.get("/api/events/").status_code == 401  # the removal's logout stays
+    login = Client().post("/auth/token/login/", {"username": "mia", "password": PASSWORD})
+    assert login.status_code == 200
+    assert client_for(User.objects.get(pk=mia.pk)).get("/api/events/").status_code == 200
+
+
+def test_a_removed_member_is_brought_back_with_another_role(team):
+    mia = User.objects.get(username="mia")
+    assert team["owner"].delete(f"{MEMBERS}{mia.pk}/").status_code == 204
+
+    body = {"is_active": True, "role": "viewer"}
+    response = team["owner"].patch(f"{MEMBERS}{mia.pk}/", body, format="json")
+
+    assert response.status_code == 200
+    mia.refresh_from_db()
+    assert (mia.is_active, mia.role) == (True, "viewer")
+
+
+def test_is_active_false_removes_as_delete_does(team):
+    mia = User.objects.get(username="mia")
+
+    response = team["owner"].patch(f"{MEMBERS}{mia.pk}/", {"is_active": False}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["is_active"] is False
+    assert team["member"].get("/api/events/").status_code == 401
+    assert not AuthToken.objects.filter(user=mia).exists()
+
+
+def test_the_last_owner_cannot_remove_themselves_by_is_active(api_client, user):
+    response = api_client.patch(f"{MEMBERS}{user.pk}/", {"is_active": False}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"is_active": ["A tenant keeps at least one active owner."]}
+    assert User.objects.get(pk=user.pk).is_active is True
+
+
+@pytest.mark.parametrize("value", ["true", 1, None])
+def test_is_active_must_be_a_json_boolean(team, value):
+    mia = User.objects.get(username="mia")
+
+    response = team["owner"].patch(f"{MEMBERS}{mia.pk}/", {"is_active": value}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["is_active"]
+    assert User.objects.get(pk=mia.pk).is_active is True
+
+
+def test_only_an_owner_brings_a_member_back(team):
+    vic = User.objects.get(username="vic")
+    assert team["owner"].delete(f"{MEMBERS}{vic.pk}/").status_code == 204
+
+    response = team["member"].patch(f"{MEMBERS}{vic.pk}/", {"is_active": True}, format="json")
+
+    assert response.status_code == 403
+    assert User.objects.get(pk=vic.pk).is_active is False
 
 
 def test_only_the_role_can_be_changed(team):
@@ -186,6 +252,10 @@ def test_another_tenants_members_are_404_and_unlisted(team, other_client):
     assert other_client.delete(f"{MEMBERS}{mia.pk}/").status_code == 404
     assert "mia" not in str(other_client.get(MEMBERS).json())
     assert User.objects.get(pk=mia.pk).role == "member"
+    assert team["owner"].delete(f"{MEMBERS}{mia.pk}/").status_code == 204
+    back = other_client.patch(f"{MEMBERS}{mia.pk}/", {"is_active": True}, format="json")
+    assert back.status_code == 404
+    assert User.objects.get(pk=mia.pk).is_active is False
 
 
 def test_api_keys_cannot_manage_the_team(key_client):
@@ -212,6 +282,10 @@ def test_an_owner_adds_and_removes_members_on_the_dashboard(user):
     assert "Add member" in page
     assert removed.status_code == 302
     assert User.objects.get(pk=nia.pk).is_active is False
+    assert "Bring nia back to the team" in browser.get("/dashboard/").content.decode()
+    restored = browser.post(f"/dashboard/members/{nia.pk}/restore/")
+    assert restored.status_code == 302
+    assert User.objects.get(pk=nia.pk).is_active is True
 
 
 def test_a_bad_member_form_is_shown_with_its_error(user):
@@ -249,6 +323,26 @@ def test_removing_another_tenants_member_on_the_dashboard_is_404(team, other_use
 
     assert browser.post(f"/dashboard/members/{mia.pk}/remove/").status_code == 404
     assert User.objects.get(pk=mia.pk).is_active is True
+
+
+def test_bringing_back_another_tenants_member_on_the_dashboard_is_404(team, other_user):
+    mia = User.objects.get(username="mia")
+    assert team["owner"].delete(f"{MEMBERS}{mia.pk}/").status_code == 204
+    browser = Client()
+    browser.force_login(other_user)
+
+    assert browser.post(f"/dashboard/members/{mia.pk}/restore/").status_code == 404
+    assert User.objects.get(pk=mia.pk).is_active is False
+
+
+def test_a_member_cannot_bring_anyone_back_on_the_dashboard(team):
+    vic = User.objects.get(username="vic")
+    assert team["owner"].delete(f"{MEMBERS}{vic.pk}/").status_code == 204
+    browser = Client()
+    browser.force_login(User.objects.get(username="mia"))
+
+    assert browser.post(f"/dashboard/members/{vic.pk}/restore/").status_code == 403
+    assert User.objects.get(pk=vic.pk).is_active is False
 
 
 def test_a_viewer_gets_no_demo_key(team, settings):
