@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
+from django.http import Http404
 from django.utils import timezone
 
 from accounts import keys
@@ -202,12 +203,15 @@ def member_update(*, member: User, role: str | None = None, is_active: bool | No
     their events keep naming them, every login token revoked) and true brings a removed
     member back (with the password they had; their logins went with the removal, so they
     log in again). TeamError for the last active owner's demotion or removal;
-    MemberRemoved for a role change of a member who stays removed. The member's row is
-    locked and read again, so a removal committed meanwhile is seen."""
+    MemberRemoved for a role change of a member who stays removed; Http404 (as for a
+    request that came after) when their account was deleted meanwhile. The member's row
+    is locked and read again, so a removal committed meanwhile is seen."""
     if is_active is False or (role is not None and role != User.Role.OWNER):
         member_check_leaving(member=member)
     rows = scope_to_tenant(User.objects.select_for_update(), member.tenant).filter(pk=member.pk)
-    was_active = bool(rows.values_list("is_active", flat=True).first())
+    was_active = rows.values_list("is_active", flat=True).first()
+    if was_active is None:
+        raise Http404("No such member.")
     if role is not None and not (was_active if is_active is None else is_active):
         raise MemberRemoved(MEMBER_REMOVED)
     changed = []

@@ -5,6 +5,7 @@ what it may do, and nothing crosses tenants."""
 import pytest
 from django.test import Client
 
+from accounts import services
 from accounts.models import AuthToken, User
 from accounts.services import MEMBER_REMOVED
 from conftest import client_for
@@ -365,3 +366,21 @@ def test_a_member_username_follows_the_sign_up_rules(api_client, anon_client, us
     assert (signup.status_code, response.status_code) == (400, 400)
     assert response.json() == {"username": signup.json()["username"]}
     assert not User.objects.filter(username=username).exists()
+
+
+def test_a_member_whose_account_was_deleted_meanwhile_is_a_404(team, monkeypatch):
+    """The account is deleted (DELETE /auth/users/me/) after the owner's request found it
+    and before the change locks it: a 404, as for a request that came after."""
+    mia = User.objects.get(username="mia")
+    check = services.member_check_leaving
+
+    def checked_then_deleted(*, member):
+        check(member=member)
+        User.objects.filter(pk=mia.pk).delete()
+
+    monkeypatch.setattr(services, "member_check_leaving", checked_then_deleted)
+
+    response = team["owner"].patch(f"{MEMBERS}{mia.pk}/", {"is_active": False}, format="json")
+
+    assert response.status_code == 404  # was a 500: the save found no row to update
+    assert response.json() == {"detail": "No such member."}
