@@ -15,6 +15,7 @@ from accounts.models import ApiKey, AuthToken, Tenant, User
 from accounts.origins import normalise_origin_pattern
 from accounts.services import MAX_ROTATION_GRACE, USERNAME_TAKEN, UsernameTaken, user_sign_up
 from core.rest import (
+    ChangedColumnsMixin,
     FixedFieldsMixin,
     JSONBooleanField,
     JSONStringField,
@@ -108,7 +109,9 @@ class LoginSerializer(StrictFieldsMixin, TokenCreateSerializer):
         self.fields["username"] = NormalisedUsernameField()  # djoser's is optional
 
 
-class ApiKeySerializer(FixedFieldsMixin, StrictFieldsMixin, serializers.ModelSerializer):
+class ApiKeySerializer(
+    FixedFieldsMixin, StrictFieldsMixin, ChangedColumnsMixin, serializers.ModelSerializer
+):
     """An API key as listed: never its secret, which only creation and rotation return.
     A write may set the name, the allowed origins and the expiry; the role only once."""
 

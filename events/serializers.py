@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from rest_framework import serializers
 
-from core.rest import CachedFieldsMixin, StrictFieldsMixin
+from core.rest import CachedFieldsMixin, ChangedColumnsMixin, StrictFieldsMixin
 from events.blocklist import ScopedAddress, normalise_ip_rule
 from events.models import (
     DISTINCT_ID_MAX_LENGTH,
@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from events.bulk import LogRow
 
 
-class EventSerializer(StrictFieldsMixin, CachedFieldsMixin, serializers.ModelSerializer):
+class EventSerializer(
+    StrictFieldsMixin, CachedFieldsMixin, ChangedColumnsMixin, serializers.ModelSerializer
+):
     """An event definition. Names are unique per tenant (checked by the database)."""
 
     class Meta:
@@ -245,7 +247,7 @@ class DeletionReceiptSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class BlockRuleSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+class BlockRuleSerializer(StrictFieldsMixin, ChangedColumnsMixin, serializers.ModelSerializer):
     """A blocklist rule. `ip` values are stored normalised (`10.1.2.3` → `10.1.2.3/32`,
     `10.1.2.3/8` → `10.0.0.0/8`); `user_agent` values match case-insensitively anywhere
     in the header. (tenant, kind, value) is unique; the view turns a repeat into a 400."""

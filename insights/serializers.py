@@ -5,7 +5,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from accounts.tenancy import TenantScopedPrimaryKeyRelatedField
-from core.rest import StrictFieldsMixin, StrictQueryMixin
+from core.rest import ChangedColumnsMixin, StrictFieldsMixin, StrictQueryMixin
 from insights.boards import PARSERS, tiles_of
 from insights.models import Dashboard, DashboardTile, Insight
 from insights.spec import QueryError, parse_date_range, parse_zone
@@ -77,7 +77,7 @@ KIND_CHARTS = {
 }
 
 
-class InsightSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+class InsightSerializer(StrictFieldsMixin, ChangedColumnsMixin, serializers.ModelSerializer):
     """A saved query, funnel or retention table: `definition` is what its route takes
     (checked as the route checks it: a bad part is a 400 naming
     `definition.<path>`); `chart` one the kind can be drawn as (default: lines for a
@@ -129,7 +129,7 @@ def _default_chart(kind: str, parsed) -> str:
     return KIND_CHARTS[kind][0]
 
 
-class DashboardSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+class DashboardSerializer(StrictFieldsMixin, ChangedColumnsMixin, serializers.ModelSerializer):
     """Ordered tiles of the tenant's insights (`insights`: their ids, in order), read over
     `date_range` and `tz` when set (else each insight's own). `share_url`: the read-only
     link, when shared (POST …/share to share, DELETE to revoke)."""
@@ -222,7 +222,7 @@ def _set_tiles(dashboard: Dashboard, insights: list[Insight]) -> None:
     )
 
 
-class AnnotationSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+class AnnotationSerializer(StrictFieldsMixin, ChangedColumnsMixin, serializers.ModelSerializer):
     """A dated note (`at`: an ISO 8601 datetime, naive means UTC) shown as a marker on
     every time chart of the tenant whose range holds it."""
 

@@ -5,7 +5,7 @@ import re
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from core.rest import StrictFieldsMixin, StrictQueryMixin
+from core.rest import ChangedColumnsMixin, StrictFieldsMixin, StrictQueryMixin
 from people.models import Person, validate_phone
 
 # Separators people type in phone numbers; dropped before validation ("+1 (555) 010-9999").
@@ -43,7 +43,7 @@ class PhoneField(serializers.CharField):
         return value
 
 
-class PersonSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+class PersonSerializer(StrictFieldsMixin, ChangedColumnsMixin, serializers.ModelSerializer):
     """A person's profile. `distinct_id` is generated when not given and cannot change
     afterwards (events name the person by it). Uniqueness of distinct_id and email per
     tenant is checked by the database; the view turns a refusal into a 400."""
