@@ -20,10 +20,11 @@ from accounts.services import (
     tenant_set_active,
     user_tokens_revoke,
 )
+from core.admin_changes import ChangedFieldsAdmin
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(ChangedFieldsAdmin):
     """Tenants are blocked and unblocked by the actions, through the service the platform
     admin API uses (staff cannot block their own tenant), never by editing the flag."""
 
@@ -92,7 +93,7 @@ class UserAdminForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ChangedFieldsAdmin, DjangoUserAdmin):
     """A tenant keeps at least one active owner: the change form and deletion refuse to
     remove its last one, as the API does."""
 
@@ -169,7 +170,7 @@ class ApiKeyAdminForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ChangedFieldsAdmin):
     """Keys are created here like through the API: the secret is shown once, in a message.
     A key's tenant and role are fixed once it exists, as in the API."""
 

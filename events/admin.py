@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.tenancy import scope_to_tenant
+from core.admin_changes import ChangedFieldsAdmin
 from events.blocklist import rules_changed
 from events.models import BlockRule, DeletionReceipt, Event, EventLog, HourlyCount, IngestionCount
 from events.services import event_delete
@@ -39,7 +40,7 @@ class EventAdminForm(forms.ModelForm):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ChangedFieldsAdmin):
     """An event stays in its tenant (its logs and rollup rows are stamped with it), and
     is deleted as `DELETE /api/events/<id>` deletes it: through events.services.event_delete,
     so its logs go with their share of the rollup and leave a receipt."""

@@ -5,6 +5,7 @@ from django.contrib import admin
 
 from accounts.models import Tenant
 from accounts.tenancy import scope_to_tenants
+from core.admin_changes import ChangedFieldsAdmin
 from people.models import Person
 from people.serializers import PROFILE_FIELDS
 
@@ -38,7 +39,7 @@ class PersonAdminForm(forms.ModelForm):
 
 
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
+class PersonAdmin(ChangedFieldsAdmin):
     """People live in the pii database; the router sends these queries there."""
 
     form = PersonAdminForm

@@ -2,10 +2,12 @@
 key's origins validated and normalised, its tenant and role fixed."""
 
 import pytest
+from django.contrib.admin import ModelAdmin
+from django.db.models import F
 from rest_framework.test import APIClient
 
-from accounts.models import ApiKey, User
-from accounts.services import api_key_create
+from accounts.models import ApiKey, Tenant, User
+from accounts.services import api_key_create, api_key_revoke
 from accounts.tests.factories import UserFactory
 
 # admin_client (pytest-django): logged in as a superuser, of a tenant of their own.
@@ -270,3 +272,55 @@ def test_the_change_form_names_the_real_minimum(admin_client, tenant, field, val
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors[field]
     assert errors == ["Ensure this value is greater than or equal to 1."]
+
+
+@pytest.fixture
+def changed_once_read(monkeypatch):
+    """`changed_once_read(change)`: the change form's object is read as the request finds
+    it, then `change(obj)` is committed by 'another request' before the form saves."""
+
+    def arrange(change) -> None:
+        get_object = ModelAdmin.get_object
+
+        def read_then_changed(admin, request, object_id, from_field=None):
+            found = get_object(admin, request, object_id, from_field)
+            if request.method == "POST":
+                change(found)
+            return found
+
+        monkeypatch.setattr(ModelAdmin, "get_object", read_then_changed)
+
+    return arrange
+
+
+def test_renaming_a_tenant_keeps_what_changed_meanwhile(admin_client, tenant, changed_once_read):
+    """A block, or a credential's revocation (the cache version every process checks),
+    committed while the form saved: the whole-row save put both back."""
+    changed_once_read(
+        lambda found: Tenant.objects.filter(pk=found.pk).update(
+            is_active=False, cache_version=F("cache_version") + 1
+        )
+    )
+    version = Tenant.objects.get(pk=tenant.pk).cache_version
+    form = {"name": "Renamed", "slug": tenant.slug, "timezone": "UTC", "session_minutes": 30}
+
+    response = admin_client.post(f"{TENANTS}{tenant.pk}/change/", form)
+
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    assert (tenant.name, tenant.is_active) == ("Renamed", False)
+    assert tenant.cache_version == version + 1
+
+
+def test_renaming_a_key_keeps_its_revocation_made_meanwhile(
+    admin_client, tenant, changed_once_read
+):
+    key, _ = api_key_create(tenant=tenant, name="shop", role="ingest")
+    changed_once_read(lambda found: api_key_revoke(key=ApiKey.objects.get(pk=found.pk)))
+
+    response = admin_client.post(f"{KEYS}{key.pk}/change/", {"name": "storefront"})
+
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.name == "storefront"
+    assert key.revoked_at is not None
