@@ -144,6 +144,8 @@ class ApiKeySerializer(
             "revoked_at",
             "replaced_by",
         ]
+        # What the browsable API's form starts from (DRF's `null` was refused when sent).
+        extra_kwargs = {"allowed_origins": {"initial": list}}
 
     def get_display(self, key: ApiKey) -> str:
         return f"et_{key.prefix}_…"

@@ -44,6 +44,7 @@ from accounts.services import (
     username_set,
 )
 from accounts.tenancy import TenantScopedMixin, request_tenant
+from core.rest import PostFormMixin
 
 
 class TenantView(APIView):
@@ -71,7 +72,7 @@ class TenantView(APIView):
         return Response(TenantSerializer(tenant).data)
 
 
-class MemberViewSet(TenantScopedMixin, viewsets.ModelViewSet):
+class MemberViewSet(PostFormMixin, TenantScopedMixin, viewsets.ModelViewSet):
     """The tenant's team: its users and their roles (owner, member, viewer). Everyone in
     the tenant reads it; owners add members (POST, with a username and a password),
     change a role (PATCH `role`), remove a member (DELETE, or PATCH `is_active` false:
@@ -80,6 +81,7 @@ class MemberViewSet(TenantScopedMixin, viewsets.ModelViewSet):
 
     queryset = User.objects.all()
     serializer_class = MemberSerializer
+    post_serializer_class = MemberCreateSerializer
     user_roles = OWNER_WRITES
     search_fields = ["username", "email"]
     ordering_fields = ["id", "username", "date_joined"]
@@ -145,6 +147,10 @@ class AccountViewSet(UserViewSet):
     account (400, as for DELETE /api/members/<id>)."""
 
     lookup_value_regex = r"[0-9]+"  # so /auth/users/reset_password/ is no user's id
+    # The list: yourself, or every user for staff (djoser's HIDE_USERS), in a stable order.
+    search_fields = ["username", "email"]
+    ordering_fields = ["id", "username", "date_joined"]
+    ordering = ["id"]
 
     # djoser's routes that work by email are not routed (a router lists only callable
     # actions): this service sends none, and they answered 500 for a known address and
@@ -155,6 +161,13 @@ class AccountViewSet(UserViewSet):
     reset_password_confirm = None
     reset_username = None
     reset_username_confirm = None
+
+    def get_object(self):
+        # OPTIONS /auth/users/me/: DRF's metadata looks up the object a PUT would change
+        # by the URL's id, which `me` has not got (an AssertionError, a 500).
+        if (self.lookup_url_kwarg or self.lookup_field) not in self.kwargs:
+            return self.get_instance()
+        return super().get_object()
 
     # djoser's set_password and set_username save the whole user row, read when the
     # request was authenticated: a member removed meanwhile (is_active false) came back

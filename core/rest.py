@@ -20,7 +20,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.utils import model_meta
+from rest_framework.utils import html, model_meta
 
 from core import jsonbody
 
@@ -132,6 +132,21 @@ class StrictFieldsMixin:
                     {name: [self._UNKNOWN] for name in sorted(unknown)}
                 )
         return super().to_internal_value(data)
+
+
+class PostFormMixin:
+    """View mixin for a POST that takes other fields than its answer shows: the browsable
+    API builds its POST form from get_serializer_class(), which then gives
+    `post_serializer_class` (a member's password, an import's files; the form showed only
+    what the answer has). The view answers with its own serializer_class explicitly."""
+
+    post_serializer_class: type[serializers.Serializer] | None = None
+
+    def get_serializer_class(self):
+        request = getattr(self, "request", None)
+        if request is not None and request.method == "POST" and self.post_serializer_class:
+            return self.post_serializer_class
+        return super().get_serializer_class()
 
 
 class ChangedColumnsMixin:
@@ -280,14 +295,18 @@ class WholeNumberField(serializers.IntegerField):
 
 
 class JSONBooleanField(serializers.BooleanField):
-    """A boolean sent as JSON true or false: DRF would also read "yes", "off", 1 and "0"."""
+    """A boolean sent as JSON true or false: DRF would also read "yes", "off", 1 and "0".
+    A form (the browsable API's, or any form-encoded body) has only text: there, DRF's
+    reading of "true" and "false" (and "on", "1", …) holds."""
 
     default_error_messages = {"invalid": "Must be true or false."}
 
     def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, str) and html.is_html_input(getattr(self.root, "initial_data", None)):
+            return super().to_internal_value(data)
+        self.fail("invalid")
 
 
 class JSONStringField(serializers.CharField):

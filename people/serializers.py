@@ -54,7 +54,11 @@ class PersonSerializer(StrictFieldsMixin, ChangedColumnsMixin, serializers.Model
         model = Person
         fields = [*PROFILE_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
-        extra_kwargs = {"distinct_id": {"required": False, "trim_whitespace": False}}
+        extra_kwargs = {
+            "distinct_id": {"required": False, "trim_whitespace": False},
+            # What the browsable API's form starts from (DRF's `null` was refused when sent).
+            "properties": {"initial": dict},
+        }
         validators = []
 
     def validate_distinct_id(self, value: str) -> str:

@@ -34,4 +34,5 @@ class WebImportUploadSerializer(serializers.Serializer):
         child=serializers.FileField(allow_empty_file=False),
         allow_empty=False,
         max_length=MAX_FILES,
+        style={"template": "rest_framework/fields/files.html"},  # the browsable API's form
     )

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
 from core.middleware import body_size_problem
-from core.rest import LengthRequired, PayloadTooLarge
+from core.rest import LengthRequired, PayloadTooLarge, PostFormMixin
 from webimports.importer import ImportBusy, run_import
 from webimports.limits import ImportTooLarge, Limits
 from webimports.models import ImportedDay, WebImport
@@ -29,6 +29,7 @@ class Busy(APIException):
 
 
 class WebImportViewSet(
+    PostFormMixin,
     TenantScopedMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -44,6 +45,7 @@ class WebImportViewSet(
 
     queryset = WebImport.objects.all()
     serializer_class = WebImportSerializer
+    post_serializer_class = WebImportUploadSerializer
     api_key_roles = READ_OR_ADMIN_WRITES
     ordering_fields = ["id", "created_at", "start_date", "end_date"]
     ordering = ["-id"]
@@ -93,7 +95,8 @@ class WebImportViewSet(
             raise ValidationError({"files": [str(exc)]}) from None
         except ImportBusy:
             raise Busy() from None
-        return Response(self.get_serializer(receipt).data, status=status.HTTP_201_CREATED)
+        receipt_data = WebImportSerializer(receipt, context=self.get_serializer_context()).data
+        return Response(receipt_data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance: WebImport) -> None:
         with transaction.atomic():

@@ -146,3 +146,27 @@ def test_set_username_refuses_an_unknown_field(user):
     assert response.json() == {"is_staff": ["Unknown field."]}
     user.refresh_from_db()
     assert user.username != "ann"
+
+
+@pytest.mark.parametrize("path", ["/auth/users/me/", "/auth/users/"])
+def test_options_on_the_account_routes_describe_them(api_client, path):
+    response = api_client.options(path)
+
+    assert response.status_code == 200  # /me/ was a 500: DRF looked the user up by id
+    assert response.json()["name"]
+
+
+def test_staff_search_and_page_through_the_users_in_a_stable_order(admin_client, user, other_user):
+    staff = admin_client
+
+    everyone = staff.get("/auth/users/?limit=100").json()
+    found = staff.get(f"/auth/users/?search={other_user.username}").json()
+
+    ids = [row["id"] for row in everyone]
+    assert ids == sorted(ids)
+    assert {user.pk, other_user.pk} <= set(ids)
+    assert [row["username"] for row in found] == [other_user.username]
+
+
+def test_a_users_list_is_only_themselves(api_client, user, other_user):
+    assert [row["id"] for row in api_client.get("/auth/users/").json()] == [user.pk]

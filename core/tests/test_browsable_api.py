@@ -2,6 +2,7 @@
 that lists every route group."""
 
 import json
+from urllib.parse import urlencode
 
 import pytest
 
@@ -100,3 +101,56 @@ def test_the_root_describes_itself(api_client):
 
     assert "The default basic root view for DefaultRouter" not in page
     assert "Every route group of the API" in page
+
+
+# --- its forms, as rendered and as sent ---------------------------------------------
+
+
+def _form(data: dict) -> dict:
+    """A form-encoded body, as the browsable API's HTML form sends it."""
+    return {"data": urlencode(data), "content_type": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize(
+    ("path", "inputs"),
+    [
+        ("/api/members/", ['name="username"', 'name="password"']),  # the form had only role
+        ("/api/imports/", ['name="files" type="file" multiple', 'name="source"']),  # none
+    ],
+)
+def test_a_post_form_has_the_fields_a_post_takes(api_client, path, inputs):
+    page = _html(api_client, path)
+
+    assert all(field in page for field in inputs)
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "starts_as", "sent"),
+    [
+        ("/api/keys/", "allowed_origins", "[]", {"name": "shop", "role": "ingest"}),
+        pytest.param(
+            "/api/people/", "properties", "{}", {"email": "ann@shop.example"}, marks=pytest.mark.pii
+        ),
+    ],
+)
+def test_a_json_field_of_a_form_starts_as_what_it_accepts(api_client, path, field, starts_as, sent):
+    page = _html(api_client, path)
+    created = api_client.post(path, **_form({**sent, field: starts_as}))
+
+    assert f">{starts_as}</textarea>" in page  # it was null, which the API refuses
+    assert created.status_code == 201
+
+
+@pytest.mark.parametrize("value", [False, True])
+def test_a_form_encoded_boolean_is_read(api_client, value):
+    sent = api_client.patch("/api/tenant/", **_form({"auto_create_events": str(value).lower()}))
+
+    assert sent.status_code == 200
+    assert sent.json()["auto_create_events"] is value
+
+
+def test_a_json_boolean_is_still_only_true_or_false(api_client):
+    sent = api_client.patch("/api/tenant/", {"auto_create_events": "false"}, format="json")
+
+    assert sent.status_code == 400
+    assert sent.json() == {"auto_create_events": ["Must be true or false."]}
