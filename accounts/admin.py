@@ -61,14 +61,25 @@ class TenantAdmin(ChangedFieldsAdmin):
     def unblock(self, request, queryset):
         self._set_active(request, queryset, active=True)
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        """Tenants are blocked, never deleted here: their users are protected, and their
+        logs and counters go only through deletions with receipts (the page could never
+        succeed, and "Delete selected" was an action that always failed)."""
+        return False
+
     def _set_active(self, request, queryset, *, active: bool) -> None:
         """All the selected tenants, or none (with the refusal shown)."""
         try:
             with transaction.atomic():
-                for tenant in queryset:
+                tenants = [
                     tenant_set_active(tenant=tenant, active=active, by=request.user)
+                    for tenant in queryset
+                ]
         except BlockRefused as exc:
             self.message_user(request, str(exc), messages.ERROR)
+            return
+        names = ", ".join(tenant.name for tenant in tenants)
+        self.message_user(request, f"{'Unblocked' if active else 'Blocked'}: {names}.")
 
 
 class UserAdminForm(UserChangeForm):

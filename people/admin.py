@@ -7,7 +7,7 @@ from accounts.models import Tenant
 from accounts.tenancy import scope_to_tenants
 from core.admin_changes import ChangedFieldsAdmin
 from people.models import Person
-from people.serializers import PROFILE_FIELDS
+from people.serializers import PROFILE_FIELDS, PROPERTIES_NOT_AN_OBJECT, distinct_id_problem
 
 
 class PersonAdminForm(forms.ModelForm):
@@ -17,6 +17,18 @@ class PersonAdminForm(forms.ModelForm):
     class Meta:
         model = Person
         fields = ["tenant_id", *PROFILE_FIELDS]
+
+    def clean_properties(self) -> dict:
+        properties = self.cleaned_data["properties"]
+        if not isinstance(properties, dict):  # null reached the NOT NULL column: a 500
+            raise forms.ValidationError(PROPERTIES_NOT_AN_OBJECT)
+        return properties
+
+    def clean_distinct_id(self) -> str:
+        distinct_id = self.cleaned_data["distinct_id"]
+        if (problem := distinct_id_problem(distinct_id)) is not None:
+            raise forms.ValidationError(problem)
+        return distinct_id
 
     def clean_tenant_id(self) -> int:
         tenant_id = self.cleaned_data["tenant_id"]
@@ -50,7 +62,8 @@ class PersonAdmin(ChangedFieldsAdmin):
     readonly_fields = ["created_at", "updated_at"]
 
     def get_readonly_fields(self, request, obj=None):
-        """A person's tenant is fixed once they exist, as through the API: moving one
-        would hand their profile to another tenant."""
-        fixed = ["tenant_id"] if obj is not None else []
+        """A person's tenant and distinct_id are fixed once they exist, as through the
+        API: moving one would hand their profile to another tenant, and renaming one would
+        part it from its events (which an erasure or an export then missed)."""
+        fixed = ["tenant_id", "distinct_id"] if obj is not None else []
         return [*fixed, *super().get_readonly_fields(request, obj)]

@@ -64,16 +64,24 @@ class PersonSerializer(StrictFieldsMixin, ChangedColumnsMixin, serializers.Model
     def validate_distinct_id(self, value: str) -> str:
         if self.instance is not None and value != self.instance.distinct_id:
             raise serializers.ValidationError("Cannot be changed; create another person instead.")
-        if not value or "/" in value or any(not char.isprintable() for char in value):
-            raise serializers.ValidationError(
-                "Must be non-empty, printable, and without '/' (it is part of the URL)."
-            )
+        if (problem := distinct_id_problem(value)) is not None:
+            raise serializers.ValidationError(problem)
         return value
 
     def validate_properties(self, value):
         if not isinstance(value, dict):
-            raise serializers.ValidationError("Must be a JSON object.")
+            raise serializers.ValidationError(PROPERTIES_NOT_AN_OBJECT)
         return value
+
+
+PROPERTIES_NOT_AN_OBJECT = "Must be a JSON object."
+
+
+def distinct_id_problem(value: str) -> str | None:
+    """Why `value` cannot be a person's distinct_id (the API's and the admin's rule)."""
+    if not value or "/" in value or any(not char.isprintable() for char in value):
+        return "Must be non-empty, printable, and without '/' (it is part of the URL)."
+    return None
 
 
 class PersonDeleteQuerySerializer(StrictQueryMixin, serializers.Serializer):

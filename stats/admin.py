@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from events.admin import ReadOnlyAdmin
-from stats.models import JobState, UserActivityPeriod
+from stats.models import Annotation, JobState, UserActivityPeriod
 
 
 @admin.register(UserActivityPeriod)
@@ -18,3 +18,12 @@ class UserActivityPeriodAdmin(ReadOnlyAdmin):
 @admin.register(JobState)
 class JobStateAdmin(ReadOnlyAdmin):
     list_display = ["name", "watermark", "last_run_at", "last_success_at", "last_error"]
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(ReadOnlyAdmin):
+    list_display = ["at", "text", "tenant", "created_by"]
+    list_filter = ["tenant"]
+    list_select_related = ["tenant", "created_by"]
+    search_fields = ["text"]
+    date_hierarchy = "at"

@@ -324,3 +324,20 @@ def test_renaming_a_key_keeps_its_revocation_made_meanwhile(
     key.refresh_from_db()
     assert key.name == "storefront"
     assert key.revoked_at is not None
+
+
+def test_blocking_says_which_tenants_it_blocked(admin_client, tenant):
+    response = tenant_action(admin_client, "block", tenant)
+
+    assert [str(m) for m in response.context["messages"]] == [f"Blocked: {tenant.name}."]
+
+
+def test_tenants_are_blocked_never_deleted_in_the_admin(admin_client, tenant):
+    """Their users are protected and their logs read-only here: the page and the
+    "Delete selected" action could never succeed."""
+    page = admin_client.get(f"{TENANTS}{tenant.pk}/delete/")
+    actions = admin_client.get(TENANTS).context["action_form"].fields["action"].choices
+
+    assert page.status_code == 403
+    assert "delete_selected" not in dict(actions)
+    assert Tenant.objects.filter(pk=tenant.pk).exists()

@@ -299,6 +299,35 @@ def test_admin_lists_every_model(client):
 
 
 @pytest.mark.django_db
+def test_every_model_a_tenant_keeps_is_in_the_admin():
+    """Saved insights, dashboards, annotations and import receipts were missing."""
+    registered = {model._meta.label for model in django_admin.site._registry}
+
+    assert {
+        "insights.Insight",
+        "insights.Dashboard",
+        "stats.Annotation",
+        "webimports.WebImport",
+    } <= registered
+
+
+@pytest.mark.django_db
+def test_a_shared_dashboards_link_is_not_shown_in_the_admin(client, api_client):
+    admin = User.objects.create_superuser("root", "root@example.com", "pw-123456")
+    board = api_client.post("/api/dashboards/", {"name": "Sales"}, format="json").json()
+    link = api_client.post(f"/api/dashboards/{board['id']}/share/").json()["share_url"]
+    client.force_login(admin)
+
+    listed = client.get("/admin/insights/dashboard/").content.decode()
+    page = client.get(f"/admin/insights/dashboard/{board['id']}/change/").content.decode()
+
+    token = link.rstrip("/").rsplit("/", 1)[1]
+    assert "Sales" in listed
+    assert token not in listed
+    assert token not in page
+
+
+@pytest.mark.django_db
 def test_deleting_a_blocklist_rule_in_the_admin_reaches_every_process(client, api_client, tenant):
     admin = User.objects.create_superuser("root", "root@example.com", "pw-123456")
     rule = api_client.post("/api/blocklist/", {"kind": "ip", "value": "127.0.0.1"}).json()
