@@ -3,6 +3,7 @@ from typing import Any
 from rest_framework import serializers
 
 from core import jsonbody
+from core.rest import StrictQueryMixin
 from insights.spec import MAX_RANGE_DAYS, PRESETS, QueryError, parse_date_range, parse_filters
 from stats.serializers import DaysQuerySerializer
 
@@ -75,5 +76,7 @@ def _parsed(parse, name: str):
         raise serializers.ValidationError(f"{exc.message}{where}") from None
 
 
-class RealtimeQuerySerializer(serializers.Serializer):
+class RealtimeQuerySerializer(StrictQueryMixin, serializers.Serializer):
+    """Unknown parameters are a 400 naming them, as on every other stats route."""
+
     minutes = serializers.IntegerField(required=False, default=5, min_value=1, max_value=60)

@@ -308,6 +308,16 @@ def test_realtime_counts_the_last_minutes(api_client, tenant, other_tenant):
     assert api_client.get(f"{URL}/realtime", {"minutes": 0}).status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("query", "named"), [({"bogus": 1}, "bogus"), ({"minutes": ""}, "minutes")]
+)
+def test_realtime_names_a_parameter_it_does_not_take(api_client, query, named):
+    response = api_client.get(f"{URL}/realtime", query)
+
+    assert response.status_code == 400  # an unknown one was ignored
+    assert list(response.json()) == [named]
+
+
 def test_ratios_round_a_half_up_from_the_counts(api_client, tenant):
     """9 page views in 8 visits are 1.125 views per visit: 1.13 (Python's round of the
     float gave 1.12); one visit of 2 s among 8 lasts 0.25 s on average: 0.3, not 0.2."""
