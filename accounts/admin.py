@@ -20,7 +20,7 @@ from accounts.services import (
     tenant_set_active,
     user_tokens_revoke,
 )
-from core.admin_changes import ChangedFieldsAdmin
+from core.admin_mixins import ChangedFieldsAdmin
 
 
 @admin.register(Tenant)

@@ -3,10 +3,9 @@
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from accounts.tenancy import scope_to_tenant
-from core.admin_changes import ChangedFieldsAdmin
+from core.admin_mixins import ChangedFieldsAdmin, SequentialShardsAdmin
 from events.blocklist import rules_changed
 from events.models import BlockRule, DeletionReceipt, Event, EventLog, HourlyCount, IngestionCount
 from events.services import event_delete
@@ -40,7 +39,7 @@ class EventAdminForm(forms.ModelForm):
 
 
 @admin.register(Event)
-class EventAdmin(ChangedFieldsAdmin):
+class EventAdmin(SequentialShardsAdmin, ChangedFieldsAdmin):
     """An event stays in its tenant (its logs and rollup rows are stamped with it), and
     is deleted as `DELETE /api/events/<id>` deletes it: through events.services.event_delete,
     so its logs go with their share of the rollup and leave a receipt."""
@@ -107,7 +106,7 @@ class IngestionCountAdmin(ReadOnlyAdmin):
 
 
 @admin.register(BlockRule)
-class BlockRuleAdmin(admin.ModelAdmin):
+class BlockRuleAdmin(SequentialShardsAdmin):
     """Tenants write their rules at /api/blocklist/ (which normalises them); here they
     are listed and may be deleted, each deletion bumping the tenant's blocklist version
     so that every server process sees it."""
@@ -127,7 +126,7 @@ class BlockRuleAdmin(admin.ModelAdmin):
         self.delete_queryset(request, BlockRule.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request, queryset):
-        with transaction.atomic():
+        with self.sequential_shards():  # "Delete selected" too
             tenants = set(queryset.values_list("tenant_id", flat=True))
             queryset.delete()
             for tenant_id in tenants:

@@ -5,7 +5,7 @@ from django.contrib import admin
 
 from accounts.models import Tenant
 from accounts.tenancy import scope_to_tenants
-from core.admin_changes import ChangedFieldsAdmin
+from core.admin_mixins import ChangedFieldsAdmin
 from people.models import Person
 from people.serializers import PROFILE_FIELDS, PROPERTIES_NOT_AN_OBJECT, distinct_id_problem
 
