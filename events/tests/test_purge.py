@@ -13,7 +13,7 @@ from accounts.models import MAX_RETENTION_DAYS, Tenant
 from accounts.tests.factories import TenantFactory
 from events import services
 from events.management.commands import purge_expired
-from events.models import DeletionReceipt, EventLog
+from events.models import DeletionReceipt, Event, EventLog
 from events.services import deletion_create
 from events.tests.factories import EventFactory, EventLogFactory
 from events.tests.test_rollups import recount, rollup
@@ -67,6 +67,26 @@ def test_purge_deletes_logs_older_than_the_retention_and_keeps_the_rollup_exact(
     assert "2/4 deleted" in output
     assert "4/4 deleted" in output
     assert "4 expired log(s) deleted." in output
+
+
+def test_progress_counts_expired_logs_that_came_in_during_the_purge(kept_30_days, monkeypatch):
+    """4 expired at the start, 2 more sent (timed before the cutoff) while it ran: the
+    progress said 6/4."""
+    delete = purge_expired.expired_logs_delete
+
+    def sent_meanwhile(**kwargs):
+        event = Event.objects.get(tenant=kept_30_days, name="a")
+        for age in (200, 100):
+            EventLogFactory(event=event, timestamp=timezone.now() - dt.timedelta(days=age))
+        return delete(**kwargs)
+
+    monkeypatch.setattr(purge_expired, "expired_logs_delete", sent_meanwhile)
+
+    output = _purge("--batch-size", "2")
+
+    assert "4/4 deleted" in output
+    assert "6 (4 at the start; more came in since) deleted" in output
+    assert "6 expired log(s) deleted." in output
 
 
 def test_purge_is_idempotent(kept_30_days):

@@ -86,7 +86,9 @@ class Command(BaseCommand):
         def progress(removed: int) -> None:
             nonlocal done
             done += removed
-            self.stdout.write(f"{label}: {done}/{found} deleted")
+            # Logs timed before the cutoff may still come in while it runs.
+            later = f" ({found} at the start; more came in since)" if done > found else f"/{found}"
+            self.stdout.write(f"{label}: {done}{later} deleted")
 
         receipt = expired_logs_delete(
             tenant=tenant,
