@@ -1,5 +1,6 @@
 """/api/keys/: the tenant's API keys, managed by logged-in users only; /api/tenant/: the
-caller's tenant; /api/tokens/ and /auth/token/logout/: the user's own login tokens."""
+caller's tenant; /api/tokens/, /auth/token/login/ and /auth/token/logout/: the user's own login
+tokens."""
 
 import datetime as dt
 
@@ -7,8 +8,9 @@ from django.contrib.auth.password_validation import ValidationError as PasswordE
 from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from djoser import utils as djoser_utils
-from djoser.views import UserViewSet
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from djoser.conf import settings as djoser_settings
+from djoser.views import TokenCreateView, UserViewSet
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
@@ -202,6 +204,12 @@ class AccountViewSet(UserViewSet):
             djoser_utils.logout_user(request)
         self.perform_destroy(instance)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(post=extend_schema(responses={200: djoser_settings.SERIALIZERS.token}))
+class LoginView(TokenCreateView):
+    """`POST /auth/token/login/`: djoser's, with its answer in the schema, `{"auth_token":
+    …}` (drf-spectacular would show the request's serializer, username and password)."""
 
 
 class TokenLogoutView(APIView):

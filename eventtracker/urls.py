@@ -2,12 +2,11 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from djoser.views import TokenCreateView
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 
 from accounts.urls import auth_router
 from accounts.urls import router as accounts_router
-from accounts.views import TokenLogoutView
+from accounts.views import LoginView, TokenLogoutView
 from core import exceptions, health, metrics, openapi
 from core.routers import OptionalSlashRouter
 from events import views as events_views
@@ -77,7 +76,7 @@ urlpatterns = [
     path("auth/", include(auth_router.urls)),
     # djoser's token login (a new hashed token per login); logout revokes only the token
     # it is sent with (djoser's deletes every token of the user).
-    re_path(r"^auth/token/login/?$", TokenCreateView.as_view(), name="login"),
+    re_path(r"^auth/token/login/?$", LoginView.as_view(), name="login"),
     re_path(r"^auth/token/logout/?$", TokenLogoutView.as_view(), name="logout"),
     path("api-auth/", include("rest_framework.urls")),
     *_slash_optional("api/schema", openapi.SchemaView.as_view(), name="schema"),

@@ -170,3 +170,25 @@ def test_staff_search_and_page_through_the_users_in_a_stable_order(admin_client,
 
 def test_a_users_list_is_only_themselves(api_client, user, other_user):
     assert [row["id"] for row in api_client.get("/auth/users/").json()] == [user.pk]
+
+
+def _responses(schema: dict, path: str, method: str) -> dict:
+    return schema["paths"][path][method]["responses"]
+
+
+def test_the_schema_shows_what_login_answers(anon_client, user):
+    schema = anon_client.get("/api/schema/?format=json").json()
+
+    answer = anon_client.post(
+        "/auth/token/login/", {"username": user.username, "password": "alpine12"}, format="json"
+    )
+
+    # djoser's TokenSerializer, not the request's username and password.
+    ok = _responses(schema, "/auth/token/login/", "post")["200"]
+    ref = ok["content"]["application/json"]["schema"]["$ref"]
+    token = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert answer.status_code == 200
+    assert set(answer.json()) == set(token["properties"]) == set(token["required"])
+    logout = _responses(schema, "/auth/token/logout/", "post")
+    assert "content" not in logout["204"]
+    assert not {"200", "201"} & set(logout)
