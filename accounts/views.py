@@ -173,7 +173,9 @@ class AccountViewSet(UserViewSet):
 
     # djoser's set_password and set_username save the whole user row, read when the
     # request was authenticated: a member removed meanwhile (is_active false) came back
-    # active. These write only the changed column.
+    # active. These write only the changed column. Both answer 204 without a body (the
+    # schema would otherwise show their request serializer as a 200's).
+    @extend_schema(responses={204: None})
     @action(["post"], detail=False)
     def set_password(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -181,6 +183,7 @@ class AccountViewSet(UserViewSet):
         user_password_set(user=request.user, password=serializer.validated_data["new_password"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(responses={204: None})
     @action(["post"], detail=False)
     def set_username(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)

@@ -192,3 +192,42 @@ def test_the_schema_shows_what_login_answers(anon_client, user):
     logout = _responses(schema, "/auth/token/logout/", "post")
     assert "content" not in logout["204"]
     assert not {"200", "201"} & set(logout)
+
+
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [
+        ("set_password", {"current_password": "alpine12", "new_password": PASSWORD}),
+        ("set_username", {"current_password": "alpine12", "new_username": "renamed"}),
+    ],
+)
+def test_the_schema_shows_the_204_of_set_password_and_set_username(anon_client, user, action, body):
+    responses = _responses(
+        anon_client.get("/api/schema/?format=json").json(), f"/auth/users/{action}/", "post"
+    )
+
+    answer = client_for(user).post(f"/auth/users/{action}/", body, format="json")
+
+    assert answer.status_code == 204
+    assert answer.content == b""
+    assert "content" not in responses["204"]
+    assert not {"200", "201"} & set(responses)
+
+
+def test_the_schema_shows_what_me_answers(anon_client, user, tenant):
+    UserFactory(tenant=tenant, role="owner", username="olga")  # user is not the last owner
+    schema = anon_client.get("/api/schema/?format=json").json()
+    client = client_for(user)
+
+    changed = client.patch("/auth/users/me/", {"email": "new@shop.example"}, format="json")
+    replaced = client.put("/auth/users/me/", {"email": ""}, format="json")
+    deleted = client.delete("/auth/users/me/", {"current_password": "alpine12"}, format="json")
+
+    current_user = schema["components"]["schemas"]["CurrentUser"]
+    for method, answer in (("patch", changed), ("put", replaced)):
+        ok = _responses(schema, "/auth/users/me/", method)["200"]
+        assert ok["content"]["application/json"]["schema"]["$ref"].endswith("/CurrentUser")
+        assert answer.status_code == 200
+        assert set(answer.json()) == set(current_user["properties"])
+    assert deleted.status_code == 204
+    assert "content" not in _responses(schema, "/auth/users/me/", "delete")["204"]
