@@ -4,6 +4,8 @@ ReDoc bundle the docs page loads.
 Views document their own success shapes and specific errors; the errors that
 come from global policy (authentication, tenancy, body limits, bad input) are
 added here once, so the schema states every status code a client can receive.
+An error a view documents with a description only gets its JSON body here too
+(every error of the API is JSON: `{"field": ["message"]}` or `{"detail": "…"}`).
 """
 
 import hashlib
@@ -40,6 +42,7 @@ SCHEMAS = {
     },
 }
 BODY_METHODS = {"post", "put", "patch"}
+NO_BODY = "No response body"  # drf-spectacular's description of a response without content
 
 
 def add_error_responses(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
@@ -47,7 +50,15 @@ def add_error_responses(result: dict[str, Any], generator, request, public) -> d
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
-            for status, (description, schema) in _errors_for(path, method, operation).items():
+            errors = _errors_for(path, method, operation)
+            for status, response in responses.items():
+                if _is_error(status) and "content" not in response:
+                    default, schema = errors.get(status, ("", ERROR))
+                    description = response.get("description", "")
+                    if description in ("", NO_BODY):  # an OpenApiResponse() without one
+                        description = default
+                    response.update(_json(description, schema))
+            for status, (description, schema) in errors.items():
                 responses.setdefault(status, _json(description, schema))
             responses.setdefault("414", URI_TOO_LONG)
     return result
@@ -74,6 +85,11 @@ def _errors_for(path: str, method: str, operation: dict) -> dict[str, tuple[str,
         errors["413"] = ("Request body too large", ERROR)
         errors["415"] = ("Unsupported media type", ERROR)
     return errors
+
+
+def _is_error(status: str) -> bool:
+    """A 4xx or 5xx the app answers (not URI_TOO_LONG's, which gunicorn sends)."""
+    return status[:1] in {"4", "5"} and status != "414"
 
 
 def _json(description: str, schema: dict) -> dict[str, Any]:

@@ -41,7 +41,13 @@ class TenantAdminViewSet(
     def perform_update(self, serializer):
         tenant_update_settings(tenant=serializer.instance, changes=serializer.validated_data)
 
-    @extend_schema(request=None, responses={200: TenantOverviewSerializer, 400: OpenApiResponse()})
+    @extend_schema(
+        request=None,
+        responses={
+            200: TenantOverviewSerializer,
+            400: OpenApiResponse(description="Your own tenant: staff cannot block it"),
+        },
+    )
     @action(detail=True, methods=["post"])
     def block(self, request, *args, **kwargs):
         """Block the tenant: every API request of its users and keys answers 403."""
