@@ -275,6 +275,11 @@ class MemberSerializer(FixedFieldsMixin, StrictFieldsMixin, serializers.ModelSer
     is_active = JSONBooleanField(
         required=False, help_text="false: removed from the team (logged out everywhere)."
     )
+    # "" for a member added without one. Declared: a read-only model field loses
+    # allow_blank, and the schema said `format: email`, which "" is not.
+    email = serializers.EmailField(
+        read_only=True, allow_blank=True, max_length=254, label="Email address"
+    )
 
     class Meta:
         model = User

@@ -2,6 +2,7 @@
 changes it and removes them, through the API and the dashboard; each role is held to
 what it may do, and nothing crosses tenants."""
 
+import jsonschema
 import pytest
 from django.test import Client
 
@@ -44,6 +45,26 @@ def test_an_owner_adds_a_member_to_the_same_tenant(api_client, user, tenant):
     Event.objects.create(tenant=tenant, name="shared")
     names = [e["name"] for e in client_for(member).get("/api/events/").json()]
     assert names == ["shared"]
+
+
+def test_a_member_without_an_email_matches_the_schema(api_client, user):
+    # A member added without an email has "", which `format: email` alone refused.
+    document = api_client.get("/api/schema/?format=json").json()
+    assert _add(api_client, "mia").status_code == 201
+
+    members = api_client.get(MEMBERS).json()
+
+    mia = next(member for member in members if member["username"] == "mia")
+    assert mia["email"] == ""
+    member_schema = {"$ref": "#/components/schemas/Member", **document}
+    jsonschema.validate(mia, member_schema, format_checker=jsonschema.FormatChecker())
+    user_row = next(member for member in members if member["username"] == user.username)
+    assert user_row["email"]  # an address validates too
+    jsonschema.validate(user_row, member_schema, format_checker=jsonschema.FormatChecker())
+    with pytest.raises(jsonschema.ValidationError):  # and what is neither does not
+        jsonschema.validate(
+            {**mia, "email": "nope"}, member_schema, format_checker=jsonschema.FormatChecker()
+        )
 
 
 def test_new_users_own_their_tenant(user):
