@@ -259,7 +259,11 @@ def insight_schema(*, name: str, example: dict, answer: dict):
         responses={
             (200, "application/json"): OpenApiResponse(
                 OpenApiTypes.OBJECT,
-                description=f"The answer, with the {name} echoed back.",
+                description=(
+                    f"The answer, with the {name} echoed back. As `text/csv` or `image/png` "
+                    "(`?format=`, a `.csv` or `.png` suffix, or `Accept`): its rows, or its "
+                    "chart, with an `ETag`."
+                ),
                 examples=[OpenApiExample(name, value=answer)],
             ),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR),

@@ -395,6 +395,24 @@ def test_openapi_documents_png_answers_and_chart_parameters(api_client):
     assert not any(path.endswith(".png") or "{format}" in path for path in paths)
 
 
+@pytest.mark.django_db
+def test_openapi_names_the_suffix_routes_on_the_plain_ones(api_client):
+    # `<route>.png` and `.csv` are left out of the schema on purpose (one operation per
+    # route, not three); the plain route's answer says the suffix gives the same.
+    paths = api_client.get("/api/schema/?format=json").json()["paths"]
+
+    for url in ROUTES:
+        assert "a `.png` suffix" in paths[f"{url}/"]["get"]["responses"]["200"]["description"]
+    for url in ("/api/query/", "/api/funnels/", "/api/retention/"):
+        for method in ("get", "post"):
+            described = paths[url][method]["responses"]["200"]["description"]
+            assert "a `.csv` or `.png` suffix" in described, (method, url)
+    results = paths["/api/insights/{id}/results/"]["get"]["description"]
+    assert "(`.csv`)" in results
+    assert "(`.png`)" in results
+    assert not any(path.endswith((".png", ".csv")) for path in paths)
+
+
 def test_importing_the_stats_routes_does_not_import_matplotlib():
     code = (
         "import sys, django; django.setup(); "
