@@ -29,6 +29,7 @@ def component(name: str) -> dict[str, str]:
 ERROR = component("Error")
 FIELD_ERRORS = component("FieldErrors")
 BAD_INPUT = {"anyOf": [FIELD_ERRORS, ERROR]}
+MESSAGES = {"type": "array", "items": {"type": "string"}}
 SCHEMAS = {
     "Error": {
         "type": "object",
@@ -38,7 +39,7 @@ SCHEMAS = {
     "FieldErrors": {
         "type": "object",
         "description": "Each bad field or parameter, with its messages.",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        "additionalProperties": MESSAGES,
     },
 }
 BODY_METHODS = {"post", "put", "patch"}

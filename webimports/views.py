@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from accounts.permissions import READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin
 from core.middleware import body_size_problem
+from core.openapi import ERROR, FIELD_ERRORS, MESSAGES
 from core.rest import LengthRequired, PayloadTooLarge, PostFormMixin
 from webimports.importer import ImportBusy, run_import
 from webimports.limits import ImportTooLarge, Limits
@@ -20,6 +21,20 @@ from webimports.models import ImportedDay, WebImport
 from webimports.readers import ExportError
 from webimports.serializers import WebImportSerializer, WebImportUploadSerializer
 from webimports.uploads import uploads_of
+
+# DRF names a bad item of the `files` list by its index: {"files": {"0": ["…"]}}.
+UPLOAD_ERRORS = {
+    "anyOf": [
+        FIELD_ERRORS,
+        ERROR,
+        {
+            "type": "object",
+            "properties": {"files": {"type": "object", "additionalProperties": MESSAGES}},
+            "required": ["files"],
+            "additionalProperties": MESSAGES,
+        },
+    ]
+}
 
 
 class Busy(APIException):
@@ -66,7 +81,11 @@ class WebImportViewSet(
         request={"multipart/form-data": WebImportUploadSerializer},
         responses={
             201: WebImportSerializer,
-            400: OpenApiResponse(description="A file that is not an export of `source`"),
+            400: OpenApiResponse(
+                UPLOAD_ERRORS,
+                description="A file that is not an export of `source`, or bad fields; a part "
+                "of `files` that is not a file is named by its index",
+            ),
             409: OpenApiResponse(description="Another import of this tenant is running"),
             413: OpenApiResponse(
                 description="Over WEBIMPORT_MAX_UPLOAD_BYTES, or a limit of what an upload "

@@ -8,6 +8,7 @@ import json
 import zipfile
 from zoneinfo import ZoneInfo
 
+import jsonschema
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
@@ -481,6 +482,24 @@ def test_a_bad_upload_form_is_a_400_naming_the_field(api_client, data, field):
 
     assert response.status_code == 400
     assert field in response.json()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"source": "plausible", "files": "not a file"},  # named by its index
+        {"source": "matomo", "files": "not a file"},
+        {"source": "plausible"},
+    ],
+)
+def test_a_bad_upload_forms_answer_matches_the_schema(api_client, data):
+    document = api_client.get("/api/schema/?format=json").json()
+    declared = document["paths"][URL]["post"]["responses"]["400"]["content"]
+
+    response = api_client.post(URL, data, format="multipart")
+
+    assert response.status_code == 400
+    jsonschema.validate(response.json(), {**declared["application/json"]["schema"], **document})
 
 
 def test_a_json_body_is_refused(api_client):
