@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import psycopg
-from django.db import DatabaseError, OperationalError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, OperationalError, connection, connections
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,6 +43,28 @@ def try_lock(name: str) -> Iterator[bool]:
             yield held
         finally:
             names.discard(name)
+
+
+@contextmanager
+def waiting_lock(name: str, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """Wait for, then hold while the block runs, the lock `name` on the database `using`:
+    a session advisory lock, released by the server too if the process dies. SQLite:
+    nothing (one machine, and its writers take turns already)."""
+    database = connections[using]
+    if database.vendor != "postgresql":
+        yield
+        return
+    key = _key(name)
+    with database.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+    try:
+        yield
+    finally:
+        try:
+            with database.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        except DatabaseError:
+            database.close()  # a broken connection has released the lock already
 
 
 def lock_until_commit(name: str) -> None:

@@ -2,12 +2,14 @@
 locks in opposite orders, on PostgreSQL (whose deadlock detector picks a victim)."""
 
 import threading
+import time
 from contextlib import nullcontext
 
 import pytest
+from django.core.management import call_command
 from django.db import OperationalError, connections, transaction
 
-from core.locks import lock_until_commit, retry_deadlocks
+from core.locks import lock_until_commit, retry_deadlocks, waiting_lock
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -81,3 +83,54 @@ def test_inside_an_outer_transaction_the_deadlock_is_the_callers():
     assert sorted(str(outcome) == "done" for outcome in outcomes.values()) == [False, True]
     failed = next(o for o in outcomes.values() if o != "done")
     assert "deadlock detected" in str(failed)
+
+
+def test_a_migrate_waits_for_another_to_end():
+    """Web containers migrating as they start take turns (core/management/commands/
+    migrate.py): one waits on the lock while another migrates."""
+    holding, release = threading.Event(), threading.Event()
+    outcome: list[str] = []
+
+    def other_migrate() -> None:
+        try:
+            with waiting_lock("migrate"):
+                holding.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    def migrate() -> None:
+        try:
+            call_command("migrate", verbosity=0)
+            outcome.append("migrated")
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=other_migrate)
+    other.start()
+    assert holding.wait(timeout=30)
+    second = threading.Thread(target=migrate)
+    second.start()
+    waited = _advisory_waiters(within=30)
+    release.set()
+    other.join(timeout=30)
+    second.join(timeout=60)
+
+    assert waited == 1  # the second migrate, waiting on the first's lock
+    assert outcome == ["migrated"]
+
+
+def _advisory_waiters(*, within: float) -> int:
+    """How many sessions of this database wait for an advisory lock, once one does (or
+    after `within` seconds)."""
+    deadline = time.monotonic() + within
+    while True:
+        with connections["default"].cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+            waiting = cursor.fetchone()[0]
+        if waiting or time.monotonic() > deadline:
+            return waiting
+        time.sleep(0.05)
