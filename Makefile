@@ -113,7 +113,7 @@ format: $(VENV)/.dev-installed
 # any warning fails (security settings, and drf-spectacular's schema check).
 deploy-check: $(VENV)/.runtime-installed
 	DJANGO_DEBUG=0 DJANGO_SETTINGS_PROFILE=production DJANGO_ALLOWED_HOSTS=example.com \
-	DJANGO_SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	TRUSTED_PROXIES=127.0.0.1/32 DJANGO_SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 # Known vulnerabilities in the pinned dependencies and everything they pull in, from PyPI's
@@ -124,13 +124,16 @@ audit: $(VENV)/.dev-installed
 	$(BIN)/pip-audit --vulnerability-service pypi --progress-spinner off $(AUDIT_STRICT) \
 		-r requirements.txt -r requirements-dev.txt
 
-# Both databases: events in "default", personal data (people) in "pii".
-migrate: $(VENV)/.runtime-installed $(ENV_FILE)
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --noinput
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --database pii --noinput
+# Both databases: events in "default", personal data (people) in "pii". They run as the
+# settings say (the environment, else .env): a deployment that exports its own
+# DJANGO_SECRET_KEY gets no development .env written, and DEBUG is never switched on here.
+DEV_ENV_FILE = $(if $(DJANGO_SECRET_KEY),,$(ENV_FILE))
+migrate: $(VENV)/.runtime-installed $(DEV_ENV_FILE)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py migrate --database pii --noinput
 
 createsuperuser: migrate
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py createsuperuser
+	$(BIN)/python manage.py createsuperuser
 
 gunicorn: $(VENV)/.runtime-installed
 	$(BIN)/gunicorn -c gunicorn.conf.py

@@ -1,7 +1,7 @@
 """System checks of the core app (`manage.py check`, and every runserver and migrate)."""
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
 
 from core.rates import parse_rate
 
@@ -25,3 +25,24 @@ def rates_readable(app_configs, **kwargs) -> list[Error]:
         except ValueError as exc:
             errors.append(Error(f"{name}: {exc}", id="core.E001"))
     return errors
+
+
+@register()
+def proxies_named_in_production(app_configs, **kwargs) -> list[Warning]:
+    """The production profile is served through a TLS-terminating proxy; unless it is
+    among TRUSTED_PROXIES, every client has the proxy's address: one stranger's failed
+    logins then throttle everyone's (the per-address limit), the blocklists and rate
+    limits see one client, and a proxy on this host reaches /metrics as 127.0.0.1 (which
+    core.metrics refuses when a forwarded address came with it). Shown by every `check`
+    and `migrate`."""
+    if not settings.PRODUCTION or settings.TRUSTED_PROXIES:
+        return []
+    return [
+        Warning(
+            "DJANGO_SETTINGS_PROFILE=production, but TRUSTED_PROXIES is empty: every "
+            "client looks like the proxy in front.",
+            hint="Set TRUSTED_PROXIES to the proxy's address or network, e.g. 127.0.0.1/32 "
+            "for a proxy on this host.",
+            id="core.W001",
+        )
+    ]

@@ -46,6 +46,16 @@ def client_address(request: HttpRequest) -> IPAddress | None:
     return client
 
 
+def forwarded_by_a_stranger(request: HttpRequest) -> bool:
+    """An X-Forwarded-For that client_address did not read, its peer being no trusted
+    proxy: a proxy not listed in TRUSTED_PROXIES forwarded the request, and the peer's
+    address (127.0.0.1 for a proxy on this host) says nothing of the client's."""
+    if "HTTP_X_FORWARDED_FOR" not in request.META:
+        return False
+    peer = _address(request.META.get("REMOTE_ADDR", ""))
+    return peer is None or not _is_trusted(peer, settings.TRUSTED_PROXIES)
+
+
 def _is_trusted(address: IPAddress, trusted: list[IPNetwork]) -> bool:
     return any(address in network for network in trusted)
 

@@ -49,3 +49,14 @@ class RedactPersonPaths(logging.Filter):
         elif isinstance(record.args, dict):
             record.args = {key: _redacted(value) for key, value in record.args.items()}
         return True
+
+
+class SecurityWithoutTraceback(logging.Filter):
+    """A request Django refuses as suspicious (a Host not in ALLOWED_HOSTS, as scanners
+    asking by address send) is logged by `django.security.*` with its traceback: 14 lines
+    for each. The message names what was refused; the traceback is Django's own code."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("django.security."):
+            record.exc_info = record.exc_text = None
+        return True

@@ -23,7 +23,7 @@ from prometheus_client import (
 )
 from prometheus_client.registry import Collector
 
-from core.clients import client_address
+from core.clients import client_address, forwarded_by_a_stranger
 from core.exceptions import json_error, read_only
 
 HTTP_REQUESTS = Counter(
@@ -134,8 +134,9 @@ def _allowed(request: HttpRequest) -> bool:
     if token and scheme.lower() == "bearer" and constant_time_compare(credentials.strip(), token):
         return True
     # Through the trusted proxies, as the blocklists read it: behind a proxy on this
-    # host the socket peer is always an allowed 127.0.0.1.
+    # host the socket peer is always an allowed 127.0.0.1; through a proxy not listed,
+    # nobody is (Prometheus scrapes directly and forwards no address).
     client = client_address(request)
-    if client is None:
+    if client is None or forwarded_by_a_stranger(request):
         return False
     return any(client in network for network in settings.METRICS_ALLOWED_NETWORKS)

@@ -7,8 +7,12 @@ DJANGO_SETTINGS_PROFILE=production adds secure cookies, HSTS and the https redir
 """
 
 import ipaddress
+import logging
+import math
 import os
+import re
 import tempfile
+import warnings
 from pathlib import Path
 
 import environ
@@ -22,6 +26,8 @@ env = environ.Env()
 # Local development: `make run` writes .env once (DJANGO_DEBUG=1 and a generated secret
 # key), so commands need no exported variable. Variables set in the environment win.
 ENV_FILE = Path(os.environ.get("DJANGO_ENV_FILE") or BASE_DIR / ".env")
+if os.environ.get("DJANGO_ENV_FILE") and not ENV_FILE.is_file():  # not silently skipped
+    raise ImproperlyConfigured(f"DJANGO_ENV_FILE names no file: {str(ENV_FILE)!r}.")
 environ.Env.read_env(ENV_FILE, overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -48,6 +54,37 @@ def _seconds_setting(name: str, *, default: float) -> float:
         raise ImproperlyConfigured(
             f"{name} must be a number of seconds more than 0, e.g. {default:g}."
         ) from None
+
+
+def _number_setting(name: str, *, default: int | float, minimum: int | float) -> int | float:
+    """A number from the environment (a whole one if `default` is), at least `minimum`;
+    refused at start-up by name otherwise: int()'s bare "invalid literal" named nothing."""
+    kind = type(default)
+    text = env.str(name, default=str(default)).strip()
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value < minimum:
+        what = "a whole number" if kind is int else "a number"
+        raise ImproperlyConfigured(
+            f"{name} must be {what} of at least {minimum}, e.g. {default}; got {text!r}."
+        )
+    return value
+
+
+def _networks_setting(name: str, *, default: list[str]) -> list:
+    """Networks (addresses or CIDR ranges, comma-separated), each refused by name; host
+    bits are allowed (10.0.0.1/8 is 10.0.0.0/8) in every such setting."""
+    networks = []
+    for text in env.list(name, default=default):
+        try:
+            networks.append(ipaddress.ip_network(text.strip(), strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {text!r} is no address or network (e.g. 127.0.0.1/32 or ::1/128)."
+            ) from None
+    return networks
 
 
 ALLOWED_HOSTS = env.list(
@@ -79,8 +116,8 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=PRODUCTION)
 SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
 # One year, the policy that browsers (and the HSTS preload list) expect.
-SECURE_HSTS_SECONDS = env.int(
-    "DJANGO_SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if PRODUCTION else 0
+SECURE_HSTS_SECONDS = _number_setting(
+    "DJANGO_SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if PRODUCTION else 0, minimum=0
 )
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
     "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION
@@ -181,7 +218,7 @@ def _database(url: str, *, test_file_prefix: str = "eventtracker-test") -> dict:
         # Django's backend with a health check that polls the socket instead of sending
         # SELECT 1 before every request (core/backends/postgresql).
         config["ENGINE"] = "core.backends.postgresql"
-        config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+        config["CONN_MAX_AGE"] = _number_setting("DATABASE_CONN_MAX_AGE", default=60, minimum=0)
         config["CONN_HEALTH_CHECKS"] = True
         # Statements sent through core.sql.server_side_cursor (the ingest write, the
         # increments' appends) are prepared on their connection after this many runs:
@@ -190,7 +227,9 @@ def _database(url: str, *, test_file_prefix: str = "eventtracker-test") -> dict:
         # mode that cannot keep prepared statements (PgBouncer before 1.21).
         threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="2").strip()
         config.setdefault("OPTIONS", {})["prepare_threshold"] = (
-            int(threshold) if threshold else None
+            _number_setting("DATABASE_PREPARE_THRESHOLD", default=2, minimum=0)
+            if threshold
+            else None
         )
     return config
 
@@ -258,27 +297,38 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-# Serve static files straight from the apps when collectstatic has not run (dev, tests).
-WHITENOISE_USE_FINDERS = True
+# Collected (`collectstatic`, as the Docker image does): served from STATIC_ROOT, with
+# the gzip and Brotli copies the storage wrote beside each file. Otherwise, and always in
+# development, straight from the apps (uncompressed); finders' files would shadow the
+# collected ones, so they are not used once there are some.
+WHITENOISE_USE_FINDERS = DEBUG or not STATIC_ROOT.is_dir()
+if not STATIC_ROOT.is_dir():  # not collected: WhiteNoise would warn of it in every worker
+    warnings.filterwarnings("ignore", message=re.escape(f"No directory at: {STATIC_ROOT}"))
 WHITENOISE_AUTOREFRESH = DEBUG
 # Files served at the site's root: /favicon.ico, which browsers ask for on every page
 # that names no icon (the browsable API, the admin, the docs).
 WHITENOISE_ROOT = BASE_DIR / "core" / "root"
 
 # Bodies larger than this are refused with 413 before they are read.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = _number_setting(
+    "MAX_REQUEST_BODY_BYTES", default=1024 * 1024, minimum=1
+)
 # Imports of other products' exports (webimports): the largest upload to POST
 # /api/imports/ (larger exports go through `manage.py import_web_stats`), and the most
 # CSV a zip may unpack to.
-WEBIMPORT_MAX_UPLOAD_BYTES = env.int("WEBIMPORT_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
-WEBIMPORT_MAX_BYTES = env.int("WEBIMPORT_MAX_BYTES", default=4 * 1024 * 1024 * 1024)
+WEBIMPORT_MAX_UPLOAD_BYTES = _number_setting(
+    "WEBIMPORT_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024, minimum=1
+)
+WEBIMPORT_MAX_BYTES = _number_setting("WEBIMPORT_MAX_BYTES", default=4 * 1024**3, minimum=1)
 # What one upload may cost a worker (webimports.limits; 0 = no limit; the command has none):
 # the bytes all its files unpack to, as read; how many times its compressed size a zip's
 # member may unpack to (past 1 MiB); the lines read; the seconds spent reading them.
-WEBIMPORT_MAX_UNPACKED_BYTES = env.int("WEBIMPORT_MAX_UNPACKED_BYTES", default=256 * 1024 * 1024)
-WEBIMPORT_MAX_RATIO = env.int("WEBIMPORT_MAX_RATIO", default=100)
-WEBIMPORT_MAX_ROWS = env.int("WEBIMPORT_MAX_ROWS", default=2_000_000)
-WEBIMPORT_MAX_SECONDS = env.float("WEBIMPORT_MAX_SECONDS", default=60.0)
+WEBIMPORT_MAX_UNPACKED_BYTES = _number_setting(
+    "WEBIMPORT_MAX_UNPACKED_BYTES", default=256 * 1024 * 1024, minimum=0
+)
+WEBIMPORT_MAX_RATIO = _number_setting("WEBIMPORT_MAX_RATIO", default=100, minimum=0)
+WEBIMPORT_MAX_ROWS = _number_setting("WEBIMPORT_MAX_ROWS", default=2_000_000, minimum=0)
+WEBIMPORT_MAX_SECONDS = _number_setting("WEBIMPORT_MAX_SECONDS", default=60.0, minimum=0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -354,7 +404,7 @@ SPECTACULAR_SETTINGS = {
 
 EVENTTRACKER = {
     # How far in the future a client timestamp may lie before it is refused.
-    "MAX_FUTURE_SKEW_SECONDS": env.int("MAX_FUTURE_SKEW_SECONDS", default=3600),
+    "MAX_FUTURE_SKEW_SECONDS": _number_setting("MAX_FUTURE_SKEW_SECONDS", default=3600, minimum=0),
     # Requests per API key or user (core.ratelimit): ingestion, and everything
     # else. "600/min", "20/s", "10000/hour", "off"; each tenant may have its own.
     "INGEST_RATE": env.str("INGEST_RATE", default="6000/min"),
@@ -365,22 +415,36 @@ EVENTTRACKER = {
     "LOGIN_FAILURES_PER_ADDRESS": env.str("LOGIN_FAILURES_PER_ADDRESS", default="100/hour"),
     # Longest a stats query may run before the request answers 503 + Retry-After (0: no
     # limit), and the longest date range a stats request may cover.
-    "STATS_STATEMENT_TIMEOUT_MS": env.int("STATS_STATEMENT_TIMEOUT_MS", default=15000),
-    "STATS_MAX_RANGE_DAYS": env.int("STATS_MAX_RANGE_DAYS", default=3660),
+    "STATS_STATEMENT_TIMEOUT_MS": _number_setting(
+        "STATS_STATEMENT_TIMEOUT_MS", default=15000, minimum=0
+    ),
+    "STATS_MAX_RANGE_DAYS": _number_setting("STATS_MAX_RANGE_DAYS", default=3660, minimum=1),
     # PostgreSQL's work_mem for a stats request's queries: the hash of (group, user) pairs
     # of a month's distinct users fits instead of spilling to disk (per hash, per query).
-    "STATS_WORK_MEM": env.str("STATS_WORK_MEM", default="64MB"),
+    "STATS_WORK_MEM": env.str("STATS_WORK_MEM", default="64MB").strip(),
     # Lists count their total (X-Total-Count) at most this many rows past the page; beyond
     # that they say X-Total-Count-At-Least, so counting never costs more than the page.
-    "LIST_COUNT_CAP": env.int("LIST_COUNT_CAP", default=10_000),
+    "LIST_COUNT_CAP": _number_setting("LIST_COUNT_CAP", default=10_000, minimum=1),
     # Counter increments appended by ingestion are folded into the counter tables this
     # often: by `run_jobs`, and after an ingest by a web process that has not folded for
     # that long (events.rollups). Readers are exact either way; this bounds the backlog.
     "FOLD_INTERVAL_SECONDS": _seconds_setting("FOLD_INTERVAL_SECONDS", default=2),
 }
-# Shared rate-limit counters (and nothing else yet) live in Redis when this is set,
-# else in the database: never in one process's memory.
+# PostgreSQL's units for memory: a SET of anything else failed every stats request.
+if not re.fullmatch(r"[0-9]+ ?(kB|MB|GB|TB)?", EVENTTRACKER["STATS_WORK_MEM"]):
+    raise ImproperlyConfigured(
+        f"STATS_WORK_MEM must be a size in PostgreSQL's units, e.g. 64MB; got "
+        f"{EVENTTRACKER['STATS_WORK_MEM']!r}."
+    )
+# Shared rate-limit counters (and nothing else yet) live in Redis when this is set, else
+# in each process's memory: never in the database. Read here, without connecting: a URL
+# redis cannot read answered 500 to every request it limits.
 REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL and not re.match(r"(rediss?|unix)://", REDIS_URL):
+    raise ImproperlyConfigured(
+        f"REDIS_URL must start with redis://, rediss:// or unix://, e.g. "
+        f"redis://127.0.0.1:6379/0; got {REDIS_URL!r}."
+    )
 # Start of every key we write there: deployments sharing one Redis keep apart.
 REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="eventtracker")
 
@@ -399,32 +463,45 @@ if USER_ACTIVITY_PERIOD_HOURS < 1 or 24 % USER_ACTIVITY_PERIOD_HOURS:
 JOBS_INTERVAL_SECONDS = _seconds_setting("JOBS_INTERVAL_SECONDS", default=300)
 
 # /metrics is served to these client networks, or to `Authorization: Bearer <METRICS_TOKEN>`.
-METRICS_ALLOWED_NETWORKS = [
-    ipaddress.ip_network(network)
-    for network in env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
-]
+METRICS_ALLOWED_NETWORKS = _networks_setting(
+    "METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"]
+)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # Reverse proxies whose X-Forwarded-For is believed (the client address for blocklists
 # is the socket peer otherwise). Empty: trust no proxy.
-TRUSTED_PROXIES = [
-    ipaddress.ip_network(network, strict=False)
-    for network in env.list("TRUSTED_PROXIES", default=[])
-]
+TRUSTED_PROXIES = _networks_setting("TRUSTED_PROXIES", default=[])
 
 # Web analytics (webstats): a MaxMind-format database for the country and region of a
 # visit (GeoLite2 City or Country, DB-IP lite), and an optional newer referrer list in
 # Snowplow referer-parser's JSON form. Both are files on this machine; none is fetched.
 GEOIP_DATABASE = env.str("GEOIP_DATABASE", default="") or None
 REFERRER_DATABASE = env.str("REFERRER_DATABASE", default="") or None
+for _name, _file in (("GEOIP_DATABASE", GEOIP_DATABASE), ("REFERRER_DATABASE", REFERRER_DATABASE)):
+    if _file is not None and not Path(_file).is_file():
+        raise ImproperlyConfigured(f"{_name} names no file: {_file!r}.")
+del _name, _file
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+if not isinstance(logging.getLevelName(LOG_LEVEL), int):
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL; got {LOG_LEVEL!r}."
+    )
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    # No email or distinct_id of a people route's path in any line (core.logredact).
-    "filters": {"person_paths": {"()": "core.logredact.RedactPersonPaths"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["person_paths"]},
+    # No email or distinct_id of a people route's path in any line, and one line for a
+    # request refused as suspicious (core.logredact).
+    "filters": {
+        "person_paths": {"()": "core.logredact.RedactPersonPaths"},
+        "security_one_line": {"()": "core.logredact.SecurityWithoutTraceback"},
     },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["person_paths", "security_one_line"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }

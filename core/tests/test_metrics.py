@@ -173,6 +173,27 @@ def test_metrics_read_the_client_through_trusted_proxies(client, settings, forwa
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("forwarded_for", "status"),
+    [
+        (None, 200),  # Prometheus on this host, scraping directly
+        ("203.0.113.9", 403),  # an outsider through a proxy on this host, not listed
+        ("127.0.0.1", 403),  # the same proxy: what it forwards cannot be told apart
+    ],
+)
+def test_metrics_refuse_what_a_proxy_not_listed_forwards(client, settings, forwarded_for, status):
+    """Without TRUSTED_PROXIES, a proxy on this host reached /metrics as 127.0.0.1 for
+    anyone on the internet."""
+    settings.TRUSTED_PROXIES = []
+    settings.METRICS_TOKEN = ""
+    headers = {"HTTP_X_FORWARDED_FOR": forwarded_for} if forwarded_for else {}
+
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1", **headers)
+
+    assert response.status_code == status
+
+
+@pytest.mark.django_db
 def test_job_lag_gauges_come_from_the_jobs_state(client):
     from django.utils import timezone
 

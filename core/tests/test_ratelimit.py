@@ -3,6 +3,7 @@ RateLimit-* headers, 429 + Retry-After; counters in the process's memory (exact 
 process), or shared by every worker in Redis when REDIS_URL is set. Never a database
 write."""
 
+import ipaddress
 import threading
 import uuid
 
@@ -11,7 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
 from core import ratelimit
-from core.checks import RATE_SETTINGS, rates_readable
+from core.checks import RATE_SETTINGS, proxies_named_in_production, rates_readable
 from core.ratelimit import Rate, hit, parse_rate
 from eventtracker.tests.live_server import call, live_gunicorn, sign_up
 
@@ -232,3 +233,18 @@ def test_an_admin_keys_posts_and_reads_have_separate_counters(tenant, rates):
     assert client.post("/api/eventlogs/", {"event_name": "a"}).status_code == 201
     assert client.post("/api/eventlogs/", {"event_name": "a"}).status_code == 429
     assert client.get("/api/events/").status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("production", "proxies", "warned"),
+    [(True, [], True), (True, ["127.0.0.1/32"], False), (False, [], False)],
+)
+def test_production_without_trusted_proxies_is_warned(settings, production, proxies, warned):
+    """Behind the proxy the production profile assumes, one stranger's failed logins
+    throttled everyone: each client had the proxy's address."""
+    settings.PRODUCTION = production
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network(network) for network in proxies]
+
+    found = proxies_named_in_production(None)
+
+    assert [warning.id for warning in found] == (["core.W001"] if warned else [])

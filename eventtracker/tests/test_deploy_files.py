@@ -374,6 +374,35 @@ def test_make_migrates_both_databases_and_run_migrates_first():
     assert "migrate" in _make_rule("run")[0]
 
 
+def test_make_migrate_never_switches_debug_on_nor_writes_a_dev_env_for_a_deployment():
+    """A deployment exporting its settings got a .env with DJANGO_DEBUG=1 and a migrate
+    forced into DEBUG, which the production profile refused (and, without the profile,
+    a later gunicorn served Django's debug pages)."""
+    prerequisites, recipe = _make_rule("migrate")
+
+    assert "DJANGO_DEBUG" not in recipe
+    assert "DJANGO_DEBUG" not in _make_rule("createsuperuser")[1]
+    assert "$(DEV_ENV_FILE)" in prerequisites
+    assert "DEV_ENV_FILE = $(if $(DJANGO_SECRET_KEY),,$(ENV_FILE))" in _read("Makefile")
+
+
+def test_web_gets_longer_than_gunicorns_graceful_timeout_to_stop(compose, monkeypatch):
+    """Docker's default of 10 s killed requests under way when the service stopped."""
+    monkeypatch.delenv("GUNICORN_TIMEOUT", raising=False)
+    conf = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
+    grace = compose["services"]["web"]["stop_grace_period"]
+
+    assert grace.endswith("s")
+    assert int(grace[:-1]) > conf["graceful_timeout"]
+
+
+def test_prometheus_keeps_the_job_label_the_job_metrics_carry():
+    """Renamed exported_job, the Grafana panels grouping by job saw one line for all."""
+    scrape = yaml.safe_load(_read("deploy/prometheus/prometheus.yml"))["scrape_configs"][0]
+
+    assert scrape["honor_labels"] is True
+
+
 def test_compose_keeps_personal_data_on_its_own_server(compose):
     web = compose["services"]["web"]
     pii = compose["services"]["postgres-pii"]

@@ -365,6 +365,52 @@ def test_debug_mode_starts_without_a_secret_key():
     assert _settings_import({"DJANGO_DEBUG": "1"}).returncode == 0
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAX_REQUEST_BODY_BYTES", "1MB"),
+        ("MAX_REQUEST_BODY_BYTES", "0"),
+        ("DJANGO_SECURE_HSTS_SECONDS", "1y"),
+        ("STATS_STATEMENT_TIMEOUT_MS", "-5"),
+        ("LIST_COUNT_CAP", "0"),
+        ("MAX_FUTURE_SKEW_SECONDS", "-1"),
+        ("WEBIMPORT_MAX_SECONDS", "abc"),
+        ("WEBIMPORT_MAX_SECONDS", "nan"),
+        ("STATS_WORK_MEM", "lots"),
+        ("METRICS_ALLOWED_NETWORKS", "bad"),
+        ("TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("REDIS_URL", "127.0.0.1:6379"),
+        ("LOG_LEVEL", "bogus"),
+        ("GEOIP_DATABASE", "/nonexistent/city.mmdb"),
+        ("DJANGO_ENV_FILE", "/nonexistent/prod.env"),
+    ],
+)
+def test_a_bad_setting_is_refused_at_start_up_by_name(name, value):
+    """Each was a traceback naming nothing (int()'s "invalid literal"), a 500 on every
+    request (REDIS_URL), or accepted (a negative timeout, a missing file)."""
+    result = _settings_import({"DJANGO_DEBUG": "1", name: value})
+
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {name}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TRUSTED_PROXIES", "10.0.0.1/8"),  # host bits, as METRICS_ALLOWED_NETWORKS takes too
+        ("METRICS_ALLOWED_NETWORKS", "10.0.0.1/8, ::1"),
+        ("DATABASE_PREPARE_THRESHOLD", ""),
+        ("STATS_WORK_MEM", "128 MB"),
+        ("LOG_LEVEL", "warning"),
+        ("REDIS_URL", "rediss://cache.internal:6380/1"),
+    ],
+)
+def test_a_good_setting_starts(name, value):
+    result = _settings_import({"DJANGO_DEBUG": "1", name: value})
+
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.mark.django_db
 def test_schema_documents_global_error_answers(api_client):
     paths = api_client.get("/api/schema/?format=json").json()["paths"]
@@ -493,7 +539,9 @@ def test_commands_run_in_a_plain_shell_with_the_local_env_file(tmp_path):
 
 
 def test_without_a_secret_key_a_command_refuses_in_one_line(tmp_path):
-    result = _manage("create_api_key", "--help", env_file=tmp_path / "absent.env")
+    empty = tmp_path / "empty.env"  # not the checkout's .env, which may hold a key
+    empty.touch()
+    result = _manage("create_api_key", "--help", env_file=empty)
 
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()

@@ -29,6 +29,7 @@ PRODUCTION_ENV = {
     "DJANGO_DEBUG": "0",
     "DJANGO_SETTINGS_PROFILE": "production",
     "DJANGO_SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO",
+    "TRUSTED_PROXIES": "192.0.2.1/32",  # the proxy in front (none here: clients are direct)
 }
 HTTPS = {"X-Forwarded-Proto": "https"}
 
@@ -71,6 +72,18 @@ def test_dev_profile_does_not_redirect_to_https():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["200", "None", "None"]
+
+
+def test_deploy_check_warns_of_a_production_profile_without_trusted_proxies():
+    result = _run_python(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        **{**PRODUCTION_ENV, "TRUSTED_PROXIES": ""},
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="example.com",
+    )
+
+    assert result.returncode != 0
+    assert "core.W001" in result.stderr
 
 
 def test_production_profile_refuses_debug():
@@ -139,6 +152,19 @@ def test_production_answers_carry_the_security_headers(production_server):
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "same-origin"
     assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_a_host_not_allowed_is_one_line_of_the_log(production_server):
+    """Scanners ask by address: each such request logged Django's whole traceback."""
+    base, log_path = production_server
+
+    status, _, _ = _http(base, "GET", "/api/events/", {**HTTPS, "Host": "10.1.1.1"})
+
+    assert status == 400
+    log = _log_with(log_path, "Invalid HTTP_HOST header: '10.1.1.1'")
+    assert "Invalid HTTP_HOST header: '10.1.1.1'" in log
+    assert "DisallowedHost" not in log  # the traceback's last line names the exception
+    assert "Traceback" not in log
 
 
 # --- secrets never logged ----------------------------------------------------------------
