@@ -21,6 +21,7 @@ from core.rest import (
     JSONStringField,
     StrictFieldsMixin,
     WholeNumberField,
+    save_columns,
 )
 
 MAX_ORIGINS = 50
@@ -86,7 +87,8 @@ class CurrentUserSerializer(FixedFieldsMixin, StrictFieldsMixin, UserSerializer)
         # at the start of the request, and so undid a removal made meanwhile.
         for name, value in validated_data.items():
             setattr(instance, name, value)
-        instance.save(update_fields=list(validated_data))
+        if validated_data:
+            save_columns(instance, list(validated_data))
         return instance
 
 

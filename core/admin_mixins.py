@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from django.contrib import admin
 from django.db import router, transaction
 
+from core.rest import save_columns
 from core.sharding import sequential_shard_writes
 
 
@@ -15,10 +16,28 @@ class ChangedFieldsAdmin(admin.ModelAdmin):
     `auto_now`), as a PATCH does (core.rest.ChangedColumnsMixin). Django's whole-row save
     put back every other column as the POST had read it: a block, a key's revocation or
     a bump of the tenant's cache version (which revokes cached credentials) committed
-    meanwhile was undone by an edit of a name. A field on the form that another request
-    changed after the page was shown still differs from what the form sends, and is
-    written: the form's value wins there, as the staff member saw and sent it. Many-to-
+    meanwhile was undone by an edit of a name. What counts as changed is what differs
+    from the page as shown, not from the row when the POST came (`get_form`). Many-to-
     many fields are saved after, by save_related, as always."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            return form
+
+        class AsShown(form):
+            """Each field sends the value the page showed (a hidden `initial-` input),
+            and `changed_data` compares with that, not with the row as read when the
+            POST came: a member removed, or a key given an expiry by a rotation, after
+            the page was shown is then no change of the staff member's."""
+
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                for field in self.fields.values():
+                    field.show_hidden_initial = True
+
+        AsShown.__name__ = form.__name__
+        return AsShown
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -26,9 +45,8 @@ class ChangedFieldsAdmin(admin.ModelAdmin):
             return
         columns = {field.name for field in obj._meta.concrete_fields}
         changed = [name for name in form.changed_data if name in columns]
-        stamped = [f.name for f in obj._meta.concrete_fields if getattr(f, "auto_now", False)]
         if changed:
-            obj.save(update_fields=[*changed, *stamped])
+            save_columns(obj, changed)  # a 404 if the row was deleted meanwhile
 
 
 class SequentialShardsAdmin(admin.ModelAdmin):

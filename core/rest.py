@@ -12,6 +12,8 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.validators import ProhibitNullCharactersValidator
+from django.db import DatabaseError, models, transaction
+from django.http import Http404
 from django.utils.functional import cached_property
 from rest_framework import exceptions, serializers
 from rest_framework.filters import SearchFilter
@@ -163,9 +165,8 @@ class ChangedColumnsMixin:
         columns = [name for name in validated_data if name not in many]
         for name in columns:
             setattr(instance, name, validated_data[name])
-        stamped = [f.name for f in instance._meta.concrete_fields if getattr(f, "auto_now", False)]
         if columns:
-            instance.save(update_fields=[*columns, *stamped])
+            save_columns(instance, columns)
         for name, value in many.items():
             getattr(instance, name).set(value)
         return instance
@@ -173,6 +174,23 @@ class ChangedColumnsMixin:
 
 def _to_many(relations, name: str) -> bool:
     return name in relations and relations[name].to_many
+
+
+def save_columns(instance: models.Model, columns: list[str]) -> None:
+    """Write `columns` of `instance` (and those Django stamps, `auto_now`) and no other.
+    Http404 (a 404 on every route, as for a request that came after) when its row was
+    deleted since it was read: Django's "did not affect any rows" was a 500, and a
+    whole-row save before it put the deleted row back."""
+    stamped = [f.name for f in instance._meta.concrete_fields if getattr(f, "auto_now", False)]
+    try:
+        # A savepoint: the failed save marks its transaction for rollback, and the row is
+        # looked for after it.
+        with transaction.atomic(using=instance._state.db):
+            instance.save(update_fields=[*columns, *stamped])
+    except DatabaseError:
+        if type(instance)._base_manager.filter(pk=instance.pk).exists():
+            raise
+        raise Http404("Not found.") from None
 
 
 class SingleValuedQueryMixin:

@@ -424,14 +424,14 @@ EVENTTRACKER = {
     "STATS_WORK_MEM": env.str("STATS_WORK_MEM", default="64MB").strip(),
     # Lists count their total (X-Total-Count) at most this many rows past the page; beyond
     # that they say X-Total-Count-At-Least, so counting never costs more than the page.
-    "LIST_COUNT_CAP": _number_setting("LIST_COUNT_CAP", default=10_000, minimum=1),
+    "LIST_COUNT_CAP": _number_setting("LIST_COUNT_CAP", default=10_000, minimum=0),
     # Counter increments appended by ingestion are folded into the counter tables this
     # often: by `run_jobs`, and after an ingest by a web process that has not folded for
     # that long (events.rollups). Readers are exact either way; this bounds the backlog.
     "FOLD_INTERVAL_SECONDS": _seconds_setting("FOLD_INTERVAL_SECONDS", default=2),
 }
 # PostgreSQL's units for memory: a SET of anything else failed every stats request.
-if not re.fullmatch(r"[0-9]+ ?(kB|MB|GB|TB)?", EVENTTRACKER["STATS_WORK_MEM"]):
+if not re.fullmatch(r"[0-9]+(\.[0-9]+)? ?(B|kB|MB|GB|TB)?", EVENTTRACKER["STATS_WORK_MEM"]):
     raise ImproperlyConfigured(
         f"STATS_WORK_MEM must be a size in PostgreSQL's units, e.g. 64MB; got "
         f"{EVENTTRACKER['STATS_WORK_MEM']!r}."

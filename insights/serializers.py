@@ -5,7 +5,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from accounts.tenancy import TenantScopedPrimaryKeyRelatedField
-from core.rest import ChangedColumnsMixin, StrictFieldsMixin, StrictQueryMixin
+from core.rest import ChangedColumnsMixin, StrictFieldsMixin, StrictQueryMixin, save_columns
 from insights.boards import PARSERS, tiles_of
 from insights.models import Dashboard, DashboardTile, Insight
 from insights.spec import QueryError, parse_date_range, parse_zone
@@ -205,6 +205,8 @@ class DashboardSerializer(StrictFieldsMixin, ChangedColumnsMixin, serializers.Mo
         dashboard = super().update(dashboard, validated_data)
         if insights is not None:
             _set_tiles(dashboard, insights)
+            if not validated_data:  # only the tiles: the stamp still says when
+                save_columns(dashboard, [])
         return dashboard
 
 

@@ -1,9 +1,12 @@
 """The Django admin for tenants, users and API keys keeps the rules the API keeps: a
 key's origins validated and normalised, its tenant and role fixed."""
 
+import datetime as dt
+
 import pytest
 from django.contrib.admin import ModelAdmin
 from django.db.models import F
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey, Tenant, User
@@ -79,14 +82,16 @@ def test_a_key_past_its_expiry_can_still_be_renamed(admin_client, tenant):
     """Only the fields changed are checked, as a PATCH: an expired key keeps its expiry."""
     key, _ = api_key_create(tenant=tenant, name="old", role="read")
     ApiKey.objects.filter(pk=key.pk).update(expires_at="2020-01-01T00:00:00Z")
-    form = {
-        "name": "older",
+    shown = {
+        "name": "old",
         "allowed_origins": "[]",
         "expires_at_0": "2020-01-01",
         "expires_at_1": "00:00:00",
     }
 
-    response = admin_client.post(f"{KEYS}{key.pk}/change/", form)
+    response = admin_client.post(
+        f"{KEYS}{key.pk}/change/", shown | as_shown(shown) | {"name": "older"}
+    )
 
     assert response.status_code == 302
     key.refresh_from_db()
@@ -165,7 +170,14 @@ def user_form(user, *, active: bool = True, **changes) -> dict:
         "tenant": user.tenant_id,
         "role": user.role,
     }
-    return form | ({"is_active": "on"} if active else {}) | changes
+    shown = as_shown(form) | {"initial-is_active": str(user.is_active)}
+    return form | shown | ({"is_active": "on"} if active else {}) | changes
+
+
+def as_shown(form: dict) -> dict:
+    """The hidden `initial-` inputs of a change page that showed `form`'s values: what
+    the admin compares a POST with (core.admin_mixins.ChangedFieldsAdmin)."""
+    return {f"initial-{name}": value for name, value in form.items()}
 
 
 @pytest.mark.parametrize(
@@ -341,3 +353,46 @@ def test_tenants_are_blocked_never_deleted_in_the_admin(admin_client, tenant):
     assert page.status_code == 403
     assert "delete_selected" not in dict(actions)
     assert Tenant.objects.filter(pk=tenant.pk).exists()
+
+
+def test_a_page_shown_before_a_removal_does_not_undo_it(admin_client, tenant):
+    """The page showed the member active; the owner removed them; staff then saved an
+    email change from that page: the removal stays (it was written back as 'changed')."""
+    member = UserFactory(tenant=tenant, role="member")
+    form = user_form(member, email="new@shop.example")  # the page, as shown
+    User.objects.filter(pk=member.pk).update(is_active=False)  # the removal, meanwhile
+
+    response = admin_client.post(f"{USERS}{member.pk}/change/", form)
+
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert (member.email, member.is_active) == ("new@shop.example", False)
+
+
+def test_a_page_shown_before_a_rotation_keeps_the_old_keys_expiry(admin_client, tenant):
+    key, _ = api_key_create(tenant=tenant, name="shop", role="ingest")
+    shown = {"name": "shop", "allowed_origins": "[]", "expires_at_0": "", "expires_at_1": ""}
+    expiry = timezone.now() + dt.timedelta(hours=1)
+    ApiKey.objects.filter(pk=key.pk).update(expires_at=expiry)  # a rotation's grace
+
+    response = admin_client.post(
+        f"{KEYS}{key.pk}/change/", shown | as_shown(shown) | {"name": "storefront"}
+    )
+
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert (key.name, key.expires_at) == ("storefront", expiry)  # was set back to none
+
+
+def test_a_key_deleted_while_its_form_was_saved_is_a_404(admin_client, tenant, changed_once_read):
+    key, _ = api_key_create(tenant=tenant, name="shop", role="ingest")
+    changed_once_read(lambda found: ApiKey.objects.filter(pk=found.pk).delete())
+    shown = {"name": "shop", "allowed_origins": "[]"}
+
+    response = admin_client.post(
+        f"{KEYS}{key.pk}/change/", shown | as_shown(shown) | {"name": "storefront"}
+    )
+
+    # Was a 500 ("did not affect any rows"). (The stand-in deletion ran in the page's
+    # transaction, which the 404 rolls back: the key is still there afterwards.)
+    assert response.status_code == 404

@@ -90,3 +90,33 @@ def test_an_update_still_stamps_its_modified_time(api_client, tenant):
 
     assert response.status_code == 200
     assert Event.objects.get(pk=event.pk).modified_at > before
+
+
+def test_an_object_deleted_while_it_was_updated_is_a_404(api_client, tenant, changed_once_read):
+    """Was a 500 (Django: "did not affect any rows"); the whole-row save before that put
+    the deleted event back."""
+    event = Event.objects.create(tenant=tenant, name="signup")
+    changed_once_read(lambda pk: Event.objects.filter(pk=pk).delete())
+
+    response = api_client.patch(f"/api/events/{event.pk}/", {"description": "x"}, format="json")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_changing_only_a_dashboards_tiles_stamps_its_modified_time(api_client):
+    board = api_client.post("/api/dashboards/", {"name": "Sales"}, format="json").json()
+    insight = api_client.post(
+        "/api/insights/",
+        {"name": "Events", "kind": "query", "definition": {"metrics": ["events"]}},
+        format="json",
+    ).json()
+    before = Dashboard.objects.get(pk=board["id"]).modified_at
+
+    response = api_client.patch(
+        f"/api/dashboards/{board['id']}/", {"insights": [insight["id"]]}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["insights"] == [insight["id"]]
+    assert Dashboard.objects.get(pk=board["id"]).modified_at > before

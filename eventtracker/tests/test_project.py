@@ -372,7 +372,7 @@ def test_debug_mode_starts_without_a_secret_key():
         ("MAX_REQUEST_BODY_BYTES", "0"),
         ("DJANGO_SECURE_HSTS_SECONDS", "1y"),
         ("STATS_STATEMENT_TIMEOUT_MS", "-5"),
-        ("LIST_COUNT_CAP", "0"),
+        ("LIST_COUNT_CAP", "-1"),
         ("MAX_FUTURE_SKEW_SECONDS", "-1"),
         ("WEBIMPORT_MAX_SECONDS", "abc"),
         ("WEBIMPORT_MAX_SECONDS", "nan"),
@@ -401,6 +401,9 @@ def test_a_bad_setting_is_refused_at_start_up_by_name(name, value):
         ("METRICS_ALLOWED_NETWORKS", "10.0.0.1/8, ::1"),
         ("DATABASE_PREPARE_THRESHOLD", ""),
         ("STATS_WORK_MEM", "128 MB"),
+        ("STATS_WORK_MEM", "1.5GB"),
+        ("STATS_WORK_MEM", "1048576B"),
+        ("LIST_COUNT_CAP", "0"),  # never count past the page
         ("LOG_LEVEL", "warning"),
         ("REDIS_URL", "rediss://cache.internal:6380/1"),
     ],
