@@ -34,7 +34,9 @@ class ChangedFieldsAdmin(admin.ModelAdmin):
             def __init__(self, *args, **kwargs):
                 super().__init__(*args, **kwargs)
                 for field in self.fields.values():
-                    field.show_hidden_initial = True
+                    # A disabled field never changes, and its value is not the page's
+                    # to repeat: the user form's password hash would be, in full.
+                    field.show_hidden_initial = not field.disabled
 
         AsShown.__name__ = form.__name__
         return AsShown

@@ -396,3 +396,13 @@ def test_a_key_deleted_while_its_form_was_saved_is_a_404(admin_client, tenant, c
     # Was a 500 ("did not affect any rows"). (The stand-in deletion ran in the page's
     # transaction, which the 404 rolls back: the key is still there afterwards.)
     assert response.status_code == 404
+
+
+def test_a_users_page_never_holds_their_password_hash(admin_client, user):
+    """Each field repeats its shown value in a hidden input, but not the disabled
+    password field: that input held the whole hash."""
+    page = admin_client.get(f"{USERS}{user.pk}/change/").content.decode()
+
+    assert 'name="initial-email"' in page
+    assert 'name="initial-password"' not in page
+    assert user.password.split("$")[-1] not in page
