@@ -21,7 +21,6 @@ from core.rest import (
     JSONStringField,
     StrictFieldsMixin,
     WholeNumberField,
-    save_columns,
 )
 
 MAX_ORIGINS = 50
@@ -70,10 +69,14 @@ class SignUpSerializer(StrictFieldsMixin, UserCreateSerializer):
             raise serializers.ValidationError({"username": [str(exc)]}) from None
 
 
-class CurrentUserSerializer(FixedFieldsMixin, StrictFieldsMixin, UserSerializer):
+class CurrentUserSerializer(
+    FixedFieldsMixin, StrictFieldsMixin, ChangedColumnsMixin, UserSerializer
+):
     """`/auth/users/me/`: djoser's fields in seed 001's order (email, username, id), the
     order sign-up answers in. Only the email changes here: any other field sent is a 400,
-    not dropped with a 200."""
+    not dropped with a 200. It writes only that column (ChangedColumnsMixin, before
+    djoser's update): djoser's whole-row save put back the `is_active` read at the start
+    of the request, and so undid a removal made meanwhile."""
 
     fixed_fields_message = (
         "Cannot be changed here: only the email can (the username with set_username)."
@@ -81,15 +84,6 @@ class CurrentUserSerializer(FixedFieldsMixin, StrictFieldsMixin, UserSerializer)
 
     class Meta(UserSerializer.Meta):
         fields = ("email", "username", "id")
-
-    def update(self, instance: User, validated_data):
-        # Only the email column: djoser's whole-row save put back the `is_active` read
-        # at the start of the request, and so undid a removal made meanwhile.
-        for name, value in validated_data.items():
-            setattr(instance, name, value)
-        if validated_data:
-            save_columns(instance, list(validated_data))
-        return instance
 
 
 class NewUsernameSerializer(StrictFieldsMixin, SetUsernameSerializer):

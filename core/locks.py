@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, OperationalError, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,11 +61,7 @@ def waiting_lock(name: str, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     try:
         yield
     finally:
-        try:
-            with database.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-        except DatabaseError:
-            database.close()  # a broken connection has released the lock already
+        _advisory_unlock(key, database)
 
 
 def lock_until_commit(name: str) -> None:
@@ -121,12 +118,12 @@ def _advisory_lock(name: str) -> Iterator[bool]:
             _advisory_unlock(key)
 
 
-def _advisory_unlock(key: int) -> None:
+def _advisory_unlock(key: int, database: BaseDatabaseWrapper = connection) -> None:
     try:
-        with connection.cursor() as cursor:
+        with database.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
     except DatabaseError:
-        connection.close()  # a broken connection has released the lock already
+        database.close()  # a broken connection has released the lock already
 
 
 @contextmanager
