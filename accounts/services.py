@@ -14,6 +14,7 @@ from accounts import keys
 from accounts.models import ApiKey, Tenant, User
 from accounts.tenancy import scope_to_tenant
 from core.locks import lock_until_commit
+from core.rows import save_columns
 
 MAX_ROTATION_GRACE = dt.timedelta(days=7)
 
@@ -167,7 +168,7 @@ def username_set(*, user: User, username: str) -> User:
     `is_active` read at the start of the request, undoing a removal made meanwhile."""
     with _claiming(username):
         user.username = username
-        user.save(update_fields=["username"])
+        save_columns(user, ["username"])
     return user
 
 
@@ -176,7 +177,7 @@ def user_password_set(*, user: User, password: str) -> User:
     (accounts.signals.password_changed). Only the password column is written, as in
     username_set."""
     user.set_password(password)
-    user.save(update_fields=["password"])
+    save_columns(user, ["password"])
     return user
 
 

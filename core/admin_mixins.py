@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from django.contrib import admin
 from django.db import router, transaction
 
-from core.rest import save_columns
+from core.rows import save_columns
 from core.sharding import sequential_shard_writes
 
 

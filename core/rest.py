@@ -12,8 +12,6 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.validators import ProhibitNullCharactersValidator
-from django.db import DatabaseError, models, transaction
-from django.http import Http404
 from django.utils.functional import cached_property
 from rest_framework import exceptions, serializers
 from rest_framework.filters import SearchFilter
@@ -25,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.utils import html, model_meta
 
 from core import jsonbody
+from core.rows import save_columns
 
 MAX_PAGE_SIZE = 1000
 # Far past any list, and within the databases' 64-bit OFFSET (a larger one was a 500).
@@ -174,23 +173,6 @@ class ChangedColumnsMixin:
 
 def _to_many(relations, name: str) -> bool:
     return name in relations and relations[name].to_many
-
-
-def save_columns(instance: models.Model, columns: list[str]) -> None:
-    """Write `columns` of `instance` (and those Django stamps, `auto_now`) and no other.
-    Http404 (a 404 on every route, as for a request that came after) when its row was
-    deleted since it was read: Django's "did not affect any rows" was a 500, and a
-    whole-row save before it put the deleted row back."""
-    stamped = [f.name for f in instance._meta.concrete_fields if getattr(f, "auto_now", False)]
-    try:
-        # A savepoint: the failed save marks its transaction for rollback, and the row is
-        # looked for after it.
-        with transaction.atomic(using=instance._state.db):
-            instance.save(update_fields=[*columns, *stamped])
-    except DatabaseError:
-        if type(instance)._base_manager.filter(pk=instance.pk).exists():
-            raise
-        raise Http404("Not found.") from None
 
 
 class SingleValuedQueryMixin:

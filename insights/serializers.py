@@ -5,7 +5,8 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from accounts.tenancy import TenantScopedPrimaryKeyRelatedField
-from core.rest import ChangedColumnsMixin, StrictFieldsMixin, StrictQueryMixin, save_columns
+from core.rest import ChangedColumnsMixin, StrictFieldsMixin, StrictQueryMixin
+from core.rows import save_columns
 from insights.boards import PARSERS, tiles_of
 from insights.models import Dashboard, DashboardTile, Insight
 from insights.spec import QueryError, parse_date_range, parse_zone

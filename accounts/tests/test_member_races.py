@@ -103,19 +103,52 @@ def test_two_owners_removing_each_other_at_once_leave_one_owner_without_a_500(us
     assert owners.count() == 1
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/auth/users/set_password/", {"new_password": "another-Passphrase-43"}),
+        ("/auth/users/set_username/", {"new_username": "renamed"}),
+    ],
+)
+@pytest.mark.django_db
+def test_changing_an_account_deleted_meanwhile_is_a_404(tenant, path, body, monkeypatch):
+    """The account is deleted (by its owner, or DELETE /auth/users/me/ from another
+    session) right after the request was authenticated: a 404, as for a request that
+    came after. Writing the column found no row: Django's "did not affect any rows"."""
+    member = User.objects.create_user(
+        username="member", password=PASSWORD, tenant=tenant, role="member"
+    )
+    client = client_for(member)
+    _after_authentication(monkeypatch, lambda user: User.objects.filter(pk=user.pk).delete())
+
+    response = client.post(path, {**body, "current_password": PASSWORD}, format="json")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+    assert not User.objects.filter(username__in=["member", "renamed"]).exists()
+
+
 @pytest.fixture
 def removed_once_authenticated(monkeypatch):
     """The member is removed by their owner (committed) right after their own request
     was authenticated: the request goes on with the user row it read before."""
+    _after_authentication(
+        monkeypatch, lambda user: User.objects.filter(pk=user.pk).update(is_active=False)
+    )
+
+
+def _after_authentication(monkeypatch, change) -> None:
+    """`change(user)` runs (and commits, outside a test's transaction) right after the
+    request's token was verified: the request goes on with the user row it read."""
     authenticate = TenantTokenAuthentication.authenticate_credentials
 
-    def authenticated_then_removed(self, key):
+    def authenticated_then_changed(self, key):
         user, token = authenticate(self, key)
-        User.objects.filter(pk=user.pk).update(is_active=False)
+        change(user)
         return user, token
 
     monkeypatch.setattr(
-        TenantTokenAuthentication, "authenticate_credentials", authenticated_then_removed
+        TenantTokenAuthentication, "authenticate_credentials", authenticated_then_changed
     )
 
 
