@@ -17,6 +17,7 @@ def save_columns(instance: models.Model, columns: list[str]) -> None:
         with transaction.atomic(using=instance._state.db):
             instance.save(update_fields=[*columns, *stamped])
     except DatabaseError:
-        if type(instance)._base_manager.filter(pk=instance.pk).exists():
+        # _meta, not type(): request.user may be a lazy proxy of the row.
+        if instance._meta.model._base_manager.filter(pk=instance.pk).exists():
             raise
         raise Http404("Not found.") from None
