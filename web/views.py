@@ -14,6 +14,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, LogoutView, redirect_to_login
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -131,6 +132,12 @@ def owner_refusal(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
+def tenant_row(request: HttpRequest, model: type[models.Model], pk: int) -> models.Model:
+    """The row `pk` of `model` in the user's tenant; Http404 for another tenant's, like a
+    missing one."""
+    return get_object_or_404(scope_to_tenant(model.objects.all(), request.user.tenant), pk=pk)
+
+
 def blocked(request: HttpRequest) -> HttpResponse:
     return page(request, "web/blocked.html", {"message": TENANT_BLOCKED}, status=403)
 
@@ -213,8 +220,7 @@ def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     """Revoke one of the tenant's keys; another tenant's key is a 404, like a missing one."""
     if (refusal := owner_refusal(request)) is not None:
         return refusal
-    keys = scope_to_tenant(ApiKey.objects.all(), request.user.tenant)
-    api_key_revoke(key=get_object_or_404(keys, pk=pk))
+    api_key_revoke(key=tenant_row(request, ApiKey, pk))
     return redirect(f"{reverse('web-dashboard')}#api-keys")
 
 
@@ -243,9 +249,8 @@ def member_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Remove a member of the tenant (another tenant's user is a 404)."""
     if (refusal := owner_refusal(request)) is not None:
         return refusal
-    members = scope_to_tenant(User.objects.all(), request.user.tenant)
     try:
-        member_remove(member=get_object_or_404(members, pk=pk))
+        member_remove(member=tenant_row(request, User, pk))
     except TeamError as exc:
         title = "A tenant keeps at least one owner"
         return refused(request, title=title, message=str(exc), status=400)
@@ -259,8 +264,7 @@ def member_restore(request: HttpRequest, pk: int) -> HttpResponse:
     tenant's user is a 404); they log in again."""
     if (refusal := owner_refusal(request)) is not None:
         return refusal
-    members = scope_to_tenant(User.objects.all(), request.user.tenant)
-    member_update(member=get_object_or_404(members, pk=pk), is_active=True)
+    member_update(member=tenant_row(request, User, pk), is_active=True)
     return redirect(f"{reverse('web-dashboard')}#team")
 
 
