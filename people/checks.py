@@ -1,4 +1,5 @@
-"""System checks of the people app (`manage.py check`, and every runserver and migrate)."""
+"""System checks of the people app (`manage.py check`, every runserver and migrate, and
+the start of the WSGI app: core.checks.serve_checked)."""
 
 from pathlib import Path
 from typing import Any
@@ -6,8 +7,10 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, register
 
+from core.checks import SETTINGS
 
-@register()
+
+@register(SETTINGS)
 def pii_database_apart(app_configs, **kwargs) -> list[Error]:
     """The pii database must not be the default one: the README promises personal data
     apart from the events (access, backups, retention), and the router counts on it."""

@@ -271,29 +271,9 @@ def test_gunicorn_conf_refuses_a_bad_worker_count(monkeypatch):
 def _gunicorn(tmp_path, *app: str, path: str, **env_extra: str) -> tuple[bytes, str]:
     """(the body of GET `path`, the server's output) from gunicorn with the project's
     gunicorn.conf.py, one worker, serving `app` (none: the one the config names)."""
-    port = free_port()
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    env = {
-        **{name: value for name, value in os.environ.items() if name != "PROMETHEUS_MULTIPROC_DIR"},
-        **env_extra,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "1",
-        "DJANGO_SECRET_KEY": "test",
-        "DJANGO_DEBUG": "0",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "PII_DATABASE_URL": f"sqlite:///{tmp_path / 'pii.sqlite3'}",
-    }
-    if app:
-        env.pop("DJANGO_SETTINGS_MODULE", None)  # as the bench serves its hello
     log_path = tmp_path / "gunicorn.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            [str(gunicorn), "-c", "gunicorn.conf.py", *app],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process, port = _start_gunicorn(tmp_path, app, env_extra, log)
         try:
             body = get_until_up(
                 f"http://127.0.0.1:{port}{path}",
@@ -304,6 +284,43 @@ def _gunicorn(tmp_path, *app: str, path: str, **env_extra: str) -> tuple[bytes, 
         finally:
             stop(process)
     return body, log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def _gunicorn_refusing(tmp_path, **env_extra: str) -> tuple[int | None, str]:
+    """(the exit code, the output) of a gunicorn that is expected to stop by itself."""
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("wb") as log:
+        process, _ = _start_gunicorn(tmp_path, (), env_extra, log)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            stop(process)
+    return process.returncode, log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def _start_gunicorn(tmp_path, app, env_extra, log) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    env = {
+        **{name: value for name, value in os.environ.items() if name != "PROMETHEUS_MULTIPROC_DIR"},
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+        "DJANGO_SECRET_KEY": "test",
+        "DJANGO_DEBUG": "0",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "PII_DATABASE_URL": f"sqlite:///{tmp_path / 'pii.sqlite3'}",
+        **env_extra,
+    }
+    if app:
+        env.pop("DJANGO_SETTINGS_MODULE", None)  # as the bench serves its hello
+    process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        [str(gunicorn), "-c", "gunicorn.conf.py", *app],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    return process, port
 
 
 def _frozen(output: str) -> int:
@@ -348,6 +365,32 @@ def test_gunicorn_conf_serves_another_app_too(tmp_path):
 
     assert json.loads(body) == "hello"
     assert 0 < _frozen(output) < 100_000
+
+
+def test_gunicorn_refuses_to_serve_settings_a_check_refuses(tmp_path):
+    """`check` (so `migrate`) refuses personal data in the events' database; a server
+    started without either served on it."""
+    code, output = _gunicorn_refusing(
+        tmp_path, PII_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    )
+
+    assert code not in (0, None)
+    assert "Worker failed to boot" in output
+    assert "(people.E001) PII_DATABASE_URL names the same database as DATABASE_URL." in output
+
+
+def test_gunicorn_logs_a_checks_warning_as_it_starts(tmp_path):
+    body, output = _gunicorn(
+        tmp_path,
+        path="/health/ping",
+        DJANGO_SETTINGS_PROFILE="production",
+        DJANGO_SECRET_KEY="a-production-key-" + "x" * 60,
+        DJANGO_ALLOWED_HOSTS="events.example.com",
+        TRUSTED_PROXIES="",
+    )
+
+    assert json.loads(body) == "ping ok"
+    assert "(core.W001) DJANGO_SETTINGS_PROFILE=production, but TRUSTED_PROXIES" in output
 
 
 # --- the pii database (people) ------------------------------------------------------
