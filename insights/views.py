@@ -337,7 +337,11 @@ class InsightView(StatsView):
         except QueryError as exc:
             raise ValidationError({exc.path: [exc.message]}) from None
         if isinstance(self.request.accepted_renderer, CSVRenderer):
-            response = StreamingHttpResponse(self.csv_lines(answer), content_type="text/csv")
+            # The charset is said: text/csv alone means US-ASCII (RFC 2046), and names
+            # and property values are UTF-8.
+            response = StreamingHttpResponse(
+                self.csv_lines(answer), content_type="text/csv; charset=utf-8"
+            )
             response["Content-Disposition"] = f'attachment; filename="{self.csv_name}"'
             return response
         self.chart_interval = self.interval(parsed)

@@ -513,6 +513,21 @@ class TestFormats:
             ["previous", '{"path":"/a"}', "0"],
         ]  # December has no log: the current period's series, zeros
 
+    def test_csv_says_its_charset(self, api_client, tenant):
+        # text/csv without a charset means US-ASCII (RFC 2046): a client that follows the
+        # header reads the UTF-8 bytes of a name like "café ✓" as mojibake.
+        EventLogFactory(event=EventFactory(tenant=tenant, name="café ✓"), timestamp=at(2))
+
+        for fmt in ("?format=csv", ".csv"):
+            response = api_client.post(
+                f"/api/query{fmt}", {"breakdown": ["event"], "date_range": RANGE}, format="json"
+            )
+
+            assert response.status_code == 200
+            assert response["Content-Type"] == "text/csv; charset=utf-8"
+            body = b"".join(response.streaming_content).decode("utf-8")
+            assert body.splitlines() == ["event,events", "café ✓,1"]
+
     @pytest.mark.parametrize("breakdown", [["event", "time:day"], ["event"], []])
     def test_png(self, api_client, shop, breakdown):
         body = {"breakdown": breakdown, "date_range": RANGE}
