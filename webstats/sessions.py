@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Case, Q, QuerySet, Value, When
+from django.db.models import Case, Q, QuerySet, Sum, Value, When
 
 from core.ranges import half_open
 from core.rounding import round_half_up
@@ -54,14 +54,23 @@ MICROS = 1_000_000
 
 @dataclass
 class Visit:
+    """One visitor's events with no gap longer than the session's. A log stands for its
+    `count` page views or clicks (as in every other count of the API): each is kept once
+    with that weight, never repeated (a count reaches 2**31 - 1)."""
+
     visitor: str
     start: int  # microseconds since the epoch
     end: int
-    pages: list[str | None] = field(default_factory=list)  # the paths viewed, in order
-    viewed: list[int] = field(default_factory=list)  # when each page was viewed
+    # (path, how many views) and (when, how many views) of each page view log, in order
+    pages: list[tuple[str | None, int]] = field(default_factory=list)
+    viewed: list[tuple[int, int]] = field(default_factory=list)
     properties: dict[str, Any] | None = None  # of its first page view
     kept: bool = True  # its first page view meets the visit filters
-    clicks: list[tuple[str, str | None]] = field(default_factory=list)  # (event, url)
+    clicks: list[tuple[str, str | None, int]] = field(default_factory=list)  # (event, url, n)
+
+    @property
+    def pageviews(self) -> int:
+        return sum(count for _, count in self.pages)
 
 
 def web_stats(
@@ -90,14 +99,14 @@ def web_stats(
         _page_counts(visits), limit, ("visitors", "pageviews"), label="page", extra=extra
     )
     answer["entry_pages"] = _top(
-        _visit_counts(visits, lambda visit: visit.pages[0]),
+        _visit_counts(visits, lambda visit: visit.pages[0][0]),
         limit,
         ("visitors", "visits"),
         extra=extra,
         dimension="entry_pages",
     )
     answer["exit_pages"] = _top(
-        _visit_counts(visits, lambda visit: visit.pages[-1]),
+        _visit_counts(visits, lambda visit: visit.pages[-1][0]),
         limit,
         ("visitors", "visits"),
         extra=extra,
@@ -114,7 +123,7 @@ def web_stats(
 
 def realtime(logs: QuerySet[EventLog], *, now: dt.datetime, minutes: int) -> dict[str, int]:
     """The visitors with a page view or a page leave in the last `minutes`, and their page
-    views: two counts in the database."""
+    views (each log's `count`): two aggregates in the database."""
     recent = (
         logs.exclude(distinct_id="")
         .filter(half_open("timestamp", now - dt.timedelta(minutes=minutes), None))
@@ -123,7 +132,7 @@ def realtime(logs: QuerySet[EventLog], *, now: dt.datetime, minutes: int) -> dic
     )
     return {
         "visitors": recent.values("distinct_id").distinct().count(),
-        "pageviews": recent.filter(event__name=PAGEVIEW).count(),
+        "pageviews": recent.filter(event__name=PAGEVIEW).aggregate(n=Sum("count"))["n"] or 0,
     }
 
 
@@ -153,8 +162,8 @@ def _headline(visits: list[Visit], imported: Imported | None) -> dict[str, Any]:
     numbers = {
         "visitors": len({visit.visitor for visit in visits}),
         "visits": len(visits),
-        "pageviews": sum(len(visit.pages) for visit in visits),
-        "bounces": sum(len(visit.pages) == 1 for visit in visits),
+        "pageviews": sum(visit.pageviews for visit in visits),
+        "bounces": sum(visit.pageviews == 1 for visit in visits),
         "visit_duration": sum(visit.end - visit.start for visit in visits),  # microseconds
     }
     if imported is not None:
@@ -174,8 +183,8 @@ def _headline(visits: list[Visit], imported: Imported | None) -> dict[str, Any]:
 
 
 def sessions(views: Iterable[tuple], *, gap: int) -> list[Visit]:
-    """The visits of `views` — (visitor, instant, event, kept, path, url, properties…)
-    rows — that have a page view."""
+    """The visits of `views` — (visitor, instant, event, kept, count, path, url,
+    properties…) rows — that have a page view."""
     by_visitor: dict[str, list[tuple]] = defaultdict(list)
     for row in views:
         by_visitor[row[0]].append(row)
@@ -190,14 +199,15 @@ def sessions(views: Iterable[tuple], *, gap: int) -> list[Visit]:
                     visits.append(current)
                 current = Visit(visitor, instant, instant)
             current.end = instant
+            count = row[4]
             if row[2] == PAGEVIEW:
-                current.pages.append(row[4])
-                current.viewed.append(instant)
+                current.pages.append((row[5], count))
+                current.viewed.append((instant, count))
                 if current.properties is None:
-                    current.properties = dict(zip(COLUMNS[2:], row[6:], strict=True))
+                    current.properties = dict(zip(COLUMNS[2:], row[7:], strict=True))
                     current.kept = bool(row[3])
             elif row[2] != PAGELEAVE:
-                current.clicks.append((row[2], row[5]))
+                current.clicks.append((row[2], row[6], count))
         if current is not None and current.pages:
             visits.append(current)
     return visits
@@ -206,7 +216,7 @@ def sessions(views: Iterable[tuple], *, gap: int) -> list[Visit]:
 def web_events(
     logs: QuerySet[EventLog], window: Window, conditions: Q, visits_with: Q
 ) -> list[tuple]:
-    """(visitor, instant, event, kept, path, url, the visit properties…) of every web
+    """(visitor, instant, event, kept, count, path, url, the visit properties…) of every web
     event of the range that meets `conditions` (`kept`: it meets `visits_with`), read
     through the cursor."""
     kept = (
@@ -230,6 +240,7 @@ def web_events(
             "instant",
             "event__name",
             "kept",
+            "count",
             *(f"p{index}" for index in range(len(COLUMNS))),
         )
     )
@@ -241,9 +252,9 @@ def _page_counts(visits: list[Visit]) -> dict[Any, tuple[int, int]]:
     viewers: dict[Any, set[str]] = defaultdict(set)
     views: Counter = Counter()
     for visit in visits:
-        for page in visit.pages:
+        for page, count in visit.pages:
             viewers[page].add(visit.visitor)
-            views[page] += 1
+            views[page] += count
     return {page: (len(viewers[page]), views[page]) for page in views}
 
 
@@ -263,10 +274,10 @@ def _click_counts(visits: list[Visit], event: str) -> dict[Any, tuple[int, int]]
     visitors: dict[Any, set[str]] = defaultdict(set)
     clicks: Counter = Counter()
     for visit in visits:
-        for name, url in visit.clicks:
+        for name, url, count in visit.clicks:
             if name == event:
                 visitors[url].add(visit.visitor)
-                clicks[url] += 1
+                clicks[url] += count
     return {url: (len(visitors[url]), clicks[url]) for url in clicks}
 
 
@@ -311,10 +322,10 @@ def _timeseries(
     more_visitors: Counter = Counter()
     for visit in visits:
         started[_bucket(visit.start, interval, tz)] += 1
-        for instant in visit.viewed:
+        for instant, count in visit.viewed:
             key = _bucket(instant, interval, tz)
             visitors[key].add(visit.visitor)
-            pageviews[key] += 1
+            pageviews[key] += count
     if imported is not None and interval != "hour":
         for day, numbers in imported.days.items():
             key = key_of(dt.datetime.combine(day, dt.time.min, tzinfo=tz), interval, tz)

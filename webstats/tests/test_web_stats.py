@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.tenancy import scope_to_tenant
 from events.models import EventLog
 from events.tests.factories import EventFactory, EventLogFactory
+from events.validation import MAX_COUNT
 from insights.engine import Window
 from insights.spec import parse_filters
 from webstats.filters import web_filters
@@ -333,3 +334,48 @@ def test_ratios_round_a_half_up_from_the_counts(api_client, tenant):
     assert body["views_per_visit"] == 1.13
     assert body["bounce_rate"] == 0.875
     assert body["visit_duration"] == 0.3
+
+
+def test_a_log_counts_as_the_page_views_it_stands_for(api_client, tenant):
+    # A log's `count` is the occurrences it stands for, as /api/query and every stats
+    # route read it: a server sending {"count": 3} sent three page views, not one bounce.
+    events = {name: EventFactory(tenant=tenant, name=name) for name in ("$pageview", "$outbound")}
+    page = {"$pathname": "/", "$source": "Google"}
+    EventLogFactory(
+        event=events["$pageview"], distinct_id="v", timestamp=at(1, 10), data=page, count=3
+    )
+    url = {"url": "https://docs.example/"}
+    EventLogFactory(
+        event=events["$outbound"], distinct_id="v", timestamp=at(1, 10, 5), data=url, count=2
+    )
+    now = timezone.now()
+    EventLogFactory(event=events["$pageview"], distinct_id="w", timestamp=now, count=4)
+
+    body = get(api_client)
+    frequency = api_client.get(
+        "/api/stats/event_frequency",
+        {"event_name": "$pageview", "start_date": "2026-03-01", "end_date": "2026-03-31"},
+    ).json()
+    realtime = api_client.get(f"{URL}/realtime").json()
+
+    assert (body["visits"], body["pageviews"], frequency["total"]) == (1, 3, 3)
+    assert (body["bounce_rate"], body["views_per_visit"]) == (0.0, 3.0)
+    assert body["pages"] == [{"page": "/", "visitors": 1, "pageviews": 3}]
+    assert sum(row["pageviews"] for row in body["timeseries"]) == 3
+    assert body["outbound_links"] == [{"value": url["url"], "visitors": 1, "events": 2}]
+    assert (realtime["visitors"], realtime["pageviews"]) == (1, 4)
+
+
+def test_a_log_of_the_largest_count_is_weighed_not_repeated(api_client, tenant):
+    """A log's count reaches 2**31 - 1: it weighs its page view, never repeats it (a list
+    of two billion page views would take the worker's memory)."""
+    pageview = EventFactory(tenant=tenant, name="$pageview")
+    page = {"$pathname": "/", "$source": "Google"}
+    EventLogFactory(
+        event=pageview, distinct_id="v", timestamp=at(1, 10), data=page, count=MAX_COUNT
+    )
+
+    body = get(api_client)
+
+    assert (body["visits"], body["pageviews"], body["bounce_rate"]) == (1, MAX_COUNT, 0.0)
+    assert body["pages"] == [{"page": "/", "visitors": 1, "pageviews": MAX_COUNT}]
