@@ -56,10 +56,10 @@ def tile(request, token: str, tile: str, format: str | None = None) -> HttpRespo
     if found is None:
         return exceptions.not_found(request)
     answer, tz = tile_answer(dashboard, found.insight)
+    if "error" in answer:  # a 400 in either format, as the insight's own results route
+        return JsonResponse(answer, status=400)
     if format != "png":
         return JsonResponse(answer)
-    if "error" in answer:
-        return JsonResponse(answer, status=400)
     bounds = [
         None if bound is None else dt.datetime.fromisoformat(bound)
         for bound in answer["date_range"].values()

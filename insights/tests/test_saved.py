@@ -197,7 +197,7 @@ class TestDashboards:
         assert "out of the calendar's range" in results.json()["date_range.end"][0]
         assert page.status_code == 200
         assert "out of the calendar&#x27;s range" in page.content.decode()
-        assert data.status_code == 200
+        assert data.status_code == 400  # was a 200 carrying the error
         assert data.json()["error"].startswith("date_range.end: Is out of the calendar's range")
         assert png.status_code == 400
 
