@@ -36,7 +36,7 @@ from events.rollups import (
     hourly_counts_apply,
     pause_folds,
 )
-from events.sketches import forget_event
+from events.sketches import forget_event, lock_sketches
 from events.usersets import forget_numbers
 from events.uuid7 import uuid7
 from events.validation import (
@@ -377,9 +377,11 @@ def deletion_create(
 
     The deletions of a tenant take turns (its deletion lock, in each transaction that
     deletes logs): two of them locking overlapping logs in different orders, or one
-    holding logs of an event that another deletes, deadlocked. An API deletion (atomic,
-    outside a transaction) that PostgreSQL still aborts as a deadlock's victim is run
-    again (core.locks.retry_deadlocks)."""
+    holding logs of an event that another deletes, deadlocked. An atomic one then takes
+    the tenant's sketch lock, before any row (events.sketches: its rows may include the
+    events joined by a filter on their name). An API deletion (atomic, outside a
+    transaction) that PostgreSQL still aborts as a deadlock's victim is run again
+    (core.locks.retry_deadlocks)."""
     deletion = _Deletion(
         tenant=tenant, reason=reason, filters=filters, created_by=created_by, api_key=api_key
     )
@@ -454,6 +456,9 @@ def _deletion_create(
 
     tenant_id = deletion.tenant.pk
     with transaction.atomic() if atomic else nullcontext():
+        if atomic:  # its forget_numbers takes the sketch lock: before any row (sketches)
+            lock_until_commit(_deletions_lock(tenant_id))
+            lock_sketches(tenant_id)
         users: set[str] = set()
         event_logs_delete(
             logs=logs, chunk=chunk, on_chunk=count, lock=_deletions_lock(tenant_id), users=users
@@ -478,9 +483,10 @@ def event_delete(
     share of the rollup, in one transaction; returns the receipt that counts the logs.
 
     Its locks come in an order no other writer reverses: the tenant's deletion lock
-    (deletion_create), the folds (rollups.pause_folds), the event's row (_lock_event),
-    its logs, the tenant's sketch lock (sketches.forget_event), the rollup rows. Outside
-    a transaction, a deadlock's victim is run again all the same (core.locks)."""
+    (deletion_create), the folds (rollups.pause_folds), the tenant's sketch lock
+    (events.sketches.lock_sketches), the event's row (_lock_event), its logs, the rollup
+    rows. Outside a transaction, a deadlock's victim is run again all the same
+    (core.locks)."""
     if event.tenant_id != tenant.pk:
         raise ValueError("The event does not belong to this tenant.")
     return retry_deadlocks(
@@ -505,6 +511,7 @@ def _event_delete(
 ) -> DeletionReceipt:
     with transaction.atomic():
         _take_deletion_locks(tenant)
+        lock_sketches(tenant.pk)  # forget_numbers and forget_event need it, before any row
         _lock_event(tenant, event)
         receipt = deletion_create(
             tenant=tenant,

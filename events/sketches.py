@@ -16,6 +16,20 @@ A sketch never answers for rows it has not seen:
 Both writers take the tenant's sketch lock (a transaction-scoped advisory lock), so a
 fold cannot miss a sketch that a build is about to commit. The exact user sets
 (events.usersets) are built under the same lock and forgotten with the sketches.
+
+The order of that lock (`lock_sketches`): a fold takes it after the counter rows it
+moves, and its commit then shares (FOR KEY SHARE, the deferred key check of a new
+counter row) the row of each event whose hours it moved. A transaction that waited for
+the sketch lock while it held an event's row — a deletion of logs by event name, whose
+FOR UPDATE also locks the joined events, or of an event type — closed a cycle with such
+a fold: a deadlock on PostgreSQL, a "distributed deadlock" on Citus (the advisory lock on
+the coordinator, the rows on a worker), each costing its victim a retry. So every other
+transaction that takes the sketch lock takes it before any row lock: builds and
+`forget_numbers` first thing, deletions right after their turn (the tenant's deletion
+lock, then for an event type the folds' pause) — never the reverse, as a fold holding the
+sketch lock would then wait for the pause. The fold alone locks rows first: those rows
+are counters and increments, which no holder of the sketch lock waits for (an event
+type's deletion, the one that deletes counter rows, pauses the folds before).
 """
 
 import datetime as dt
@@ -81,6 +95,15 @@ def closed_before(now: dt.datetime) -> dt.datetime:
     return utc_hour(now) - HOUR
 
 
+def lock_sketches(tenant_id: int) -> None:
+    """Wait for, then hold until the transaction ends, the tenant's sketch lock, before
+    any row lock of the transaction (see above for why). PostgreSQL only: nothing is
+    built elsewhere."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(LOCK, [str(tenant_id)])
+
+
 def build_user_sketches(*, now: dt.datetime, tenants: QuerySet | None = None) -> int:
     """Build the sketch of every closed hour that has rows and none yet (an hour with an
     increment pending waits for the fold), per tenant; returns the number built."""
@@ -98,7 +121,7 @@ def build_user_sketches(*, now: dt.datetime, tenants: QuerySet | None = None) ->
         )
         for first, last in hour_runs(hours, BUILD_BATCH):
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(LOCK, [str(tenant.pk)])
+                lock_sketches(tenant.pk)
                 cursor.execute(_BUILD, {"tenant": tenant.pk, "first": first, "last": last})
                 built += cursor.rowcount
     return built
@@ -152,8 +175,8 @@ def forget_hours(totals: Iterable[tuple], *, now: dt.datetime) -> None:
 
 def _forget(tenant_id: int, hours: list[dt.datetime]) -> None:
     """Delete the sketches and the user sets (events.usersets) of `hours`."""
+    lock_sketches(tenant_id)
     with connection.cursor() as cursor:
-        cursor.execute(LOCK, [str(tenant_id)])
         for table in _BUILT:
             cursor.execute(
                 f"DELETE FROM {table} WHERE tenant_id = %s AND hour = ANY(%s)",  # noqa: S608

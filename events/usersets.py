@@ -41,7 +41,7 @@ from events.models import (
     HourlyUserSet,
     UserNumber,
 )
-from events.sketches import HOUR, LOCK, closed_before, hour_runs
+from events.sketches import HOUR, closed_before, hour_runs, lock_sketches
 
 BUILD_BATCH = 24  # hours per build transaction
 FORGET_BATCH = 1000  # distinct_ids per statement of forget_numbers
@@ -149,7 +149,7 @@ def build_user_sets(
         )
         for first, last in reversed(list(hour_runs(hours, BUILD_BATCH))):
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(LOCK, [str(tenant.pk)])
+                lock_sketches(tenant.pk)
                 built += _build(cursor, tenant.pk, first, last)
     return built
 
@@ -202,8 +202,8 @@ def forget_numbers(*, tenant_id: int, distinct_ids: Iterable[str]) -> int:
     unused = scope_to_tenants(UserNumber.objects.all(), [tenant_id]).filter(~Exists(logs))
     forgotten = 0
     for start in range(0, len(ids), FORGET_BATCH):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(LOCK, [str(tenant_id)])
+        with transaction.atomic():
+            lock_sketches(tenant_id)
             batch = unused.filter(distinct_id__in=ids[start : start + FORGET_BATCH])
             forgotten += batch.delete()[0]
     return forgotten

@@ -12,11 +12,11 @@ from django.db.models import Sum
 from rest_framework.test import APIClient
 
 from accounts.models import Tenant
+from core.sharding import is_sharded
 from events import services
 from events.models import DeletionReceipt, Event, EventLog, IngestionCountTotal
 from events.rollups import fold_counters
 from events.services import event_delete, event_logs_ingest
-from events.sketches import LOCK
 from events.tests.factories import EventFactory, EventLogFactory
 from events.tests.test_rollups import recount, rollup
 from events.validation import EventInput
@@ -192,15 +192,20 @@ def _wait_for(condition, timeout: float = 10.0) -> bool:
     return False
 
 
-def _waiting(kinds: tuple[str, ...]) -> bool:
-    """Whether another session waits on a lock of one of these kinds (pg_stat_activity)."""
+def _waiting(kinds: tuple[str, ...], *, sessions: int = 1) -> bool:
+    """Whether `sessions` other sessions wait on a lock of one of these kinds
+    (pg_stat_activity). On Citus, waits for a row are on the workers: citus_lock_waits
+    counts them (advisory locks stay on the coordinator)."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND wait_event = ANY(%s) AND pid <> pg_backend_pid()",
-            [list(kinds)],
-        )
-        return cursor.fetchone()[0] > 0
+        if is_sharded() and "advisory" not in kinds:
+            cursor.execute("SELECT count(DISTINCT waiting_gpid) FROM citus_lock_waits")
+        else:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND wait_event = ANY(%s) AND pid <> pg_backend_pid()",
+                [list(kinds)],
+            )
+        return cursor.fetchone()[0] >= sessions
 
 
 def _accounted(tenant) -> int:
@@ -212,18 +217,18 @@ def _accounted(tenant) -> int:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_logs_sent_while_their_event_is_deleted_are_stored_afresh_not_lost(api_client, tenant):
-    """The deletion of an event is held up (here on the tenant's sketch lock) after it
-    deleted the event's logs; logs of it sent meanwhile wait for the deletion to commit
-    and are then stored under the event created anew — not deleted uncounted by the
-    event's cascade. Every log is counted once: stored, or in the receipt."""
+    """The deletion of an event is held up (here on a lock of one of its logs) after it
+    locked the event; logs of it sent meanwhile wait for the deletion to commit and are
+    then stored under the event created anew — not deleted uncounted by the event's
+    cascade. Every log is counted once: stored, or in the receipt."""
     token = api_client._credentials["HTTP_AUTHORIZATION"].split()[1]
     assert _post(token, "temp", 3) == (200, 3)
     old = Event.objects.get(tenant=tenant, name="temp")
     holding, release, answers = threading.Event(), threading.Event(), {}
 
-    def hold_sketch_lock() -> None:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(LOCK, [str(tenant.pk)])
+    def hold_a_log() -> None:
+        with transaction.atomic():
+            list(EventLog.objects.filter(tenant=tenant, event=old)[:1].select_for_update())
             holding.set()
             release.wait(timeout=30)
 
@@ -233,13 +238,14 @@ def test_logs_sent_while_their_event_is_deleted_are_stored_afresh_not_lost(api_c
     def send() -> None:
         answers["send"] = _post(token, "temp", 5)
 
-    threads = [_in_thread(hold_sketch_lock)]
+    rows = ("transactionid", "tuple")
+    threads = [_in_thread(hold_a_log)]
     assert holding.wait(timeout=10)
     threads.append(_in_thread(delete))
-    assert _wait_for(lambda: _waiting(("advisory",)))
+    assert _wait_for(lambda: _waiting(rows))
     threads.append(_in_thread(send))
     # The batch waits for the deletion to commit (its key check meets the locked event).
-    _wait_for(lambda: not threads[-1].is_alive() or _waiting(("transactionid", "tuple")))
+    _wait_for(lambda: not threads[-1].is_alive() or _waiting(rows, sessions=2))
     release.set()
     for thread in threads:
         thread.join(timeout=30)
