@@ -28,7 +28,7 @@ from events.models import EventLog
 from events.usersets import UserSets
 from insights.conditions import filters_q
 from insights.expressions import JsonNumber, JsonRepr
-from insights.spec import DateRange, Dimension, Metric, Query, QueryError
+from insights.spec import MAX_ROWS, DateRange, Dimension, Metric, Query, QueryError
 from insights.usersets import Groups, SetReader, Tally, combined, qualifies
 from stats.buckets import BUCKET_REACH, bucket_key, bucket_keys
 from stats.selectors import day_range_bounds, time_bucket
@@ -276,6 +276,7 @@ class Evaluation:
                 self.bucket(row): row for row in self.grouped(logs.filter(~top_q), [self.time])[0]
             }
         keys = self.buckets({key for _, key in cells} | set(others), window)
+        self.check_rows(shown, keys)
         answer = [
             self.row(self.labels(series), key, cells.get((self.key(series), key), {}))
             for series in shown.top
@@ -310,6 +311,7 @@ class Evaluation:
             ],
             keyed,
         )
+        self.check_rows(shown, keys)
         rows = [
             self.row(self.labels(row), key, _cell(tallies.get((self.key(row), key))))
             for row in shown.top
@@ -469,6 +471,18 @@ class Evaluation:
             rows, key=lambda row: [_sortable(value) for value in shown[id(row)].values()]
         )
         return _ordered(ranked, terms, lambda row, column: shown[id(row)][column])
+
+    def check_rows(self, shown: Shown, keys: list[str]) -> None:
+        """QueryError naming `limit` when the series shown, each over every bucket,
+        would be more than MAX_ROWS rows: refused before a row is built."""
+        series = len(shown.top) + (1 if shown.other else 0)
+        if series * len(keys) > MAX_ROWS:
+            raise QueryError(
+                "limit",
+                f"{series} series over {len(keys)} {self.query.time.interval} buckets are "
+                f"more than {MAX_ROWS} rows: lower the limit, narrow the range or use a "
+                "larger interval.",
+            )
 
     def bucket(self, row: dict) -> str:
         return bucket_key(row[self.time], self.query.time.interval, self.tz)

@@ -26,6 +26,10 @@ from stats.buckets import INTERVALS, Interval
 MAX_METRICS = 10
 MAX_BREAKDOWNS = 3
 DEFAULT_LIMIT, MAX_LIMIT = 25, 1000
+# The rows of one period's answer with series and a time breakdown: the series shown
+# (and `(other)`) times the buckets, each a row listed, zeros included. 1000 series of
+# 10,000 hours would be ten million rows, gigabytes and minutes to build.
+MAX_ROWS = 100_000
 MAX_FILTER_DEPTH = 8
 MAX_CONDITIONS = 100
 MAX_LIST_VALUES = 1000
