@@ -310,15 +310,30 @@ def _strict(stream: list[tuple], start: int, rules: Rules, _: dict) -> tuple[lis
     return instants, False
 
 
-def _any(stream: list[tuple], start: int, rules: Rules, _: dict) -> tuple[list[int], bool]:
+def _any(
+    stream: list[tuple], start: int, rules: Rules, masks: dict[int, list[int]]
+) -> tuple[list[int], bool]:
     """One more step each time the events since the entry, within the window, can cover
     one more distinct step (an event counts for one step; one matching several may
-    move)."""
+    move). Of the events matching one set of steps, only the first as many as the set has
+    steps can ever cover one: a later one could only take the place of one of them (one
+    is free), so the attempt reads those alone, from `masks` (where the events of each
+    set lie in the stream). A user's thousands of events of one step are a handful per
+    entry, not thousands: every entry read them all, the square of their number."""
+    if not masks:
+        for position, event in enumerate(stream):
+            masks.setdefault(event[_STEPS], []).append(position)
+    latest = stream[start][_AT] + rules.limit
+    candidates = []
+    for bits, positions in masks.items():
+        first = bisect.bisect_left(positions, start)
+        for position in positions[first : first + bits.bit_count()]:
+            if stream[position][_AT] > latest:
+                break
+            candidates.append(position)
     owner: dict[int, int] = {}  # step -> the position of the event that covers it
     instants = []
-    for position in range(start, len(stream)):
-        if stream[position][_AT] - stream[start][_AT] > rules.limit:
-            break
+    for position in sorted(candidates):
         if _augment(position, stream, rules.steps, owner, set()):
             instants.append(stream[position][_AT])
             if len(instants) == rules.steps:
