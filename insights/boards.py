@@ -1,9 +1,12 @@
 """Insights read as saved: each kind's parser and computation, and a dashboard's tiles
 over its range and zone (for the API, the shared page and the dashboard pages)."""
 
+from dataclasses import dataclass
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -14,6 +17,7 @@ from insights.funnels import parse_funnel, run_funnel
 from insights.models import Dashboard, DashboardTile, Insight
 from insights.retention import parse_retention, run_retention
 from insights.spec import QueryError, parse_query
+from insights.tables import answer_table
 from stats.buckets import TooManyBuckets
 
 PARSERS = {
@@ -58,3 +62,35 @@ def tile_answer(dashboard: Dashboard, insight: Insight) -> tuple[dict[str, Any],
         return {"error": str(exc)}, ZoneInfo("UTC")
     answer.pop("query", None)
     return answer, tz
+
+
+@dataclass(frozen=True)
+class BoardTile:
+    """A tile as a dashboard page shows it: `answer` None when it was not computed."""
+
+    tile: DashboardTile
+    answer: dict[str, Any] | None
+    table: dict | None
+
+    @property
+    def insight(self) -> Insight:
+        return self.tile.insight
+
+
+def board_tiles(dashboard: Dashboard) -> list[BoardTile]:
+    """The dashboard's tiles for a page, in order, each answered and as a table, until
+    the page has taken as long as one stats statement may (STATS_STATEMENT_TIMEOUT_MS):
+    the tiles left are listed unanswered, for their own address (their chart, their
+    data), each a request with its own deadline. Every tile within one request, up to
+    50 of a statement's timeout each, held a worker for minutes, and a shared page is
+    anyone's with the link."""
+    budget = settings.EVENTTRACKER["STATS_STATEMENT_TIMEOUT_MS"] / 1000
+    started = monotonic()
+    shown = []
+    for tile in tiles_of(dashboard):
+        if budget and monotonic() - started > budget:
+            shown.append(BoardTile(tile, None, None))
+            continue
+        answer, _ = tile_answer(dashboard, tile.insight)
+        shown.append(BoardTile(tile, answer, answer_table(answer)))
+    return shown

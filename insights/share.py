@@ -11,9 +11,8 @@ from django.views.decorators.http import require_safe
 from accounts.tenancy import scope_to_tenant
 from core import exceptions
 from core.deadline import with_statement_deadline
-from insights.boards import tile_answer, tiles_of
+from insights.boards import board_tiles, tile_answer, tiles_of
 from insights.models import Dashboard
-from insights.tables import answer_table
 from stats.charts.render import cached_png, chart_etag, draw_chart, etag_matches
 from stats.charts.spec import ChartSpec
 from stats.models import Annotation
@@ -32,12 +31,7 @@ def shared_dashboard(token: str) -> Dashboard:
 @with_statement_deadline
 def dashboard_page(request, token: str) -> HttpResponse:
     dashboard = shared_dashboard(token)
-    tiles = []
-    for tile in tiles_of(dashboard):
-        answer, _ = tile_answer(dashboard, tile.insight)
-        tiles.append(
-            {"tile": tile, "insight": tile.insight, "answer": answer, "table": answer_table(answer)}
-        )
+    tiles = board_tiles(dashboard)
     return render(
         request, "insights/share.html", {"dashboard": dashboard, "tiles": tiles, "token": token}
     )

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.tenancy import scope_to_tenant
 from core.deadline import with_statement_deadline
 from events.models import Event, EventLog
-from insights.boards import tile_answer, tiles_of
+from insights.boards import board_tiles
 from insights.engine import run_query
 from insights.funnels import parse_funnel, run_funnel
 from insights.models import Dashboard, Insight
@@ -95,19 +95,26 @@ def board(request: HttpRequest, pk: int) -> HttpResponse:
     """One dashboard: its tiles in order, each its chart and its table."""
     tenant = request.user.tenant
     dashboard = get_object_or_404(scope_to_tenant(Dashboard.objects.all(), tenant), pk=pk)
-    tiles = []
-    for tile in tiles_of(dashboard):
-        insight = tile.insight
-        answer, _ = tile_answer(dashboard, insight)
-        chart = reverse("insight-results-format", kwargs={"pk": insight.pk, "format": "png"})
-        tiles.append(
-            {
-                "insight": insight,
-                "error": answer.get("error"),
-                "table": answer_table(answer),
-                "chart": f"{chart}?dashboard={dashboard.pk}" if insight.chart != "table" else None,
-            }
-        )
+    tiles = [
+        {
+            "shown": shown,
+            "chart": _tile_address(shown.insight, dashboard, "png")
+            if shown.insight.chart != "table"
+            else None,
+            "data": _tile_address(shown.insight, dashboard),
+        }
+        for shown in board_tiles(dashboard)
+    ]
     return page(
         request, "web/board.html", {"nav": "boards", "dashboard": dashboard, "tiles": tiles}
     )
+
+
+def _tile_address(insight: Insight, dashboard: Dashboard, format: str | None = None) -> str:
+    """A tile's answer alone (GET /api/insights/<id>/results, JSON or `format`), over its
+    dashboard."""
+    if format is None:
+        results = reverse("insight-results", kwargs={"pk": insight.pk})
+    else:
+        results = reverse("insight-results-format", kwargs={"pk": insight.pk, "format": format})
+    return f"{results}?dashboard={dashboard.pk}"
