@@ -113,7 +113,11 @@ class UserAdmin(ChangedFieldsAdmin, DjangoUserAdmin):
     list_filter = ["tenant", "role", "is_staff", "is_active"]
     list_select_related = ["tenant"]
     search_fields = ["username", "email", "tenant__name"]
-    fieldsets = (*DjangoUserAdmin.fieldsets, ("Tenant", {"fields": ["tenant", "role"]}))
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        ("Tenant", {"fields": ["tenant", "role", "deactivated_by_staff"]}),
+    )
+    readonly_fields = ["deactivated_by_staff"]
     add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Tenant", {"fields": ["tenant", "role"]}))
 
     def get_deleted_objects(self, objs, request):
@@ -131,8 +135,13 @@ class UserAdmin(ChangedFieldsAdmin, DjangoUserAdmin):
     def save_model(self, request, obj, form, change):
         """A user deactivated, or moved to another tenant, is logged out everywhere, as
         removing a member from the team does: a token reactivated later, or one that
-        would now read the other tenant's data, is no login anyone made."""
+        would now read the other tenant's data, is no login anyone made. A user
+        deactivated here stays so until reactivated here: the tenant's owners cannot
+        bring them back (`deactivated_by_staff`)."""
         super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data:
+            # Whom the staff deactivate, only the staff reactivate (accounts.services).
+            User.objects.filter(pk=obj.pk).update(deactivated_by_staff=not obj.is_active)
         deactivated = "is_active" in form.changed_data and not obj.is_active
         if not change or not (deactivated or "tenant" in form.changed_data):
             return

@@ -132,6 +132,12 @@ class User(AbstractUser):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="users")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.OWNER)
+    deactivated_by_staff = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Deactivated in the admin by the platform's staff, who alone can "
+        "reactivate the account: its tenant's owners cannot bring it back.",
+    )
 
     objects = TenantUserManager()
 

@@ -268,6 +268,12 @@ class MemberSerializer(FixedFieldsMixin, StrictFieldsMixin, serializers.ModelSer
 
     fixed_fields_message = "Cannot be changed here; only the role and is_active can."
 
+    deactivated_by_staff = serializers.BooleanField(
+        read_only=True,
+        help_text="Deactivated by the platform's staff: only they can reactivate the account "
+        "(is_active true is a 403 here).",
+    )
+
     is_active = JSONBooleanField(
         required=False, help_text="false: removed from the team (logged out everywhere)."
     )
@@ -279,8 +285,16 @@ class MemberSerializer(FixedFieldsMixin, StrictFieldsMixin, serializers.ModelSer
 
     class Meta:
         model = User
-        fields = ["id", "username", "email", "role", "is_active", "date_joined"]
-        read_only_fields = ["id", "username", "email", "date_joined"]
+        fields = [
+            "id",
+            "username",
+            "email",
+            "role",
+            "is_active",
+            "deactivated_by_staff",
+            "date_joined",
+        ]
+        read_only_fields = ["id", "username", "email", "deactivated_by_staff", "date_joined"]
 
 
 class MemberCreateSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -135,6 +135,10 @@ class MemberRemoved(TeamError):
     """A change to a member who was removed from the team."""
 
 
+class StaffDeactivated(TeamError):
+    """Bringing back a member whom the platform's staff deactivated."""
+
+
 class UsernameTaken(TeamError):
     """A username taken by another user, perhaps by a request validated alongside."""
 
@@ -192,6 +196,9 @@ def member_add(*, tenant: Tenant, username: str, password: str, role: str, email
         )
 
 
+STAFF_DEACTIVATED = (
+    "This account was deactivated by the platform's staff: only they can reactivate it."
+)
 MEMBER_REMOVED = (
     "This member was removed from the team: their role cannot be changed unless they are "
     "brought back (is_active true)."
@@ -204,15 +211,19 @@ def member_update(*, member: User, role: str | None = None, is_active: bool | No
     their events keep naming them, every login token revoked) and true brings a removed
     member back (with the password they had; their logins went with the removal, so they
     log in again). TeamError for the last active owner's demotion or removal;
-    MemberRemoved for a role change of a member who stays removed; Http404 (as for a
+    MemberRemoved for a role change of a member who stays removed; StaffDeactivated to
+    bring back an account the platform's staff deactivated (the admin); Http404 (as for a
     request that came after) when their account was deleted meanwhile. The member's row
     is locked and read again, so a removal committed meanwhile is seen."""
     if is_active is False or (role is not None and role != User.Role.OWNER):
         member_check_leaving(member=member)
     rows = scope_to_tenant(User.objects.select_for_update(), member.tenant).filter(pk=member.pk)
-    was_active = rows.values_list("is_active", flat=True).first()
-    if was_active is None:
+    stored = rows.values_list("is_active", "deactivated_by_staff").first()
+    if stored is None:
         raise Http404("No such member.")
+    was_active, by_staff = stored
+    if is_active and not was_active and by_staff:
+        raise StaffDeactivated(STAFF_DEACTIVATED)
     if role is not None and not (was_active if is_active is None else is_active):
         raise MemberRemoved(MEMBER_REMOVED)
     changed = []

@@ -13,7 +13,7 @@ from djoser.views import TokenCreateView, UserViewSet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -32,6 +32,7 @@ from accounts.serializers import (
 from accounts.services import (
     MemberRemoved,
     RotationRefused,
+    StaffDeactivated,
     TeamError,
     UsernameTaken,
     api_key_create,
@@ -106,6 +107,8 @@ class MemberViewSet(PostFormMixin, TenantScopedMixin, viewsets.ModelViewSet):
     def perform_update(self, serializer):
         try:
             member_update(member=serializer.instance, **serializer.validated_data)
+        except StaffDeactivated as exc:
+            raise PermissionDenied(str(exc)) from None
         except MemberRemoved as exc:
             raise serializers.ValidationError({"detail": str(exc)}) from None
         except TeamError as exc:  # the last active owner's demotion or removal

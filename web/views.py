@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from accounts.authentication import TENANT_BLOCKED
 from accounts.models import ApiKey, User
 from accounts.services import (
+    StaffDeactivated,
     TeamError,
     UsernameTaken,
     api_key_create,
@@ -264,7 +265,10 @@ def member_restore(request: HttpRequest, pk: int) -> HttpResponse:
     tenant's user is a 404); they log in again."""
     if (refusal := owner_refusal(request)) is not None:
         return refusal
-    member_update(member=tenant_row(request, User, pk), is_active=True)
+    try:
+        member_update(member=tenant_row(request, User, pk), is_active=True)
+    except StaffDeactivated as exc:
+        return refused(request, title="Deactivated by the staff", message=str(exc), status=403)
     return redirect(f"{reverse('web-dashboard')}#team")
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 from django.contrib.admin import ModelAdmin
 from django.db.models import F
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -406,3 +407,48 @@ def test_a_users_page_never_holds_their_password_hash(admin_client, user):
     assert 'name="initial-email"' in page
     assert 'name="initial-password"' not in page
     assert user.password.split("$")[-1] not in page
+
+
+def test_whom_the_staff_deactivate_only_the_staff_reactivate(admin_client, user, tenant):
+    """An owner could bring back, by PATCH or the dashboard's button, a member the
+    platform's staff had deactivated (a compromised or abusive account)."""
+    member = UserFactory(tenant=tenant, role="member")
+    owner = APIClient()
+    owner.force_authenticate(user)
+    dashboard = Client()
+    dashboard.force_login(user)
+    staff_says = (
+        "This account was deactivated by the platform's staff: only they can reactivate it."
+    )
+
+    assert (
+        admin_client.post(
+            f"{USERS}{member.pk}/change/", user_form(member, active=False)
+        ).status_code
+        == 302
+    )
+    patched = owner.patch(f"/api/members/{member.pk}/", {"is_active": True}, format="json")
+    button = dashboard.post(f"/dashboard/members/{member.pk}/restore/")
+    page = dashboard.get("/dashboard/").content.decode()
+    listed = owner.get(f"/api/members/{member.pk}/").json()
+
+    assert (patched.status_code, patched.json()) == (403, {"detail": staff_says})
+    assert button.status_code == 403
+    assert staff_says.replace("'", "&#x27;") in button.content.decode()
+    assert "deactivated by the staff" in page
+    assert f"/dashboard/members/{member.pk}/restore/" not in page
+    assert (listed["is_active"], listed["deactivated_by_staff"]) == (False, True)
+    member.refresh_from_db()
+    assert not member.is_active
+
+    # Reactivated by the staff, the member is the owner's again: removed, brought back.
+    member.refresh_from_db()
+    assert admin_client.post(f"{USERS}{member.pk}/change/", user_form(member)).status_code == 302
+    assert owner.delete(f"/api/members/{member.pk}/").status_code == 204
+    brought_back = owner.patch(f"/api/members/{member.pk}/", {"is_active": True}, format="json")
+
+    assert brought_back.status_code == 200
+    assert (brought_back.json()["is_active"], brought_back.json()["deactivated_by_staff"]) == (
+        True,
+        False,
+    )

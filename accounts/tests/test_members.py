@@ -36,7 +36,15 @@ def test_an_owner_adds_a_member_to_the_same_tenant(api_client, user, tenant):
     response = _add(api_client, "mia")
 
     assert response.status_code == 201
-    assert set(response.json()) == {"id", "username", "email", "role", "is_active", "date_joined"}
+    assert set(response.json()) == {
+        "id",
+        "username",
+        "email",
+        "role",
+        "is_active",
+        "deactivated_by_staff",
+        "date_joined",
+    }
     assert "password" not in response.json()
     member = User.objects.get(username="mia")
     assert (member.tenant, member.role) == (tenant, "member")
