@@ -5,9 +5,11 @@ import threading
 
 import pytest
 from django.db import connections
+from rest_framework.test import APIClient
 
 from accounts.authentication import TenantTokenAuthentication
 from accounts.models import User
+from accounts.serializers import UsernameField
 from conftest import client_for
 
 MEMBERS = "/api/members/"
@@ -126,6 +128,41 @@ def test_changing_an_account_deleted_meanwhile_is_a_404(tenant, path, body, monk
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
     assert not User.objects.filter(username__in=["member", "renamed"]).exists()
+
+
+@pytest.mark.parametrize("credential", ["token", "session"])
+@pytest.mark.django_db
+def test_a_username_taken_once_checked_is_a_400_with_either_credential(
+    tenant, credential, monkeypatch
+):
+    """Another request takes the name right after this one found it free. With a session
+    (the browsable API), request.user is a lazy proxy of the row: looking its model up
+    by type() failed as the rename did (a 500 instead of the 400 a token got)."""
+    member = User.objects.create_user(
+        username="member", password=PASSWORD, tenant=tenant, role="member"
+    )
+    if credential == "token":
+        client = client_for(member)
+    else:
+        client = APIClient()
+        client.force_login(member)
+    checked = UsernameField.run_validators
+
+    def checked_then_taken(field, value):
+        checked(field, value)
+        User.objects.create_user(username=value, password=PASSWORD, tenant=tenant)
+
+    monkeypatch.setattr(UsernameField, "run_validators", checked_then_taken)
+
+    response = client.post(
+        "/auth/users/set_username/",
+        {"new_username": "renamed", "current_password": PASSWORD},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["new_username"]
+    assert User.objects.get(pk=member.pk).username == "member"
 
 
 @pytest.fixture
