@@ -61,15 +61,20 @@ def insight_page(request: HttpRequest, kind: str) -> HttpResponse:
             status = 400
         else:
             q = json.dumps(body, separators=(",", ":"))
-            png = reverse(f"{route}-format", kwargs={"format": "png"})
             context |= {
                 "table": answer_table(answer),
-                "chart": f"{png}?{urlencode({'q': q})}",
+                "chart": _answer_address(route, q, "png"),
+                "data": _answer_address(route, q, "csv"),
                 "definition": q,
             }
     elif form.is_bound:
         status = 400
     return page(request, "web/insight.html", context, status=status)
+
+
+def _answer_address(route: str, q: str, format: str) -> str:
+    """The answer of the API's route (GET, `q`: the body) in `format`."""
+    return f"{reverse(f'{route}-format', kwargs={'format': format})}?{urlencode({'q': q})}"
 
 
 @tenant_page

@@ -6,6 +6,8 @@ from html import unescape
 
 import pytest
 
+from insights.tables import PAGE_ROWS
+
 pytestmark = pytest.mark.django_db
 
 RANGE = {"start_date": "2024-05-01", "end_date": "2024-05-31", "tz": "UTC"}
@@ -85,6 +87,24 @@ def test_a_filter_and_a_time_breakdown(web_client, api_client, ingest):
     weeks = cells(page.content.decode())
     assert ["2024-04-29", "2"] in weeks  # u1's view and buy of that week
     assert ["2024-05-06", "1"] in weeks
+
+
+def test_a_long_answer_shows_its_first_rows_and_links_all_of_them(web_client, api_client, ingest):
+    """README: a page shows a table's first 500 rows, and a link to the rest."""
+    ingest(api_client, EVENTS)
+
+    page = web_client.get("/dashboard/query/", {**RANGE, "metric": "events", "interval": "hour"})
+
+    html = page.content.decode()
+    assert len(cells(html)) == PAGE_ROWS
+    found = re.search(r'The first 500 rows; 244 more in <a href="([^"]+)">its data</a>', html)
+    assert found, "no link to the rest"
+    data = web_client.get(unescape(found.group(1)))
+    assert data.status_code == 200
+    assert data["Content-Type"] == "text/csv; charset=utf-8"
+    lines = b"".join(data.streaming_content).decode().splitlines()
+    assert len(lines) == 1 + 31 * 24  # the header, every hour of May
+    assert lines[1:].count("2024-05-02T10:00:00+00:00,1") == 1
 
 
 def test_funnel_and_retention_pages(web_client, api_client, ingest):
