@@ -456,7 +456,7 @@ def _deletion_create(
 
     tenant_id = deletion.tenant.pk
     with transaction.atomic() if atomic else nullcontext():
-        if atomic:  # its forget_numbers takes the sketch lock: before any row (sketches)
+        if atomic:  # the sketch lock before any row (events.sketches: the lock order)
             lock_until_commit(_deletions_lock(tenant_id))
             lock_sketches(tenant_id)
         users: set[str] = set()

@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,7 +22,7 @@ from insights.spec import QueryError, parse_query
 from insights.tables import answer_table
 from stats.buckets import TooManyBuckets
 from web.forms import FunnelForm, QueryBuilderForm, RetentionForm
-from web.views import allow, page, tenant_page
+from web.views import allow, page, tenant_page, tenant_row
 
 KINDS = {
     "query": ("Query builder", QueryBuilderForm, parse_query, run_query, "query"),
@@ -98,8 +97,7 @@ def boards(request: HttpRequest) -> HttpResponse:
 @with_statement_deadline
 def board(request: HttpRequest, pk: int) -> HttpResponse:
     """One dashboard: its tiles in order, each its chart and its table."""
-    tenant = request.user.tenant
-    dashboard = get_object_or_404(scope_to_tenant(Dashboard.objects.all(), tenant), pk=pk)
+    dashboard = tenant_row(request, Dashboard, pk)
     tiles = [
         {
             "shown": shown,
