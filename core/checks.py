@@ -2,6 +2,7 @@
 and the service's own checks run again when the WSGI app starts (serve_checked)."""
 
 import logging
+import sys
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register, run_checks
@@ -62,7 +63,10 @@ def serve_checked() -> None:
     `check` runs them, and `migrate` and runserver, but a server started on settings
     changed since, or without a migrate, did not. An error stops the worker, and
     gunicorn with it ("Worker failed to boot"), naming the check; a warning is logged.
-    SILENCED_SYSTEM_CHECKS silences them here too."""
+    SILENCED_SYSTEM_CHECKS silences them here too. runserver has just run every check
+    itself before it loads the app, so it is left out (its output said each warning twice)."""
+    if sys.argv[1:2] == ["runserver"]:
+        return
     found = [message for message in run_checks(tags=[SETTINGS]) if not message.is_silenced()]
     for warning in (message for message in found if not message.is_serious()):
         logger.warning("%s", _one_line(warning))

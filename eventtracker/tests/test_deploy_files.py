@@ -393,6 +393,44 @@ def test_gunicorn_logs_a_checks_warning_as_it_starts(tmp_path):
     assert "(core.W001) DJANGO_SETTINGS_PROFILE=production, but TRUSTED_PROXIES" in output
 
 
+def test_runserver_logs_a_checks_warning_once(tmp_path):
+    """runserver runs every check itself before it loads the WSGI app, whose
+    serve_checked said each warning of the service's settings a second time."""
+    port = free_port()
+    log_path = tmp_path / "runserver.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_PROFILE": "production",
+        "DJANGO_SECRET_KEY": "a-production-key-" + "x" * 60,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_DEBUG": "0",
+        "TRUSTED_PROXIES": "",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "PII_DATABASE_URL": f"sqlite:///{tmp_path / 'pii.sqlite3'}",
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            body = get_until_up(
+                f"http://127.0.0.1:{port}/health/ping",
+                process=process,
+                log_path=log_path,
+                deadline_seconds=30,
+            )
+        finally:
+            stop(process)
+    output = log_path.read_text(encoding="utf-8", errors="replace")
+
+    assert json.loads(body) == "ping ok", "the app was loaded and answered"
+    assert output.count("core.W001") == 1, output
+
+
 # --- the pii database (people) ------------------------------------------------------
 
 
