@@ -295,10 +295,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "core.staticstorage.StaticStorage"},
 }
 # Collected (`collectstatic`, as the Docker image does): served from STATIC_ROOT, with
-# the gzip and Brotli copies the storage wrote beside each file. Otherwise, and always in
+# the gzip and Brotli copies the storage wrote beside each file, pages naming each file
+# by its content's hash (cached for good; core.staticstorage). Otherwise, and always in
 # development, straight from the apps (uncompressed); finders' files would shadow the
 # collected ones, so they are not used once there are some.
 WHITENOISE_USE_FINDERS = DEBUG or not STATIC_ROOT.is_dir()
