@@ -12,7 +12,9 @@ from accounts.models import ApiKey, AuthToken, Tenant, User
 from accounts.serializers import ApiKeySerializer
 from accounts.services import (
     BlockRefused,
+    ExpiryRefused,
     TeamError,
+    api_key_check_expiry,
     api_key_create,
     api_key_revoke,
     member_check_leaving,
@@ -182,6 +184,13 @@ class ApiKeyAdminForm(forms.ModelForm):
         serializer = ApiKeySerializer(self.instance if change else None, data=sent, partial=change)
         if serializer.is_valid():
             cleaned.update(serializer.validated_data)
+            if change and "expires_at" in sent:
+                # The admin's change view is one transaction: the row stays locked until
+                # the save, as PATCH /api/keys/<id> checks it.
+                try:
+                    api_key_check_expiry(key=self.instance, expires_at=sent["expires_at"])
+                except ExpiryRefused as exc:
+                    self.add_error("expires_at", str(exc))
             return cleaned
         for name, errors in serializer.errors.items():
             for error in errors:

@@ -87,6 +87,30 @@ def api_key_rotate(
     return new_key, secret
 
 
+class ExpiryRefused(ValueError):
+    """A new expiry the key's state refuses (the message says why)."""
+
+
+def api_key_check_expiry(*, key: ApiKey, expires_at: dt.datetime | None) -> None:
+    """Refuse a new `expires_at` that would keep a key working past its end: a rotated
+    key's grace (at most MAX_ROTATION_GRACE) may be shortened, never moved later or
+    removed, and an expired key stays expired (as rotation refuses to revive it). A
+    revoked key's expiry changes nothing. Call it inside the transaction that saves the
+    change: the key's row is locked, so a rotation cannot slip in between."""
+    locked = scope_to_tenant(ApiKey.objects.select_for_update(), key.tenant).get(pk=key.pk)
+    if locked.revoked_at is not None:
+        return
+    if locked.replaced_by_id is not None and (
+        expires_at is None or (locked.expires_at is not None and expires_at > locked.expires_at)
+    ):
+        raise ExpiryRefused(
+            f"This key was rotated into key {locked.replaced_by_id}: its grace ends at "
+            f"{locked.expires_at.isoformat()} and cannot be extended (revoke it to end it now)."
+        )
+    if locked.expires_at is not None and locked.expires_at <= timezone.now():
+        raise ExpiryRefused("This key has expired: create a new key instead.")
+
+
 def api_key_revoke(*, key: ApiKey) -> None:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()

@@ -30,11 +30,13 @@ from accounts.serializers import (
     TenantSettingsSerializer,
 )
 from accounts.services import (
+    ExpiryRefused,
     MemberRemoved,
     RotationRefused,
     StaffDeactivated,
     TeamError,
     UsernameTaken,
+    api_key_check_expiry,
     api_key_create,
     api_key_revoke,
     api_key_rotate,
@@ -266,6 +268,21 @@ class ApiKeyViewSet(
             tenant=self.tenant, created_by=request.user, **serializer.validated_data
         )
         return self._created(key, secret)
+
+    def perform_update(self, serializer):
+        """A new expiry is checked against the key's locked row (a rotated key's grace is
+        not extended, an expired key not revived), and saved in the same transaction."""
+        if "expires_at" not in serializer.validated_data:
+            serializer.save()
+            return
+        with transaction.atomic():
+            try:
+                api_key_check_expiry(
+                    key=serializer.instance, expires_at=serializer.validated_data["expires_at"]
+                )
+            except ExpiryRefused as exc:
+                raise serializers.ValidationError({"expires_at": [str(exc)]}) from None
+            serializer.save()
 
     @extend_schema(responses={204: OpenApiResponse(description="Revoked")})
     def destroy(self, request, *args, **kwargs):

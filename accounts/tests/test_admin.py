@@ -385,6 +385,31 @@ def test_a_page_shown_before_a_rotation_keeps_the_old_keys_expiry(admin_client, 
     assert (key.name, key.expires_at) == ("storefront", expiry)  # was set back to none
 
 
+def test_a_rotated_keys_grace_is_not_extended_here_either(admin_client, tenant):
+    """As PATCH /api/keys/<id> refuses it: the old key of a rotation lives for its grace."""
+    key, _ = api_key_create(tenant=tenant, name="shop", role="ingest")
+    client = APIClient()
+    client.force_authenticate(UserFactory(tenant=tenant))
+    assert client.post(f"/api/keys/{key.pk}/rotate", {"grace_seconds": 60}).status_code == 201
+    grace_end = ApiKey.objects.get(pk=key.pk).expires_at
+    shown = {
+        "name": "shop",
+        "allowed_origins": "[]",
+        "expires_at_0": str(timezone.localtime(grace_end).date()),
+        "expires_at_1": timezone.localtime(grace_end).strftime("%H:%M:%S"),
+    }
+    later = timezone.localtime(grace_end + dt.timedelta(days=30))
+
+    response = admin_client.post(
+        f"{KEYS}{key.pk}/change/",
+        shown | as_shown(shown) | {"expires_at_0": str(later.date())},
+    )
+
+    assert response.status_code == 200  # the form again, with the error
+    assert "cannot be extended" in response.content.decode()
+    assert ApiKey.objects.get(pk=key.pk).expires_at == grace_end
+
+
 def test_a_key_deleted_while_its_form_was_saved_is_a_404(admin_client, tenant, changed_once_read):
     key, _ = api_key_create(tenant=tenant, name="shop", role="ingest")
     changed_once_read(lambda found: ApiKey.objects.filter(pk=found.pk).delete())

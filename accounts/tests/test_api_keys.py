@@ -225,6 +225,56 @@ def test_a_revoked_or_expired_key_is_not_rotated(api_client, make_key, state, de
     assert key_client(secret).get("/api/events/").status_code == 401
 
 
+@pytest.mark.parametrize("expires_at", ["in 3 days", None])
+def test_a_rotated_keys_grace_cannot_be_extended_by_a_patch(api_client, make_key, expires_at):
+    """The old key of a rotation lives for its grace (at most 7 days): a PATCH moving its
+    expiry later, or to never, would keep a replaced secret working for ever."""
+    old, _ = make_key("read")
+    rotated = api_client.post(f"{KEYS}{old.pk}/rotate", {"grace_seconds": 60}, format="json")
+    grace_end = ApiKey.objects.get(pk=old.pk).expires_at
+    later = (timezone.now() + dt.timedelta(days=3)).isoformat() if expires_at else None
+
+    response = api_client.patch(f"{KEYS}{old.pk}", {"expires_at": later}, format="json")
+
+    assert rotated.status_code == 201
+    assert response.status_code == 400
+    assert response.json()["expires_at"] == [
+        f"This key was rotated into key {rotated.json()['id']}: its grace ends at "
+        f"{grace_end.isoformat()} and cannot be extended (revoke it to end it now)."
+    ]
+    assert ApiKey.objects.get(pk=old.pk).expires_at == grace_end
+
+
+def test_a_rotated_keys_grace_may_be_shortened_and_its_name_changed(api_client, make_key):
+    old, _ = make_key("read")
+    rotated = api_client.post(f"{KEYS}{old.pk}/rotate", {"grace_seconds": 3600}, format="json")
+    assert rotated.status_code == 201
+    sooner = timezone.now() + dt.timedelta(minutes=5)
+
+    response = api_client.patch(
+        f"{KEYS}{old.pk}", {"expires_at": sooner.isoformat(), "name": "old"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert ApiKey.objects.get(pk=old.pk).expires_at == sooner
+    assert api_client.patch(f"{KEYS}{old.pk}", {"name": "x"}, format="json").status_code == 200
+
+
+def test_an_expired_key_is_not_revived_by_a_patch(api_client, make_key):
+    """As rotation refuses an expired key (its successor would revive it), so does a
+    PATCH of its expiry: a key that stopped working stays stopped."""
+    key, secret = make_key("read")
+    key.expires_at = timezone.now() - dt.timedelta(seconds=1)
+    key.save(update_fields=["expires_at"])
+    later = (timezone.now() + dt.timedelta(days=3)).isoformat()
+
+    response = api_client.patch(f"{KEYS}{key.pk}", {"expires_at": later}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["expires_at"] == ["This key has expired: create a new key instead."]
+    assert key_client(secret).get("/api/events/").status_code == 401
+
+
 def test_rotation_grace_is_bounded(api_client, make_key):
     key, _ = make_key()
 
