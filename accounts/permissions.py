@@ -24,6 +24,8 @@ INGEST = frozenset({Role.INGEST, Role.ADMIN})
 ADMIN = frozenset({Role.ADMIN})
 # The common case: reading needs a read key, anything that changes data an admin key.
 READ_OR_ADMIN_WRITES = reads_and_writes(READ, ADMIN)
+# Reading only (other methods: a user login).
+READ_ONLY: Mapping[str, frozenset] = {"GET": READ, "HEAD": READ, "OPTIONS": READ}
 
 
 def handles(view, request) -> bool:

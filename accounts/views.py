@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey, AuthToken, User
-from accounts.permissions import OWNER_WRITES, READ
+from accounts.permissions import OWNER_WRITES, READ_ONLY
 from accounts.serializers import (
     ApiKeyCreatedSerializer,
     ApiKeySerializer,
@@ -57,7 +57,7 @@ class TenantView(APIView):
     name, time zone and settings. Users and read or admin keys read it; its owners change
     its settings (PATCH; no PUT: every field is optional, so a PUT would be a PATCH)."""
 
-    api_key_roles = {"GET": READ, "HEAD": READ, "OPTIONS": READ}  # PATCH: a user login
+    api_key_roles = READ_ONLY  # PATCH: a user login
     user_roles = OWNER_WRITES
     http_method_names = ["get", "patch", "head", "options"]
 

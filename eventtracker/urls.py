@@ -4,11 +4,12 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 
+from accounts.permissions import READ_ONLY
 from accounts.urls import auth_router
 from accounts.urls import router as accounts_router
 from accounts.views import LoginView, TokenLogoutView
 from core import exceptions, health, metrics, openapi
-from core.routers import OptionalSlashRouter
+from core.routers import ApiRootView, OptionalSlashRouter
 from events import views as events_views
 from events.browser import links_js, tracker_js
 from events.urls import router as events_router
@@ -43,8 +44,22 @@ def _root_links() -> dict[str, str]:
     }
 
 
+class ApiRoot(ApiRootView):
+    __doc__ = ApiRootView.__doc__  # the browsable root's description
+    # A read or admin key reads it, as a login does (core imports no app: roles are here).
+    api_key_roles = READ_ONLY
+
+
+class Schema(openapi.SchemaView):
+    __doc__ = openapi.SchemaView.__doc__
+    # Anyone's to read (SERVE_PERMISSIONS): a key sent with the request is taken, not
+    # refused as on a user-only route (its role is not asked: the document is public).
+    api_key_roles = READ_ONLY
+
+
 # One router for /api/ so its browsable root lists every app's resources (and links).
 api_router = OptionalSlashRouter(links=_root_links())
+api_router.APIRootView = ApiRoot
 for app_router in (
     events_router,
     accounts_router,
@@ -79,7 +94,7 @@ urlpatterns = [
     re_path(r"^auth/token/login/?$", LoginView.as_view(), name="login"),
     re_path(r"^auth/token/logout/?$", TokenLogoutView.as_view(), name="logout"),
     path("api-auth/", include("rest_framework.urls")),
-    *_slash_optional("api/schema", openapi.SchemaView.as_view(), name="schema"),
+    *_slash_optional("api/schema", Schema.as_view(), name="schema"),
     *_slash_optional(
         "api/docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"
     ),

@@ -32,7 +32,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 
-from accounts.permissions import EVERY_ROLE, READ, READ_OR_ADMIN_WRITES
+from accounts.permissions import EVERY_ROLE, READ, READ_ONLY, READ_OR_ADMIN_WRITES
 from accounts.tenancy import TenantScopedMixin, request_actor, tenant_stamp
 from core import jsonbody
 from core.csvcells import CSVLines
@@ -294,7 +294,7 @@ class InsightView(StatsView):
 
     queryset = EventLog.objects.all()
     renderer_classes = [*StatsView.renderer_classes, CSVRenderer]
-    api_key_roles = {"GET": READ, "HEAD": READ, "OPTIONS": READ, "POST": READ}
+    api_key_roles = {**READ_ONLY, "POST": READ}
     user_roles = {"default": EVERY_ROLE}  # an insight changes nothing: viewers may POST one
     serializer_class = InsightBodySerializer
     query_serializer_class = InsightQuerySerializer  # POST's query string
@@ -476,7 +476,7 @@ class FunnelUsersView(TenantScopedMixin, generics.ListAPIView):
     value it is; sorted, paginated (`limit`, `offset`)."""
 
     queryset = EventLog.objects.all()
-    api_key_roles = {"GET": READ, "HEAD": READ, "OPTIONS": READ}
+    api_key_roles = READ_ONLY
     filter_backends: list = []
     serializer_class = FunnelUserSerializer
 

@@ -14,7 +14,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
-from accounts.permissions import ADMIN, INGEST, READ
+from accounts.permissions import ADMIN, INGEST, READ_ONLY
 from accounts.tenancy import TenantScopedMixin, request_actor
 from core.deadline import StatementDeadlineMixin
 from core.paths import path_is_utf8
@@ -53,7 +53,7 @@ class V1View(StatementDeadlineMixin, TenantScopedMixin, generics.GenericAPIView)
     queryset = Event.objects.all()
     pagination_class = None
     filter_backends: list = []
-    api_key_roles = {"GET": READ, "HEAD": READ, "OPTIONS": READ, "POST": INGEST}
+    api_key_roles = {**READ_ONLY, "POST": INGEST}
 
     def event_named(self, name: str) -> Event:
         if not path_is_utf8(self.request):

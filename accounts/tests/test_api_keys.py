@@ -349,6 +349,14 @@ def test_both_headers_authenticate(make_key, header):
         ("admin", "post", "/api/events/", True),
         ("admin", "post", "/api/eventlogs/", True),
         ("admin", "get", "/api/stats/event_trend", True),
+        # The API root and the schema it lists: every GET is a read key's (the schema
+        # is anyone's; a key sent with it was refused as on a user-only route).
+        ("read", "get", "/api/", True),
+        ("read", "get", "/api/schema/", True),
+        ("admin", "get", "/api/", True),
+        ("admin", "get", "/api/schema/?format=json", True),
+        ("ingest", "get", "/api/", False),
+        ("ingest", "get", "/api/schema/", True),
     ],
 )
 def test_roles(make_key, role, method, url, allowed):
