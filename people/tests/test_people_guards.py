@@ -99,3 +99,51 @@ def test_the_admin_keeps_a_persons_tenant(admin_client, tenant, other_tenant):
     # The email check still knows the tenant without the field.
     assert taken.status_code == 200
     assert taken.context["adminform"].form.errors["email"]
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        (f"{PEOPLE}?emial=f1@shop.example", {"emial": ["Unknown parameter."]}),
+        (f"{PEOPLE}?search=f1&search=zz", {"search": ["Given more than once."]}),
+        (f"{PEOPLE}?email=a@x.example&email=f1@shop.example", {"email": ["Given more than once."]}),
+        (f"{PEOPLE}f1?search=f1", {"search": ["Unknown parameter."]}),
+        (f"{PEOPLE}by-email/f1@shop.example?x=1", {"x": ["Unknown parameter."]}),
+        (f"{PEOPLE}f1/export?distinct_id=f2", {"distinct_id": ["Unknown parameter."]}),
+    ],
+)
+def test_every_read_refuses_an_unknown_or_repeated_parameter(api_client, tenant, path, problem):
+    # README: a query parameter given twice or unknown is a 400 naming it, on every
+    # /api/people/ route: `?emial=` listed every person, `?search=a&search=b` read the last.
+    PersonFactory(tenant_id=tenant.pk, distinct_id="f1", email="f1@shop.example")
+
+    response = api_client.get(path)
+
+    assert response.status_code == 400
+    assert response.json() == problem
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_the_lists_own_parameters_and_format_still_work(api_client, tenant):
+    PersonFactory(tenant_id=tenant.pk, distinct_id="f1", email="f1@shop.example")
+    PersonFactory(tenant_id=tenant.pk, distinct_id="f2", email="f2@shop.example")
+
+    listed = api_client.get(f"{PEOPLE}?email=F1@shop.example&ordering=-id&limit=5&offset=0")
+    searched = api_client.get(f"{PEOPLE}?search=f2&format=json")
+
+    assert [p["distinct_id"] for p in listed.json()] == ["f1"]
+    assert [p["distinct_id"] for p in searched.json()] == ["f2"]
+    assert api_client.get(f"{PEOPLE}f1/export?format=json").status_code == 200
+
+
+def test_an_unknown_parameter_of_a_write_is_400_and_writes_nothing(api_client, tenant):
+    PersonFactory(tenant_id=tenant.pk, distinct_id="f1", email="f1@shop.example")
+
+    patched = api_client.patch(f"{PEOPLE}f1?notify=1", {"email": "new@shop.example"}, format="json")
+    events = api_client.delete(f"{PEOPLE}f1/events?erase_events=true")
+
+    assert patched.status_code == 400
+    assert patched.json() == {"notify": ["Unknown parameter."]}
+    assert Person.objects.get(distinct_id="f1").email == "f1@shop.example"
+    assert events.status_code == 400
+    assert events.json() == {"erase_events": ["Unknown parameter."]}
