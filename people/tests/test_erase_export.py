@@ -81,6 +81,23 @@ def test_erase_leaves_a_receipt_without_personal_data(api_client, shop, user):
     ]
 
 
+def test_an_erased_event_sent_again_with_its_uuid_is_new_data(api_client, shop):
+    # README (Batches, Erasure): a uuid is remembered only by its log. No uuid of an erased
+    # event is kept, so a client's retry after the erasure is stored and counted again.
+    # This pins the documented behaviour; a change to it must change the README too.
+    item = {"event_name": "click", "distinct_id": "ada", "timestamp": "2024-05-06T09:30:00Z"}
+    first = api_client.post("/api/eventlogs/", item, format="json").json()
+
+    api_client.delete("/api/people/ada?erase_events=true")
+    again = api_client.post(
+        "/api/eventlogs/batch/", {"events": [{**item, "uuid": first["uuid"]}]}, format="json"
+    )
+
+    assert again.json()["accepted"] == 1
+    assert EventLog.objects.filter(tenant=shop, uuid=first["uuid"]).count() == 1
+    assert rollup(shop) == recount(shop)
+
+
 def test_erase_of_an_unknown_person_is_404(api_client, shop):
     response = api_client.delete("/api/people/nobody?erase_events=true")
 
