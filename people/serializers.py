@@ -78,9 +78,14 @@ PROPERTIES_NOT_AN_OBJECT = "Must be a JSON object."
 
 
 def distinct_id_problem(value: str) -> str | None:
-    """Why `value` cannot be a person's distinct_id (the API's and the admin's rule)."""
+    """Why `value` cannot be a person's distinct_id (the API's and the admin's rule). It is
+    a segment of the person's URLs: `.` and `..` are not, since clients and proxies resolve
+    them as dot segments (`/api/people/../export` is sent as `/api/export`), which would
+    leave the profile with no address to export or erase it by."""
     if not value or "/" in value or any(not char.isprintable() for char in value):
         return "Must be non-empty, printable, and without '/' (it is part of the URL)."
+    if value in {".", ".."}:
+        return "May not be '.' or '..' (it is part of the URL, where they mean a folder)."
     return None
 
 

@@ -47,7 +47,7 @@ def test_properties_must_be_a_json_object(admin_client, tenant, properties):
     assert Person.objects.get(pk=person.pk).properties == {"plan": "pro"}
 
 
-@pytest.mark.parametrize("distinct_id", ["a/b", "tab\there", ""])
+@pytest.mark.parametrize("distinct_id", ["a/b", "tab\there", "", ".", ".."])
 def test_a_new_persons_distinct_id_follows_the_apis_rule(admin_client, tenant, distinct_id):
     form = {"tenant_id": tenant.pk, "distinct_id": distinct_id, "properties": "{}"}
 

@@ -1,5 +1,6 @@
 """/api/people/: profiles by distinct_id, lookups by email, validation, tenancy, key roles."""
 
+import json
 import uuid
 
 import pytest
@@ -64,6 +65,9 @@ def test_phone_separators_are_dropped(api_client):
         ({"distinct_id": ""}, "distinct_id"),
         ({"distinct_id": "a/b"}, "distinct_id"),
         ({"distinct_id": "tab\there"}, "distinct_id"),
+        # dot segments: clients and proxies resolve /api/people/../export to /api/export
+        ({"distinct_id": "."}, "distinct_id"),
+        ({"distinct_id": ".."}, "distinct_id"),
         ({"distinct_id": "x" * 201}, "distinct_id"),
         ({"properties": [1, 2]}, "properties"),
         ({"username": "u" * 151}, "username"),
@@ -273,3 +277,13 @@ def test_a_nul_in_the_path_is_a_404(api_client, method, path):
     response = getattr(api_client, method)(f"{PEOPLE}{path}", {}, format="json")
 
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("distinct_id", ["...", ".a", "a.", "a..b"])
+def test_dots_that_are_no_dot_segment_make_a_distinct_id(api_client, distinct_id):
+    created = api_client.post(PEOPLE, {"distinct_id": distinct_id}, format="json")
+
+    exported = api_client.get(f"{PEOPLE}{distinct_id}/export")
+
+    assert created.status_code == 201
+    assert json.loads(b"".join(exported.streaming_content))["person"]["distinct_id"] == distinct_id
