@@ -144,7 +144,8 @@ class _Run:
 
     def _read_text(self, name: str, handle: IO[bytes], counter: Callable[[int], None]) -> None:
         stream = io.BufferedReader(_Counting(handle, counter))
-        lines = _Lines(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""))
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        lines = _Lines(text, one_table=self.source == WebImport.Source.GA)
         try:
             self._read_lines(name, lines)
         except csv.Error as exc:
@@ -322,15 +323,29 @@ class _Counting(io.RawIOBase):
 
 class _Lines(Iterator[str]):
     """A text stream's lines without blank ones and `#` comments (Google Analytics puts
-    its report's title and dates above the header), numbered as in the file."""
+    its report's title and dates above the header), numbered as in the file.
 
-    def __init__(self, stream: IO[str]):
+    `one_table`: a blank line after the table's first line ends it. A Google Analytics
+    report holds more tables after its own, each after a blank line: Universal
+    Analytics' exports end with the chart's `Day Index,<metric>` lines, GA4's may hold
+    further tables of the same report. What follows is read (counted against the
+    limits, a damaged zip member still noticed) but not parsed."""
+
+    def __init__(self, stream: IO[str], *, one_table: bool = False):
         self.stream = stream
         self.number = 0
+        self.one_table = one_table
+        self.started = False
 
     def __next__(self) -> str:
         for line in self.stream:
             self.number += 1
-            if line.strip() and not line.startswith("#"):
+            if not line.strip():
+                if self.one_table and self.started:
+                    for _ in self.stream:  # the other tables: read, not parsed
+                        pass
+                    break
+            elif not line.startswith("#"):
+                self.started = True
                 return line
         raise StopIteration

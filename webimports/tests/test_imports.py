@@ -388,6 +388,39 @@ def test_google_analytics_reports_are_imported(api_client):
     }
 
 
+# A report as Universal Analytics exports it: its table, the table's totals (no date),
+# then, after a blank line, the chart's own table (`Day Index`) and its total.
+GA_UA_EXPORT = """# ----------------------------------------
+# All Web Site Data
+# Audience Overview
+# 20240101-20240102
+# ----------------------------------------
+
+Date,Users,Sessions,Bounce Rate,Avg. Session Duration
+20240101,"1,200","1,500",40.00%,00:01:30
+20240102,800,900,50.00%,00:00:40
+,"2,000","2,400",43.75%,00:01:11
+
+Day Index,Sessions
+1/1/24,"1,500"
+1/2/24,900
+,"2,400"
+"""
+
+
+def test_a_universal_analytics_export_is_read_up_to_its_chart_table(api_client):
+    receipt = imported(api_client, "ga", {"Analytics All Web Site Data.csv": GA_UA_EXPORT})
+
+    assert receipt["rows_imported"] == 2
+    # The table's totals line has no date: named, never added to a day.
+    assert receipt["rows_skipped"] == {"invalid_row": 1}
+    assert [error["line"] for error in receipt["errors"]] == [10]
+    body = stats(api_client)
+    assert (body["visitors"], body["visits"]) == (2000, 2400)
+    assert body["bounce_rate"] == round((600 + 450) / 2400, 4)
+    assert body["visit_duration"] == 71.3  # (1500 * 90 + 900 * 40) / 2400, a half up
+
+
 @pytest.mark.parametrize(
     ("source", "files", "names"),
     [
