@@ -24,7 +24,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.http import HttpRequest
 
@@ -86,7 +86,7 @@ class Visit:
         referrer = data.get("referrer") if isinstance(data.get("referrer"), str) else None
         if page is not None:
             derived["$host"] = page.hostname
-            derived["$pathname"] = page.path or "/"
+            derived["$pathname"] = _path(page.path)
             for name in referrers.UTM_FIELDS:
                 derived[f"${name}"] = campaign.get(name)
             derived["$click_id"] = next(
@@ -140,6 +140,19 @@ def _url(value: object):
     except ValueError:
         return None
     return parts if parts.hostname else None
+
+
+def _path(raw: str) -> str:
+    """A page's path as people read it, and as other products export it: a browser
+    sends `/%C3%BCber-uns` for `/über-uns`. Escapes that do not make UTF-8 text, or
+    make a control character, are kept as sent."""
+    try:
+        path = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        return raw or "/"
+    if any(ord(char) < 32 or ord(char) == 127 for char in path):
+        return raw or "/"
+    return path or "/"
 
 
 def _campaign(page) -> dict[str, str]:

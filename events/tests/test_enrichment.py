@@ -93,6 +93,26 @@ def test_a_pages_events_are_enriched(ingest_key, geoip):
     }
 
 
+@pytest.mark.parametrize(
+    ("path", "pathname"),
+    [
+        ("/%C3%BCber-uns", "/über-uns"),  # what a browser sends for /über-uns
+        ("/%E6%97%A5%E6%9C%AC", "/日本"),
+        ("/a%20b", "/a b"),
+        ("/bad-%FF", "/bad-%FF"),  # not UTF-8: as sent
+        ("/nul-%00", "/nul-%00"),  # a control character: as sent
+        ("", "/"),
+    ],
+)
+def test_a_pages_path_is_stored_decoded(ingest_key, path, pathname):
+    response = send(ingest_key, [pageview(url=f"{SHOP}{path}?utm_source=a%20b")])
+
+    assert response.status_code == 200, response.content
+    data = EventLog.objects.get().data
+    assert (data["$pathname"], data["$utm_source"]) == (pathname, "a b")
+    assert data["url"] == f"{SHOP}{path}?utm_source=a%20b"  # what the page sent stays
+
+
 def test_the_address_is_not_stored(ingest_key, geoip):
     send(ingest_key, [pageview()], address="81.2.69.142")
 

@@ -122,3 +122,27 @@ def test_leaving_for_another_page_and_coming_back(driver, service, shop, account
     assert restored == 1
     assert names.count(("$pageview", "/sens")) == 2
     assert names.count(("$pageleave", "/next")) == 1
+
+
+def test_a_page_with_letters_beyond_ascii_is_listed_as_people_read_it(
+    driver, service, shop, account
+):
+    """The browser sends /%C3%BCber-uns for /über-uns: the stats, the dashboard and its
+    filter name the page as its address bar shows it."""
+    query = {"key": account["key"], "host": service, "flush": 200, "web": 1}
+    driver.get(f"{shop}/über-uns?{urlencode(query)}")
+    wait_for(lambda: driver.find_element("id", "ready").text == "ready")
+    logs = settled(service, account["token"], expected=1)
+    assert "/%C3%BCber-uns" in logs[0]["data"]["url"]  # what the page sent stays
+
+    status, stats = call(f"{service}/api/stats/web?date_range=today&tz=UTC", token=account["token"])
+
+    assert status == 200, stats
+    assert [row["page"] for row in stats["pages"]] == ["/über-uns"]
+    assert [row["value"] for row in stats["entry_pages"]] == ["/über-uns"]
+    log_in(driver, service, account, "/dashboard/web/?period=today")
+    driver.find_element("link text", "/über-uns").click()
+    wait_for(lambda: "f=%24pathname" in driver.current_url)
+    assert "/über-uns" in driver.find_element("id", "filters").text
+    shown = driver.find_element("css selector", "[data-key=pageviews] .card-value").text
+    assert shown == "1"
