@@ -63,6 +63,23 @@ def classify(*, referrer: str | None, page_host: str | None, campaign: dict[str,
     return Source(_bare(host), "other", host)
 
 
+def channel_of_name(name: str) -> str | None:
+    """The channel of a source known by its name ("Google": search), as a referrer from
+    it is classified; None for a name on no list. For exports that name a visit's
+    source but not its referrer."""
+    return _channels_by_name().get(name.strip().lower())
+
+
+@cache
+def _channels_by_name() -> dict[str, str]:
+    found: dict[str, set[str]] = {}
+    for name, channel in _referrers().values():
+        found.setdefault(name.lower(), set()).add(channel)
+    # A name on several lists (Google: its search pages, and its other sites as
+    # `unknown`): the first of CHANNELS, so never `other` when a list says more.
+    return {name: min(channels, key=CHANNELS.index) for name, channels in found.items()}
+
+
 def _click_source(campaign: dict[str, str]) -> str | None:
     for name, source in (("gclid", "Google"), ("gbraid", "Google"), ("wbraid", "Google"),
                          ("fbclid", "Facebook"), ("msclkid", "Bing"), ("ttclid", "TikTok"),

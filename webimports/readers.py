@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import pycountry
 
-from events.referrers import classify
+from events.referrers import channel_of_name, classify
 
 MAX_VALUE = 2000  # characters of a breakdown value kept
 MAX_NUMBER = 2**62  # a metric above this is a broken file, not a site
@@ -169,8 +169,10 @@ def _plausible_value(dimension: str, value: str) -> str:
 
 def _channel_of_source(record: dict[str, str]) -> str:
     """The channel of a row of Plausible's sources, as the native enrichment would say
-    (events.referrers): by its campaign, else by its referrer; a named source that is
-    neither is "other"."""
+    (events.referrers): by its campaign, else by its referrer, else by the source's
+    name (Plausible's exports have had no referrer column, and leave it empty when the
+    browser sent none: "Google" is search); a named source that is none of these is
+    "other"."""
     referrer = record.get("referrer") or ""
     campaign = {
         name: record.get(name) or ""
@@ -180,7 +182,7 @@ def _channel_of_source(record: dict[str, str]) -> str:
     found = classify(referrer=referrer or None, page_host=None, campaign=campaign)
     source = (record.get("source") or "").lower()
     if found.channel == "direct" and source not in PLAUSIBLE_DIRECT:
-        return "other"
+        return channel_of_name(source) or "other"
     return found.channel
 
 

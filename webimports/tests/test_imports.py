@@ -187,6 +187,33 @@ def test_imported_days_fill_the_web_stats(api_client):
     assert set(by_value(body["oses"])) == {"Mac OS X", "Linux"}
 
 
+def test_a_sources_channel_comes_from_its_name_without_a_referrer(api_client):
+    """Plausible's exports have had no referrer column (and leave it empty when the
+    browser sent none): a source named on the referrer lists has that list's channel,
+    as a native visit from it would."""
+    text = csv_text(
+        "date,source,utm_medium,utm_campaign,utm_content,utm_term,visitors,visits,"
+        "visit_duration,bounces",
+        "2024-01-01,Google,,,,,7,8,400,2",
+        "2024-01-01,Facebook,,,,,3,3,90,1",
+        "2024-01-01,DuckDuckGo,,,,,2,2,60,1",
+        "2024-01-01,Gmail,,,,,1,1,10,1",
+        "2024-01-01,Direct / None,,,,,4,5,100,2",
+        "2024-01-01,blog.example,,,,,1,1,5,1",
+        "2024-01-01,Google,cpc,spring,,,2,2,50,0",
+    )
+    imported(api_client, "plausible", {"imported_sources_20240101_20240101.csv": text})
+
+    assert by_value(stats(api_client)["channels"]) == {
+        "search": {"visitors": 9, "visits": 10},
+        "social": {"visitors": 3, "visits": 3},
+        "email": {"visitors": 1, "visits": 1},
+        "direct": {"visitors": 4, "visits": 5},
+        "other": {"visitors": 1, "visits": 1},
+        "paid": {"visitors": 2, "visits": 2},
+    }
+
+
 def test_imported_and_native_numbers_add_up(api_client, tenant):
     imported(api_client, "plausible", {"export.zip": zipped(PLAUSIBLE)})
     pageview = EventFactory(tenant=tenant, name="$pageview")
