@@ -33,6 +33,9 @@ def test_a_single_page_apps_visit_is_counted(driver, service, shop, account, art
     )
     assert [log["data"]["$pathname"] for log in views] == ["/", "/pricing", "/"]
     assert "key=" not in views[0]["data"]["url"]  # sensitiveParams never leave the page
+    # A history change's view came from the page before it, as a navigation would say.
+    assert views[1]["data"]["referrer"] == views[0]["data"]["url"]
+    assert views[2]["data"]["referrer"] == views[1]["data"]["url"]
     assert {log["distinct_id"] for log in logs} == {views[0]["distinct_id"]}
     assert views[0]["distinct_id"].startswith("anon-")  # cookieless: the server's id
     assert driver.execute_script("return localStorage.length") == 0  # nothing stored

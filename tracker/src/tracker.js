@@ -293,7 +293,9 @@
   // with the seconds it was visible since it was last shown and the deepest scroll
   // (percent): a page hidden and shown again sends one more when next left, so its
   // leaves add up to its visible time. `sensitiveParams` are removed from the url and
-  // the referrer; every event carries the screen width (one device for the page).
+  // the referrer; every event carries the screen width (one device for the page). The
+  // referrer of a view after a history change is the page before it, as a browser's
+  // own navigation would say (document.referrer keeps naming the site's way in).
   let cfg = {};
   let page = null;
   let since = 0; // when the page was last shown; 0: hidden, or its $pageleave sent
@@ -322,11 +324,11 @@
     if (!cfg.hashChanges) u.hash = '';
     if (u.href == page) return;
     leave();
-    page = u.href;
     show();
     depth = 0;
     scrolled();
-    tracker.track('$pageview', { url: page, title: d.title, referrer: d.referrer && clean(d.referrer).href, language: n.language });
+    tracker.track('$pageview', { url: u.href, title: d.title, referrer: page || (d.referrer && clean(d.referrer).href), language: n.language });
+    page = u.href;
   };
   const before = w.eventtracker; // the snippet's array of calls, if any
   if (before && before.track) return; // the script was included twice
@@ -348,8 +350,8 @@
     // URL ends in a random (v4) uuid, by the File API's definition.
     uuid: (u) =>
       crypto.randomUUID ? crypto.randomUUID() : (URL.revokeObjectURL((u = URL.createObjectURL(new Blob()))), u.slice(-36)),
-    // Default host: where this script was loaded from.
-    host: script && script.src ? new URL(script.src).origin : undefined,
+    // Default host: where this script was loaded from (none: init must name one).
+    host: script && script.src && new URL(script.src).origin,
   });
   const init = tracker.init;
   const track = tracker.track;

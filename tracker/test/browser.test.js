@@ -238,6 +238,11 @@ for (const [label, file] of [
     );
     assert.equal(events[1].data.scroll, 50);
     assert.equal(typeof events[1].data.seconds, 'number');
+    // The way in was Google; the next view came from the page before it.
+    assert.deepEqual(
+      [events[0].data.referrer, events[2].data.referrer],
+      ['https://www.google.com/', 'https://shop.example/a?x=1&token=secret'],
+    );
     page.fire('window', 'pagehide');
     assert.deepEqual(await beaconEvents(page.beacons[0]), ['$pageleave']);
   });
