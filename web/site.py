@@ -52,6 +52,7 @@ HEADLINE = (
     ("bounce_rate", "Bounce rate", "{:.0%}"),
     ("visit_duration", "Visit duration", "{:.0f} s"),
 )
+RATES = frozenset({"bounce_rate"})  # changes in percentage points
 LIMIT = 8
 REALTIME_MINUTES = 5
 CHART_WIDTH, CHART_HEIGHT = 720, 160
@@ -127,15 +128,22 @@ def _link(period: str, filters: list[tuple[str, str]]) -> str:
 
 
 def _card(answer: dict, previous: dict, key: str, label: str, shape: str) -> dict:
+    """A headline number and its change against the period before: in percent of the
+    number before, or for a rate, in percentage points (50 % after 40 % is +10 pp, as
+    Plausible and Google Analytics show it, not +25 %)."""
     value, before = answer[key], previous[key]
-    change = None
-    if value is not None and before:
+    change, unit = None, "%"
+    if key in RATES:
+        if value is not None and before is not None:
+            change, unit = round(100 * (value - before)), " pp"
+    elif value is not None and before:
         change = round(100 * (value - before) / before)
     return {
         "key": key,
         "label": label,
         "value": "—" if value is None else shape.format(value),
         "change": change,
+        "unit": unit,
     }
 
 

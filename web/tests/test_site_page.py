@@ -141,6 +141,27 @@ def test_the_change_against_the_period_before(web_client, visits):
     assert re.search(r'data-key="pageviews">.*?\+200% vs the period before', html, re.DOTALL)
 
 
+def test_the_bounce_rate_changes_in_percentage_points(web_client, tenant, visits):
+    """7 days: v1 (2 views) and v2 (1): 50 %. The 7 days before: v3 (1 view), v4 and v5
+    (2 views each): 33 %, so +17 points (its relative change would be +50 %)."""
+    views = tenant.events.get(name="$pageview")
+    nine_days_ago = timezone.now() - dt.timedelta(days=9)
+    for visitor in ("v4", "v5"):
+        for minutes in (0, 1):
+            EventLogFactory(
+                event=views,
+                distinct_id=visitor,
+                timestamp=nine_days_ago + dt.timedelta(minutes=minutes),
+                data={"$pathname": f"/{minutes}"},
+            )
+
+    html = web_client.get(URL, {"period": "7d"}).content.decode()
+
+    assert card(html, "bounce_rate") == "50%"
+    assert re.search(r'data-key="bounce_rate">.*?\+17 pp vs the period before', html, re.DOTALL)
+    assert re.search(r'data-key="visitors">.*?-33% vs the period before', html, re.DOTALL)
+
+
 def test_another_tenants_visits_are_not_shown(other_web_client, visits):
     html = other_web_client.get(URL, {"period": "today"}).content.decode()
 
