@@ -10,6 +10,8 @@ from functools import cache
 
 from django import forms
 from django.contrib.auth.forms import UsernameField
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import QueryDict
 from django.utils import timezone
@@ -132,17 +134,33 @@ class SignUpForm(forms.Form):
     )
 
     def clean(self):
+        """Every reason at once: a bad email, a taken username, a weak password and two
+        differing passwords each show beside their field on the first answer, not one
+        per submit. The serializer checks what the form's own fields let through."""
         cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        if cleaned["password"] != cleaned["password_again"]:
+        password, again = cleaned.get("password"), cleaned.get("password_again")
+        if password and again and password != again:
             self.add_error("password_again", "The two passwords differ.")
-            return cleaned
-        data = {name: cleaned[name] for name in ("username", "email", "password")}
+        if "username" not in cleaned or password is None:
+            return cleaned  # nothing the serializer could check beyond the form's errors
+        data = {"username": cleaned["username"], "password": password}
+        data["email"] = cleaned.get("email", "")  # a bad one is the form's error already
         self.serializer = SignUpSerializer(data=data)
         if not self.serializer.is_valid():
-            add_serializer_errors(self, self.serializer.errors)
+            errors = self.serializer.errors
+            add_serializer_errors(self, {n: m for n, m in errors.items() if n not in self.errors})
+            self._check_password(password, username=data["username"], email=data["email"])
         return cleaned
+
+    def _check_password(self, password: str, *, username: str, email: str) -> None:
+        """The password validators' verdict, which the serializer gives only once every
+        field of its own is valid."""
+        if "password" in self.errors:
+            return
+        try:
+            validate_password(password, User(username=username, email=email))
+        except ValidationError as exc:
+            self.add_error("password", exc)
 
     def save(self) -> User | None:
         """The new user (call after is_valid()); None, with the form's error, when the

@@ -103,3 +103,26 @@ def test_a_logged_in_user_is_sent_to_the_dashboard(web_client):
 
     assert response.status_code == 302
     assert response["Location"] == "/dashboard/"
+
+
+def test_a_sign_up_shows_every_reason_at_once(client, user):
+    """A bad email hid the taken username, the weak password and the differing second
+    password until it was fixed: one reason per submit."""
+    refused = {
+        "username": user.username,
+        "email": "not-an-email",
+        "password": "123",
+        "password_again": "124",
+    }
+
+    response = client.post(SIGNUP, refused)
+
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert set(errors) == {"username", "email", "password", "password_again"}
+    assert errors["password_again"] == ["The two passwords differ."]
+    assert len(errors["email"]) == 1
+    html = response.content.decode()
+    assert "A user with that username already exists." in html
+    assert "This password is too short." in html
+    assert Tenant.objects.count() == 1  # the user's only
