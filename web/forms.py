@@ -256,7 +256,19 @@ class InsightRangeForm(StatsRangeForm):
         own = [name for name in cls.declared_fields if name not in bound.data]
         if not any(name in query for name in own):
             return cls(initial=bound.data)
-        return cls(data=bound.data | {name: query[name] for name in own if name in query})
+        # A field the address leaves out (a link or bookmark of a few fields) is what the
+        # first visit shows in it, as the range's are: not a "This field is required."
+        return cls(data=bound.data | {name: query.get(name, cls.shown(name)) for name in own})
+
+    @classmethod
+    def shown(cls, name: str) -> str:
+        """What the first visit's form shows in field `name`: its initial, else a
+        select's first choice, else nothing."""
+        field = cls.base_fields[name]
+        if field.initial is not None:
+            return str(field.initial)
+        choices = list(getattr(field, "choices", []))
+        return str(choices[0][0]) if choices else ""
 
     def date_range(self) -> dict:
         return {
@@ -325,7 +337,9 @@ def _typed(value: str, op: str):
 
 class FunnelForm(InsightRangeForm):
     steps = forms.CharField(label="Steps", help_text="Event names in order, comma separated.")
-    window = forms.CharField(label="Within", initial="14d", help_text="e.g. 30m, 12h, 14d")
+    window = forms.CharField(
+        label="Within", initial="14d", required=False, help_text="e.g. 30m, 12h, 14d; blank: 14d"
+    )
     order = forms.ChoiceField(
         label="Order",
         choices=[("ordered", "in order"), ("strict", "strictly"), ("any", "any order")],

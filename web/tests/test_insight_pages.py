@@ -215,3 +215,27 @@ def test_saved_dashboards_show_their_tiles_and_nothing_of_another_tenant(
 def test_anonymous_users_are_sent_to_the_login_page(client):
     for path in ("/dashboard/query/", "/dashboard/funnels/", "/dashboard/boards/"):
         assert client.get(path).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/dashboard/query/", {"event": "view"}),
+        ("/dashboard/funnels/", {"steps": "view, buy"}),
+        ("/dashboard/funnels/", {"steps": "view, buy", "window": ""}),  # blank: 14 days
+        ("/dashboard/retention/", {"cohort": "view"}),
+    ],
+)
+def test_an_address_of_a_few_fields_answers_with_the_others_defaults(
+    web_client, api_client, ingest, path, query
+):
+    """`?event=view` answered 'Metric: This field is required.' (400), and a funnel's
+    blank window too, though the form shows those defaults and the range's are filled in."""
+    ingest(api_client, EVENTS)
+
+    page = web_client.get(path, {**RANGE, **query})
+
+    assert page.status_code == 200, re.findall(
+        r'role="alert">(.*?)</div>', page.content.decode(), re.S
+    )
+    assert cells(page.content.decode())
