@@ -155,8 +155,18 @@ def tenant_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
             return blocked(request)
         return view(request, *args, **kwargs)
 
-    checked.tenant_page = True
-    return never_cache(login_required(checked, login_url=LOGIN))
+    logged_in = login_required(checked, login_url=LOGIN)
+
+    @wraps(view)
+    def entry(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "POST" and not request.user.is_authenticated:
+            # A form sent after its session ended (logged out in another tab): back to the
+            # dashboard, its page, once logged in; its POST-only address would be a 405.
+            return redirect_to_login(reverse("web-dashboard"), login_url=reverse(LOGIN))
+        return logged_in(request, *args, **kwargs)
+
+    entry.tenant_page = True
+    return never_cache(entry)
 
 
 @tenant_page

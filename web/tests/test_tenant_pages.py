@@ -77,3 +77,21 @@ def test_no_tenant_page_is_kept_by_the_browser(web_client, board, path):
 
     assert response.status_code == 200
     assert {"no-store", "private"} <= set(response["Cache-Control"].replace(" ", "").split(","))
+
+
+@pytest.mark.parametrize(
+    "path", ["/dashboard/keys/", "/dashboard/members/", "/dashboard/keys/1/revoke/"]
+)
+def test_a_form_sent_after_logging_out_returns_to_the_dashboard_after_logging_in(
+    client, user, path
+):
+    """Logged out in another tab, then a dashboard form sent: the login page then led to
+    the form's POST-only address, a 405 page, instead of back to the dashboard."""
+    response = client.post(path, {"name": "k", "role": "read"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/dashboard/login/?next=/dashboard/"
+    login = {"username": user.username, "password": "alpine12", "next": "/dashboard/"}
+    logged_in = client.post("/dashboard/login/", login, follow=True)
+    assert logged_in.redirect_chain[-1] == ("/dashboard/", 302)
+    assert logged_in.status_code == 200
