@@ -18,7 +18,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet, Sum
 
 from accounts.credentials import TenantChanged, ensure_unchanged, tenant_row
 from accounts.models import ApiKey, Tenant, User
@@ -480,7 +480,9 @@ def event_delete(
     api_key: ApiKey | None = None,
 ) -> DeletionReceipt:
     """Delete `event` and its logs (those of `logs`, already scoped to `tenant`) with their
-    share of the rollup, in one transaction; returns the receipt that counts the logs.
+    share of the rollup, in one transaction; returns the receipt that counts the logs,
+    with `occurrences` beside it (not stored): the sum of their counts, which seed 000's
+    `DELETE /admin/v1/events/{name}` answers.
 
     Its locks come in an order no other writer reverses: the tenant's deletion lock
     (deletion_create), the folds (rollups.pause_folds), the tenant's sketch lock
@@ -513,6 +515,8 @@ def _event_delete(
         _take_deletion_locks(tenant)
         lock_sketches(tenant.pk)  # forget_numbers and forget_event need it, before any row
         _lock_event(tenant, event)
+        # Every log of the event that will ever commit has committed (_lock_event).
+        occurrences = logs.filter(event=event).aggregate(total=Sum("count"))["total"] or 0
         receipt = deletion_create(
             tenant=tenant,
             logs=logs.filter(event=event),
@@ -525,6 +529,7 @@ def _event_delete(
         _, deleted = event.delete()
         if deleted.get(EventLog._meta.label):  # the lock above makes this impossible
             raise RuntimeError("Logs of a locked event were left for the cascade.")
+    receipt.occurrences = occurrences
     return receipt
 
 

@@ -203,7 +203,7 @@ class AdminEventView(AdminV1View):
         receipt = event_delete(
             tenant=self.tenant, event=event, logs=logs, created_by=user, api_key=key
         )
-        deleted = receipt.events_deleted
+        deleted = receipt.occurrences  # as `count` is posted and read here, not logs
         message = f"Deleted {deleted} occurrence(s) of event '{name}'."
         return Response({"message": message, "deleted": deleted})
 
