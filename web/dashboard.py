@@ -16,10 +16,12 @@ from django.utils import timezone
 from accounts.models import ApiKey, Tenant
 from accounts.tenancy import scope_to_tenant
 from events.models import Event, IngestionCountTotal
+from insights.tables import PAGE_ROWS
 from stats import selectors
 from stats.selectors import Frequency, IngestionBucket
 
 ALT_TEXT_EVENTS = 5  # a frequency chart's alt text names the most frequent few
+FREQUENCY_ROWS = PAGE_ROWS  # the frequency table's most frequent events; the rest: JSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +64,13 @@ def stats_context(*, tenant: Tenant, start: dt.date, end: dt.date, tz: ZoneInfo)
     period = f"{start:%Y-%m-%d} to {end:%Y-%m-%d}, {tz.key}"
 
     def chart(route: str, alt: str) -> Chart:
-        return Chart(src=chart_src(route, start=start, end=end, tz=tz), alt=alt)
+        return Chart(src=stats_url(route, start=start, end=end, tz=tz), alt=alt)
 
     return {
         "period": period,
-        "frequency": frequency,
+        "frequency": frequency[:FREQUENCY_ROWS],
+        "frequency_more": len(frequency) - FREQUENCY_ROWS if len(frequency) > FREQUENCY_ROWS else 0,
+        "frequency_json": stats_url("stats-event-frequency", start=start, end=end, tz=tz),
         "ingestion_rows": rows,
         "trend_chart": chart("stats-event-trend-png", _trend_alt(frequency, period)),
         "frequency_chart": chart("stats-event-frequency-png", _frequency_alt(frequency, period)),
@@ -75,10 +79,12 @@ def stats_context(*, tenant: Tenant, start: dt.date, end: dt.date, tz: ZoneInfo)
     }
 
 
-def chart_src(route: str, *, start: dt.date, end: dt.date, tz: ZoneInfo) -> str:
-    """The PNG route of a stats view, for the range and zone the page shows."""
+def stats_url(route: str, *, start: dt.date, end: dt.date, tz: ZoneInfo) -> str:
+    """A stats route, its chart (`…-png`) or its JSON, for the range and zone the page
+    shows."""
     query = urlencode({"start_date": start.isoformat(), "end_date": end.isoformat(), "tz": tz.key})
-    return f"{reverse(route, kwargs={'format': 'png'})}?{query}"
+    kwargs = {"format": "png"} if route.endswith("-png") else {}
+    return f"{reverse(route, kwargs=kwargs)}?{query}"
 
 
 def ingestion_rows(buckets: dict[str, IngestionBucket]) -> list[IngestionRow]:

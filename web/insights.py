@@ -24,6 +24,10 @@ from stats.buckets import TooManyBuckets
 from web.forms import FunnelForm, QueryBuilderForm, RetentionForm
 from web.views import allow, page, tenant_page, tenant_row
 
+# The event names an insight page lists (alphabetically) to help fill its form; more are
+# counted, and listed by GET /api/events/.
+EVENT_NAMES = 100
+
 KINDS = {
     "query": ("Query builder", QueryBuilderForm, parse_query, run_query, "query"),
     "funnels": ("Funnel", FunnelForm, parse_funnel, run_funnel, "funnels"),
@@ -40,12 +44,15 @@ def insight_page(request: HttpRequest, kind: str) -> HttpResponse:
     tenant = request.user.tenant
     title, form_class, parse, run, route = KINDS[kind]
     form = form_class.for_tenant(request.GET, tenant)
+    events = scope_to_tenant(Event.objects.all(), tenant).order_by("name")
+    names = list(events.values_list("name", flat=True)[: EVENT_NAMES + 1])
     context = {
         "nav": "insights",
         "title": title,
         "kind": kind,
         "form": form,
-        "events": scope_to_tenant(Event.objects.all(), tenant).order_by("name"),
+        "event_names": names[:EVENT_NAMES],
+        "event_names_more": events.count() - EVENT_NAMES if len(names) > EVENT_NAMES else 0,
     }
     status = 200
     if form.is_valid():  # never before a submit: the form is unbound until then

@@ -1,6 +1,8 @@
 """The dashboard: login, the tenant's stats for a range and zone, form errors, tenancy."""
 
 import datetime as dt
+import re
+from html import unescape
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -86,6 +88,28 @@ def test_the_frequency_table_lists_the_tenants_events(web_client, api_client, in
     assert '<th scope="row">signup</th><td class="num">3</td>' in html
     assert '<th scope="row">click</th><td class="num">2</td>' in html
     assert "Occurrences per event, 2024-05-01 to 2024-05-31, Europe/Warsaw" in html
+
+
+def test_the_frequency_table_shows_the_most_frequent_and_links_the_rest(
+    web_client, api_client, ingest, monkeypatch
+):
+    """A tenant of thousands of event names had a page of thousands of rows."""
+    monkeypatch.setattr("web.dashboard.FREQUENCY_ROWS", 2)
+    ingest(api_client, [in_may("a")] * 3 + [in_may("b")] * 2 + [in_may("c")])
+
+    response = web_client.get(DASHBOARD, RANGE)
+
+    html = unescape(response.content.decode())
+    rows = re.findall(r'<th scope="row">([^<]*)</th><td class="num">', html)
+    assert rows[:2] == ["a", "b"]
+    assert "c" not in rows
+    more = re.search(r'id="frequency-more">([^<]*)<a href="([^"]*)"', html)
+    assert more is not None
+    assert "1 more" in more.group(1)
+    link = urlsplit(more.group(2))
+    assert link.path == "/api/stats/event_frequency"
+    assert parse_qs(link.query) == {name: [value] for name, value in RANGE.items()}
+    assert api_client.get(more.group(2)).json()[2] == {"event_name": "c", "total": 1}
 
 
 def test_every_chart_shows_the_chosen_range_and_zone(web_client):

@@ -157,6 +157,19 @@ def test_the_first_visit_shows_the_defaults_and_no_error(web_client, tenant, pat
     assert 'id="insight-table"' not in html
 
 
+def test_the_event_names_listed_to_fill_the_form_are_bounded(web_client, tenant, monkeypatch):
+    """A tenant of thousands of event names had them all on every insight page."""
+    monkeypatch.setattr("web.insights.EVENT_NAMES", 2)
+    for name in ("c", "a", "b"):
+        tenant.events.create(name=name)
+
+    html = web_client.get("/dashboard/query/").content.decode()
+
+    listed = re.search(r'id="event-names">(.*?)</p>', html, re.DOTALL).group(1)
+    assert re.findall(r"<code>([^<]*)</code>", listed) == ["a", "b"]
+    assert 'and 1 more (<a href="/api/events">all of them</a>)' in listed
+
+
 def test_a_submit_missing_a_field_is_then_an_error(web_client):
     page = web_client.get("/dashboard/funnels/", {"order": "ordered"})
 
