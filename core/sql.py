@@ -28,6 +28,37 @@ def server_side_cursor(using: str = DEFAULT_DB_ALIAS) -> Iterator[psycopg.Cursor
         yield cursor
 
 
+@contextmanager
+def one_snapshot(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """Run the block's reads at one moment: an answer made of several queries (the daily
+    rollup's whole days, the part of each edge's day before it, an edge hour's first
+    minutes) then counts each event in all of them or in none. In autocommit each
+    statement sees what has committed by its own start (READ COMMITTED), and an event
+    committed between two of them was counted by one part and not the other. PostgreSQL:
+    a REPEATABLE READ, READ ONLY transaction. SQLite: a deferred one (its snapshot starts
+    at the first read, and it takes no write lock: the configured IMMEDIATE would hold
+    off every ingest while the stats are read). Inside a transaction already, the
+    caller's transaction decides."""
+    conn = connections[using]
+    if conn.in_atomic_block or conn.vendor not in ("postgresql", "sqlite"):
+        yield
+        return
+    if conn.vendor == "postgresql":
+        with transaction.atomic(using=using):
+            with conn.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+        return
+    mode = conn.transaction_mode
+    conn.transaction_mode = "DEFERRED"  # read by atomic's BEGIN only
+    try:
+        with transaction.atomic(using=using):
+            conn.transaction_mode = mode
+            yield
+    finally:
+        conn.transaction_mode = mode
+
+
 def append(model: type[models.Model], *, fields: Sequence[str], rows: Sequence[tuple]) -> None:
     """Insert `rows` (values of `fields`, in that order) as new rows of `model`, in one
     statement per chunk. No conflict target: nothing to lock but the rows themselves."""

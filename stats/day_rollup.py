@@ -12,6 +12,8 @@ edge at h:00 UTC (New York's days begin at 05:00 or 04:00 UTC), plus, for an edg
 h:30 or h:45 (Kolkata: 18:30), the first minutes of that hour from HourlyCountTotal
 (first_30). So a year of daily buckets reads one row per event and day in every zone,
 and one hourly row per event and edge where the zone's days begin inside an hour.
+Those queries read one snapshot (core.sql.one_snapshot): at READ COMMITTED an event
+committed between two of them was subtracted from a total that never held it.
 """
 
 import datetime as dt
@@ -21,7 +23,7 @@ from collections.abc import Sequence
 
 from django.db.models import Field, Func, QuerySet, Sum
 
-from core.sql import utc_day_sql, utc_hour_of_day_sql
+from core.sql import one_snapshot, utc_day_sql, utc_hour_of_day_sql
 from events.models import DailyCountTotal, HourlyCountTotal
 
 
@@ -64,8 +66,9 @@ def bucket_totals(
     starts = [None if edge is None else edge.astimezone(dt.UTC) for edge in edges]
     closed = [start for start in starts if start is not None]
     hours = sorted({start.hour for start in closed} - {0})
-    totals, before = _whole_days(daily, [start and start.date() for start in starts], hours)
-    cut = _first_minutes(rollup, [s.replace(minute=0) for s in closed if s.minute], split)
+    with one_snapshot():  # an event counted in every part or in none (core.sql)
+        totals, before = _whole_days(daily, [start and start.date() for start in starts], hours)
+        cut = _first_minutes(rollup, [s.replace(minute=0) for s in closed if s.minute], split)
     column = {hour: i for i, hour in enumerate(hours)}
     last = len(starts) - 1
     for index, start in enumerate(starts):

@@ -40,6 +40,7 @@ from django.db.models.functions import Coalesce, ExtractHour, Trunc, TruncDate
 from accounts.tenancy import scope_to_outer_tenant
 from core.ranges import OutOfCalendar, half_open, within_calendar
 from core.rounding import round_half_up
+from core.sql import one_snapshot
 from events.models import (
     DailyCountTotal,
     Event,
@@ -177,12 +178,15 @@ def event_trend(
 def _trend_from_days(
     rollup, daily, events, lower, upper, interval, tz, split
 ) -> dict[str, dict[str, int]]:
-    bounds = _data_bounds(daily, lower, upper, tz)
-    if bounds is None:
-        return {}
-    edges, keys = bucket_edges(*bounds, interval, tz)
-    totals = bucket_totals(rollup=rollup, daily=daily, edges=edges, split=split)
-    names = dict(events.filter(pk__in=list(totals)).values_list("id", "name"))
+    # One snapshot (core.sql.one_snapshot) also for the names: an event deleted after its
+    # totals were read had none, a KeyError below.
+    with one_snapshot():
+        bounds = _data_bounds(daily, lower, upper, tz)
+        if bounds is None:
+            return {}
+        edges, keys = bucket_edges(*bounds, interval, tz)
+        totals = bucket_totals(rollup=rollup, daily=daily, edges=edges, split=split)
+        names = dict(events.filter(pk__in=list(totals)).values_list("id", "name"))
     found: dict[str, dict[str, int]] = {}
     for event_id, buckets in totals.items():
         for key, total in zip(keys, buckets, strict=True):
