@@ -29,6 +29,19 @@ class EventsChanging(APIException):
     wait = 1  # seconds: DRF answers it as Retry-After
 
 
+class RetriedLogGone(EventsChanging):
+    """A single event sent again with a stored uuid (a duplicate, answered with the stored
+    log) whose log was deleted between the insert that found it and the read of it (an
+    erasure, a deletion by filter, the retention purge): nothing was stored, and there is
+    no log to answer with. A retry meets the deletion done and stores the event anew."""
+
+    default_detail = (
+        "The stored event this request repeats (by its uuid) was being deleted; nothing "
+        "was stored. Retry after the given seconds."
+    )
+    default_code = "retried_event_deleted"
+
+
 class Refused(APIException):
     """An ingestion request refused as a whole: the answer says why (`reason`). The
     accounting counts `events` items, or when None those of the body if it is readable."""

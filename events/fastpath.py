@@ -61,6 +61,7 @@ from core.ratelimit import credential_window
 from core.rest import FastJSONRenderer
 from events.blocklist import blocked_reason
 from events.event_ids import cached_event_id
+from events.exceptions import RetriedLogGone
 from events.serializers import log_representation, row_representation
 from events.services import event_logs_ingest, stored_log
 from events.validation import EventInput, validate_event
@@ -137,7 +138,13 @@ def _answer(request: HttpRequest) -> HttpResponse | None:
             receipt.row, pk=receipt.log_id, event_name=receipt.item.event_name
         )
         return _json(request, answer, 201)
-    return _json(request, log_representation(stored_log(tenant, receipt.uuid)), 200)
+    try:
+        log = stored_log(tenant, receipt.uuid)
+    except RetriedLogGone as exc:  # deleted since the insert found it: the view's 503
+        response = _json(request, {"detail": exc.detail}, exc.status_code)
+        response["Retry-After"] = str(exc.wait)
+        return response
+    return _json(request, log_representation(log), 200)
 
 
 def _admitted(

@@ -28,7 +28,7 @@ from core.sharding import sequential_shard_writes
 from events.accounting import record_ingestion, report_ingested, tally
 from events.bulk import EventGone, LogRow, store_logs
 from events.event_ids import event_ids as resolve_event_ids
-from events.exceptions import EventNotFound, EventsChanging
+from events.exceptions import EventNotFound, EventsChanging, RetriedLogGone
 from events.models import DeletionReceipt, Event, EventLog, RejectionReason
 from events.rollups import (
     after_ingest_commit,
@@ -172,8 +172,13 @@ def _resolve_and_store(
 
 def stored_log(tenant: Tenant, uuid: UUID) -> EventLog:
     """The tenant's log with this uuid (with its event): the answer to a repeated single
-    event."""
-    return scope_to_tenant(EventLog.objects.select_related("event"), tenant).get(uuid=uuid)
+    event. RetriedLogGone (a 503 with Retry-After) when a deletion took it after the
+    insert found it: read by a statement of its own, it may be gone by then."""
+    logs = scope_to_tenant(EventLog.objects.select_related("event"), tenant)
+    try:
+        return logs.get(uuid=uuid)
+    except EventLog.DoesNotExist:
+        raise RetriedLogGone from None
 
 
 def _validate(
