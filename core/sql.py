@@ -49,6 +49,7 @@ def one_snapshot(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield
         return
+    conn.ensure_connection()  # connecting sets transaction_mode from the settings
     mode = conn.transaction_mode
     conn.transaction_mode = "DEFERRED"  # read by atomic's BEGIN only
     try:
