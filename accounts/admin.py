@@ -55,11 +55,16 @@ class TenantAdmin(ChangedFieldsAdmin):
             kwargs.setdefault("min_value", max(minimums))
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
-    @admin.action(description="Block the selected tenants (403 on every API request)")
+    # Actions without allowed_permissions are offered to, and run for, anyone who may
+    # view the list: a staff member allowed only to view tenants blocked them.
+    @admin.action(
+        description="Block the selected tenants (403 on every API request)",
+        permissions=["change"],
+    )
     def block(self, request, queryset):
         self._set_active(request, queryset, active=False)
 
-    @admin.action(description="Unblock the selected tenants")
+    @admin.action(description="Unblock the selected tenants", permissions=["change"])
     def unblock(self, request, queryset):
         self._set_active(request, queryset, active=True)
 
@@ -237,7 +242,7 @@ class ApiKeyAdmin(ChangedFieldsAdmin):
         row stays, saying when, and the receipts and logs that name the key keep it."""
         return False
 
-    @admin.action(description="Revoke the selected keys")
+    @admin.action(description="Revoke the selected keys", permissions=["change"])
     def revoke(self, request, queryset):
         for key in queryset:
             api_key_revoke(key=key)

@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from django.contrib.admin import ModelAdmin
+from django.contrib.auth.models import Permission
 from django.db.models import F
 from django.test import Client
 from django.utils import timezone
@@ -477,3 +478,37 @@ def test_whom_the_staff_deactivate_only_the_staff_reactivate(admin_client, user,
         True,
         False,
     )
+
+
+def staff_who_may_only_view(*codenames: str) -> Client:
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def test_staff_allowed_only_to_view_tenants_cannot_block_them(tenant):
+    client = staff_who_may_only_view("view_tenant")
+    listing = client.get("/admin/accounts/tenant/")
+
+    response = client.post(
+        "/admin/accounts/tenant/", {"action": "block", "_selected_action": [tenant.pk]}
+    )
+
+    assert listing.status_code == 200
+    offered = listing.context["action_form"]
+    assert offered is None or "block" not in dict(offered.fields["action"].choices)
+    assert response.status_code == 200  # "No action selected", nothing done
+    tenant.refresh_from_db()
+    assert tenant.is_active
+
+
+def test_staff_allowed_only_to_view_keys_cannot_revoke_them(tenant):
+    key, _ = api_key_create(tenant=tenant, name="shop", role="ingest")
+    client = staff_who_may_only_view("view_apikey")
+
+    client.post(KEYS, {"action": "revoke", "_selected_action": [key.pk]})
+
+    key.refresh_from_db()
+    assert key.revoked_at is None
