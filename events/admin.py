@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from accounts.tenancy import scope_to_tenant
-from core.admin_mixins import ChangedFieldsAdmin, SequentialShardsAdmin
+from core.admin_mixins import ChangedFieldsAdmin, LargeTableAdmin, SequentialShardsAdmin
 from events.blocklist import rules_changed
 from events.models import BlockRule, DeletionReceipt, Event, EventLog, HourlyCount, IngestionCount
 from events.services import event_delete
@@ -72,37 +72,34 @@ class EventAdmin(SequentialShardsAdmin, ChangedFieldsAdmin):
 
 
 @admin.register(EventLog)
-class EventLogAdmin(ReadOnlyAdmin):
+class EventLogAdmin(LargeTableAdmin, ReadOnlyAdmin):
     """Logs are written only by ingestion, which keeps the rollups exact, and deleted
     only with a receipt (POST /api/deletions/, or deleting their event): shown here."""
 
     list_display = ["id", "event", "tenant", "timestamp", "count", "distinct_id"]
-    list_filter = ["tenant"]
+    list_filter = ["tenant", ("timestamp", admin.DateFieldListFilter)]
     list_select_related = ["event", "tenant"]
     search_fields = ["event__name", "distinct_id", "=uuid"]
-    date_hierarchy = "timestamp"
 
 
 @admin.register(HourlyCount)
-class HourlyCountAdmin(ReadOnlyAdmin):
+class HourlyCountAdmin(LargeTableAdmin, ReadOnlyAdmin):
     """The folded rollup (increments not folded yet are not listed; the stats add them).
     Written only by the fold; rebuild_hourly_counts fixes drift."""
 
     list_display = ["event", "tenant", "hour", "count"]
-    list_filter = ["tenant"]
+    list_filter = ["tenant", ("hour", admin.DateFieldListFilter)]
     list_select_related = ["event", "tenant"]
     search_fields = ["event__name"]
-    date_hierarchy = "hour"
 
 
 @admin.register(IngestionCount)
-class IngestionCountAdmin(ReadOnlyAdmin):
+class IngestionCountAdmin(LargeTableAdmin, ReadOnlyAdmin):
     """Folded ingestion accounting (GET /api/stats/ingestion adds the unfolded increments)."""
 
     list_display = ["hour", "tenant", "outcome", "reason", "events", "requests"]
-    list_filter = ["outcome", "reason", "tenant"]
+    list_filter = ["outcome", "reason", "tenant", ("hour", admin.DateFieldListFilter)]
     list_select_related = ["tenant"]
-    date_hierarchy = "hour"
 
 
 @admin.register(BlockRule)

@@ -2,17 +2,17 @@
 
 from django.contrib import admin
 
+from core.admin_mixins import LargeTableAdmin
 from events.admin import ReadOnlyAdmin
 from stats.models import Annotation, JobState, UserActivityPeriod
 
 
 @admin.register(UserActivityPeriod)
-class UserActivityPeriodAdmin(ReadOnlyAdmin):
+class UserActivityPeriodAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ["distinct_id", "tenant", "period_start", "period_end", "events"]
-    list_filter = ["tenant"]
+    list_filter = ["tenant", ("period_start", admin.DateFieldListFilter)]
     list_select_related = ["tenant"]
     search_fields = ["=distinct_id"]
-    date_hierarchy = "period_start"
 
 
 @admin.register(JobState)
