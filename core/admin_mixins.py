@@ -5,12 +5,51 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import router, transaction
+from django.db import models, router, transaction
+from django.forms.fields import InvalidJSONInput, JSONString
 
+from core import jsonbody
 from core.rows import save_columns
 from core.sharding import sequential_shard_writes
+
+
+class StrictJSONFormField(forms.JSONField):
+    """A JSON form field that decodes as the API's bodies do (core.jsonbody): NUL
+    characters, lone surrogates, non-finite numbers, integers past 64 bits and nesting
+    deeper than 32 levels are a form error. Django's field took them: a 500 when
+    PostgreSQL refused the NUL or the Infinity, a RecursionError on deep nesting (also in
+    the hidden `initial-` value a change form sends back), a lone surrogate that could not
+    be written into the page shown again."""
+
+    def to_python(self, value):
+        if self.disabled or value in self.empty_values or not isinstance(value, str):
+            return super().to_python(value)
+        converted = self._loads(value)
+        return JSONString(converted) if isinstance(converted, str) else converted
+
+    def bound_data(self, data, initial):
+        if self.disabled or not isinstance(data, str):
+            return super().bound_data(data, initial)
+        try:
+            return self._loads(data)
+        except ValidationError:
+            return InvalidJSONInput(data)
+
+    def has_changed(self, initial, data) -> bool:
+        try:
+            return super().has_changed(initial, data)
+        except ValidationError:  # refused: the form says why; it is no value shown
+            return True
+
+    def _loads(self, text: str):
+        try:
+            return jsonbody.loads(text.encode())
+        except (jsonbody.JSONBodyError, UnicodeEncodeError) as exc:
+            raise ValidationError(str(exc), code="invalid") from None
 
 
 class ChangedFieldsAdmin(admin.ModelAdmin):
@@ -20,7 +59,10 @@ class ChangedFieldsAdmin(admin.ModelAdmin):
     a bump of the tenant's cache version (which revokes cached credentials) committed
     meanwhile was undone by an edit of a name. What counts as changed is what differs
     from the page as shown, not from the row when the POST came (`get_form`). Many-to-
-    many fields are saved after, by save_related, as always."""
+    many fields are saved after, by save_related, as always. JSON fields decode as the
+    API's bodies do (StrictJSONFormField)."""
+
+    formfield_overrides = {models.JSONField: {"form_class": StrictJSONFormField}}
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)

@@ -26,7 +26,17 @@ def key_form(tenant, **fields) -> dict:
 
 @pytest.mark.parametrize(
     "origins",
-    ["5", "null", '"https://shop.example"', '{"a": 1}', '["not an origin"]', '["https://a/b"]'],
+    [
+        *(
+            "5",
+            "null",
+            '"https://shop.example"',
+            '{"a": 1}',
+            '["not an origin"]',
+            '["https://a/b"]',
+        ),
+        *("[" * 5000, '"\\ud800"', '["https://a.example\\u0000"]', "[1e400]"),  # were 500s
+    ],
 )
 def test_adding_a_key_refuses_what_the_api_refuses(admin_client, tenant, origins):
     response = admin_client.post(f"{KEYS}add/", key_form(tenant, allowed_origins=origins))

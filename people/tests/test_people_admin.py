@@ -67,3 +67,51 @@ def test_people_are_filtered_by_tenant(admin_client, tenant, other_tenant):
     listed = [person.distinct_id for person in page.context["cl"].result_list]
     assert listed == ["theirs"]
     assert page.context["cl"].has_filters
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [
+        '{"a": "\\u0000"}',
+        '{"\\u0000": 1}',
+        '{"a": 1e400}',
+        '{"a": NaN}',
+        '{"a": 99999999999999999999999}',
+        '{"a": "\\ud800"}',
+        '"\\ud800"',
+        "[" * 5000,
+        '{"a": ' * 40 + "1" + "}" * 40,
+    ],
+)
+def test_properties_are_refused_as_the_api_refuses_them(admin_client, tenant, properties):
+    """A NUL or an Infinity was a 500 from PostgreSQL, deep nesting a RecursionError, a
+    lone surrogate a page that could not be written."""
+    person = PersonFactory(tenant_id=tenant.pk, properties={"plan": "pro"})
+
+    response = admin_client.post(
+        f"{PEOPLE}{person.pk}/change/", _form(person, properties=properties)
+    )
+    added = admin_client.post(
+        f"{PEOPLE}add/",
+        {**_form(person, properties=properties), "tenant_id": tenant.pk, "distinct_id": "new"},
+    )
+
+    for answer in (response, added):
+        assert answer.status_code == 200
+        assert answer.context["adminform"].form.errors["properties"]
+        answer.content.decode()  # the page shown again is text
+    assert Person.objects.get(pk=person.pk).properties == {"plan": "pro"}
+    assert not Person.objects.filter(distinct_id="new").exists()
+
+
+def test_a_deeply_nested_shown_value_is_no_500(admin_client, tenant):
+    """A change form sends back the value it showed (`initial-properties`)."""
+    person = PersonFactory(tenant_id=tenant.pk, properties={"plan": "pro"})
+    form = _form(person, properties='{"plan": "max"}')
+
+    response = admin_client.post(
+        f"{PEOPLE}{person.pk}/change/", {**form, "initial-properties": "[" * 5000}
+    )
+
+    assert response.status_code == 302
+    assert Person.objects.get(pk=person.pk).properties == {"plan": "max"}
