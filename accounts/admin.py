@@ -2,8 +2,10 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.core.validators import MinValueValidator
 from django.db import models, transaction
@@ -22,7 +24,7 @@ from accounts.services import (
     tenant_set_active,
     user_tokens_revoke,
 )
-from core.admin_mixins import ChangedFieldsAdmin
+from core.admin_mixins import ChangedFieldsAdmin, LookupValuesAdmin
 
 
 @admin.register(Tenant)
@@ -249,7 +251,7 @@ class ApiKeyAdmin(ChangedFieldsAdmin):
 
 
 @admin.register(AuthToken)
-class AuthTokenAdmin(admin.ModelAdmin):
+class AuthTokenAdmin(LookupValuesAdmin):
     """Users' login tokens: who, when, and the first characters only (only a hash of
     each key is stored). Deleting one logs that login out; none is made here."""
 
@@ -264,3 +266,11 @@ class AuthTokenAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(LookupValuesAdmin, DjangoGroupAdmin):
+    """Django's, answering a bad filter value as every list here does."""

@@ -7,14 +7,30 @@ from functools import cached_property
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import models, router, transaction
+from django.db import DataError, models, router, transaction
 from django.forms.fields import InvalidJSONInput, JSONString
 
 from core import jsonbody
 from core.rows import save_columns
 from core.sharding import sequential_shard_writes
+
+
+class LookupValuesAdmin(admin.ModelAdmin):
+    """A list whose query string filters by a value the database cannot take answers as
+    any bad filter does (the list, "Please correct the errors below."), not a 500. Django
+    lets a list filter on any of the model's own fields by the query string
+    (`?created_at__year=0`, `?role=<NUL>`); such values passed its checks and failed when
+    the list was counted: Python has no year 0, PostgreSQL stores no NUL. Every admin of
+    the service derives from this one (Django's groups too, registered again)."""
+
+    def get_changelist_instance(self, request):
+        try:  # the list is counted here, with the filters the page's rows use
+            return super().get_changelist_instance(request)
+        except (ValueError, OverflowError, DataError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
 
 
 class StrictJSONFormField(forms.JSONField):
@@ -52,7 +68,7 @@ class StrictJSONFormField(forms.JSONField):
             raise ValidationError(str(exc), code="invalid") from None
 
 
-class ChangedFieldsAdmin(admin.ModelAdmin):
+class ChangedFieldsAdmin(LookupValuesAdmin):
     """A change form saves only the fields it changed (and those Django stamps,
     `auto_now`), as a PATCH does (core.rest.ChangedColumnsMixin). Django's whole-row save
     put back every other column as the POST had read it: a block, a key's revocation or
@@ -95,7 +111,7 @@ class ChangedFieldsAdmin(admin.ModelAdmin):
             save_columns(obj, changed)  # a 404 if the row was deleted meanwhile
 
 
-class SequentialShardsAdmin(admin.ModelAdmin):
+class SequentialShardsAdmin(LookupValuesAdmin):
     """The change and delete pages of a distributed table's rows, whose saves and deletes
     then write a reference table (the tenant's cache or blocklist version). Django reads
     the row by id alone in the page's transaction, in every shard at once; Citus then
@@ -135,7 +151,7 @@ class CappedCountPaginator(Paginator):
         return self.count > self.CAP
 
 
-class LargeTableAdmin(admin.ModelAdmin):
+class LargeTableAdmin(LookupValuesAdmin):
     """The lists of tables that grow with ingestion (logs, rollups, activity periods):
     each page costs the same at a hundred rows as at a hundred million. Django's list
     counted every row twice (the filtered and the full count), sorted every row by id

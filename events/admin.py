@@ -5,13 +5,18 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from accounts.tenancy import scope_to_tenant
-from core.admin_mixins import ChangedFieldsAdmin, LargeTableAdmin, SequentialShardsAdmin
+from core.admin_mixins import (
+    ChangedFieldsAdmin,
+    LargeTableAdmin,
+    LookupValuesAdmin,
+    SequentialShardsAdmin,
+)
 from events.blocklist import rules_changed
 from events.models import BlockRule, DeletionReceipt, Event, EventLog, HourlyCount, IngestionCount
 from events.services import event_delete
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(LookupValuesAdmin):
     """Rows that only the service writes (rollups, counters, job results): shown, never
     added, edited or deleted by hand."""
 
