@@ -2,19 +2,35 @@
 
 These views are deliberately NOT tenant-scoped (they exist to see across
 tenants), so they refuse API keys (no `api_key_roles`: a key is a tenant's
-credential) and any user without `is_staff`.
+credential) and any user without `is_staff`, and ask a staff member for the permissions
+the Django admin asks for the same: to view tenants, to change them.
 """
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.models import Tenant
 from accounts.services import BlockRefused, tenant_set_active, tenant_update_settings
 from platform_admin.selectors import tenants_overview
 from platform_admin.serializers import TenantOverviewSerializer
+
+
+class TenantPermissions(BasePermission):
+    """A staff member reads tenants with the permission to view or change them, and
+    blocks, unblocks or sets rates with the permission to change them, as in the Django
+    admin (superusers have every permission). `is_staff` alone let a staff member the
+    admin shows nothing list every tenant and block it."""
+
+    message = "Your staff account lacks the permission to view or change tenants."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if user.has_perm("accounts.change_tenant"):
+            return True
+        return request.method in SAFE_METHODS and user.has_perm("accounts.view_tenant")
 
 
 class TenantAdminViewSet(
@@ -29,7 +45,7 @@ class TenantAdminViewSet(
 
     queryset = Tenant.objects.all()
     serializer_class = TenantOverviewSerializer
-    permission_classes = [IsAuthenticated, IsAdminUser]
+    permission_classes = [IsAuthenticated, IsAdminUser, TenantPermissions]
     filterset_fields = ["is_active"]
     search_fields = ["name", "slug"]
     ordering_fields = ["id", "name", "created_at", "events_total", "last_event_at"]

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
@@ -14,9 +15,15 @@ from events.tests.factories import EventFactory, EventLogFactory
 TENANTS = "/api/admin/tenants/"
 
 
+def staff_with(*codenames: str):
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return staff
+
+
 @pytest.fixture
 def staff(db):
-    return UserFactory(is_staff=True)
+    return staff_with("view_tenant", "change_tenant")
 
 
 @pytest.fixture
@@ -58,8 +65,9 @@ def test_the_list_is_one_query_however_many_tenants(staff_client):
         response = staff_client.get(TENANTS)
 
     assert len(response.json()) == 6
-    # The token lookup, the count for X-Total-Count, the page: none per tenant.
-    assert len(queries) <= 3
+    # The token lookup, the staff member's permissions, the count for X-Total-Count, the
+    # page: none per tenant.
+    assert len(queries) <= 4
 
 
 def test_list_filters_and_searches(staff_client, tenant, other_tenant):
@@ -226,3 +234,40 @@ def test_fields_patch_does_not_set_are_a_400_naming_them(staff_client, other_ten
     assert response.status_code == 400
     assert set(response.json()) == set(body) - {"ingest_rate"}
     assert Tenant.objects.values().get(pk=other_tenant.pk) == before
+
+
+def test_staff_without_the_tenant_permissions_are_403(token_client, other_tenant):
+    """is_staff alone let a staff member whom the Django admin shows nothing list every
+    tenant and block it."""
+    client = token_client(staff_with())
+
+    listing = client.get(TENANTS)
+    block = client.post(f"{TENANTS}{other_tenant.pk}/block")
+
+    assert listing.status_code == 403
+    assert block.status_code == 403
+    other_tenant.refresh_from_db()
+    assert other_tenant.is_active
+
+
+def test_staff_allowed_to_view_tenants_read_but_cannot_block_or_patch(token_client, other_tenant):
+    client = token_client(staff_with("view_tenant"))
+
+    listing = client.get(TENANTS)
+    one = client.get(f"{TENANTS}{other_tenant.pk}")
+    block = client.post(f"{TENANTS}{other_tenant.pk}/block")
+    patch = client.patch(f"{TENANTS}{other_tenant.pk}", {"ingest_rate": "5/s"}, format="json")
+
+    assert (listing.status_code, one.status_code) == (200, 200)
+    assert (block.status_code, patch.status_code) == (403, 403)
+    other_tenant.refresh_from_db()
+    assert other_tenant.is_active
+    assert other_tenant.ingest_rate == ""
+
+
+def test_superusers_need_no_permission_given(token_client, other_tenant):
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+
+    response = token_client(superuser).post(f"{TENANTS}{other_tenant.pk}/block")
+
+    assert response.status_code == 200
