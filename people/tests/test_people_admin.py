@@ -2,7 +2,11 @@
 exists, properties a JSON object."""
 
 import pytest
+from django.contrib.admin import ModelAdmin
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 
+from core.admin_mixins import CappedCountPaginator
 from people.models import Person
 from people.tests.factories import PersonFactory
 
@@ -115,3 +119,34 @@ def test_a_deeply_nested_shown_value_is_no_500(admin_client, tenant):
 
     assert response.status_code == 302
     assert Person.objects.get(pk=person.pk).properties == {"plan": "max"}
+
+
+def test_the_list_of_people_never_reads_every_person(
+    admin_client, tenant, other_tenant, monkeypatch
+):
+    """Django's tenant filter read every person for their distinct tenant ids, the count
+    read every person twice and the order by id sorted them all (the key is (tenant_id,
+    id))."""
+    monkeypatch.setattr(CappedCountPaginator, "CAP", 3)
+    monkeypatch.setattr(ModelAdmin, "list_per_page", 2)
+    for index in range(5):
+        PersonFactory(tenant_id=tenant.pk, distinct_id=f"u{index}")
+
+    with CaptureQueriesContext(connections["pii"]) as captured:
+        page = admin_client.get(PEOPLE)
+    bad = admin_client.get(f"{PEOPLE}?tenant_id=abc")
+
+    assert page.status_code == 200
+    assert "more than 3" in page.content.decode()
+    choices = page.context["cl"].filter_specs[0].lookup_choices
+    assert {tenant.pk, other_tenant.pk} <= {pk for pk, _ in choices}
+    for query in captured.captured_queries:
+        assert "DISTINCT" not in query["sql"], query["sql"]
+        if "COUNT(" in query["sql"]:
+            assert "LIMIT 4" in query["sql"], query["sql"]
+        else:
+            assert (
+                'ORDER BY "people_person"."tenant_id" DESC, "people_person"."id" DESC'
+                in query["sql"]
+            )
+    assert bad.status_code == 302  # ?e=1, as any bad filter
