@@ -134,19 +134,19 @@ def test_the_list_of_people_never_reads_every_person(
 
     with CaptureQueriesContext(connections["pii"]) as captured:
         page = admin_client.get(PEOPLE)
+    # Read before the next request: its start empties the connection's query log.
+    queries = [query["sql"] for query in captured.captured_queries]
     bad = admin_client.get(f"{PEOPLE}?tenant_id=abc")
 
     assert page.status_code == 200
     assert "more than 3" in page.content.decode()
     choices = page.context["cl"].filter_specs[0].lookup_choices
     assert {tenant.pk, other_tenant.pk} <= {pk for pk, _ in choices}
-    for query in captured.captured_queries:
-        assert "DISTINCT" not in query["sql"], query["sql"]
-        if "COUNT(" in query["sql"]:
-            assert "LIMIT 4" in query["sql"], query["sql"]
+    assert queries
+    for sql in queries:
+        assert "DISTINCT" not in sql, sql
+        if "COUNT(" in sql:
+            assert "LIMIT 4" in sql, sql
         else:
-            assert (
-                'ORDER BY "people_person"."tenant_id" DESC, "people_person"."id" DESC'
-                in query["sql"]
-            )
+            assert 'ORDER BY "people_person"."tenant_id" DESC, "people_person"."id" DESC' in sql
     assert bad.status_code == 302  # ?e=1, as any bad filter
