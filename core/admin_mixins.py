@@ -20,7 +20,7 @@ from core.sharding import sequential_shard_writes
 
 class LookupValuesAdmin(admin.ModelAdmin):
     """A list whose query string filters by a value the database cannot take answers as
-    any bad filter does (the list, "Please correct the errors below."), not a 500. Django
+    any bad filter does (a redirect to the unfiltered list, `?e=1`), not a 500. Django
     lets a list filter on any of the model's own fields by the query string
     (`?created_at__year=0`, `?role=<NUL>`); such values passed its checks and failed when
     the list was counted: Python has no year 0, PostgreSQL stores no NUL. Every admin of
