@@ -1,6 +1,8 @@
 """The admin's person form keeps the API's rules: a distinct_id fixed once the person
 exists, properties a JSON object."""
 
+import re
+
 import pytest
 from django.contrib.admin import ModelAdmin
 from django.db import connections
@@ -151,3 +153,24 @@ def test_the_list_of_people_never_reads_every_person(
         else:
             assert 'ORDER BY "people_person"."tenant_id" DESC, "people_person"."id" DESC' in sql
     assert bad.status_code == 302  # ?e=1, as any bad filter
+
+
+@pytest.mark.parametrize(("cap", "offered"), [(3, None), (10, "Select all 5 persons")])
+def test_a_capped_list_offers_no_selection_of_a_count_it_does_not_know(
+    admin_client, tenant, monkeypatch, cap, offered
+):
+    """Past the cap the list knows only "more than CAP": Django's "Select all 4 persons"
+    and "All 4 selected" (the cap + 1 rows counted) named a number, then acted on every
+    row the filters leave, however many."""
+    monkeypatch.setattr(CappedCountPaginator, "CAP", cap)
+    monkeypatch.setattr(ModelAdmin, "list_per_page", 2)
+    for index in range(5):
+        PersonFactory(tenant_id=tenant.pk, distinct_id=f"u{index}")
+
+    html = admin_client.get(PEOPLE).content.decode()
+
+    assert 'class="action-counter"' in html  # the page's own selection still counts
+    found = re.search(r"Select all \d+ persons", html)
+    assert (found and found.group(0)) == offered
+    assert ("All 5 selected" in html) == (offered is not None)
+    assert "All 4 selected" not in html
