@@ -89,6 +89,23 @@ def distinct_id_problem(value: str) -> str | None:
     return None
 
 
+class PersonListQuerySerializer(StrictQueryMixin, serializers.Serializer):
+    """`GET /api/people/`: the parameters its filter, search, ordering and pages read
+    (their values are theirs to check); any other, or one given twice, is a 400 naming
+    it: a misspelt `?emial=` listed every person, `?search=a&search=b` searched the last."""
+
+    _FORM_KEYS = StrictQueryMixin._FORM_KEYS | {"limit", "offset"}  # the pagination's
+    blank_is_absent = True  # a paged list: its filters are every list's
+
+    email = serializers.CharField(required=False, help_text="One person's email, any case.")
+    search = serializers.CharField(required=False, help_text="Text in any text field.")
+    ordering = serializers.CharField(required=False)
+
+
+class NoQuerySerializer(StrictQueryMixin, serializers.Serializer):
+    """A route of /api/people/ that reads no query parameter (`format` aside)."""
+
+
 class PersonDeleteQuerySerializer(StrictQueryMixin, serializers.Serializer):
     erase_events = serializers.BooleanField(
         default=False,
