@@ -34,6 +34,9 @@ class Timing:
         return {"runs": self.runs, "p50_ms": self.p50_ms, "p95_ms": self.p95_ms}
 
 
+TRANSACTION_CONTROL = frozenset({"BEGIN", "SET", "COMMIT", "ROLLBACK"})
+
+
 def date_range(days: int, today: dt.date) -> tuple[dt.date, dt.date]:
     """The last `days` days, today included (the stats ranges are inclusive)."""
     return today - dt.timedelta(days=days - 1), today
@@ -76,7 +79,13 @@ def captured_sql(
                 tz=tz,
                 source=source,
             )
-    return [query["sql"] for query in captured.captured_queries]
+    # Its reads only: the transaction that makes them one snapshot (core.sql.one_snapshot:
+    # BEGIN, SET TRANSACTION …, COMMIT, which Django logs too) answers no rows.
+    return [
+        query["sql"]
+        for query in captured.captured_queries
+        if query["sql"].split(None, 1)[0].upper() not in TRANSACTION_CONTROL
+    ]
 
 
 def sample(run, *, min_runs: int, max_runs: int, budget_s: float) -> Timing:
