@@ -37,3 +37,9 @@ class TenantOverviewSerializer(FixedFieldsMixin, StrictFieldsMixin, serializers.
         ]
         # Staff may set a tenant's own rate limits (empty: the server's default).
         read_only_fields = [name for name in fields if name not in {"ingest_rate", "read_rate"}]
+        extra_kwargs = {name: {"allow_null": True} for name in ("ingest_rate", "read_rate")}
+
+    def to_internal_value(self, data):
+        # null is the server's default too, as "" is (JSON's way to say "none of its own").
+        values = super().to_internal_value(data)
+        return {name: "" if value is None else value for name, value in values.items()}

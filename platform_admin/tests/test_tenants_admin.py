@@ -160,6 +160,21 @@ def test_staff_set_a_tenants_rate_limits(staff_client, other_tenant):
     assert (other_tenant.ingest_rate, other_tenant.read_rate) == ("50/s", "off")
 
 
+@pytest.mark.parametrize("default", [None, ""])
+def test_null_or_empty_gives_a_tenant_the_servers_rate_again(staff_client, other_tenant, default):
+    other_tenant.ingest_rate = "50/s"
+    other_tenant.save()
+
+    response = staff_client.patch(
+        f"{TENANTS}{other_tenant.pk}", {"ingest_rate": default}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["ingest_rate"] == ""
+    other_tenant.refresh_from_db()
+    assert other_tenant.ingest_rate == ""
+
+
 def test_setting_a_rate_writes_only_the_rates(staff_client, other_tenant):
     """A whole-row save would put back the is_active and cache_version read before it,
     undoing a block or a credential change made meanwhile."""
