@@ -71,6 +71,8 @@ def imported_in(
     values: dict[str, dict[str | None, dict[str, int]]] = {}
     for row in rows.exclude(dimension=TOTALS).values("dimension", "value").annotate(**sums):
         dimension, value = row.pop("dimension"), row.pop("value")
+        if not any(row.values()):  # an export's row of zeros: nothing to list
+            continue
         values.setdefault(dimension, {})[value or None] = row
     return Imported(per_day, values, bounds["first"], bounds["last"])
 

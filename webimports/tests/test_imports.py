@@ -214,6 +214,20 @@ def test_a_sources_channel_comes_from_its_name_without_a_referrer(api_client):
     }
 
 
+def test_an_exports_rows_of_zeros_are_not_listed(api_client):
+    """Exports list values of no visit (a source seen only on other days, a page of the
+    site map): a breakdown listed them as 0 visitors, 0 visits."""
+    text = csv_text(
+        "date,source,utm_medium,utm_campaign,utm_content,utm_term,visitors,visits,"
+        "visit_duration,bounces",
+        "2024-01-01,Google,,,,,7,8,400,2",
+        "2024-01-01,Bing,,,,,0,0,0,0",
+    )
+    imported(api_client, "plausible", {"imported_sources_20240101_20240101.csv": text})
+
+    assert by_value(stats(api_client)["sources"]) == {"Google": {"visitors": 7, "visits": 8}}
+
+
 def test_imported_and_native_numbers_add_up(api_client, tenant):
     imported(api_client, "plausible", {"export.zip": zipped(PLAUSIBLE)})
     pageview = EventFactory(tenant=tenant, name="$pageview")
