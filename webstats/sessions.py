@@ -6,7 +6,8 @@ A visit is a visitor's run of such events with gaps shorter than the tenant's
 `session_minutes` (30 by default); its source, campaign, country, device, browser and
 OS are those of its first page view, its entry page the first page viewed, its exit
 page the last, its duration from its first event to its last (a `$pageleave` carries
-the time spent on the last page). A visit with a single page view is a bounce. Its
+the time spent on the last page; the leave of its last page belongs to it however long
+the page was read). A visit with a single page view is a bounce. Its
 clicks on outbound links and downloads are listed by the link's `url`. Filters on these
 properties keep whole visits (webstats.filters).
 Visits are cut at the range's edges. Everything is counted exactly, in Python, from
@@ -194,7 +195,7 @@ def sessions(views: Iterable[tuple], *, gap: int) -> list[Visit]:
         current: Visit | None = None
         for row in rows:
             instant = row[1]
-            if current is None or instant - current.end >= gap:
+            if current is None or (instant - current.end >= gap and not _ends(current, row)):
                 if current is not None and current.pages:
                     visits.append(current)
                 current = Visit(visitor, instant, instant)
@@ -211,6 +212,14 @@ def sessions(views: Iterable[tuple], *, gap: int) -> list[Visit]:
         if current is not None and current.pages:
             visits.append(current)
     return visits
+
+
+def _ends(visit: Visit, row: tuple) -> bool:
+    """A `$pageleave` of the visit's last page ends that view, however long after it came:
+    the tracker sends it when the page stops being seen (another page, the tab hidden or
+    closed), so a page read for longer than a session was still being read, and its
+    time counts in the visit rather than opening an empty one."""
+    return row[2] == PAGELEAVE and bool(visit.pages) and row[5] == visit.pages[-1][0]
 
 
 def web_events(

@@ -153,6 +153,26 @@ def test_the_tenants_session_length(api_client, site):
     assert body["bounce_rate"] == 0.5
 
 
+def test_a_page_read_longer_than_a_session_counts_its_time(api_client, tenant):
+    """r reads /article for 45 minutes (its leave comes then, the tab visible all along),
+    then views /next: one visit of two views. A leave of another page after a gap opens
+    nothing. The leave opened a visit of no view, dropped: the read was a bounce of 0 s."""
+    view, leave = (EventFactory(tenant=tenant, name=name) for name in ("$pageview", "$pageleave"))
+    for event, when, path in (
+        (view, at(1, 10), "/article"),
+        (leave, at(1, 10, 45), "/article"),
+        (view, at(1, 10, 50), "/next"),
+        (leave, at(1, 12), "/elsewhere"),
+    ):
+        EventLogFactory(event=event, distinct_id="r", timestamp=when, data={"$pathname": path})
+
+    body = get(api_client)
+
+    assert (body["visits"], body["pageviews"], body["bounce_rate"]) == (1, 2, 0)
+    assert body["visit_duration"] == 50 * 60
+    assert body["exit_pages"] == [{"value": "/next", "visitors": 1, "visits": 1}]
+
+
 def test_filters_on_page_views(api_client, site):
     body = get(api_client, filters=json.dumps([["eq", "data.$country", "DE"]]))
 
