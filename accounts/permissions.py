@@ -8,7 +8,7 @@ or HTTP method to the roles allowed, with an optional "default" entry.
 
 from collections.abc import Mapping
 
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 
 from accounts.models import ApiKey, User
 
@@ -92,3 +92,28 @@ class UserRolePermission(BasePermission):
         needed = " or ".join(sorted(allowed)) or "a platform administrator"
         self.message = f"Your role in this tenant is '{role}'; this request needs {needed}."
         return False
+
+
+def may_manage_users(user, needed: str = "view") -> bool:
+    """Whether a staff member may `needed` (view, change, delete) other users' accounts,
+    by the Django permissions the admin asks for the same (changing implies viewing;
+    superusers have every permission)."""
+    if not user.is_staff:
+        return False
+    if needed == "view" and user.has_perm("accounts.change_user"):
+        return True
+    return user.has_perm(f"accounts.{needed}_user")
+
+
+class YourselfOrPermittedStaff(IsAuthenticated):
+    """`/auth/users/` (djoser's `user` and `user_list` permissions): your own account, or
+    another's for a staff member with the permission to view, change or delete users.
+    djoser's own let any staff member (`is_staff` alone, whom the admin shows nothing)
+    read every account and change its email or delete it."""
+
+    NEEDED = {"PUT": "change", "PATCH": "change", "DELETE": "delete"}
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        if obj.pk == request.user.pk:
+            return True
+        return may_manage_users(request.user, self.NEEDED.get(request.method, "view"))

@@ -18,7 +18,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey, AuthToken, User
-from accounts.permissions import OWNER_WRITES, READ_ONLY
+from accounts.permissions import (
+    OWNER_WRITES,
+    READ_ONLY,
+    YourselfOrPermittedStaff,
+    may_manage_users,
+)
 from accounts.serializers import (
     ApiKeyCreatedSerializer,
     ApiKeySerializer,
@@ -168,6 +173,16 @@ class AccountViewSet(UserViewSet):
     reset_password_confirm = None
     reset_username = None
     reset_username_confirm = None
+
+    def get_queryset(self):
+        # Others are listed and found only for staff with the admin's permission for the
+        # method (YourselfOrPermittedStaff; djoser hid them from non-staff only): for
+        # anyone else another's account is a 404, as djoser answers a refusal here.
+        queryset = super().get_queryset()
+        needed = YourselfOrPermittedStaff.NEEDED.get(self.request.method, "view")
+        if not may_manage_users(self.request.user, needed):
+            queryset = queryset.filter(pk=self.request.user.pk)
+        return queryset
 
     def get_object(self):
         # OPTIONS /auth/users/me/: DRF's metadata looks up the object a PUT would change

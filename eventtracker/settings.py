@@ -368,6 +368,12 @@ REST_FRAMEWORK = {
 
 DJOSER = {
     "HIDE_USERS": True,
+    # Another's account: staff with the admin's permissions on users (accounts.permissions).
+    "PERMISSIONS": {
+        "user": ["accounts.permissions.YourselfOrPermittedStaff"],
+        "user_list": ["accounts.permissions.YourselfOrPermittedStaff"],
+        "user_delete": ["accounts.permissions.YourselfOrPermittedStaff"],
+    },
     # Login tokens stored hashed (accounts.models.AuthToken): each login makes a new one.
     "TOKEN_MODEL": "accounts.models.AuthToken",
     "SERIALIZERS": {

@@ -3,6 +3,7 @@ ever sent, so the routes that work by email are not routes here; and a tenant's 
 active owner cannot delete their account."""
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from accounts.models import User
 from accounts.services import LAST_OWNER
@@ -93,10 +94,18 @@ def test_a_member_may_delete_their_account(user, tenant):
     assert not User.objects.filter(pk=mia.pk).exists()
 
 
-def test_staff_cannot_delete_a_tenants_last_owner_either(other_user):
+def _staff(*permissions: str) -> User:
+    """A staff member with these of the admin's permissions on users (view, change…)."""
     staff = UserFactory(is_staff=True)
     staff.set_password(PASSWORD)
     staff.save()
+    for needed in permissions:
+        staff.user_permissions.add(Permission.objects.get(codename=f"{needed}_user"))
+    return User.objects.get(pk=staff.pk)  # its permissions are cached per instance
+
+
+def test_staff_cannot_delete_a_tenants_last_owner_either(other_user):
+    staff = _staff("delete")
 
     response = client_for(staff).delete(
         f"/auth/users/{other_user.pk}/", {"current_password": PASSWORD}, format="json"
@@ -166,6 +175,36 @@ def test_staff_search_and_page_through_the_users_in_a_stable_order(admin_client,
     assert ids == sorted(ids)
     assert {user.pk, other_user.pk} <= set(ids)
     assert [row["username"] for row in found] == [other_user.username]
+
+
+@pytest.mark.parametrize(
+    ("permissions", "listed", "read", "changed", "deleted"),
+    [
+        ((), False, 404, 404, 404),  # is_staff alone: the admin shows them nothing either
+        (("view",), True, 200, 404, 404),  # a refusal here is djoser's 404 (HIDE_USERS)
+        (("change",), True, 200, 200, 404),
+        (("delete",), False, 404, 404, 204),
+    ],
+)
+def test_staff_reach_others_accounts_with_the_admins_permissions(
+    user, other_user, permissions, listed, read, changed, deleted
+):
+    """djoser's let any staff member read every account, change its email or delete it."""
+    other = UserFactory(tenant=other_user.tenant, role=User.Role.MEMBER)
+    staff = client_for(_staff(*permissions))
+    url = f"/auth/users/{other.pk}/"
+
+    ids = {row["id"] for row in staff.get("/auth/users/?limit=100").json()}
+    answers = (
+        staff.get(url).status_code,
+        staff.patch(url, {"email": "new@example.com"}, format="json").status_code,
+        staff.delete(url, {"current_password": PASSWORD}, format="json").status_code,
+    )
+
+    assert (other.pk in ids) == listed
+    assert answers == (read, changed, deleted)
+    other_email = User.objects.filter(pk=other.pk).values_list("email", flat=True).first()
+    assert (other_email == "new@example.com") == (changed == 200)
 
 
 def test_a_users_list_is_only_themselves(api_client, user, other_user):
