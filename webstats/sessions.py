@@ -6,8 +6,9 @@ A visit is a visitor's run of such events with gaps shorter than the tenant's
 `session_minutes` (30 by default); its source, campaign, country, device, browser and
 OS are those of its first page view, its entry page the first page viewed, its exit
 page the last, its duration from its first event to its last (a `$pageleave` carries
-the time spent on the last page; the leave of its last page belongs to it however long
-the page was read). A visit with a single page view is a bounce. Its
+the time spent on the last page; the first leave of its last page belongs to it however
+long the page was read, a later one after a gap, sent when the page was shown and hidden
+again, opens nothing). A visit with a single page view is a bounce. Its
 clicks on outbound links and downloads are listed by the link's `url`. Filters on these
 properties keep whole visits (webstats.filters).
 Visits are cut at the range's edges. Everything is counted exactly, in Python, from
@@ -68,6 +69,7 @@ class Visit:
     properties: dict[str, Any] | None = None  # of its first page view
     kept: bool = True  # its first page view meets the visit filters
     clicks: list[tuple[str, str | None, int]] = field(default_factory=list)  # (event, url, n)
+    left: bool = False  # its last page view's $pageleave has come
 
     @property
     def pageviews(self) -> int:
@@ -204,10 +206,13 @@ def sessions(views: Iterable[tuple], *, gap: int) -> list[Visit]:
             if row[2] == PAGEVIEW:
                 current.pages.append((row[5], count))
                 current.viewed.append((instant, count))
+                current.left = False
                 if current.properties is None:
                     current.properties = dict(zip(COLUMNS[2:], row[7:], strict=True))
                     current.kept = bool(row[3])
-            elif row[2] != PAGELEAVE:
+            elif row[2] == PAGELEAVE:
+                current.left = current.left or _of_last_page(current, row)
+            else:
                 current.clicks.append((row[2], row[6], count))
         if current is not None and current.pages:
             visits.append(current)
@@ -215,11 +220,18 @@ def sessions(views: Iterable[tuple], *, gap: int) -> list[Visit]:
 
 
 def _ends(visit: Visit, row: tuple) -> bool:
-    """A `$pageleave` of the visit's last page ends that view, however long after it came:
-    the tracker sends it when the page stops being seen (another page, the tab hidden or
-    closed), so a page read for longer than a session was still being read, and its
-    time counts in the visit rather than opening an empty one."""
-    return row[2] == PAGELEAVE and bool(visit.pages) and row[5] == visit.pages[-1][0]
+    """The first `$pageleave` of the visit's last page ends that view, however long after
+    it came: the tracker sends it when the page stops being seen (another page, the tab
+    hidden or closed), so a page read for longer than a session was still being read, and
+    its time counts in the visit rather than opening an empty one. A later leave of the
+    same view ends nothing: the tracker sends one more each time the page is shown again
+    and hidden, so the page was not seen all along (a tab hidden one day and looked at the
+    next is not a visit of a day)."""
+    return row[2] == PAGELEAVE and not visit.left and _of_last_page(visit, row)
+
+
+def _of_last_page(visit: Visit, row: tuple) -> bool:
+    return bool(visit.pages) and row[5] == visit.pages[-1][0]
 
 
 def web_events(

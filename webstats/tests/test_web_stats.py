@@ -173,6 +173,25 @@ def test_a_page_read_longer_than_a_session_counts_its_time(api_client, tenant):
     assert body["exit_pages"] == [{"value": "/next", "visitors": 1, "visits": 1}]
 
 
+def test_a_page_shown_again_later_is_not_read_all_along(api_client, tenant):
+    """r hides the tab of /article after 5 minutes (a leave), looks at it again the next
+    morning and hides it after 5 more (the tracker's second leave of the same view): the
+    page was not read all along, so that leave opens nothing. It joined the visit, one
+    of 23 hours 5 minutes."""
+    view, leave = (EventFactory(tenant=tenant, name=name) for name in ("$pageview", "$pageleave"))
+    for event, when, path in (
+        (view, at(1, 10), "/article"),
+        (leave, at(1, 10, 5), "/article"),
+        (leave, at(2, 9, 5), "/article"),
+    ):
+        EventLogFactory(event=event, distinct_id="r", timestamp=when, data={"$pathname": path})
+
+    body = get(api_client)
+
+    assert (body["visits"], body["pageviews"], body["bounce_rate"]) == (1, 1, 1)
+    assert body["visit_duration"] == 5 * 60
+
+
 def test_filters_on_page_views(api_client, site):
     body = get(api_client, filters=json.dumps([["eq", "data.$country", "DE"]]))
 
