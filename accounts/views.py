@@ -159,7 +159,8 @@ class AccountViewSet(UserViewSet):
     account (400, as for DELETE /api/members/<id>)."""
 
     lookup_value_regex = r"[0-9]+"  # so /auth/users/reset_password/ is no user's id
-    # The list: yourself, or every user for staff (djoser's HIDE_USERS), in a stable order.
+    # The list: yourself, or every user for staff who may view users (get_queryset), in a
+    # stable order.
     search_fields = ["username", "email"]
     ordering_fields = ["id", "username", "date_joined"]
     ordering = ["id"]
