@@ -298,7 +298,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "core.staticstorage.StaticStorage"},
 }
 # Collected (`collectstatic`, as the Docker image does): served from STATIC_ROOT, with
-# the gzip and Brotli copies the storage wrote beside each file, pages naming each file
+# the gzip copies the storage wrote beside each file, pages naming each file
 # by its content's hash (cached for good; core.staticstorage). Otherwise, and always in
 # development, straight from the apps (uncompressed); finders' files would shadow the
 # collected ones, so they are not used once there are some.
