@@ -124,6 +124,14 @@ def test_every_read_refuses_an_unknown_or_repeated_parameter(api_client, tenant,
     assert response["Cache-Control"] == "no-store"
 
 
+@pytest.mark.parametrize("method", ["TRACE", "PUT"])
+def test_a_method_a_route_does_not_take_is_405_whatever_its_query(api_client, tenant, method):
+    """The query's check came first: TRACE /api/people/?search= answered 400, not 405."""
+    response = api_client.generic(method, f"{PEOPLE}?search=&limit=0&unknown=1")
+
+    assert response.status_code == 405
+
+
 def test_the_lists_own_parameters_and_format_still_work(api_client, tenant):
     PersonFactory(tenant_id=tenant.pk, distinct_id="f1", email="f1@shop.example")
     PersonFactory(tenant_id=tenant.pk, distinct_id="f2", email="f2@shop.example")
