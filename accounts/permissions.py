@@ -94,15 +94,15 @@ class UserRolePermission(BasePermission):
         return False
 
 
-def may_manage_users(user, needed: str = "view") -> bool:
-    """Whether a staff member may `needed` (view, change, delete) other users' accounts,
-    by the Django permissions the admin asks for the same (changing implies viewing;
-    superusers have every permission)."""
+def staff_may(user, model: str, needed: str = "view") -> bool:
+    """Whether a staff member may `needed` (view, change, delete) rows of the accounts
+    app's `model` (user, tenant) across tenants, by the Django permissions the admin asks
+    for the same (changing implies viewing; superusers have every permission)."""
     if not user.is_staff:
         return False
-    if needed == "view" and user.has_perm("accounts.change_user"):
+    if needed == "view" and user.has_perm(f"accounts.change_{model}"):
         return True
-    return user.has_perm(f"accounts.{needed}_user")
+    return user.has_perm(f"accounts.{needed}_{model}")
 
 
 class YourselfOrPermittedStaff(IsAuthenticated):
@@ -116,4 +116,4 @@ class YourselfOrPermittedStaff(IsAuthenticated):
     def has_object_permission(self, request, view, obj) -> bool:
         if obj.pk == request.user.pk:
             return True
-        return may_manage_users(request.user, self.NEEDED.get(request.method, "view"))
+        return staff_may(request.user, "user", self.NEEDED.get(request.method, "view"))

@@ -22,7 +22,7 @@ from accounts.permissions import (
     OWNER_WRITES,
     READ_ONLY,
     YourselfOrPermittedStaff,
-    may_manage_users,
+    staff_may,
 )
 from accounts.serializers import (
     ApiKeyCreatedSerializer,
@@ -181,7 +181,7 @@ class AccountViewSet(UserViewSet):
         # anyone else another's account is a 404, as djoser answers a refusal here.
         queryset = super().get_queryset()
         needed = YourselfOrPermittedStaff.NEEDED.get(self.request.method, "view")
-        if not may_manage_users(self.request.user, needed):
+        if not staff_may(self.request.user, "user", needed):
             queryset = queryset.filter(pk=self.request.user.pk)
         return queryset
 

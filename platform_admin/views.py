@@ -13,6 +13,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAdminUser
 from rest_framework.response import Response
 
 from accounts.models import Tenant
+from accounts.permissions import staff_may
 from accounts.services import BlockRefused, tenant_set_active, tenant_update_settings
 from platform_admin.selectors import tenants_overview
 from platform_admin.serializers import TenantOverviewSerializer
@@ -27,10 +28,8 @@ class TenantPermissions(BasePermission):
     message = "Your staff account lacks the permission to view or change tenants."
 
     def has_permission(self, request, view) -> bool:
-        user = request.user
-        if user.has_perm("accounts.change_tenant"):
-            return True
-        return request.method in SAFE_METHODS and user.has_perm("accounts.view_tenant")
+        needed = "view" if request.method in SAFE_METHODS else "change"
+        return staff_may(request.user, "tenant", needed)
 
 
 class TenantAdminViewSet(
