@@ -69,7 +69,7 @@ def stats_context(*, tenant: Tenant, start: dt.date, end: dt.date, tz: ZoneInfo)
     return {
         "period": period,
         "frequency": frequency[:FREQUENCY_ROWS],
-        "frequency_more": len(frequency) - FREQUENCY_ROWS if len(frequency) > FREQUENCY_ROWS else 0,
+        "frequency_more": max(len(frequency) - FREQUENCY_ROWS, 0),
         "frequency_json": stats_url("stats-event-frequency", start=start, end=end, tz=tz),
         "ingestion_rows": rows,
         "trend_chart": chart("stats-event-trend-png", _trend_alt(frequency, period)),
